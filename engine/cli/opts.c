@@ -1,0 +1,148 @@
+/* opts.c - see opts.h */
+#include "opts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char etwl_cli_usage[] =
+    "usage: etwlua [options] [script.lua ...]\n"
+    "\n"
+    "Sources\n"
+    "  -r, --read FILE|-        replay a recording (JSON lines); '-' reads stdin\n"
+    "  (none)                   a live session (Windows ETW, Linux tracefs)\n"
+    "\n"
+    "Selection (live: enabled in the OS; replay: applied as a filter)\n"
+    "  -p, --provider SPEC      NAME|GUID[:LEVEL[:ANY[:ALL]]], repeatable; LEVEL is\n"
+    "                           critical|error|warning|information|verbose or 1-5,\n"
+    "                           ANY/ALL are keyword masks (0x... or decimal)\n"
+    "  -k, --kernel FLAGS       kernel flags: process,thread,image_load,network,...\n"
+    "  -E, --enable PROPS       SID,TS_ID,STACK_TRACE,IGNORE_KEYWORD_0,EXCLUDE_INPRIVATE,\n"
+    "                           PROCESS_START_KEY,EVENT_KEY\n"
+    "  -n, --name NAME          session name (default etwlua)\n"
+    "      --kill NAME          stop the named session and exit\n"
+    "\n"
+    "Output\n"
+    "      --dump               print every event that passes the selection\n"
+    "      --json               JSON lines instead of readable lines\n"
+    "      --stats              print counters on exit (stderr)\n"
+    "\n"
+    "Input checking\n"
+    "      --strict             stop at the first malformed record (exit 1)\n"
+    "      --max-line-bytes N   longest JSON line accepted (default 1048576)\n"
+    "\n"
+    "  -h, --help               this text\n"
+    "      --version            print the version\n"
+    "\n"
+    "Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 session exists,\n"
+    "4 not supported here, 5 access denied, 6 script failed to load.\n";
+
+int etwl_exit_code(etwl_status st)
+{
+    switch (st) {
+    case ETWL_OK: return ETWL_EXIT_OK;
+    case ETWL_EINVAL: return ETWL_EXIT_USAGE;
+    case ETWL_EEXIST: return ETWL_EXIT_EXISTS;
+    case ETWL_ENOTSUP: return ETWL_EXIT_NOTSUP;
+    case ETWL_EACCES: return ETWL_EXIT_ACCESS;
+    default: return ETWL_EXIT_FAILURE;
+    }
+}
+
+/* Matches "--long", "--long=value" or "-s"; sets *val for options that take
+ * one, consuming the next argument when needed. */
+static int opt(int argc, char **argv, int *i, const char *s, const char *l, int takes, const char **val,
+               etwl_error *err, int *bad)
+{
+    const char *a = argv[*i];
+    size_t ll = l ? strlen(l) : 0;
+    int hit = 0;
+    *val = NULL;
+    if (s && strcmp(a, s) == 0) hit = 1;
+    if (l && strncmp(a, l, ll) == 0 && (a[ll] == 0 || (a[ll] == '=' && takes))) {
+        hit = 1;
+        if (a[ll] == '=') {
+            *val = a + ll + 1;
+            return 1;
+        }
+    }
+    if (!hit) return 0;
+    if (!takes) return 1;
+    if (*i + 1 >= argc) {
+        etwl_error_set(err, ETWL_EINVAL, "option %s needs a value", a);
+        *bad = 1;
+        return 1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
+{
+    int i, bad = 0, only_args = 0;
+    const char *v;
+    memset(o, 0, sizeof *o);
+    etwl_config_init(&o->cfg);
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_args || a[0] != '-' || strcmp(a, "-") == 0) {
+            if (o->nscripts == ETWL_CLI_MAX_SCRIPTS) {
+                etwl_error_set(err, ETWL_EINVAL, "at most %d scripts", ETWL_CLI_MAX_SCRIPTS);
+                return ETWL_EXIT_USAGE;
+            }
+            o->scripts[o->nscripts++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_args = 1;
+        } else if (opt(argc, argv, &i, "-r", "--read", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            if (!*v) {
+                etwl_error_set(err, ETWL_EINVAL, "--read needs a file name or -");
+                return ETWL_EXIT_USAGE;
+            }
+            o->cfg.read_path = v;
+        } else if (opt(argc, argv, &i, "-p", "--provider", 1, &v, err, &bad)) {
+            if (bad || etwl_config_add_provider(&o->cfg, v, err)) return ETWL_EXIT_USAGE;
+        } else if (opt(argc, argv, &i, "-k", "--kernel", 1, &v, err, &bad)) {
+            if (bad || etwl_config_add_kernel_flags(&o->cfg, v, err)) return ETWL_EXIT_USAGE;
+        } else if (opt(argc, argv, &i, "-E", "--enable", 1, &v, err, &bad)) {
+            if (bad || etwl_config_add_enable_props(&o->cfg, v, err)) return ETWL_EXIT_USAGE;
+        } else if (opt(argc, argv, &i, "-n", "--name", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            if (!*v || strlen(v) >= sizeof o->cfg.name) {
+                etwl_error_set(err, ETWL_EINVAL, "session name must be 1 to %zu bytes", sizeof o->cfg.name - 1);
+                return ETWL_EXIT_USAGE;
+            }
+            strcpy(o->cfg.name, v);
+        } else if (opt(argc, argv, &i, NULL, "--kill", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            o->kill = v;
+        } else if (opt(argc, argv, &i, NULL, "--max-line-bytes", 1, &v, err, &bad)) {
+            char *end;
+            unsigned long long n;
+            if (bad) return ETWL_EXIT_USAGE;
+            n = strtoull(v, &end, 10);
+            if (*v < '0' || *v > '9' || *end || n < 64 || n > (1ull << 30)) {
+                etwl_error_set(err, ETWL_EINVAL, "--max-line-bytes: expected a number from 64 to 1073741824");
+                return ETWL_EXIT_USAGE;
+            }
+            o->cfg.max_line_bytes = (size_t)n;
+        } else if (opt(argc, argv, &i, NULL, "--dump", 0, &v, err, &bad)) {
+            o->dump = 1;
+        } else if (opt(argc, argv, &i, NULL, "--json", 0, &v, err, &bad)) {
+            o->json = 1;
+        } else if (opt(argc, argv, &i, NULL, "--stats", 0, &v, err, &bad)) {
+            o->stats = 1;
+        } else if (opt(argc, argv, &i, NULL, "--strict", 0, &v, err, &bad)) {
+            o->cfg.strict = 1;
+        } else if (opt(argc, argv, &i, "-h", "--help", 0, &v, err, &bad)) {
+            o->help = 1;
+        } else if (opt(argc, argv, &i, NULL, "--version", 0, &v, err, &bad)) {
+            o->version = 1;
+        } else {
+            etwl_error_set(err, ETWL_EINVAL, "unknown option '%s' (see --help)", a);
+            return ETWL_EXIT_USAGE;
+        }
+    }
+    return ETWL_EXIT_OK;
+}

@@ -1,0 +1,34 @@
+/* opts.h - etwlua command-line parsing, kept apart from main() so that the
+ * tests can drive it. */
+#ifndef ETWL_CLI_OPTS_H
+#define ETWL_CLI_OPTS_H
+
+#include "etwl.h"
+
+/* Exit codes, documented in the README. */
+enum {
+    ETWL_EXIT_OK = 0,
+    ETWL_EXIT_FAILURE = 1,  /* runtime failure: I/O, strict-mode bad input */
+    ETWL_EXIT_USAGE = 2,    /* bad command line */
+    ETWL_EXIT_EXISTS = 3,   /* the session name is taken */
+    ETWL_EXIT_NOTSUP = 4,   /* not available on this platform or build */
+    ETWL_EXIT_ACCESS = 5,   /* needs root / Administrator */
+    ETWL_EXIT_SCRIPT = 6    /* a script failed to load */
+};
+
+#define ETWL_CLI_MAX_SCRIPTS 64
+
+typedef struct etwl_cli_opts {
+    etwl_config cfg;
+    int dump, json, stats, help, version;
+    const char *kill;
+    const char *scripts[ETWL_CLI_MAX_SCRIPTS];
+    int nscripts;
+} etwl_cli_opts;
+
+/* Returns ETWL_EXIT_OK or ETWL_EXIT_USAGE with a message in err. */
+int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err);
+int etwl_exit_code(etwl_status st);
+extern const char etwl_cli_usage[];
+
+#endif

@@ -1,0 +1,335 @@
+/*
+ * etwl.h - the public C API of the etwlua engine.
+ *
+ * Every public name starts with etwl_ / ETWL_.  Engine functions return an
+ * etwl_status and never raise or exit; only the Lua-facing bindings raise.
+ *
+ * The event model is shaped after ETW's EVENT_RECORD so that every source
+ * (JSON-lines replay, ETW, tracefs, EVTX, ETL) fills the same structure.
+ */
+#ifndef ETWL_H
+#define ETWL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ETWL_VERSION "0.1.0"
+
+/* ---- status codes ---------------------------------------------------- */
+
+typedef enum etwl_status {
+    ETWL_OK = 0,
+    ETWL_EINVAL,      /* bad argument or option value */
+    ETWL_ENOMEM,
+    ETWL_EIO,         /* read/write failure */
+    ETWL_EPARSE,      /* malformed input record */
+    ETWL_ERANGE,      /* number out of range */
+    ETWL_ETRUNC,      /* payload shorter than its schema says */
+    ETWL_ENOTFOUND,   /* no such property / session / provider */
+    ETWL_EEXIST,      /* a session with that name exists */
+    ETWL_ENOTSUP,     /* backend or feature not built on this platform */
+    ETWL_EACCES,      /* needs privileges */
+    ETWL_ESTOPPED,    /* a callback asked processing to stop */
+    ETWL_ESCHEMA,     /* schema is inconsistent */
+    ETWL_ELIMIT       /* a configured limit was hit */
+} etwl_status;
+
+const char *etwl_status_name(etwl_status st);
+
+/* An error with context.  Functions that can fail with a detailed reason
+ * take an etwl_error*; it may be NULL when the caller only wants the code. */
+typedef struct etwl_error {
+    etwl_status status;
+    char message[512];
+    char session[128]; /* set with ETWL_EEXIST: the name that is taken */
+} etwl_error;
+
+etwl_status etwl_error_set(etwl_error *err, etwl_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ---- small value types ----------------------------------------------- */
+
+typedef struct etwl_guid {
+    uint32_t d1;
+    uint16_t d2, d3;
+    uint8_t d4[8];
+} etwl_guid;
+
+#define ETWL_GUID_STRLEN 38 /* "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" */
+/* Accepts with or without braces, any case.  Returns ETWL_EPARSE otherwise. */
+etwl_status etwl_guid_parse(const char *s, size_t n, etwl_guid *out);
+/* Writes 38 chars plus NUL into buf (>= 39 bytes), upper case with braces. */
+void etwl_guid_format(const etwl_guid *g, char *buf);
+int etwl_guid_is_zero(const etwl_guid *g);
+int etwl_guid_equal(const etwl_guid *a, const etwl_guid *b);
+
+/* Timestamps are FILETIME: 100 ns ticks since 1601-01-01 UTC. */
+#define ETWL_TIME_STRLEN 28 /* "YYYY-MM-DDTHH:MM:SS.fffffffZ" */
+etwl_status etwl_time_parse(const char *s, size_t n, int64_t *out);
+/* Writes RFC 3339 UTC with 7 fraction digits into buf (>= 29 bytes). */
+etwl_status etwl_time_format(int64_t filetime, char *buf);
+int64_t etwl_time_from_unix_ns(int64_t ns);
+
+/* ---- decoded values -------------------------------------------------- */
+
+typedef enum etwl_vtype {
+    ETWL_VT_NULL = 0,
+    ETWL_VT_BOOL,
+    ETWL_VT_INT,    /* v.i */
+    ETWL_VT_UINT,   /* v.u */
+    ETWL_VT_HEX,    /* v.u, shown as 0x... (hex ints, pointers) */
+    ETWL_VT_DOUBLE, /* v.d */
+    ETWL_VT_NUMBER, /* v.s/n: a JSON number kept as its exact text */
+    ETWL_VT_STRING, /* v.s/n: UTF-8, not NUL-terminated, may hold NUL */
+    ETWL_VT_BINARY, /* v.p/n */
+    ETWL_VT_GUID,   /* v.g */
+    ETWL_VT_TIME,   /* v.i: FILETIME */
+    ETWL_VT_ARRAY,  /* v.a/n */
+    ETWL_VT_OBJECT, /* v.o/n */
+    ETWL_VT_ERROR   /* v.s/n: why this property could not be decoded */
+} etwl_vtype;
+
+typedef struct etwl_member etwl_member;
+
+typedef struct etwl_value {
+    uint8_t type; /* etwl_vtype */
+    uint32_t n;   /* bytes for strings/binary, items for arrays/objects */
+    union {
+        int64_t i;
+        uint64_t u;
+        double d;
+        const char *s;
+        const uint8_t *p;
+        const struct etwl_value *a;
+        const etwl_member *o;
+        etwl_guid g;
+    } v;
+} etwl_value;
+
+struct etwl_member {
+    const char *name;
+    uint32_t name_len;
+    etwl_value value;
+};
+
+const char *etwl_vtype_name(etwl_vtype t);
+
+/* ---- the event --------------------------------------------------------- */
+
+/* EVENT_HEADER flags (evntcons.h) */
+#define ETWL_HDR_FLAG_EXTENDED_INFO 0x0001
+#define ETWL_HDR_FLAG_PRIVATE_SESSION 0x0002
+#define ETWL_HDR_FLAG_STRING_ONLY 0x0004
+#define ETWL_HDR_FLAG_TRACE_MESSAGE 0x0008
+#define ETWL_HDR_FLAG_NO_CPUTIME 0x0010
+#define ETWL_HDR_FLAG_32_BIT_HEADER 0x0020
+#define ETWL_HDR_FLAG_64_BIT_HEADER 0x0040
+#define ETWL_HDR_FLAG_CLASSIC_HEADER 0x0100
+#define ETWL_HDR_FLAG_PROCESSOR_INDEX 0x0200
+
+typedef struct etwl_descriptor {
+    uint16_t id;
+    uint8_t version, channel, level, opcode;
+    uint16_t task;
+    uint64_t keyword;
+} etwl_descriptor;
+
+/* Header fields that a source may or may not supply. */
+#define ETWL_HAS_PROVIDER_NAME 0x01
+#define ETWL_HAS_PROCESSOR 0x02
+
+typedef struct etwl_header {
+    etwl_descriptor desc;
+    uint32_t tid, pid;
+    int64_t ts; /* FILETIME, UTC */
+    etwl_guid provider_guid;
+    etwl_guid activity_guid;
+    uint16_t flags;
+    uint32_t kernel_time, user_time;
+    uint64_t processor_time;
+    uint32_t processor; /* processor number */
+    const char *provider_name; /* UTF-8, NUL-terminated, valid during the callback */
+    uint32_t provider_name_len;
+    uint32_t has; /* ETWL_HAS_* */
+} etwl_header;
+
+/* Extended data items; each is optional (see ETWL_EXT_*). */
+#define ETWL_EXT_SESSION_ID 0x01
+#define ETWL_EXT_RELATED_ACTIVITY 0x02
+#define ETWL_EXT_USER_SID 0x04
+#define ETWL_EXT_INSTANCE_INFO 0x08
+#define ETWL_EXT_STACKTRACE 0x10
+
+typedef struct etwl_ext {
+    uint32_t has; /* ETWL_EXT_* */
+    uint32_t session_id;
+    etwl_guid related_activity;
+    const char *user_sid; /* "S-1-..." */
+    uint32_t user_sid_len;
+    struct {
+        uint32_t id, parent_id;
+        etwl_guid parent_guid;
+    } instance;
+    struct {
+        uint64_t matched_id;
+        const uint64_t *addresses;
+        uint32_t count;
+    } stack;
+} etwl_ext;
+
+typedef struct etwl_event etwl_event;
+
+const etwl_header *etwl_event_header(const etwl_event *ev);
+const etwl_ext *etwl_event_ext(const etwl_event *ev);
+/* Sequence number of the event within its session, from 1.  Bindings use it
+ * to detect use of an event after its callback returned. */
+uint64_t etwl_event_seq(const etwl_event *ev);
+
+/* Properties.  Indexes run 0..count-1 in schema (or input) order.  A property
+ * is decoded on first access and cached for the rest of the event. */
+uint32_t etwl_event_prop_count(etwl_event *ev);
+const char *etwl_event_prop_name(etwl_event *ev, uint32_t i, uint32_t *len);
+/* Returns the index, or -1 if there is no property of that name. */
+int32_t etwl_event_prop_find(etwl_event *ev, const char *name, size_t len);
+/* Never fails for an index in range: a property that cannot be decoded comes
+ * back as an ETWL_VT_ERROR value that says why. */
+const etwl_value *etwl_event_prop(etwl_event *ev, uint32_t i);
+/* Convenience: find + prop; NULL when absent. */
+const etwl_value *etwl_event_get(etwl_event *ev, const char *name);
+
+/* Raw payload (may be NULL for text sources). */
+const uint8_t *etwl_event_payload(const etwl_event *ev, uint32_t *len);
+
+/* ---- output ------------------------------------------------------------ */
+
+/* A growable byte buffer used by the writers. */
+typedef struct etwl_buf {
+    char *data;
+    size_t len, cap;
+    int oom; /* set once an append failed; further appends are ignored */
+} etwl_buf;
+
+void etwl_buf_init(etwl_buf *b);
+void etwl_buf_free(etwl_buf *b);
+void etwl_buf_reset(etwl_buf *b);
+void etwl_buf_put(etwl_buf *b, const void *p, size_t n);
+void etwl_buf_puts(etwl_buf *b, const char *s);
+void etwl_buf_putc(etwl_buf *b, char c);
+void etwl_buf_printf(etwl_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* One event as one JSON line (no newline), in the input's shape. */
+etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *out);
+/* One event as one readable line (no newline).  Control characters, quotes,
+ * backslashes and bidi overrides are escaped, so hostile strings cannot move
+ * the cursor or forge fields. */
+etwl_status etwl_event_write_text(etwl_event *ev, etwl_buf *out);
+/* Appends s as a JSON string literal (with quotes). */
+void etwl_json_put_string(etwl_buf *b, const char *s, size_t n);
+/* Appends s escaped for a terminal line (no quotes). */
+void etwl_text_put_escaped(etwl_buf *b, const char *s, size_t n);
+
+/* ---- session configuration ------------------------------------------- */
+
+/* Trace levels (evntrace.h TRACE_LEVEL_*) */
+#define ETWL_LEVEL_CRITICAL 1
+#define ETWL_LEVEL_ERROR 2
+#define ETWL_LEVEL_WARNING 3
+#define ETWL_LEVEL_INFORMATION 4
+#define ETWL_LEVEL_VERBOSE 5
+
+/* Enable properties (evntrace.h EVENT_ENABLE_PROPERTY_*) */
+#define ETWL_ENABLE_SID 0x001
+#define ETWL_ENABLE_TS_ID 0x002
+#define ETWL_ENABLE_STACK_TRACE 0x004
+#define ETWL_ENABLE_IGNORE_KEYWORD_0 0x010
+#define ETWL_ENABLE_PROCESS_START_KEY 0x080
+#define ETWL_ENABLE_EVENT_KEY 0x100
+#define ETWL_ENABLE_EXCLUDE_INPRIVATE 0x200
+
+#define ETWL_MAX_PROVIDERS 64
+
+typedef struct etwl_provider_spec {
+    char name[256];  /* provider name, or "" when given by GUID only */
+    etwl_guid guid;
+    int has_guid;
+    uint8_t level;   /* 1..5; default 5 (verbose) */
+    uint64_t match_any, match_all;
+} etwl_provider_spec;
+
+typedef struct etwl_config {
+    char name[128];                 /* session name; default "etwlua" */
+    etwl_provider_spec providers[ETWL_MAX_PROVIDERS];
+    int nproviders;
+    uint32_t kernel_flags;          /* ETW EVENT_TRACE_FLAG_* bits */
+    uint32_t enable_props;          /* ETWL_ENABLE_* applied to every provider */
+    const char *read_path;          /* replay source: file path or "-" */
+    size_t max_line_bytes;          /* replay: longest accepted line */
+    int strict;                     /* replay: stop at the first malformed record */
+    const char *backend;            /* NULL: replay when read_path, else live */
+} etwl_config;
+
+void etwl_config_init(etwl_config *cfg);
+/* Parses "NAME|GUID[:LEVEL[:ANY[:ALL]]]" and appends it. */
+etwl_status etwl_config_add_provider(etwl_config *cfg, const char *spec, etwl_error *err);
+/* Parses "process,image_load,..." and ORs the flags in. */
+etwl_status etwl_config_add_kernel_flags(etwl_config *cfg, const char *list, etwl_error *err);
+/* Parses "SID,TS_ID,STACK_TRACE,..." and ORs the properties in. */
+etwl_status etwl_config_add_enable_props(etwl_config *cfg, const char *list, etwl_error *err);
+etwl_status etwl_level_parse(const char *s, uint8_t *out);
+
+/* Kernel flag names, as used by -k and by the Windows kernel logger. */
+typedef struct etwl_kernel_flag {
+    const char *name;
+    uint32_t bit; /* EVENT_TRACE_FLAG_* */
+} etwl_kernel_flag;
+const etwl_kernel_flag *etwl_kernel_flags(size_t *count);
+
+/* Does the event pass the session's provider / kernel-flag selection?
+ * Live sessions select in the OS; replay uses this to get the same result. */
+int etwl_config_matches(const etwl_config *cfg, const etwl_event *ev);
+
+/* ---- sessions ---------------------------------------------------------- */
+
+typedef struct etwl_stats {
+    uint64_t read;       /* records read from the source */
+    uint64_t passed;     /* delivered to the callback */
+    uint64_t filtered;   /* dropped by provider/kernel selection */
+    uint64_t malformed;  /* skipped as malformed */
+    uint64_t lost;       /* lost by the source (buffers, overruns) */
+} etwl_stats;
+
+/* Return ETWL_OK to continue, anything else stops process() with that code. */
+typedef etwl_status (*etwl_event_cb)(etwl_event *ev, void *user);
+/* Called for each malformed record that is skipped (non-strict mode). */
+typedef void (*etwl_diag_cb)(const char *where, const char *message, void *user);
+
+typedef struct etwl_session etwl_session;
+
+etwl_status etwl_session_open(const etwl_config *cfg, etwl_session **out, etwl_error *err);
+void etwl_session_set_diag(etwl_session *s, etwl_diag_cb cb, void *user);
+/* Blocks, calling cb synchronously and in order on this thread, until the
+ * source ends or etwl_session_close() is called. */
+etwl_status etwl_session_process(etwl_session *s, etwl_event_cb cb, void *user, etwl_error *err);
+/* Async-signal-safe and thread-safe: makes process() return soon. */
+void etwl_session_close(etwl_session *s);
+void etwl_session_stats(etwl_session *s, etwl_stats *out);
+const char *etwl_session_name(const etwl_session *s);
+void etwl_session_free(etwl_session *s);
+/* Stops a named session, in this process or (for live backends) on the OS. */
+etwl_status etwl_session_kill(const char *backend, const char *name, etwl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

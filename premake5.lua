@@ -1,0 +1,129 @@
+-- premake5.lua - the one build description of etwlua.
+--
+--   premake5 gmake  |  premake5 vs2022  |  premake4 --file=premake5.lua gmake
+--   make -C build config=release        (also: debug, sanitize)
+--
+-- Written in the premake5 API.  Debian 12 ships only premake4, so the shim
+-- below maps the few premake5 calls used here onto premake4's
+-- solution/configuration/flags.  Keep the rest Lua 5.1-compatible.
+
+local PREMAKE4 = (_PREMAKE_VERSION or ""):match("^4") ~= nil
+
+if PREMAKE4 then
+  workspace = solution
+  -- premake4 selects with configuration(); premake5 with filter().
+  function filter(f)
+    if type(f) == "table" then
+      if #f == 0 then return configuration {} end
+      f = f[1]
+    end
+    local v = f:match("^configurations:(.+)$") or f:match("^system:(.+)$") or f
+    configuration(v)
+  end
+  function symbols(v) if v == "On" then flags { "Symbols" } end end
+  function optimize(v) if v ~= "Off" then flags { "OptimizeSpeed" } end end
+  function cdialect(v) buildoptions { "-std=" .. v:lower() } end
+end
+
+local WINDOWS = (os.istarget and os.istarget("windows")) or (not os.istarget and os.is("windows"))
+
+-- pkg-config, split into premake fields so that libraries land after the
+-- objects and static libraries on the link line.
+local pkg_cache = {}
+local function pkg(names)
+  if WINDOWS then return { inc = {}, libdirs = {}, links = {}, other = {} } end
+  if pkg_cache[names] then return pkg_cache[names] end
+  local p = io.popen("pkg-config --cflags --libs " .. names .. " 2>&1")
+  local out = p:read("*a")
+  p:close()
+  if out:match("was not found") or out:match("No package") then
+    error("pkg-config could not find: " .. names .. "\n" .. out ..
+          "\nInstall the -dev packages (see README: quick start).")
+  end
+  local r = { inc = {}, libdirs = {}, links = {}, other = {} }
+  for tok in out:gmatch("%S+") do
+    if tok:sub(1, 2) == "-I" then table.insert(r.inc, tok:sub(3))
+    elseif tok:sub(1, 2) == "-L" then table.insert(r.libdirs, tok:sub(3))
+    elseif tok:sub(1, 2) == "-l" then table.insert(r.links, tok:sub(3))
+    else table.insert(r.other, tok) end
+  end
+  pkg_cache[names] = r
+  return r
+end
+
+local DEPS = "lua5.4 lua5.4-lpeg yajl"
+
+local function use_pkg(names)
+  local r = pkg(names)
+  includedirs(r.inc)
+  libdirs(r.libdirs)
+  links(r.links)
+  buildoptions(r.other)
+end
+
+-- Settings every project shares.
+local function common()
+  language "C"
+  cdialect "C11"
+  includedirs { "engine" }
+  defines { "_GNU_SOURCE" }
+  if not WINDOWS then
+    buildoptions { "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wstrict-prototypes", "-fvisibility=hidden" }
+  end
+  filter "configurations:Debug"
+    symbols "On"
+    defines { "ETWL_DEBUG" }
+    targetdir "build/bin/debug"
+    objdir "build/obj/debug"
+  filter "configurations:Release"
+    optimize "Speed"
+    symbols "On"
+    defines { "NDEBUG" }
+    targetdir "build/bin/release"
+    objdir "build/obj/release"
+  filter "configurations:Sanitize"
+    symbols "On"
+    buildoptions { "-O1", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+                   "-fno-sanitize-recover=all" }
+    linkoptions { "-fsanitize=address,undefined" }
+    targetdir "build/bin/sanitize"
+    objdir "build/obj/sanitize"
+  filter {}
+end
+
+workspace "etwlua"
+  configurations { "Debug", "Release", "Sanitize" }
+  location "build"
+
+project "etwl"
+  kind "StaticLib"
+  common()
+  files { "engine/*.c", "engine/*.h" }
+  if WINDOWS then files { "engine/win/*.c" } else files { "engine/linux/*.c" } end
+  use_pkg(DEPS)
+
+project "etwlua"
+  kind "ConsoleApp"
+  common()
+  files { "engine/cli/*.c", "engine/cli/*.h" }
+  links { "etwl" }
+  use_pkg(DEPS)
+  if not WINDOWS then links { "m", "pthread" } end
+
+-- One cmocka binary per unit-test file, so a crash in one module's tests
+-- cannot hide the results of another's.
+local extra_files = {
+  test_cli = { "engine/cli/opts.c" },
+}
+for _, f in ipairs(os.matchfiles("tests/unit/test_*.c")) do
+  local name = path.getbasename(f)
+  project(name)
+    kind "ConsoleApp"
+    common()
+    files { f, "tests/unit/testlib.c", "tests/unit/testlib.h" }
+    if extra_files[name] then files(extra_files[name]) end
+    includedirs { "tests/unit", "engine/cli" }
+    links { "etwl" }
+    use_pkg(DEPS .. " cmocka")
+    if not WINDOWS then links { "m", "pthread" } end
+end

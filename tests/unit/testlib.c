@@ -1,0 +1,42 @@
+/* testlib.c - see testlib.h */
+#include "testlib.h"
+
+#include <string.h>
+
+#include "output.h"
+
+void tl_u8(tl_payload *p, uint8_t v) { p->b[p->n++] = v; }
+void tl_u16(tl_payload *p, uint16_t v)
+{
+    tl_u8(p, (uint8_t)v);
+    tl_u8(p, (uint8_t)(v >> 8));
+}
+void tl_u32(tl_payload *p, uint32_t v)
+{
+    tl_u16(p, (uint16_t)v);
+    tl_u16(p, (uint16_t)(v >> 16));
+}
+void tl_u64(tl_payload *p, uint64_t v)
+{
+    tl_u32(p, (uint32_t)v);
+    tl_u32(p, (uint32_t)(v >> 32));
+}
+void tl_bytes(tl_payload *p, const void *d, size_t n)
+{
+    memcpy(p->b + p->n, d, n);
+    p->n += (uint32_t)n;
+}
+void tl_wstr(tl_payload *p, const char *s, int nul)
+{
+    while (*s) tl_u16(p, (uint8_t)*s++);
+    if (nul) tl_u16(p, 0);
+}
+
+const char *tl_json(const etwl_value *v)
+{
+    static etwl_buf b;
+    etwl_buf_reset(&b);
+    if (!v) return "(absent)";
+    etwl_json_put_value(&b, v);
+    return b.data ? b.data : "";
+}

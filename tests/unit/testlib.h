@@ -1,0 +1,32 @@
+/* testlib.h - helpers shared by the unit tests. */
+#ifndef ETWL_TESTLIB_H
+#define ETWL_TESTLIB_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "etwl.h"
+#include "event.h"
+#include "schema.h"
+
+/* Little-endian payload writer. */
+typedef struct tl_payload {
+    uint8_t b[4096];
+    uint32_t n;
+} tl_payload;
+
+void tl_u8(tl_payload *p, uint8_t v);
+void tl_u16(tl_payload *p, uint16_t v);
+void tl_u32(tl_payload *p, uint32_t v);
+void tl_u64(tl_payload *p, uint64_t v);
+void tl_bytes(tl_payload *p, const void *d, size_t n);
+/* ASCII text as UTF-16LE, with a NUL unless nul == 0. */
+void tl_wstr(tl_payload *p, const char *s, int nul);
+
+/* The text form of a decoded value (JSON), for compact assertions. */
+const char *tl_json(const etwl_value *v);
+
+#endif

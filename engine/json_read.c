@@ -15,6 +15,7 @@
 #include <yajl_parse.h>
 
 #include "format.h"
+#include "utf.h"
 
 #define JR_MAX_DEPTH 64
 
@@ -240,8 +241,12 @@ static int set_uint(etwl_json_reader *r, const char *s, size_t n)
         if (lim[i].key == r->key) max = lim[i].max;
     if (!max) return key_name_err(r, "expected a string or object, got a number");
     k = parse_uint(s, n, max, &v);
-    if (k == 0) return key_name_err(r, "expected a non-negative integer");
-    if (k < 0) return jerr(r, "%s.%s: number %.*s out of range (0..%llu)", ctx_path(top(r)), r->keyname,
+    if (k == 0) {
+        if (top(r) == C_ADDRS) return jerr(r, "ext.stacktrace.addresses: expected non-negative integers");
+        return key_name_err(r, "expected a non-negative integer");
+    }
+    if (k < 0) return jerr(r, "%s%s%s: number %.*s out of range (0..%llu)", ctx_path(top(r)),
+                           top(r) == C_ADDRS ? "" : ".", top(r) == C_ADDRS ? "" : r->keyname,
                            (int)(n > 40 ? 40 : n), s, (unsigned long long)max);
     switch (r->key) {
     case K_TID: h->tid = (uint32_t)v; break;
@@ -327,10 +332,11 @@ static int cb_scalar(etwl_json_reader *r, const etwl_value *v, const char *raw, 
         if (v->type == ETWL_VT_NUMBER) return set_uint(r, raw, rawn);
         return jerr(r, "ext.stacktrace.addresses: expected numbers, got %s", what);
     default:
-        if (v->type == ETWL_VT_NUMBER) return set_uint(r, raw, rawn);
-        if (v->type == ETWL_VT_STRING) return set_string(r, raw, rawn);
         if (r->key == K_INSTINFO || r->key == K_STACKTRACE || r->key == K_DESC)
             return key_name_err(r, "expected an object");
+        if (r->key == K_ADDRESSES) return key_name_err(r, "expected an array");
+        if (v->type == ETWL_VT_NUMBER) return set_uint(r, raw, rawn);
+        if (v->type == ETWL_VT_STRING) return set_string(r, raw, rawn);
         return jerr(r, "%s.%s: unexpected %s", ctx_path(top(r)), r->keyname ? r->keyname : "?", what);
     }
 }
@@ -370,6 +376,9 @@ static int y_string(void *ctx, const unsigned char *s, size_t n)
 {
     etwl_json_reader *r = ctx;
     etwl_value v;
+    /* yajl checks UTF-8 structure only; overlong forms (C0 AF for '/') and
+     * surrogates would pass and reach rules as different text */
+    if (!etwl_utf8_valid((const char *)s, n)) return jerr(r, "invalid UTF-8 in a string");
     memset(&v, 0, sizeof v);
     v.type = ETWL_VT_STRING;
     v.n = (uint32_t)n;
@@ -385,6 +394,7 @@ static int y_map_key(void *ctx, const unsigned char *k, size_t n)
     etwl_json_reader *r = ctx;
     jctx c = top(r);
     size_t i;
+    if (!etwl_utf8_valid((const char *)k, n)) return jerr(r, "invalid UTF-8 in a key");
     if (c == C_INFO || c == C_VMAP) return frame_key(r, (const char *)k, n);
     for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (keys[i].ctx == c && strlen(keys[i].name) == n && memcmp(keys[i].name, k, n) == 0) {
@@ -466,6 +476,7 @@ static int y_start_array(void *ctx)
         return push(r, C_ADDRS);
     }
     if (top(r) == C_TOP) return jerr(r, "expected a JSON object, got an array");
+    if (top(r) == C_ROOT) return key_name_err(r, "expected an object, got an array");
     return key_name_err(r, "unexpected array");
 }
 
@@ -483,6 +494,37 @@ static int y_end_array(void *ctx)
 
 static const yajl_callbacks callbacks = {y_null, y_bool, NULL, NULL, y_number, y_string, y_start_map,
                                          y_map_key, y_end_map, y_start_array, y_end_array};
+
+/* yajl replaces an unpaired surrogate escape (\ud800) with '?', silently
+ * changing the value; find them first so the line is rejected instead.
+ * Only backslashes are visited, so plain text costs one memchr pass. */
+static const char *lone_surrogate(const char *s, size_t n)
+{
+    const char *end = s + n, *p = s;
+    int want_low = 0;
+    while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+        unsigned v = 0;
+        int i;
+        if (end - p < 2) break;
+        if (p[1] != 'u') {
+            if (want_low) return p;
+            p += 2; /* skips an escaped backslash too */
+            continue;
+        }
+        if (end - p < 6) break;
+        for (i = 2; i < 6; i++) {
+            char c = p[i];
+            v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 32) - 'a' + 10);
+        }
+        if (want_low && !(v >= 0xDC00 && v <= 0xDFFF)) return p;
+        if (!want_low && v >= 0xDC00 && v <= 0xDFFF) return p;
+        want_low = v >= 0xD800 && v <= 0xDBFF;
+        /* a high surrogate must be followed directly by its low half */
+        if (want_low && (end - p < 12 || p[6] != '\\' || p[7] != 'u')) return p;
+        p += 6;
+    }
+    return NULL;
+}
 
 etwl_json_reader *etwl_json_reader_new(void) { return calloc(1, sizeof(etwl_json_reader)); }
 
@@ -510,6 +552,13 @@ etwl_status etwl_json_parse_event(etwl_json_reader *r, const char *line, size_t 
     r->naddrs = 0;
     r->seen = 0;
     r->err[0] = 0;
+    {
+        const char *bad = lone_surrogate(line, len);
+        if (bad) {
+            snprintf(errbuf, errsz, "unpaired UTF-16 surrogate escape near byte %zu", (size_t)(bad - line) + 1);
+            return ETWL_EPARSE;
+        }
+    }
     h = yajl_alloc(&callbacks, NULL, r);
     if (!h) {
         snprintf(errbuf, errsz, "out of memory");
@@ -528,6 +577,7 @@ etwl_status etwl_json_parse_event(etwl_json_reader *r, const char *line, size_t 
              * prefix; keep it to one clean line */
             for (p = (char *)msg; p && *p; p++)
                 if (*p == '\n' || *p == '\r') *p = ' ';
+            while (msg && p > (char *)msg && p[-1] == ' ') *--p = 0;
             snprintf(errbuf, errsz, "invalid JSON near byte %zu: %s", at + 1,
                      msg ? (const char *)msg : "parse error");
             if (msg) yajl_free_error(h, msg);

@@ -36,15 +36,15 @@ const etwl_source_ops *etwl_source_find(const char *name)
     return NULL;
 }
 
+#if defined(_WIN32)
+#define LIVE_NAME "live ETW sessions are"
+#else
+#define LIVE_NAME "live sessions on this platform (tracefs) are"
+#endif
+
 static etwl_status no_live(etwl_error *err)
 {
-    return etwl_error_set(err, ETWL_ENOTSUP,
-#if defined(_WIN32)
-                          "live ETW sessions are not built into this etwlua yet; "
-#else
-                          "live sessions on this platform (tracefs) are not built into this etwlua yet; "
-#endif
-                          "replay a recording with -r FILE");
+    return etwl_error_set(err, ETWL_ENOTSUP, LIVE_NAME " not built into this etwlua yet; replay a recording with -r FILE");
 }
 
 static const etwl_source_ops *pick(const etwl_config *cfg, etwl_error *err)
@@ -125,7 +125,8 @@ etwl_status etwl_session_kill(const char *backend, const char *name, etwl_error 
     const etwl_source_ops *ops = etwl_source_find(backend ? backend : "live");
     if (!name || !name[0]) return etwl_error_set(err, ETWL_EINVAL, "session name is empty");
     if (!ops) return backend ? etwl_error_set(err, ETWL_ENOTFOUND, "no session backend named '%s'", backend)
-                             : no_live(err);
+                             : etwl_error_set(err, ETWL_ENOTSUP, LIVE_NAME " not built into this etwlua yet, "
+                                              "so there is no named session to kill");
     if (!ops->kill) return etwl_error_set(err, ETWL_ENOTSUP, "backend '%s' has no named sessions", ops->name);
     return ops->kill(name, err);
 }

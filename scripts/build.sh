@@ -1,0 +1,55 @@
+#!/bin/sh
+# scripts/build.sh run|test|build [--no-install]
+#
+#   run    install what is missing, build, and run the main job
+#   test   install what is missing, build, and run every test
+#   build  install what is missing and build (release, debug and sanitize)
+#
+# Needs root only to install Debian packages that are missing.
+set -eu
+cd "$(dirname "$0")/.."
+
+PKGS="gcc make pkg-config premake4 liblua5.4-dev lua-lpeg-dev libcmocka-dev libyajl-dev python3 time"
+
+install_deps() {
+    missing=""
+    for p in $PKGS; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "build.sh: missing packages:$missing" >&2
+        echo "build.sh: run as root, or: sudo apt-get install$missing" >&2
+        exit 1
+    fi
+    echo "build.sh: installing$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+build() {
+    if command -v premake5 >/dev/null 2>&1; then premake5 gmake >/dev/null
+    else premake4 --file=premake5.lua gmake >/dev/null; fi
+    for c in "$@"; do make -C build config="$c" -j"$(nproc)" >/dev/null; done
+}
+
+action=${1:-run}
+[ "${2:-}" = "--no-install" ] || install_deps
+case "$action" in
+run)
+    build release
+    echo "build.sh: replaying tests/data/events.jsonl through build/bin/release/etwlua"
+    exec build/bin/release/etwlua -r tests/data/events.jsonl --dump --stats
+    ;;
+test)
+    build release sanitize
+    exec sh tests/run.sh
+    ;;
+build)
+    build release debug sanitize
+    ;;
+*)
+    echo "usage: scripts/build.sh run|test|build [--no-install]" >&2
+    exit 2
+    ;;
+esac

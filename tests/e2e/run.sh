@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# tests/e2e/run.sh BIN [--update]
+#
+# Runs the etwlua binary on the files in tests/data and compares stdout,
+# stderr and the exit code with tests/e2e/cases/NAME.{out,err,code}.  Each
+# NAME.args holds the arguments (run from tests/data, so file names in
+# messages are stable).  --update rewrites the expected files; review the
+# diff before committing it.  Ends with "N passed, N failed".
+set -u
+BIN=$(realpath "$1")
+UPDATE=${2:-}
+HERE=$(cd "$(dirname "$0")" && pwd)
+DATA=$HERE/../data
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+for f in "$HERE"/cases/*.args; do
+    name=$(basename "$f" .args)
+    (cd "$DATA" && eval "\"$BIN\" $(cat "$f")" >"$TMP/out" 2>"$TMP/err")
+    echo $? >"$TMP/code"
+    if [ "$UPDATE" = "--update" ]; then
+        for k in out err code; do cp "$TMP/$k" "$HERE/cases/$name.$k"; done
+    fi
+    okcase=1
+    for k in out err code; do
+        if ! cmp -s "$TMP/$k" "$HERE/cases/$name.$k"; then
+            okcase=0
+            echo "--- $name.$k differs:"
+            diff "$HERE/cases/$name.$k" "$TMP/$k" | head -20
+        fi
+    done
+    if [ $okcase = 1 ]; then ok; else bad "$name"; fi
+done
+
+# Output replayed and printed again is identical, byte for byte.
+for input in events.jsonl go-style.jsonl; do
+    "$BIN" -r "$DATA/$input" --dump --json >"$TMP/a" 2>&1 &&
+        "$BIN" -r "$TMP/a" --dump --json >"$TMP/b" 2>&1 &&
+        "$BIN" -r - --dump --json <"$TMP/b" >"$TMP/c" 2>&1
+    if [ -s "$TMP/a" ] && cmp -s "$TMP/a" "$TMP/b" && cmp -s "$TMP/b" "$TMP/c"; then ok; else bad "round trip of $input"; fi
+done
+
+# A 10 MB line is reported and skipped; the lines around it still pass.
+python3 - "$TMP/huge.jsonl" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write('{"header":{"descriptor":{"id":1}}}\n')
+    f.write('{"header":{},"info":{"x":"' + "A" * (10 << 20) + '"}}\n')
+    f.write('{"header":{"descriptor":{"id":2}}}\n')
+PY
+"$BIN" -r "$TMP/huge.jsonl" --dump --json --stats >"$TMP/out" 2>"$TMP/err"
+code=$?
+if [ $code = 0 ] && [ "$(wc -l <"$TMP/out")" = 2 ] && grep -q "huge.jsonl:2: line longer than 1048576 bytes" "$TMP/err" &&
+    grep -q "read=3 passed=2 filtered=0 malformed=1" "$TMP/err"; then ok; else bad "10 MB line (exit $code)"; cat "$TMP/err"; fi
+# ...and accepted when the limit allows it
+"$BIN" -r "$TMP/huge.jsonl" --max-line-bytes 16777216 --stats >"$TMP/out" 2>"$TMP/err"
+if grep -q "read=3 passed=3" "$TMP/err"; then ok; else bad "10 MB line with --max-line-bytes"; fi
+
+# SIGINT ends a replay blocked on a pipe that never closes, and it exits 0.
+mkfifo "$TMP/fifo"
+sleep 30 >"$TMP/fifo" &
+holder=$!
+"$BIN" -r - --stats <"$TMP/fifo" 2>"$TMP/err" &
+pid=$!
+sleep 0.5
+kill -INT $pid
+start=$(date +%s)
+wait $pid
+code=$?
+kill $holder 2>/dev/null
+wait $holder 2>/dev/null
+if [ $code = 0 ] && [ $(($(date +%s) - start)) -lt 5 ] && grep -q "read=0" "$TMP/err"; then ok; else bad "SIGINT on a blocked replay (exit $code)"; fi
+
+# Streaming: 300k events go through; memory stays bounded (max RSS < 64 MB).
+python3 - "$TMP/many.jsonl" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(300000):
+        f.write('{"header":{"descriptor":{"id":%d},"process_id":%d,"ts":"2024-01-01T00:00:00.%07dZ"},'
+                '"info":{"CommandLine":"cmd.exe /c echo %d","Image":"C:\\\\Windows\\\\cmd.exe"}}\n' % (i % 65536, i, i % 10000000, i))
+PY
+if command -v /usr/bin/time >/dev/null 2>&1; then
+    /usr/bin/time -f "%M" -o "$TMP/rss" "$BIN" -r "$TMP/many.jsonl" --stats 2>"$TMP/err"
+    rss=$(tail -1 "$TMP/rss")
+else
+    "$BIN" -r "$TMP/many.jsonl" --stats 2>"$TMP/err"
+    rss=0
+fi
+# ASan's quarantine holds freed memory on purpose, so the bound is for
+# normal builds; the sanitizer build still checks every event goes through.
+case "$BIN" in */sanitize/*) rss=0 ;; esac
+if grep -q "read=300000 passed=300000" "$TMP/err" && [ "$rss" -lt 65536 ]; then ok; else bad "streaming 300k events (rss ${rss} KB)"; fi
+
+echo "e2e: $pass passed, $fail failed"
+[ $fail = 0 ]

@@ -1,0 +1,95 @@
+/* test_cli.c - etwlua option parsing. */
+#include <string.h>
+
+#include "opts.h"
+#include "testlib.h"
+
+static int parse(etwl_cli_opts *o, etwl_error *e, int n, ...)
+{
+    char *argv[32];
+    va_list ap;
+    int i;
+    argv[0] = "etwlua";
+    va_start(ap, n);
+    for (i = 0; i < n; i++) argv[i + 1] = va_arg(ap, char *);
+    va_end(ap);
+    memset(e, 0, sizeof *e);
+    return etwl_cli_parse(n + 1, argv, o, e);
+}
+
+static void test_full_line(void **st)
+{
+    etwl_cli_opts o;
+    etwl_error e;
+    (void)st;
+    assert_int_equal(parse(&o, &e, 14, "-r", "trace.jsonl", "--dump", "--json", "-p", "A:3", "--provider=B",
+                           "-k", "process", "-n", "mysess", "--stats", "rules.lua", "--strict"),
+                     ETWL_EXIT_OK);
+    assert_string_equal(o.cfg.read_path, "trace.jsonl");
+    assert_true(o.dump && o.json && o.stats && o.cfg.strict);
+    assert_int_equal(o.cfg.nproviders, 2);
+    assert_int_equal(o.cfg.providers[0].level, 3);
+    assert_string_equal(o.cfg.providers[1].name, "B");
+    assert_int_equal(o.cfg.kernel_flags, 1);
+    assert_string_equal(o.cfg.name, "mysess");
+    assert_int_equal(o.nscripts, 1);
+    assert_string_equal(o.scripts[0], "rules.lua");
+}
+
+static void test_defaults_and_misc(void **st)
+{
+    etwl_cli_opts o;
+    etwl_error e;
+    (void)st;
+    assert_int_equal(parse(&o, &e, 0), ETWL_EXIT_OK);
+    assert_string_equal(o.cfg.name, "etwlua");
+    assert_null(o.cfg.read_path);
+    assert_int_equal(o.cfg.max_line_bytes, 1u << 20);
+    assert_int_equal(parse(&o, &e, 3, "--kill", "x", "--max-line-bytes=4096"), ETWL_EXIT_OK);
+    assert_string_equal(o.kill, "x");
+    assert_int_equal(o.cfg.max_line_bytes, 4096);
+    assert_int_equal(parse(&o, &e, 2, "--", "--dump"), ETWL_EXIT_OK);
+    assert_int_equal(o.nscripts, 1); /* after --, options are scripts */
+    assert_false(o.dump);
+    assert_int_equal(parse(&o, &e, 1, "-h"), ETWL_EXIT_OK);
+    assert_true(o.help);
+}
+
+static void test_errors(void **st)
+{
+    etwl_cli_opts o;
+    etwl_error e;
+    (void)st;
+    assert_int_equal(parse(&o, &e, 1, "--bogus"), ETWL_EXIT_USAGE);
+    assert_non_null(strstr(e.message, "unknown option '--bogus'"));
+    assert_int_equal(parse(&o, &e, 1, "-r"), ETWL_EXIT_USAGE);
+    assert_non_null(strstr(e.message, "needs a value"));
+    assert_int_equal(parse(&o, &e, 2, "-k", "nope"), ETWL_EXIT_USAGE);
+    assert_int_equal(parse(&o, &e, 2, "-p", "X:9"), ETWL_EXIT_OK); /* "X:9" is a name, not a bad level */
+    assert_int_equal(parse(&o, &e, 2, "-p", "X:3:zz"), ETWL_EXIT_USAGE);
+    assert_int_equal(parse(&o, &e, 1, "--max-line-bytes=12"), ETWL_EXIT_USAGE);
+    assert_int_equal(parse(&o, &e, 1, "--max-line-bytes=1e6"), ETWL_EXIT_USAGE);
+    assert_int_equal(parse(&o, &e, 2, "-n", ""), ETWL_EXIT_USAGE);
+    assert_int_equal(parse(&o, &e, 1, "--dump=yes"), ETWL_EXIT_USAGE);
+}
+
+static void test_exit_codes(void **st)
+{
+    (void)st;
+    assert_int_equal(etwl_exit_code(ETWL_OK), 0);
+    assert_int_equal(etwl_exit_code(ETWL_EEXIST), 3);
+    assert_int_equal(etwl_exit_code(ETWL_ENOTSUP), 4);
+    assert_int_equal(etwl_exit_code(ETWL_EACCES), 5);
+    assert_int_equal(etwl_exit_code(ETWL_EPARSE), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_line),
+        cmocka_unit_test(test_defaults_and_misc),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_exit_codes),
+    };
+    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}

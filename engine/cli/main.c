@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "etwl.h"
+#include "lua_host.h"
 #include "opts.h"
 
 #define MAX_DIAG_PRINTED 20
@@ -14,6 +17,7 @@ typedef struct run {
     etwl_buf out;
     FILE *fp;
     uint64_t diags;
+    etwl_lua *lua;
 } run;
 
 static etwl_session *volatile g_session;
@@ -61,7 +65,8 @@ static etwl_status on_event(etwl_event *ev, void *user)
 {
     run *r = user;
     etwl_status st;
-    if (!r->o->dump) return ETWL_OK;
+    if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
+    if (!r->o->dump || r->o->alerts_only) return ETWL_OK;
     etwl_buf_reset(&r->out);
     st = r->o->json ? etwl_event_write_json(ev, &r->out) : etwl_event_write_text(ev, &r->out);
     if (st) return st;
@@ -69,6 +74,42 @@ static etwl_status on_event(etwl_event *ev, void *user)
     if (r->out.oom) return ETWL_ENOMEM;
     if (fwrite(r->out.data, 1, r->out.len, r->fp) != r->out.len) return ETWL_EIO;
     return ETWL_OK;
+}
+
+static int report(const etwl_error *err);
+
+/* Scripts load in command-line order; their handlers run in that order. */
+static int load_scripts(etwl_cli_opts *o, run *r)
+{
+    etwl_lua_opts lo;
+    etwl_error err;
+    int i;
+    memset(&lo, 0, sizeof lo);
+    lo.budget = o->budget;
+    lo.memory_limit = (size_t)o->memory_mb << 20;
+    lo.unsafe = o->unsafe;
+    lo.alerts_only = o->alerts_only;
+    lo.alerts_json = !isatty(1); /* JSON lines for machines, one readable line on a terminal */
+    lo.lua_dir = o->lua_dir;
+    if (etwl_lua_new(&lo, &r->lua, &err) != ETWL_OK) return report(&err);
+    r->lua->timing = o->stats && !o->alerts_only;
+    for (i = 0; i < o->nscripts; i++) {
+        char name[32];
+        etwl_status st;
+        if (o->scripts[i].path) {
+            st = etwl_lua_load_file(r->lua, o->scripts[i].path, &err);
+        } else {
+            snprintf(name, sizeof name, "(-e #%d)", i + 1);
+            st = etwl_lua_load_string(r->lua, o->scripts[i].code, name, &err);
+        }
+        if (st != ETWL_OK) {
+            report(&err);
+            etwl_lua_free(r->lua);
+            r->lua = NULL;
+            return ETWL_EXIT_SCRIPT;
+        }
+    }
+    return ETWL_EXIT_OK;
 }
 
 static int report(const etwl_error *err)
@@ -110,15 +151,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "etwlua: stopped session '%s'\n", o.kill);
         return ETWL_EXIT_OK;
     }
-    if (o.nscripts) {
-        fprintf(stderr, "etwlua: Lua scripts are not supported by this build\n");
-        return ETWL_EXIT_NOTSUP;
-    }
     memset(&r, 0, sizeof r);
     r.o = &o;
     r.fp = stdout;
     etwl_buf_init(&r.out);
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+    if (o.nscripts) {
+        code = load_scripts(&o, &r);
+        if (code != ETWL_EXIT_OK) {
+            etwl_buf_free(&r.out);
+            return code;
+        }
+    }
 
     st = etwl_session_open(&o.cfg, &s, &err);
     if (st) {
@@ -127,17 +171,24 @@ int main(int argc, char **argv)
                             "another --name\n", err.session, err.session);
         else
             report(&err);
+        etwl_lua_free(r.lua);
         etwl_buf_free(&r.out);
         return etwl_exit_code(st);
     }
     etwl_session_set_diag(s, on_diag, &r);
     g_session = s;
     install_signals();
+    if (r.lua) {
+        etwl_lua_set_session(r.lua, s);
+        etwl_lua_start(r.lua);
+    }
     st = etwl_session_process(s, on_event, &r, &err);
+    if (r.lua) etwl_lua_stop(r.lua);
     g_session = NULL;
     if (fflush(stdout) != 0 && st == ETWL_OK) etwl_error_set(&err, st = ETWL_EIO, "writing output failed");
     etwl_session_stats(s, &stats);
     code = st ? report(&err) : ETWL_EXIT_OK;
+    if (o.stats && r.lua) etwl_lua_print_stats(r.lua, stderr);
     if (o.stats)
         fprintf(stderr, "etwlua: stats: read=%llu passed=%llu filtered=%llu malformed=%llu lost=%llu\n",
                 (unsigned long long)stats.read, (unsigned long long)stats.passed,
@@ -146,6 +197,7 @@ int main(int argc, char **argv)
     else if (stats.malformed)
         fprintf(stderr, "etwlua: skipped %llu malformed record(s)\n", (unsigned long long)stats.malformed);
     etwl_session_free(s);
+    etwl_lua_free(r.lua);
     etwl_buf_free(&r.out);
     return code;
 }

@@ -21,6 +21,15 @@ const char etwl_cli_usage[] =
     "  -n, --name NAME          session name (default etwlua)\n"
     "      --kill NAME          stop the named session and exit\n"
     "\n"
+    "Scripts (run in the order given)\n"
+    "  script.lua               load a Lua script\n"
+    "  -e CODE                  run a one-line script\n"
+    "      --budget N           instructions per handler call (default 1000000)\n"
+    "      --memory-mb N        memory cap of the Lua state (default 256)\n"
+    "      --unsafe             give scripts io, os, debug and package\n"
+    "      --lua-dir DIR        where require() finds modules (default: lua/)\n"
+    "      --alerts-only        print nothing but alerts on stdout\n"
+    "\n"
     "Output\n"
     "      --dump               print every event that passes the selection\n"
     "      --json               JSON lines instead of readable lines\n"
@@ -76,6 +85,18 @@ static int opt(int argc, char **argv, int *i, const char *s, const char *l, int 
     return 1;
 }
 
+static int parse_long(const char *v, long lo, long hi, long *out, const char *name, etwl_error *err)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end || n < lo || n > hi) {
+        etwl_error_set(err, ETWL_EINVAL, "%s: expected a number from %ld to %ld", name, lo, hi);
+        return 0;
+    }
+    *out = n;
+    return 1;
+}
+
 int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
 {
     int i, bad = 0, only_args = 0;
@@ -89,7 +110,8 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
                 etwl_error_set(err, ETWL_EINVAL, "at most %d scripts", ETWL_CLI_MAX_SCRIPTS);
                 return ETWL_EXIT_USAGE;
             }
-            o->scripts[o->nscripts++] = a;
+            o->scripts[o->nscripts].path = a;
+            o->scripts[o->nscripts++].code = NULL;
             continue;
         }
         if (strcmp(a, "--") == 0) {
@@ -127,6 +149,25 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
                 return ETWL_EXIT_USAGE;
             }
             o->cfg.max_line_bytes = (size_t)n;
+        } else if (opt(argc, argv, &i, "-e", NULL, 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            if (o->nscripts == ETWL_CLI_MAX_SCRIPTS) {
+                etwl_error_set(err, ETWL_EINVAL, "at most %d scripts", ETWL_CLI_MAX_SCRIPTS);
+                return ETWL_EXIT_USAGE;
+            }
+            o->scripts[o->nscripts].path = NULL;
+            o->scripts[o->nscripts++].code = v;
+        } else if (opt(argc, argv, &i, NULL, "--budget", 1, &v, err, &bad)) {
+            if (bad || !parse_long(v, 1000, 2000000000L, &o->budget, "--budget", err)) return ETWL_EXIT_USAGE;
+        } else if (opt(argc, argv, &i, NULL, "--memory-mb", 1, &v, err, &bad)) {
+            if (bad || !parse_long(v, 4, 65536, &o->memory_mb, "--memory-mb", err)) return ETWL_EXIT_USAGE;
+        } else if (opt(argc, argv, &i, NULL, "--lua-dir", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            o->lua_dir = v;
+        } else if (opt(argc, argv, &i, NULL, "--unsafe", 0, &v, err, &bad)) {
+            o->unsafe = 1;
+        } else if (opt(argc, argv, &i, NULL, "--alerts-only", 0, &v, err, &bad)) {
+            o->alerts_only = 1;
         } else if (opt(argc, argv, &i, NULL, "--dump", 0, &v, err, &bad)) {
             o->dump = 1;
         } else if (opt(argc, argv, &i, NULL, "--json", 0, &v, err, &bad)) {

@@ -18,11 +18,21 @@ enum {
 
 #define ETWL_CLI_MAX_SCRIPTS 64
 
+/* A script file, or inline code from -e, in command-line order. */
+typedef struct etwl_cli_script {
+    const char *path; /* NULL for -e */
+    const char *code;
+} etwl_cli_script;
+
 typedef struct etwl_cli_opts {
     etwl_config cfg;
     int dump, json, stats, help, version;
+    int alerts_only, unsafe;
+    long budget;        /* 0 = default */
+    long memory_mb;     /* 0 = default */
+    const char *lua_dir;
     const char *kill;
-    const char *scripts[ETWL_CLI_MAX_SCRIPTS];
+    etwl_cli_script scripts[ETWL_CLI_MAX_SCRIPTS];
     int nscripts;
 } etwl_cli_opts;
 

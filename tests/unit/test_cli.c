@@ -33,7 +33,7 @@ static void test_full_line(void **st)
     assert_int_equal(o.cfg.kernel_flags, 1);
     assert_string_equal(o.cfg.name, "mysess");
     assert_int_equal(o.nscripts, 1);
-    assert_string_equal(o.scripts[0], "rules.lua");
+    assert_string_equal(o.scripts[0].path, "rules.lua");
 }
 
 static void test_defaults_and_misc(void **st)
@@ -53,6 +53,17 @@ static void test_defaults_and_misc(void **st)
     assert_false(o.dump);
     assert_int_equal(parse(&o, &e, 1, "-h"), ETWL_EXIT_OK);
     assert_true(o.help);
+    assert_int_equal(parse(&o, &e, 8, "a.lua", "-e", "print(1)", "b.lua", "--budget", "5000", "--memory-mb=64",
+                           "--alerts-only"),
+                     ETWL_EXIT_OK);
+    assert_int_equal(o.nscripts, 3); /* in command-line order */
+    assert_string_equal(o.scripts[0].path, "a.lua");
+    assert_null(o.scripts[1].path);
+    assert_string_equal(o.scripts[1].code, "print(1)");
+    assert_string_equal(o.scripts[2].path, "b.lua");
+    assert_int_equal(o.budget, 5000);
+    assert_int_equal(o.memory_mb, 64);
+    assert_true(o.alerts_only);
 }
 
 static void test_errors(void **st)
@@ -71,6 +82,9 @@ static void test_errors(void **st)
     assert_int_equal(parse(&o, &e, 1, "--max-line-bytes=1e6"), ETWL_EXIT_USAGE);
     assert_int_equal(parse(&o, &e, 2, "-n", ""), ETWL_EXIT_USAGE);
     assert_int_equal(parse(&o, &e, 1, "--dump=yes"), ETWL_EXIT_USAGE);
+    assert_int_equal(parse(&o, &e, 2, "--budget", "10"), ETWL_EXIT_USAGE);
+    assert_int_equal(parse(&o, &e, 1, "--memory-mb=0"), ETWL_EXIT_USAGE);
+    assert_int_equal(parse(&o, &e, 1, "-e"), ETWL_EXIT_USAGE);
 }
 
 static void test_exit_codes(void **st)

@@ -1,0 +1,71 @@
+/* filter.c - see filter.h */
+#include "filter.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+
+void etwl_filter_init(etwl_filter *f) { memset(f, 0, sizeof *f); }
+
+void etwl_filter_free(etwl_filter *f)
+{
+    free(f->ids);
+    f->ids = NULL;
+}
+
+etwl_status etwl_filter_set_provider(etwl_filter *f, const char *s, size_t n)
+{
+    size_t i;
+    if (etwl_guid_parse(s, n, &f->guid) == ETWL_OK) {
+        f->mask |= ETWL_F_GUID;
+        return ETWL_OK;
+    }
+    if (n == 0 || n >= sizeof f->provider) return ETWL_EINVAL;
+    for (i = 0; i < n; i++) f->provider[i] = (char)tolower((unsigned char)s[i]);
+    f->provider[n] = 0;
+    f->provider_len = (uint32_t)n;
+    f->mask |= ETWL_F_PROVIDER;
+    return ETWL_OK;
+}
+
+etwl_status etwl_filter_add_id(etwl_filter *f, uint32_t id)
+{
+    if (id > 65535) return ETWL_ERANGE;
+    if (!f->ids) {
+        f->ids = calloc(65536 / 8, 1);
+        if (!f->ids) return ETWL_ENOMEM;
+    }
+    f->ids[id >> 3] |= (uint8_t)(1u << (id & 7));
+    f->mask |= ETWL_F_ID;
+    return ETWL_OK;
+}
+
+static int name_eq(const etwl_filter *f, const etwl_header *h)
+{
+    uint32_t i;
+    if (!(h->has & ETWL_HAS_PROVIDER_NAME) || h->provider_name_len != f->provider_len) return 0;
+    for (i = 0; i < f->provider_len; i++)
+        if (tolower((unsigned char)h->provider_name[i]) != f->provider[i]) return 0;
+    return 1;
+}
+
+int etwl_filter_match(const etwl_filter *f, const etwl_event *ev)
+{
+    const etwl_header *h = &ev->hdr;
+    uint32_t m = f->mask;
+    if (!m) return 1;
+    /* cheapest and most selective tests first */
+    if ((m & ETWL_F_ID) && !(f->ids[h->desc.id >> 3] & (1u << (h->desc.id & 7)))) return 0;
+    if ((m & ETWL_F_PID) && h->pid != f->pid) return 0;
+    if ((m & ETWL_F_OPCODE) && h->desc.opcode != f->opcode) return 0;
+    if ((m & ETWL_F_TASK) && h->desc.task != f->task) return 0;
+    if ((m & ETWL_F_VERSION) && h->desc.version != f->version) return 0;
+    if ((m & ETWL_F_LEVEL) && h->desc.level > f->level_max) return 0;
+    if ((m & ETWL_F_ANY) && !(h->desc.keyword & f->kw_any)) return 0;
+    if ((m & ETWL_F_ALL) && (h->desc.keyword & f->kw_all) != f->kw_all) return 0;
+    if ((m & ETWL_F_GUID) && !etwl_guid_equal(&h->provider_guid, &f->guid)) return 0;
+    if ((m & ETWL_F_PROVIDER) && !name_eq(f, h)) return 0;
+    return 1;
+}

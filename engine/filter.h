@@ -1,0 +1,42 @@
+/* filter.h - declarative handler filters compiled to a C predicate.
+ *
+ * etw.on({provider=..., id={1,2}, ...}, fn) compiles its table into one of
+ * these; the dispatcher runs it before anything enters Lua, so events no
+ * handler wants cost a few compares and never touch the Lua state. */
+#ifndef ETWL_FILTER_H
+#define ETWL_FILTER_H
+
+#include <stdint.h>
+
+#include "etwl.h"
+
+#define ETWL_F_PROVIDER 0x001
+#define ETWL_F_GUID 0x002
+#define ETWL_F_ID 0x004
+#define ETWL_F_OPCODE 0x008
+#define ETWL_F_TASK 0x010
+#define ETWL_F_LEVEL 0x020
+#define ETWL_F_ANY 0x040
+#define ETWL_F_ALL 0x080
+#define ETWL_F_PID 0x100
+#define ETWL_F_VERSION 0x200
+
+typedef struct etwl_filter {
+    uint32_t mask;
+    char provider[256]; /* compared case-insensitively */
+    uint32_t provider_len;
+    etwl_guid guid;
+    uint8_t *ids; /* 65536-bit set, or NULL */
+    uint8_t opcode, level_max, version;
+    uint16_t task;
+    uint64_t kw_any, kw_all;
+    uint32_t pid;
+} etwl_filter;
+
+void etwl_filter_init(etwl_filter *f);
+void etwl_filter_free(etwl_filter *f);
+etwl_status etwl_filter_set_provider(etwl_filter *f, const char *s, size_t n);
+etwl_status etwl_filter_add_id(etwl_filter *f, uint32_t id);
+int etwl_filter_match(const etwl_filter *f, const etwl_event *ev);
+
+#endif

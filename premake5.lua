@@ -123,6 +123,8 @@ for _, f in ipairs(os.matchfiles("tests/unit/test_*.c")) do
     files { f, "tests/unit/testlib.c", "tests/unit/testlib.h" }
     if extra_files[name] then files(extra_files[name]) end
     includedirs { "tests/unit", "engine/cli" }
+    -- where the Lua tests find lua/ (quoted for the shell that runs the compiler)
+    buildoptions { "-DLUA_DIR='\"" .. os.getcwd() .. "/lua\"'" }
     links { "etwl" }
     use_pkg(DEPS .. " cmocka")
     if not WINDOWS then links { "m", "pthread" } end

@@ -238,6 +238,10 @@ etwl_status etwl_event_write_text(etwl_event *ev, etwl_buf *out);
 void etwl_json_put_string(etwl_buf *b, const char *s, size_t n);
 /* Appends s escaped for a terminal line (no quotes). */
 void etwl_text_put_escaped(etwl_buf *b, const char *s, size_t n);
+/* Multi-line text (tracebacks): each line escaped on its own, tabs shown as
+ * two spaces, and every line after the first starts with `prefix`, so the
+ * text stays readable yet cannot forge a line of its own. */
+void etwl_text_put_lines(etwl_buf *b, const char *s, size_t n, const char *prefix);
 
 /* ---- session configuration ------------------------------------------- */
 

@@ -35,7 +35,7 @@ static uint64_t check_u64(lua_State *L, int idx, const char *what)
 static uint32_t check_range(lua_State *L, int idx, const char *what, uint32_t max)
 {
     uint64_t v = check_u64(L, idx, what);
-    if (v > max) luaL_error(L, "etw.on: filter key '%s' is out of range (0..%u)", what, (unsigned)max);
+    if (v > max) luaL_error(L, "etw.on: filter key '%s' is out of range (0..%I)", what, (lua_Integer)max);
     return (uint32_t)v;
 }
 

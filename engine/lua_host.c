@@ -215,6 +215,21 @@ static int sb_print(lua_State *L)
     return 0;
 }
 
+/* collectgarbage for the sandbox: a script may collect and measure, but not
+ * stop the collector or retune it for every other script. */
+static int sb_collectgarbage(lua_State *L)
+{
+    static const char *const ok[] = {"collect", "count", "step", NULL};
+    int opt = luaL_checkoption(L, 1, "collect", ok);
+    switch (opt) {
+    case 1:
+        lua_pushnumber(L, (lua_Number)lua_gc(L, LUA_GCCOUNT) + (lua_Number)lua_gc(L, LUA_GCCOUNTB) / 1024.0);
+        return 1;
+    case 2: lua_pushboolean(L, lua_gc(L, LUA_GCSTEP, (int)luaL_optinteger(L, 2, 0))); return 1;
+    default: lua_gc(L, LUA_GCCOLLECT); lua_pushinteger(L, 0); return 1;
+    }
+}
+
 static void copy_fields(lua_State *L, const char *lib, const char *const *names)
 {
     /* env at -1; copies _G[lib][names...] into a fresh table env[lib] */
@@ -271,6 +286,8 @@ static void new_sandbox_env(lua_State *L, etwl_lua *x)
     lua_setfield(L, -2, "require");
     lua_pushcfunction(L, sb_print);
     lua_setfield(L, -2, "print");
+    lua_pushcfunction(L, sb_collectgarbage);
+    lua_setfield(L, -2, "collectgarbage");
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, sb_load, 1);
     lua_setfield(L, -2, "load");
@@ -394,8 +411,7 @@ static void report(etwl_lua *x, const char *what, const char *origin, uint64_t n
     etwl_buf msg;
     if (nth > (uint64_t)x->o.max_error_prints) return;
     etwl_buf_init(&msg);
-    /* tracebacks are multi-line by design; escape everything else */
-    etwl_text_put_escaped(&msg, x->buf.data ? x->buf.data : "", x->buf.len);
+    etwl_text_put_lines(&msg, x->buf.data ? x->buf.data : "", x->buf.len, "etwlua:   ");
     fprintf(x->o.err_out, "etwlua: %s %s failed: %s\n", what, origin, msg.data ? msg.data : "");
     if (nth == (uint64_t)x->o.max_error_prints)
         fprintf(x->o.err_out, "etwlua: further errors from %s %s are counted, not printed\n", what, origin);

@@ -62,6 +62,24 @@ void etwl_text_put_escaped(etwl_buf *b, const char *s, size_t n)
     }
 }
 
+void etwl_text_put_lines(etwl_buf *b, const char *s, size_t n, const char *prefix)
+{
+    size_t i = 0;
+    while (i <= n) {
+        const char *nl = memchr(s + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - s) : n, j = i;
+        if (i) etwl_buf_puts(b, prefix);
+        while (j < end && s[j] == '\t') { /* traceback indentation */
+            etwl_buf_puts(b, "  ");
+            j++;
+        }
+        etwl_text_put_escaped(b, s + j, end - j);
+        if (!nl) break;
+        etwl_buf_putc(b, '\n');
+        i = end + 1;
+    }
+}
+
 static void put_quoted(etwl_buf *b, const char *s, size_t n)
 {
     etwl_buf_putc(b, '"');

@@ -116,7 +116,7 @@ static int report(const etwl_error *err)
 {
     etwl_buf b;
     etwl_buf_init(&b);
-    etwl_text_put_escaped(&b, err->message, strlen(err->message));
+    etwl_text_put_lines(&b, err->message, strlen(err->message), "etwlua:   ");
     fprintf(stderr, "etwlua: %s\n", b.data ? b.data : etwl_status_name(err->status));
     etwl_buf_free(&b);
     return etwl_exit_code(err->status);

@@ -21,7 +21,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 for f in "$HERE"/cases/*.args; do
     name=$(basename "$f" .args)
-    (cd "$DATA" && eval "\"$BIN\" $(cat "$f")" >"$TMP/out" 2>"$TMP/err")
+    (cd "$DATA" && ETWLUA="$BIN" eval "\"$BIN\" $(cat "$f")" >"$TMP/out" 2>"$TMP/err")
     echo $? >"$TMP/code"
     if [ "$UPDATE" = "--update" ]; then
         for k in out err code; do cp "$TMP/$k" "$HERE/cases/$name.$k"; done

@@ -102,6 +102,17 @@ static void test_text_escaping(void **st)
     etwl_buf_free(&b);
 }
 
+static void test_text_lines(void **st)
+{
+    etwl_buf b;
+    static const char in[] = "err: \x1b[2J\nstack traceback:\n\t[C]: in ?\nFAKE\r";
+    (void)st;
+    etwl_buf_init(&b);
+    etwl_text_put_lines(&b, in, sizeof in - 1, "> ");
+    assert_string_equal(b.data, "err: \\x1b[2J\n> stack traceback:\n>   [C]: in ?\n> FAKE\\r");
+    etwl_buf_free(&b);
+}
+
 static void test_arena_reuse(void **st)
 {
     etwl_arena a;
@@ -129,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_guid),          cmocka_unit_test(test_time),
         cmocka_unit_test(test_sid),           cmocka_unit_test(test_utf),
         cmocka_unit_test(test_text_escaping), cmocka_unit_test(test_arena_reuse),
+        cmocka_unit_test(test_text_lines),
     };
     return cmocka_run_group_tests_name("format", tests, NULL, NULL);
 }

@@ -1,0 +1,431 @@
+/* test_lua.c - the scripting layer: lazy event userdata and expiry, filter
+ * compilation, handler order, sandbox, budget, memory cap, error isolation
+ * and stack balance. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "json_read.h"
+#include "lua_host.h"
+#include "testlib.h"
+
+typedef struct fx {
+    etwl_lua *x;
+    char *alerts, *errs;
+    size_t alerts_n, errs_n;
+    FILE *af, *ef;
+    etwl_event ev;
+    etwl_json_reader *jr;
+} fx;
+
+static fx F;
+
+static void host(long budget, size_t mem)
+{
+    etwl_lua_opts o;
+    etwl_error e;
+    memset(&o, 0, sizeof o);
+    o.budget = budget;
+    o.memory_limit = mem;
+    o.alerts_json = 1;
+    o.alert_out = F.af;
+    o.err_out = F.ef;
+    o.lua_dir = LUA_DIR;
+    assert_int_equal(etwl_lua_new(&o, &F.x, &e), ETWL_OK);
+}
+
+static int setup(void **st)
+{
+    (void)st;
+    memset(&F, 0, sizeof F);
+    F.af = open_memstream(&F.alerts, &F.alerts_n);
+    F.ef = open_memstream(&F.errs, &F.errs_n);
+    etwl_event_init(&F.ev);
+    F.jr = etwl_json_reader_new();
+    host(0, 0);
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    etwl_lua_free(F.x);
+    fclose(F.af);
+    fclose(F.ef);
+    free(F.alerts);
+    free(F.errs);
+    etwl_event_release(&F.ev);
+    etwl_json_reader_free(F.jr);
+    return 0;
+}
+
+static void load(const char *code)
+{
+    etwl_error e;
+    if (etwl_lua_load_string(F.x, code, "test", &e) != ETWL_OK) {
+        print_error("load failed: %s\n", e.message);
+        fail();
+    }
+}
+
+static etwl_status load_err(const char *code, etwl_error *e) { return etwl_lua_load_string(F.x, code, "test", e); }
+
+/* Dispatches one JSON event and checks the Lua stack is balanced. */
+static void send(const char *json)
+{
+    char err[256];
+    int top = lua_gettop(F.x->L);
+    etwl_event_begin(&F.ev);
+    assert_int_equal(etwl_json_parse_event(F.jr, json, strlen(json), &F.ev, err, sizeof err), ETWL_OK);
+    etwl_lua_dispatch(F.x, &F.ev);
+    assert_int_equal(lua_gettop(F.x->L), top);
+}
+
+/* Reads global `name` of the script env captured by the test script. */
+static const char *result(void)
+{
+    lua_State *L = F.x->L;
+    static char buf[1024];
+    lua_getfield(L, LUA_REGISTRYINDEX, "test.result");
+    snprintf(buf, sizeof buf, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "(nil)");
+    lua_pop(L, 1);
+    return buf;
+}
+
+/* The sandbox has no debug library, so tests publish results through a
+ * C function installed for them. */
+static int publish(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    lua_settop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "test.result");
+    return 0;
+}
+
+static void install_publish(void)
+{
+    lua_State *L = F.x->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, "etwl.loaded");
+    lua_getfield(L, -1, "etw");
+    lua_pushcfunction(L, publish);
+    lua_setfield(L, -2, "_test_publish");
+    lua_pop(L, 2);
+}
+
+#define EV(id, prov, info) \
+    "{\"header\":{\"descriptor\":{\"id\":" #id ",\"level\":4,\"keyword\":3},\"process_id\":42,\"provider_name\":\"" prov \
+    "\"},\"info\":" info ",\"ext\":{\"user_sid\":\"S-1-5-18\"}}"
+
+static void test_fields_and_views(void **st)
+{
+    (void)st;
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "etw.on({provider='P', id=1}, function(ev)\n"
+         "  local n = 0; for k, v in pairs(ev.info) do n = n + 1 end\n"
+         "  etw._test_publish(table.concat({ev.id, ev.pid, ev.provider, ev.level, ev.keyword, ev.info.Cmd,\n"
+         "    tostring(ev.info.Missing), ev.ext.user_sid, ev.header.pid, #ev.info, n, ev.info.Arr[2],\n"
+         "    ev.info.Obj.k, tostring(ev.info.Big), type(ev:json()), ev:totable().info.Cmd}, '|'))\n"
+         "end)\n");
+    send(EV(1, "P", "{\"Cmd\":\"a b\",\"Arr\":[1,2],\"Obj\":{\"k\":\"v\"},\"Big\":12345678901234567890123}"));
+    assert_string_equal(result(), "1|42|P|4|3|a b|nil|S-1-5-18|42|4|4|2|v|1.2345678901235e+22|string|a b");
+}
+
+static void test_expiry_through_every_path(void **st)
+{
+    (void)st;
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "local keep = {}\n"
+         "etw.on({id=1}, function(ev)\n"
+         "  keep.ev = ev; keep.info = ev.info; keep.hdr = ev.header; keep.ext = ev.ext\n"
+         "  keep.iter, keep.state = pairs(ev.info); keep.json = ev.json\n"
+         "end)\n"
+         "etw.on({id=2}, function(ev)\n"
+         "  local out = {}\n"
+         "  local probes = {\n"
+         "    function() return keep.ev.id end, function() return keep.info.Cmd end,\n"
+         "    function() return keep.hdr.pid end, function() return keep.ext.user_sid end,\n"
+         "    function() return keep.iter(keep.state) end, function() return keep.json(keep.ev) end,\n"
+         "    function() return tostring(keep.ev) end, function() return keep.ev:totable() end,\n"
+         "    function() for k in pairs(keep.info) do end end, function() return #keep.info end,\n"
+         "    function() etw.alert{rule='r', event=keep.ev} end,\n"
+         "  }\n"
+         "  for i, f in ipairs(probes) do\n"
+         "    local ok, err = pcall(f)\n"
+         "    out[#out+1] = (not ok and tostring(err):find('expired event', 1, true)) and 'x' or ('LEAK' .. i)\n"
+         "  end\n"
+         "  etw._test_publish(table.concat(out))\n"
+         "end)\n");
+    send(EV(1, "P", "{\"Cmd\":\"first\"}"));
+    send(EV(2, "P", "{\"Cmd\":\"second\"}"));
+    assert_string_equal(result(), "xxxxxxxxxxx");
+}
+
+static void test_lazy_payload(void **st)
+{
+    etwl_schema_builder *b = etwl_sb_new();
+    etwl_schema *s;
+    etwl_error e;
+    tl_payload p;
+    (void)st;
+    memset(&p, 0, sizeof p);
+    etwl_sb_add(b, -1, "A", ETWL_IN_UNICODESTRING, 0);
+    etwl_sb_add(b, -1, "B", ETWL_IN_UNICODESTRING, 0);
+    etwl_sb_add(b, -1, "C", ETWL_IN_UINT32, 0);
+    assert_int_equal(etwl_sb_build(b, &s, &e), ETWL_OK);
+    etwl_sb_free(b);
+    tl_wstr(&p, "alpha", 1);
+    tl_wstr(&p, "beta", 1);
+    tl_u32(&p, 9);
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "etw.on(function(ev) etw._test_publish(ev.info.B) end)\n");
+    etwl_event_begin(&F.ev);
+    etwl_event_set_payload(&F.ev, s, p.b, p.n);
+    etwl_lua_dispatch(F.x, &F.ev);
+    assert_string_equal(result(), "beta");
+    /* only B was decoded; A was measured, never converted; C untouched */
+    assert_int_not_equal(F.ev.cache_gen[0], (uint32_t)F.ev.seq);
+    assert_int_equal(F.ev.cache_gen[1], (uint32_t)F.ev.seq);
+    assert_int_not_equal(F.ev.cache_gen[2], (uint32_t)F.ev.seq);
+    etwl_schema_free(s);
+}
+
+static void test_filters_decide_what_reaches_lua(void **st)
+{
+    int top;
+    (void)st;
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "local seen = {}\n"
+         "local function mark(tag) return function(ev) seen[#seen+1] = tag .. ev.id end end\n"
+         "etw.on({provider='microsoft-windows-kernel-process', id={1,2}}, mark('kp'))\n"
+         "etw.on({provider='{22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716}'}, mark('guid'))\n"
+         "etw.on({level=3}, mark('lvl'))\n"
+         "etw.on({keyword_any=4}, mark('any'))\n"
+         "etw.on({keyword_all=3, pid=42}, mark('all'))\n"
+         "etw.on({id=7, where=function(ev) return ev.info.X == 'yes' end}, mark('where'))\n"
+         "etw.on_stop(function() etw._test_publish(table.concat(seen, ',')) end)\n");
+    top = lua_gettop(F.x->L);
+    send(EV(1, "Microsoft-Windows-Kernel-Process", "{}"));
+    send(EV(3, "Microsoft-Windows-Kernel-Process", "{}"));
+    send(EV(7, "Other", "{\"X\":\"no\"}"));
+    send(EV(7, "Other", "{\"X\":\"yes\"}"));
+    send("{\"header\":{\"descriptor\":{\"id\":9,\"level\":2,\"keyword\":4},\"provider_guid\":"
+         "\"{22fb2cd6-0e7b-422b-a0c7-2fad1fd0e716}\"}}");
+    etwl_lua_stop(F.x);
+    assert_int_equal(lua_gettop(F.x->L), top);
+    /* event 4 (id 7, X=yes) reaches 'all' before 'where': registration order */
+    assert_string_equal(result(), "kp1,all1,all3,all7,all7,where7,guid9,lvl9,any9");
+    /* handler stats: the kernel-process handler ran once */
+    assert_int_equal(F.x->h[0].calls, 1);
+}
+
+static void test_events_nobody_wants_stay_out_of_lua(void **st)
+{
+    int i;
+    size_t before;
+    (void)st;
+    load("local etw = require 'etw'\n"
+         "etw.on({provider='Wanted'}, function(ev) error('must not run') end)\n");
+    lua_gc(F.x->L, LUA_GCCOLLECT);
+    lua_gc(F.x->L, LUA_GCSTOP);
+    before = F.x->mem_used;
+    for (i = 0; i < 1000; i++) send(EV(1, "Unwanted", "{\"a\":1}"));
+    /* no userdata, no string, nothing was created in the Lua state */
+    assert_int_equal(F.x->mem_used, before);
+    assert_int_equal(F.x->h[0].calls, 0);
+    lua_gc(F.x->L, LUA_GCRESTART);
+}
+
+static void test_filter_misuse(void **st)
+{
+    etwl_error e;
+    (void)st;
+    assert_int_equal(load_err("require('etw').on({provider='P', idd=1}, print)", &e), ETWL_EINVAL);
+    assert_non_null(strstr(e.message, "unknown filter key 'idd'"));
+    assert_int_equal(load_err("require('etw').on({id=70000}, print)", &e), ETWL_EINVAL);
+    assert_non_null(strstr(e.message, "out of range"));
+    assert_int_equal(load_err("require('etw').on({id={}}, print)", &e), ETWL_EINVAL);
+    assert_int_equal(load_err("require('etw').on({level='loud'}, print)", &e), ETWL_EINVAL);
+    assert_int_equal(load_err("require('etw').on('x')", &e), ETWL_EINVAL);
+    assert_non_null(strstr(e.message, "bad argument #1"));
+    assert_int_equal(load_err("require('etw').alert{title='no rule'}", &e), ETWL_EINVAL);
+    assert_non_null(strstr(e.message, "'rule' is required"));
+    assert_int_equal(load_err("require('etw').alert{rule='r', severity='urgent'}", &e), ETWL_EINVAL);
+    assert_int_equal(etwl_lua_nhandlers(F.x), 0);
+}
+
+static void test_handler_order_across_scripts(void **st)
+{
+    (void)st;
+    install_publish();
+    load("local etw = require 'etw'; ORDER = ''\n"
+         "etw.on(function() _G.x = 1 end)\n"
+         "etw.on({id=1}, function() etw.order = (etw.order or '') .. 'a' end)\n");
+    load("local etw = require 'etw'\n"
+         "etw.on({id=1}, function() etw.order = etw.order .. 'b' end)\n"
+         "etw.on(function() etw.order = etw.order .. 'c'; etw._test_publish(etw.order) end)\n");
+    send(EV(1, "P", "{}"));
+    assert_string_equal(result(), "abc");
+}
+
+static void test_sandbox_denials(void **st)
+{
+    static const char *const denied[] = {
+        "os.execute('id')", "io.open('/etc/passwd')", "io.popen('id')", "debug.getinfo(1)",
+        "package.loadlib('x','y')", "require('os')", "require('io')", "dofile('/etc/passwd')",
+        "loadfile('/etc/passwd')", "load(string.dump(function() end))()", "require('../../etc/passwd')",
+        "collectgarbage('stop')", "os.exit(1)", "string.rep = nil; error('ok')",
+    };
+    size_t i;
+    etwl_error e;
+    (void)st;
+    for (i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+        if (load_err(denied[i], &e) != ETWL_EINVAL) {
+            print_error("not denied: %s\n", denied[i]);
+            fail();
+        }
+    }
+    /* allowed: text load with the script's env, os.time, string methods */
+    install_publish();
+    load("local f = load('return 1 + 1'); require('etw')._test_publish(tostring(f()) .. ('x'):rep(2) .. "
+         "type(os.time()))");
+    assert_string_equal(result(), "2xxnumber");
+    /* a script that replaces a library function does not affect another */
+    load("string.upper = function() return 'pwned' end");
+    load("require('etw')._test_publish(('a'):upper() .. string.upper('b'))");
+    assert_string_equal(result(), "AB");
+}
+
+static void test_budget_stops_loop_and_goes_on(void **st)
+{
+    (void)st;
+    etwl_lua_free(F.x);
+    host(100000, 0);
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "etw.on({id=1}, function(ev)\n"
+         "  while true do end\n"
+         "end)\n"
+         "etw.on({id=2}, function(ev) etw._test_publish('next event handled ' .. ev.id) end)\n");
+    send(EV(1, "P", "{}"));
+    send(EV(2, "P", "{}"));
+    assert_string_equal(result(), "next event handled 2");
+    assert_int_equal(F.x->h[0].errors, 1);
+    assert_int_equal(F.x->h[0].budget_stops, 1);
+    fflush(F.ef);
+    assert_non_null(strstr(F.errs, "test:3: instruction budget exceeded"));
+    /* a loop at load time is stopped too */
+    {
+        etwl_error e;
+        assert_int_equal(load_err("while true do end", &e), ETWL_EINVAL);
+        assert_non_null(strstr(e.message, "instruction budget exceeded"));
+    }
+}
+
+static void test_memory_cap(void **st)
+{
+    (void)st;
+    etwl_lua_free(F.x);
+    host(0, 8u << 20);
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "local hog = {}\n"
+         "etw.on({id=1}, function(ev)\n"
+         "  for i = 1, 1e8 do hog[i] = ('x'):rep(100) .. i end\n"
+         "end)\n"
+         "etw.on({id=2}, function(ev) hog = {}; collectgarbage(); etw._test_publish('alive') end)\n");
+    send(EV(1, "P", "{}"));
+    send(EV(2, "P", "{}"));
+    assert_string_equal(result(), "alive");
+    assert_int_equal(F.x->h[0].errors, 1);
+    fflush(F.ef);
+    assert_non_null(strstr(F.errs, "not enough memory"));
+    assert_true(F.x->mem_peak <= (8u << 20));
+}
+
+static void test_error_isolation(void **st)
+{
+    int i;
+    (void)st;
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "etw.on({id=1}, function(ev) local t = nil; return t.field end)\n"
+         "etw.on({id=1}, function(ev) etw._test_publish('second ran') end)\n");
+    for (i = 0; i < 10; i++) send(EV(1, "P", "{}"));
+    assert_string_equal(result(), "second ran");
+    assert_int_equal(F.x->h[0].errors, 10);
+    assert_int_equal(F.x->h[1].calls, 10);
+    assert_int_equal(F.x->handler_errors, 10);
+    fflush(F.ef);
+    /* traceback printed for the first ones, then counted only */
+    assert_non_null(strstr(F.errs, "attempt to index a nil value"));
+    assert_non_null(strstr(F.errs, "stack traceback"));
+    assert_non_null(strstr(F.errs, "counted, not printed"));
+}
+
+static void test_alert_json(void **st)
+{
+    (void)st;
+    load("local etw = require 'etw'\n"
+         "etw.on({id=1}, function(ev)\n"
+         "  etw.alert{rule='r.1', title='T', severity='high', technique={'T1059.001','T1027'},\n"
+         "    message='m\\n\\27[2J', event=ev, fields={user='bob', n=3}}\n"
+         "end)\n");
+    send(EV(1, "P", "{\"Cmd\":\"x\"}"));
+    fflush(F.af);
+    assert_non_null(strstr(F.alerts, "{\"time\":\"1601-01-01T00:00:00.0000000Z\",\"rule\":\"r.1\",\"title\":\"T\","
+                                     "\"severity\":\"high\",\"techniques\":[\"T1059.001\",\"T1027\"],"
+                                     "\"message\":\"m\\n\\u001b[2J\",\"event\":{\"header\""));
+    assert_non_null(strstr(F.alerts, "\"info\":{\"Cmd\":\"x\"}"));
+    assert_true(strstr(F.alerts, "\"fields\":{\"user\":\"bob\",\"n\":3}") ||
+                strstr(F.alerts, "\"fields\":{\"n\":3,\"user\":\"bob\"}"));
+    assert_int_equal(F.x->alerts, 1);
+}
+
+static void test_require_lua_dir_and_lpeg(void **st)
+{
+    (void)st;
+    install_publish();
+    load("local path = require 'etwlua.path'; local lpeg = require 'lpeg'\n"
+         "require('etw')._test_publish(path.name('\\\\Device\\\\X\\\\CMD.EXE') .. lpeg.match(lpeg.C(lpeg.P'a'^1), 'aab'))");
+    assert_string_equal(result(), "cmd.exeaa");
+}
+
+static void test_every_on_event_clock(void **st)
+{
+    (void)st;
+    install_publish();
+    load("local etw = require 'etw'; local n = 0\n"
+         "etw.every(1, function() n = n + 1; etw._test_publish(tostring(n)) end)\n");
+    send("{\"header\":{\"ts\":\"2024-01-01T00:00:00Z\"}}");
+    send("{\"header\":{\"ts\":\"2024-01-01T00:00:00.5Z\"}}");
+    send("{\"header\":{\"ts\":\"2024-01-01T00:00:01Z\"}}");
+    send("{\"header\":{\"ts\":\"2024-01-01T00:00:09Z\"}}"); /* a gap fires once */
+    assert_string_equal(result(), "2");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fields_and_views, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_through_every_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_payload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filters_decide_what_reaches_lua, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_nobody_wants_stay_out_of_lua, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filter_misuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handler_order_across_scripts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sandbox_denials, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budget_stops_loop_and_goes_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_isolation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alert_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_require_lua_dir_and_lpeg, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_on_event_clock, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("lua", tests, NULL, NULL);
+}

@@ -46,11 +46,23 @@ static int need(dctx *c, uint32_t pos, uint64_t len)
     return 1;
 }
 
+/* Little-endian read of n (1..8) bytes; payloads are always little-endian. */
 static uint64_t rd(const uint8_t *p, unsigned n)
 {
-    uint64_t v = 0;
-    while (n--) v = (v << 8) | p[n];
-    return v;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    switch (n) {
+    case 1: return p[0];
+    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+    case 8: { uint64_t v; memcpy(&v, p, 8); return v; }
+    default: break;
+    }
+#endif
+    {
+        uint64_t v = 0;
+        while (n--) v = (v << 8) | p[n];
+        return v;
+    }
 }
 
 unsigned etwl_event_ptrsize(const etwl_event *ev)
@@ -205,10 +217,20 @@ static int decode_struct(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, etw
 
 static int wstr_nul(dctx *c, uint32_t pos, uint32_t *nchars)
 {
-    uint32_t i;
-    for (i = pos; i + 1 < c->n; i += 2)
-        if (c->p[i] == 0 && c->p[i + 1] == 0) {
-            *nchars = (i - pos) / 2;
+    /* four UTF-16 units at a time: a lane is zero when the classic
+     * has-zero test fires for 16-bit lanes (ASCII text has a zero byte in
+     * every unit, so a byte search would stop at each one) */
+    const uint8_t *p = c->p + pos;
+    uint32_t avail = c->n > pos ? c->n - pos : 0, i = 0;
+    while (i + 8 <= avail) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        if ((v - 0x0001000100010001ull) & ~v & 0x8000800080008000ull) break;
+        i += 8;
+    }
+    for (; i + 1 < avail; i += 2)
+        if (p[i] == 0 && p[i + 1] == 0) {
+            *nchars = i / 2;
             return 1;
         }
     return fail(c, "unterminated UTF-16 string at offset %u", pos);
@@ -517,6 +539,23 @@ static void ctx_init(dctx *c, etwl_event *ev)
     c->err[0] = 0;
 }
 
+/* Size of a plain scalar of this in-type, or 0 when it must be measured. */
+static uint32_t fixed_size(const etwl_schema_prop *pr, unsigned ptrsize)
+{
+    if (pr->flags & (ETWL_PROP_ARRAY | ETWL_PROP_STRUCT | ETWL_PROP_LENGTH_REF)) return 0;
+    switch (pr->intype) {
+    case ETWL_IN_INT8: case ETWL_IN_UINT8: case ETWL_IN_ANSICHAR: return 1;
+    case ETWL_IN_INT16: case ETWL_IN_UINT16: case ETWL_IN_UNICODECHAR: return 2;
+    case ETWL_IN_INT32: case ETWL_IN_UINT32: case ETWL_IN_HEXINT32: case ETWL_IN_FLOAT:
+    case ETWL_IN_BOOLEAN: return 4;
+    case ETWL_IN_INT64: case ETWL_IN_UINT64: case ETWL_IN_HEXINT64: case ETWL_IN_DOUBLE:
+    case ETWL_IN_FILETIME: return 8;
+    case ETWL_IN_GUID: case ETWL_IN_SYSTEMTIME: return 16;
+    case ETWL_IN_POINTER: case ETWL_IN_SIZET: return ptrsize;
+    default: return 0;
+    }
+}
+
 /* Count/length references point to earlier integer properties; make sure
  * their cached values exist before a dependent property is measured. */
 static const etwl_value *ref_vals(etwl_event *ev, const etwl_schema_prop *pr)
@@ -542,8 +581,14 @@ const etwl_value *etwl_decode_top(etwl_event *ev, uint32_t i)
     while (ev->off_known < i && !ev->off_err) {
         uint32_t j = ev->off_known;
         const etwl_schema_prop *pr = &s->props[j];
+        uint32_t fs = fixed_size(pr, c.ptrsize);
         pos = ev->off[j];
-        if (!decode_prop(&c, pr, &pos, ref_vals(ev, pr), 0, NULL, 0)) break;
+        if (fs) { /* the common case: skip a scalar without decoding it */
+            if (!need(&c, pos, fs)) break;
+            pos += fs;
+        } else if (!decode_prop(&c, pr, &pos, ref_vals(ev, pr), 0, NULL, 0)) {
+            break;
+        }
         ev->off[j + 1] = pos;
         ev->off_known = j + 1;
     }

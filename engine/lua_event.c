@@ -1,13 +1,16 @@
 /* lua_event.c - the event as a Lua userdata.
  *
- * One full userdata per delivered event; nothing else is created until a
- * script reads something.  Fields come through a getter table (name ->
- * integer) and a switch, not a chain of string compares.  Views (ev.info,
- * ev.header, ev.ext) are created on first use and kept in the event's user
- * values.  Every access checks that the event is still the one being
- * dispatched: after its handler returns, the event and any view of it raise
+ * The event and its views (ev.info, ev.header, ev.ext) are light userdata
+ * whose value is (dispatch sequence << 2 | kind): handing an event to Lua
+ * allocates nothing and leaves nothing for the collector.  The sequence is
+ * per host and never repeats, so a value kept past its handler names an
+ * event that is no longer current: every access checks it and raises
  * "expired event" (as Wireshark's Lua API does) - never a crash, never the
- * next event's data. */
+ * next event's data.  Fields come through a getter table (name -> integer)
+ * and a switch, not a chain of string compares.
+ *
+ * Light userdata share one metatable per state, so this file owns it; no
+ * other light userdata are handed to scripts. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <string.h>
@@ -19,11 +22,6 @@
 #define INFO_MT "etw.info"
 #define HDR_MT "etw.header"
 #define EXT_MT "etw.ext"
-
-typedef struct lev {
-    etwl_lua *x;
-    uint64_t seq;
-} lev;
 
 enum {
     F_ID = 1, F_VERSION, F_CHANNEL, F_LEVEL, F_OPCODE, F_TASK, F_KEYWORD, F_PID, F_TID, F_TS, F_FILETIME,
@@ -51,16 +49,30 @@ static const struct {
     {"instance_info", X_INSTANCE}, {"stacktrace", X_STACK},
 };
 
-/* Returns the live event behind a userdata of the given kind, or raises. */
-static etwl_event *live(lua_State *L, int idx, const char *mt)
+enum { K_EVENT, K_HEADER, K_INFO, K_EXT };
+
+static const char *const kind_names[4] = {EV_MT, HDR_MT, INFO_MT, EXT_MT};
+
+static uint64_t lev_seq(uintptr_t v) { return (uint64_t)v >> 2; }
+static uint32_t lev_kind(uintptr_t v) { return (uint32_t)(v & 3u); }
+
+/* Returns the live event behind a value of the given kind, or raises. */
+static etwl_event *live(lua_State *L, int idx, uint32_t kind)
 {
-    lev *u = luaL_checkudata(L, idx, mt);
-    if (!u->x->cur || u->x->cur_seq != u->seq)
+    etwl_lua *x = etwl_lua_host(L);
+    uintptr_t v = (uintptr_t)lua_touserdata(L, idx);
+    if (lua_type(L, idx) != LUA_TLIGHTUSERDATA || lev_kind(v) != kind) luaL_typeerror(L, idx, kind_names[kind]);
+    if (!x->cur || x->cur_seq != lev_seq(v))
         luaL_error(L, "expired event: an event is valid only inside its handler (keep ev:totable() instead)");
-    return u->x->cur;
+    return x->cur;
 }
 
-etwl_event *etwl_lua_check_event(lua_State *L, int idx) { return live(L, idx, EV_MT); }
+static void push_lev(lua_State *L, uint64_t seq, uint32_t kind)
+{
+    lua_pushlightuserdata(L, (void *)(uintptr_t)((seq << 2) | kind));
+}
+
+etwl_event *etwl_lua_check_event(lua_State *L, int idx) { return live(L, idx, K_EVENT); }
 
 static void push_guid(lua_State *L, const etwl_guid *g)
 {
@@ -127,10 +139,8 @@ static void push_provider(lua_State *L, const etwl_header *h)
         push_guid(L, &h->provider_guid);
 }
 
-static int push_view(lua_State *L, int evidx, int slot, const char *mt);
-
-/* Pushes header field `id` of ev (the userdata at idx, for views). */
-static int push_field(lua_State *L, etwl_event *ev, int id, int idx)
+/* Pushes header field `id` of ev; the view ids push views of it. */
+static int push_field(lua_State *L, etwl_event *ev, int id)
 {
     const etwl_header *h = &ev->hdr;
     switch (id) {
@@ -156,36 +166,22 @@ static int push_field(lua_State *L, etwl_event *ev, int id, int idx)
     case F_KTIME: lua_pushinteger(L, h->kernel_time); break;
     case F_UTIME: lua_pushinteger(L, h->user_time); break;
     case F_PTIME: lua_pushinteger(L, (lua_Integer)h->processor_time); break;
-    case F_HEADER: return push_view(L, idx, 1, HDR_MT);
-    case F_INFO: return push_view(L, idx, 2, INFO_MT);
-    case F_EXT: return push_view(L, idx, 3, EXT_MT);
+    case F_HEADER: push_lev(L, etwl_lua_host(L)->cur_seq, K_HEADER); break;
+    case F_INFO: push_lev(L, etwl_lua_host(L)->cur_seq, K_INFO); break;
+    case F_EXT: push_lev(L, etwl_lua_host(L)->cur_seq, K_EXT); break;
     default: lua_pushnil(L);
     }
     return 1;
 }
 
-/* A view shares the event's lev (same seq), so it expires with it. */
-static int push_view(lua_State *L, int evidx, int slot, const char *mt)
-{
-    lev *u, *v;
-    if (lua_getiuservalue(L, evidx, slot) == LUA_TUSERDATA) return 1;
-    lua_pop(L, 1);
-    u = lua_touserdata(L, evidx);
-    v = lua_newuserdatauv(L, sizeof *v, 0);
-    *v = *u;
-    luaL_setmetatable(L, mt);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, evidx, slot);
-    return 1;
-}
-
-/* The getter table (name -> id) is the first upvalue of every __index. */
-static int lookup_id(lua_State *L, int keyidx)
+/* The getter tables (name -> id) are upvalues 1 (event, header) and 2 (ext)
+ * of the metamethods. */
+static int lookup_id(lua_State *L, int keyidx, int up)
 {
     int id;
     if (lua_type(L, keyidx) != LUA_TSTRING) return 0;
     lua_pushvalue(L, keyidx);
-    lua_rawget(L, lua_upvalueindex(1));
+    lua_rawget(L, lua_upvalueindex(up));
     id = (int)lua_tointeger(L, -1); /* 0 when absent */
     lua_pop(L, 1);
     return id;
@@ -194,26 +190,18 @@ static int lookup_id(lua_State *L, int keyidx)
 /* ev.<field> | ev:<method>() */
 static int ev_index(lua_State *L)
 {
-    etwl_event *ev = live(L, 1, EV_MT);
-    int id = lookup_id(L, 2);
-    if (id) return push_field(L, ev, id, 1);
-    /* methods live in the metatable's "methods" table */
-    luaL_getmetafield(L, 1, "methods");
+    etwl_event *ev = live(L, 1, K_EVENT);
+    int id = lookup_id(L, 2, 1);
+    if (id) return push_field(L, ev, id);
     lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
+    lua_rawget(L, lua_upvalueindex(3)); /* methods */
     return 1;
-}
-
-static int ev_newindex(lua_State *L)
-{
-    live(L, 1, EV_MT);
-    return luaL_error(L, "events are read-only");
 }
 
 static int ev_json(lua_State *L)
 {
-    etwl_event *ev = live(L, 1, EV_MT);
-    etwl_lua *x = ((lev *)lua_touserdata(L, 1))->x;
+    etwl_event *ev = live(L, 1, K_EVENT);
+    etwl_lua *x = etwl_lua_host(L);
     etwl_buf_reset(&x->buf);
     if (etwl_event_write_json(ev, &x->buf) != ETWL_OK) return luaL_error(L, "out of memory");
     lua_pushlstring(L, x->buf.data, x->buf.len);
@@ -222,8 +210,8 @@ static int ev_json(lua_State *L)
 
 static int ev_tostring(lua_State *L)
 {
-    etwl_event *ev = live(L, 1, EV_MT);
-    etwl_lua *x = ((lev *)lua_touserdata(L, 1))->x;
+    etwl_event *ev = live(L, 1, K_EVENT);
+    etwl_lua *x = etwl_lua_host(L);
     etwl_buf_reset(&x->buf);
     if (etwl_event_write_text(ev, &x->buf) != ETWL_OK) return luaL_error(L, "out of memory");
     lua_pushlstring(L, x->buf.data, x->buf.len);
@@ -301,13 +289,13 @@ static void push_ext_field(lua_State *L, etwl_event *ev, int id)
 
 static int ev_totable(lua_State *L)
 {
-    etwl_event *ev = live(L, 1, EV_MT);
+    etwl_event *ev = live(L, 1, K_EVENT);
     size_t i;
     lua_createtable(L, 0, 3);
     lua_createtable(L, 0, 20);
     for (i = 0; i < sizeof getters / sizeof getters[0]; i++) {
         if (getters[i].id >= F_HEADER) continue;
-        push_field(L, ev, getters[i].id, 1);
+        push_field(L, ev, getters[i].id);
         lua_setfield(L, -2, getters[i].name);
     }
     lua_setfield(L, -2, "header");
@@ -326,7 +314,7 @@ static int ev_totable(lua_State *L)
 
 static int info_index(lua_State *L)
 {
-    etwl_event *ev = live(L, 1, INFO_MT);
+    etwl_event *ev = live(L, 1, K_INFO);
     size_t n;
     const char *k = lua_tolstring(L, 2, &n);
     int32_t i;
@@ -339,7 +327,7 @@ static int info_index(lua_State *L)
 
 static int info_next(lua_State *L)
 {
-    etwl_event *ev = live(L, 1, INFO_MT);
+    etwl_event *ev = live(L, 1, K_INFO);
     lua_Integer i = lua_tointeger(L, lua_upvalueindex(1));
     uint32_t len;
     const char *name;
@@ -354,7 +342,7 @@ static int info_next(lua_State *L)
 
 static int info_pairs(lua_State *L)
 {
-    live(L, 1, INFO_MT);
+    live(L, 1, K_INFO);
     lua_pushinteger(L, 0);
     lua_pushcclosure(L, info_next, 1);
     lua_pushvalue(L, 1);
@@ -364,56 +352,76 @@ static int info_pairs(lua_State *L)
 
 static int info_len(lua_State *L)
 {
-    lua_pushinteger(L, etwl_event_prop_count(live(L, 1, INFO_MT)));
+    lua_pushinteger(L, etwl_event_prop_count(live(L, 1, K_INFO)));
     return 1;
 }
 
 static int hdr_index(lua_State *L)
 {
-    etwl_event *ev = live(L, 1, HDR_MT);
-    int id = lookup_id(L, 2);
-    if (id && id < F_HEADER) return push_field(L, ev, id, 1);
+    etwl_event *ev = live(L, 1, K_HEADER);
+    int id = lookup_id(L, 2, 1);
+    if (id && id < F_HEADER) return push_field(L, ev, id);
     return 0;
 }
 
 static int ext_index(lua_State *L)
 {
-    etwl_event *ev = live(L, 1, EXT_MT);
-    int id = lookup_id(L, 2);
+    etwl_event *ev = live(L, 1, K_EXT);
+    int id = lookup_id(L, 2, 2);
     if (!id) return 0;
     push_ext_field(L, ev, id);
     return 1;
 }
 
-static int view_newindex(lua_State *L) { return luaL_error(L, "events are read-only"); }
-
 static int view_tostring(lua_State *L)
 {
-    lua_pushfstring(L, "%s: %p", luaL_typename(L, 1), lua_topointer(L, 1));
+    uint32_t kind = lev_kind((uintptr_t)lua_touserdata(L, 1));
+    live(L, 1, kind);
+    lua_pushstring(L, kind_names[kind]);
     return 1;
 }
 
-static const luaL_Reg ev_methods[] = {{"json", ev_json}, {"totable", ev_totable}, {NULL, NULL}};
-static const luaL_Reg ev_meta[] = {{"__index", ev_index}, {"__newindex", ev_newindex},
-                                   {"__tostring", ev_tostring}, {NULL, NULL}};
-static const luaL_Reg info_meta[] = {{"__index", info_index}, {"__pairs", info_pairs}, {"__len", info_len},
-                                     {"__newindex", view_newindex}, {"__tostring", view_tostring}, {NULL, NULL}};
-static const luaL_Reg hdr_meta[] = {{"__index", hdr_index}, {"__newindex", view_newindex},
-                                    {"__tostring", view_tostring}, {NULL, NULL}};
-static const luaL_Reg ext_meta[] = {{"__index", ext_index}, {"__newindex", view_newindex},
-                                    {"__tostring", view_tostring}, {NULL, NULL}};
-
-/* Creates metatable `name`; the value on top of the stack becomes the
- * functions' shared upvalue (and is popped). */
-static void new_meta(lua_State *L, const char *name, const luaL_Reg *fns)
+/* One metatable serves every kind: each metamethod dispatches on the kind
+ * bits of the value. */
+static int m_index(lua_State *L)
 {
-    luaL_newmetatable(L, name); /* up mt */
-    lua_insert(L, -2);          /* mt up */
-    luaL_setfuncs(L, fns, 1);   /* mt */
-    lua_pushliteral(L, "etw event");
-    lua_setfield(L, -2, "__metatable"); /* scripts cannot swap it */
-    lua_pop(L, 1);
+    switch (lev_kind((uintptr_t)lua_touserdata(L, 1))) {
+    case K_EVENT: return ev_index(L);
+    case K_HEADER: return hdr_index(L);
+    case K_INFO: return info_index(L);
+    default: return ext_index(L);
+    }
 }
+
+static int m_newindex(lua_State *L)
+{
+    live(L, 1, lev_kind((uintptr_t)lua_touserdata(L, 1)));
+    return luaL_error(L, "events are read-only");
+}
+
+static int m_tostring(lua_State *L)
+{
+    if (lev_kind((uintptr_t)lua_touserdata(L, 1)) == K_EVENT) return ev_tostring(L);
+    return view_tostring(L);
+}
+
+static int m_pairs(lua_State *L)
+{
+    if (lev_kind((uintptr_t)lua_touserdata(L, 1)) == K_INFO) return info_pairs(L);
+    live(L, 1, lev_kind((uintptr_t)lua_touserdata(L, 1)));
+    return luaL_error(L, "only ev.info can be iterated (ev:totable() copies the rest)");
+}
+
+static int m_len(lua_State *L)
+{
+    if (lev_kind((uintptr_t)lua_touserdata(L, 1)) == K_INFO) return info_len(L);
+    live(L, 1, lev_kind((uintptr_t)lua_touserdata(L, 1)));
+    return luaL_error(L, "only ev.info has a length");
+}
+
+static const luaL_Reg ev_methods[] = {{"json", ev_json}, {"totable", ev_totable}, {NULL, NULL}};
+static const luaL_Reg lev_meta[] = {{"__index", m_index},     {"__newindex", m_newindex}, {"__tostring", m_tostring},
+                                    {"__pairs", m_pairs},     {"__len", m_len},           {NULL, NULL}};
 
 static void push_getters(lua_State *L, int ext)
 {
@@ -427,24 +435,23 @@ static void push_getters(lua_State *L, int ext)
 
 void etwl_lua_event_open(lua_State *L)
 {
+    lua_createtable(L, 0, 8); /* mt */
     push_getters(L, 0);
-    lua_pushvalue(L, -1);
-    new_meta(L, EV_MT, ev_meta);
-    new_meta(L, HDR_MT, hdr_meta);
-    luaL_getmetatable(L, EV_MT);
-    luaL_newlib(L, ev_methods);
-    lua_setfield(L, -2, "methods");
-    lua_pop(L, 1);
-    lua_pushnil(L);
-    new_meta(L, INFO_MT, info_meta);
     push_getters(L, 1);
-    new_meta(L, EXT_MT, ext_meta);
+    luaL_newlib(L, ev_methods);
+    luaL_setfuncs(L, lev_meta, 3); /* upvalues: getters, ext getters, methods */
+    lua_pushliteral(L, "etw event");
+    lua_setfield(L, -2, "__metatable"); /* scripts cannot read or swap it */
+    lua_pushliteral(L, EV_MT);
+    lua_setfield(L, -2, "__name");
+    lua_pushlightuserdata(L, NULL);
+    lua_insert(L, -2);
+    lua_setmetatable(L, -2); /* for every light userdata of this state */
+    lua_pop(L, 1);
 }
 
 void etwl_lua_push_event(lua_State *L, etwl_lua *x, etwl_event *ev)
 {
-    lev *u = lua_newuserdatauv(L, sizeof *u, 3); /* user values: header, info, ext views */
-    u->x = x;
-    u->seq = ev->seq;
-    luaL_setmetatable(L, EV_MT);
+    (void)ev;
+    push_lev(L, x->cur_seq, K_EVENT);
 }

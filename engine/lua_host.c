@@ -69,14 +69,14 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit)
 {
     lua_State *L = x->L;
-    int base = lua_gettop(L) - nargs; /* index of the function */
     int rc;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, x->traceback_ref);
-    lua_insert(L, base); /* msgh below the function */
+    /* the traceback handler lives at stack slot 1 for the state's lifetime,
+     * so no call has to move it into place.  Arming the hook resets its
+     * count; it stays armed afterwards, which costs nothing while C runs,
+     * since every entry into Lua comes through here and re-arms it. */
     x->budget_hit = 0;
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, x->budget_armed);
-    rc = lua_pcall(L, nargs, nresults, base);
-    lua_sethook(L, NULL, 0, 0);
+    rc = lua_pcall(L, nargs, nresults, 1);
     if (budget_hit) *budget_hit = x->budget_hit;
     if (rc != LUA_OK) {
         size_t n;
@@ -87,7 +87,6 @@ int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit)
         if (rc == LUA_ERRMEM) etwl_buf_puts(&x->buf, " (the Lua memory cap; raise it with --memory-mb)");
         lua_pop(L, 1);
     }
-    lua_remove(L, base); /* the msgh */
     return rc;
 }
 
@@ -329,8 +328,8 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     lua_setfield(L, -2, "etw");
     lua_pop(L, 1);
     etwl_lua_event_open(L);
-    lua_pushcfunction(L, traceback);
-    x->traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_settop(L, 0);
+    lua_pushcfunction(L, traceback); /* slot 1, see etwl_lua_pcall */
     find_lua_dir(x, x->lua_dir, sizeof x->lua_dir);
     /* the sandbox's module cache, seeded with the built-in modules */
     lua_newtable(L);
@@ -347,6 +346,9 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
         lua_setfield(L, -2, "path");
         lua_pop(L, 1);
     }
+    /* handlers create short-lived strings per event and keep little: the
+     * generational collector fits that better than the incremental one */
+    lua_gc(L, LUA_GCGEN, 0, 0);
     x->mem_enforce = 1; /* the cap applies to scripts, not to our setup */
     *out = x;
     return ETWL_OK;
@@ -469,7 +471,7 @@ etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev)
         if (!etwl_filter_match(&h->filter, ev)) continue;
         if (!evidx) {
             x->cur = ev;
-            x->cur_seq = ev->seq;
+            x->cur_seq = ++x->dispatch_seq; /* unique per host: expires what scripts kept */
             etwl_lua_push_event(L, x, ev);
             evidx = lua_gettop(L);
         }

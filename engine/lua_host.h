@@ -59,8 +59,6 @@ struct etwl_lua {
     /* the event being dispatched; NULL outside a callback */
     etwl_event *cur;
     uint64_t cur_seq;
-    int ev_meta_ready;
-    int traceback_ref;
     /* session access for etw.stats() */
     etwl_session *session;
     uint64_t alerts, handler_errors;
@@ -70,6 +68,7 @@ struct etwl_lua {
     int budget_hit;      /* set by the count hook */
     int timing;          /* measure handler time (for --stats) */
     char lua_dir[1024];  /* where require() finds lua/ modules */
+    uint64_t dispatch_seq; /* numbers the events handed to Lua */
 };
 
 #ifndef ETWL_LUA_INSTALL_DIR
@@ -94,7 +93,8 @@ void etwl_lua_print_stats(etwl_lua *x, FILE *f);
 
 /* The one protected call: runs the function below nargs arguments with a
  * traceback handler and the instruction budget armed.  On error the message
- * (with traceback) is left in x->buf and the stack is restored. */
+ * (with traceback) is left in x->buf and the stack is restored.  Stack slot
+ * 1 of the state holds the handler; nothing may pop below it. */
 int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit);
 
 /* lua_event.c */

@@ -88,7 +88,10 @@ char *etwl_utf16_to_utf8(etwl_arena *a, const uint8_t *p, size_t nchars, uint32_
     o = etwl_arena_alloc(a, nchars * 3 + 1);
     if (!o) return NULL;
     w = o;
-    for (i = 0; i < nchars; i++) {
+    /* paths and command lines are mostly ASCII: copy those runs directly */
+    for (i = 0; i < nchars && p[2 * i + 1] == 0 && p[2 * i] < 0x80; i++) w[i] = (char)p[2 * i];
+    w += i;
+    for (; i < nchars; i++) {
         uint32_t c = (uint32_t)p[2 * i] | (uint32_t)p[2 * i + 1] << 8;
         if (c >= 0xD800 && c <= 0xDBFF && i + 1 < nchars) {
             uint32_t c2 = (uint32_t)p[2 * i + 2] | (uint32_t)p[2 * i + 3] << 8;

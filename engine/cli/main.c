@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include "bench.h"
 #include "etwl.h"
 #include "lua_host.h"
 #include "opts.h"
@@ -132,6 +133,7 @@ int main(int argc, char **argv)
     run r;
     int code;
     memset(&err, 0, sizeof err);
+    if (argc > 1 && strcmp(argv[1], "bench") == 0) return etwl_bench_main(argc, argv);
     if (etwl_cli_parse(argc, argv, &o, &err) != ETWL_EXIT_OK) {
         report(&err);
         fprintf(stderr, "etwlua: see 'etwlua --help'\n");

@@ -6,6 +6,7 @@
 
 const char etwl_cli_usage[] =
     "usage: etwlua [options] [script.lua ...]\n"
+    "       etwlua bench [N]        measure the scripting path (see README)\n"
     "\n"
     "Sources\n"
     "  -r, --read FILE|-        replay a recording (JSON lines); '-' reads stdin\n"

@@ -42,6 +42,26 @@ etwl_status etwl_filter_add_id(etwl_filter *f, uint32_t id)
     return ETWL_OK;
 }
 
+etwl_status etwl_filter_set_process(etwl_filter *f, const char *s, size_t n)
+{
+    size_t i;
+    if (n == 0 || n >= sizeof f->process) return ETWL_EINVAL;
+    for (i = 0; i < n; i++) f->process[i] = (char)tolower((unsigned char)s[i]);
+    f->process[n] = 0;
+    f->process_len = (uint32_t)n;
+    f->mask |= ETWL_F_PROCESS;
+    return ETWL_OK;
+}
+
+static int proc_eq(const etwl_filter *f, const char *name)
+{
+    uint32_t i;
+    if (!name) return 0;
+    for (i = 0; i < f->process_len; i++)
+        if (!name[i] || tolower((unsigned char)name[i]) != f->process[i]) return 0;
+    return name[i] == 0;
+}
+
 static int name_eq(const etwl_filter *f, const etwl_header *h)
 {
     uint32_t i;
@@ -51,7 +71,7 @@ static int name_eq(const etwl_filter *f, const etwl_header *h)
     return 1;
 }
 
-int etwl_filter_match(const etwl_filter *f, const etwl_event *ev)
+int etwl_filter_match(const etwl_filter *f, const etwl_event *ev, const char *proc_name)
 {
     const etwl_header *h = &ev->hdr;
     uint32_t m = f->mask;
@@ -67,5 +87,6 @@ int etwl_filter_match(const etwl_filter *f, const etwl_event *ev)
     if ((m & ETWL_F_ALL) && (h->desc.keyword & f->kw_all) != f->kw_all) return 0;
     if ((m & ETWL_F_GUID) && !etwl_guid_equal(&h->provider_guid, &f->guid)) return 0;
     if ((m & ETWL_F_PROVIDER) && !name_eq(f, h)) return 0;
+    if ((m & ETWL_F_PROCESS) && !proc_eq(f, proc_name)) return 0;
     return 1;
 }

@@ -20,6 +20,7 @@
 #define ETWL_F_ALL 0x080
 #define ETWL_F_PID 0x100
 #define ETWL_F_VERSION 0x200
+#define ETWL_F_PROCESS 0x400
 
 typedef struct etwl_filter {
     uint32_t mask;
@@ -31,12 +32,17 @@ typedef struct etwl_filter {
     uint16_t task;
     uint64_t kw_any, kw_all;
     uint32_t pid;
+    char process[256]; /* image file name, lower case */
+    uint32_t process_len;
 } etwl_filter;
 
 void etwl_filter_init(etwl_filter *f);
 void etwl_filter_free(etwl_filter *f);
 etwl_status etwl_filter_set_provider(etwl_filter *f, const char *s, size_t n);
 etwl_status etwl_filter_add_id(etwl_filter *f, uint32_t id);
-int etwl_filter_match(const etwl_filter *f, const etwl_event *ev);
+etwl_status etwl_filter_set_process(etwl_filter *f, const char *s, size_t n);
+/* proc_name is the file name of the event's process, or NULL when unknown;
+ * it is only looked at by filters with a process key. */
+int etwl_filter_match(const etwl_filter *f, const etwl_event *ev, const char *proc_name);
 
 #endif

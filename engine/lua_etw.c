@@ -94,13 +94,19 @@ static void compile_filter(lua_State *L, int idx, etwl_handler *h)
         } else if (strcmp(k, "pid") == 0) {
             f->pid = check_range(L, -1, "pid", 0xFFFFFFFFu);
             f->mask |= ETWL_F_PID;
+        } else if (strcmp(k, "process") == 0) {
+            size_t n;
+            const char *pn = lua_tolstring(L, -1, &n);
+            if (lua_type(L, -1) != LUA_TSTRING || etwl_filter_set_process(f, pn, n) != ETWL_OK)
+                luaL_error(L, "etw.on: 'process' must be an image file name such as \"powershell.exe\"");
+            etwl_lua_host(L)->need_process = 1;
         } else if (strcmp(k, "where") == 0) {
             luaL_checktype(L, -1, LUA_TFUNCTION);
             lua_pushvalue(L, -1);
             h->where_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         } else {
             luaL_error(L, "etw.on: unknown filter key '%s' (known: provider, id, opcode, task, version, level, "
-                          "keyword_any, keyword_all, pid, where)", k);
+                          "keyword_any, keyword_all, pid, process, where)", k);
         }
         lua_pop(L, 1);
     }

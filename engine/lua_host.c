@@ -309,6 +309,16 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     if (!x->o.err_out) x->o.err_out = stderr;
     if (!x->o.max_error_prints) x->o.max_error_prints = 3;
     x->mem_limit = x->o.memory_limit;
+    {
+        etwl_proctab_opts po;
+        memset(&po, 0, sizeof po);
+        po.grace = x->o.proc_grace;
+        x->procs = etwl_proctab_new(&po);
+        if (!x->procs) {
+            free(x);
+            return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+        }
+    }
     x->budget_armed = (int)(x->o.budget > 0x7fffffff ? 0x7fffffff : x->o.budget);
     etwl_buf_init(&x->buf);
     L = lua_newstate(l_alloc, x);
@@ -328,6 +338,7 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     lua_setfield(L, -2, "etw");
     lua_pop(L, 1);
     etwl_lua_event_open(L);
+    etwl_lua_process_open(L);
     lua_settop(L, 0);
     lua_pushcfunction(L, traceback); /* slot 1, see etwl_lua_pcall */
     find_lua_dir(x, x->lua_dir, sizeof x->lua_dir);
@@ -364,6 +375,7 @@ void etwl_lua_free(etwl_lua *x)
     free(x->start_refs);
     free(x->stop_refs);
     free(x->timers);
+    etwl_proctab_free(x->procs);
     etwl_buf_free(&x->buf);
     free(x);
 }
@@ -464,11 +476,18 @@ etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev)
 {
     lua_State *L = x->L;
     int i, evidx = 0, hit;
+    const char *pname = NULL;
+    /* every event feeds the process table, wanted by a handler or not */
+    etwl_proctab_observe(x->procs, ev, &x->pe);
+    if (x->need_process) {
+        const etwl_proc *p = etwl_proctab_find(x->procs, x->pe.subject, ev->hdr.ts);
+        pname = p ? p->name : NULL;
+    }
     for (i = 0; i < x->nh; i++) {
         etwl_handler *h = &x->h[i];
         uint64_t t0 = 0;
         int rc;
-        if (!etwl_filter_match(&h->filter, ev)) continue;
+        if (!etwl_filter_match(&h->filter, ev, pname)) continue;
         if (!evidx) {
             x->cur = ev;
             x->cur_seq = ++x->dispatch_seq; /* unique per host: expires what scripts kept */

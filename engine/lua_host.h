@@ -13,6 +13,7 @@
 
 #include "etwl.h"
 #include "filter.h"
+#include "proctab.h"
 
 typedef struct etwl_lua_opts {
     long budget;           /* instructions per handler call; 0 = default */
@@ -24,6 +25,7 @@ typedef struct etwl_lua_opts {
     FILE *err_out;         /* default stderr */
     const char *lua_dir;   /* where lua/ modules live; NULL = search */
     int max_error_prints;  /* per handler; default 3 */
+    int64_t proc_grace;    /* FILETIME ticks exited processes are kept; 0 = default */
 } etwl_lua_opts;
 
 typedef struct etwl_handler {
@@ -69,6 +71,9 @@ struct etwl_lua {
     int timing;          /* measure handler time (for --stats) */
     char lua_dir[1024];  /* where require() finds lua/ modules */
     uint64_t dispatch_seq; /* numbers the events handed to Lua */
+    etwl_proctab *procs;   /* fed by every event, read by ev.process */
+    etwl_proc_event pe;    /* what the current event says about processes */
+    int need_process;      /* some filter has a process key */
 };
 
 #ifndef ETWL_LUA_INSTALL_DIR
@@ -103,6 +108,11 @@ void etwl_lua_event_open(lua_State *L);
 void etwl_lua_push_event(lua_State *L, etwl_lua *x, etwl_event *ev);
 etwl_event *etwl_lua_check_event(lua_State *L, int idx);
 void etwl_lua_push_value(lua_State *L, const etwl_value *v, int depth);
+
+/* lua_process.c */
+void etwl_lua_process_open(lua_State *L);
+/* Pushes ev.process for the current event (a snapshot table), or nil. */
+void etwl_lua_push_event_process(lua_State *L, etwl_lua *x);
 
 /* lua_etw.c */
 int etwl_luaopen_etw(lua_State *L);

@@ -105,9 +105,10 @@ static void build_pool(bench *b)
         uint32_t n = 0;
         int t;
         seed = seed * 1103515245u + 12345u;
-        /* a skewed mix: file and process events dominate, as on real hosts */
-        t = (int)((seed >> 16) % 16);
-        t = t < 5 ? 2 + t % 3 : t < 9 ? t % 2 : t < 12 ? 5 : 6 + t % 2;
+        /* a skewed mix as on real hosts: file I/O dominates, then network and
+         * DNS; process starts and stops are about 2% */
+        t = (int)((seed >> 16) % 100);
+        t = t < 55 ? 2 + t % 3 : t < 80 ? 6 + t % 2 : t < 98 ? 5 : t % 2;
         e->schema = b->schemas[t];
         e->provider = b->providers[t];
         e->provider_len = (uint32_t)strlen(e->provider);

@@ -396,6 +396,32 @@ static void test_require_lua_dir_and_lpeg(void **st)
     assert_string_equal(result(), "cmd.exeaa");
 }
 
+static void test_process_table_from_lua(void **st)
+{
+    (void)st;
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "etw.on({process='CMD.exe'}, function(ev)\n"
+         "  local p = ev.process\n"
+         "  local chain = {}\n"
+         "  for a in p:ancestors() do chain[#chain+1] = a.name end\n"
+         "  etw._test_publish(table.concat({ev.id, p.name, p.pid, p.parent.name, p.parent.parent.name,\n"
+         "    table.concat(chain, '<')}, '|'))\n"
+         "end)\n");
+    send("{\"header\":{\"descriptor\":{\"id\":1},\"ts\":\"2024-01-01T00:00:00Z\",\"provider_name\":\"etwlua-process\"},"
+         "\"info\":{\"pid\":10,\"ppid\":1,\"image\":\"/sbin/init\"}}");
+    send("{\"header\":{\"descriptor\":{\"id\":1},\"ts\":\"2024-01-01T00:00:01Z\",\"provider_name\":"
+         "\"Microsoft-Windows-Kernel-Process\"},\"info\":{\"ProcessID\":\"20\",\"ParentProcessID\":\"10\","
+         "\"ImageName\":\"C:\\\\w\\\\explorer.exe\"}}");
+    send("{\"header\":{\"descriptor\":{\"id\":1},\"ts\":\"2024-01-01T00:00:02Z\",\"provider_name\":"
+         "\"Microsoft-Windows-Kernel-Process\"},\"info\":{\"ProcessID\":\"30\",\"ParentProcessID\":\"20\","
+         "\"ImageName\":\"C:\\\\w\\\\cmd.exe\"}}");
+    assert_string_equal(result(), "1|cmd.exe|30|explorer.exe|init|explorer.exe<init");
+    /* later events of that process match by its name too */
+    send("{\"header\":{\"descriptor\":{\"id\":77},\"process_id\":30,\"ts\":\"2024-01-01T00:00:03Z\"}}");
+    assert_true(strncmp(result(), "77|cmd.exe|30", 13) == 0);
+}
+
 static void test_every_on_event_clock(void **st)
 {
     (void)st;
@@ -426,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alert_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_require_lua_dir_and_lpeg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_on_event_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_process_table_from_lua, setup, teardown),
     };
     return cmocka_run_group_tests_name("lua", tests, NULL, NULL);
 }

@@ -1,0 +1,176 @@
+/* test_proctab.c - the process table: sources, pid reuse, out-of-order
+ * events, expiry and bounds. */
+#include <stdio.h>
+#include <string.h>
+
+#include "json_read.h"
+#include "proctab.h"
+#include "testlib.h"
+
+#define S 10000000LL /* one second in FILETIME ticks */
+#define T0 (133541070720000000LL)
+
+static etwl_proctab *P;
+static etwl_event EV;
+static etwl_json_reader *JR;
+
+static int setup(void **st)
+{
+    etwl_proctab_opts o;
+    (void)st;
+    memset(&o, 0, sizeof o);
+    o.grace = 10 * S;
+    o.max_procs = 1000;
+    P = etwl_proctab_new(&o);
+    etwl_event_init(&EV);
+    JR = etwl_json_reader_new();
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    etwl_proctab_free(P);
+    etwl_event_release(&EV);
+    etwl_json_reader_free(JR);
+    return 0;
+}
+
+static etwl_proc_event observe(const char *json)
+{
+    char err[256];
+    etwl_proc_event pe;
+    etwl_event_begin(&EV);
+    if (etwl_json_parse_event(JR, json, strlen(json), &EV, err, sizeof err) != ETWL_OK) {
+        print_error("%s\n", err);
+        fail();
+    }
+    etwl_proctab_observe(P, &EV, &pe);
+    return pe;
+}
+
+static void test_pid_reuse(void **st)
+{
+    const etwl_proc *p;
+    (void)st;
+    etwl_proctab_start(P, 100, 4, T0, "C:\\a\\first.exe", "first", NULL);
+    /* its stop is lost; the pid comes back for another image */
+    etwl_proctab_start(P, 100, 4, T0 + 5 * S, "C:\\a\\second.exe", "second", NULL);
+    p = etwl_proctab_find(P, 100, T0 + 1 * S);
+    assert_non_null(p);
+    assert_string_equal(p->name, "first.exe");
+    assert_int_equal(p->exit, T0 + 5 * S); /* ended when its pid was reused */
+    p = etwl_proctab_find(P, 100, T0 + 6 * S);
+    assert_string_equal(p->name, "second.exe");
+    assert_int_equal(p->exit, 0);
+    /* before either started: nothing */
+    assert_null(etwl_proctab_find(P, 100, T0 - S));
+}
+
+static void test_out_of_order_stop_then_start(void **st)
+{
+    const etwl_proc *p;
+    (void)st;
+    etwl_proctab_stop(P, 200, T0 + 3 * S, 5, 1);
+    etwl_proctab_start(P, 200, 4, T0 + 1 * S, "x.exe", NULL, NULL);
+    assert_int_equal(etwl_proctab_count(P), 1); /* one process, not two */
+    p = etwl_proctab_find(P, 200, T0 + 2 * S);
+    assert_string_equal(p->name, "x.exe");
+    assert_int_equal(p->exit, T0 + 3 * S);
+    assert_int_equal(p->exit_code, 5);
+    /* a duplicate stop adds nothing */
+    etwl_proctab_stop(P, 200, T0 + 3 * S, 5, 1);
+    assert_int_equal(etwl_proctab_count(P), 1);
+}
+
+static void test_grace_expiry_and_late_events(void **st)
+{
+    (void)st;
+    etwl_proctab_start(P, 300, 4, T0, "late.exe", NULL, NULL);
+    etwl_proctab_stop(P, 300, T0 + S, 0, 1);
+    etwl_proctab_expire(P, T0 + 5 * S);
+    /* a late event within the grace time still finds it */
+    assert_non_null(etwl_proctab_find(P, 300, T0 + 4 * S));
+    etwl_proctab_expire(P, T0 + 12 * S);
+    assert_null(etwl_proctab_find(P, 300, T0 + 4 * S));
+    assert_int_equal(etwl_proctab_count(P), 0);
+}
+
+static void test_bounded(void **st)
+{
+    uint32_t i;
+    (void)st;
+    /* the same pid restarting forever keeps a few generations only */
+    for (i = 0; i < 500; i++) etwl_proctab_start(P, 7, 4, T0 + i * S / 100, "again.exe", NULL, NULL);
+    assert_true(etwl_proctab_count(P) <= 5);
+    /* many live processes stop at the cap */
+    for (i = 0; i < 5000; i++) etwl_proctab_start(P, 10000 + i, 4, T0 + i, "many.exe", NULL, NULL);
+    assert_true(etwl_proctab_count(P) <= 1000);
+}
+
+static void test_sources(void **st)
+{
+    etwl_proc_event pe;
+    const etwl_proc *p, *parent;
+    (void)st;
+    /* kernel logger rundown, then Kernel-Process start */
+    pe = observe("{\"header\":{\"descriptor\":{\"op_code\":3},\"ts\":\"2024-03-05T10:00:00Z\","
+                 "\"provider_guid\":\"{3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C}\"},\"info\":{\"ProcessId\":500,"
+                 "\"ParentId\":4,\"ImageFileName\":\"explorer.exe\",\"CommandLine\":\"C:\\\\Windows\\\\Explorer.EXE\","
+                 "\"UserSID\":\"S-1-5-21-1-2-3-1001\",\"SessionId\":1}}");
+    assert_int_equal(pe.kind, ETWL_PE_RUNDOWN);
+    assert_int_equal(pe.subject, 500);
+    pe = observe("{\"header\":{\"descriptor\":{\"id\":1},\"process_id\":500,\"ts\":\"2024-03-05T10:00:01Z\","
+                 "\"provider_name\":\"Microsoft-Windows-Kernel-Process\"},\"info\":{\"ProcessID\":\"600\","
+                 "\"ParentProcessID\":\"500\",\"ImageName\":\"\\\\Device\\\\HarddiskVolume3\\\\Windows\\\\"
+                 "System32\\\\cmd.exe\",\"SessionID\":\"1\"}}");
+    assert_int_equal(pe.kind, ETWL_PE_START);
+    assert_int_equal(pe.subject, 600); /* the new process, not the header's creator */
+    p = etwl_proctab_find(P, 600, 0);
+    assert_string_equal(p->name, "cmd.exe");
+    parent = etwl_proctab_parent(P, p);
+    assert_non_null(parent);
+    assert_string_equal(parent->name, "explorer.exe");
+    assert_string_equal(parent->user, "S-1-5-21-1-2-3-1001");
+    /* Security 4688: hex pids, label SID */
+    pe = observe("{\"header\":{\"descriptor\":{\"id\":4688},\"ts\":\"2024-03-05T10:00:02Z\",\"provider_name\":"
+                 "\"Microsoft-Windows-Security-Auditing\"},\"info\":{\"NewProcessId\":\"0x1a2c\",\"ProcessId\":"
+                 "\"0x258\",\"NewProcessName\":\"C:\\\\Windows\\\\System32\\\\whoami.exe\",\"CommandLine\":"
+                 "\"whoami /priv\",\"SubjectUserName\":\"bob\",\"TargetUserName\":\"-\",\"MandatoryLabel\":"
+                 "\"S-1-16-12288\"}}");
+    assert_int_equal(pe.subject, 0x1a2c);
+    p = etwl_proctab_find(P, 0x1a2c, 0);
+    assert_int_equal(p->ppid, 0x258);
+    assert_string_equal(p->user, "bob");
+    assert_string_equal(p->integrity, "High");
+    assert_string_equal(p->cmdline, "whoami /priv");
+    pe = observe("{\"header\":{\"descriptor\":{\"id\":4689},\"ts\":\"2024-03-05T10:00:03Z\",\"provider_name\":"
+                 "\"Microsoft-Windows-Security-Auditing\"},\"info\":{\"ProcessId\":\"0x1a2c\",\"Status\":\"0x0\"}}");
+    assert_int_equal(pe.kind, ETWL_PE_STOP);
+    assert_true(etwl_proctab_find(P, 0x1a2c, 0)->exit > 0);
+    /* Sysmon 1 fills in a parent it has never seen; its time is UtcTime */
+    pe = observe("{\"header\":{\"descriptor\":{\"id\":1},\"process_id\":3000,\"ts\":\"2024-03-05T10:00:09Z\","
+                 "\"provider_name\":\"Microsoft-Windows-Sysmon\"},\"info\":{\"ProcessId\":\"7100\",\"Image\":"
+                 "\"C:\\\\t\\\\a.exe\",\"CommandLine\":\"a.exe\",\"User\":\"CORP\\\\bob\",\"IntegrityLevel\":"
+                 "\"Medium\",\"ParentProcessId\":\"7000\",\"ParentImage\":\"C:\\\\Office\\\\WINWORD.EXE\","
+                 "\"UtcTime\":\"2024-03-05 10:00:04.500\"}}");
+    assert_int_equal(pe.subject, 7100);
+    p = etwl_proctab_find(P, 7100, 0);
+    assert_string_equal(p->integrity, "Medium");
+    assert_int_equal(p->start, 133541064045000000LL); /* 2024-03-05 10:00:04.500 UTC */
+    parent = etwl_proctab_parent(P, p);
+    assert_non_null(parent);
+    assert_string_equal(parent->name, "WINWORD.EXE");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_order_stop_then_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grace_expiry_and_late_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sources, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("proctab", tests, NULL, NULL);
+}

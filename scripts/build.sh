@@ -4,6 +4,8 @@
 #   run    install what is missing, build, and run the main job
 #   test   install what is missing, build, and run every test
 #   build  install what is missing and build (release, debug and sanitize)
+#   install [PREFIX]  build, then copy etwlua to PREFIX/bin and the Lua
+#          modules to PREFIX/share/etwlua/lua (default PREFIX /usr/local)
 #
 # Needs root only to install Debian packages that are missing.
 set -eu
@@ -35,6 +37,7 @@ build() {
 
 action=${1:-run}
 [ "${2:-}" = "--no-install" ] || install_deps
+[ "$action" = install ] && [ -n "${2:-}" ] && [ "$2" != "--no-install" ] && set -- "$1" --no-install "$2"
 case "$action" in
 run)
     build release
@@ -47,6 +50,15 @@ test)
     ;;
 build)
     build release debug sanitize
+    ;;
+install)
+    build release
+    prefix=${3:-${PREFIX:-/usr/local}}
+    mkdir -p "$prefix/bin" "$prefix/share/etwlua"
+    cp build/bin/release/etwlua "$prefix/bin/etwlua"
+    rm -rf "$prefix/share/etwlua/lua"
+    cp -R lua "$prefix/share/etwlua/lua"
+    echo "build.sh: installed $prefix/bin/etwlua and $prefix/share/etwlua/lua"
     ;;
 *)
     echo "usage: scripts/build.sh run|test|build [--no-install]" >&2

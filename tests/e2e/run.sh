@@ -96,5 +96,14 @@ fi
 case "$BIN" in */sanitize/*) rss=0 ;; esac
 if grep -q "read=300000 passed=300000" "$TMP/err" && [ "$rss" -lt 65536 ]; then ok; else bad "streaming 300k events (rss ${rss} KB)"; fi
 
+# Installed layout: PREFIX/bin/etwlua finds PREFIX/share/etwlua/lua without
+# LUA_PATH or the source tree.
+mkdir -p "$TMP/prefix/bin" "$TMP/prefix/share/etwlua" "$TMP/elsewhere"
+cp "$BIN" "$TMP/prefix/bin/etwlua"
+cp -R "$HERE/../../lua" "$TMP/prefix/share/etwlua/lua"
+(cd "$TMP/elsewhere" && env -u ETWLUA_LUA_DIR "$TMP/prefix/bin/etwlua" -r /dev/null \
+    -e 'print(require("etwlua.path").name("C:\\x\\Y.EXE"))' 2>"$TMP/err")
+if grep -qx "y.exe" "$TMP/err"; then ok; else bad "installed layout finds lua/"; cat "$TMP/err"; fi
+
 echo "e2e: $pass passed, $fail failed"
 [ $fail = 0 ]

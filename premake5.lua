@@ -106,19 +106,24 @@ workspace "etwlua"
   configurations { "Debug", "Release", "Sanitize" }
   location "build"
 
+-- The live backend of each platform: tracefs on Linux (libtracefs and
+-- libtraceevent), ETW on Windows.
+local LIVE_DEPS = WINDOWS and "" or " libtracefs libtraceevent"
+
 project "etwl"
   kind "StaticLib"
   common()
   files { "engine/*.c", "engine/*.h" }
-  if WINDOWS then files { "engine/win/*.c" } else files { "engine/linux/*.c" } end
-  use_pkg(DEPS)
+  if WINDOWS then files { "engine/win/*.c" } else files { "engine/linux/*.c", "engine/linux/*.h" } end
+  if not WINDOWS then defines { "ETWL_HAVE_LIVE" } end
+  use_pkg(DEPS .. LIVE_DEPS)
 
 project "etwlua"
   kind "ConsoleApp"
   common()
   files { "engine/cli/*.c", "engine/cli/*.h" }
   links { "etwl" }
-  use_pkg(DEPS)
+  use_pkg(DEPS .. LIVE_DEPS)
   if not WINDOWS then links { "m", "pthread" } end
 
 -- One cmocka binary per unit-test file, so a crash in one module's tests
@@ -137,6 +142,6 @@ for _, f in ipairs(os.matchfiles("tests/unit/test_*.c")) do
     -- where the Lua tests find lua/ (quoted for the shell that runs the compiler)
     buildoptions { "-DLUA_DIR='\"" .. os.getcwd() .. "/lua\"'" }
     links { "etwl" }
-    use_pkg(DEPS .. " cmocka")
+    use_pkg(DEPS .. LIVE_DEPS .. " cmocka")
     if not WINDOWS then links { "m", "pthread" } end
 end

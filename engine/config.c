@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "event.h"
 
@@ -280,6 +281,13 @@ int etwl_config_matches(const etwl_config *cfg, const etwl_event *ev)
         int hit = (p->has_guid && etwl_guid_equal(&p->guid, &h->provider_guid)) ||
                   (p->name[0] && (h->has & ETWL_HAS_PROVIDER_NAME) &&
                    name_ieq(h->provider_name, h->provider_name_len, p->name));
+        if (!hit && p->name[0] && (h->has & ETWL_HAS_PROVIDER_NAME) && (h->has & ETWL_HAS_EVENT_NAME)) {
+            /* tracefs "system:event" */
+            const char *colon = strchr(p->name, ':');
+            size_t sl = colon ? (size_t)(colon - p->name) : 0;
+            hit = colon && sl == h->provider_name_len && strncasecmp(p->name, h->provider_name, sl) == 0 &&
+                  strlen(colon + 1) == h->event_name_len && strncmp(colon + 1, h->event_name, h->event_name_len) == 0;
+        }
         if (!hit) continue;
         /* ETW's rules: level 0 events always pass the level check; keyword 0
          * events pass the keyword check unless IGNORE_KEYWORD_0 is set */

@@ -498,6 +498,29 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
         out->v.p = c->p + p + 4;
         break;
     }
+    case ETWL_IN_DATALOC: {
+        /* tracefs dynamic data: where it is, then what it is */
+        uint32_t loc, off, nb;
+        if (!need(c, p, 4)) return 0;
+        loc = (uint32_t)rd(c->p + p, 4);
+        off = loc & 0xFFFF;
+        nb = loc >> 16;
+        if (pr->flags & ETWL_PROP_DATALOC_REL) off += p + 4;
+        if (!need(c, off, nb)) return 0;
+        size = 4;
+        if (out != &tmp) {
+            if (pr->outtype == ETWL_OUT_STRING) {
+                uint32_t k = nb;
+                while (k > 0 && c->p[off + k - 1] == 0) k--; /* the stored NUL */
+                if (!astring(c, off, k, out)) return 0;
+            } else {
+                out->type = ETWL_VT_BINARY;
+                out->n = nb;
+                out->v.p = c->p + off;
+            }
+        }
+        break;
+    }
     case ETWL_IN_BINARY: {
         uint64_t nb = has_len ? len : (uint64_t)(c->n - p); /* no length: the rest */
         if (!need(c, p, nb)) return 0;
@@ -577,6 +600,13 @@ const etwl_value *etwl_decode_top(etwl_event *ev, uint32_t i)
     v = &ev->cache[i];
     if (ev->cache_gen[i] == gen) return v;
     ctx_init(&c, ev);
+    if (s->fixed_offsets) { /* tracefs: every field sits at a known offset */
+        pos = s->props[i].offset;
+        memset(v, 0, sizeof *v);
+        if (!decode_prop(&c, &s->props[i], &pos, NULL, 0, v, 0)) set_error(ev, v, c.err);
+        ev->cache_gen[i] = gen;
+        return v;
+    }
     /* measure forward until property i's start is known */
     while (ev->off_known < i && !ev->off_err) {
         uint32_t j = ev->off_known;

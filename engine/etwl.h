@@ -144,6 +144,7 @@ typedef struct etwl_descriptor {
 /* Header fields that a source may or may not supply. */
 #define ETWL_HAS_PROVIDER_NAME 0x01
 #define ETWL_HAS_PROCESSOR 0x02
+#define ETWL_HAS_EVENT_NAME 0x04
 
 typedef struct etwl_header {
     etwl_descriptor desc;
@@ -157,6 +158,8 @@ typedef struct etwl_header {
     uint32_t processor; /* processor number */
     const char *provider_name; /* UTF-8, NUL-terminated, valid during the callback */
     uint32_t provider_name_len;
+    const char *event_name; /* tracefs event, ETW task/event name; optional */
+    uint32_t event_name_len;
     uint32_t has; /* ETWL_HAS_* */
 } etwl_header;
 
@@ -280,6 +283,7 @@ typedef struct etwl_config {
     const char *read_path;          /* replay source: file path or "-" */
     size_t max_line_bytes;          /* replay: longest accepted line */
     int strict;                     /* replay: stop at the first malformed record */
+    size_t buffer_kb;               /* live: buffer per CPU in KB; 0 = backend default */
     const char *backend;            /* NULL: replay when read_path, else live */
 } etwl_config;
 

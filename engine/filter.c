@@ -18,6 +18,16 @@ void etwl_filter_free(etwl_filter *f)
 etwl_status etwl_filter_set_provider(etwl_filter *f, const char *s, size_t n)
 {
     size_t i;
+    const char *colon = memchr(s, ':', n);
+    /* "system:event" names one tracefs event */
+    if (colon && colon > s && (size_t)(colon - s) + 1 < n && (size_t)(n - (size_t)(colon - s) - 1) < sizeof f->event_name) {
+        size_t en = n - (size_t)(colon - s) - 1;
+        memcpy(f->event_name, colon + 1, en);
+        f->event_name[en] = 0;
+        f->event_name_len = (uint32_t)en;
+        f->mask |= ETWL_F_EVENT_NAME;
+        n = (size_t)(colon - s);
+    }
     if (etwl_guid_parse(s, n, &f->guid) == ETWL_OK) {
         f->mask |= ETWL_F_GUID;
         return ETWL_OK;
@@ -87,6 +97,9 @@ int etwl_filter_match(const etwl_filter *f, const etwl_event *ev, const char *pr
     if ((m & ETWL_F_ALL) && (h->desc.keyword & f->kw_all) != f->kw_all) return 0;
     if ((m & ETWL_F_GUID) && !etwl_guid_equal(&h->provider_guid, &f->guid)) return 0;
     if ((m & ETWL_F_PROVIDER) && !name_eq(f, h)) return 0;
+    if ((m & ETWL_F_EVENT_NAME) && (!(h->has & ETWL_HAS_EVENT_NAME) || h->event_name_len != f->event_name_len ||
+                                    memcmp(h->event_name, f->event_name, f->event_name_len) != 0))
+        return 0;
     if ((m & ETWL_F_PROCESS) && !proc_eq(f, proc_name)) return 0;
     return 1;
 }

@@ -21,6 +21,7 @@
 #define ETWL_F_PID 0x100
 #define ETWL_F_VERSION 0x200
 #define ETWL_F_PROCESS 0x400
+#define ETWL_F_EVENT_NAME 0x800
 
 typedef struct etwl_filter {
     uint32_t mask;
@@ -32,6 +33,8 @@ typedef struct etwl_filter {
     uint16_t task;
     uint64_t kw_any, kw_all;
     uint32_t pid;
+    char event_name[128]; /* from "system:event" providers (tracefs) */
+    uint32_t event_name_len;
     char process[256]; /* image file name, lower case */
     uint32_t process_len;
 } etwl_filter;

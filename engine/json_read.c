@@ -29,7 +29,7 @@ typedef enum {
 enum {
     K_NONE,
     K_HEADER, K_INFO, K_EXT,
-    K_DESC, K_TID, K_PID, K_TS, K_PGUID, K_PNAME, K_AGUID, K_FLAGS, K_KTIME, K_UTIME, K_PTIME, K_PROC,
+    K_DESC, K_TID, K_PID, K_TS, K_PGUID, K_PNAME, K_ENAME, K_AGUID, K_FLAGS, K_KTIME, K_UTIME, K_PTIME, K_PROC,
     K_ID, K_VERSION, K_CHANNEL, K_LEVEL, K_OPCODE, K_TASK, K_KEYWORD,
     K_SESSION, K_RELACT, K_SID, K_INSTINFO, K_STACKTRACE,
     K_IID, K_IPARENT, K_IPGUID,
@@ -47,7 +47,8 @@ static const kdef keys[] = {
     {C_ROOT, "ext", K_EXT},               {C_HEADER, "descriptor", K_DESC},
     {C_HEADER, "thread_id", K_TID},       {C_HEADER, "process_id", K_PID},
     {C_HEADER, "ts", K_TS},               {C_HEADER, "provider_guid", K_PGUID},
-    {C_HEADER, "provider_name", K_PNAME}, {C_HEADER, "activity_guid", K_AGUID},
+    {C_HEADER, "provider_name", K_PNAME}, {C_HEADER, "event_name", K_ENAME},
+    {C_HEADER, "activity_guid", K_AGUID},
     {C_HEADER, "flags", K_FLAGS},         {C_HEADER, "kernel_time", K_KTIME},
     {C_HEADER, "user_time", K_UTIME},     {C_HEADER, "processor_time", K_PTIME},
     {C_HEADER, "processor_number", K_PROC}, {C_DESC, "id", K_ID},
@@ -299,6 +300,12 @@ static int set_string(etwl_json_reader *r, const char *s, size_t n)
         if (!h->provider_name) return jerr(r, "event too large");
         h->provider_name_len = (uint32_t)n;
         h->has |= ETWL_HAS_PROVIDER_NAME;
+        return 1;
+    case K_ENAME:
+        h->event_name = etwl_arena_strdup(&r->ev->arena, s, n);
+        if (!h->event_name) return jerr(r, "event too large");
+        h->event_name_len = (uint32_t)n;
+        h->has |= ETWL_HAS_EVENT_NAME;
         return 1;
     case K_SID:
         /* kept as text; must look like a SID so outputs stay parseable */

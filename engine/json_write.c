@@ -158,6 +158,10 @@ etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b)
         etwl_buf_puts(b, ",\"provider_name\":");
         etwl_json_put_string(b, h->provider_name, h->provider_name_len);
     }
+    if (h->has & ETWL_HAS_EVENT_NAME) {
+        etwl_buf_puts(b, ",\"event_name\":");
+        etwl_json_put_string(b, h->event_name, h->event_name_len);
+    }
     etwl_buf_puts(b, ",\"activity_guid\":");
     put_guid(b, &h->activity_guid);
     etwl_buf_printf(b, ",\"flags\":%u,\"kernel_time\":%u,\"user_time\":%u,\"processor_time\":%llu", h->flags,

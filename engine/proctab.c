@@ -367,7 +367,7 @@ static int source_of(const etwl_header *h)
                  {"{22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716}", "Microsoft-Windows-Kernel-Process", SRC_KERNEL_PROCESS},
                  {"{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "Microsoft-Windows-Sysmon", SRC_SYSMON},
                  {"{54849625-5478-4994-A5BA-3E3B0328C30D}", "Microsoft-Windows-Security-Auditing", SRC_SECURITY},
-                 {NULL, "etwlua-process", SRC_LINUX}};
+                 {NULL, "process", SRC_LINUX}};
     enum { NKNOWN = sizeof known / sizeof known[0] };
     static etwl_guid guids[NKNOWN];
     static size_t lens[NKNOWN];
@@ -494,7 +494,7 @@ void etwl_proctab_observe(etwl_proctab *t, etwl_event *ev, etwl_proc_event *out)
             out->subject = (uint32_t)pid;
         }
         return;
-    case SRC_LINUX: /* etwlua's own process provider: 1 start, 2 exit, 3 rundown */
+    case SRC_LINUX: /* etwlua's Linux process provider: 1 start, 2 exit, 3 rundown, 4 fork */
         if (!prop_u64(ev, "pid", &pid)) return;
         out->subject = (uint32_t)pid;
         if (h->desc.id == 1 || h->desc.id == 3) {

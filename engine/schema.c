@@ -98,6 +98,9 @@ etwl_status etwl_schema_new(const etwl_schema_prop *props, uint32_t nprops, uint
         if (!s->props[i].name) goto oom;
         memcpy((char *)s->props[i].name, props[i].name, len + 1);
     }
+    s->fixed_offsets = ntop > 0;
+    for (i = 0; i < ntop; i++)
+        if (!(s->props[i].flags & ETWL_PROP_AT_OFFSET)) s->fixed_offsets = 0;
     for (size = 8; size < ntop * 2; size <<= 1) {
     }
     s->index = calloc(size, sizeof *s->index);

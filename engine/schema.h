@@ -48,7 +48,10 @@ enum {
     ETWL_IN_ANSICHAR = 307,
     ETWL_IN_SIZET = 308,
     ETWL_IN_HEXDUMP = 309,
-    ETWL_IN_WBEMSID = 310
+    ETWL_IN_WBEMSID = 310,
+    /* not TDH: a tracefs __data_loc field, a u32 of offset (low 16 bits)
+     * and length (high 16 bits) pointing into the record */
+    ETWL_IN_DATALOC = 1000
 };
 
 /* TDH_OUT_TYPE values that change how a value is presented */
@@ -72,6 +75,8 @@ enum {
 #define ETWL_PROP_LENGTH_REF 0x02 /* length names an earlier property */
 #define ETWL_PROP_COUNT_REF 0x04  /* count names an earlier property */
 #define ETWL_PROP_ARRAY 0x08      /* value is an array, even of count 1 */
+#define ETWL_PROP_AT_OFFSET 0x10  /* at a fixed offset (tracefs formats) */
+#define ETWL_PROP_DATALOC_REL 0x20 /* __rel_loc: offset counts from after the field */
 
 typedef struct etwl_schema_prop {
     const char *name;
@@ -81,6 +86,7 @@ typedef struct etwl_schema_prop {
     uint16_t count;  /* fixed element count, or index of the count property */
     uint16_t length; /* fixed length (bytes, or chars for strings), or index */
     uint16_t struct_start, struct_count;
+    uint32_t offset; /* with ETWL_PROP_AT_OFFSET */
 } etwl_schema_prop;
 
 typedef struct etwl_schema {
@@ -96,6 +102,7 @@ typedef struct etwl_schema {
     uint16_t *index;
     uint32_t index_mask;
     uint32_t max_array; /* decoder refuses larger counts */
+    int fixed_offsets;  /* every top-level property has ETWL_PROP_AT_OFFSET */
 } etwl_schema;
 
 /* Builds a schema from TRACE_EVENT_INFO-shaped properties.  Checks every

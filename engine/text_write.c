@@ -160,6 +160,10 @@ etwl_status etwl_event_write_text(etwl_event *ev, etwl_buf *b)
         etwl_guid_format(&h->provider_guid, g);
         etwl_buf_puts(b, g);
     }
+    if (h->has & ETWL_HAS_EVENT_NAME) {
+        etwl_buf_putc(b, ':');
+        etwl_text_put_escaped(b, h->event_name, h->event_name_len);
+    }
     etwl_buf_printf(b, " id=%u v=%u op=%u task=%u lvl=%u kw=0x%llx pid=%u tid=%u", h->desc.id, h->desc.version,
                     h->desc.opcode, h->desc.task, h->desc.level, (unsigned long long)h->desc.keyword,
                     (unsigned)h->pid, (unsigned)h->tid);

@@ -11,7 +11,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="gcc make pkg-config premake4 liblua5.4-dev lua-lpeg-dev libcmocka-dev libyajl-dev python3 time"
+PKGS="gcc make pkg-config premake4 liblua5.4-dev lua-lpeg-dev libcmocka-dev libyajl-dev libtracefs-dev libtraceevent-dev python3 time bsdutils"
 
 install_deps() {
     missing=""

@@ -6,6 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suites_pass=0
 suites_fail=0
@@ -42,6 +43,19 @@ for cfg in release sanitize; do
     else
         echo "FAIL $cfg/e2e"
         printf '%s\n' "$e2e" | tail -40
+    fi
+    # live tracefs sessions: root only; the script says why when it skips
+    live=$(bash tests/linux/live.sh "build/bin/$cfg/etwlua" 2>&1)
+    rc=$?
+    p=$(printf '%s\n' "$live" | sed -n 's/^live: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p')
+    f=$(printf '%s\n' "$live" | sed -n 's/^live: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p')
+    tests_pass=$((tests_pass + ${p:-0}))
+    tests_fail=$((tests_fail + ${f:-1}))
+    if [ $rc = 0 ]; then
+        echo "ok   $cfg/live ($(printf '%s\n' "$live" | tail -1 | sed 's/^live: //'))"
+    else
+        echo "FAIL $cfg/live"
+        printf '%s\n' "$live" | tail -20
     fi
 done
 

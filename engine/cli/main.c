@@ -1,6 +1,8 @@
 /* main.c - the etwlua command. */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/time.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +21,39 @@ typedef struct run {
     FILE *fp;
     uint64_t diags;
     etwl_lua *lua;
+    int main_job; /* live, no script, no --dump: print process starts */
+    etwl_session *s;
+    uint64_t events, lost_reported;
+    time_t last_check;
 } run;
+
+/* The engine's own alert: the session lost events (full ring buffers,
+ * ETW buffer loss).  Same shapes as script alerts. */
+static void check_losses(run *r, int final)
+{
+    etwl_stats st;
+    etwl_buf b;
+    char ts[ETWL_TIME_STRLEN + 1];
+    struct timespec now;
+    if (!r->s) return;
+    etwl_session_stats(r->s, &st);
+    if (st.lost <= r->lost_reported) return;
+    clock_gettime(CLOCK_REALTIME, &now);
+    etwl_time_format(etwl_time_from_unix_ns((int64_t)now.tv_sec * 1000000000 + now.tv_nsec), ts);
+    etwl_buf_init(&b);
+    if (isatty(1))
+        etwl_buf_printf(&b, "%s ALERT [high] etwlua.events_lost: the session lost events - %llu lost so far%s\n", ts,
+                        (unsigned long long)st.lost, final ? " (at exit)" : "");
+    else
+        etwl_buf_printf(&b, "{\"time\":\"%s\",\"rule\":\"etwlua.events_lost\",\"title\":\"The session lost events\","
+                            "\"severity\":\"high\",\"techniques\":[],\"message\":\"%llu events lost so far\","
+                            "\"event\":null,\"fields\":{\"lost\":%llu,\"new\":%llu}}\n",
+                        ts, (unsigned long long)st.lost, (unsigned long long)st.lost,
+                        (unsigned long long)(st.lost - r->lost_reported));
+    if (b.data) fputs(b.data, stdout);
+    etwl_buf_free(&b);
+    r->lost_reported = st.lost;
+}
 
 static etwl_session *volatile g_session;
 
@@ -39,6 +73,7 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL); /* --duration */
 #else
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -66,8 +101,19 @@ static etwl_status on_event(etwl_event *ev, void *user)
 {
     run *r = user;
     etwl_status st;
+    if ((++r->events & 4095) == 0 || time(NULL) != r->last_check) {
+        r->last_check = time(NULL);
+        check_losses(r, 0);
+    }
     if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
-    if (!r->o->dump || r->o->alerts_only) return ETWL_OK;
+    if (r->main_job) {
+        const etwl_header *h = etwl_event_header(ev);
+        if (!(h->has & ETWL_HAS_PROVIDER_NAME) || h->provider_name_len != 7 ||
+            memcmp(h->provider_name, "process", 7) != 0 || h->desc.id != 1)
+            return ETWL_OK;
+    } else if (!r->o->dump || r->o->alerts_only) {
+        return ETWL_OK;
+    }
     etwl_buf_reset(&r->out);
     st = r->o->json ? etwl_event_write_json(ev, &r->out) : etwl_event_write_text(ev, &r->out);
     if (st) return st;
@@ -178,13 +224,29 @@ int main(int argc, char **argv)
         return etwl_exit_code(st);
     }
     etwl_session_set_diag(s, on_diag, &r);
+    r.s = s;
     g_session = s;
     install_signals();
+    if (!o.cfg.read_path) {
+        r.main_job = !o.nscripts && !o.dump;
+        if (!o.alerts_only)
+            fprintf(stderr, "etwlua: live session '%s' started%s; stop it with Ctrl-C%s or 'etwlua --kill %s'\n",
+                    etwl_session_name(s), r.main_job ? ", printing process starts" : "",
+                    o.duration > 0 ? ", --duration," : "", etwl_session_name(s));
+    }
+    if (o.duration > 0) {
+        struct itimerval it;
+        memset(&it, 0, sizeof it);
+        it.it_value.tv_sec = (time_t)o.duration;
+        it.it_value.tv_usec = (suseconds_t)((o.duration - (double)(time_t)o.duration) * 1e6);
+        setitimer(ITIMER_REAL, &it, NULL);
+    }
     if (r.lua) {
         etwl_lua_set_session(r.lua, s);
         etwl_lua_start(r.lua);
     }
     st = etwl_session_process(s, on_event, &r, &err);
+    check_losses(&r, 1);
     if (r.lua) etwl_lua_stop(r.lua);
     g_session = NULL;
     if (fflush(stdout) != 0 && st == ETWL_OK) etwl_error_set(&err, st = ETWL_EIO, "writing output failed");

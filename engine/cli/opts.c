@@ -10,7 +10,8 @@ const char etwl_cli_usage[] =
     "\n"
     "Sources\n"
     "  -r, --read FILE|-        replay a recording (JSON lines); '-' reads stdin\n"
-    "  (none)                   a live session (Windows ETW, Linux tracefs)\n"
+    "  (none)                   a live session (Windows ETW, Linux tracefs); with no\n"
+    "                           script and no --dump it prints process starts\n"
     "\n"
     "Selection (live: enabled in the OS; replay: applied as a filter)\n"
     "  -p, --provider SPEC      NAME|GUID[:LEVEL[:ANY[:ALL]]], repeatable; LEVEL is\n"
@@ -20,6 +21,8 @@ const char etwl_cli_usage[] =
     "  -E, --enable PROPS       SID,TS_ID,STACK_TRACE,IGNORE_KEYWORD_0,EXCLUDE_INPRIVATE,\n"
     "                           PROCESS_START_KEY,EVENT_KEY\n"
     "  -n, --name NAME          session name (default etwlua)\n"
+    "      --duration SECONDS   stop by itself after this long\n"
+    "      --buffer-kb N        live: ring buffer per CPU (Linux) in KB\n"
     "      --kill NAME          stop the named session and exit\n"
     "\n"
     "Scripts (run in the order given)\n"
@@ -162,6 +165,20 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             if (bad || !parse_long(v, 1000, 2000000000L, &o->budget, "--budget", err)) return ETWL_EXIT_USAGE;
         } else if (opt(argc, argv, &i, NULL, "--memory-mb", 1, &v, err, &bad)) {
             if (bad || !parse_long(v, 4, 65536, &o->memory_mb, "--memory-mb", err)) return ETWL_EXIT_USAGE;
+        } else if (opt(argc, argv, &i, NULL, "--duration", 1, &v, err, &bad)) {
+            char *end;
+            double d;
+            if (bad) return ETWL_EXIT_USAGE;
+            d = strtod(v, &end);
+            if (*v < '0' || *v > '9' || *end || !(d > 0 && d <= 31536000)) {
+                etwl_error_set(err, ETWL_EINVAL, "--duration: expected seconds, more than 0 and at most a year");
+                return ETWL_EXIT_USAGE;
+            }
+            o->duration = d;
+        } else if (opt(argc, argv, &i, NULL, "--buffer-kb", 1, &v, err, &bad)) {
+            long kb;
+            if (bad || !parse_long(v, 4, 1048576, &kb, "--buffer-kb", err)) return ETWL_EXIT_USAGE;
+            o->cfg.buffer_kb = (size_t)kb;
         } else if (opt(argc, argv, &i, NULL, "--lua-dir", 1, &v, err, &bad)) {
             if (bad) return ETWL_EXIT_USAGE;
             o->lua_dir = v;

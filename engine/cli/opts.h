@@ -29,6 +29,7 @@ typedef struct etwl_cli_opts {
     int dump, json, stats, help, version;
     int alerts_only, unsafe;
     long budget;        /* 0 = default */
+    double duration;    /* seconds; 0 = until stopped */
     long memory_mb;     /* 0 = default */
     const char *lua_dir;
     const char *kill;

@@ -408,7 +408,7 @@ static void test_process_table_from_lua(void **st)
          "  etw._test_publish(table.concat({ev.id, p.name, p.pid, p.parent.name, p.parent.parent.name,\n"
          "    table.concat(chain, '<')}, '|'))\n"
          "end)\n");
-    send("{\"header\":{\"descriptor\":{\"id\":1},\"ts\":\"2024-01-01T00:00:00Z\",\"provider_name\":\"etwlua-process\"},"
+    send("{\"header\":{\"descriptor\":{\"id\":1},\"ts\":\"2024-01-01T00:00:00Z\",\"provider_name\":\"process\"},"
          "\"info\":{\"pid\":10,\"ppid\":1,\"image\":\"/sbin/init\"}}");
     send("{\"header\":{\"descriptor\":{\"id\":1},\"ts\":\"2024-01-01T00:00:01Z\",\"provider_name\":"
          "\"Microsoft-Windows-Kernel-Process\"},\"info\":{\"ProcessID\":\"20\",\"ParentProcessID\":\"10\","

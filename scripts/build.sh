@@ -1,7 +1,8 @@
 #!/bin/sh
 # scripts/build.sh run|test|build [--no-install]
 #
-#   run    install what is missing, build, and run the main job
+#   run    install what is missing, build, and run the main job: a live
+#          session for 10 s (ETWLUA_SECONDS) printing process starts
 #   test   install what is missing, build, and run every test
 #   build  install what is missing and build (release, debug and sanitize)
 #   install [PREFIX]  build, then copy etwlua to PREFIX/bin and the Lua
@@ -41,7 +42,15 @@ action=${1:-run}
 case "$action" in
 run)
     build release
-    echo "build.sh: replaying tests/data/events.jsonl through build/bin/release/etwlua"
+    if [ "$(id -u)" = 0 ] && build/bin/release/etwlua --kill etwlua-quickstart-probe 2>&1 | grep -q "no session named"; then
+        # the main job: a live session with the default provider, printing
+        # process starts; a few demo processes run while it watches
+        secs=${ETWLUA_SECONDS:-10}
+        echo "build.sh: the main job: 'etwlua' live for ${secs}s (tracefs), printing process starts"
+        (sleep 2; /bin/echo "hello from the quick start" >/dev/null; sh -c 'id >/dev/null; uname -a >/dev/null') &
+        exec build/bin/release/etwlua --duration "$secs"
+    fi
+    echo "build.sh: live tracing needs root and tracefs; replaying tests/data/events.jsonl instead"
     exec build/bin/release/etwlua -r tests/data/events.jsonl --dump --stats
     ;;
 test)

@@ -410,7 +410,8 @@ static void split_cmdline(char *buf, ssize_t n, char **argv, uint32_t *argc, uin
 }
 
 static etwl_status emit_start(etwl_procprov *pp, uint32_t pid, const char *image, char **argv, uint32_t argc,
-                              uint64_t argc_total, const char *source, int64_t exec_ts, int64_t ts, int rundown)
+                              uint64_t argc_total, const char *source, int truncated, int64_t exec_ts, int64_t ts,
+                              int rundown)
 {
     mb b;
     pinfo pi;
@@ -430,7 +431,7 @@ static etwl_status emit_start(etwl_procprov *pp, uint32_t pid, const char *image
     add_argv(&b, argv, argc);
     add_uint(&b, "argc", argc_total);
     add_cstr(&b, "argv_source", source);
-    add_bool(&b, "truncated", argc_total > argc);
+    add_bool(&b, "truncated", truncated || argc_total > argc);
     add_proc_details(pp, &b, pid, ppid, &pi, have_stat);
     parent = etwl_proctab_find(pp->pt, ppid, exec_ts);
     if (parent && parent->image) add_cstr(&b, "parent_image", parent->image);
@@ -557,7 +558,7 @@ etwl_status etwl_procprov_rundown(etwl_procprov *pp, int64_t now)
             read_stat(list[i].pid, &pi);
             snprintf(exe, sizeof exe, "[%s]", pi.comm); /* a kernel thread */
         }
-        st = emit_start(pp, list[i].pid, exe, argv, argc, total, "proc", start, now, 1);
+        st = emit_start(pp, list[i].pid, exe, argv, argc, total, "proc", 0, start, now, 1);
     }
     free(list);
     return st;
@@ -589,10 +590,12 @@ static etwl_status complete_from_proc(etwl_procprov *pp, pending *p, int64_t now
     if (k > 0) {
         split_cmdline(buf, k, argv, &argc, ETWL_ARGV_MAX);
         pp->argv_proc++;
-        st = emit_start(pp, p->pid, p->filename, argv, argc, argc, "proc", p->ts, now, 0);
+        st = emit_start(pp, p->pid, p->filename, argv, argc, argc, "proc", k >= (ssize_t)sizeof buf - 1, p->ts,
+                        now, 0);
     } else {
+        /* gone, and no argv: only the image is known */
         one[0] = p->filename;
-        st = emit_start(pp, p->pid, p->filename, one, 1, 1, "none", p->ts, now, 0);
+        st = emit_start(pp, p->pid, p->filename, one, 1, 1, "none", 1, p->ts, now, 0);
     }
     drop_pending(pp, p);
     return st;
@@ -682,8 +685,36 @@ etwl_status etwl_procprov_feed(etwl_procprov *pp, etwl_event *raw, int64_t now)
             if (!s) break;
             argv[argc++] = (char *)s;
         }
-        pp->argv_probe++;
-        st = emit_start(pp, p->pid, p->filename, argv, argc, total, "probe", p->ts, h->ts, 0);
+        {
+            /* The kernel caps a uprobe record's string data (about 2 KB here,
+             * and it may cut rather than drop); a long capture is checked
+             * against /proc while the process is still there. */
+            size_t bytes = 0;
+            int suspect;
+            for (i = 0; i < argc; i++) bytes += strlen(argv[i]) + 1;
+            suspect = bytes >= 900 || total > argc;
+            if (suspect) {
+                char path[64], buf[65536], *pargv[ETWL_ARGV_MAX];
+                uint32_t pargc = 0;
+                ssize_t k;
+                snprintf(path, sizeof path, "/proc/%u/cmdline", p->pid);
+                k = read_file(path, buf, sizeof buf);
+                if (k > 0) split_cmdline(buf, k, pargv, &pargc, ETWL_ARGV_MAX);
+                /* /proc may already show a later exec of the same pid: use it
+                 * only when what the probe caught is a prefix of it */
+                for (i = 0; k > 0 && i < argc; i++)
+                    if (i >= pargc || strncmp(pargv[i], argv[i], strlen(argv[i])) != 0) k = 0;
+                if (k > 0) {
+                    pp->argv_proc++;
+                    st = emit_start(pp, p->pid, p->filename, pargv, pargc, total > pargc ? total : pargc, "proc",
+                                    k >= (ssize_t)sizeof buf - 1, p->ts, h->ts, 0);
+                    drop_pending(pp, p);
+                    return st;
+                }
+            }
+            pp->argv_probe++;
+            st = emit_start(pp, p->pid, p->filename, argv, argc, total, "probe", suspect, p->ts, h->ts, 0);
+        }
         drop_pending(pp, p);
         return st;
     }

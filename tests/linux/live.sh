@@ -141,5 +141,21 @@ lost=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' "$TMP/etwl-t-loss.err" | tail -1)
 [ "${lost:-0}" -gt 0 ] && grep -q '"rule":"etwlua.events_lost"' "$TMP/etwl-t-loss.out" && ok ||
     bad "loss accounting (lost=${lost:-?}: $(tail -3 "$TMP/etwl-t-loss.err"))"
 
+# 8. STACK_TRACE: each event's kernel stack arrives in ext.stacktrace.
+start etwl-t-f -p sched:sched_process_exec -E STACK_TRACE --dump --json --duration 3 || bad "stack session did not start"
+/bin/echo stacks >/dev/null
+wait "$pid_etwl_t_f"
+python3 - "$TMP/etwl-t-f.out" <<'PY' && ok || bad "STACK_TRACE"
+import json, sys
+seen = 0
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    st = e["ext"].get("stacktrace")
+    assert st and len(st["addresses"]) > 0, e["ext"]
+    assert all(a >= 0xffff000000000000 for a in st["addresses"]), st  # kernel addresses
+    seen += 1
+assert seen > 0
+PY
+
 echo "live: $pass passed, $fail failed"
 [ $fail = 0 ]

@@ -62,7 +62,7 @@ local function pkg(names)
   return r
 end
 
-local DEPS = "lua5.4 lua5.4-lpeg yajl"
+local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat"
 
 local function use_pkg(names)
   local r = pkg(names)

@@ -145,6 +145,9 @@ typedef struct etwl_descriptor {
 #define ETWL_HAS_PROVIDER_NAME 0x01
 #define ETWL_HAS_PROCESSOR 0x02
 #define ETWL_HAS_EVENT_NAME 0x04
+#define ETWL_HAS_RECORD_ID 0x08
+#define ETWL_HAS_CHANNEL_NAME 0x10
+#define ETWL_HAS_COMPUTER 0x20
 
 typedef struct etwl_header {
     etwl_descriptor desc;
@@ -160,6 +163,11 @@ typedef struct etwl_header {
     uint32_t provider_name_len;
     const char *event_name; /* tracefs event, ETW task/event name; optional */
     uint32_t event_name_len;
+    uint64_t record_id;       /* EVTX EventRecordID */
+    const char *channel_name; /* EVTX channel, e.g. "Security" */
+    uint32_t channel_name_len;
+    const char *computer;     /* EVTX computer name */
+    uint32_t computer_len;
     uint32_t has; /* ETWL_HAS_* */
 } etwl_header;
 

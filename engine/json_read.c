@@ -29,7 +29,7 @@ typedef enum {
 enum {
     K_NONE,
     K_HEADER, K_INFO, K_EXT,
-    K_DESC, K_TID, K_PID, K_TS, K_PGUID, K_PNAME, K_ENAME, K_AGUID, K_FLAGS, K_KTIME, K_UTIME, K_PTIME, K_PROC,
+    K_DESC, K_TID, K_PID, K_TS, K_PGUID, K_PNAME, K_ENAME, K_RECID, K_CHNAME, K_COMPUTER, K_AGUID, K_FLAGS, K_KTIME, K_UTIME, K_PTIME, K_PROC,
     K_ID, K_VERSION, K_CHANNEL, K_LEVEL, K_OPCODE, K_TASK, K_KEYWORD,
     K_SESSION, K_RELACT, K_SID, K_INSTINFO, K_STACKTRACE,
     K_IID, K_IPARENT, K_IPGUID,
@@ -48,6 +48,8 @@ static const kdef keys[] = {
     {C_HEADER, "thread_id", K_TID},       {C_HEADER, "process_id", K_PID},
     {C_HEADER, "ts", K_TS},               {C_HEADER, "provider_guid", K_PGUID},
     {C_HEADER, "provider_name", K_PNAME}, {C_HEADER, "event_name", K_ENAME},
+    {C_HEADER, "record_id", K_RECID},     {C_HEADER, "channel_name", K_CHNAME},
+    {C_HEADER, "computer", K_COMPUTER},
     {C_HEADER, "activity_guid", K_AGUID},
     {C_HEADER, "flags", K_FLAGS},         {C_HEADER, "kernel_time", K_KTIME},
     {C_HEADER, "user_time", K_UTIME},     {C_HEADER, "processor_time", K_PTIME},
@@ -228,7 +230,7 @@ static int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
 static int set_uint(etwl_json_reader *r, const char *s, size_t n)
 {
     static const struct { int key; uint64_t max; } lim[] = {
-        {K_TID, UINT32_MAX}, {K_PID, UINT32_MAX}, {K_FLAGS, UINT16_MAX}, {K_KTIME, UINT32_MAX},
+        {K_TID, UINT32_MAX}, {K_PID, UINT32_MAX}, {K_RECID, UINT64_MAX}, {K_FLAGS, UINT16_MAX}, {K_KTIME, UINT32_MAX},
         {K_UTIME, UINT32_MAX}, {K_PTIME, UINT64_MAX}, {K_PROC, UINT32_MAX}, {K_ID, UINT16_MAX},
         {K_VERSION, UINT8_MAX}, {K_CHANNEL, UINT8_MAX}, {K_LEVEL, UINT8_MAX}, {K_OPCODE, UINT8_MAX},
         {K_TASK, UINT16_MAX}, {K_KEYWORD, UINT64_MAX}, {K_SESSION, UINT32_MAX}, {K_IID, UINT32_MAX},
@@ -251,6 +253,7 @@ static int set_uint(etwl_json_reader *r, const char *s, size_t n)
                            (int)(n > 40 ? 40 : n), s, (unsigned long long)max);
     switch (r->key) {
     case K_TID: h->tid = (uint32_t)v; break;
+    case K_RECID: h->record_id = v; h->has |= ETWL_HAS_RECORD_ID; break;
     case K_PID: h->pid = (uint32_t)v; break;
     case K_FLAGS: h->flags = (uint16_t)v; break;
     case K_KTIME: h->kernel_time = (uint32_t)v; break;
@@ -306,6 +309,18 @@ static int set_string(etwl_json_reader *r, const char *s, size_t n)
         if (!h->event_name) return jerr(r, "event too large");
         h->event_name_len = (uint32_t)n;
         h->has |= ETWL_HAS_EVENT_NAME;
+        return 1;
+    case K_CHNAME:
+        h->channel_name = etwl_arena_strdup(&r->ev->arena, s, n);
+        if (!h->channel_name) return jerr(r, "event too large");
+        h->channel_name_len = (uint32_t)n;
+        h->has |= ETWL_HAS_CHANNEL_NAME;
+        return 1;
+    case K_COMPUTER:
+        h->computer = etwl_arena_strdup(&r->ev->arena, s, n);
+        if (!h->computer) return jerr(r, "event too large");
+        h->computer_len = (uint32_t)n;
+        h->has |= ETWL_HAS_COMPUTER;
         return 1;
     case K_SID:
         /* kept as text; must look like a SID so outputs stay parseable */

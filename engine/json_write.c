@@ -167,6 +167,15 @@ etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b)
     etwl_buf_printf(b, ",\"flags\":%u,\"kernel_time\":%u,\"user_time\":%u,\"processor_time\":%llu", h->flags,
                     (unsigned)h->kernel_time, (unsigned)h->user_time, (unsigned long long)h->processor_time);
     if (h->has & ETWL_HAS_PROCESSOR) etwl_buf_printf(b, ",\"processor_number\":%u", (unsigned)h->processor);
+    if (h->has & ETWL_HAS_RECORD_ID) etwl_buf_printf(b, ",\"record_id\":%llu", (unsigned long long)h->record_id);
+    if (h->has & ETWL_HAS_CHANNEL_NAME) {
+        etwl_buf_puts(b, ",\"channel_name\":");
+        etwl_json_put_string(b, h->channel_name, h->channel_name_len);
+    }
+    if (h->has & ETWL_HAS_COMPUTER) {
+        etwl_buf_puts(b, ",\"computer\":");
+        etwl_json_put_string(b, h->computer, h->computer_len);
+    }
     etwl_buf_puts(b, "},\"info\":{");
     n = etwl_event_prop_count(ev);
     for (i = 0; i < n; i++) {

@@ -25,7 +25,7 @@
 
 enum {
     F_ID = 1, F_VERSION, F_CHANNEL, F_LEVEL, F_OPCODE, F_TASK, F_KEYWORD, F_PID, F_TID, F_TS, F_FILETIME,
-    F_PROVIDER, F_EVENT_NAME, F_PROVIDER_GUID, F_ACTIVITY_GUID, F_FLAGS, F_CPU, F_KTIME, F_UTIME, F_PTIME,
+    F_PROVIDER, F_EVENT_NAME, F_RECORD_ID, F_CHANNEL_NAME, F_COMPUTER, F_PROVIDER_GUID, F_ACTIVITY_GUID, F_FLAGS, F_CPU, F_KTIME, F_UTIME, F_PTIME,
     F_HEADER, F_INFO, F_EXT, F_PROCESS,
     X_SESSION, X_ACTIVITY, X_SID, X_INSTANCE, X_STACK
 };
@@ -37,6 +37,7 @@ static const struct {
     {"id", F_ID}, {"version", F_VERSION}, {"channel", F_CHANNEL}, {"level", F_LEVEL}, {"opcode", F_OPCODE},
     {"task", F_TASK}, {"keyword", F_KEYWORD}, {"pid", F_PID}, {"tid", F_TID}, {"ts", F_TS},
     {"filetime", F_FILETIME}, {"provider", F_PROVIDER}, {"event_name", F_EVENT_NAME},
+    {"record_id", F_RECORD_ID}, {"channel_name", F_CHANNEL_NAME}, {"computer", F_COMPUTER},
     {"provider_guid", F_PROVIDER_GUID},
     {"activity_guid", F_ACTIVITY_GUID}, {"flags", F_FLAGS}, {"cpu", F_CPU}, {"kernel_time", F_KTIME},
     {"user_time", F_UTIME}, {"processor_time", F_PTIME}, {"header", F_HEADER}, {"info", F_INFO}, {"ext", F_EXT},
@@ -160,6 +161,18 @@ static int push_field(lua_State *L, etwl_event *ev, int id)
     case F_PROVIDER: push_provider(L, h); break;
     case F_EVENT_NAME:
         if (h->has & ETWL_HAS_EVENT_NAME) lua_pushlstring(L, h->event_name, h->event_name_len);
+        else lua_pushnil(L);
+        break;
+    case F_RECORD_ID:
+        if (h->has & ETWL_HAS_RECORD_ID) lua_pushinteger(L, (lua_Integer)h->record_id);
+        else lua_pushnil(L);
+        break;
+    case F_CHANNEL_NAME:
+        if (h->has & ETWL_HAS_CHANNEL_NAME) lua_pushlstring(L, h->channel_name, h->channel_name_len);
+        else lua_pushnil(L);
+        break;
+    case F_COMPUTER:
+        if (h->has & ETWL_HAS_COMPUTER) lua_pushlstring(L, h->computer, h->computer_len);
         else lua_pushnil(L);
         break;
     case F_PROVIDER_GUID: push_guid(L, &h->provider_guid); break;

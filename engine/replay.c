@@ -63,8 +63,6 @@ static etwl_status sniff(replay *r, etwl_error *err)
     off_t at = lseek(r->fd, 0, SEEK_CUR);
     if (at < 0) return ETWL_OK; /* not seekable */
     n = pread(r->fd, m, sizeof m, at);
-    if (n == 8 && memcmp(m, "ElfFile", 8) == 0)
-        return etwl_error_set(err, ETWL_ENOTSUP, "%s: EVTX replay is not built into this etwlua yet", r->path);
     if (n >= 2 && m[0] == 'P' && m[1] == 'K')
         return etwl_error_set(err, ETWL_ENOTSUP, "%s: zip input (.etl.zip) is not supported yet", r->path);
     if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)

@@ -1,6 +1,8 @@
 /* session.c - the neutral session API over the backend table. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "source.h"
 
@@ -32,6 +34,7 @@ const etwl_source_ops *etwl_source_find(const char *name)
     for (i = 0; i < MAX_SOURCES && registry[i]; i++)
         if (strcmp(registry[i]->name, name) == 0) return registry[i];
     if (strcmp(name, etwl_replay_ops.name) == 0) return &etwl_replay_ops;
+    if (strcmp(name, etwl_evtx_ops.name) == 0) return &etwl_evtx_ops;
     if (live && (strcmp(name, live->name) == 0 || strcmp(name, "live") == 0)) return live;
     return NULL;
 }
@@ -47,10 +50,25 @@ static etwl_status no_live(etwl_error *err)
     return etwl_error_set(err, ETWL_ENOTSUP, LIVE_NAME " not built into this etwlua yet; replay a recording with -r FILE");
 }
 
+/* Recordings are recognised by content: EVTX files start with "ElfFile\0";
+ * a folder is a set of .evtx files.  Everything else is JSON lines. */
+static const char *replay_kind(const char *path)
+{
+    struct stat sb;
+    char magic[8];
+    FILE *f;
+    if (strcmp(path, "-") == 0 || stat(path, &sb) != 0) return "replay";
+    if (S_ISDIR(sb.st_mode)) return "evtx";
+    if (!S_ISREG(sb.st_mode) || !(f = fopen(path, "rb"))) return "replay";
+    if (fread(magic, 1, 8, f) != 8) memset(magic, 0, 8);
+    fclose(f);
+    return memcmp(magic, "ElfFile", 8) == 0 ? "evtx" : "replay";
+}
+
 static const etwl_source_ops *pick(const etwl_config *cfg, etwl_error *err)
 {
     const etwl_source_ops *ops;
-    const char *name = cfg->backend ? cfg->backend : cfg->read_path ? "replay" : "live";
+    const char *name = cfg->backend ? cfg->backend : cfg->read_path ? replay_kind(cfg->read_path) : "live";
     ops = etwl_source_find(name);
     if (!ops) {
         if (strcmp(name, "live") == 0) no_live(err);

@@ -43,6 +43,7 @@ const etwl_source_ops *etwl_source_find(const char *name);
 /* The live backend of this platform, or NULL when none is built. */
 const etwl_source_ops *etwl_source_live(void);
 
-extern const etwl_source_ops etwl_replay_ops;
+extern const etwl_source_ops etwl_replay_ops; /* JSON lines */
+extern const etwl_source_ops etwl_evtx_ops;   /* .evtx files and folders */
 
 #endif

@@ -12,7 +12,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="gcc make pkg-config premake4 liblua5.4-dev lua-lpeg-dev libcmocka-dev libyajl-dev libtracefs-dev libtraceevent-dev python3 time bsdutils"
+PKGS="gcc make pkg-config premake4 liblua5.4-dev lua-lpeg-dev libcmocka-dev libyajl-dev libtracefs-dev libtraceevent-dev libevtx-dev libbfio-dev libexpat1-dev libevtx-utils python3 time bsdutils"
 
 install_deps() {
     missing=""

@@ -207,9 +207,19 @@ static void test_open_errors(void **st)
     cfg.read_path = "/nonexistent/trace.jsonl";
     assert_int_equal(etwl_session_open(&cfg, &s, &e), ETWL_ENOTFOUND);
     assert_non_null(strstr(e.message, "/nonexistent/trace.jsonl"));
+    /* a file that claims to be EVTX but is not opens, and is reported per file */
     cfg.read_path = tmpfile_bytes("ElfFile\0junk", 12);
-    assert_int_equal(etwl_session_open(&cfg, &s, &e), ETWL_ENOTSUP);
-    assert_non_null(strstr(e.message, "EVTX"));
+    assert_int_equal(etwl_session_open(&cfg, &s, &e), ETWL_OK);
+    {
+        counter c;
+        memset(&c, 0, sizeof c);
+        ndiag = 0;
+        etwl_session_set_diag(s, diag_cb, NULL);
+        assert_int_equal(etwl_session_process(s, count_cb, &c, &e), ETWL_OK);
+        assert_int_equal(ndiag, 1);
+        assert_non_null(strstr(last_where, cfg.read_path));
+        etwl_session_free(s);
+    }
     unlink(cfg.read_path);
     etwl_config_init(&cfg); /* no source: live, not built on this platform yet */
     if (!etwl_source_live()) {

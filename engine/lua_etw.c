@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "event.h"
+#include "json_read.h"
 #include "lua_host.h"
 #include "output.h"
 
@@ -257,41 +258,64 @@ static const char *opt_field(lua_State *L, const char *k, size_t *n)
 
 static void json_lua_value(lua_State *L, etwl_buf *b, int idx, int depth);
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The string keys of the table at idx, sorted: Lua's table order changes
+ * from run to run, and alert consumers diff and dedupe.  Pushes a table that
+ * keeps the strings alive; the caller frees *names and pops it. */
+static int sorted_keys(lua_State *L, int idx, const char ***names)
+{
+    int keys, i, nk = 0;
+    lua_newtable(L);
+    keys = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) continue; /* field names are strings */
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, keys, ++nk);
+    }
+    *names = nk ? malloc((size_t)nk * sizeof **names) : NULL;
+    if (!*names) return 0;
+    for (i = 0; i < nk; i++) {
+        lua_rawgeti(L, keys, i + 1);
+        (*names)[i] = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+    qsort(*names, (size_t)nk, sizeof **names, cmp_str);
+    return nk;
+}
+
 static void json_lua_table(lua_State *L, etwl_buf *b, int idx, int depth)
 {
-    lua_Integer n = (lua_Integer)lua_rawlen(L, idx), i;
-    int first = 1;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx), k;
     if (n > 0) { /* a sequence */
         etwl_buf_putc(b, '[');
-        for (i = 1; i <= n; i++) {
-            lua_rawgeti(L, idx, i);
-            if (i > 1) etwl_buf_putc(b, ',');
+        for (k = 1; k <= n; k++) {
+            lua_rawgeti(L, idx, k);
+            if (k > 1) etwl_buf_putc(b, ',');
             json_lua_value(L, b, lua_gettop(L), depth + 1);
             lua_pop(L, 1);
         }
         etwl_buf_putc(b, ']');
         return;
     }
-    etwl_buf_putc(b, '{');
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        size_t kl;
-        const char *k;
-        if (lua_type(L, -2) != LUA_TSTRING && lua_type(L, -2) != LUA_TNUMBER) {
+    {
+        const char **names;
+        int i, nk = sorted_keys(L, idx, &names);
+        etwl_buf_putc(b, '{');
+        for (i = 0; i < nk; i++) {
+            if (i) etwl_buf_putc(b, ',');
+            etwl_json_put_string(b, names[i], strlen(names[i]));
+            etwl_buf_putc(b, ':');
+            lua_getfield(L, idx, names[i]);
+            json_lua_value(L, b, lua_gettop(L), depth + 1);
             lua_pop(L, 1);
-            continue;
         }
-        lua_pushvalue(L, -2); /* tostring on a copy keeps lua_next's key intact */
-        k = lua_tolstring(L, -1, &kl);
-        if (!first) etwl_buf_putc(b, ',');
-        first = 0;
-        etwl_json_put_string(b, k, kl);
-        etwl_buf_putc(b, ':');
-        lua_pop(L, 1);
-        json_lua_value(L, b, lua_gettop(L), depth + 1);
-        lua_pop(L, 1);
+        etwl_buf_putc(b, '}');
+        free(names);
+        lua_pop(L, 1); /* the keys */
     }
-    etwl_buf_putc(b, '}');
 }
 
 static void json_lua_value(lua_State *L, etwl_buf *b, int idx, int depth)
@@ -365,6 +389,14 @@ static int l_alert(lua_State *L)
         etwl_time_format(etwl_time_from_unix_ns((int64_t)now.tv_sec * 1000000000 + now.tv_nsec), ts);
     }
     x->alerts++;
+    if (x->test_mode && x->capture_ref != LUA_NOREF) { /* etwlua test: collect, do not write */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, x->capture_ref);
+        lua_pushlstring(L, rule, rn);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+        return 0;
+    }
     etwl_buf_reset(b);
     if (x->o.alerts_json) {
         etwl_buf_printf(b, "{\"time\":\"%s\",\"rule\":", ts);
@@ -417,17 +449,19 @@ static int l_alert(lua_State *L)
         }
         if (ev) etwl_buf_printf(b, " pid=%u", (unsigned)ev->hdr.pid);
         if (lua_getfield(L, 1, "fields") == LUA_TTABLE) {
-            int fi = lua_gettop(L);
-            lua_pushnil(L);
-            while (lua_next(L, fi)) {
+            int fi = lua_gettop(L), k, nk;
+            const char **names;
+            nk = sorted_keys(L, fi, &names);
+            for (k = 0; k < nk; k++) {
                 etwl_buf_putc(b, ' ');
-                lua_pushvalue(L, -2);
-                text_lua_value(L, b, lua_gettop(L));
-                lua_pop(L, 1);
+                etwl_text_put_escaped(b, names[k], strlen(names[k]));
                 etwl_buf_putc(b, '=');
+                lua_getfield(L, fi, names[k]);
                 text_lua_value(L, b, lua_gettop(L));
                 lua_pop(L, 1);
             }
+            free(names);
+            lua_pop(L, 1); /* the keys */
         }
         lua_pop(L, 1);
     }
@@ -437,7 +471,41 @@ static int l_alert(lua_State *L)
     return 0;
 }
 
-static const luaL_Reg etw_funcs[] = {{"on", l_on},       {"alert", l_alert}, {"on_start", l_on_start},
+/* etw._inject(json) -> {rule_id = true, ...}: dispatches one event given as
+ * a JSON line through the C filters and every handler (etwlua test only). */
+static int l_inject(lua_State *L)
+{
+    etwl_lua *x = etwl_lua_host(L);
+    size_t n;
+    const char *json = luaL_checklstring(L, 1, &n);
+    char err[300];
+    etwl_json_reader *jr;
+    etwl_event ev;
+    etwl_status st;
+    if (!x->test_mode) return luaL_error(L, "etw._inject is only for 'etwlua test'");
+    if (x->cur) return luaL_error(L, "etw._inject cannot run inside a handler");
+    jr = etwl_json_reader_new();
+    if (!jr) return luaL_error(L, "out of memory");
+    etwl_event_init(&ev);
+    ev.seq = x->dispatch_seq + 1000000; /* unrelated to any real event */
+    etwl_event_begin(&ev);
+    st = etwl_json_parse_event(jr, json, n, &ev, err, sizeof err);
+    etwl_json_reader_free(jr);
+    if (st != ETWL_OK) {
+        etwl_event_release(&ev);
+        return luaL_error(L, "etw._inject: %s", err);
+    }
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    x->capture_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    etwl_lua_dispatch(x, &ev);
+    luaL_unref(L, LUA_REGISTRYINDEX, x->capture_ref);
+    x->capture_ref = LUA_NOREF;
+    etwl_event_release(&ev);
+    return 1;
+}
+
+static const luaL_Reg etw_funcs[] = {{"_inject", l_inject},{"on", l_on},       {"alert", l_alert}, {"on_start", l_on_start},
                                      {"on_stop", l_on_stop}, {"every", l_every}, {"stats", l_stats},
                                      {NULL, NULL}};
 

@@ -69,14 +69,22 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit)
 {
     lua_State *L = x->L;
-    int rc;
+    int rc, msgh = 1, base = 0;
     /* the traceback handler lives at stack slot 1 for the state's lifetime,
-     * so no call has to move it into place.  Arming the hook resets its
-     * count; it stays armed afterwards, which costs nothing while C runs,
-     * since every entry into Lua comes through here and re-arms it. */
+     * so no call has to move it into place - except when called from inside
+     * a C function (etw._inject), whose slot 1 is its own first argument */
+    if (lua_tocfunction(L, 1) != traceback) {
+        base = lua_gettop(L) - nargs;
+        lua_pushcfunction(L, traceback);
+        lua_insert(L, base);
+        msgh = base;
+    }
+    /* Arming the hook resets its count; it stays armed afterwards, which
+     * costs nothing while C runs, since every entry into Lua comes through
+     * here and re-arms it. */
     x->budget_hit = 0;
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, x->budget_armed);
-    rc = lua_pcall(L, nargs, nresults, 1);
+    rc = lua_pcall(L, nargs, nresults, msgh);
     if (budget_hit) *budget_hit = x->budget_hit;
     if (rc != LUA_OK) {
         size_t n;
@@ -87,6 +95,7 @@ int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit)
         if (rc == LUA_ERRMEM) etwl_buf_puts(&x->buf, " (the Lua memory cap; raise it with --memory-mb)");
         lua_pop(L, 1);
     }
+    if (base) lua_remove(L, base);
     return rc;
 }
 
@@ -418,6 +427,33 @@ etwl_status etwl_lua_load_string(etwl_lua *x, const char *code, const char *name
 }
 
 void etwl_lua_set_session(etwl_lua *x, etwl_session *s) { x->session = s; }
+
+void etwl_lua_set_test_mode(etwl_lua *x, int on)
+{
+    x->test_mode = on;
+    x->capture_ref = LUA_NOREF;
+}
+
+void etwl_lua_set_option_list(etwl_lua *x, const char *name, const char *const *items, int n)
+{
+    lua_State *L = x->L;
+    int i;
+    lua_getfield(L, LUA_REGISTRYINDEX, "etwl.loaded");
+    lua_getfield(L, -1, "etw");
+    if (lua_getfield(L, -1, "options") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "options");
+    }
+    lua_createtable(L, n, 0);
+    for (i = 0; i < n; i++) {
+        lua_pushstring(L, items[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, name);
+    lua_pop(L, 3);
+}
 int etwl_lua_nhandlers(const etwl_lua *x) { return x->nh; }
 
 static void report(etwl_lua *x, const char *what, const char *origin, uint64_t nth)

@@ -71,6 +71,8 @@ struct etwl_lua {
     int timing;          /* measure handler time (for --stats) */
     char lua_dir[1024];  /* where require() finds lua/ modules */
     uint64_t dispatch_seq; /* numbers the events handed to Lua */
+    int test_mode;         /* etwlua test: etw._inject exists, alerts are collected */
+    int capture_ref;       /* table of rule ids alerted during an injection */
     etwl_proctab *procs;   /* fed by every event, read by ev.process */
     etwl_proc_event pe;    /* what the current event says about processes */
     int need_process;      /* some filter has a process key */
@@ -85,6 +87,10 @@ void etwl_lua_free(etwl_lua *x);
 etwl_status etwl_lua_load_file(etwl_lua *x, const char *path, etwl_error *err);
 etwl_status etwl_lua_load_string(etwl_lua *x, const char *code, const char *name, etwl_error *err);
 void etwl_lua_set_session(etwl_lua *x, etwl_session *s);
+/* etw.options[name] = {items...}, read by Lua modules such as etwlua.rules. */
+void etwl_lua_set_option_list(etwl_lua *x, const char *name, const char *const *items, int n);
+/* Test mode: alerts are collected for etw._inject instead of written. */
+void etwl_lua_set_test_mode(etwl_lua *x, int on);
 /* Runs on_start hooks; then dispatch per event; then on_stop hooks. */
 etwl_status etwl_lua_start(etwl_lua *x);
 /* The C filters run first: an event no handler wants never touches Lua. */

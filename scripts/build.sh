@@ -65,9 +65,10 @@ install)
     prefix=${3:-${PREFIX:-/usr/local}}
     mkdir -p "$prefix/bin" "$prefix/share/etwlua"
     cp build/bin/release/etwlua "$prefix/bin/etwlua"
-    rm -rf "$prefix/share/etwlua/lua"
+    rm -rf "$prefix/share/etwlua/lua" "$prefix/share/etwlua/rules"
     cp -R lua "$prefix/share/etwlua/lua"
-    echo "build.sh: installed $prefix/bin/etwlua and $prefix/share/etwlua/lua"
+    cp -R scripts/rules "$prefix/share/etwlua/rules"
+    echo "build.sh: installed $prefix/bin/etwlua, $prefix/share/etwlua/lua and $prefix/share/etwlua/rules"
     ;;
 *)
     echo "usage: scripts/build.sh run|test|build [--no-install]" >&2

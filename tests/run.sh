@@ -59,5 +59,25 @@ for cfg in release sanitize; do
     fi
 done
 
+# Lua-level suites: the rules over their own examples, the helpers, and the
+# report over the real attack samples (skipped without ../shared)
+suite() { # name command...
+    local name=$1 out rc p f
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    p=$(printf '%s\n' "$out" | sed -n 's/^[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
+    f=$(printf '%s\n' "$out" | sed -n 's/^[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -1)
+    tests_pass=$((tests_pass + ${p:-0}))
+    tests_fail=$((tests_fail + ${f:-1}))
+    if [ $rc = 0 ] && [ "${f:-1}" = 0 ]; then echo "ok   $name (${p:-0} checks)"; else
+        echo "FAIL $name"
+        printf '%s\n' "$out" | grep -v '^ok ' | tail -30
+    fi
+}
+suite rules-examples build/bin/release/etwlua test
+suite lua-helpers build/bin/release/etwlua --no-rules -r /dev/null tests/lua/helpers.lua
+suite rules-report python3 tests/rules/report.py build/bin/release/etwlua --check tests/rules/evtx-attack-samples.md
+
 echo "$tests_pass passed, $tests_fail failed"
 [ $tests_fail = 0 ] && [ $suites_fail = 0 ]

@@ -10,6 +10,7 @@
 
 #include "bench.h"
 #include "etwl.h"
+#include "library.h"
 #include "lua_host.h"
 #include "opts.h"
 
@@ -22,6 +23,7 @@ typedef struct run {
     uint64_t diags;
     etwl_lua *lua;
     int main_job; /* live, no script, no --dump: print process starts */
+    int nrule_files;
     etwl_session *s;
     uint64_t events, lost_reported;
     time_t last_check;
@@ -106,7 +108,7 @@ static etwl_status on_event(etwl_event *ev, void *user)
         check_losses(r, 0);
     }
     if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
-    if (r->main_job) {
+    if (r->main_job && r->nrule_files == 0) {
         const etwl_header *h = etwl_event_header(ev);
         if (!(h->has & ETWL_HAS_PROVIDER_NAME) || h->provider_name_len != 7 ||
             memcmp(h->provider_name, "process", 7) != 0 || h->desc.id != 1)
@@ -140,6 +142,16 @@ static int load_scripts(etwl_cli_opts *o, run *r)
     lo.lua_dir = o->lua_dir;
     if (etwl_lua_new(&lo, &r->lua, &err) != ETWL_OK) return report(&err);
     r->lua->timing = o->stats && !o->alerts_only;
+    {
+        int n = 0;
+        if (etwl_load_rules(r->lua, o, &n, &err) != ETWL_OK) {
+            report(&err);
+            etwl_lua_free(r->lua);
+            r->lua = NULL;
+            return ETWL_EXIT_SCRIPT;
+        }
+        r->nrule_files = n;
+    }
     for (i = 0; i < o->nscripts; i++) {
         char name[32];
         etwl_status st;
@@ -180,6 +192,7 @@ int main(int argc, char **argv)
     int code;
     memset(&err, 0, sizeof err);
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return etwl_bench_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "test") == 0) return etwl_rule_test_main(argc, argv);
     if (etwl_cli_parse(argc, argv, &o, &err) != ETWL_EXIT_OK) {
         report(&err);
         fprintf(stderr, "etwlua: see 'etwlua --help'\n");
@@ -204,7 +217,7 @@ int main(int argc, char **argv)
     r.fp = stdout;
     etwl_buf_init(&r.out);
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-    if (o.nscripts) {
+    if (o.nscripts || !o.no_rules || o.nrules_dirs) {
         code = load_scripts(&o, &r);
         if (code != ETWL_EXIT_OK) {
             etwl_buf_free(&r.out);
@@ -231,7 +244,10 @@ int main(int argc, char **argv)
         r.main_job = !o.nscripts && !o.dump;
         if (!o.alerts_only)
             fprintf(stderr, "etwlua: live session '%s' started%s; stop it with Ctrl-C%s or 'etwlua --kill %s'\n",
-                    etwl_session_name(s), r.main_job ? ", printing process starts" : "",
+                    etwl_session_name(s),
+                    r.main_job ? (r.nrule_files ? ", watching with the rule library, printing alerts"
+                                                : ", printing process starts")
+                               : "",
                     o.duration > 0 ? ", --duration," : "", etwl_session_name(s));
     }
     if (o.duration > 0) {

@@ -7,6 +7,7 @@
 const char etwl_cli_usage[] =
     "usage: etwlua [options] [script.lua ...]\n"
     "       etwlua bench [N]        measure the scripting path (see README)\n"
+    "       etwlua test [RULES...]  run rules over their own examples\n"
     "\n"
     "Sources\n"
     "  -r, --read FILE|-        replay a recording (JSON lines); '-' reads stdin\n"
@@ -33,6 +34,12 @@ const char etwl_cli_usage[] =
     "      --unsafe             give scripts io, os, debug and package\n"
     "      --lua-dir DIR        where require() finds modules (default: lua/)\n"
     "      --alerts-only        print nothing but alerts on stdout\n"
+    "\n"
+    "Rules (the library in scripts/rules loads by default, before scripts)\n"
+    "      --rules PATH         also load the rules in this file or folder\n"
+    "      --no-rules           do not load the library\n"
+    "      --rule ID            run only this rule (repeatable)\n"
+    "      --skip-rule ID       do not run this rule (repeatable)\n"
     "\n"
     "Output\n"
     "      --dump               print every event that passes the selection\n"
@@ -98,6 +105,16 @@ static int parse_long(const char *v, long lo, long hi, long *out, const char *na
         return 0;
     }
     *out = n;
+    return 1;
+}
+
+static int add_id(const char **list, int *n, const char *v, etwl_error *err)
+{
+    if (*n == 64) {
+        etwl_error_set(err, ETWL_EINVAL, "at most 64 --rule and 64 --skip-rule");
+        return 0;
+    }
+    list[(*n)++] = v;
     return 1;
 }
 
@@ -182,6 +199,19 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
         } else if (opt(argc, argv, &i, NULL, "--lua-dir", 1, &v, err, &bad)) {
             if (bad) return ETWL_EXIT_USAGE;
             o->lua_dir = v;
+        } else if (opt(argc, argv, &i, NULL, "--rules", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            if (o->nrules_dirs == 16) {
+                etwl_error_set(err, ETWL_EINVAL, "at most 16 --rules");
+                return ETWL_EXIT_USAGE;
+            }
+            o->rules_dirs[o->nrules_dirs++] = v;
+        } else if (opt(argc, argv, &i, NULL, "--no-rules", 0, &v, err, &bad)) {
+            o->no_rules = 1;
+        } else if (opt(argc, argv, &i, NULL, "--rule", 1, &v, err, &bad)) {
+            if (bad || !add_id(o->rule_only, &o->nrule_only, v, err)) return ETWL_EXIT_USAGE;
+        } else if (opt(argc, argv, &i, NULL, "--skip-rule", 1, &v, err, &bad)) {
+            if (bad || !add_id(o->rule_skip, &o->nrule_skip, v, err)) return ETWL_EXIT_USAGE;
         } else if (opt(argc, argv, &i, NULL, "--unsafe", 0, &v, err, &bad)) {
             o->unsafe = 1;
         } else if (opt(argc, argv, &i, NULL, "--alerts-only", 0, &v, err, &bad)) {

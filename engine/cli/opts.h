@@ -32,6 +32,11 @@ typedef struct etwl_cli_opts {
     double duration;    /* seconds; 0 = until stopped */
     long memory_mb;     /* 0 = default */
     const char *lua_dir;
+    int no_rules;
+    const char *rules_dirs[16];
+    int nrules_dirs;
+    const char *rule_only[64], *rule_skip[64];
+    int nrule_only, nrule_skip;
     const char *kill;
     etwl_cli_script scripts[ETWL_CLI_MAX_SCRIPTS];
     int nscripts;

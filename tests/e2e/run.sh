@@ -39,9 +39,9 @@ done
 
 # Output replayed and printed again is identical, byte for byte.
 for input in events.jsonl go-style.jsonl; do
-    "$BIN" -r "$DATA/$input" --dump --json >"$TMP/a" 2>&1 &&
-        "$BIN" -r "$TMP/a" --dump --json >"$TMP/b" 2>&1 &&
-        "$BIN" -r - --dump --json <"$TMP/b" >"$TMP/c" 2>&1
+    "$BIN" --no-rules -r "$DATA/$input" --dump --json >"$TMP/a" 2>&1 &&
+        "$BIN" --no-rules -r "$TMP/a" --dump --json >"$TMP/b" 2>&1 &&
+        "$BIN" --no-rules -r - --dump --json <"$TMP/b" >"$TMP/c" 2>&1
     if [ -s "$TMP/a" ] && cmp -s "$TMP/a" "$TMP/b" && cmp -s "$TMP/b" "$TMP/c"; then ok; else bad "round trip of $input"; fi
 done
 
@@ -101,9 +101,10 @@ if grep -q "read=300000 passed=300000" "$TMP/err" && [ "$rss" -lt 65536 ]; then 
 mkdir -p "$TMP/prefix/bin" "$TMP/prefix/share/etwlua" "$TMP/elsewhere"
 cp "$BIN" "$TMP/prefix/bin/etwlua"
 cp -R "$HERE/../../lua" "$TMP/prefix/share/etwlua/lua"
+cp -R "$HERE/../../scripts/rules" "$TMP/prefix/share/etwlua/rules"
 (cd "$TMP/elsewhere" && env -u ETWLUA_LUA_DIR "$TMP/prefix/bin/etwlua" -r /dev/null \
-    -e 'print(require("etwlua.path").name("C:\\x\\Y.EXE"))' 2>"$TMP/err")
-if grep -qx "y.exe" "$TMP/err"; then ok; else bad "installed layout finds lua/"; cat "$TMP/err"; fi
+    -e 'print(require("etwlua.path").name("C:\\x\\Y.EXE"), #require("etwlua.rules").all > 50)' 2>"$TMP/err")
+if grep -qx "y.exe.true" "$TMP/err"; then ok; else bad "installed layout finds lua/ and rules/"; cat "$TMP/err"; fi
 
 echo "e2e: $pass passed, $fail failed"
 [ $fail = 0 ]

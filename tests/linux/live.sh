@@ -35,7 +35,7 @@ TRACEFS=$(awk '$3 == "tracefs" { print $2; exit }' /proc/mounts)
 start() { # name args...
     local name=$1
     shift
-    "$BIN" -n "$name" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    "$BIN" -n "$name" --no-rules "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
     eval "pid_${name//-/_}=$!"
     for _ in $(seq 100); do
         [ -d "$TRACEFS/instances/$name" ] && grep -q "started" "$TMP/$name.err" 2>/dev/null && return 0
@@ -88,7 +88,7 @@ PY
 
 # 3. The exists error, and kill.
 mkdir "$TRACEFS/instances/etwl-t-exists"
-"$BIN" -n etwl-t-exists --duration 1 >/dev/null 2>"$TMP/exists.err"
+"$BIN" -n etwl-t-exists --no-rules --duration 1 >/dev/null 2>"$TMP/exists.err"
 code=$?
 [ $code = 3 ] && grep -q "session named 'etwl-t-exists' already exists" "$TMP/exists.err" && [ -d "$TRACEFS/instances/etwl-t-exists" ] &&
     ok || bad "exists error (exit $code: $(cat "$TMP/exists.err"))"

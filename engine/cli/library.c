@@ -1,0 +1,151 @@
+/* library.c - the rule library: finding it, loading it, and `etwlua test`.
+ *
+ * Rules are Lua files under scripts/rules/ (source tree) or
+ * PREFIX/share/etwlua/rules (installed), found from the lua/ directory the
+ * host already located.  They load before user scripts, in path order. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lauxlib.h>
+
+#include "library.h"
+#include "lua_host.h"
+
+static int is_dir(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+int etwl_default_rules_dir(etwl_lua *x, char *out, size_t n)
+{
+    /* lua/ -> ../scripts/rules (source tree); share/etwlua/lua -> ../rules */
+    if (snprintf(out, n, "%s/../scripts/rules", x->lua_dir) < (int)n && is_dir(out)) return 1;
+    if (snprintf(out, n, "%s/../rules", x->lua_dir) < (int)n && is_dir(out)) return 1;
+    return 0;
+}
+
+typedef struct flist {
+    char **v;
+    int n, cap;
+} flist;
+
+static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void collect(const char *dir, flist *l, int depth)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    if (!d || depth > 8) {
+        if (d) closedir(d);
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        char path[4096];
+        size_t k = strlen(de->d_name);
+        if (de->d_name[0] == '.') continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) continue;
+        if (is_dir(path)) {
+            collect(path, l, depth + 1);
+        } else if (k > 4 && strcmp(de->d_name + k - 4, ".lua") == 0) {
+            if (l->n == l->cap) {
+                char **v = realloc(l->v, (size_t)(l->cap = l->cap ? l->cap * 2 : 64) * sizeof *v);
+                if (!v) break;
+                l->v = v;
+            }
+            l->v[l->n] = strdup(path);
+            if (l->v[l->n]) l->n++;
+        }
+    }
+    closedir(d);
+}
+
+/* Loads every .lua under path (or path itself), sorted. */
+static etwl_status load_path(etwl_lua *x, const char *path, int *count, etwl_error *err)
+{
+    flist l = {NULL, 0, 0};
+    etwl_status st = ETWL_OK;
+    int i;
+    if (is_dir(path)) collect(path, &l, 0);
+    else return (++*count, etwl_lua_load_file(x, path, err));
+    qsort(l.v, (size_t)l.n, sizeof *l.v, cmp);
+    for (i = 0; i < l.n && st == ETWL_OK; i++) {
+        st = etwl_lua_load_file(x, l.v[i], err);
+        ++*count;
+    }
+    for (i = 0; i < l.n; i++) free(l.v[i]);
+    free(l.v);
+    return st;
+}
+
+etwl_status etwl_load_rules(etwl_lua *x, const etwl_cli_opts *o, int *count, etwl_error *err)
+{
+    char dir[2048];
+    int i;
+    etwl_status st;
+    *count = 0;
+    etwl_lua_set_option_list(x, "rules_only", o->rule_only, o->nrule_only);
+    etwl_lua_set_option_list(x, "rules_skip", o->rule_skip, o->nrule_skip);
+    if (!o->no_rules) {
+        if (!etwl_default_rules_dir(x, dir, sizeof dir))
+            return etwl_error_set(err, ETWL_ENOTFOUND,
+                                  "the rule library was not found next to %s (use --no-rules, or --rules DIR)",
+                                  x->lua_dir);
+        if ((st = load_path(x, dir, count, err)) != ETWL_OK) return st;
+    }
+    for (i = 0; i < o->nrules_dirs; i++)
+        if ((st = load_path(x, o->rules_dirs[i], count, err)) != ETWL_OK) return st;
+    return ETWL_OK;
+}
+
+static int test_write(lua_State *L)
+{
+    fprintf(stdout, "%s\n", luaL_checkstring(L, 1));
+    return 0;
+}
+
+/* `etwlua test [RULES...]`: every rule over its own examples. */
+int etwl_rule_test_main(int argc, char **argv)
+{
+    etwl_lua_opts lo;
+    etwl_lua *x;
+    etwl_error err;
+    etwl_cli_opts o;
+    int i, count = 0, failures;
+    memset(&lo, 0, sizeof lo);
+    memset(&o, 0, sizeof o);
+    if (etwl_lua_new(&lo, &x, &err) != ETWL_OK) {
+        fprintf(stderr, "etwlua: %s\n", err.message);
+        return 1;
+    }
+    etwl_lua_set_test_mode(x, 1);
+    o.no_rules = argc > 2; /* named rule files or folders replace the library */
+    for (i = 2; i < argc && o.nrules_dirs < (int)(sizeof o.rules_dirs / sizeof o.rules_dirs[0]); i++)
+        o.rules_dirs[o.nrules_dirs++] = argv[i];
+    if (etwl_load_rules(x, &o, &count, &err) != ETWL_OK) {
+        fprintf(stderr, "etwlua: %s\n", err.message);
+        etwl_lua_free(x);
+        return 6;
+    }
+    lua_pushcfunction(x->L, test_write);
+    lua_setglobal(x->L, "etwl_test_write");
+    if (etwl_lua_load_string(x,
+                             "local etw = require 'etw'\n"
+                             "local n = require('etwlua.rules').selftest(etw._inject, etwl_test_write)\n"
+                             "etw._test_failures = n\n",
+                             "etwlua test", &err) != ETWL_OK) {
+        fprintf(stderr, "etwlua: %s\n", err.message);
+        etwl_lua_free(x);
+        return 1;
+    }
+    lua_getfield(x->L, LUA_REGISTRYINDEX, "etwl.loaded");
+    lua_getfield(x->L, -1, "etw");
+    lua_getfield(x->L, -1, "_test_failures");
+    failures = (int)lua_tointeger(x->L, -1);
+    lua_pop(x->L, 3);
+    etwl_lua_free(x);
+    return failures ? 1 : 0;
+}

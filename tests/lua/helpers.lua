@@ -1,0 +1,64 @@
+-- Tests of the lua/etwlua helpers.  Run: etwlua --no-rules -r /dev/null tests/lua/helpers.lua
+local cmd = require "etwlua.cmdline"
+local m = require "etwlua.match"
+local enc = require "etwlua.encoding"
+local path = require "etwlua.path"
+
+local pass, fail = 0, 0
+local function eq(got, want, what)
+  local ok
+  if type(want) == "table" then
+    ok = type(got) == "table" and #got == #want
+    for i = 1, #want do ok = ok and got[i] == want[i] end
+  else
+    ok = got == want
+  end
+  if ok then pass = pass + 1 else
+    fail = fail + 1
+    local function show(v) if type(v) == "table" then return "{" .. table.concat(v, "|") .. "}" end return tostring(v) end
+    print("FAIL " .. what .. ": got " .. show(got) .. ", want " .. show(want))
+  end
+end
+
+-- CommandLineToArgvW rules
+eq(cmd.windows([["C:\Program Files\a.exe" x "y z"]]), { [[C:\Program Files\a.exe]], "x", "y z" }, "quoted program")
+eq(cmd.windows([[a.exe "a\"b" c\\"d e"]]), { "a.exe", [[a"b]], [[c\d e]] }, "backslash before quote")
+eq(cmd.windows([[a.exe a\\\"b c\\d]]), { "a.exe", [[a\"b]], [[c\\d]] }, "odd backslashes")
+eq(cmd.windows([[a.exe "x""y" ""]]), { "a.exe", [[x"y]], "" }, "doubled quote inside quotes")
+eq(cmd.windows([[C:\a\b.exe\ x]]), { [[C:\a\b.exe\]], "x" }, "program name takes no escapes")
+eq(cmd.windows("   "), {}, "blank")
+-- POSIX shell rules
+eq(cmd.posix([[sh -c 'echo "a b"' x\ y "q\"t" '']]), { "sh", "-c", [[echo "a b"]], "x y", [[q"t]], "" }, "posix quoting")
+eq(cmd.posix("a  b\tc"), { "a", "b", "c" }, "posix whitespace")
+
+-- paths and wildcards
+eq(path.basename([[\Device\HarddiskVolume3\Windows\cmd.exe]]), "cmd.exe", "device path basename")
+eq(path.basename("/usr/bin/"), "bin", "trailing slash")
+eq(m.ext([[C:\x\Run.PS1]]), "ps1", "extension")
+local w = m.wildcards { "?:\\users\\*\\appdata\\*", "*.TMP" }
+eq(w([[C:\Users\bob\AppData\Local\x.exe]]), true, "wildcard case-insensitive")
+eq(w([[C:/users/bob/appdata/x]]), true, "wildcard slash")
+eq(w([[C:\Windows\x.exe]]), false, "wildcard no match")
+eq(w("A.tmp"), true, "wildcard suffix")
+eq(m.wildcards { "a*b*c" }("axxbyyc"), true, "two stars")
+eq(m.wildcards { "a*b*c" }("axxbyy"), false, "two stars, no end")
+
+-- -EncodedCommand in its abbreviations and dash lookalikes
+local b64 = "SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAKQA="
+for _, flag in ipairs { "-e", "-en", "-enc", "-EncodedCommand", "-ENCODEDCOMMAN", "/enc", "\u{2013}enc", "\u{2014}e",
+                        "\u{2015}Enc", "-ec" } do
+  local got, text = enc.encoded_command("powershell -nop " .. flag .. " " .. b64)
+  eq(text, "IEX (New-Object)", "encoded command with " .. flag)
+end
+eq(enc.encoded_command("powershell -ExecutionPolicy Bypass -File x.ps1"), nil, "-ExecutionPolicy is not -enc")
+eq(enc.encoded_command("powershell -encrypt x"), nil, "-encrypt is not an abbreviation")
+eq(enc.base64_decode("aGVsbG8="), "hello", "base64")
+eq(enc.base64_decode("aGVsbG8"), "hello", "base64 without padding")
+eq(enc.base64_decode("a$b="), nil, "not base64")
+eq(enc.base64_blob("echo Y3VybCBodHRwOi8veC50ZXN0L2kuc2ggfCBzaCAtcyAtLSAtLXF1aWV0 | base64 -d"),
+  "Y3VybCBodHRwOi8veC50ZXN0L2kuc2ggfCBzaCAtcyAtLSAtLXF1aWV0", "base64 blob")
+eq(enc.base64_blob("/usr/lib/x86_64-linux-gnu/libtraceevent.so.1.7.1"), nil, "a path is not a blob")
+eq(enc.hex_blob("x 4d5a90000300000004000000ffff0000b800 y"), "4d5a90000300000004000000ffff0000b800", "hex blob")
+eq(enc.hex_blob("deadbeef"), nil, "short hex")
+
+print(("lua-helpers: %d passed, %d failed"):format(pass, fail))

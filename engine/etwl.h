@@ -159,6 +159,7 @@ typedef struct etwl_header {
     uint32_t kernel_time, user_time;
     uint64_t processor_time;
     uint32_t processor; /* processor number */
+    /* from here on, fields are valid only with their ETWL_HAS_* bit */
     const char *provider_name; /* UTF-8, NUL-terminated, valid during the callback */
     uint32_t provider_name_len;
     const char *event_name; /* tracefs event, ETW task/event name; optional */
@@ -178,6 +179,8 @@ typedef struct etwl_header {
 #define ETWL_EXT_INSTANCE_INFO 0x08
 #define ETWL_EXT_STACKTRACE 0x10
 
+/* Each item is valid only with its ETWL_EXT_* bit; a source that sets a bit
+ * fills the whole item. */
 typedef struct etwl_ext {
     uint32_t has; /* ETWL_EXT_* */
     uint32_t session_id;

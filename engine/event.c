@@ -1,6 +1,7 @@
 /* event.c - event lifecycle and property access. */
 #include "event.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,8 +26,13 @@ void etwl_event_release(etwl_event *ev)
 void etwl_event_begin(etwl_event *ev)
 {
     etwl_arena_rewind(&ev->arena);
-    memset(&ev->hdr, 0, sizeof ev->hdr);
-    memset(&ev->ext, 0, sizeof ev->ext);
+    /* Only the always-present header fields are cleared: the optional ones
+     * (names, record id...) and every ext item are read only when their
+     * `has` bit is set, and sources fill a whole item when they set its bit.
+     * This runs for every event, so it clears as little as it can. */
+    memset(&ev->hdr, 0, offsetof(etwl_header, provider_name));
+    ev->hdr.has = 0;
+    ev->ext.has = 0;
     ev->seq++;
     ev->members = NULL;
     ev->nmembers = 0;

@@ -449,10 +449,12 @@ static int y_start_map(void *ctx)
         break;
     case C_EXT:
         if (r->key == K_INSTINFO) {
+            memset(&r->ev->ext.instance, 0, sizeof r->ev->ext.instance);
             r->ev->ext.has |= ETWL_EXT_INSTANCE_INFO;
             return push(r, C_INST);
         }
         if (r->key == K_STACKTRACE) {
+            memset(&r->ev->ext.stack, 0, sizeof r->ev->ext.stack);
             r->ev->ext.has |= ETWL_EXT_STACKTRACE;
             return push(r, C_STACK);
         }

@@ -353,6 +353,7 @@ static int name_is(const etwl_header *h, const char *name, size_t n)
 {
     size_t i;
     if (h->provider_name_len != n) return 0;
+    if (memcmp(h->provider_name, name, n) == 0) return 1; /* names usually come in their own case */
     for (i = 0; i < n; i++)
         if (tolower((unsigned char)h->provider_name[i]) != tolower((unsigned char)name[i])) return 0;
     return 1;

@@ -10,7 +10,8 @@
  *   c  one handler on every event reading pid, id and one string property
  *   d  the same with 10 handlers on disjoint filters
  *   e  reference: the same handler fed a fresh 16-field Lua table per event,
- *      built eagerly as a log shipper's Lua filter does */
+ *      built eagerly as a log shipper's Lua filter does
+ *   f  the whole rule library (scripts/rules) over the same mix */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include "bench.h"
 #include "event.h"
+#include "library.h"
 #include "lua_host.h"
 
 #define POOL 512
@@ -81,6 +83,10 @@ static int build_schemas(bench *b)
         etwl_sb_add(sb, -1, "Size", ETWL_IN_UINT64, 0);
         etwl_sb_add(sb, -1, "Time", ETWL_IN_FILETIME, 0);
         etwl_sb_add(sb, -1, "Status", ETWL_IN_UINT32, 0);
+        if (types[t].id == 1 && t == 0) { /* process starts carry what the rules read */
+            etwl_sb_add(sb, -1, "ImageName", ETWL_IN_UNICODESTRING, 0);
+            etwl_sb_add(sb, -1, "CommandLine", ETWL_IN_UNICODESTRING, 0);
+        }
         if (etwl_sb_build(sb, &b->schemas[t], &e) != ETWL_OK) {
             etwl_sb_free(sb);
             return 0;
@@ -125,6 +131,16 @@ static void build_pool(bench *b)
         put32(e->payload, &n, 0x12345678);
         put32(e->payload, &n, 0x01DA0000);
         put32(e->payload, &n, 0);
+        if (t == 0) {
+            static const char *const starts[][2] = {
+                {"\\Device\\HarddiskVolume3\\Windows\\System32\\svchost.exe", "svchost.exe -k netsvcs -p"},
+                {"\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe", "cmd.exe /c dir C:\\Users"},
+                {"\\Device\\HarddiskVolume3\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+                 "powershell -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAKQA="},
+                {"\\Device\\HarddiskVolume3\\Program Files\\App\\app.exe", "app.exe --update --quiet"}};
+            put_wstr(e->payload, &n, starts[i % 4][0]);
+            put_wstr(e->payload, &n, starts[i % 4][1]);
+        }
         e->len = n;
     }
 }
@@ -360,6 +376,28 @@ int etwl_bench_main(int argc, char **argv)
     if (WANT('e')) {
         s = run_eager(&b, n);
         report("e_reference_eager_table", n, s);
+    }
+
+    if (WANT('f')) { /* the whole rule library over the same mix */
+        etwl_lua_opts o;
+        etwl_cli_opts co;
+        etwl_error e;
+        int count = 0;
+        memset(&o, 0, sizeof o);
+        memset(&co, 0, sizeof co);
+        o.alerts_json = 1;
+        o.alert_out = fopen("/dev/null", "w"); /* the alerts are real; measure, do not print them */
+        if (!o.alert_out) return 1;
+        if (etwl_lua_new(&o, &x, &e) != ETWL_OK || etwl_load_rules(x, &co, &count, &e) != ETWL_OK) {
+            fprintf(stderr, "bench: %s\n", e.message);
+            return 1;
+        }
+        s = run(&b, x, n, NULL);
+        report("f_rule_library", n, s);
+        printf("bench f_rule_library rule_files=%d handlers=%d alerts=%llu\n", count, etwl_lua_nhandlers(x),
+               (unsigned long long)x->alerts);
+        etwl_lua_free(x);
+        fclose(o.alert_out);
     }
     etwl_event_release(&b.ev);
     {

@@ -470,6 +470,7 @@ static etwl_status deliver(tfs *t, int cpu, void *data, unsigned size, unsigned 
     if (s) etwl_event_set_payload(ev, s, data, size);
     if (t->stack) { /* from the kernel_stack record that followed it */
         ev->ext.has |= ETWL_EXT_STACKTRACE;
+        ev->ext.stack.matched_id = 0;
         ev->ext.stack.addresses = t->stack + 1;
         ev->ext.stack.count = (uint32_t)t->stack[0];
     }

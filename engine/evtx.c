@@ -435,13 +435,28 @@ static etwl_status evtx_process(etwl_source *s, etwl_event_cb cb, void *user, et
             continue;
         }
         libevtx_file_get_number_of_records(f, &n, NULL);
+        {
+            /* a damaged chunk is dropped whole by libevtx: say so, and replay
+             * the records it could recover, rather than lose them quietly */
+            int nrec = 0;
+            libevtx_file_get_number_of_recovered_records(f, &nrec, NULL);
+            if (libevtx_file_is_corrupted(f, NULL) == 1) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "file is damaged: %d records readable, %d recovered from damaged space", n,
+                         nrec);
+                diag(x, path, -1, msg);
+            }
+            n += nrec;
+        }
         for (i = 0; i < n && !x->base.closing; i++) {
             libevtx_record_t *r = NULL;
-            int ok;
+            int ok, nreg = 0;
             etwl_status st;
             x->st.read++;
             x->err[0] = 0;
-            if (libevtx_file_get_record_by_index(f, i, &r, NULL) != 1) {
+            libevtx_file_get_number_of_records(f, &nreg, NULL);
+            if ((i < nreg ? libevtx_file_get_record_by_index(f, i, &r, NULL)
+                          : libevtx_file_get_recovered_record_by_index(f, i - nreg, &r, NULL)) != 1) {
                 diag(x, path, i, "damaged record (libevtx could not read it)");
                 if (x->cfg->strict) {
                     libevtx_file_close(f, NULL);

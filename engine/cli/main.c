@@ -92,7 +92,7 @@ static void on_diag(const char *where, const char *msg, void *user)
         etwl_text_put_escaped(&b, where, strlen(where));
         etwl_buf_puts(&b, ": ");
         etwl_text_put_escaped(&b, msg, strlen(msg));
-        fprintf(stderr, "etwlua: %s (line skipped)\n", b.data ? b.data : "");
+        fprintf(stderr, "etwlua: %s (skipped)\n", b.data ? b.data : "");
         etwl_buf_free(&b);
     } else if (r->diags == MAX_DIAG_PRINTED + 1) {
         fprintf(stderr, "etwlua: more malformed lines; further messages suppressed (counted in --stats)\n");
@@ -140,6 +140,7 @@ static int load_scripts(etwl_cli_opts *o, run *r)
     lo.alerts_only = o->alerts_only;
     lo.alerts_json = !isatty(1); /* JSON lines for machines, one readable line on a terminal */
     lo.lua_dir = o->lua_dir;
+    lo.proc_grace = o->proc_grace * 10000000LL;
     if (etwl_lua_new(&lo, &r->lua, &err) != ETWL_OK) return report(&err);
     r->lua->timing = o->stats && !o->alerts_only;
     {

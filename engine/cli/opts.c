@@ -33,6 +33,7 @@ const char etwl_cli_usage[] =
     "      --memory-mb N        memory cap of the Lua state (default 256)\n"
     "      --unsafe             give scripts io, os, debug and package\n"
     "      --lua-dir DIR        where require() finds modules (default: lua/)\n"
+    "      --proc-grace SECONDS how long exited processes stay in the process table (60)\n"
     "      --alerts-only        print nothing but alerts on stdout\n"
     "\n"
     "Rules (the library in scripts/rules loads by default, before scripts)\n"
@@ -196,6 +197,8 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             long kb;
             if (bad || !parse_long(v, 4, 1048576, &kb, "--buffer-kb", err)) return ETWL_EXIT_USAGE;
             o->cfg.buffer_kb = (size_t)kb;
+        } else if (opt(argc, argv, &i, NULL, "--proc-grace", 1, &v, err, &bad)) {
+            if (bad || !parse_long(v, 1, 86400, &o->proc_grace, "--proc-grace", err)) return ETWL_EXIT_USAGE;
         } else if (opt(argc, argv, &i, NULL, "--lua-dir", 1, &v, err, &bad)) {
             if (bad) return ETWL_EXIT_USAGE;
             o->lua_dir = v;

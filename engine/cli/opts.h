@@ -30,6 +30,7 @@ typedef struct etwl_cli_opts {
     int alerts_only, unsafe;
     long budget;        /* 0 = default */
     double duration;    /* seconds; 0 = until stopped */
+    long proc_grace;    /* seconds exited processes stay in the table; 0 = default */
     long memory_mb;     /* 0 = default */
     const char *lua_dir;
     int no_rules;

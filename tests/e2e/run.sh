@@ -106,5 +106,31 @@ cp -R "$HERE/../../scripts/rules" "$TMP/prefix/share/etwlua/rules"
     -e 'print(require("etwlua.path").name("C:\\x\\Y.EXE"), #require("etwlua.rules").all > 50)' 2>"$TMP/err")
 if grep -qx "y.exe.true" "$TMP/err"; then ok; else bad "installed layout finds lua/ and rules/"; cat "$TMP/err"; fi
 
+# Damaged EVTX input (from the shared samples, when present): a truncated
+# file and one with a corrupted chunk are reported by file and record,
+# never crash, and the records that can be read still arrive.
+SAMPLE="$HERE/../../../shared/data/evtx-attack-samples/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx"
+if [ -f "$SAMPLE" ]; then
+    full=$("$BIN" --no-rules -r "$SAMPLE" --stats 2>&1 | sed -n 's/.*read=\([0-9]*\).*/\1/p')
+    head -c $(($(wc -c <"$SAMPLE") / 2)) "$SAMPLE" >"$TMP/trunc.evtx"
+    python3 - "$SAMPLE" "$TMP/corrupt.evtx" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+for i in range(0x1000 + 600, 0x1000 + 4000):  # inside the first chunk's records
+    d[i] = (d[i] * 7 + 13) & 0xFF
+open(sys.argv[2], "wb").write(d)
+PY
+    for f in trunc corrupt; do
+        "$BIN" --no-rules -r "$TMP/$f.evtx" --dump --json --stats >"$TMP/out" 2>"$TMP/err"
+        code=$?
+        n=$(wc -l <"$TMP/out")
+        if [ $code = 0 ] && [ "$n" -gt 0 ] && [ "$n" -lt "${full:-0}" ] &&
+            grep -q "$f.evtx: \(record\|file is damaged\)" "$TMP/err"; then ok; else
+            bad "damaged EVTX ($f): exit $code, $n of ${full:-?} events"; tail -3 "$TMP/err"; fi
+    done
+else
+    echo "e2e: damaged-EVTX checks skipped (../shared/data/evtx-attack-samples is absent)"
+fi
+
 echo "e2e: $pass passed, $fail failed"
 [ $fail = 0 ]

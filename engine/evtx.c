@@ -420,7 +420,7 @@ static etwl_status evtx_process(etwl_source *s, etwl_event_cb cb, void *user, et
     for (fi = 0; fi < x->nfiles && !x->base.closing; fi++) {
         libevtx_file_t *f = NULL;
         libevtx_error_t *le = NULL;
-        int n = 0, i;
+        int n = 0, i, nrecovered = 0, recovered_bad = 0;
         const char *path = x->files[fi].path;
         if (libevtx_file_initialize(&f, NULL) != 1) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         if (libevtx_file_open(f, path, LIBEVTX_OPEN_READ, &le) != 1) {
@@ -439,13 +439,16 @@ static etwl_status evtx_process(etwl_source *s, etwl_event_cb cb, void *user, et
             /* a damaged chunk is dropped whole by libevtx: say so, and replay
              * the records it could recover, rather than lose them quietly */
             int nrec = 0;
-            libevtx_file_get_number_of_recovered_records(f, &nrec, NULL);
+            /* healthy files often hold old records in slack space; they are
+             * replayed only when the file is damaged and records were lost */
             if (libevtx_file_is_corrupted(f, NULL) == 1) {
                 char msg[200];
+                libevtx_file_get_number_of_recovered_records(f, &nrec, NULL);
                 snprintf(msg, sizeof msg, "file is damaged: %d records readable, %d recovered from damaged space", n,
                          nrec);
                 diag(x, path, -1, msg);
             }
+            nrecovered = nrec;
             n += nrec;
         }
         for (i = 0; i < n && !x->base.closing; i++) {
@@ -466,6 +469,12 @@ static etwl_status evtx_process(etwl_source *s, etwl_event_cb cb, void *user, et
                 continue;
             }
             ok = parse_record(x, r);
+            if (!ok && i >= nreg) { /* recovered fragments: summarised below */
+                recovered_bad++;
+                x->st.read--;
+                libevtx_record_free(&r, NULL);
+                continue;
+            }
             if (!ok) {
                 uint64_t id = 0;
                 libevtx_record_get_identifier(r, &id, NULL);
@@ -485,6 +494,11 @@ static etwl_status evtx_process(etwl_source *s, etwl_event_cb cb, void *user, et
                 libevtx_file_free(&f, NULL);
                 return etwl_error_set(err, st, "stopped by the event callback");
             }
+        }
+        if (recovered_bad) {
+            char msg[120];
+            snprintf(msg, sizeof msg, "%d of %d recovered records could not be read", recovered_bad, nrecovered);
+            diag(x, path, -1, msg);
         }
         libevtx_file_close(f, NULL);
         libevtx_file_free(&f, NULL);

@@ -130,11 +130,15 @@ int etwl_rule_test_main(int argc, char **argv)
         etwl_lua_free(x);
         return 6;
     }
+    /* scripts see only their sandbox, so the writer travels in the etw module */
+    lua_getfield(x->L, LUA_REGISTRYINDEX, "etwl.loaded");
+    lua_getfield(x->L, -1, "etw");
     lua_pushcfunction(x->L, test_write);
-    lua_setglobal(x->L, "etwl_test_write");
+    lua_setfield(x->L, -2, "_test_write");
+    lua_pop(x->L, 2);
     if (etwl_lua_load_string(x,
                              "local etw = require 'etw'\n"
-                             "local n = require('etwlua.rules').selftest(etw._inject, etwl_test_write)\n"
+                             "local n = require('etwlua.rules').selftest(etw._inject, etw._test_write)\n"
                              "etw._test_failures = n\n",
                              "etwlua test", &err) != ETWL_OK) {
         fprintf(stderr, "etwlua: %s\n", err.message);

@@ -44,6 +44,13 @@ function M.define(r)
   if M.by_id[r.id] then error("rule " .. r.id .. " is defined twice", 2) end
   if type(r.technique) == "string" then r.technique = { r.technique } end
   r.references = r.references or {}
+  -- every rule names its techniques; their ATT&CK pages are references too
+  for _, t in ipairs(r.technique) do
+    local url = "https://attack.mitre.org/techniques/" .. t:gsub("%.", "/") .. "/"
+    local seen = false
+    for _, ref in ipairs(r.references) do seen = seen or ref == url end
+    if not seen then r.references[#r.references + 1] = url end
+  end
   r.falsepositives = r.falsepositives or {}
   r.examples.positive = r.examples.positive or {}
   r.examples.negative = r.examples.negative or {}

@@ -1,7 +1,9 @@
 #!/bin/sh
-# tests/run.sh - every test: the cmocka unit tests and the end-to-end tests,
-# both on the release build and under AddressSanitizer+UBSan.  Expects
-# scripts/build.sh to have built the release and sanitize configurations.
+# tests/run.sh - every test.  On the release build and under
+# AddressSanitizer+UBSan: the cmocka unit tests, the end-to-end tests and the
+# live tracefs tests (root).  Then the rules over their examples, the Lua
+# helpers, and the report over the attack samples.  Expects scripts/build.sh
+# to have built the release and sanitize configurations.
 # Ends with one "N passed, N failed" line over all suites.
 set -u
 cd "$(dirname "$0")/.."
@@ -13,6 +15,21 @@ suites_fail=0
 tests_pass=0
 tests_fail=0
 
+# Runs a suite that ends with "NAME: N passed, N failed" and adds its counts.
+suite() { # name command...
+    local name=$1 out rc p f
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    p=$(printf '%s\n' "$out" | sed -n 's/^[a-z0-9-]*: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
+    f=$(printf '%s\n' "$out" | sed -n 's/^[a-z0-9-]*: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -1)
+    tests_pass=$((tests_pass + ${p:-0}))
+    tests_fail=$((tests_fail + ${f:-1}))
+    if [ $rc = 0 ] && [ "${f:-1}" = 0 ]; then echo "ok   $name (${p:-0} checks)"; else
+        echo "FAIL $name"
+        printf '%s\n' "$out" | grep -v '^ok ' | tail -30
+    fi
+}
 for cfg in release sanitize; do
     for t in build/bin/$cfg/test_*; do
         [ -x "$t" ] || continue
@@ -32,49 +49,13 @@ for cfg in release sanitize; do
             printf '%s\n' "$out" | grep -v '^\[ \(RUN\|      OK\) ' | tail -40
         fi
     done
-    e2e=$(bash tests/e2e/run.sh "build/bin/$cfg/etwlua" 2>&1)
-    rc=$?
-    p=$(printf '%s\n' "$e2e" | sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-    f=$(printf '%s\n' "$e2e" | sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-    tests_pass=$((tests_pass + ${p:-0}))
-    tests_fail=$((tests_fail + ${f:-1}))
-    if [ $rc = 0 ]; then
-        echo "ok   $cfg/e2e (${p:-0} checks)"
-    else
-        echo "FAIL $cfg/e2e"
-        printf '%s\n' "$e2e" | tail -40
-    fi
+    suite "$cfg/e2e" bash tests/e2e/run.sh "build/bin/$cfg/etwlua"
     # live tracefs sessions: root only; the script says why when it skips
-    live=$(bash tests/linux/live.sh "build/bin/$cfg/etwlua" 2>&1)
-    rc=$?
-    p=$(printf '%s\n' "$live" | sed -n 's/^live: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p')
-    f=$(printf '%s\n' "$live" | sed -n 's/^live: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p')
-    tests_pass=$((tests_pass + ${p:-0}))
-    tests_fail=$((tests_fail + ${f:-1}))
-    if [ $rc = 0 ]; then
-        echo "ok   $cfg/live ($(printf '%s\n' "$live" | tail -1 | sed 's/^live: //'))"
-    else
-        echo "FAIL $cfg/live"
-        printf '%s\n' "$live" | tail -20
-    fi
+    suite "$cfg/live" bash tests/linux/live.sh "build/bin/$cfg/etwlua"
 done
 
 # Lua-level suites: the rules over their own examples, the helpers, and the
 # report over the real attack samples (skipped without ../shared)
-suite() { # name command...
-    local name=$1 out rc p f
-    shift
-    out=$("$@" 2>&1)
-    rc=$?
-    p=$(printf '%s\n' "$out" | sed -n 's/^[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
-    f=$(printf '%s\n' "$out" | sed -n 's/^[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -1)
-    tests_pass=$((tests_pass + ${p:-0}))
-    tests_fail=$((tests_fail + ${f:-1}))
-    if [ $rc = 0 ] && [ "${f:-1}" = 0 ]; then echo "ok   $name (${p:-0} checks)"; else
-        echo "FAIL $name"
-        printf '%s\n' "$out" | grep -v '^ok ' | tail -30
-    fi
-}
 suite rules-examples build/bin/release/etwlua test
 suite lua-helpers build/bin/release/etwlua --no-rules -r /dev/null tests/lua/helpers.lua
 suite rules-report python3 tests/rules/report.py build/bin/release/etwlua --check tests/rules/evtx-attack-samples.md

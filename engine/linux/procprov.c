@@ -211,18 +211,24 @@ typedef struct mb {
     etwl_event *ev;
 } mb;
 
-static void add_str(mb *b, const char *name, const char *s, size_t n)
+/* The next member, named and typed; NULL when the event is full. */
+static etwl_member *add(mb *b, const char *name, etwl_vtype type)
 {
     etwl_member *m;
-    char *d;
-    if (!s || b->n == 32) return;
-    d = etwl_arena_strdup(&b->ev->arena, s, n);
-    if (!d) return;
+    if (b->n == 32) return NULL;
     m = &b->m[b->n++];
     m->name = name;
     m->name_len = (uint32_t)strlen(name);
     memset(&m->value, 0, sizeof m->value);
-    m->value.type = ETWL_VT_STRING;
+    m->value.type = (uint8_t)type;
+    return m;
+}
+
+static void add_str(mb *b, const char *name, const char *s, size_t n)
+{
+    char *d = s ? etwl_arena_strdup(&b->ev->arena, s, n) : NULL;
+    etwl_member *m = d ? add(b, name, ETWL_VT_STRING) : NULL;
+    if (!m) return;
     m->value.n = (uint32_t)n;
     m->value.v.s = d;
 }
@@ -234,50 +240,26 @@ static void add_cstr(mb *b, const char *name, const char *s)
 
 static void add_uint(mb *b, const char *name, uint64_t v)
 {
-    etwl_member *m;
-    if (b->n == 32) return;
-    m = &b->m[b->n++];
-    m->name = name;
-    m->name_len = (uint32_t)strlen(name);
-    memset(&m->value, 0, sizeof m->value);
-    m->value.type = ETWL_VT_UINT;
-    m->value.v.u = v;
+    etwl_member *m = add(b, name, ETWL_VT_UINT);
+    if (m) m->value.v.u = v;
 }
 
 static void add_int(mb *b, const char *name, int64_t v)
 {
-    etwl_member *m;
-    if (b->n == 32) return;
-    m = &b->m[b->n++];
-    m->name = name;
-    m->name_len = (uint32_t)strlen(name);
-    memset(&m->value, 0, sizeof m->value);
-    m->value.type = ETWL_VT_INT;
-    m->value.v.i = v;
+    etwl_member *m = add(b, name, ETWL_VT_INT);
+    if (m) m->value.v.i = v;
 }
 
 static void add_bool(mb *b, const char *name, int v)
 {
-    etwl_member *m;
-    if (b->n == 32) return;
-    m = &b->m[b->n++];
-    m->name = name;
-    m->name_len = (uint32_t)strlen(name);
-    memset(&m->value, 0, sizeof m->value);
-    m->value.type = ETWL_VT_BOOL;
-    m->value.v.u = v != 0;
+    etwl_member *m = add(b, name, ETWL_VT_BOOL);
+    if (m) m->value.v.u = v != 0;
 }
 
 static void add_time(mb *b, const char *name, int64_t ft)
 {
-    etwl_member *m;
-    if (b->n == 32 || ft <= 0) return;
-    m = &b->m[b->n++];
-    m->name = name;
-    m->name_len = (uint32_t)strlen(name);
-    memset(&m->value, 0, sizeof m->value);
-    m->value.type = ETWL_VT_TIME;
-    m->value.v.i = ft;
+    etwl_member *m = ft > 0 ? add(b, name, ETWL_VT_TIME) : NULL;
+    if (m) m->value.v.i = ft;
 }
 
 /* argv as a string array, and as one command line with POSIX quoting where
@@ -316,13 +298,10 @@ static void add_argv(mb *b, char **argv, uint32_t argc)
     }
     add_str(b, "cmdline", line.data ? line.data : "", line.len);
     etwl_buf_free(&line);
-    m = &b->m[b->n++];
-    m->name = "argv";
-    m->name_len = 4;
-    memset(&m->value, 0, sizeof m->value);
-    m->value.type = ETWL_VT_ARRAY;
-    m->value.n = argc;
-    m->value.v.a = items;
+    if ((m = add(b, "argv", ETWL_VT_ARRAY)) != NULL) {
+        m->value.n = argc;
+        m->value.v.a = items;
+    }
 }
 
 static etwl_status emit(etwl_procprov *pp, mb *b, uint16_t id, uint8_t opcode, const char *name, uint32_t pid,

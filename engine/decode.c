@@ -270,6 +270,9 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
     uint32_t p = *pos, size = 0;
     uint64_t u;
     etwl_value tmp;
+    /* a start past the end (a fixed offset, or a lying length before it)
+     * would make every "c->n - p" below wrap around: refuse it here, once */
+    if (p > c->n) return fail(c, "truncated: property at offset %u, payload has %u", p, c->n);
     /* integers are decoded even when measuring: counts depend on them */
     if (!out) out = &tmp;
     switch (pr->intype) {
@@ -603,7 +606,7 @@ const etwl_value *etwl_decode_top(etwl_event *ev, uint32_t i)
     if (s->fixed_offsets) { /* tracefs: every field sits at a known offset */
         pos = s->props[i].offset;
         memset(v, 0, sizeof *v);
-        if (!decode_prop(&c, &s->props[i], &pos, NULL, 0, v, 0)) set_error(ev, v, c.err);
+        if (!decode_prop(&c, &s->props[i], &pos, ref_vals(ev, &s->props[i]), 0, v, 0)) set_error(ev, v, c.err);
         ev->cache_gen[i] = gen;
         return v;
     }

@@ -489,6 +489,56 @@ static void test_every_truncation(void **st)
     }
 }
 
+/* Found by tests/fuzz: a fixed-offset property (tracefs layout) that starts
+ * past the end of the payload, and one whose length is a reference. */
+static void test_fixed_offset_regressions(void **st)
+{
+    etwl_schema_prop p[2];
+    etwl_schema *s = NULL;
+    etwl_error err;
+    etwl_event ev;
+    uint8_t *payload = malloc(4);
+    (void)st;
+    payload[0] = 3;
+    payload[1] = 0;
+    payload[2] = 'a';
+    payload[3] = 'b';
+    memset(p, 0, sizeof p);
+    p[0].name = "n";
+    p[0].intype = ETWL_IN_UINT8;
+    p[0].flags = ETWL_PROP_AT_OFFSET;
+    p[0].offset = 0;
+    p[1].name = "s";
+    p[1].intype = ETWL_IN_UNICODESTRING;
+    p[1].flags = ETWL_PROP_AT_OFFSET;
+    p[1].offset = 37; /* far past the 4-byte payload */
+    p[1].length = 8;
+    assert_int_equal(etwl_schema_new(p, 2, 2, &s, &err), ETWL_OK);
+    etwl_event_init(&ev);
+    etwl_event_begin(&ev);
+    etwl_event_set_payload(&ev, s, payload, 4);
+    assert_int_equal(etwl_event_get(&ev, "s")->type, ETWL_VT_ERROR);
+    assert_string_equal(tl_json(etwl_event_get(&ev, "n")), "3");
+    etwl_schema_free(s);
+    /* the same layout with the length taken from "n" */
+    p[1].offset = 2;
+    p[1].length = 0;
+    p[1].intype = ETWL_IN_ANSISTRING;
+    p[1].flags = ETWL_PROP_AT_OFFSET | ETWL_PROP_LENGTH_REF;
+    assert_int_equal(etwl_schema_new(p, 2, 2, &s, &err), ETWL_OK);
+    etwl_event_begin(&ev);
+    etwl_event_set_payload(&ev, s, payload, 4);
+    /* 3 bytes from offset 2 run past the end: an error value, not a read */
+    assert_int_equal(etwl_event_get(&ev, "s")->type, ETWL_VT_ERROR);
+    payload[0] = 2;
+    etwl_event_begin(&ev);
+    etwl_event_set_payload(&ev, s, payload, 4);
+    assert_string_equal(tl_json(etwl_event_get(&ev, "s")), "\"ab\"");
+    etwl_event_release(&ev);
+    etwl_schema_free(s);
+    free(payload);
+}
+
 static void test_schema_rejects_bad_refs(void **st)
 {
     etwl_schema_prop p[3];
@@ -564,6 +614,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lying_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_and_null_payload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_truncation, setup, teardown),
+        cmocka_unit_test(test_fixed_offset_regressions),
         cmocka_unit_test(test_schema_rejects_bad_refs),
         cmocka_unit_test(test_schema_index),
     };

@@ -1,0 +1,18 @@
+#!/bin/sh
+# tests/fuzz/run.sh [SECONDS] - builds the libFuzzer targets with clang
+# (ASan+UBSan) and runs each for SECONDS (default 60).  Not part of CI's
+# time budget; run it after changing the reader or the decoder.
+set -eu
+cd "$(dirname "$0")/../.."
+secs=${1:-60}
+out=build/fuzz
+mkdir -p "$out"
+srcs="engine/arena.c engine/buf.c engine/config.c engine/decode.c engine/event.c engine/format.c engine/json_read.c
+      engine/json_write.c engine/schema.c engine/status.c engine/text_write.c engine/utf.c"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iengine $(pkg-config --cflags yajl)"
+for t in json decode; do
+    clang $flags -o "$out/fuzz_$t" tests/fuzz/fuzz_$t.c $srcs $(pkg-config --libs yajl)
+    mkdir -p "$out/corpus_$t"
+    [ $t = json ] && cp tests/data/*.jsonl "$out/corpus_$t/" 2>/dev/null || true
+    "$out/fuzz_$t" -max_total_time="$secs" -max_len=4096 "$out/corpus_$t" 2>&1 | tail -3
+done

@@ -178,6 +178,8 @@ typedef struct etwl_header {
 #define ETWL_EXT_USER_SID 0x04
 #define ETWL_EXT_INSTANCE_INFO 0x08
 #define ETWL_EXT_STACKTRACE 0x10
+#define ETWL_EXT_PROCESS_START_KEY 0x20
+#define ETWL_EXT_EVENT_KEY 0x40
 
 /* Each item is valid only with its ETWL_EXT_* bit; a source that sets a bit
  * fills the whole item. */
@@ -196,6 +198,8 @@ typedef struct etwl_ext {
         const uint64_t *addresses;
         uint32_t count;
     } stack;
+    uint64_t process_start_key; /* unique per boot: tells pid reuse apart */
+    uint64_t event_key;         /* groups related events (ETW EVENT_KEY) */
 } etwl_ext;
 
 typedef struct etwl_event etwl_event;

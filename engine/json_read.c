@@ -31,7 +31,7 @@ enum {
     K_HEADER, K_INFO, K_EXT,
     K_DESC, K_TID, K_PID, K_TS, K_PGUID, K_PNAME, K_ENAME, K_RECID, K_CHNAME, K_COMPUTER, K_AGUID, K_FLAGS, K_KTIME, K_UTIME, K_PTIME, K_PROC,
     K_ID, K_VERSION, K_CHANNEL, K_LEVEL, K_OPCODE, K_TASK, K_KEYWORD,
-    K_SESSION, K_RELACT, K_SID, K_INSTINFO, K_STACKTRACE,
+    K_SESSION, K_RELACT, K_SID, K_INSTINFO, K_STACKTRACE, K_PSKEY, K_EVKEY,
     K_IID, K_IPARENT, K_IPGUID,
     K_MATCHED, K_ADDRESSES
 };
@@ -59,7 +59,8 @@ static const kdef keys[] = {
     {C_DESC, "task", K_TASK},             {C_DESC, "keyword", K_KEYWORD},
     {C_EXT, "session_id", K_SESSION},     {C_EXT, "activity_id", K_RELACT},
     {C_EXT, "user_sid", K_SID},           {C_EXT, "instance_info", K_INSTINFO},
-    {C_EXT, "stacktrace", K_STACKTRACE},  {C_INST, "id", K_IID},
+    {C_EXT, "stacktrace", K_STACKTRACE},  {C_EXT, "process_start_key", K_PSKEY},
+    {C_EXT, "event_key", K_EVKEY},        {C_INST, "id", K_IID},
     {C_INST, "parent_id", K_IPARENT},     {C_INST, "parent_guid", K_IPGUID},
     {C_STACK, "matched_id", K_MATCHED},   {C_STACK, "addresses", K_ADDRESSES},
 };
@@ -234,7 +235,8 @@ static int set_uint(etwl_json_reader *r, const char *s, size_t n)
         {K_UTIME, UINT32_MAX}, {K_PTIME, UINT64_MAX}, {K_PROC, UINT32_MAX}, {K_ID, UINT16_MAX},
         {K_VERSION, UINT8_MAX}, {K_CHANNEL, UINT8_MAX}, {K_LEVEL, UINT8_MAX}, {K_OPCODE, UINT8_MAX},
         {K_TASK, UINT16_MAX}, {K_KEYWORD, UINT64_MAX}, {K_SESSION, UINT32_MAX}, {K_IID, UINT32_MAX},
-        {K_IPARENT, UINT32_MAX}, {K_MATCHED, UINT64_MAX}, {K_ADDRESSES, UINT64_MAX}};
+        {K_IPARENT, UINT32_MAX}, {K_MATCHED, UINT64_MAX}, {K_ADDRESSES, UINT64_MAX}, {K_PSKEY, UINT64_MAX},
+        {K_EVKEY, UINT64_MAX}};
     etwl_header *h = &r->ev->hdr;
     etwl_ext *x = &r->ev->ext;
     uint64_t v = 0, max = 0;
@@ -271,6 +273,8 @@ static int set_uint(etwl_json_reader *r, const char *s, size_t n)
     case K_IID: x->instance.id = (uint32_t)v; break;
     case K_IPARENT: x->instance.parent_id = (uint32_t)v; break;
     case K_MATCHED: x->stack.matched_id = v; break;
+    case K_PSKEY: x->process_start_key = v; x->has |= ETWL_EXT_PROCESS_START_KEY; break;
+    case K_EVKEY: x->event_key = v; x->has |= ETWL_EXT_EVENT_KEY; break;
     case K_ADDRESSES:
         if (r->naddrs == r->addrcap) {
             uint32_t cap = r->addrcap ? r->addrcap * 2 : 64;

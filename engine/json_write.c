@@ -216,6 +216,14 @@ etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b)
             etwl_buf_printf(b, i ? ",%llu" : "%llu", (unsigned long long)x->stack.addresses[i]);
         etwl_buf_puts(b, "]}");
     }
+    if (x->has & ETWL_EXT_PROCESS_START_KEY) {
+        SEP();
+        etwl_buf_printf(b, "\"process_start_key\":%llu", (unsigned long long)x->process_start_key);
+    }
+    if (x->has & ETWL_EXT_EVENT_KEY) {
+        SEP();
+        etwl_buf_printf(b, "\"event_key\":%llu", (unsigned long long)x->event_key);
+    }
 #undef SEP
     etwl_buf_puts(b, "}}");
     return b->oom ? ETWL_ENOMEM : ETWL_OK;

@@ -27,7 +27,7 @@ enum {
     F_ID = 1, F_VERSION, F_CHANNEL, F_LEVEL, F_OPCODE, F_TASK, F_KEYWORD, F_PID, F_TID, F_TS, F_FILETIME,
     F_PROVIDER, F_EVENT_NAME, F_RECORD_ID, F_CHANNEL_NAME, F_COMPUTER, F_PROVIDER_GUID, F_ACTIVITY_GUID, F_FLAGS, F_CPU, F_KTIME, F_UTIME, F_PTIME,
     F_HEADER, F_INFO, F_EXT, F_PROCESS,
-    X_SESSION, X_ACTIVITY, X_SID, X_INSTANCE, X_STACK
+    X_SESSION, X_ACTIVITY, X_SID, X_INSTANCE, X_STACK, X_PSKEY, X_EVKEY
 };
 
 static const struct {
@@ -49,7 +49,8 @@ static const struct {
     int id;
 } ext_getters[] = {
     {"session_id", X_SESSION}, {"activity_id", X_ACTIVITY}, {"user_sid", X_SID},
-    {"instance_info", X_INSTANCE}, {"stacktrace", X_STACK},
+    {"instance_info", X_INSTANCE}, {"stacktrace", X_STACK}, {"process_start_key", X_PSKEY},
+    {"event_key", X_EVKEY},
 };
 
 enum { K_EVENT, K_HEADER, K_INFO, K_EXT };
@@ -302,6 +303,14 @@ static void push_ext_field(lua_State *L, etwl_event *ev, int id)
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         lua_setfield(L, -2, "addresses");
+        break;
+    case X_PSKEY:
+        if (x->has & ETWL_EXT_PROCESS_START_KEY) lua_pushinteger(L, (lua_Integer)x->process_start_key);
+        else lua_pushnil(L);
+        break;
+    case X_EVKEY:
+        if (x->has & ETWL_EXT_EVENT_KEY) lua_pushinteger(L, (lua_Integer)x->event_key);
+        else lua_pushnil(L);
         break;
     default: lua_pushnil(L);
     }

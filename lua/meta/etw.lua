@@ -15,7 +15,7 @@ local etw = {}
 ---A declarative filter, compiled into a C predicate: events it rejects never
 ---reach Lua.  Every key is optional; all given keys must match.
 ---@class etw.Filter
----@field provider? string provider name (case-insensitive) or GUID "{...}"
+---@field provider? string provider name (case-insensitive), GUID "{...}", or tracefs "system:event"
 ---@field id? integer|integer[] event id, or a list of ids
 ---@field opcode? integer
 ---@field task? integer
@@ -34,6 +34,8 @@ local etw = {}
 ---@field user_sid? string "S-1-5-18"
 ---@field instance_info? {id: integer, parent_id: integer, parent_guid: string}
 ---@field stacktrace? {matched_id: integer, addresses: integer[]}
+---@field process_start_key? integer unique per boot (ETW PROCESS_START_KEY)
+---@field event_key? integer groups related events (ETW EVENT_KEY)
 
 ---The header fields, also reachable directly on the event.
 ---@class etw.Header
@@ -48,7 +50,11 @@ local etw = {}
 ---@field tid integer
 ---@field ts string RFC 3339 UTC with 100 ns precision
 ---@field filetime integer 100 ns ticks since 1601-01-01 UTC
----@field provider string provider name, or its GUID when the name is unknown
+---@field provider string provider name (tracefs: the system), or its GUID when the name is unknown
+---@field event_name? string tracefs event, or the ETW/EVTX event or task name
+---@field record_id? integer EVTX EventRecordID
+---@field channel_name? string EVTX channel, e.g. "Security"
+---@field computer? string EVTX computer name
 ---@field provider_guid string
 ---@field activity_guid string
 ---@field flags integer EVENT_HEADER flags
@@ -67,6 +73,9 @@ local etw = {}
 ---@field user? string user name or SID
 ---@field integrity? string integrity level, e.g. "High"
 ---@field start_time? string RFC 3339
+---@field start_filetime? integer
+---@field exit_time? string RFC 3339, once it exited
+---@field exit_code? integer
 ---@field session_id? integer
 ---@field parent? etw.Process the parent, when known
 local Process = {}

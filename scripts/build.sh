@@ -2,7 +2,8 @@
 # scripts/build.sh run|test|build [--no-install]
 #
 #   run    install what is missing, build, and run the main job: a live
-#          session for 10 s (ETWLUA_SECONDS) printing process starts
+#          session for 10 s (ETWLUA_SECONDS) with the rule library, printing
+#          alerts (two harmless look-alike commands run meanwhile)
 #   test   install what is missing, build, and run every test
 #   build  install what is missing and build (release, debug and sanitize)
 #   install [PREFIX]  build, then copy etwlua to PREFIX/bin and the Lua
@@ -43,11 +44,13 @@ case "$action" in
 run)
     build release
     if [ "$(id -u)" = 0 ] && build/bin/release/etwlua --kill etwlua-quickstart-probe 2>&1 | grep -q "no session named"; then
-        # the main job: a live session with the default provider, printing
-        # process starts; a few demo processes run while it watches
+        # the main job: a live session with the rule library, printing alerts;
+        # two harmless commands that look like attacks run while it watches
         secs=${ETWLUA_SECONDS:-10}
-        echo "build.sh: the main job: 'etwlua' live for ${secs}s (tracefs), printing process starts"
-        (sleep 2; /bin/echo "hello from the quick start" >/dev/null; sh -c 'id >/dev/null; uname -a >/dev/null') &
+        echo "build.sh: the main job: 'etwlua' live for ${secs}s (tracefs) with the rule library;"
+        echo "build.sh: two harmless look-alikes run meanwhile: 'echo aWQ= | base64 -d | sh' and /bin/true run from /tmp"
+        demo=$(mktemp -d)
+        (sleep 2; sh -c 'echo aWQ= | base64 -d | sh' >/dev/null; cp /bin/true "$demo/true"; "$demo/true"; rm -rf "$demo") &
         exec build/bin/release/etwlua --duration "$secs"
     fi
     echo "build.sh: live tracing needs root and tracefs; replaying tests/data/events.jsonl instead"

@@ -7,6 +7,8 @@
 # Ends with one "N passed, N failed" line over all suites.
 set -u
 cd "$(dirname "$0")/.."
+# CI may run us with stdin closed; tests that need a terminal (script) need one
+exec </dev/null
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -7,6 +7,7 @@
 # messages are stable).  --update rewrites the expected files; review the
 # diff before committing it.  Ends with "N passed, N failed".
 set -u
+exec </dev/null # stdin may be closed in CI; script(1) needs one
 BIN=$(realpath "$1")
 UPDATE=${2:-}
 HERE=$(cd "$(dirname "$0")" && pwd)

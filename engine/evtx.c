@@ -420,7 +420,7 @@ static etwl_status evtx_process(etwl_source *s, etwl_event_cb cb, void *user, et
     for (fi = 0; fi < x->nfiles && !x->base.closing; fi++) {
         libevtx_file_t *f = NULL;
         libevtx_error_t *le = NULL;
-        int n = 0, i, nrecovered = 0, recovered_bad = 0;
+        int n = 0, i, nreg, nrecovered = 0, recovered_bad = 0;
         const char *path = x->files[fi].path;
         if (libevtx_file_initialize(&f, NULL) != 1) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         if (libevtx_file_open(f, path, LIBEVTX_OPEN_READ, &le) != 1) {
@@ -435,6 +435,7 @@ static etwl_status evtx_process(etwl_source *s, etwl_event_cb cb, void *user, et
             continue;
         }
         libevtx_file_get_number_of_records(f, &n, NULL);
+        nreg = n; /* regular records first, then any recovered ones */
         {
             /* a damaged chunk is dropped whole by libevtx: say so, and replay
              * the records it could recover, rather than lose them quietly */
@@ -453,11 +454,10 @@ static etwl_status evtx_process(etwl_source *s, etwl_event_cb cb, void *user, et
         }
         for (i = 0; i < n && !x->base.closing; i++) {
             libevtx_record_t *r = NULL;
-            int ok, nreg = 0;
+            int ok;
             etwl_status st;
             x->st.read++;
             x->err[0] = 0;
-            libevtx_file_get_number_of_records(f, &nreg, NULL);
             if ((i < nreg ? libevtx_file_get_record_by_index(f, i, &r, NULL)
                           : libevtx_file_get_recovered_record_by_index(f, i - nreg, &r, NULL)) != 1) {
                 diag(x, path, i, "damaged record (libevtx could not read it)");

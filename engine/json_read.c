@@ -290,6 +290,16 @@ static int set_uint(etwl_json_reader *r, const char *s, size_t n)
     return 1;
 }
 
+/* Copies an optional header name into the event and sets its has-bit. */
+static int set_name(etwl_json_reader *r, const char *s, size_t n, const char **dst, uint32_t *len, uint32_t bit)
+{
+    *dst = etwl_arena_strdup(&r->ev->arena, s, n);
+    if (!*dst) return jerr(r, "event too large");
+    *len = (uint32_t)n;
+    r->ev->hdr.has |= bit;
+    return 1;
+}
+
 static int set_string(etwl_json_reader *r, const char *s, size_t n)
 {
     etwl_header *h = &r->ev->hdr;
@@ -302,30 +312,10 @@ static int set_string(etwl_json_reader *r, const char *s, size_t n)
         if (st) return key_name_err(r, "expected an RFC 3339 time like 2024-01-02T03:04:05.1234567Z");
         return 1;
     }
-    case K_PNAME:
-        h->provider_name = etwl_arena_strdup(&r->ev->arena, s, n);
-        if (!h->provider_name) return jerr(r, "event too large");
-        h->provider_name_len = (uint32_t)n;
-        h->has |= ETWL_HAS_PROVIDER_NAME;
-        return 1;
-    case K_ENAME:
-        h->event_name = etwl_arena_strdup(&r->ev->arena, s, n);
-        if (!h->event_name) return jerr(r, "event too large");
-        h->event_name_len = (uint32_t)n;
-        h->has |= ETWL_HAS_EVENT_NAME;
-        return 1;
-    case K_CHNAME:
-        h->channel_name = etwl_arena_strdup(&r->ev->arena, s, n);
-        if (!h->channel_name) return jerr(r, "event too large");
-        h->channel_name_len = (uint32_t)n;
-        h->has |= ETWL_HAS_CHANNEL_NAME;
-        return 1;
-    case K_COMPUTER:
-        h->computer = etwl_arena_strdup(&r->ev->arena, s, n);
-        if (!h->computer) return jerr(r, "event too large");
-        h->computer_len = (uint32_t)n;
-        h->has |= ETWL_HAS_COMPUTER;
-        return 1;
+    case K_PNAME: return set_name(r, s, n, &h->provider_name, &h->provider_name_len, ETWL_HAS_PROVIDER_NAME);
+    case K_ENAME: return set_name(r, s, n, &h->event_name, &h->event_name_len, ETWL_HAS_EVENT_NAME);
+    case K_CHNAME: return set_name(r, s, n, &h->channel_name, &h->channel_name_len, ETWL_HAS_CHANNEL_NAME);
+    case K_COMPUTER: return set_name(r, s, n, &h->computer, &h->computer_len, ETWL_HAS_COMPUTER);
     case K_SID:
         /* kept as text; must look like a SID so outputs stay parseable */
         if (n < 4 || n > 200 || s[0] != 'S' || s[1] != '-') return key_name_err(r, "expected a SID like S-1-5-18");

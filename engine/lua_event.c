@@ -135,6 +135,19 @@ void etwl_lua_push_value(lua_State *L, const etwl_value *v, int depth)
     }
 }
 
+/* Optional fields are nil unless their has-bit is set. */
+static void push_opt_str(lua_State *L, int has, const char *s, uint32_t n)
+{
+    if (has) lua_pushlstring(L, s, n);
+    else lua_pushnil(L);
+}
+
+static void push_opt_int(lua_State *L, int has, lua_Integer v)
+{
+    if (has) lua_pushinteger(L, v);
+    else lua_pushnil(L);
+}
+
 static void push_provider(lua_State *L, const etwl_header *h)
 {
     if (h->has & ETWL_HAS_PROVIDER_NAME)
@@ -160,29 +173,16 @@ static int push_field(lua_State *L, etwl_event *ev, int id)
     case F_TS: push_time(L, h->ts); break;
     case F_FILETIME: lua_pushinteger(L, h->ts); break;
     case F_PROVIDER: push_provider(L, h); break;
-    case F_EVENT_NAME:
-        if (h->has & ETWL_HAS_EVENT_NAME) lua_pushlstring(L, h->event_name, h->event_name_len);
-        else lua_pushnil(L);
-        break;
-    case F_RECORD_ID:
-        if (h->has & ETWL_HAS_RECORD_ID) lua_pushinteger(L, (lua_Integer)h->record_id);
-        else lua_pushnil(L);
-        break;
+    case F_EVENT_NAME: push_opt_str(L, h->has & ETWL_HAS_EVENT_NAME, h->event_name, h->event_name_len); break;
+    case F_RECORD_ID: push_opt_int(L, h->has & ETWL_HAS_RECORD_ID, (lua_Integer)h->record_id); break;
     case F_CHANNEL_NAME:
-        if (h->has & ETWL_HAS_CHANNEL_NAME) lua_pushlstring(L, h->channel_name, h->channel_name_len);
-        else lua_pushnil(L);
+        push_opt_str(L, h->has & ETWL_HAS_CHANNEL_NAME, h->channel_name, h->channel_name_len);
         break;
-    case F_COMPUTER:
-        if (h->has & ETWL_HAS_COMPUTER) lua_pushlstring(L, h->computer, h->computer_len);
-        else lua_pushnil(L);
-        break;
+    case F_COMPUTER: push_opt_str(L, h->has & ETWL_HAS_COMPUTER, h->computer, h->computer_len); break;
     case F_PROVIDER_GUID: push_guid(L, &h->provider_guid); break;
     case F_ACTIVITY_GUID: push_guid(L, &h->activity_guid); break;
     case F_FLAGS: lua_pushinteger(L, h->flags); break;
-    case F_CPU:
-        if (h->has & ETWL_HAS_PROCESSOR) lua_pushinteger(L, h->processor);
-        else lua_pushnil(L);
-        break;
+    case F_CPU: push_opt_int(L, h->has & ETWL_HAS_PROCESSOR, h->processor); break;
     case F_KTIME: lua_pushinteger(L, h->kernel_time); break;
     case F_UTIME: lua_pushinteger(L, h->user_time); break;
     case F_PTIME: lua_pushinteger(L, (lua_Integer)h->processor_time); break;
@@ -264,18 +264,12 @@ static void push_ext_field(lua_State *L, etwl_event *ev, int id)
     const etwl_ext *x = &ev->ext;
     uint32_t i;
     switch (id) {
-    case X_SESSION:
-        if (x->has & ETWL_EXT_SESSION_ID) lua_pushinteger(L, x->session_id);
-        else lua_pushnil(L);
-        break;
+    case X_SESSION: push_opt_int(L, x->has & ETWL_EXT_SESSION_ID, x->session_id); break;
     case X_ACTIVITY:
         if (x->has & ETWL_EXT_RELATED_ACTIVITY) push_guid(L, &x->related_activity);
         else lua_pushnil(L);
         break;
-    case X_SID:
-        if (x->has & ETWL_EXT_USER_SID) lua_pushlstring(L, x->user_sid, x->user_sid_len);
-        else lua_pushnil(L);
-        break;
+    case X_SID: push_opt_str(L, x->has & ETWL_EXT_USER_SID, x->user_sid, x->user_sid_len); break;
     case X_INSTANCE:
         if (!(x->has & ETWL_EXT_INSTANCE_INFO)) {
             lua_pushnil(L);
@@ -305,13 +299,9 @@ static void push_ext_field(lua_State *L, etwl_event *ev, int id)
         lua_setfield(L, -2, "addresses");
         break;
     case X_PSKEY:
-        if (x->has & ETWL_EXT_PROCESS_START_KEY) lua_pushinteger(L, (lua_Integer)x->process_start_key);
-        else lua_pushnil(L);
+        push_opt_int(L, x->has & ETWL_EXT_PROCESS_START_KEY, (lua_Integer)x->process_start_key);
         break;
-    case X_EVKEY:
-        if (x->has & ETWL_EXT_EVENT_KEY) lua_pushinteger(L, (lua_Integer)x->event_key);
-        else lua_pushnil(L);
-        break;
+    case X_EVKEY: push_opt_int(L, x->has & ETWL_EXT_EVENT_KEY, (lua_Integer)x->event_key); break;
     default: lua_pushnil(L);
     }
 }

@@ -15,9 +15,20 @@ void etwl_filter_free(etwl_filter *f)
     f->ids = NULL;
 }
 
-etwl_status etwl_filter_set_provider(etwl_filter *f, const char *s, size_t n)
+/* Names are stored lower-cased once, so matching an event only lowers the
+ * event's side.  Empty or oversized names are refused. */
+static int set_lower(char *dst, size_t cap, uint32_t *len, const char *s, size_t n)
 {
     size_t i;
+    if (n == 0 || n >= cap) return 0;
+    for (i = 0; i < n; i++) dst[i] = (char)tolower((unsigned char)s[i]);
+    dst[n] = 0;
+    *len = (uint32_t)n;
+    return 1;
+}
+
+etwl_status etwl_filter_set_provider(etwl_filter *f, const char *s, size_t n)
+{
     const char *colon = memchr(s, ':', n);
     /* "system:event" names one tracefs event */
     if (colon && colon > s && (size_t)(colon - s) + 1 < n && (size_t)(n - (size_t)(colon - s) - 1) < sizeof f->event_name) {
@@ -32,10 +43,7 @@ etwl_status etwl_filter_set_provider(etwl_filter *f, const char *s, size_t n)
         f->mask |= ETWL_F_GUID;
         return ETWL_OK;
     }
-    if (n == 0 || n >= sizeof f->provider) return ETWL_EINVAL;
-    for (i = 0; i < n; i++) f->provider[i] = (char)tolower((unsigned char)s[i]);
-    f->provider[n] = 0;
-    f->provider_len = (uint32_t)n;
+    if (!set_lower(f->provider, sizeof f->provider, &f->provider_len, s, n)) return ETWL_EINVAL;
     f->mask |= ETWL_F_PROVIDER;
     return ETWL_OK;
 }
@@ -54,11 +62,7 @@ etwl_status etwl_filter_add_id(etwl_filter *f, uint32_t id)
 
 etwl_status etwl_filter_set_process(etwl_filter *f, const char *s, size_t n)
 {
-    size_t i;
-    if (n == 0 || n >= sizeof f->process) return ETWL_EINVAL;
-    for (i = 0; i < n; i++) f->process[i] = (char)tolower((unsigned char)s[i]);
-    f->process[n] = 0;
-    f->process_len = (uint32_t)n;
+    if (!set_lower(f->process, sizeof f->process, &f->process_len, s, n)) return ETWL_EINVAL;
     f->mask |= ETWL_F_PROCESS;
     return ETWL_OK;
 }

@@ -83,6 +83,14 @@ static void put_guid(etwl_buf *b, const etwl_guid *g)
     etwl_buf_putc(b, '"');
 }
 
+/* Optional header names are left out, not written as null, when absent. */
+static void put_opt_string(etwl_buf *b, int has, const char *key, const char *s, uint32_t n)
+{
+    if (!has) return;
+    etwl_buf_puts(b, key);
+    etwl_json_put_string(b, s, n);
+}
+
 static void put_time(etwl_buf *b, int64_t ft)
 {
     char s[ETWL_TIME_STRLEN + 1];
@@ -154,28 +162,16 @@ etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b)
     put_time(b, h->ts);
     etwl_buf_puts(b, ",\"provider_guid\":");
     put_guid(b, &h->provider_guid);
-    if (h->has & ETWL_HAS_PROVIDER_NAME) {
-        etwl_buf_puts(b, ",\"provider_name\":");
-        etwl_json_put_string(b, h->provider_name, h->provider_name_len);
-    }
-    if (h->has & ETWL_HAS_EVENT_NAME) {
-        etwl_buf_puts(b, ",\"event_name\":");
-        etwl_json_put_string(b, h->event_name, h->event_name_len);
-    }
+    put_opt_string(b, h->has & ETWL_HAS_PROVIDER_NAME, ",\"provider_name\":", h->provider_name, h->provider_name_len);
+    put_opt_string(b, h->has & ETWL_HAS_EVENT_NAME, ",\"event_name\":", h->event_name, h->event_name_len);
     etwl_buf_puts(b, ",\"activity_guid\":");
     put_guid(b, &h->activity_guid);
     etwl_buf_printf(b, ",\"flags\":%u,\"kernel_time\":%u,\"user_time\":%u,\"processor_time\":%llu", h->flags,
                     (unsigned)h->kernel_time, (unsigned)h->user_time, (unsigned long long)h->processor_time);
     if (h->has & ETWL_HAS_PROCESSOR) etwl_buf_printf(b, ",\"processor_number\":%u", (unsigned)h->processor);
     if (h->has & ETWL_HAS_RECORD_ID) etwl_buf_printf(b, ",\"record_id\":%llu", (unsigned long long)h->record_id);
-    if (h->has & ETWL_HAS_CHANNEL_NAME) {
-        etwl_buf_puts(b, ",\"channel_name\":");
-        etwl_json_put_string(b, h->channel_name, h->channel_name_len);
-    }
-    if (h->has & ETWL_HAS_COMPUTER) {
-        etwl_buf_puts(b, ",\"computer\":");
-        etwl_json_put_string(b, h->computer, h->computer_len);
-    }
+    put_opt_string(b, h->has & ETWL_HAS_CHANNEL_NAME, ",\"channel_name\":", h->channel_name, h->channel_name_len);
+    put_opt_string(b, h->has & ETWL_HAS_COMPUTER, ",\"computer\":", h->computer, h->computer_len);
     etwl_buf_puts(b, "},\"info\":{");
     n = etwl_event_prop_count(ev);
     for (i = 0; i < n; i++) {

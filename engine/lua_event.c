@@ -219,25 +219,21 @@ static int ev_index(lua_State *L)
     return 1;
 }
 
-static int ev_json(lua_State *L)
+/* Renders the event with one of the engine's writers into the host's
+ * scratch buffer, which is reused so that printing allocates once. */
+static int push_written(lua_State *L, etwl_status (*write)(etwl_event *, etwl_buf *))
 {
     etwl_event *ev = live(L, 1, K_EVENT);
     etwl_lua *x = etwl_lua_host(L);
     etwl_buf_reset(&x->buf);
-    if (etwl_event_write_json(ev, &x->buf) != ETWL_OK) return luaL_error(L, "out of memory");
+    if (write(ev, &x->buf) != ETWL_OK) return luaL_error(L, "out of memory");
     lua_pushlstring(L, x->buf.data, x->buf.len);
     return 1;
 }
 
-static int ev_tostring(lua_State *L)
-{
-    etwl_event *ev = live(L, 1, K_EVENT);
-    etwl_lua *x = etwl_lua_host(L);
-    etwl_buf_reset(&x->buf);
-    if (etwl_event_write_text(ev, &x->buf) != ETWL_OK) return luaL_error(L, "out of memory");
-    lua_pushlstring(L, x->buf.data, x->buf.len);
-    return 1;
-}
+static int ev_json(lua_State *L) { return push_written(L, etwl_event_write_json); }
+
+static int ev_tostring(lua_State *L) { return push_written(L, etwl_event_write_text); }
 
 static void push_info_table(lua_State *L, etwl_event *ev)
 {

@@ -235,6 +235,18 @@ static double run(bench *b, etwl_lua *x, uint64_t n, long *rss_at_1m)
 }
 
 /* (e): the eager reference, a fresh table of 16 fields per event. */
+/* One case: a script loaded into a fresh host and timed over n events.  The
+ * memory figures, when asked for, are read while the host is still alive. */
+static int run_script(bench *b, const char *name, uint64_t n, const char *code, long *rss_at_1m, long *rss_at_end)
+{
+    etwl_lua *x = host(code);
+    if (!x) return 0;
+    report(name, n, run(b, x, n, rss_at_1m));
+    if (rss_at_end) *rss_at_end = rss_kb();
+    etwl_lua_free(x);
+    return 1;
+}
+
 static double run_eager(bench *b, uint64_t n)
 {
     etwl_lua *x = host("local sink = 0\n"
@@ -318,36 +330,25 @@ int etwl_bench_main(int argc, char **argv)
         report("a_delivery_only", n, s);
     }
 
-    if (WANT('b')) {
-    x = host("local etw = require 'etw'\n"
-             "etw.on({provider='Microsoft-Windows-Kernel-Registry', id=1}, function(ev) error('no') end)\n"
-             "etw.on({provider='Microsoft-Windows-Kernel-Process', id=99}, function(ev) error('no') end)\n");
-    if (!x) return 1;
-    s = run(&b, x, n, NULL);
-    report("b_rejected_in_c", n, s);
-    etwl_lua_free(x);
-    }
+    if (WANT('b') &&
+        !run_script(&b, "b_rejected_in_c", n,
+                    "local etw = require 'etw'\n"
+                    "etw.on({provider='Microsoft-Windows-Kernel-Registry', id=1}, function(ev) error('no') end)\n"
+                    "etw.on({provider='Microsoft-Windows-Kernel-Process', id=99}, function(ev) error('no') end)\n",
+                    NULL, NULL))
+        return 1;
 
     if (getenv("ETWL_BENCH_HANDLER")) { /* ad-hoc: time a handler body */
         char code[2048];
         snprintf(code, sizeof code, "local etw = require 'etw'\nlocal sink = 0\netw.on(function(ev) %s end)\n",
                  getenv("ETWL_BENCH_HANDLER"));
-        x = host(code);
-        if (!x) return 1;
-        s = run(&b, x, n, NULL);
-        report("custom_handler", n, s);
-        etwl_lua_free(x);
+        if (!run_script(&b, "custom_handler", n, code, NULL, NULL)) return 1;
     }
 
     if (WANT('c')) {
-    x = host(case_c);
-    if (!x) return 1;
-    s = run(&b, x, n, &rss1);
-    report("c_one_handler_3_fields", n, s);
-    rss2 = rss_kb();
-    if (n >= 2000000)
-        printf("bench c_rss_growth rss_kb_at_1m=%ld rss_kb_at_end=%ld growth_kb=%ld\n", rss1, rss2, rss2 - rss1);
-    etwl_lua_free(x);
+        if (!run_script(&b, "c_one_handler_3_fields", n, case_c, &rss1, &rss2)) return 1;
+        if (n >= 2000000)
+            printf("bench c_rss_growth rss_kb_at_1m=%ld rss_kb_at_end=%ld growth_kb=%ld\n", rss1, rss2, rss2 - rss1);
     }
 
     if (WANT('d')) {
@@ -366,11 +367,7 @@ int etwl_bench_main(int argc, char **argv)
                             "  if #name > 0 then sink = sink + pid + id end\n"
                             "end)\n",
                             prov[f[k].p], f[k].id);
-        x = host(code);
-        if (!x) return 1;
-        s = run(&b, x, n, NULL);
-        report("d_ten_disjoint_handlers", n, s);
-        etwl_lua_free(x);
+        if (!run_script(&b, "d_ten_disjoint_handlers", n, code, NULL, NULL)) return 1;
     }
 
     if (WANT('e')) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "event.h"
 #include "format.h"
 #include "utf.h"
@@ -44,25 +45,6 @@ static int need(dctx *c, uint32_t pos, uint64_t len)
         return fail(c, "truncated: needs %llu bytes at offset %u, payload has %u", (unsigned long long)len,
                     pos, c->n);
     return 1;
-}
-
-/* Little-endian read of n (1..8) bytes; payloads are always little-endian. */
-static uint64_t rd(const uint8_t *p, unsigned n)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    switch (n) {
-    case 1: return p[0];
-    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
-    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
-    case 8: { uint64_t v; memcpy(&v, p, 8); return v; }
-    default: break;
-    }
-#endif
-    {
-        uint64_t v = 0;
-        while (n--) v = (v << 8) | p[n];
-        return v;
-    }
 }
 
 unsigned etwl_event_ptrsize(const etwl_event *ev)
@@ -285,7 +267,7 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
     case ETWL_IN_INT64: size = 8;
     sint:
         if (!need(c, p, size)) return 0;
-        u = rd(c->p + p, size);
+        u = etwl_rd_le(c->p + p, size);
         if (is_hex_out(pr->outtype)) {
             out->type = ETWL_VT_HEX;
             out->v.u = u;
@@ -302,7 +284,7 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
     case ETWL_IN_UINT64: size = 8;
     uint:
         if (!need(c, p, size)) return 0;
-        u = rd(c->p + p, size);
+        u = etwl_rd_le(c->p + p, size);
         out->type = ETWL_VT_UINT;
         out->v.u = u;
         if (is_hex_out(pr->outtype)) {
@@ -326,21 +308,21 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
     hex:
         if (!need(c, p, size)) return 0;
         out->type = ETWL_VT_HEX;
-        out->v.u = rd(c->p + p, size);
+        out->v.u = etwl_rd_le(c->p + p, size);
         break;
     case ETWL_IN_POINTER:
     case ETWL_IN_SIZET:
         size = c->ptrsize;
         if (!need(c, p, size)) return 0;
         out->type = ETWL_VT_HEX;
-        out->v.u = rd(c->p + p, size);
+        out->v.u = etwl_rd_le(c->p + p, size);
         break;
     case ETWL_IN_FLOAT: {
         float f;
         uint32_t w;
         size = 4;
         if (!need(c, p, size)) return 0;
-        w = (uint32_t)rd(c->p + p, 4);
+        w = (uint32_t)etwl_rd_le(c->p + p, 4);
         memcpy(&f, &w, 4);
         out->type = ETWL_VT_DOUBLE;
         out->v.d = f;
@@ -350,7 +332,7 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
         uint64_t w;
         size = 8;
         if (!need(c, p, size)) return 0;
-        w = rd(c->p + p, 8);
+        w = etwl_rd_le(c->p + p, 8);
         memcpy(&out->v.d, &w, 8);
         out->type = ETWL_VT_DOUBLE;
         break;
@@ -359,7 +341,7 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
         size = 4;
         if (!need(c, p, size)) return 0;
         out->type = ETWL_VT_BOOL;
-        out->v.u = rd(c->p + p, 4) != 0;
+        out->v.u = etwl_rd_le(c->p + p, 4) != 0;
         break;
     case ETWL_IN_GUID:
         size = 16;
@@ -371,14 +353,14 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
         size = 8;
         if (!need(c, p, size)) return 0;
         out->type = ETWL_VT_TIME;
-        out->v.i = (int64_t)rd(c->p + p, 8);
+        out->v.i = (int64_t)etwl_rd_le(c->p + p, 8);
         if (out->v.i < 0) return fail(c, "FILETIME out of range at offset %u", p);
         break;
     case ETWL_IN_SYSTEMTIME: {
         unsigned f[8], k;
         size = 16;
         if (!need(c, p, size)) return 0;
-        for (k = 0; k < 8; k++) f[k] = (unsigned)rd(c->p + p + 2 * k, 2);
+        for (k = 0; k < 8; k++) f[k] = (unsigned)etwl_rd_le(c->p + p + 2 * k, 2);
         /* wYear wMonth wDayOfWeek wDay wHour wMinute wSecond wMilliseconds */
         if (f[0] < 1601 || f[0] > 30827 || f[1] < 1 || f[1] > 12 || f[3] < 1 || f[3] > 31 || f[4] > 23 ||
             f[5] > 59 || f[6] > 59 || f[7] > 999)
@@ -472,7 +454,7 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
         int wide = pr->intype == ETWL_IN_MANIFEST_COUNTEDSTRING || pr->intype == ETWL_IN_COUNTEDSTRING ||
                    pr->intype == ETWL_IN_REVERSEDCOUNTEDSTRING;
         if (!need(c, p, 2)) return 0;
-        nb = (uint32_t)rd(c->p + p, 2);
+        nb = (uint32_t)etwl_rd_le(c->p + p, 2);
         if (pr->intype == ETWL_IN_REVERSEDCOUNTEDSTRING || pr->intype == ETWL_IN_REVERSEDCOUNTEDANSISTRING)
             nb = ((nb & 0xFF) << 8) | (nb >> 8);
         if (!need(c, p + 2, nb)) return 0;
@@ -493,7 +475,7 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
     case ETWL_IN_HEXDUMP: { /* a 32-bit byte count, then the bytes */
         uint32_t nb = 0;
         if (!need(c, p, 4)) return 0;
-        nb = (uint32_t)rd(c->p + p, 4);
+        nb = (uint32_t)etwl_rd_le(c->p + p, 4);
         if (!need(c, p + 4, nb)) return 0;
         size = 4 + nb;
         out->type = ETWL_VT_BINARY;
@@ -505,7 +487,7 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
         /* tracefs dynamic data: where it is, then what it is */
         uint32_t loc, off, nb;
         if (!need(c, p, 4)) return 0;
-        loc = (uint32_t)rd(c->p + p, 4);
+        loc = (uint32_t)etwl_rd_le(c->p + p, 4);
         off = loc & 0xFFFF;
         nb = loc >> 16;
         if (pr->flags & ETWL_PROP_DATALOC_REL) off += p + 4;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "bytes.h"
 #include "format.h"
 #include "utf.h"
 
@@ -32,9 +33,6 @@
 #define PF_PARAM_COUNT 0x4
 #define PF_PARAM_FIXED_LENGTH 0x10
 #define PF_PARAM_FIXED_COUNT 0x20
-
-static uint32_t u32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint16_t u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 /* A NUL-terminated UTF-16 string at off, as UTF-8 (malloc'd); NULL when the
  * offset is 0 (absent).  *bad is set when it runs off the blob. */
@@ -72,8 +70,8 @@ etwl_status etwl_tei_to_schema(const uint8_t *b, size_t n, etwl_schema **out, et
     int bad = 0;
     *out = NULL;
     if (n < TEI_PROPERTIES) return etwl_error_set(err, ETWL_ESCHEMA, "TRACE_EVENT_INFO of %zu bytes is too short", n);
-    count = u32(b + TEI_PROPERTY_COUNT);
-    top = u32(b + TEI_TOP_LEVEL_COUNT);
+    count = etwl_le32(b + TEI_PROPERTY_COUNT);
+    top = etwl_le32(b + TEI_TOP_LEVEL_COUNT);
     if (count > 4096 || top > count || (size_t)count * EPI_SIZE > n - TEI_PROPERTIES)
         return etwl_error_set(err, ETWL_ESCHEMA, "TRACE_EVENT_INFO claims %u properties (%u top level) in %zu bytes",
                               count, top, n);
@@ -85,23 +83,23 @@ etwl_status etwl_tei_to_schema(const uint8_t *b, size_t n, etwl_schema **out, et
     }
     for (i = 0; i < count; i++) {
         const uint8_t *e = b + TEI_PROPERTIES + (size_t)i * EPI_SIZE;
-        uint32_t flags = u32(e);
+        uint32_t flags = etwl_le32(e);
         etwl_schema_prop *p = &props[i];
-        uint16_t cnt = u16(e + 16), len = u16(e + 18);
-        names[i] = wstr_at(b, n, u32(e + 4), &bad);
+        uint16_t cnt = etwl_le16(e + 16), len = etwl_le16(e + 18);
+        names[i] = wstr_at(b, n, etwl_le32(e + 4), &bad);
         if (bad || !names[i]) {
             st = etwl_error_set(err, ETWL_ESCHEMA, "property %u: name offset %u is outside the %zu-byte blob", i,
-                                u32(e + 4), n);
+                                etwl_le32(e + 4), n);
             goto done;
         }
         p->name = names[i];
         if (flags & PF_STRUCT) {
             p->flags |= ETWL_PROP_STRUCT;
-            p->struct_start = u16(e + 8);
-            p->struct_count = u16(e + 10);
+            p->struct_start = etwl_le16(e + 8);
+            p->struct_count = etwl_le16(e + 10);
         } else {
-            p->intype = u16(e + 8);
-            p->outtype = u16(e + 10);
+            p->intype = etwl_le16(e + 8);
+            p->outtype = etwl_le16(e + 10);
         }
         if (flags & PF_PARAM_COUNT) {
             p->flags |= ETWL_PROP_ARRAY | ETWL_PROP_COUNT_REF;
@@ -124,17 +122,17 @@ etwl_status etwl_tei_to_schema(const uint8_t *b, size_t n, etwl_schema **out, et
         const uint8_t *d = b + TEI_DESCRIPTOR;
         int ignore = 0;
         etwl_guid_from_bytes(b + TEI_PROVIDER_GUID, &s->provider_guid);
-        s->desc.id = u16(d);
+        s->desc.id = etwl_le16(d);
         s->desc.version = d[2];
         s->desc.channel = d[3];
         s->desc.level = d[4];
         s->desc.opcode = d[5];
-        s->desc.task = u16(d + 6);
-        s->desc.keyword = (uint64_t)u32(d + 8) | (uint64_t)u32(d + 12) << 32;
-        s->provider_name = wstr_at(b, n, u32(b + TEI_PROVIDER_NAME_OFF), &ignore);
+        s->desc.task = etwl_le16(d + 6);
+        s->desc.keyword = (uint64_t)etwl_le32(d + 8) | (uint64_t)etwl_le32(d + 12) << 32;
+        s->provider_name = wstr_at(b, n, etwl_le32(b + TEI_PROVIDER_NAME_OFF), &ignore);
         /* the event's name: EventName (TraceLogging), else the task name */
-        s->event_name = wstr_at(b, n, u32(b + TEI_EVENT_NAME_OFF), &ignore);
-        if (!s->event_name) s->event_name = wstr_at(b, n, u32(b + TEI_TASK_NAME_OFF), &ignore);
+        s->event_name = wstr_at(b, n, etwl_le32(b + TEI_EVENT_NAME_OFF), &ignore);
+        if (!s->event_name) s->event_name = wstr_at(b, n, etwl_le32(b + TEI_TASK_NAME_OFF), &ignore);
     }
 done:
     for (i = 0; names && i < count; i++) free(names[i]);

@@ -3,21 +3,8 @@
 
 #include <string.h>
 
+#include "bytes.h"
 #include "format.h"
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 static int ext_item(const etwl_win_ext_item *it, etwl_event *ev)
 {
@@ -43,13 +30,13 @@ static int ext_item(const etwl_win_ext_item *it, etwl_event *ev)
     }
     case ETWL_EXT_TYPE_TS_ID:
         if (n != 4) return 0;
-        x->session_id = rd32(d);
+        x->session_id = etwl_le32(d);
         x->has |= ETWL_EXT_SESSION_ID;
         return 1;
     case ETWL_EXT_TYPE_INSTANCE_INFO: /* InstanceId, ParentInstanceId, ParentGuid */
         if (n != 24) return 0;
-        x->instance.id = rd32(d);
-        x->instance.parent_id = rd32(d + 4);
+        x->instance.id = etwl_le32(d);
+        x->instance.parent_id = etwl_le32(d + 4);
         etwl_guid_from_bytes(d + 8, &x->instance.parent_guid);
         x->has |= ETWL_EXT_INSTANCE_INFO;
         return 1;
@@ -60,8 +47,8 @@ static int ext_item(const etwl_win_ext_item *it, etwl_event *ev)
         if (n < 8 || (n - 8) % width) return 0;
         a = etwl_arena_alloc(&ev->arena, ((n - 8) / width + 1) * sizeof *a);
         if (!a) return 0;
-        for (i = 0; i < (n - 8) / width; i++) a[i] = width == 4 ? rd32(d + 8 + 4 * i) : rd64(d + 8 + 8 * i);
-        x->stack.matched_id = rd64(d);
+        for (i = 0; i < (n - 8) / width; i++) a[i] = width == 4 ? etwl_le32(d + 8 + 4 * i) : etwl_le64(d + 8 + 8 * i);
+        x->stack.matched_id = etwl_le64(d);
         x->stack.addresses = a;
         x->stack.count = (n - 8) / width;
         x->has |= ETWL_EXT_STACKTRACE;
@@ -69,12 +56,12 @@ static int ext_item(const etwl_win_ext_item *it, etwl_event *ev)
     }
     case ETWL_EXT_TYPE_EVENT_KEY:
         if (n != 8) return 0;
-        x->event_key = rd64(d);
+        x->event_key = etwl_le64(d);
         x->has |= ETWL_EXT_EVENT_KEY;
         return 1;
     case ETWL_EXT_TYPE_PROCESS_START_KEY:
         if (n != 8) return 0;
-        x->process_start_key = rd64(d);
+        x->process_start_key = etwl_le64(d);
         x->has |= ETWL_EXT_PROCESS_START_KEY;
         return 1;
     default:

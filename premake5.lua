@@ -29,9 +29,20 @@ local WINDOWS = (os.istarget and os.istarget("windows")) or (not os.istarget and
 
 -- pkg-config, split into premake fields so that libraries land after the
 -- objects and static libraries on the link line.
+-- Windows builds take the dependencies from scripts/mingw-deps.sh (or, with
+-- vcpkg, from its integration), by library name.
+local MINGW_DEPS = os.getenv("ETWLUA_MINGW_DEPS") or (os.getcwd() .. "/build/mingw/deps")
+local WIN_LIBS = { ["lua5.4"] = "lua", ["lua5.4-lpeg"] = "lpeg", yajl = "yajl", cmocka = "cmocka" }
 local pkg_cache = {}
 local function pkg(names)
-  if WINDOWS then return { inc = {}, libdirs = {}, links = {}, other = {} } end
+  if WINDOWS then
+    local r = { inc = { MINGW_DEPS .. "/include", MINGW_DEPS .. "/include/yajl" },
+                libdirs = { MINGW_DEPS .. "/lib" }, links = {}, other = {} }
+    for n in names:gmatch("%S+") do
+      if WIN_LIBS[n] then table.insert(r.links, WIN_LIBS[n]) end
+    end
+    return r
+  end
   if pkg_cache[names] then return pkg_cache[names] end
   local p = io.popen("pkg-config --cflags --libs " .. names .. " 2>&1")
   local out = p:read("*a")
@@ -72,50 +83,69 @@ local function use_pkg(names)
   buildoptions(r.other)
 end
 
+-- Cross builds (premake4 --os=windows) go to their own tree, so the Linux
+-- build beside them stays intact.
+OUT = WINDOWS and "build/mingw" or "build"
+
 -- Settings every project shares.
 local function common()
   language "C"
   cdialect "C11"
   includedirs { "engine" }
   defines { "_GNU_SOURCE" }
-  if not WINDOWS then
-    buildoptions { "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wstrict-prototypes", "-fvisibility=hidden" }
+  buildoptions { "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wstrict-prototypes" }
+  if WINDOWS then
+    -- C99 printf (%zu, %lld) from mingw's own stdio; Windows 10 APIs; one
+    -- static exe that needs no mingw DLLs beside it
+    defines { "__USE_MINGW_ANSI_STDIO=1", "_WIN32_WINNT=0x0A00", "WINVER=0x0A00", "UNICODE", "_UNICODE" }
+    linkoptions { "-static" }
+  else
+    buildoptions { "-fvisibility=hidden" }
+    -- EVTX needs libevtx and expat, which are not cross-built: the Windows
+    -- build says so when it is given an .evtx file.
+    defines { "ETWL_HAVE_EVTX" }
   end
   filter "configurations:Debug"
     symbols "On"
     defines { "ETWL_DEBUG" }
-    targetdir "build/bin/debug"
-    objdir "build/obj/debug"
+    targetdir(OUT .. "/bin/debug")
+    objdir(OUT .. "/obj/debug")
   filter "configurations:Release"
     optimize "Speed"
     symbols "On"
     defines { "NDEBUG" }
-    targetdir "build/bin/release"
-    objdir "build/obj/release"
+    targetdir(OUT .. "/bin/release")
+    objdir(OUT .. "/obj/release")
   filter "configurations:Sanitize"
     symbols "On"
     buildoptions { "-O1", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                    "-fno-sanitize-recover=all" }
     linkoptions { "-fsanitize=address,undefined" }
-    targetdir "build/bin/sanitize"
-    objdir "build/obj/sanitize"
+    targetdir(OUT .. "/bin/sanitize")
+    objdir(OUT .. "/obj/sanitize")
   filter {}
 end
 
 workspace "etwlua"
   configurations { "Debug", "Release", "Sanitize" }
-  location "build"
+  location(OUT)
 
 -- The live backend of each platform: tracefs on Linux (libtracefs and
 -- libtraceevent), ETW on Windows.
 local LIVE_DEPS = WINDOWS and "" or " libtracefs libtraceevent"
+local WIN_SYSLIBS = { "tdh", "advapi32", "ole32", "psapi", "pthread" }
 
 project "etwl"
   kind "StaticLib"
   common()
   files { "engine/*.c", "engine/*.h" }
-  if WINDOWS then files { "engine/win/*.c" } else files { "engine/linux/*.c", "engine/linux/*.h" } end
-  if not WINDOWS then defines { "ETWL_HAVE_LIVE" } end
+  if WINDOWS then
+    files { "engine/win/*.c", "engine/win/*.h" }
+    excludes { "engine/evtx.c" }
+  else
+    files { "engine/linux/*.c", "engine/linux/*.h" }
+    defines { "ETWL_HAVE_LIVE" }
+  end
   use_pkg(DEPS .. LIVE_DEPS)
 
 project "etwlua"
@@ -124,7 +154,7 @@ project "etwlua"
   files { "engine/cli/*.c", "engine/cli/*.h" }
   links { "etwl" }
   use_pkg(DEPS .. LIVE_DEPS)
-  if not WINDOWS then links { "m", "pthread" } end
+  if WINDOWS then links(WIN_SYSLIBS) else links { "m", "pthread" } end
 
 -- One cmocka binary per unit-test file, so a crash in one module's tests
 -- cannot hide the results of another's.
@@ -143,5 +173,5 @@ for _, f in ipairs(os.matchfiles("tests/unit/test_*.c")) do
     buildoptions { "-DLUA_DIR='\"" .. os.getcwd() .. "/lua\"'" }
     links { "etwl" }
     use_pkg(DEPS .. LIVE_DEPS .. " cmocka")
-    if not WINDOWS then links { "m", "pthread" } end
+    if WINDOWS then links(WIN_SYSLIBS) else links { "m", "pthread" } end
 end

@@ -23,11 +23,7 @@ typedef struct dctx {
     char err[160];
 } dctx;
 
-static int fail(dctx *c, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+static int fail(dctx *c, const char *fmt, ...) ETWL_PRINTF(2, 3);
 
 #include <stdarg.h>
 static int fail(dctx *c, const char *fmt, ...)

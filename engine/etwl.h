@@ -19,6 +19,16 @@ extern "C" {
 
 #define ETWL_VERSION "0.1.0"
 
+/* printf-style checking; mingw builds use C99 printf (__USE_MINGW_ANSI_STDIO),
+ * so %zu and %llu are checked as GNU formats there too. */
+#if defined(__MINGW32__)
+#define ETWL_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#elif defined(__GNUC__)
+#define ETWL_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define ETWL_PRINTF(f, a)
+#endif
+
 /* ---- status codes ---------------------------------------------------- */
 
 typedef enum etwl_status {
@@ -48,11 +58,7 @@ typedef struct etwl_error {
     char session[128]; /* set with ETWL_EEXIST: the name that is taken */
 } etwl_error;
 
-etwl_status etwl_error_set(etwl_error *err, etwl_status st, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+etwl_status etwl_error_set(etwl_error *err, etwl_status st, const char *fmt, ...) ETWL_PRINTF(3, 4);
 
 /* ---- small value types ----------------------------------------------- */
 
@@ -240,11 +246,7 @@ void etwl_buf_reset(etwl_buf *b);
 void etwl_buf_put(etwl_buf *b, const void *p, size_t n);
 void etwl_buf_puts(etwl_buf *b, const char *s);
 void etwl_buf_putc(etwl_buf *b, char c);
-void etwl_buf_printf(etwl_buf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+void etwl_buf_printf(etwl_buf *b, const char *fmt, ...) ETWL_PRINTF(2, 3);
 
 /* One event as one JSON line (no newline), in the input's shape. */
 etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *out);

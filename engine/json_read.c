@@ -101,11 +101,7 @@ struct etwl_json_reader {
     char err[256];
 };
 
-static int jerr(etwl_json_reader *r, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+static int jerr(etwl_json_reader *r, const char *fmt, ...) ETWL_PRINTF(2, 3);
 static int jerr(etwl_json_reader *r, const char *fmt, ...)
 {
     va_list ap;

@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #ifdef _WIN32
 #include <io.h>
-#define read _read
 #else
 #include <poll.h>
 #include <unistd.h>

@@ -10,7 +10,6 @@
 #include "lua_host.h"
 
 #include <lauxlib.h>
-#include <lua-lpeg.h>
 #include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,11 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "sys.h"
+
+/* lpeg's one entry point (Debian declares it in lua-lpeg.h, which other
+ * platforms lack) */
+int luaopen_lpeg(lua_State *L);
 
 #define DEFAULT_BUDGET 1000000L         /* instructions per handler call */
 #define DEFAULT_MEMORY (256u << 20)     /* bytes for the whole Lua state */
@@ -106,7 +110,6 @@ int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit)
 static void find_lua_dir(etwl_lua *x, char *out, size_t n)
 {
     char exe[1024], *slash;
-    ssize_t k;
     int up;
     out[0] = 0;
     if (x->o.lua_dir) {
@@ -117,10 +120,8 @@ static void find_lua_dir(etwl_lua *x, char *out, size_t n)
         snprintf(out, n, "%s", getenv("ETWLUA_LUA_DIR"));
         return;
     }
-    k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (k > 0) {
-        exe[k] = 0;
-        for (up = 0; up < 4; up++) {
+    if (etwl_sys_exe_path(exe, sizeof exe) == 0) {
+        for (up = 0; up < 5; up++) { /* build/mingw/bin/<cfg>/etwlua.exe: 5 */
             char probe[1200];
             slash = strrchr(exe, '/');
             if (!slash) break;

@@ -16,13 +16,12 @@
 #include "source.h"
 
 #ifdef _WIN32
-#include <io.h>
-#define open _open
-#define close _close
-#define read _read
-#define O_CLOEXEC 0
+#include <io.h> /* open, read, close: mingw keeps the POSIX names */
 #else
 #include <unistd.h>
+#endif
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
 #endif
 
 typedef struct replay {

@@ -34,7 +34,9 @@ const etwl_source_ops *etwl_source_find(const char *name)
     for (i = 0; i < MAX_SOURCES && registry[i]; i++)
         if (strcmp(registry[i]->name, name) == 0) return registry[i];
     if (strcmp(name, etwl_replay_ops.name) == 0) return &etwl_replay_ops;
+#ifdef ETWL_HAVE_EVTX
     if (strcmp(name, etwl_evtx_ops.name) == 0) return &etwl_evtx_ops;
+#endif
     if (live && (strcmp(name, live->name) == 0 || strcmp(name, "live") == 0)) return live;
     return NULL;
 }
@@ -72,6 +74,9 @@ static const etwl_source_ops *pick(const etwl_config *cfg, etwl_error *err)
     ops = etwl_source_find(name);
     if (!ops) {
         if (strcmp(name, "live") == 0) no_live(err);
+        else if (strcmp(name, "evtx") == 0)
+            etwl_error_set(err, ETWL_ENOTSUP, "%s: EVTX reading is not built into this etwlua (it needs libevtx)",
+                           cfg->read_path ? cfg->read_path : "evtx");
         else etwl_error_set(err, ETWL_ENOTFOUND, "no session backend named '%s'", name);
     }
     return ops;

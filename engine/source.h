@@ -44,6 +44,8 @@ const etwl_source_ops *etwl_source_find(const char *name);
 const etwl_source_ops *etwl_source_live(void);
 
 extern const etwl_source_ops etwl_replay_ops; /* JSON lines */
-extern const etwl_source_ops etwl_evtx_ops;   /* .evtx files and folders */
+#ifdef ETWL_HAVE_EVTX
+extern const etwl_source_ops etwl_evtx_ops; /* .evtx files and folders (libevtx) */
+#endif
 
 #endif

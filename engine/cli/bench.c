@@ -16,13 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "bench.h"
 #include "event.h"
 #include "library.h"
 #include "lua_host.h"
+#include "sys.h"
 
 #define POOL 512
 
@@ -173,27 +173,10 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static long peak_rss_kb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
-
-static long rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (!f) return 0;
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    fclose(f);
-    return resident * 4;
-}
-
 static void report(const char *name, uint64_t n, double secs)
 {
     printf("bench %s events=%llu ns_per_event=%.1f events_per_s=%.0f peak_rss_kb=%ld\n", name,
-           (unsigned long long)n, secs * 1e9 / (double)n, (double)n / secs, peak_rss_kb());
+           (unsigned long long)n, secs * 1e9 / (double)n, (double)n / secs, etwl_sys_peak_rss_kb());
     fflush(stdout);
 }
 
@@ -229,7 +212,7 @@ static double run(bench *b, etwl_lua *x, uint64_t n, long *rss_at_1m)
     for (i = 0; i < n; i++) {
         etwl_event *ev = deliver(b, i);
         if (x) etwl_lua_dispatch(x, ev);
-        if (rss_at_1m && i + 1 == 1000000) *rss_at_1m = rss_kb();
+        if (rss_at_1m && i + 1 == 1000000) *rss_at_1m = etwl_sys_rss_kb();
     }
     return now_s() - t0;
 }
@@ -242,7 +225,7 @@ static int run_script(bench *b, const char *name, uint64_t n, const char *code, 
     etwl_lua *x = host(code);
     if (!x) return 0;
     report(name, n, run(b, x, n, rss_at_1m));
-    if (rss_at_end) *rss_at_end = rss_kb();
+    if (rss_at_end) *rss_at_end = etwl_sys_rss_kb();
     etwl_lua_free(x);
     return 1;
 }

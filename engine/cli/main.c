@@ -1,7 +1,5 @@
 /* main.c - the etwlua command. */
-#include <signal.h>
 #include <stdio.h>
-#include <sys/time.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +11,7 @@
 #include "library.h"
 #include "lua_host.h"
 #include "opts.h"
+#include "sys.h"
 
 #define MAX_DIAG_PRINTED 20
 
@@ -59,27 +58,10 @@ static void check_losses(run *r, int final)
 
 static etwl_session *volatile g_session;
 
-static void on_signal(int sig)
+static void on_stop(void)
 {
-    (void)sig;
-    if (g_session) etwl_session_close(g_session); /* async-signal-safe */
-}
-
-static void install_signals(void)
-{
-#ifndef _WIN32
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL); /* --duration */
-#else
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-#endif
+    etwl_session *s = g_session;
+    if (s) etwl_session_close(s); /* async-signal-safe */
 }
 
 static void on_diag(const char *where, const char *msg, void *user)
@@ -240,7 +222,7 @@ int main(int argc, char **argv)
     etwl_session_set_diag(s, on_diag, &r);
     r.s = s;
     g_session = s;
-    install_signals();
+    etwl_sys_on_stop(on_stop);
     if (!o.cfg.read_path) {
         r.main_job = !o.nscripts && !o.dump;
         if (!o.alerts_only)
@@ -251,13 +233,7 @@ int main(int argc, char **argv)
                                : "",
                     o.duration > 0 ? ", --duration," : "", etwl_session_name(s));
     }
-    if (o.duration > 0) {
-        struct itimerval it;
-        memset(&it, 0, sizeof it);
-        it.it_value.tv_sec = (time_t)o.duration;
-        it.it_value.tv_usec = (suseconds_t)((o.duration - (double)(time_t)o.duration) * 1e6);
-        setitimer(ITIMER_REAL, &it, NULL);
-    }
+    if (o.duration > 0) etwl_sys_stop_after(o.duration);
     if (r.lua) {
         etwl_lua_set_session(r.lua, s);
         etwl_lua_start(r.lua);

@@ -1,0 +1,27 @@
+/* sys.h - the few OS services the neutral code needs, one API for both.
+ *
+ * Implemented in engine/linux/sys.c and engine/win/sys.c (as libuv splits
+ * src/unix and src/win), so no neutral file carries #ifdef _WIN32 for these. */
+#ifndef ETWL_SYS_H
+#define ETWL_SYS_H
+
+#include <stddef.h>
+
+/* Path of the running executable with '/' separators, UTF-8.  Returns 0 on
+ * success, -1 when the OS cannot say. */
+int etwl_sys_exe_path(char *buf, size_t n);
+
+/* Calls fn when the user or the OS asks the process to stop: SIGINT,
+ * SIGTERM and SIGHUP on Linux; Ctrl-C, Ctrl-Break, console close, logoff and
+ * shutdown on Windows.  fn must be async-signal-safe (on Windows it runs on
+ * a console-control thread). */
+void etwl_sys_on_stop(void (*fn)(void));
+
+/* Calls the etwl_sys_on_stop function once, after secs seconds. */
+int etwl_sys_stop_after(double secs);
+
+/* Resident memory of this process now and at its peak, in KB (0: unknown). */
+long etwl_sys_rss_kb(void);
+long etwl_sys_peak_rss_kb(void);
+
+#endif

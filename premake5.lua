@@ -142,6 +142,7 @@ project "etwl"
   if WINDOWS then
     files { "engine/win/*.c", "engine/win/*.h" }
     excludes { "engine/evtx.c" }
+    defines { "ETWL_HAVE_LIVE" }
   else
     files { "engine/linux/*.c", "engine/linux/*.h" }
     defines { "ETWL_HAVE_LIVE" }
@@ -166,7 +167,7 @@ for _, f in ipairs(os.matchfiles("tests/unit/test_*.c")) do
   project(name)
     kind "ConsoleApp"
     common()
-    files { f, "tests/unit/testlib.c", "tests/unit/testlib.h" }
+    files { f, "tests/unit/testlib.c", "tests/unit/testlib.h", "tests/unit/teib.c", "tests/unit/teib.h" }
     if extra_files[name] then files(extra_files[name]) end
     includedirs { "tests/unit", "engine/cli" }
     -- where the Lua tests find lua/ (quoted for the shell that runs the compiler)

@@ -282,6 +282,8 @@ void etwl_text_put_lines(etwl_buf *b, const char *s, size_t n, const char *prefi
 #define ETWL_ENABLE_EXCLUDE_INPRIVATE 0x200
 
 #define ETWL_MAX_PROVIDERS 64
+/* MAX_EVENT_FILTER_EVENT_ID_COUNT: the most ids one ETW event-id filter takes */
+#define ETWL_MAX_EVENT_IDS 64
 
 typedef struct etwl_provider_spec {
     char name[256];  /* provider name, or "" when given by GUID only */
@@ -289,6 +291,10 @@ typedef struct etwl_provider_spec {
     int has_guid;
     uint8_t level;   /* 1..5; default 5 (verbose) */
     uint64_t match_any, match_all;
+    /* Live ETW: only these event ids are wanted (an EVENT_FILTER_TYPE_EVENT_ID
+     * filter, so the others are dropped in the kernel); 0 = all. */
+    uint16_t event_ids[ETWL_MAX_EVENT_IDS];
+    uint16_t nevent_ids;
 } etwl_provider_spec;
 
 typedef struct etwl_config {
@@ -300,7 +306,9 @@ typedef struct etwl_config {
     const char *read_path;          /* replay source: file path or "-" */
     size_t max_line_bytes;          /* replay: longest accepted line */
     int strict;                     /* replay: stop at the first malformed record */
-    size_t buffer_kb;               /* live: buffer per CPU in KB; 0 = backend default */
+    size_t buffer_kb;               /* live: buffer size (per CPU on Linux) in KB; 0 = backend default */
+    uint32_t min_buffers, max_buffers; /* live ETW: buffer pool; 0 = default */
+    uint32_t flush_timer_s;         /* live ETW: seconds between buffer flushes; 0 = default */
     const char *backend;            /* NULL: replay when read_path, else live */
 } etwl_config;
 
@@ -331,7 +339,9 @@ typedef struct etwl_stats {
     uint64_t passed;     /* delivered to the callback */
     uint64_t filtered;   /* dropped by provider/kernel selection */
     uint64_t malformed;  /* skipped as malformed */
-    uint64_t lost;       /* lost by the source (buffers, overruns) */
+    uint64_t lost;       /* events lost by the source (buffers, overruns) */
+    uint64_t buffers_lost;    /* ETW: whole buffers lost (real-time and log) */
+    uint64_t buffers_written; /* ETW: buffers the session wrote */
 } etwl_stats;
 
 /* Return ETWL_OK to continue, anything else stops process() with that code. */

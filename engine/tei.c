@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "arena.h"
 #include "bytes.h"
@@ -139,4 +140,34 @@ done:
     free(names);
     free(props);
     return st;
+}
+
+/* PROVIDER_ENUMERATION_INFO: NumberOfProviders, Reserved, then
+ * TRACE_PROVIDER_INFO {ProviderGuid, SchemaSource, ProviderNameOffset}. */
+#define PEI_ARRAY 8
+#define TPI_SIZE 24
+
+etwl_status etwl_tei_find_provider(const uint8_t *b, size_t n, const char *name, etwl_guid *out)
+{
+    uint32_t count, i;
+    size_t want = strlen(name);
+    if (n < PEI_ARRAY) return ETWL_ESCHEMA;
+    count = etwl_le32(b);
+    if ((size_t)count > (n - PEI_ARRAY) / TPI_SIZE) return ETWL_ESCHEMA;
+    for (i = 0; i < count; i++) {
+        const uint8_t *e = b + PEI_ARRAY + (size_t)i * TPI_SIZE;
+        int bad = 0, same;
+        char *s = wstr_at(b, n, etwl_le32(e + 20), &bad);
+        if (!s) {
+            if (bad) return ETWL_ESCHEMA;
+            continue;
+        }
+        same = strlen(s) == want && strncasecmp(s, name, want) == 0;
+        free(s);
+        if (same) {
+            etwl_guid_from_bytes(e, out);
+            return ETWL_OK;
+        }
+    }
+    return ETWL_ENOTFOUND;
 }

@@ -112,3 +112,21 @@ etwl_status etwl_win_record_to_event(const etwl_win_record *r, const etwl_schema
     if (bad_items) *bad_items = bad;
     return etwl_event_set_payload(ev, schema, r->user_data, r->user_data_length);
 }
+
+void etwl_win_record_schema_key(const etwl_win_record *r, etwl_schema_key *k)
+{
+    uint32_t i;
+    memset(k, 0, sizeof *k);
+    etwl_guid_from_bytes(r->header.provider_id, &k->provider);
+    k->id = r->header.id;
+    k->version = r->header.version;
+    k->opcode = r->header.opcode;
+    for (i = 0; r->extended_data && i < r->extended_data_count; i++) {
+        const etwl_win_ext_item *it = &r->extended_data[i];
+        if (it->ext_type == ETWL_EXT_TYPE_EVENT_SCHEMA_TL && it->data_ptr) {
+            /* never 0, so a TraceLogging key differs from a manifest one */
+            k->meta_hash = etwl_fnv64((const void *)(uintptr_t)it->data_ptr, it->data_size, ETWL_FNV64_INIT) | 1;
+            break;
+        }
+    }
+}

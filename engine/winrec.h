@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "schema_cache.h"
 
 typedef struct etwl_win_header {
     uint16_t size, header_type, flags, event_property;
@@ -54,6 +55,7 @@ enum {
     ETWL_EXT_TYPE_STACK_TRACE32 = 5,
     ETWL_EXT_TYPE_STACK_TRACE64 = 6,
     ETWL_EXT_TYPE_EVENT_KEY = 10,
+    ETWL_EXT_TYPE_EVENT_SCHEMA_TL = 11,
     ETWL_EXT_TYPE_PROCESS_START_KEY = 13
 };
 
@@ -62,5 +64,9 @@ enum {
  * are skipped and counted in *bad_items. */
 etwl_status etwl_win_record_to_event(const etwl_win_record *r, const etwl_schema *schema, etwl_event *ev,
                                      uint32_t *bad_items);
+
+/* The cache key of r's event type.  TraceLogging events carry their metadata
+ * in an EVENT_SCHEMA_TL item, whose bytes are hashed into the key. */
+void etwl_win_record_schema_key(const etwl_win_record *r, etwl_schema_key *k);
 
 #endif

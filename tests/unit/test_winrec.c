@@ -147,11 +147,52 @@ static void test_payload_with_schema(void **st)
     etwl_schema_free(s);
 }
 
+/* Schema cache keys: the event type, and for TraceLogging (all id 0) the
+ * bytes of the event's own metadata. */
+static void test_schema_key(void **st)
+{
+    etwl_win_record r;
+    etwl_win_ext_item it[2];
+    etwl_schema_key a, b, c;
+    static const uint8_t meta1[] = {0x10, 0x00, 0x00, 'E', 'v', 0, 'x', 0, 1};
+    static const uint8_t meta2[] = {0x10, 0x00, 0x00, 'E', 'v', 0, 'y', 0, 1};
+    (void)st;
+    memset(&r, 0, sizeof r);
+    memset(it, 0, sizeof it);
+    r.header.provider_id[0] = 0x42;
+    r.header.id = 7;
+    r.header.version = 2;
+    r.header.opcode = 11;
+    etwl_win_record_schema_key(&r, &a);
+    assert_int_equal(a.provider.d1, 0x42);
+    assert_int_equal(a.id, 7);
+    assert_int_equal(a.version, 2);
+    assert_int_equal(a.opcode, 11);
+    assert_true(a.meta_hash == 0);
+    /* two TraceLogging events, same header, different fields */
+    r.header.id = 0;
+    r.extended_data = it;
+    r.extended_data_count = 2;
+    it[0].ext_type = ETWL_EXT_TYPE_TS_ID;
+    it[1].ext_type = ETWL_EXT_TYPE_EVENT_SCHEMA_TL;
+    it[1].data_size = sizeof meta1;
+    it[1].data_ptr = (uint64_t)(uintptr_t)meta1;
+    etwl_win_record_schema_key(&r, &b);
+    it[1].data_ptr = (uint64_t)(uintptr_t)meta2;
+    etwl_win_record_schema_key(&r, &c);
+    assert_true(b.meta_hash != 0 && c.meta_hash != 0);
+    assert_true(b.meta_hash != c.meta_hash);
+    it[1].data_ptr = (uint64_t)(uintptr_t)meta1;
+    etwl_win_record_schema_key(&r, &c);
+    assert_true(b.meta_hash == c.meta_hash);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_and_ext),
         cmocka_unit_test(test_payload_with_schema),
+        cmocka_unit_test(test_schema_key),
     };
     return cmocka_run_group_tests_name("winrec", tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "event.h"
 #include "json_read.h"
 #include "lines.h"
+#include "sniff.h"
 #include "source.h"
 
 #ifdef _WIN32
@@ -22,6 +23,9 @@
 #endif
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
+#endif
+#ifndef O_BINARY
+#define O_BINARY 0 /* Windows: no CRLF translation, no Ctrl-Z end of file */
 #endif
 
 typedef struct replay {
@@ -51,37 +55,30 @@ static void replay_destroy(etwl_source *s)
     free(r);
 }
 
-/* Peeks at the first bytes of a regular file to recognise binary formats we
- * do not read yet, so they get a clear message instead of a JSON error per
- * line.  Pipes are not peeked: they are JSON lines. */
+/* Peeks at the first bytes of a seekable input to recognise binary formats
+ * we do not read here, so they get a clear message instead of a JSON error
+ * per line.  Pipes cannot be peeked: they are JSON lines. */
 static etwl_status sniff(replay *r, etwl_error *err)
 {
-#ifndef _WIN32
-    unsigned char m[8];
-    ssize_t n;
-    off_t at = lseek(r->fd, 0, SEEK_CUR);
+    unsigned char m[ETWL_SNIFF_BYTES];
+    long at = (long)lseek(r->fd, 0, SEEK_CUR), n;
     if (at < 0) return ETWL_OK; /* not seekable */
-    n = pread(r->fd, m, sizeof m, at);
-    if (n >= 2 && m[0] == 'P' && m[1] == 'K')
+    n = (long)read(r->fd, m, sizeof m);
+    if (lseek(r->fd, at, SEEK_SET) != at)
+        return etwl_error_set(err, ETWL_EIO, "%s: cannot seek back after the first bytes", r->path);
+    switch (etwl_sniff(m, n > 0 ? (size_t)n : 0)) {
+    case ETWL_SNIFF_ZIP:
         return etwl_error_set(err, ETWL_ENOTSUP, "%s: zip input (.etl.zip) is not supported yet", r->path);
-    if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+    case ETWL_SNIFF_GZIP:
         return etwl_error_set(err, ETWL_ENOTSUP, "%s: gzip input is not supported yet; pipe it: zcat FILE | etwlua -r -",
                               r->path);
-    if (n == 8 && m[0] != '{' && m[0] != ' ' && m[0] != '\n' && m[0] != '\r' && m[0] != '\t' &&
-        !(m[0] == 0xEF && m[1] == 0xBB)) {
-        /* ETL files start with a WMI buffer header: binary, not text */
-        int i, binary = 0;
-        for (i = 0; i < 8; i++)
-            if (m[i] < 0x09 || (m[i] > 0x0d && m[i] < 0x20)) binary = 1;
-        if (binary)
-            return etwl_error_set(err, ETWL_ENOTSUP,
-                                  "%s: binary input (ETL?) is not supported yet; expected JSON lines", r->path);
+    case ETWL_SNIFF_BINARY: /* ETL files start with a WMI buffer header */
+    case ETWL_SNIFF_EVTX:   /* only when EVTX reading is not built */
+        return etwl_error_set(err, ETWL_ENOTSUP, "%s: binary input (ETL?) is not supported yet; expected JSON lines",
+                              r->path);
+    default:
+        return ETWL_OK;
     }
-#else
-    (void)err;
-    (void)r;
-#endif
-    return ETWL_OK;
 }
 
 static etwl_status replay_open(const etwl_config *cfg, etwl_source **out, etwl_error *err)
@@ -97,7 +94,7 @@ static etwl_status replay_open(const etwl_config *cfg, etwl_source **out, etwl_e
         r->fd = 0;
         r->path = "<stdin>";
     } else {
-        r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+        r->fd = open(r->path, O_RDONLY | O_CLOEXEC | O_BINARY);
         if (r->fd < 0) {
             st = etwl_error_set(err, errno == EACCES ? ETWL_EACCES : errno == ENOENT ? ETWL_ENOTFOUND : ETWL_EIO,
                                 "%s: %s", r->path, strerror(errno));

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sniff.h"
 #include "source.h"
 
 struct etwl_session {
@@ -52,19 +53,21 @@ static etwl_status no_live(etwl_error *err)
     return etwl_error_set(err, ETWL_ENOTSUP, LIVE_NAME " not built into this etwlua yet; replay a recording with -r FILE");
 }
 
-/* Recordings are recognised by content: EVTX files start with "ElfFile\0";
- * a folder is a set of .evtx files.  Everything else is JSON lines. */
+/* Recordings are recognised by content (sniff.c); a folder is a set of
+ * .evtx files.  The replay backend takes the rest, and names the binary
+ * formats it does not read. */
 static const char *replay_kind(const char *path)
 {
     struct stat sb;
-    char magic[8];
+    unsigned char magic[ETWL_SNIFF_BYTES];
+    size_t n;
     FILE *f;
     if (strcmp(path, "-") == 0 || stat(path, &sb) != 0) return "replay";
     if (S_ISDIR(sb.st_mode)) return "evtx";
     if (!S_ISREG(sb.st_mode) || !(f = fopen(path, "rb"))) return "replay";
-    if (fread(magic, 1, 8, f) != 8) memset(magic, 0, 8);
+    n = fread(magic, 1, sizeof magic, f);
     fclose(f);
-    return memcmp(magic, "ElfFile", 8) == 0 ? "evtx" : "replay";
+    return etwl_sniff(magic, n) == ETWL_SNIFF_EVTX ? "evtx" : "replay";
 }
 
 static const etwl_source_ops *pick(const etwl_config *cfg, etwl_error *err)

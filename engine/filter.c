@@ -107,3 +107,14 @@ int etwl_filter_match(const etwl_filter *f, const etwl_event *ev, const char *pr
     if ((m & ETWL_F_PROCESS) && !proc_eq(f, proc_name)) return 0;
     return 1;
 }
+
+int etwl_filter_may_match_provider(const etwl_filter *f, const char *name, const etwl_guid *guid)
+{
+    size_t i, n = name ? strlen(name) : 0;
+    if (f->mask & ETWL_F_GUID) return !guid || etwl_guid_equal(&f->guid, guid);
+    if (!(f->mask & ETWL_F_PROVIDER) || n == 0) return 1;
+    if (n != f->provider_len) return 0;
+    for (i = 0; i < n; i++)
+        if (tolower((unsigned char)name[i]) != f->provider[i]) return 0;
+    return 1;
+}

@@ -48,4 +48,8 @@ etwl_status etwl_filter_set_process(etwl_filter *f, const char *s, size_t n);
  * it is only looked at by filters with a process key. */
 int etwl_filter_match(const etwl_filter *f, const etwl_event *ev, const char *proc_name);
 
+/* Could f pass events of this provider?  name may be "" and guid NULL when
+ * unknown; then the answer errs on "yes". */
+int etwl_filter_may_match_provider(const etwl_filter *f, const char *name, const etwl_guid *guid);
+
 #endif

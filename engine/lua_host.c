@@ -13,6 +13,7 @@
 #include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -455,6 +456,39 @@ void etwl_lua_set_option_list(etwl_lua *x, const char *name, const char *const *
     lua_setfield(L, -2, name);
     lua_pop(L, 3);
 }
+/* Microsoft-Windows-Kernel-Process feeds the process table with ids 1 and 2
+ * (start, stop) whatever the handlers want. */
+static const etwl_guid kernel_process = {0x22fb2cd6, 0x0e7b, 0x422b, {0xa0, 0xc7, 0x2f, 0xad, 0x1f, 0xd0, 0xe7, 0x16}};
+
+void etwl_lua_wanted_ids(const etwl_lua *x, etwl_provider_spec *p)
+{
+    uint8_t want[65536 / 8];
+    const etwl_guid *g = p->has_guid ? &p->guid : NULL;
+    uint32_t id;
+    int i, n = 0;
+    p->nevent_ids = 0;
+    if (!x || x->nh == 0) return;
+    memset(want, 0, sizeof want);
+    for (i = 0; i < x->nh; i++) {
+        const etwl_filter *f = &x->h[i].filter;
+        if (!etwl_filter_may_match_provider(f, p->name, g)) continue;
+        if (!(f->mask & ETWL_F_ID) || !f->ids) return; /* wants every id */
+        for (id = 0; id < 65536 / 8; id++) want[id] |= f->ids[id];
+    }
+    if ((g && etwl_guid_equal(g, &kernel_process)) ||
+        (!g && strcasecmp(p->name, "Microsoft-Windows-Kernel-Process") == 0))
+        want[0] |= 0x06;
+    for (id = 0; id < 65536; id++) {
+        if (!(want[id >> 3] & (1u << (id & 7)))) continue;
+        if (n == ETWL_MAX_EVENT_IDS) {
+            p->nevent_ids = 0; /* more than one filter takes: no filter */
+            return;
+        }
+        p->event_ids[n++] = (uint16_t)id;
+    }
+    p->nevent_ids = (uint16_t)n;
+}
+
 int etwl_lua_nhandlers(const etwl_lua *x) { return x->nh; }
 
 static void report(etwl_lua *x, const char *what, const char *origin, uint64_t nth)

@@ -97,6 +97,11 @@ etwl_status etwl_lua_start(etwl_lua *x);
 etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev);
 etwl_status etwl_lua_stop(etwl_lua *x);
 int etwl_lua_nhandlers(const etwl_lua *x);
+/* The event ids of provider p that the loaded handlers (and the process
+ * table) can use, for a kernel-side event-id filter: sets p->nevent_ids to 0
+ * when some handler may want any id of p, or when there are more ids than
+ * one filter takes. */
+void etwl_lua_wanted_ids(const etwl_lua *x, etwl_provider_spec *p);
 /* Per-handler statistics, one line each. */
 void etwl_lua_print_stats(etwl_lua *x, FILE *f);
 

@@ -12,7 +12,7 @@ const char etwl_cli_usage[] =
     "Sources\n"
     "  -r, --read FILE|DIR|-    replay a recording: JSON lines, an .evtx file, or a\n"
     "                           folder of .evtx files; '-' reads JSON lines on stdin\n"
-    "  (none)                   a live session (Linux tracefs; Windows ETW to come);\n"
+    "  (none)                   a live session (Linux: tracefs; Windows: ETW);\n"
     "                           with no script and no --dump it runs the rule library\n"
     "                           and prints alerts (with --no-rules: process starts)\n"
     "\n"
@@ -25,7 +25,10 @@ const char etwl_cli_usage[] =
     "                           PROCESS_START_KEY,EVENT_KEY\n"
     "  -n, --name NAME          session name (default etwlua)\n"
     "      --duration SECONDS   stop by itself after this long\n"
-    "      --buffer-kb N        live: ring buffer per CPU (Linux) in KB\n"
+    "      --buffer-kb N        live: buffer size in KB (Linux: per CPU; ETW: 64)\n"
+    "      --min-buffers N      live ETW: buffers allocated at start (OS default)\n"
+    "      --max-buffers N      live ETW: most buffers before events are lost (OS default)\n"
+    "      --flush-timer SECS   live ETW: flush buffers at least this often (1)\n"
     "      --kill NAME          stop the named session and exit\n"
     "\n"
     "Scripts (run in the order given)\n"
@@ -199,6 +202,18 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             long kb;
             if (bad || !parse_long(v, 4, 1048576, &kb, "--buffer-kb", err)) return ETWL_EXIT_USAGE;
             o->cfg.buffer_kb = (size_t)kb;
+        } else if (opt(argc, argv, &i, NULL, "--min-buffers", 1, &v, err, &bad)) {
+            long n;
+            if (bad || !parse_long(v, 2, 65536, &n, "--min-buffers", err)) return ETWL_EXIT_USAGE;
+            o->cfg.min_buffers = (uint32_t)n;
+        } else if (opt(argc, argv, &i, NULL, "--max-buffers", 1, &v, err, &bad)) {
+            long n;
+            if (bad || !parse_long(v, 2, 65536, &n, "--max-buffers", err)) return ETWL_EXIT_USAGE;
+            o->cfg.max_buffers = (uint32_t)n;
+        } else if (opt(argc, argv, &i, NULL, "--flush-timer", 1, &v, err, &bad)) {
+            long n;
+            if (bad || !parse_long(v, 1, 3600, &n, "--flush-timer", err)) return ETWL_EXIT_USAGE;
+            o->cfg.flush_timer_s = (uint32_t)n;
         } else if (opt(argc, argv, &i, NULL, "--proc-grace", 1, &v, err, &bad)) {
             if (bad || !parse_long(v, 1, 86400, &o->proc_grace, "--proc-grace", err)) return ETWL_EXIT_USAGE;
         } else if (opt(argc, argv, &i, NULL, "--lua-dir", 1, &v, err, &bad)) {
@@ -237,6 +252,11 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             etwl_error_set(err, ETWL_EINVAL, "unknown option '%s' (see --help)", a);
             return ETWL_EXIT_USAGE;
         }
+    }
+    if (o->cfg.min_buffers && o->cfg.max_buffers && o->cfg.min_buffers > o->cfg.max_buffers) {
+        etwl_error_set(err, ETWL_EINVAL, "--min-buffers %u is more than --max-buffers %u", o->cfg.min_buffers,
+                       o->cfg.max_buffers);
+        return ETWL_EXIT_USAGE;
     }
     return ETWL_EXIT_OK;
 }

@@ -36,6 +36,21 @@ static void test_full_line(void **st)
     assert_string_equal(o.scripts[0].path, "rules.lua");
 }
 
+static void test_etw_buffers(void **st)
+{
+    etwl_cli_opts o;
+    etwl_error e;
+    (void)st;
+    assert_int_equal(parse(&o, &e, 4, "--min-buffers=8", "--max-buffers", "64", "--flush-timer=3"), ETWL_EXIT_OK);
+    assert_int_equal(o.cfg.min_buffers, 8);
+    assert_int_equal(o.cfg.max_buffers, 64);
+    assert_int_equal(o.cfg.flush_timer_s, 3);
+    assert_int_equal(parse(&o, &e, 2, "--min-buffers=80", "--max-buffers=64"), ETWL_EXIT_USAGE);
+    assert_non_null(strstr(e.message, "--min-buffers 80 is more than --max-buffers 64"));
+    assert_int_equal(parse(&o, &e, 1, "--flush-timer=0"), ETWL_EXIT_USAGE);
+    assert_int_equal(parse(&o, &e, 1, "--max-buffers=1"), ETWL_EXIT_USAGE);
+}
+
 static void test_defaults_and_misc(void **st)
 {
     etwl_cli_opts o;
@@ -102,6 +117,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_line),
         cmocka_unit_test(test_defaults_and_misc),
+        cmocka_unit_test(test_etw_buffers),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_exit_codes),
     };

@@ -435,9 +435,85 @@ static void test_every_on_event_clock(void **st)
     assert_string_equal(result(), "2");
 }
 
+/* The ids a kernel-side event-id filter may keep: the union of what the
+ * handlers of a provider name, or no filter when one may want any id. */
+static void test_wanted_ids(void **st)
+{
+    etwl_provider_spec p;
+    (void)st;
+    memset(&p, 0, sizeof p);
+    strcpy(p.name, "Microsoft-Windows-PowerShell");
+    etwl_lua_wanted_ids(F.x, &p);
+    assert_int_equal(p.nevent_ids, 0); /* no handlers: no filter */
+    load("local etw = require 'etw'\n"
+         "etw.on({provider='microsoft-windows-powershell', id={4104, 4103}}, function() end)\n"
+         "etw.on({provider='Microsoft-Windows-PowerShell', id=40961}, function() end)\n"
+         "etw.on({provider='Other'}, function() end)\n"
+         "etw.on({provider='{22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716}', id=5}, function() end)\n");
+    etwl_lua_wanted_ids(F.x, &p);
+    /* the GUID-keyed handler counts too: by name alone, PowerShell's GUID is
+     * not known here, and keeping an id too many is harmless */
+    assert_int_equal(p.nevent_ids, 4);
+    assert_int_equal(p.event_ids[0], 5);
+    assert_int_equal(p.event_ids[1], 4103);
+    assert_int_equal(p.event_ids[2], 4104);
+    assert_int_equal(p.event_ids[3], 40961);
+    /* a handler without a provider key takes part for every provider */
+    load("local etw = require 'etw'\netw.on({id=7}, function() end)\n");
+    memset(&p, 0, sizeof p);
+    strcpy(p.name, "Microsoft-Windows-PowerShell");
+    etwl_lua_wanted_ids(F.x, &p);
+    assert_int_equal(p.nevent_ids, 5);
+    assert_int_equal(p.event_ids[1], 7);
+    /* one that wants everything turns the filter off */
+    load("local etw = require 'etw'\netw.on({provider='Microsoft-Windows-PowerShell'}, function() end)\n");
+    etwl_lua_wanted_ids(F.x, &p);
+    assert_int_equal(p.nevent_ids, 0);
+}
+
+/* A provider given by GUID: id 5 for its handler, 1 and 2 for the process
+ * table, and 4104 because a name-keyed handler may be this provider too. */
+static void test_wanted_ids_guid(void **st)
+{
+    etwl_provider_spec p;
+    (void)st;
+    load("local etw = require 'etw'\n"
+         "etw.on({provider='{22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716}', id=5}, function() end)\n"
+         "etw.on({provider='{11111111-2222-3333-4444-555555555555}'}, function() end)\n"
+         "etw.on({provider='Microsoft-Windows-PowerShell', id=4104}, function() end)\n");
+    memset(&p, 0, sizeof p);
+    assert_int_equal(etwl_guid_parse("22fb2cd6-0e7b-422b-a0c7-2fad1fd0e716", 36, &p.guid), ETWL_OK);
+    p.has_guid = 1;
+    etwl_lua_wanted_ids(F.x, &p);
+    assert_int_equal(p.nevent_ids, 4);
+    assert_int_equal(p.event_ids[0], 1);
+    assert_int_equal(p.event_ids[1], 2);
+    assert_int_equal(p.event_ids[2], 5);
+    assert_int_equal(p.event_ids[3], 4104);
+}
+
+static void test_wanted_ids_too_many(void **st)
+{
+    etwl_provider_spec p;
+    char code[4096];
+    int i, k;
+    (void)st;
+    k = snprintf(code, sizeof code, "local etw = require 'etw'\netw.on({provider='P', id={");
+    for (i = 0; i < ETWL_MAX_EVENT_IDS + 1; i++) k += snprintf(code + k, sizeof code - (size_t)k, "%d,", 100 + i);
+    snprintf(code + k, sizeof code - (size_t)k, "}}, function() end)\n");
+    load(code);
+    memset(&p, 0, sizeof p);
+    strcpy(p.name, "P");
+    etwl_lua_wanted_ids(F.x, &p);
+    assert_int_equal(p.nevent_ids, 0); /* more than one filter takes: none */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_wanted_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wanted_ids_guid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wanted_ids_too_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fields_and_views, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_through_every_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lazy_payload, setup, teardown),

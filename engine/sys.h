@@ -20,6 +20,10 @@ void etwl_sys_on_stop(void (*fn)(void));
 /* Calls the etwl_sys_on_stop function once, after secs seconds. */
 int etwl_sys_stop_after(double secs);
 
+/* Standard streams carry bytes as they are: JSON lines stay LF-terminated
+ * and identical on every OS (Windows would otherwise write CRLF). */
+void etwl_sys_binary_stdio(void);
+
 /* Resident memory of this process now and at its peak, in KB (0: unknown). */
 long etwl_sys_rss_kb(void);
 long etwl_sys_peak_rss_kb(void);

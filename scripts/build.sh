@@ -4,8 +4,12 @@
 #   run    install what is missing, build, and run the main job: a live
 #          session for 10 s (ETWLUA_SECONDS) with the rule library, printing
 #          alerts (two harmless look-alike commands run meanwhile)
-#   test   install what is missing, build, and run every test
-#   build  install what is missing and build (release, debug and sanitize)
+#   test   install what is missing, build (Linux and the Windows cross
+#          build), and run every test, the Windows ones under Wine
+#   build  install what is missing and build (release, debug and sanitize,
+#          and etwlua.exe)
+#   windows  install mingw-w64 and Wine, cross-build etwlua.exe and run its
+#          tests under Wine
 #   install [PREFIX]  build, then copy etwlua to PREFIX/bin and the Lua
 #          modules to PREFIX/share/etwlua/lua (default PREFIX /usr/local)
 #
@@ -15,9 +19,13 @@ cd "$(dirname "$0")/.."
 
 PKGS="gcc make pkg-config premake4 liblua5.4-dev lua-lpeg-dev libcmocka-dev libyajl-dev libtracefs-dev libtraceevent-dev libevtx-dev libbfio-dev libexpat1-dev libevtx-utils python3 time bsdutils"
 
+# the Windows cross build: compilers, Wine for its tests, dpkg-dev for
+# apt-get source (scripts/mingw-deps.sh)
+WIN_PKGS="gcc-mingw-w64-x86-64 wine64 dpkg-dev"
+
 install_deps() {
     missing=""
-    for p in $PKGS; do
+    for p in $PKGS ${WITH_WINDOWS:+$WIN_PKGS}; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
     done
     [ -z "$missing" ] && return 0
@@ -37,7 +45,16 @@ build() {
     for c in "$@"; do make -C build config="$c" -j"$(nproc)" >/dev/null; done
 }
 
+# etwlua.exe and the Windows tests, with -Werror like the Linux build
+build_windows() {
+    sh scripts/mingw-deps.sh
+    if command -v premake5 >/dev/null 2>&1; then premake5 --os=windows gmake >/dev/null
+    else premake4 --file=premake5.lua --os=windows gmake >/dev/null; fi
+    make -C build/mingw config=release CC=x86_64-w64-mingw32-gcc AR=x86_64-w64-mingw32-ar -j"$(nproc)" >/dev/null
+}
+
 action=${1:-run}
+case "$action" in test | build | windows) WITH_WINDOWS=1 ;; *) WITH_WINDOWS= ;; esac
 [ "${2:-}" = "--no-install" ] || install_deps
 [ "$action" = install ] && [ -n "${2:-}" ] && [ "$2" != "--no-install" ] && set -- "$1" --no-install "$2"
 case "$action" in
@@ -58,10 +75,17 @@ run)
     ;;
 test)
     build release sanitize
+    build_windows
     exec sh tests/run.sh
     ;;
 build)
     build release debug sanitize
+    build_windows
+    ;;
+windows)
+    build release
+    build_windows
+    exec sh tests/win/run.sh
     ;;
 install)
     build release
@@ -74,7 +98,7 @@ install)
     echo "build.sh: installed $prefix/bin/etwlua, $prefix/share/etwlua/lua and $prefix/share/etwlua/rules"
     ;;
 *)
-    echo "usage: scripts/build.sh run|test|build [--no-install]" >&2
+    echo "usage: scripts/build.sh run|test|build|windows|install [--no-install]" >&2
     exit 2
     ;;
 esac

@@ -2,7 +2,8 @@
 # tests/run.sh - every test.  On the release build and under
 # AddressSanitizer+UBSan: the cmocka unit tests, the end-to-end tests and the
 # live tracefs tests (root).  Then the rules over their examples, the Lua
-# helpers, and the report over the attack samples.  Expects scripts/build.sh
+# helpers, the report over the attack samples, and the Windows build under
+# Wine.  Expects scripts/build.sh
 # to have built the release and sanitize configurations.
 # Ends with one "N passed, N failed" line over all suites.
 set -u
@@ -66,6 +67,10 @@ done
 suite rules-examples build/bin/release/etwlua test
 suite lua-helpers build/bin/release/etwlua --no-rules -r /dev/null tests/lua/helpers.lua
 suite rules-report python3 tests/rules/report.py build/bin/release/etwlua --check tests/rules/evtx-attack-samples.md
+
+# the Windows build under Wine: the ETW backend against the fake API, the
+# portable unit tests, and the end-to-end cases
+suite windows sh tests/win/run.sh
 
 echo "$tests_pass passed, $tests_fail failed"
 [ $tests_fail = 0 ] && [ $suites_fail = 0 ]

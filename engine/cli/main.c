@@ -174,6 +174,7 @@ int main(int argc, char **argv)
     run r;
     int code;
     memset(&err, 0, sizeof err);
+    etwl_sys_binary_stdio();
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return etwl_bench_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "test") == 0) return etwl_rule_test_main(argc, argv);
     if (etwl_cli_parse(argc, argv, &o, &err) != ETWL_EXIT_OK) {
@@ -208,6 +209,10 @@ int main(int argc, char **argv)
         }
     }
 
+    /* live ETW drops the event ids no handler names in the kernel (not when
+     * --dump shows every event) */
+    if (!o.cfg.read_path && !o.dump)
+        for (int i = 0; i < o.cfg.nproviders; i++) etwl_lua_wanted_ids(r.lua, &o.cfg.providers[i]);
     st = etwl_session_open(&o.cfg, &s, &err);
     if (st) {
         if (st == ETWL_EEXIST)

@@ -50,6 +50,8 @@ int etwl_sys_stop_after(double secs)
     return setitimer(ITIMER_REAL, &it, NULL) == 0 ? 0 : -1;
 }
 
+void etwl_sys_binary_stdio(void) {}
+
 long etwl_sys_peak_rss_kb(void)
 {
     struct rusage ru;

@@ -32,6 +32,15 @@ _Static_assert(sizeof(EVENT_HEADER) == sizeof(etwl_win_header), "EVENT_HEADER la
 _Static_assert(offsetof(EVENT_HEADER, ActivityId) == offsetof(etwl_win_header, activity_id), "ActivityId");
 _Static_assert(sizeof(EVENT_HEADER_EXTENDED_DATA_ITEM) == sizeof(etwl_win_ext_item), "extended item layout");
 
+/* Enable properties and kernel flags pass straight through. */
+_Static_assert(ETWL_ENABLE_SID == EVENT_ENABLE_PROPERTY_SID && ETWL_ENABLE_TS_ID == EVENT_ENABLE_PROPERTY_TS_ID &&
+                   ETWL_ENABLE_STACK_TRACE == EVENT_ENABLE_PROPERTY_STACK_TRACE &&
+                   ETWL_ENABLE_IGNORE_KEYWORD_0 == EVENT_ENABLE_PROPERTY_IGNORE_KEYWORD_0 &&
+                   ETWL_ENABLE_PROCESS_START_KEY == EVENT_ENABLE_PROPERTY_PROCESS_START_KEY &&
+                   ETWL_ENABLE_EVENT_KEY == EVENT_ENABLE_PROPERTY_EVENT_KEY &&
+                   ETWL_ENABLE_EXCLUDE_INPRIVATE == EVENT_ENABLE_PROPERTY_EXCLUDE_INPRIVATE,
+               "enable properties");
+
 #define NAME_CHARS 1024
 #define PROPS_SIZE (sizeof(EVENT_TRACE_PROPERTIES) + 2 * NAME_CHARS * sizeof(wchar_t))
 #define DEFAULT_BUFFER_KB 64

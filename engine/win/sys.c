@@ -1,6 +1,9 @@
 /* sys.c - sys.h on Windows. */
 #include "sys.h"
 
+#include <fcntl.h>
+#include <io.h>
+#include <stdio.h>
 #include <windows.h>
 #include <psapi.h>
 
@@ -59,6 +62,13 @@ int etwl_sys_stop_after(double secs)
     if (!t) return -1;
     CloseHandle(t);
     return 0;
+}
+
+void etwl_sys_binary_stdio(void)
+{
+    _setmode(_fileno(stdin), _O_BINARY);
+    _setmode(_fileno(stdout), _O_BINARY);
+    _setmode(_fileno(stderr), _O_BINARY);
 }
 
 long etwl_sys_peak_rss_kb(void)

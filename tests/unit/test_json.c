@@ -123,7 +123,7 @@ static void test_malformed(void **st)
         etwl_status s = parse(cases[i].line);
         if (!cases[i].expect) continue;
         if (s != ETWL_EPARSE || !strstr(ERR, cases[i].expect)) {
-            print_error("case %zu: %s\n  status %d, message '%s', expected '%s'\n", i, cases[i].line, s, ERR,
+            print_error("case %u: %s\n  status %d, message '%s', expected '%s'\n", (unsigned)i, cases[i].line, s, ERR,
                         cases[i].expect);
             fail();
         }

@@ -222,6 +222,8 @@ static int l_stats(lua_State *L)
     set_int(L, "filtered", st.filtered);
     set_int(L, "malformed", st.malformed);
     set_int(L, "lost", st.lost);
+    set_int(L, "buffers_lost", st.buffers_lost);
+    set_int(L, "buffers_written", st.buffers_written);
     set_int(L, "alerts", x->alerts);
     set_int(L, "errors", x->handler_errors);
     set_int(L, "memory", x->mem_used);

@@ -28,32 +28,47 @@ typedef struct run {
     time_t last_check;
 } run;
 
+/* ETW's buffer counters, for --stats; empty for sources without them. */
+static const char *etw_buffers(const etwl_stats *st, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (st->buffers_lost || st->buffers_written)
+        snprintf(buf, n, " buffers_lost=%llu buffers_written=%llu", (unsigned long long)st->buffers_lost,
+                 (unsigned long long)st->buffers_written);
+    return buf;
+}
+
 /* The engine's own alert: the session lost events (full ring buffers,
  * ETW buffer loss).  Same shapes as script alerts. */
 static void check_losses(run *r, int final)
 {
     etwl_stats st;
     etwl_buf b;
-    char ts[ETWL_TIME_STRLEN + 1];
+    char ts[ETWL_TIME_STRLEN + 1], bufs[96];
     struct timespec now;
+    uint64_t total;
     if (!r->s) return;
     etwl_session_stats(r->s, &st);
-    if (st.lost <= r->lost_reported) return;
+    /* a lost ETW buffer held an unknown number of events: it counts as one */
+    total = st.lost + st.buffers_lost;
+    if (total <= r->lost_reported) return;
     clock_gettime(CLOCK_REALTIME, &now);
     etwl_time_format(etwl_time_from_unix_ns((int64_t)now.tv_sec * 1000000000 + now.tv_nsec), ts);
     etwl_buf_init(&b);
     if (isatty(1))
-        etwl_buf_printf(&b, "%s ALERT [high] etwlua.events_lost: the session lost events - %llu lost so far%s\n", ts,
-                        (unsigned long long)st.lost, final ? " (at exit)" : "");
+        etwl_buf_printf(&b, "%s ALERT [high] etwlua.events_lost: the session lost events - %llu lost so far%s%s\n", ts,
+                        (unsigned long long)st.lost, etw_buffers(&st, bufs, sizeof bufs),
+                        final ? " (at exit)" : "");
     else
         etwl_buf_printf(&b, "{\"time\":\"%s\",\"rule\":\"etwlua.events_lost\",\"title\":\"The session lost events\","
-                            "\"severity\":\"high\",\"techniques\":[],\"message\":\"%llu events lost so far\","
-                            "\"event\":null,\"fields\":{\"lost\":%llu,\"new\":%llu}}\n",
-                        ts, (unsigned long long)st.lost, (unsigned long long)st.lost,
-                        (unsigned long long)(st.lost - r->lost_reported));
+                            "\"severity\":\"high\",\"techniques\":[],\"message\":\"%llu events lost so far%s\","
+                            "\"event\":null,\"fields\":{\"lost\":%llu,\"buffers_lost\":%llu,\"new\":%llu}}\n",
+                        ts, (unsigned long long)st.lost, etw_buffers(&st, bufs, sizeof bufs),
+                        (unsigned long long)st.lost, (unsigned long long)st.buffers_lost,
+                        (unsigned long long)(total - r->lost_reported));
     if (b.data) fputs(b.data, stdout);
     etwl_buf_free(&b);
-    r->lost_reported = st.lost;
+    r->lost_reported = total;
 }
 
 static etwl_session *volatile g_session;
@@ -173,6 +188,7 @@ int main(int argc, char **argv)
     etwl_stats stats;
     run r;
     int code;
+    char bufs[96];
     memset(&err, 0, sizeof err);
     etwl_sys_binary_stdio();
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return etwl_bench_main(argc, argv);
@@ -252,10 +268,10 @@ int main(int argc, char **argv)
     code = st ? report(&err) : ETWL_EXIT_OK;
     if (o.stats && r.lua) etwl_lua_print_stats(r.lua, stderr);
     if (o.stats)
-        fprintf(stderr, "etwlua: stats: read=%llu passed=%llu filtered=%llu malformed=%llu lost=%llu\n",
+        fprintf(stderr, "etwlua: stats: read=%llu passed=%llu filtered=%llu malformed=%llu lost=%llu%s\n",
                 (unsigned long long)stats.read, (unsigned long long)stats.passed,
                 (unsigned long long)stats.filtered, (unsigned long long)stats.malformed,
-                (unsigned long long)stats.lost);
+                (unsigned long long)stats.lost, etw_buffers(&stats, bufs, sizeof bufs));
     else if (stats.malformed)
         fprintf(stderr, "etwlua: skipped %llu malformed record(s)\n", (unsigned long long)stats.malformed);
     etwl_session_free(s);

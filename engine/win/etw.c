@@ -50,9 +50,10 @@ _Static_assert(ETWL_ENABLE_SID == EVENT_ENABLE_PROPERTY_SID && ETWL_ENABLE_TS_ID
 
 /* SystemTraceControlGuid {9E814AAD-3204-11D2-9A82-006008A86939} */
 static const GUID system_trace_guid = {0x9e814aad, 0x3204, 0x11d2, {0x9a, 0x82, 0x00, 0x60, 0x08, 0xa8, 0x69, 0x39}};
-/* Microsoft-Windows-Kernel-Process, the default provider */
-static const etwl_guid kernel_process_guid = {0x22fb2cd6, 0x0e7b, 0x422b, {0xa0, 0xc7, 0x2f, 0xad, 0x1f, 0xd0, 0xe7, 0x16}};
-#define KERNEL_PROCESS_KEYWORD 0x10 /* WINEVENT_KEYWORD_PROCESS */
+/* With nothing selected (the main job), the kernel's Process class: unlike
+ * Microsoft-Windows-Kernel-Process it carries command lines, and its
+ * rundown (DCStart) seeds the process table with what already runs. */
+#define DEFAULT_KERNEL_FLAGS 0x00000001 /* EVENT_TRACE_FLAG_PROCESS */
 
 typedef struct prov_name {
     etwl_guid guid;
@@ -288,12 +289,12 @@ static etwl_status start_session(etw_src *s, etwl_error *err)
     p->FlushTimer = cfg->flush_timer_s ? cfg->flush_timer_s : DEFAULT_FLUSH_S;
     if (is_nt_kernel_logger(s->name)) {
         p->Wnode.Guid = system_trace_guid;
-        p->EnableFlags = cfg->kernel_flags;
-    } else if (cfg->kernel_flags) {
+        p->EnableFlags = cfg->kernel_flags ? cfg->kernel_flags : DEFAULT_KERNEL_FLAGS;
+    } else if (cfg->kernel_flags || cfg->nproviders == 0) {
         /* Windows 8+: a private system logger next to the NT Kernel Logger,
          * so kernel and user providers share one named session */
         p->LogFileMode |= EVENT_TRACE_SYSTEM_LOGGER_MODE;
-        p->EnableFlags = cfg->kernel_flags;
+        p->EnableFlags = cfg->kernel_flags ? cfg->kernel_flags : DEFAULT_KERNEL_FLAGS;
     }
     rc = s->api->StartTraceW(&s->session, s->name, p);
     free(p);
@@ -310,7 +311,6 @@ static etwl_status start_session(etw_src *s, etwl_error *err)
 static etwl_status enable_all(etw_src *s, etwl_error *err)
 {
     const etwl_config *cfg = s->cfg;
-    etwl_provider_spec def;
     etwl_status st;
     int i;
     if (is_nt_kernel_logger(s->name)) {
@@ -319,19 +319,6 @@ static etwl_status enable_all(etw_src *s, etwl_error *err)
                                   "the NT Kernel Logger takes kernel flags (-k) only; name the session otherwise "
                                   "to combine kernel flags and providers");
         return ETWL_OK;
-    }
-    if (cfg->nproviders == 0 && cfg->kernel_flags == 0) {
-        /* the main job: process starts and exits */
-        memset(&def, 0, sizeof def);
-        snprintf(def.name, sizeof def.name, "Microsoft-Windows-Kernel-Process");
-        def.guid = kernel_process_guid;
-        def.has_guid = 1;
-        def.level = ETWL_LEVEL_INFORMATION;
-        def.match_any = KERNEL_PROCESS_KEYWORD;
-        s->provs[0].guid = def.guid;
-        s->provs[0].len = (uint32_t)snprintf(s->provs[0].name, sizeof s->provs[0].name, "%s", def.name);
-        s->nprovs = 1;
-        return enable_provider(s, &def, &def.guid, err);
     }
     for (i = 0; i < cfg->nproviders; i++) {
         const etwl_provider_spec *p = &cfg->providers[i];

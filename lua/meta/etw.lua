@@ -150,7 +150,9 @@ function etw.every(seconds, fn) end
 ---@field passed integer
 ---@field filtered integer
 ---@field malformed integer
----@field lost integer
+---@field lost integer events the source lost
+---@field buffers_lost integer ETW: whole buffers lost (real-time and log); 0 elsewhere
+---@field buffers_written integer ETW: buffers the session wrote; 0 elsewhere
 ---@field alerts integer
 ---@field errors integer
 ---@field memory integer bytes used by the Lua state

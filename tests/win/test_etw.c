@@ -328,6 +328,24 @@ static void test_kernel_sessions(void **st)
     assert_false(fake_etw_session("NT Kernel Logger")->live);
 }
 
+/* Nothing selected (the main job): the kernel Process class, for command
+ * lines and the rundown of what already runs. */
+static void test_default_selection(void **st)
+{
+    etwl_config c;
+    etwl_session *s;
+    etwl_error e;
+    fake_session *f;
+    (void)st;
+    config(&c, "etwlua");
+    assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
+    f = fake_etw_session("etwlua");
+    assert_int_equal(f->enable_flags, EVENT_TRACE_FLAG_PROCESS);
+    assert_true(f->log_file_mode & EVENT_TRACE_SYSTEM_LOGGER_MODE);
+    assert_int_equal(f->nen, 0);
+    etwl_session_free(s);
+}
+
 static void test_event_id_filter(void **st)
 {
     etwl_config c;
@@ -643,6 +661,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exists_and_kill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kernel_flag_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kernel_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_selection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_id_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_provider_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schemas, setup, teardown),

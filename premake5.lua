@@ -142,7 +142,7 @@ project "etwl"
   if WINDOWS then
     files { "engine/win/*.c", "engine/win/*.h" }
     excludes { "engine/evtx.c" }
-    defines { "ETWL_HAVE_LIVE" }
+    defines { "ETWL_HAVE_LIVE", "ETWL_HAVE_ETL" }
   else
     files { "engine/linux/*.c", "engine/linux/*.h" }
     defines { "ETWL_HAVE_LIVE" }

@@ -310,6 +310,9 @@ typedef struct etwl_config {
     uint32_t min_buffers, max_buffers; /* live ETW: buffer pool; 0 = default */
     uint32_t flush_timer_s;         /* live ETW: seconds between buffer flushes; 0 = default */
     const char *backend;            /* NULL: replay when read_path, else live */
+    const char *record_path;        /* live ETW: also write the events to this .etl file,
+                                       and their schemas to record_path + ".schemas" */
+    const char *schemas_path;       /* ETL replay: schemas written by a recording */
 } etwl_config;
 
 void etwl_config_init(etwl_config *cfg);

@@ -39,6 +39,7 @@ const etwl_source_ops *etwl_source_find(const char *name)
     if (strcmp(name, etwl_evtx_ops.name) == 0) return &etwl_evtx_ops;
 #endif
     if (live && (strcmp(name, live->name) == 0 || strcmp(name, "live") == 0)) return live;
+    if (etwl_source_etl() && strcmp(name, etwl_source_etl()->name) == 0) return etwl_source_etl();
     return NULL;
 }
 
@@ -67,7 +68,11 @@ static const char *replay_kind(const char *path)
     if (!S_ISREG(sb.st_mode) || !(f = fopen(path, "rb"))) return "replay";
     n = fread(magic, 1, sizeof magic, f);
     fclose(f);
-    return etwl_sniff(magic, n) == ETWL_SNIFF_EVTX ? "evtx" : "replay";
+    switch (etwl_sniff(magic, n)) {
+    case ETWL_SNIFF_EVTX: return "evtx";
+    case ETWL_SNIFF_BINARY: return etwl_source_etl() ? etwl_source_etl()->name : "replay";
+    default: return "replay";
+    }
 }
 
 static const etwl_source_ops *pick(const etwl_config *cfg, etwl_error *err)
@@ -159,4 +164,7 @@ etwl_status etwl_session_kill(const char *backend, const char *name, etwl_error 
 
 #if !defined(ETWL_HAVE_LIVE)
 const etwl_source_ops *etwl_source_live(void) { return NULL; }
+#endif
+#if !defined(ETWL_HAVE_ETL)
+const etwl_source_ops *etwl_source_etl(void) { return NULL; }
 #endif

@@ -42,6 +42,8 @@ etwl_status etwl_source_register(const etwl_source_ops *ops);
 const etwl_source_ops *etwl_source_find(const char *name);
 /* The live backend of this platform, or NULL when none is built. */
 const etwl_source_ops *etwl_source_live(void);
+/* The .etl reader of this build, or NULL when none is built. */
+const etwl_source_ops *etwl_source_etl(void);
 
 extern const etwl_source_ops etwl_replay_ops; /* JSON lines */
 #ifdef ETWL_HAVE_EVTX

@@ -226,8 +226,8 @@ int main(int argc, char **argv)
     }
 
     /* live ETW drops the event ids no handler names in the kernel (not when
-     * --dump shows every event) */
-    if (!o.cfg.read_path && !o.dump)
+     * --dump shows, or record keeps, every event) */
+    if (!o.cfg.read_path && !o.dump && !o.record)
         for (int i = 0; i < o.cfg.nproviders; i++) etwl_lua_wanted_ids(r.lua, &o.cfg.providers[i]);
     st = etwl_session_open(&o.cfg, &s, &err);
     if (st) {
@@ -245,13 +245,14 @@ int main(int argc, char **argv)
     g_session = s;
     etwl_sys_on_stop(on_stop);
     if (!o.cfg.read_path) {
-        r.main_job = !o.nscripts && !o.dump;
+        r.main_job = !o.nscripts && !o.dump && !o.record;
         if (!o.alerts_only)
             fprintf(stderr, "etwlua: live session '%s' started%s; stop it with Ctrl-C%s or 'etwlua --kill %s'\n",
                     etwl_session_name(s),
-                    r.main_job ? (r.nrule_files ? ", watching with the rule library, printing alerts"
-                                                : ", printing process starts")
-                               : "",
+                    o.record   ? ", recording"
+                    : r.main_job ? (r.nrule_files ? ", watching with the rule library, printing alerts"
+                                                  : ", printing process starts")
+                                 : "",
                     o.duration > 0 ? ", --duration," : "", etwl_session_name(s));
     }
     if (o.duration > 0) etwl_sys_stop_after(o.duration);
@@ -274,6 +275,9 @@ int main(int argc, char **argv)
                 (unsigned long long)stats.lost, etw_buffers(&stats, bufs, sizeof bufs));
     else if (stats.malformed)
         fprintf(stderr, "etwlua: skipped %llu malformed record(s)\n", (unsigned long long)stats.malformed);
+    if (o.record && st == ETWL_OK)
+        fprintf(stderr, "etwlua: recorded %llu events to %s, and the schemas of their types to %s.schemas\n",
+                (unsigned long long)stats.passed, o.cfg.record_path, o.cfg.record_path);
     etwl_session_free(s);
     etwl_lua_free(r.lua);
     etwl_buf_free(&r.out);

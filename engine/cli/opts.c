@@ -8,10 +8,15 @@ const char etwl_cli_usage[] =
     "usage: etwlua [options] [script.lua ...]\n"
     "       etwlua bench [N]        measure the scripting path (see README)\n"
     "       etwlua test [RULES...]  run rules over their own examples\n"
+    "       etwlua record -o FILE.etl [SELECTION] [SCRIPTS]\n"
+    "                               record a live ETW session (Windows) to an .etl\n"
+    "                               file, and each event type's schema beside it\n"
     "\n"
     "Sources\n"
     "  -r, --read FILE|DIR|-    replay a recording: JSON lines, an .evtx file, or a\n"
-    "                           folder of .evtx files; '-' reads JSON lines on stdin\n"
+    "                           folder of .evtx files; '-' reads JSON lines on stdin;\n"
+    "                           .etl files on Windows\n"
+    "      --schemas FILE       ETL replay: schemas written by 'etwlua record'\n"
     "  (none)                   a live session (Linux: tracefs; Windows: ETW);\n"
     "                           with no script and no --dump it runs the rule library\n"
     "                           and prints alerts (with --no-rules: process starts)\n"
@@ -130,7 +135,12 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
     const char *v;
     memset(o, 0, sizeof *o);
     etwl_config_init(&o->cfg);
-    for (i = 1; i < argc; i++) {
+    i = 1;
+    if (argc > 1 && strcmp(argv[1], "record") == 0) {
+        o->record = 1;
+        i = 2;
+    }
+    for (; i < argc; i++) {
         const char *a = argv[i];
         if (only_args || a[0] != '-' || strcmp(a, "-") == 0) {
             if (o->nscripts == ETWL_CLI_MAX_SCRIPTS) {
@@ -202,6 +212,12 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             long kb;
             if (bad || !parse_long(v, 4, 1048576, &kb, "--buffer-kb", err)) return ETWL_EXIT_USAGE;
             o->cfg.buffer_kb = (size_t)kb;
+        } else if (opt(argc, argv, &i, "-o", "--output", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            o->cfg.record_path = v;
+        } else if (opt(argc, argv, &i, NULL, "--schemas", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            o->cfg.schemas_path = v;
         } else if (opt(argc, argv, &i, NULL, "--min-buffers", 1, &v, err, &bad)) {
             long n;
             if (bad || !parse_long(v, 2, 65536, &n, "--min-buffers", err)) return ETWL_EXIT_USAGE;
@@ -252,6 +268,20 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             etwl_error_set(err, ETWL_EINVAL, "unknown option '%s' (see --help)", a);
             return ETWL_EXIT_USAGE;
         }
+    }
+    /* a recording keeps everything; rules run only when asked for */
+    if (o->record && !o->nrules_dirs) o->no_rules = 1;
+    if (o->record && !o->cfg.record_path) {
+        etwl_error_set(err, ETWL_EINVAL, "record needs -o FILE.etl");
+        return ETWL_EXIT_USAGE;
+    }
+    if (o->cfg.record_path && !o->record) {
+        etwl_error_set(err, ETWL_EINVAL, "-o is for 'etwlua record -o FILE.etl'");
+        return ETWL_EXIT_USAGE;
+    }
+    if (o->record && o->cfg.read_path) {
+        etwl_error_set(err, ETWL_EINVAL, "record makes a live session; it cannot read -r");
+        return ETWL_EXIT_USAGE;
     }
     if (o->cfg.min_buffers && o->cfg.max_buffers && o->cfg.min_buffers > o->cfg.max_buffers) {
         etwl_error_set(err, ETWL_EINVAL, "--min-buffers %u is more than --max-buffers %u", o->cfg.min_buffers,

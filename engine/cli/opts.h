@@ -39,6 +39,7 @@ typedef struct etwl_cli_opts {
     const char *rule_only[64], *rule_skip[64];
     int nrule_only, nrule_skip;
     const char *kill;
+    int record; /* etwlua record -o FILE.etl */
     etwl_cli_script scripts[ETWL_CLI_MAX_SCRIPTS];
     int nscripts;
 } etwl_cli_opts;

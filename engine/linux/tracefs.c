@@ -301,6 +301,10 @@ static etwl_status tfs_open(const etwl_config *cfg, etwl_source **out, etwl_erro
     etwl_status st;
     struct timespec rt, bt;
     int i, want_all = cfg->nproviders == 0 && cfg->kernel_flags == 0;
+    if (cfg->record_path)
+        return etwl_error_set(err, ETWL_ENOTSUP,
+                              "recording to .etl needs Windows (ETW); on Linux, record JSON lines: "
+                              "etwlua --dump --json > FILE.jsonl");
     if ((st = need_tracefs(err)) != ETWL_OK) return st;
     if (!name_ok(cfg->name))
         return etwl_error_set(err, ETWL_EINVAL, "session name '%s': use letters, digits, '_', '-' or '.'", cfg->name);

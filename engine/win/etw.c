@@ -10,15 +10,22 @@
  * close:   ControlTraceW(STOP) and CloseTrace; callable from the console
  *          control handler or another thread while process() blocks.
  *
+ * The same code reads .etl files (etwl_etw_file_ops: OpenTraceW with a
+ * LogFileName) and records them (record_path: a file-mode session that is
+ * also consumed in real time, so each event type's TRACE_EVENT_INFO can be
+ * written beside the file, see schemafile.h).
+ *
  * Every Win32 call goes through etwl_etw_api_get(), so tests run all of this
  * against a fake under Wine. */
 #include <stddef.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "event.h"
 #include "schema_cache.h"
+#include "schemafile.h"
 #include "tei.h"
 #include "win.h"
 #include "winrec.h"
@@ -65,7 +72,9 @@ typedef struct etw_src {
     etwl_source base;
     const etwl_config *cfg;
     const etwl_etw_api *api;
+    int file_mode;           /* reading an .etl file, not a session */
     wchar_t name[NAME_CHARS];
+    wchar_t path[NAME_CHARS]; /* the .etl file read or recorded */
     TRACEHANDLE session, trace;
     int started, opened;
     volatile LONG stopped; /* ControlTraceW(STOP) issued */
@@ -74,6 +83,11 @@ typedef struct etw_src {
     ULONGLONG last_poll;
     etwl_event ev;
     etwl_schema_cache *schemas;
+    etwl_schema_cache *recorded; /* from --schemas: asked before TDH */
+    uint32_t schemas_loaded, schemas_bad;
+    char bad_schemas[700];
+    FILE *rec_schemas;           /* recording: one line per new event type */
+    etwl_buf line;
     uint8_t *tei;
     ULONG tei_cap;
     prov_name provs[ETWL_MAX_PROVIDERS];
@@ -143,6 +157,9 @@ static void etw_destroy(etwl_source *base)
     close_trace(s);
     etwl_event_release(&s->ev);
     etwl_schema_cache_free(s->schemas);
+    etwl_schema_cache_free(s->recorded);
+    if (s->rec_schemas) fclose(s->rec_schemas);
+    etwl_buf_free(&s->line);
     free(s->tei);
     free(s->stop_props);
     free(s->query_props);
@@ -166,6 +183,7 @@ static const etwl_schema *schema_for(etw_src *s, PEVENT_RECORD r)
     ULONG size = s->tei_cap, rc;
     int tries;
     etwl_win_record_schema_key((const etwl_win_record *)r, &k);
+    if (s->recorded && etwl_schema_cache_get(s->recorded, &k, &cached) && cached) return cached;
     if (etwl_schema_cache_get(s->schemas, &k, &cached)) return cached;
     rc = s->api->TdhGetEventInformation(r, 0, NULL, (PTRACE_EVENT_INFO)s->tei, &size);
     for (tries = 0; tries < 4 && rc == ERROR_INSUFFICIENT_BUFFER; tries++) {
@@ -184,6 +202,12 @@ static const etwl_schema *schema_for(etw_src *s, PEVENT_RECORD r)
                      k.id, k.version, e.message);
             if (s->schema_errors++ < 20) diag(s, msg);
             schema = NULL;
+        } else if (s->rec_schemas) {
+            etwl_buf_reset(&s->line);
+            etwl_schemafile_line(&s->line, &k, s->tei, size);
+            if (s->line.oom || fwrite(s->line.data, 1, s->line.len, s->rec_schemas) != s->line.len ||
+                fflush(s->rec_schemas) != 0)
+                if (s->schema_errors++ < 20) diag(s, "writing the schema file failed");
         }
     }
     etwl_schema_cache_put(s->schemas, &k, schema);
@@ -209,6 +233,10 @@ static VOID WINAPI on_record(PEVENT_RECORD r)
         return;
     }
     h = etwl_event_header(&s->ev);
+    if (s->file_mode && !etwl_config_matches(s->cfg, &s->ev)) { /* a file was not filtered by the OS */
+        s->st.filtered++;
+        return;
+    }
     /* without a schema the name still comes from the session's own list */
     if (!(h->has & ETWL_HAS_PROVIDER_NAME))
         for (i = 0; i < s->nprovs; i++)
@@ -287,6 +315,11 @@ static etwl_status start_session(etw_src *s, etwl_error *err)
     p->MinimumBuffers = cfg->min_buffers;
     p->MaximumBuffers = cfg->max_buffers;
     p->FlushTimer = cfg->flush_timer_s ? cfg->flush_timer_s : DEFAULT_FLUSH_S;
+    if (cfg->record_path) {
+        /* written as any ETW tool writes it; consumed in real time as well */
+        p->LogFileMode |= EVENT_TRACE_FILE_MODE_SEQUENTIAL;
+        memcpy((uint8_t *)p + p->LogFileNameOffset, s->path, (wcslen(s->path) + 1) * sizeof(wchar_t));
+    }
     if (is_nt_kernel_logger(s->name)) {
         p->Wnode.Guid = system_trace_guid;
         p->EnableFlags = cfg->kernel_flags ? cfg->kernel_flags : DEFAULT_KERNEL_FLAGS;
@@ -337,18 +370,58 @@ static etwl_status open_trace(etw_src *s, etwl_error *err)
 {
     EVENT_TRACE_LOGFILEW lf;
     memset(&lf, 0, sizeof lf);
-    lf.LoggerName = s->name;
-    lf.ProcessTraceMode = PROCESS_TRACE_MODE_REAL_TIME | PROCESS_TRACE_MODE_EVENT_RECORD;
+    if (s->file_mode) {
+        lf.LogFileName = s->path;
+        lf.ProcessTraceMode = PROCESS_TRACE_MODE_EVENT_RECORD;
+    } else {
+        lf.LoggerName = s->name;
+        lf.ProcessTraceMode = PROCESS_TRACE_MODE_REAL_TIME | PROCESS_TRACE_MODE_EVENT_RECORD;
+    }
     lf.EventRecordCallback = on_record;
     lf.BufferCallback = on_buffer;
     lf.Context = s;
     s->trace = s->api->OpenTraceW(&lf);
-    if (s->trace == INVALID_PROCESSTRACE_HANDLE) return etwl_win_error(err, GetLastError(), "OpenTraceW", s->cfg->name);
+    if (s->trace == INVALID_PROCESSTRACE_HANDLE) {
+        ULONG rc = GetLastError();
+        const char *path = s->cfg->read_path;
+        if (!s->file_mode) return etwl_win_error(err, rc, "OpenTraceW", s->cfg->name);
+        if (rc == ERROR_FILE_NOT_FOUND || rc == ERROR_PATH_NOT_FOUND)
+            return etwl_error_set(err, ETWL_ENOTFOUND, "%s: no such file", path);
+        if (rc == ERROR_ACCESS_DENIED) return etwl_error_set(err, ETWL_EACCES, "%s: access denied", path);
+        return etwl_error_set(err, ETWL_EPARSE, "%s: OpenTraceW cannot read it (Win32 error %lu): not an ETL file?",
+                              path, (unsigned long)rc);
+    }
     s->opened = 1;
     return ETWL_OK;
 }
 
-static etwl_status etw_open(const etwl_config *cfg, etwl_source **out, etwl_error *err)
+/* A full path as UTF-16: ETW resolves relative names against its own
+ * working directory, not ours. */
+static etwl_status wide_path(const char *path, wchar_t *out, etwl_error *err)
+{
+    wchar_t rel[NAME_CHARS];
+    if (etwl_win_wide(path, rel, NAME_CHARS) < 0 || !_wfullpath(out, rel, NAME_CHARS))
+        return etwl_error_set(err, ETWL_EINVAL, "%s: not valid UTF-8, or too long a path", path);
+    return ETWL_OK;
+}
+
+/* The first bad line of a --schemas file, told once processing starts (the
+ * session's diag callback is set after open). */
+static void first_bad_line(const char *where, const char *what, void *user)
+{
+    etw_src *s = user;
+    if (!s->bad_schemas[0]) snprintf(s->bad_schemas, sizeof s->bad_schemas, "%s: %s", where, what);
+}
+
+static etwl_status load_schemas(etw_src *s, etwl_error *err)
+{
+    if (!s->cfg->schemas_path) return ETWL_OK;
+    if (etwl_schema_cache_new(1u << 20, &s->recorded) != ETWL_OK) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    return etwl_schemafile_load(s->cfg->schemas_path, s->recorded, &s->schemas_loaded, &s->schemas_bad,
+                                first_bad_line, s, err);
+}
+
+static etwl_status new_src(const etwl_config *cfg, int file_mode, etw_src **out, etwl_error *err)
 {
     etw_src *s = calloc(1, sizeof *s);
     etwl_status st;
@@ -356,6 +429,8 @@ static etwl_status etw_open(const etwl_config *cfg, etwl_source **out, etwl_erro
     if (!s) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     s->cfg = cfg;
     s->api = etwl_etw_api_get();
+    s->file_mode = file_mode;
+    etwl_buf_init(&s->line);
     if (etwl_win_wide(cfg->name, s->name, NAME_CHARS) < 0) {
         free(s);
         return etwl_error_set(err, ETWL_EINVAL, "session name '%s' is not valid UTF-8 or too long", cfg->name);
@@ -367,9 +442,48 @@ static etwl_status etw_open(const etwl_config *cfg, etwl_source **out, etwl_erro
         etw_destroy(&s->base);
         return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     }
-    if ((st = start_session(s, err)) != ETWL_OK || (st = enable_all(s, err)) != ETWL_OK ||
-        (st = open_trace(s, err)) != ETWL_OK) {
+    if ((st = load_schemas(s, err)) != ETWL_OK) {
+        etw_destroy(&s->base);
+        return st;
+    }
+    *out = s;
+    return ETWL_OK;
+}
+
+static etwl_status open_recording(etw_src *s, etwl_error *err)
+{
+    char side[1100];
+    etwl_status st = wide_path(s->cfg->record_path, s->path, err);
+    if (st != ETWL_OK) return st;
+    snprintf(side, sizeof side, "%s.schemas", s->cfg->record_path);
+    if (!(s->rec_schemas = fopen(side, "wb")) || fputs(ETWL_SCHEMAFILE_HEADER "\n", s->rec_schemas) < 0)
+        return etwl_error_set(err, ETWL_EIO, "%s: %s", side, strerror(errno));
+    return ETWL_OK;
+}
+
+static etwl_status etw_open(const etwl_config *cfg, etwl_source **out, etwl_error *err)
+{
+    etw_src *s;
+    etwl_status st = new_src(cfg, 0, &s, err);
+    *out = NULL;
+    if (st != ETWL_OK) return st;
+    if ((cfg->record_path && (st = open_recording(s, err)) != ETWL_OK) || (st = start_session(s, err)) != ETWL_OK ||
+        (st = enable_all(s, err)) != ETWL_OK || (st = open_trace(s, err)) != ETWL_OK) {
         etw_destroy(&s->base); /* stops the session we started, never one we found */
+        return st;
+    }
+    *out = &s->base;
+    return ETWL_OK;
+}
+
+static etwl_status etw_file_open(const etwl_config *cfg, etwl_source **out, etwl_error *err)
+{
+    etw_src *s;
+    etwl_status st = new_src(cfg, 1, &s, err);
+    *out = NULL;
+    if (st != ETWL_OK) return st;
+    if ((st = wide_path(cfg->read_path, s->path, err)) != ETWL_OK || (st = open_trace(s, err)) != ETWL_OK) {
+        etw_destroy(&s->base);
         return st;
     }
     *out = &s->base;
@@ -384,6 +498,11 @@ static etwl_status etw_process(etwl_source *base, etwl_event_cb cb, void *user, 
     ULONG rc;
     s->cb = cb;
     s->user = user;
+    if (s->schemas_bad) {
+        char msg[800];
+        snprintf(msg, sizeof msg, "%u schema line(s) skipped, the first: %s", s->schemas_bad, s->bad_schemas);
+        diag(s, msg);
+    }
     if (s->base.closing) return ETWL_OK;
     rc = s->api->ProcessTrace(&s->trace, 1, NULL, NULL);
     if (s->cb_status) return etwl_error_set(err, s->cb_status, "event processing stopped by its callback");
@@ -425,4 +544,10 @@ const etwl_source_ops etwl_etw_ops = {
     "etw", etw_open, etw_process, etw_close, etw_kill, etw_stats, etw_destroy,
 };
 
+/* .etl files: no session to stop or kill, no OS counters to poll */
+const etwl_source_ops etwl_etw_file_ops = {
+    "etl", etw_file_open, etw_process, etw_close, NULL, etw_stats, etw_destroy,
+};
+
 const etwl_source_ops *etwl_source_live(void) { return &etwl_etw_ops; }
+const etwl_source_ops *etwl_source_etl(void) { return &etwl_etw_file_ops; }

@@ -6,7 +6,8 @@
 #include "etwl.h"
 #include "source.h"
 
-extern const etwl_source_ops etwl_etw_ops;
+extern const etwl_source_ops etwl_etw_ops;      /* live sessions */
+extern const etwl_source_ops etwl_etw_file_ops; /* .etl files, through OpenTraceW */
 
 /* Resolves a provider name through TdhEnumerateProviders, asked once per
  * process and cached. */

@@ -107,6 +107,10 @@ printf '\000\000\001\000\002\000\000\000rest' >"$TMP/t.etl"
 for c in "t.etl.zip:zip input (.etl.zip) is not supported yet" "t.gz:gzip input is not supported yet; pipe it" \
     "t.etl:binary input (ETL?) is not supported yet; expected JSON lines"; do
     f=${c%%:*}
+    if [ -n "$WINDOWS" ] && [ "$f" = t.etl ]; then
+        echo "e2e: binary input $f skipped on Windows (read through OpenTraceW, a stub under Wine)"
+        continue
+    fi
     "$BIN" -r "$TMP/$f" >"$TMP/out" 2>"$TMP/err"
     code=$?
     if [ $code != 0 ] && grep -qF "$TMP/$f: ${c#*:}" "$TMP/err" && [ ! -s "$TMP/out" ]; then ok; else

@@ -51,6 +51,26 @@ static void test_etw_buffers(void **st)
     assert_int_equal(parse(&o, &e, 1, "--max-buffers=1"), ETWL_EXIT_USAGE);
 }
 
+static void test_record(void **st)
+{
+    etwl_cli_opts o;
+    etwl_error e;
+    char *argv[] = {"etwlua", "record", "-o", "out.etl", "-p", "Microsoft-Windows-DNS-Client", "--duration=5"};
+    (void)st;
+    memset(&e, 0, sizeof e);
+    assert_int_equal(etwl_cli_parse(7, argv, &o, &e), ETWL_EXIT_OK);
+    assert_true(o.record);
+    assert_string_equal(o.cfg.record_path, "out.etl");
+    assert_int_equal(o.cfg.nproviders, 1);
+    assert_int_equal(o.nscripts, 0); /* "record" is the verb, not a script */
+    assert_int_equal(etwl_cli_parse(2, argv, &o, &e), ETWL_EXIT_USAGE);
+    assert_non_null(strstr(e.message, "record needs -o"));
+    assert_int_equal(parse(&o, &e, 2, "-o", "x.etl"), ETWL_EXIT_USAGE);
+    assert_non_null(strstr(e.message, "etwlua record -o"));
+    assert_int_equal(parse(&o, &e, 4, "-r", "t.etl", "--schemas", "t.etl.schemas"), ETWL_EXIT_OK);
+    assert_string_equal(o.cfg.schemas_path, "t.etl.schemas");
+}
+
 static void test_defaults_and_misc(void **st)
 {
     etwl_cli_opts o;
@@ -118,6 +138,7 @@ int main(void)
         cmocka_unit_test(test_full_line),
         cmocka_unit_test(test_defaults_and_misc),
         cmocka_unit_test(test_etw_buffers),
+        cmocka_unit_test(test_record),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_exit_codes),
     };

@@ -1,6 +1,8 @@
 /* testlib.c - see testlib.h */
 #include "testlib.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "output.h"
@@ -39,4 +41,14 @@ const char *tl_json(const etwl_value *v)
     if (!v) return "(absent)";
     etwl_json_put_value(&b, v);
     return b.data ? b.data : "";
+}
+
+const char *tl_tmp_path(const char *name)
+{
+    static char path[1024];
+    const char *d = getenv("TMPDIR");
+    if (!d || !*d) d = getenv("TEMP");
+    if (!d || !*d) d = "/tmp";
+    snprintf(path, sizeof path, "%s/%s", d, name);
+    return path;
 }

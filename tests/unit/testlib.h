@@ -29,4 +29,8 @@ void tl_wstr(tl_payload *p, const char *s, int nul);
 /* The text form of a decoded value (JSON), for compact assertions. */
 const char *tl_json(const etwl_value *v);
 
+/* A path for a scratch file named name in the temporary directory
+ * (TMPDIR, TEMP or /tmp); static storage, overwritten by the next call. */
+const char *tl_tmp_path(const char *name);
+
 #endif

@@ -67,7 +67,16 @@ static int find_name(const char *name, int live_only)
 {
     int i;
     for (i = 0; i < MAX_SESSIONS; i++)
-        if (F.s[i].name[0] && strcmp(F.s[i].name, name) == 0 && (!live_only || F.s[i].live)) return i;
+        if (F.s[i].name[0] && !F.s[i].file && strcmp(F.s[i].name, name) == 0 && (!live_only || F.s[i].live)) return i;
+    return -1;
+}
+
+/* Windows paths: case does not matter */
+static int find_file(const char *path)
+{
+    int i;
+    for (i = 0; i < MAX_SESSIONS; i++)
+        if (F.s[i].file && _stricmp(F.s[i].name, path) == 0) return i;
     return -1;
 }
 
@@ -130,6 +139,15 @@ static ULONG WINAPI f_StartTraceW(PTRACEHANDLE h, LPCWSTR name, PEVENT_TRACE_PRO
     s->min_buffers = p->MinimumBuffers;
     s->max_buffers = p->MaximumBuffers;
     s->flush_timer = p->FlushTimer;
+    if (p->LogFileMode & (EVENT_TRACE_FILE_MODE_SEQUENTIAL | EVENT_TRACE_FILE_MODE_CIRCULAR)) {
+        if (!p->LogFileNameOffset || p->LogFileNameOffset >= p->Wnode.BufferSize) {
+            s->live = 0;
+            LeaveCriticalSection(&F.lock);
+            return ERROR_BAD_PATHNAME;
+        }
+        to_utf8((const wchar_t *)((const uint8_t *)p + p->LogFileNameOffset), s->log_file_name,
+                sizeof s->log_file_name);
+    }
     *h = s->handle;
     LeaveCriticalSection(&F.lock);
     return ERROR_SUCCESS;
@@ -220,16 +238,16 @@ static TRACEHANDLE WINAPI f_OpenTraceW(PEVENT_TRACE_LOGFILEW lf)
     char n[256];
     int i;
     fake_session *s;
-    if (!lf || !lf->LoggerName || lf->LogFileName) {
+    if (!lf || !lf->LoggerName == !lf->LogFileName) {
         SetLastError(ERROR_INVALID_PARAMETER);
         return INVALID_PROCESSTRACE_HANDLE;
     }
-    to_utf8(lf->LoggerName, n, sizeof n);
+    to_utf8(lf->LogFileName ? lf->LogFileName : lf->LoggerName, n, sizeof n);
     EnterCriticalSection(&F.lock);
-    i = find_name(n, 1);
+    i = lf->LogFileName ? find_file(n) : find_name(n, 1);
     if (i < 0) {
         LeaveCriticalSection(&F.lock);
-        SetLastError(ERROR_WMI_INSTANCE_NOT_FOUND);
+        SetLastError(lf->LogFileName ? ERROR_FILE_NOT_FOUND : ERROR_WMI_INSTANCE_NOT_FOUND);
         return INVALID_PROCESSTRACE_HANDLE;
     }
     s = &F.s[i];
@@ -266,7 +284,7 @@ static int passes(const fake_session *s, const EVENT_RECORD *r, const fake_enabl
 {
     int i, k;
     *by = NULL;
-    if (IsEqualGUID(&r->EventHeader.ProviderId, &event_trace)) return 1;
+    if (s->file || IsEqualGUID(&r->EventHeader.ProviderId, &event_trace)) return 1;
     for (i = 0; i < (int)(sizeof kclass / sizeof kclass[0]); i++)
         if (IsEqualGUID(&r->EventHeader.ProviderId, &kclass[i].guid))
             return (s->log_file_mode & EVENT_TRACE_SYSTEM_LOGGER_MODE || IsEqualGUID(&s->guid, &system_trace)) &&
@@ -323,8 +341,9 @@ static ULONG WINAPI f_ProcessTrace(PTRACEHANDLE hs, ULONG n, LPFILETIME start, L
     i = (int)(hs[0] - TRACE_BASE);
     if (i < 0 || i >= MAX_SESSIONS || !F.s[i].opened) return ERROR_INVALID_HANDLE;
     s = &F.s[i];
-    if (!(s->process_trace_mode & PROCESS_TRACE_MODE_REAL_TIME) ||
-        !(s->process_trace_mode & PROCESS_TRACE_MODE_EVENT_RECORD))
+    /* a file is read without REAL_TIME, a session only with it */
+    if (!(s->process_trace_mode & PROCESS_TRACE_MODE_EVENT_RECORD) ||
+        !(s->process_trace_mode & PROCESS_TRACE_MODE_REAL_TIME) != !!s->file)
         return ERROR_INVALID_PARAMETER;
     EnterCriticalSection(&F.lock);
     s->processing = 1;
@@ -333,7 +352,8 @@ static ULONG WINAPI f_ProcessTrace(PTRACEHANDLE hs, ULONG n, LPFILETIME start, L
         queued *q;
         const fake_enable *by;
         EVENT_TRACE_LOGFILEW lf;
-        while (!s->closed && F.qhead[i] == F.qtail[i] && s->live) SleepConditionVariableCS(&F.cv, &F.lock, INFINITE);
+        while (!s->closed && F.qhead[i] == F.qtail[i] && s->live && !s->file)
+            SleepConditionVariableCS(&F.cv, &F.lock, INFINITE);
         if (s->closed) break;
         if (F.qhead[i] == F.qtail[i]) break; /* stopped and drained */
         q = F.q[i][F.qhead[i]++ % MAX_QUEUE];
@@ -463,6 +483,16 @@ void fake_etw_external(const char *name)
     LeaveCriticalSection(&F.lock);
 }
 
+void fake_etw_file(const char *path)
+{
+    int i;
+    EnterCriticalSection(&F.lock);
+    i = new_slot();
+    F.s[i].live = F.s[i].file = 1;
+    snprintf(F.s[i].name, sizeof F.s[i].name, "%s", path);
+    LeaveCriticalSection(&F.lock);
+}
+
 fake_session *fake_etw_session(const char *name)
 {
     int i = find_name(name, 1);
@@ -511,6 +541,7 @@ int fake_etw_push(const char *name, const fake_event *ev)
     if (k) h->Flags |= EVENT_HEADER_FLAG_EXTENDED_INFO;
     EnterCriticalSection(&F.lock);
     i = find_name(name, 1);
+    if (i < 0) i = find_file(name);
     if (i < 0 || F.qtail[i] - F.qhead[i] >= MAX_QUEUE) {
         LeaveCriticalSection(&F.lock);
         free(q);

@@ -39,8 +39,9 @@ typedef struct fake_enable {
 } fake_enable;
 
 typedef struct fake_session {
-    int live, external;
+    int live, external, file; /* file: an .etl file, named by its path */
     char name[256];
+    char log_file_name[512]; /* StartTraceW with a file mode */
     TRACEHANDLE handle;
     /* EVENT_TRACE_PROPERTIES as given to StartTraceW */
     GUID guid;
@@ -86,6 +87,8 @@ void fake_etw_install(void);
 void fake_etw_uninstall(void);
 /* A live session owned by "another process". */
 void fake_etw_external(const char *name);
+/* An .etl file at this (full) path; push its events with fake_etw_push. */
+void fake_etw_file(const char *path);
 /* The session of that name (live or stopped last), or NULL. */
 fake_session *fake_etw_session(const char *name);
 /* Queues an event for the named session: 0, or -1 when no such live session. */

@@ -553,6 +553,102 @@ static void test_losses_and_stop(void **st)
     assert_false(fake_etw_session("t-lost")->live);
 }
 
+/* etwlua record: a file-mode session consumed in real time, writing each
+ * event type's schema beside the file; then that file replayed where TDH
+ * knows none of them (a fresh fake), decoded from the schema file. */
+static void test_record_and_replay(void **st)
+{
+    etwl_config c;
+    etwl_session *s;
+    etwl_error e;
+    fake_session *f;
+    fake_event ev;
+    teib t;
+    seen w;
+    uint8_t g[16], pl[32];
+    char etl[1024], side[1100], line[4096];
+    FILE *fp;
+    int lines = 0, i;
+    (void)st;
+    assert_non_null(_fullpath(etl, tl_tmp_path("etwlua-rec.etl"), sizeof etl));
+    snprintf(side, sizeof side, "%s.schemas", etl);
+    memcpy(g, &G_TEST, 16);
+    teib_init(&t, g, 1, 0, 0, "Test-Provider", "Start", 2, 2);
+    teib_prop(&t, 0, "ProcessID", 0, 8, 0, 1, 0);
+    teib_prop(&t, 1, "ImageName", 0, 1, 0, 1, 0);
+    fake_etw_add_tei(&G_TEST, 1, 0, 0, NULL, 0, t.b, t.names);
+    config(&c, "t-rec");
+    assert_int_equal(etwl_config_add_provider(&c, "{11111111-2222-3333-4444-555555555555}", &e), ETWL_OK);
+    c.record_path = etl;
+    assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
+    f = fake_etw_session("t-rec");
+    assert_true(f->log_file_mode & EVENT_TRACE_FILE_MODE_SEQUENTIAL);
+    assert_true(f->log_file_mode & EVENT_TRACE_REAL_TIME_MODE);
+    assert_string_equal(f->log_file_name, etl);
+    memcpy(pl, "\x92\x10\x00\x00" "a\0.\0e\0x\0e\0\0\0", 16);
+    for (i = 0; i < 3; i++) {
+        event(&ev, &G_TEST, i == 2 ? 9 : 1, 4, 0);
+        ev.payload = pl;
+        ev.payload_len = 16;
+        fake_etw_push("t-rec", &ev);
+    }
+    memset(&w, 0, sizeof w);
+    assert_int_equal(run(s, &w, "t-rec", 3, NULL), ETWL_OK);
+    etwl_session_free(s);
+    /* the schema file: its header, then the one type TDH could describe */
+    fp = fopen(side, "rb");
+    assert_non_null(fp);
+    while (fgets(line, sizeof line, fp)) {
+        if (lines == 0) assert_string_equal(line, "{\"etwlua_schemas\":1}\n");
+        if (lines == 1) assert_non_null(strstr(line, "\"provider\":\"{11111111-2222-3333-4444-555555555555}\",\"id\":1,"));
+        lines++;
+    }
+    fclose(fp);
+    assert_int_equal(lines, 2);
+
+    /* another machine: TDH knows nothing; the file on disk only has to look
+     * like an ETL file (binary), the fake OS reads the events */
+    fake_etw_install();
+    fp = fopen(etl, "wb");
+    assert_non_null(fp);
+    fwrite("\x00\x00\x01\x00\x02\x00\x00\x00", 1, 8, fp);
+    fclose(fp);
+    fake_etw_file(etl);
+    for (i = 0; i < 3; i++) {
+        event(&ev, &G_TEST, i == 2 ? 9 : 1, 4, 0);
+        ev.payload = pl;
+        ev.payload_len = 16;
+        fake_etw_push(etl, &ev);
+    }
+    event(&ev, &G_KPROC, 1, 4, 0); /* another provider: filtered as in any replay */
+    fake_etw_push(etl, &ev);
+    config(&c, "unused");
+    assert_int_equal(etwl_config_add_provider(&c, "{11111111-2222-3333-4444-555555555555}", &e), ETWL_OK);
+    c.read_path = etl;
+    c.schemas_path = side;
+    assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
+    memset(&w, 0, sizeof w);
+    w.s = s;
+    assert_int_equal(etwl_session_process(s, on_event, &w, &e), ETWL_OK); /* returns at the end of the file */
+    assert_int_equal(w.n, 3);
+    assert_string_equal(w.image[0], "a.exe");
+    assert_string_equal(w.image[1], "a.exe");
+    assert_int_equal(w.nprops[2], 0); /* id 9: header and raw payload */
+    assert_int_equal(w.payload_len[2], 16);
+    /* TDH only for the types the schema file lacks: id 9, and the other
+     * provider's event (selection by name needs its schema's provider name) */
+    assert_int_equal(fake_etw_tdh_calls(), 2);
+    etwl_session_stats(s, &w.stats);
+    assert_int_equal(w.stats.filtered, 1);
+    etwl_session_free(s);
+    /* a missing file is named */
+    c.read_path = "C:\\no\\such.etl";
+    c.schemas_path = NULL;
+    assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_ENOTFOUND);
+    remove(etl);
+    remove(side);
+}
+
 typedef struct lua_run {
     etwl_lua *x;
     seen *w;
@@ -667,6 +763,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schemas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extended_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_losses_and_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_and_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_end_to_end, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

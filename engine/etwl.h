@@ -228,6 +228,12 @@ const etwl_value *etwl_event_prop(etwl_event *ev, uint32_t i);
 /* Convenience: find + prop; NULL when absent. */
 const etwl_value *etwl_event_get(etwl_event *ev, const char *name);
 
+/* The value-map name of property i's number (ETW valueMap or bitMap, e.g.
+ * "Running", or "Read|Write" for a bitmap), looked up on first use; NULL
+ * when the property has no map or the map has no name for the value.  Valid
+ * during the callback. */
+const char *etwl_event_prop_map_name(etwl_event *ev, uint32_t i, uint32_t *len);
+
 /* Raw payload (may be NULL for text sources). */
 const uint8_t *etwl_event_payload(const etwl_event *ev, uint32_t *len);
 

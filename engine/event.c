@@ -1,5 +1,6 @@
 /* event.c - event lifecycle and property access. */
 #include "event.h"
+#include "valuemap.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -171,4 +172,29 @@ const char *etwl_vtype_name(etwl_vtype t)
     static const char *names[] = {"null",   "bool",   "int",    "uint",  "hex",   "double", "number",
                                   "string", "binary", "guid",   "time",  "array", "object", "error"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
+}
+
+const char *etwl_event_prop_map_name(etwl_event *ev, uint32_t i, uint32_t *len)
+{
+    const etwl_schema_prop *p;
+    const etwl_value *v;
+    const etwl_valuemap *m;
+    char buf[1024];
+    size_t k;
+    uint64_t u;
+    if (!ev->schema || i >= ev->schema->ntop || !ev->map_resolver) return NULL;
+    p = &ev->schema->props[i];
+    if (!p->map_name || (p->flags & (ETWL_PROP_STRUCT | ETWL_PROP_ARRAY))) return NULL;
+    v = etwl_event_prop(ev, i);
+    switch (v->type) {
+    case ETWL_VT_INT: u = (uint64_t)v->v.i; break;
+    case ETWL_VT_UINT:
+    case ETWL_VT_HEX: u = v->v.u; break;
+    case ETWL_VT_BOOL: u = v->v.u != 0; break;
+    default: return NULL;
+    }
+    if (!(m = ev->map_resolver(p->map_name, ev->map_user))) return NULL;
+    if (!(k = etwl_valuemap_name(m, u, buf, sizeof buf))) return NULL;
+    if (len) *len = (uint32_t)k;
+    return etwl_arena_strdup(&ev->arena, buf, k);
 }

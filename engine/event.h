@@ -11,6 +11,11 @@
 #include "etwl.h"
 #include "schema.h"
 
+struct etwl_valuemap;
+/* Finds a value map by the name a schema gives, for the event being
+ * delivered; NULL when there is none.  Installed by the source once. */
+typedef const struct etwl_valuemap *(*etwl_map_resolver)(const char *map_name, void *user);
+
 struct etwl_event {
     etwl_header hdr;
     etwl_ext ext;
@@ -33,6 +38,10 @@ struct etwl_event {
     etwl_value *cache;   /* decoded top-level values */
     uint32_t *cache_gen; /* cache[i] is valid when cache_gen[i] == (uint32_t)seq */
     uint32_t cap;        /* capacity of off/cache/cache_gen */
+
+    /* value map names (ETW); kept across events */
+    etwl_map_resolver map_resolver;
+    void *map_user;
 };
 
 etwl_status etwl_event_init(etwl_event *ev);

@@ -434,7 +434,23 @@ static int m_len(lua_State *L)
     return luaL_error(L, "only ev.info has a length");
 }
 
-static const luaL_Reg ev_methods[] = {{"json", ev_json}, {"totable", ev_totable}, {NULL, NULL}};
+/* ev:mapname("Status") -> "Running": the name an ETW value map gives the
+ * property's number (ev.info.Status stays the number), or nil. */
+static int ev_mapname(lua_State *L)
+{
+    etwl_event *ev = live(L, 1, K_EVENT);
+    size_t n;
+    const char *name = luaL_checklstring(L, 2, &n);
+    int32_t i = etwl_event_prop_find(ev, name, n);
+    uint32_t len = 0;
+    const char *s = i < 0 ? NULL : etwl_event_prop_map_name(ev, (uint32_t)i, &len);
+    if (s) lua_pushlstring(L, s, len);
+    else lua_pushnil(L);
+    return 1;
+}
+
+static const luaL_Reg ev_methods[] = {
+    {"json", ev_json}, {"totable", ev_totable}, {"mapname", ev_mapname}, {NULL, NULL}};
 static const luaL_Reg lev_meta[] = {{"__index", m_index},     {"__newindex", m_newindex}, {"__tostring", m_tostring},
                                     {"__pairs", m_pairs},     {"__len", m_len},           {NULL, NULL}};
 

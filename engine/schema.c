@@ -22,7 +22,10 @@ void etwl_schema_free(etwl_schema *s)
 {
     uint32_t i;
     if (!s) return;
-    for (i = 0; i < s->nprops; i++) free((char *)s->props[i].name);
+    for (i = 0; i < s->nprops; i++) {
+        free((char *)s->props[i].name);
+        free((char *)s->props[i].map_name);
+    }
     free(s->props);
     free(s->index);
     free((char *)s->provider_name);
@@ -95,8 +98,16 @@ etwl_status etwl_schema_new(const etwl_schema_prop *props, uint32_t nprops, uint
         s->props[i] = props[i];
         s->props[i].name_len = (uint32_t)len;
         s->props[i].name = malloc(len + 1);
+        s->props[i].map_name = NULL;
         if (!s->props[i].name) goto oom;
         memcpy((char *)s->props[i].name, props[i].name, len + 1);
+        if (props[i].map_name) {
+            size_t ml = strlen(props[i].map_name);
+            char *mn = malloc(ml + 1);
+            if (!mn) goto oom;
+            memcpy(mn, props[i].map_name, ml + 1);
+            s->props[i].map_name = mn;
+        }
     }
     s->fixed_offsets = ntop > 0;
     for (i = 0; i < ntop; i++)

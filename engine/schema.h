@@ -87,6 +87,7 @@ typedef struct etwl_schema_prop {
     uint16_t length; /* fixed length (bytes, or chars for strings), or index */
     uint16_t struct_start, struct_count;
     uint32_t offset; /* with ETWL_PROP_AT_OFFSET */
+    const char *map_name; /* the value map the source names (ETW), or NULL */
 } etwl_schema_prop;
 
 typedef struct etwl_schema {

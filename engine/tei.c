@@ -66,9 +66,9 @@ etwl_status etwl_tei_to_schema(const uint8_t *b, size_t n, etwl_schema **out, et
 {
     uint32_t count, top, i;
     etwl_schema_prop *props = NULL;
-    char **names = NULL;
+    char **names = NULL, **maps = NULL;
     etwl_status st = ETWL_OK;
-    int bad = 0;
+    int bad = 0, ignore_map = 0;
     *out = NULL;
     if (n < TEI_PROPERTIES) return etwl_error_set(err, ETWL_ESCHEMA, "TRACE_EVENT_INFO of %zu bytes is too short", n);
     count = etwl_le32(b + TEI_PROPERTY_COUNT);
@@ -78,7 +78,8 @@ etwl_status etwl_tei_to_schema(const uint8_t *b, size_t n, etwl_schema **out, et
                               count, top, n);
     props = calloc(count ? count : 1, sizeof *props);
     names = calloc(count ? count : 1, sizeof *names);
-    if (!props || !names) {
+    maps = calloc(count ? count : 1, sizeof *maps);
+    if (!props || !names || !maps) {
         st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         goto done;
     }
@@ -101,6 +102,9 @@ etwl_status etwl_tei_to_schema(const uint8_t *b, size_t n, etwl_schema **out, et
         } else {
             p->intype = etwl_le16(e + 8);
             p->outtype = etwl_le16(e + 10);
+            /* MapNameOffset: a map that cannot be read is only a missing name */
+            maps[i] = wstr_at(b, n, etwl_le32(e + 12), &ignore_map);
+            p->map_name = maps[i];
         }
         if (flags & PF_PARAM_COUNT) {
             p->flags |= ETWL_PROP_ARRAY | ETWL_PROP_COUNT_REF;
@@ -137,7 +141,9 @@ etwl_status etwl_tei_to_schema(const uint8_t *b, size_t n, etwl_schema **out, et
     }
 done:
     for (i = 0; names && i < count; i++) free(names[i]);
+    for (i = 0; maps && i < count; i++) free(maps[i]);
     free(names);
+    free(maps);
     free(props);
     return st;
 }

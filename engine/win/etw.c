@@ -24,9 +24,11 @@
 #include <string.h>
 
 #include "event.h"
+#include "format.h"
 #include "schema_cache.h"
 #include "schemafile.h"
 #include "tei.h"
+#include "valuemap.h"
 #include "win.h"
 #include "winrec.h"
 
@@ -54,6 +56,7 @@ _Static_assert(ETWL_ENABLE_SID == EVENT_ENABLE_PROPERTY_SID && ETWL_ENABLE_TS_ID
 #define DEFAULT_FLUSH_S 1
 #define STATS_POLL_MS 1000
 #define SCHEMA_CACHE_MAX 65536
+#define MAP_CACHE_MAX 4096
 
 /* SystemTraceControlGuid {9E814AAD-3204-11D2-9A82-006008A86939} */
 static const GUID system_trace_guid = {0x9e814aad, 0x3204, 0x11d2, {0x9a, 0x82, 0x00, 0x60, 0x08, 0xa8, 0x69, 0x39}};
@@ -67,6 +70,13 @@ typedef struct prov_name {
     char name[256];
     uint32_t len;
 } prov_name;
+
+/* A value map by (provider, map name); map NULL: TDH had none. */
+typedef struct map_slot {
+    etwl_guid provider;
+    char *name;
+    etwl_valuemap *map;
+} map_slot;
 
 typedef struct etw_src {
     etwl_source base;
@@ -88,6 +98,11 @@ typedef struct etw_src {
     char bad_schemas[700];
     FILE *rec_schemas;           /* recording: one line per new event type */
     etwl_buf line;
+    PEVENT_RECORD cur; /* the record being delivered, for map lookups */
+    map_slot *maps;
+    uint32_t nmaps;
+    uint8_t *emi;
+    ULONG emi_cap;
     uint8_t *tei;
     ULONG tei_cap;
     prov_name provs[ETWL_MAX_PROVIDERS];
@@ -160,6 +175,12 @@ static void etw_destroy(etwl_source *base)
     etwl_schema_cache_free(s->recorded);
     if (s->rec_schemas) fclose(s->rec_schemas);
     etwl_buf_free(&s->line);
+    for (uint32_t i = 0; i < s->nmaps; i++) {
+        free(s->maps[i].name);
+        etwl_valuemap_free(s->maps[i].map);
+    }
+    free(s->maps);
+    free(s->emi);
     free(s->tei);
     free(s->stop_props);
     free(s->query_props);
@@ -214,6 +235,55 @@ static const etwl_schema *schema_for(etw_src *s, PEVENT_RECORD r)
     return schema;
 }
 
+/* etwl_map_resolver: asks TDH once per (provider, map), with the record
+ * being delivered (maps are the provider's, found through the event). */
+static const etwl_valuemap *resolve_map(const char *name, void *user)
+{
+    etw_src *s = user;
+    etwl_guid g;
+    wchar_t w[512];
+    ULONG size = s->emi_cap, rc;
+    etwl_valuemap *m = NULL;
+    map_slot *grown;
+    uint32_t i;
+    int tries;
+    if (!s->cur) return NULL;
+    etwl_guid_from_bytes((const uint8_t *)&s->cur->EventHeader.ProviderId, &g);
+    for (i = 0; i < s->nmaps; i++)
+        if (etwl_guid_equal(&s->maps[i].provider, &g) && strcmp(s->maps[i].name, name) == 0) return s->maps[i].map;
+    if (s->nmaps >= MAP_CACHE_MAX || etwl_win_wide(name, w, 512) < 0) return NULL;
+    rc = s->api->TdhGetEventMapInformation(s->cur, w, (PEVENT_MAP_INFO)s->emi, &size);
+    for (tries = 0; tries < 4 && rc == ERROR_INSUFFICIENT_BUFFER; tries++) {
+        uint8_t *b = realloc(s->emi, size);
+        if (!b) return NULL;
+        s->emi = b;
+        s->emi_cap = size;
+        rc = s->api->TdhGetEventMapInformation(s->cur, w, (PEVENT_MAP_INFO)s->emi, &size);
+    }
+    if (rc == ERROR_SUCCESS) {
+        etwl_error e;
+        if (etwl_valuemap_from_emi(s->emi, size, &m, &e) != ETWL_OK && s->schema_errors++ < 20) {
+            char msg[700];
+            snprintf(msg, sizeof msg, "value map '%s': %s", name, e.message);
+            diag(s, msg);
+        }
+    }
+    if (!(grown = realloc(s->maps, (s->nmaps + 1) * sizeof *s->maps))) {
+        etwl_valuemap_free(m);
+        return NULL;
+    }
+    s->maps = grown;
+    s->maps[s->nmaps].provider = g;
+    s->maps[s->nmaps].name = strdup(name);
+    s->maps[s->nmaps].map = m;
+    if (!s->maps[s->nmaps].name) {
+        etwl_valuemap_free(m);
+        return NULL;
+    }
+    s->nmaps++;
+    return m;
+}
+
 static VOID WINAPI on_record(PEVENT_RECORD r)
 {
     etw_src *s = r->UserContext;
@@ -247,7 +317,9 @@ static VOID WINAPI on_record(PEVENT_RECORD r)
                 break;
             }
     s->st.passed++;
+    s->cur = r;
     st = s->cb(&s->ev, s->user);
+    s->cur = NULL;
     if (st != ETWL_OK) {
         /* the callback asked to stop: ProcessTrace returns once this buffer
          * is done, and no further event reaches the callback */
@@ -442,6 +514,8 @@ static etwl_status new_src(const etwl_config *cfg, int file_mode, etw_src **out,
         etw_destroy(&s->base);
         return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     }
+    s->ev.map_resolver = resolve_map;
+    s->ev.map_user = s;
     if ((st = load_schemas(s, err)) != ETWL_OK) {
         etw_destroy(&s->base);
         return st;

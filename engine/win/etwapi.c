@@ -5,7 +5,7 @@
 
 static const etwl_etw_api real_api = {
     StartTraceW, ControlTraceW, EnableTraceEx2, OpenTraceW, ProcessTrace, CloseTrace,
-    TdhGetEventInformation, TdhEnumerateProviders,
+    TdhGetEventInformation, TdhEnumerateProviders, TdhGetEventMapInformation,
 };
 
 static const etwl_etw_api *current = &real_api;

@@ -22,6 +22,7 @@ typedef struct etwl_etw_api {
     ULONG(WINAPI *CloseTrace)(TRACEHANDLE);
     ULONG(WINAPI *TdhGetEventInformation)(PEVENT_RECORD, ULONG, PTDH_CONTEXT, PTRACE_EVENT_INFO, ULONG *);
     ULONG(WINAPI *TdhEnumerateProviders)(PPROVIDER_ENUMERATION_INFO, ULONG *);
+    ULONG(WINAPI *TdhGetEventMapInformation)(PEVENT_RECORD, LPWSTR, PEVENT_MAP_INFO, ULONG *);
 } etwl_etw_api;
 
 /* The table in use: the real advapi32/tdh functions unless a test set one. */

@@ -98,6 +98,14 @@ local Event = {}
 ---@return string
 function Event:json() end
 
+---The name an ETW value map or bitmap gives a property's number, e.g.
+---ev:mapname("Status") --> "Running" while ev.info.Status is 3; bitmaps give
+---"Read|Write".  nil when the property has no map (or no name for the value).
+---Maps are looked up on first use and cached for the session.
+---@param property string
+---@return string|nil
+function Event:mapname(property) end
+
 ---A plain Lua copy ({header=..., info=..., ext=...}) that may be kept.
 ---@return {header: etw.Header, info: table<string, any>, ext: etw.Ext}
 function Event:totable() end

@@ -60,3 +60,35 @@ void teib_prop(teib *t, uint32_t i, const char *n, uint32_t flags, uint16_t a, u
     teib_w16(e + 16, count);
     teib_w16(e + 18, length);
 }
+
+void teib_prop_map(teib *t, uint32_t i, const char *map)
+{
+    teib_w32(t->b + 112 + i * 24 + 12, name(t, map));
+}
+
+static uint32_t put_wide(uint8_t *b, uint32_t at, const char *s)
+{
+    while (*s) {
+        teib_w16(b + at, (uint8_t)*s++);
+        at += 2;
+    }
+    teib_w16(b + at, 0);
+    return at + 2;
+}
+
+uint32_t teib_map(uint8_t *b, uint32_t cap, const char *mapname, uint32_t flags, uint32_t n, const uint32_t *values,
+                  const char *const *names)
+{
+    uint32_t at = 16 + 8 * n, i;
+    memset(b, 0, cap);
+    teib_w32(b + 4, flags);
+    teib_w32(b + 8, n);
+    teib_w32(b, at);
+    at = put_wide(b, at, mapname);
+    for (i = 0; i < n; i++) {
+        teib_w32(b + 16 + 8 * i, at);
+        teib_w32(b + 16 + 8 * i + 4, values ? values[i] : 0);
+        at = put_wide(b, at, names[i]);
+    }
+    return at;
+}

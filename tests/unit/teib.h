@@ -26,6 +26,12 @@ void teib_init(teib *t, const uint8_t *guid, uint16_t id, uint8_t version, uint8
  * otherwise InType/OutType. */
 void teib_prop(teib *t, uint32_t i, const char *name, uint32_t flags, uint16_t a, uint16_t b, uint16_t count,
                uint16_t length);
+/* Names the value map of (non-struct) property i: MapNameOffset. */
+void teib_prop_map(teib *t, uint32_t i, const char *map);
+/* An EVENT_MAP_INFO blob into b (cap bytes): flags MAP_FLAGS, n entries
+ * with their values and names.  Returns its size. */
+uint32_t teib_map(uint8_t *b, uint32_t cap, const char *name, uint32_t flags, uint32_t n, const uint32_t *values,
+                  const char *const *names);
 void teib_w16(uint8_t *p, uint16_t v);
 void teib_w32(uint8_t *p, uint32_t v);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tei.h"
+#include "valuemap.h"
 #include "teib.h"
 #include "testlib.h"
 
@@ -249,6 +250,79 @@ static void test_find_provider(void **st)
     assert_int_equal(etwl_tei_find_provider(b, 4, "Sysmon", &g), ETWL_ESCHEMA);
 }
 
+/* Value maps: the TRACE_EVENT_INFO names them, EVENT_MAP_INFO gives the
+ * names; manifest padding is trimmed, bitmaps join set bits. */
+static void test_value_maps(void **st)
+{
+    teib t;
+    etwl_schema *s;
+    etwl_error e;
+    etwl_valuemap *m;
+    uint8_t b[1024];
+    char out[128];
+    static const uint32_t vals[] = {0, 1, 2};
+    static const char *const names[] = {"Stopped ", "Running", "Paused "};
+    static const uint32_t bits[] = {0, 1, 2, 8};
+    static const char *const bnames[] = {"None", "Read", "Write", "Delete"};
+    static const char *const mof[] = {"Zero", "One"};
+    uint32_t n;
+    (void)st;
+    tb_init(&t, 2, 2);
+    teib_prop(&t, 0, "State", 0, ETWL_IN_UINT32, 0, 1, 0);
+    teib_prop_map(&t, 0, "StateMap");
+    teib_prop(&t, 1, "Plain", 0, ETWL_IN_UINT32, 0, 1, 0);
+    assert_int_equal(etwl_tei_to_schema(t.b, t.names, &s, &e), ETWL_OK);
+    assert_string_equal(s->props[0].map_name, "StateMap");
+    assert_null(s->props[1].map_name);
+    etwl_schema_free(s);
+
+    n = teib_map(b, sizeof b, "StateMap", 0x1 /* manifest valuemap */, 3, vals, names);
+    assert_int_equal(etwl_valuemap_from_emi(b, n, &m, &e), ETWL_OK);
+    assert_int_equal(etwl_valuemap_name(m, 1, out, sizeof out), 7);
+    assert_string_equal(out, "Running");
+    assert_int_equal(etwl_valuemap_name(m, 2, out, sizeof out), 6);
+    assert_string_equal(out, "Paused"); /* the trailing blank manifests add */
+    assert_int_equal(etwl_valuemap_name(m, 7, out, sizeof out), 0);
+    etwl_valuemap_free(m);
+
+    n = teib_map(b, sizeof b, "Access", 0x2 /* manifest bitmap */, 4, bits, bnames);
+    assert_int_equal(etwl_valuemap_from_emi(b, n, &m, &e), ETWL_OK);
+    etwl_valuemap_name(m, 3, out, sizeof out);
+    assert_string_equal(out, "Read|Write");
+    etwl_valuemap_name(m, 0x19, out, sizeof out);
+    assert_string_equal(out, "Read|Delete|0x10");
+    etwl_valuemap_name(m, 0, out, sizeof out);
+    assert_string_equal(out, "None");
+    assert_int_equal(etwl_valuemap_name(m, 3, out, 5), 0); /* does not fit */
+    etwl_valuemap_free(m);
+
+    /* MOF Values without ValueMap: the index is the value */
+    n = teib_map(b, sizeof b, "M", 0x40 /* WBEM_NO_MAP */, 2, NULL, mof);
+    assert_int_equal(etwl_valuemap_from_emi(b, n, &m, &e), ETWL_OK);
+    etwl_valuemap_name(m, 1, out, sizeof out);
+    assert_string_equal(out, "One");
+    etwl_valuemap_free(m);
+
+    /* hostile: lying count, name outside, pattern maps */
+    n = teib_map(b, sizeof b, "StateMap", 0x1, 3, vals, names);
+    teib_w32(b + 8, 5000);
+    assert_int_equal(etwl_valuemap_from_emi(b, n, &m, &e), ETWL_ESCHEMA);
+    teib_w32(b + 8, 3);
+    teib_w32(b + 16, 9999);
+    assert_int_equal(etwl_valuemap_from_emi(b, n, &m, &e), ETWL_ESCHEMA);
+    assert_int_equal(etwl_valuemap_from_emi(b, 10, &m, &e), ETWL_ESCHEMA);
+    teib_w32(b + 4, 0x4);
+    assert_int_equal(etwl_valuemap_from_emi(b, n, &m, &e), ETWL_ENOTSUP);
+    /* every truncation fails cleanly or converts (ASan checks) */
+    n = teib_map(b, sizeof b, "Access", 0x2, 4, bits, bnames);
+    for (uint32_t cut = 0; cut <= n; cut++) {
+        uint8_t *copy = malloc(cut ? cut : 1);
+        memcpy(copy, b, cut);
+        if (etwl_valuemap_from_emi(copy, cut, &m, &e) == ETWL_OK) etwl_valuemap_free(m);
+        free(copy);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_every_intype),
         cmocka_unit_test(test_nested_arrays),
         cmocka_unit_test(test_find_provider),
+        cmocka_unit_test(test_value_maps),
     };
     return cmocka_run_group_tests_name("tei", tests, NULL, NULL);
 }

@@ -42,7 +42,14 @@ static struct {
         GUID guid;
     } prov[MAX_PROVIDERS];
     int nprov;
-    int tdh_calls, enum_calls, stop_calls;
+    int tdh_calls, enum_calls, stop_calls, map_calls;
+    struct {
+        GUID provider;
+        char name[128];
+        uint8_t *blob;
+        ULONG n;
+    } map[16];
+    int nmap;
 } F;
 
 static const GUID system_trace = {0x9e814aad, 0x3204, 0x11d2, {0x9a, 0x82, 0x00, 0x60, 0x08, 0xa8, 0x69, 0x39}};
@@ -444,9 +451,29 @@ static ULONG WINAPI f_TdhEnumerateProviders(PPROVIDER_ENUMERATION_INFO buf, ULON
     return ERROR_SUCCESS;
 }
 
+static ULONG WINAPI f_TdhGetEventMapInformation(PEVENT_RECORD r, LPWSTR name, PEVENT_MAP_INFO buf, ULONG *size)
+{
+    char n[128];
+    int i;
+    if (!r || !name || !size) return ERROR_INVALID_PARAMETER;
+    F.map_calls++;
+    to_utf8(name, n, sizeof n);
+    for (i = 0; i < F.nmap; i++) {
+        if (!IsEqualGUID(&F.map[i].provider, &r->EventHeader.ProviderId) || strcmp(F.map[i].name, n) != 0) continue;
+        if (!buf || *size < F.map[i].n) {
+            *size = F.map[i].n;
+            return ERROR_INSUFFICIENT_BUFFER;
+        }
+        memcpy(buf, F.map[i].blob, F.map[i].n);
+        *size = F.map[i].n;
+        return ERROR_SUCCESS;
+    }
+    return ERROR_NOT_FOUND;
+}
+
 static const etwl_etw_api fake_api = {
     f_StartTraceW, f_ControlTraceW, f_EnableTraceEx2, f_OpenTraceW, f_ProcessTrace, f_CloseTrace,
-    f_TdhGetEventInformation, f_TdhEnumerateProviders,
+    f_TdhGetEventInformation, f_TdhEnumerateProviders, f_TdhGetEventMapInformation,
 };
 
 /* ---- test controls ---------------------------------------------------------- */
@@ -464,6 +491,8 @@ void fake_etw_install(void)
         F.qhead[i] = F.qtail[i] = 0;
     }
     for (i = 0; i < F.ntei; i++) free(F.tei[i].blob);
+    for (i = 0; i < F.nmap; i++) free(F.map[i].blob);
+    F.nmap = F.map_calls = 0;
     memset(F.s, 0, sizeof F.s);
     memset(F.tei, 0, sizeof F.tei);
     F.ntei = F.nprov = F.tdh_calls = F.enum_calls = F.stop_calls = 0;
@@ -590,6 +619,18 @@ void fake_etw_add_provider(const char *name, const GUID *guid)
     F.nprov++;
 }
 
+void fake_etw_add_map(const GUID *provider, const char *name, const void *emi, ULONG n)
+{
+    if (F.nmap >= 16) return;
+    F.map[F.nmap].provider = *provider;
+    snprintf(F.map[F.nmap].name, sizeof F.map[F.nmap].name, "%s", name);
+    F.map[F.nmap].blob = malloc(n);
+    memcpy(F.map[F.nmap].blob, emi, n);
+    F.map[F.nmap].n = n;
+    F.nmap++;
+}
+
+int fake_etw_map_calls(void) { return F.map_calls; }
 int fake_etw_tdh_calls(void) { return F.tdh_calls; }
 int fake_etw_enum_calls(void) { return F.enum_calls; }
 int fake_etw_stop_calls(void) { return F.stop_calls; }

@@ -99,6 +99,9 @@ void fake_etw_lost(const char *name, ULONG events, ULONG rt_buffers, ULONG writt
 void fake_etw_add_tei(const GUID *provider, USHORT id, UCHAR version, UCHAR opcode, const void *meta,
                       USHORT meta_len, const void *tei, ULONG n);
 void fake_etw_add_provider(const char *name, const GUID *guid);
+/* TdhGetEventMapInformation's answer for a provider's map. */
+void fake_etw_add_map(const GUID *provider, const char *name, const void *emi, ULONG n);
+int fake_etw_map_calls(void);
 int fake_etw_tdh_calls(void);
 int fake_etw_enum_calls(void);
 /* ControlTraceW(STOP) calls, whether they found a session or not */

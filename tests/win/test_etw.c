@@ -480,6 +480,96 @@ static void test_schemas(void **st)
     etwl_session_free(s);
 }
 
+typedef struct mapped {
+    int n;
+    char name[4][64];
+} mapped;
+
+static etwl_status on_mapped(etwl_event *ev, void *user)
+{
+    mapped *m = user;
+    uint32_t len = 0;
+    int32_t i = etwl_event_prop_find(ev, "State", 5);
+    const char *s = i < 0 ? NULL : etwl_event_prop_map_name(ev, (uint32_t)i, &len);
+    if (m->n < 4) snprintf(m->name[m->n], sizeof m->name[0], "%.*s", s ? (int)len : 6, s ? s : "(none)");
+    m->n++;
+    return ETWL_OK;
+}
+
+struct mapped_run {
+    mapped *m;
+    seen *w;
+};
+
+static etwl_status on_mapped_counted(etwl_event *ev, void *user)
+{
+    struct mapped_run *r = user;
+    etwl_status st = on_mapped(ev, r->m);
+    r->w->n++;
+    InterlockedIncrement(&r->w->count);
+    return st;
+}
+
+/* Value maps resolve on first use, through TdhGetEventMapInformation once
+ * per (provider, map), and come out as names beside the numbers. */
+static void test_value_maps(void **st)
+{
+    etwl_config c;
+    etwl_session *s;
+    etwl_error e;
+    fake_event ev;
+    teib t;
+    mapped m;
+    uint8_t g[16], emi[512];
+    static const uint32_t vals[] = {1, 2};
+    static const char *const names[] = {"Running ", "Stopped "};
+    uint32_t v, n;
+    int i;
+    (void)st;
+    memcpy(g, &G_TEST, 16);
+    teib_init(&t, g, 1, 0, 0, "Test-Provider", "State", 1, 1);
+    teib_prop(&t, 0, "State", 0, 8, 0, 1, 0);
+    teib_prop_map(&t, 0, "StateMap");
+    fake_etw_add_tei(&G_TEST, 1, 0, 0, NULL, 0, t.b, t.names);
+    n = teib_map(emi, sizeof emi, "StateMap", 0x1, 2, vals, names);
+    fake_etw_add_map(&G_TEST, "StateMap", emi, n);
+    config(&c, "t-maps");
+    assert_int_equal(etwl_config_add_provider(&c, "{11111111-2222-3333-4444-555555555555}", &e), ETWL_OK);
+    assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
+    for (i = 0; i < 3; i++) {
+        v = i == 2 ? 7 : (uint32_t)(i + 1);
+        event(&ev, &G_TEST, 1, 4, 0);
+        ev.payload = &v;
+        ev.payload_len = 4;
+        fake_etw_push("t-maps", &ev);
+    }
+    memset(&m, 0, sizeof m);
+    {
+        seen w;
+        closer cl;
+        struct mapped_run mr;
+        HANDLE th;
+        memset(&w, 0, sizeof w);
+        w.s = s;
+        cl.w = &w;
+        cl.want = 3;
+        cl.name = "t-maps";
+        cl.closed = 0;
+        mr.m = &m;
+        mr.w = &w;
+        th = CreateThread(NULL, 0, close_later, &cl, 0, NULL);
+        assert_int_equal(etwl_session_process(s, on_mapped_counted, &mr, &e), ETWL_OK);
+        WaitForSingleObject(th, INFINITE);
+        CloseHandle(th);
+    }
+    assert_int_equal(m.n, 3);
+    assert_string_equal(m.name[0], "Running");
+    assert_string_equal(m.name[1], "Stopped");
+    assert_string_equal(m.name[2], "(none)"); /* 7 has no name */
+    assert_int_equal(fake_etw_map_calls(), 2); /* the size, then the map: once for the session */
+    etwl_session_free(s);
+}
+
 static void test_extended_data(void **st)
 {
     etwl_config c;
@@ -693,17 +783,27 @@ static void test_script_end_to_end(void **st)
                                           "local etw = require 'etw'\n"
                                           "etw.on({provider='Microsoft-Windows-Kernel-Process', id=1}, function(ev)\n"
                                           "  if ev.info.ImageName:find('evil', 1, true) then\n"
-                                          "    etw.alert{rule='t.evil', severity='high', message=ev.info.ImageName, event=ev}\n"
+                                          "    etw.alert{rule='t.evil', severity='high', message=ev.info.ImageName,\n"
+                               "              fields={flags=ev.info.Flags, flag_names=ev:mapname('Flags')}}\n"
                                           "  end\n"
                                           "end)\n",
                                           "t.lua", &e);
     if (st2 != ETWL_OK) fail_msg("%s", e.message);
     fake_etw_add_provider("Microsoft-Windows-Kernel-Process", &G_KPROC);
     memcpy(g, &G_KPROC, 16);
-    teib_init(&t, g, 1, 0, 0, "Microsoft-Windows-Kernel-Process", "ProcessStart", 2, 2);
+    teib_init(&t, g, 1, 0, 0, "Microsoft-Windows-Kernel-Process", "ProcessStart", 3, 3);
     teib_prop(&t, 0, "ProcessID", 0, 8, 0, 1, 0);
     teib_prop(&t, 1, "ImageName", 0, 1, 0, 1, 0);
+    teib_prop(&t, 2, "Flags", 0, 8, 0, 1, 0);
+    teib_prop_map(&t, 2, "FlagsMap");
     fake_etw_add_tei(&G_KPROC, 1, 0, 0, NULL, 0, t.b, t.names);
+    {
+        static const uint32_t bits[] = {1, 2};
+        static const char *const names[] = {"Elevated", "Protected"};
+        uint8_t emi[256];
+        uint32_t emin = teib_map(emi, sizeof emi, "FlagsMap", 0x2 /* bitmap */, 2, bits, names);
+        fake_etw_add_map(&G_KPROC, "FlagsMap", emi, emin);
+    }
     config(&c, "t-lua");
     assert_int_equal(etwl_config_add_provider(&c, "Microsoft-Windows-Kernel-Process", &e), ETWL_OK);
     etwl_lua_wanted_ids(x, &c.providers[0]); /* as the CLI does */
@@ -717,9 +817,10 @@ static void test_script_end_to_end(void **st)
         pl[5 + k] = 0;
     }
     pl[4 + k] = pl[5 + k] = 0;
+    memcpy(pl + 6 + k, "\x03\x00\x00\x00", 4); /* Flags: Elevated|Protected */
     event(&ev, &G_KPROC, 1, 4, 0x10);
     ev.payload = pl;
-    ev.payload_len = (USHORT)(6 + k);
+    ev.payload_len = (USHORT)(10 + k);
     fake_etw_push("t-lua", &ev);
     event(&ev, &G_KPROC, 5, 4, 0x10); /* image load: filtered in the kernel */
     fake_etw_push("t-lua", &ev);
@@ -744,6 +845,9 @@ static void test_script_end_to_end(void **st)
     /* escaped in the JSON: no raw ESC, the quote backslashed */
     assert_null(strchr(out, 0x1b));
     assert_non_null(strstr(out, "evil\\u001b[2J\\\".exe"));
+    /* a value map: the number and its name */
+    assert_non_null(strstr(out, "\"flags\":3"));
+    assert_non_null(strstr(out, "\"flag_names\":\"Elevated|Protected\""));
     assert_int_equal(fake_etw_session("t-lua")->dropped, 1);
     etwl_session_free(s);
     etwl_lua_free(x);
@@ -761,6 +865,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_event_id_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_provider_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schemas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_value_maps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extended_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_losses_and_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_and_replay, setup, teardown),

@@ -47,6 +47,13 @@ f=$(printf '%s\n' "$out" | sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed/
 pass=$((pass + ${p:-0}))
 fail=$((fail + ${f:-1}))
 
+# One static exe: it may import only what every Windows has.
+dlls=$(x86_64-w64-mingw32-objdump -p "$BIN/etwlua.exe" 2>/dev/null | sed -n 's/^[[:space:]]*DLL Name: //p' | tr 'A-Z' 'a-z' | sort | tr '\n' ' ')
+if [ "$dlls" = "advapi32.dll kernel32.dll msvcrt.dll tdh.dll " ]; then pass=$((pass + 1)); else
+    fail=$((fail + 1))
+    echo "FAIL: etwlua.exe imports [$dlls], not only advapi32, kernel32, msvcrt and tdh"
+fi
+
 # The same replay, decoded by both builds, byte for byte.
 for args in "--no-rules -r tests/data/events.jsonl --dump --json" "-r tests/data/events.jsonl" \
     "--no-rules -r tests/data/go-style.jsonl --dump"; do

@@ -119,6 +119,17 @@ static etwl_status run(etwl_session *s, seen *w, const char *name, int want, int
     return st;
 }
 
+/* A session on the test provider (by GUID), open. */
+static etwl_session *open_test(etwl_config *c, const char *name)
+{
+    etwl_session *s = NULL;
+    etwl_error e;
+    config(c, name);
+    assert_int_equal(etwl_config_add_provider(c, "{11111111-2222-3333-4444-555555555555}", &e), ETWL_OK);
+    if (etwl_session_open(c, &s, &e) != ETWL_OK) fail_msg("open %s: %s", name, e.message);
+    return s;
+}
+
 static int setup(void **st)
 {
     (void)st;
@@ -415,7 +426,6 @@ static void test_schemas(void **st)
 {
     etwl_config c;
     etwl_session *s;
-    etwl_error e;
     fake_event ev;
     teib t;
     seen w;
@@ -436,9 +446,7 @@ static void test_schemas(void **st)
     teib_init(&t, g, 0, 0, 0, "Test-Provider", "TlB", 1, 1);
     teib_prop(&t, 0, "Other", 0, 2, 0, 1, 0);
     fake_etw_add_tei(&G_TEST, 0, 0, 0, meta_b, sizeof meta_b, t.b, t.names);
-    config(&c, "t-schema");
-    assert_int_equal(etwl_config_add_provider(&c, "{11111111-2222-3333-4444-555555555555}", &e), ETWL_OK);
-    assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
+    s = open_test(&c, "t-schema");
     memcpy(pl, "\x92\x10\x00\x00" "a\0.\0e\0x\0e\0\0\0", 16);
     for (i = 0; i < 3; i++) {
         event(&ev, &G_TEST, 1, 4, 0);
@@ -533,9 +541,7 @@ static void test_value_maps(void **st)
     fake_etw_add_tei(&G_TEST, 1, 0, 0, NULL, 0, t.b, t.names);
     n = teib_map(emi, sizeof emi, "StateMap", 0x1, 2, vals, names);
     fake_etw_add_map(&G_TEST, "StateMap", emi, n);
-    config(&c, "t-maps");
-    assert_int_equal(etwl_config_add_provider(&c, "{11111111-2222-3333-4444-555555555555}", &e), ETWL_OK);
-    assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
+    s = open_test(&c, "t-maps");
     for (i = 0; i < 3; i++) {
         v = i == 2 ? 7 : (uint32_t)(i + 1);
         event(&ev, &G_TEST, 1, 4, 0);
@@ -574,15 +580,12 @@ static void test_extended_data(void **st)
 {
     etwl_config c;
     etwl_session *s;
-    etwl_error e;
     fake_event ev;
     seen w;
     uint8_t related[16], inst[24], stack[8 + 2 * 8], psk[8], key[8];
     uint64_t v;
     (void)st;
-    config(&c, "t-ext");
-    assert_int_equal(etwl_config_add_provider(&c, "{11111111-2222-3333-4444-555555555555}", &e), ETWL_OK);
-    assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
+    s = open_test(&c, "t-ext");
     memset(related, 0xAB, 16);
     memset(inst, 0, sizeof inst);
     inst[0] = 5;
@@ -621,9 +624,7 @@ static void test_losses_and_stop(void **st)
     seen w;
     int i;
     (void)st;
-    config(&c, "t-lost");
-    assert_int_equal(etwl_config_add_provider(&c, "{11111111-2222-3333-4444-555555555555}", &e), ETWL_OK);
-    assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
+    s = open_test(&c, "t-lost");
     fake_etw_lost("t-lost", 5, 2, 10);
     for (i = 0; i < 5; i++) {
         event(&ev, &G_TEST, (USHORT)(i + 1), 4, 0);

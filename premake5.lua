@@ -73,7 +73,7 @@ local function pkg(names)
   return r
 end
 
-local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat"
+local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat libzip zlib"
 
 local function use_pkg(names)
   local r = pkg(names)
@@ -103,7 +103,7 @@ local function common()
     buildoptions { "-fvisibility=hidden" }
     -- EVTX needs libevtx and expat, which are not cross-built: the Windows
     -- build says so when it is given an .evtx file.
-    defines { "ETWL_HAVE_EVTX" }
+    defines { "ETWL_HAVE_EVTX", "ETWL_HAVE_ZIP" }
   end
   filter "configurations:Debug"
     symbols "On"

@@ -123,7 +123,11 @@ static int decode_prop(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, const
     int has_len = 0, is_array = (pr->flags & ETWL_PROP_ARRAY) != 0;
     etwl_value *items = NULL;
     uint64_t i;
-    if (pr->flags & ETWL_PROP_COUNT_REF) {
+    if (pr->flags & ETWL_PROP_COUNT_INLINE) { /* TraceLogging: a UINT16 count, then the elements */
+        if (!need(c, *pos, 2)) return 0;
+        count = etwl_rd_le(c->p + *pos, 2);
+        *pos += 2;
+    } else if (pr->flags & ETWL_PROP_COUNT_REF) {
         if (!ref_value(c, &vals[pr->count - scope_lo], &count)) return 0;
     } else if (is_array) {
         count = pr->count;
@@ -466,6 +470,15 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
                 return 0;
             }
         }
+        break;
+    }
+    case ETWL_IN_COUNTEDCHARS16: { /* a 16-bit count of UTF-16 units, then the units */
+        uint32_t nc;
+        if (!need(c, p, 2)) return 0;
+        nc = (uint32_t)etwl_rd_le(c->p + p, 2);
+        if (!need(c, p + 2, (uint64_t)nc * 2)) return 0;
+        size = 2 + nc * 2;
+        if (out != &tmp && !wstring(c, p + 2, nc, out)) return 0;
         break;
     }
     case ETWL_IN_HEXDUMP: { /* a 32-bit byte count, then the bytes */

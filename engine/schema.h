@@ -51,7 +51,10 @@ enum {
     ETWL_IN_WBEMSID = 310,
     /* not TDH: a tracefs __data_loc field, a u32 of offset (low 16 bits)
      * and length (high 16 bits) pointing into the record */
-    ETWL_IN_DATALOC = 1000
+    ETWL_IN_DATALOC = 1000,
+    /* not TDH: TraceLogging text as a UINT16 count of UTF-16 units, then
+     * the units */
+    ETWL_IN_COUNTEDCHARS16 = 1001
 };
 
 /* TDH_OUT_TYPE values that change how a value is presented */
@@ -77,6 +80,7 @@ enum {
 #define ETWL_PROP_ARRAY 0x08      /* value is an array, even of count 1 */
 #define ETWL_PROP_AT_OFFSET 0x10  /* at a fixed offset (tracefs formats) */
 #define ETWL_PROP_DATALOC_REL 0x20 /* __rel_loc: offset counts from after the field */
+#define ETWL_PROP_COUNT_INLINE 0x40 /* an array whose UINT16 count precedes it (TraceLogging) */
 
 typedef struct etwl_schema_prop {
     const char *name;

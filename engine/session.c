@@ -40,6 +40,7 @@ const etwl_source_ops *etwl_source_find(const char *name)
 #endif
     if (live && (strcmp(name, live->name) == 0 || strcmp(name, "live") == 0)) return live;
     if (etwl_source_etl() && strcmp(name, etwl_source_etl()->name) == 0) return etwl_source_etl();
+    if (strcmp(name, "etl-native") == 0) return &etwl_etl_ops;
     return NULL;
 }
 
@@ -71,6 +72,11 @@ static const char *replay_kind(const char *path)
     switch (etwl_sniff(magic, n)) {
     case ETWL_SNIFF_EVTX: return "evtx";
     case ETWL_SNIFF_BINARY: return etwl_source_etl() ? etwl_source_etl()->name : "replay";
+#ifdef ETWL_HAVE_ZIP
+    /* compressed traces (.etl.zip from PerfView, .etl.gz), read in a stream */
+    case ETWL_SNIFF_ZIP: return "etl-native";
+    case ETWL_SNIFF_GZIP: return n && strlen(path) > 7 && strcmp(path + strlen(path) - 7, ".etl.gz") == 0 ? "etl-native" : "replay";
+#endif
     default: return "replay";
     }
 }
@@ -165,6 +171,4 @@ etwl_status etwl_session_kill(const char *backend, const char *name, etwl_error 
 #if !defined(ETWL_HAVE_LIVE)
 const etwl_source_ops *etwl_source_live(void) { return NULL; }
 #endif
-#if !defined(ETWL_HAVE_ETL)
-const etwl_source_ops *etwl_source_etl(void) { return NULL; }
-#endif
+

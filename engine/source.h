@@ -46,6 +46,7 @@ const etwl_source_ops *etwl_source_live(void);
 const etwl_source_ops *etwl_source_etl(void);
 
 extern const etwl_source_ops etwl_replay_ops; /* JSON lines */
+extern const etwl_source_ops etwl_etl_ops; /* .etl files read natively (etl.c) */
 #ifdef ETWL_HAVE_EVTX
 extern const etwl_source_ops etwl_evtx_ops; /* .evtx files and folders (libevtx) */
 #endif

@@ -23,7 +23,7 @@ static int needs_escape_cp(uint32_t cp)
            (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF; /* bidi isolates, BOM */
 }
 
-void etwl_text_put_escaped(etwl_buf *b, const char *s, size_t n)
+static void put_escaped(etwl_buf *b, const char *s, size_t n, int quote)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
@@ -32,7 +32,7 @@ void etwl_text_put_escaped(etwl_buf *b, const char *s, size_t n)
         uint32_t cp;
         size_t k;
         if (ch >= 0x20 && ch < 0x7f) {
-            if (ch == '"' || ch == '\\') etwl_buf_putc(b, '\\');
+            if (quote && (ch == '"' || ch == '\\')) etwl_buf_putc(b, '\\');
             etwl_buf_putc(b, (char)ch);
             i++;
             continue;
@@ -61,6 +61,10 @@ void etwl_text_put_escaped(etwl_buf *b, const char *s, size_t n)
         i += k;
     }
 }
+
+void etwl_text_put_escaped(etwl_buf *b, const char *s, size_t n) { put_escaped(b, s, n, 1); }
+
+void etwl_text_put_controls_escaped(etwl_buf *b, const char *s, size_t n) { put_escaped(b, s, n, 0); }
 
 void etwl_text_put_lines(etwl_buf *b, const char *s, size_t n, const char *prefix)
 {

@@ -58,6 +58,8 @@ for cfg in release sanitize; do
         fi
     done
     suite "$cfg/e2e" bash tests/e2e/run.sh "build/bin/$cfg/etwlua"
+    # the ETL reader over the real traces in ../shared (skipped without it)
+    suite "$cfg/etl" bash tests/etl/run.sh "build/bin/$cfg/etwlua"
     # live tracefs sessions: root only; the script says why when it skips
     suite "$cfg/live" bash tests/linux/live.sh "build/bin/$cfg/etwlua"
 done

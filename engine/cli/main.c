@@ -12,6 +12,7 @@
 #include "lua_host.h"
 #include "opts.h"
 #include "sys.h"
+#include "traceevent.h"
 
 #define MAX_DIAG_PRINTED 20
 
@@ -25,6 +26,7 @@ typedef struct run {
     int nrule_files;
     etwl_session *s;
     uint64_t events, lost_reported;
+    etwl_te *te; /* --format traceevent */
     time_t last_check;
 } run;
 
@@ -114,6 +116,11 @@ static etwl_status on_event(etwl_event *ev, void *user)
         return ETWL_OK;
     }
     etwl_buf_reset(&r->out);
+    if (r->te) {
+        if ((st = etwl_te_event(r->te, ev, &r->out)) != ETWL_OK) return st;
+        if (r->out.len && fwrite(r->out.data, 1, r->out.len, r->fp) != r->out.len) return ETWL_EIO;
+        return ETWL_OK;
+    }
     st = r->o->json ? etwl_event_write_json(ev, &r->out) : etwl_event_write_text(ev, &r->out);
     if (st) return st;
     etwl_buf_putc(&r->out, '\n');
@@ -260,7 +267,18 @@ int main(int argc, char **argv)
         etwl_lua_set_session(r.lua, s);
         etwl_lua_start(r.lua);
     }
+    if (o.traceevent && o.dump && !(r.te = etwl_te_new())) {
+        etwl_session_free(s);
+        etwl_lua_free(r.lua);
+        etwl_buf_free(&r.out);
+        return report(&(etwl_error){.status = ETWL_ENOMEM, .message = "out of memory"});
+    }
     st = etwl_session_process(s, on_event, &r, &err);
+    if (r.te) {
+        etwl_buf_reset(&r.out);
+        if (etwl_te_finish(r.te, &r.out) == ETWL_OK) fwrite(r.out.data, 1, r.out.len, stdout);
+        etwl_te_free(r.te);
+    }
     check_losses(&r, 1);
     if (r.lua) etwl_lua_stop(r.lua);
     g_session = NULL;

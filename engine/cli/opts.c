@@ -54,6 +54,8 @@ const char etwl_cli_usage[] =
     "\n"
     "Output\n"
     "      --dump               print every event that passes the selection\n"
+    "      --format F           --dump as text (default), json, or traceevent (TraceEvent's\n"
+    "                           baseline form: first 5 events of each name, then counts)\n"
     "      --json               JSON lines instead of readable lines\n"
     "      --stats              print counters on exit (stderr)\n"
     "\n"
@@ -256,6 +258,15 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             o->dump = 1;
         } else if (opt(argc, argv, &i, NULL, "--json", 0, &v, err, &bad)) {
             o->json = 1;
+        } else if (opt(argc, argv, &i, NULL, "--format", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            if (strcmp(v, "json") == 0) o->json = 1;
+            else if (strcmp(v, "text") == 0) o->json = 0;
+            else if (strcmp(v, "traceevent") == 0) o->traceevent = 1;
+            else {
+                etwl_error_set(err, ETWL_EINVAL, "--format is json, text or traceevent, not '%s'", v);
+                return ETWL_EXIT_USAGE;
+            }
         } else if (opt(argc, argv, &i, NULL, "--stats", 0, &v, err, &bad)) {
             o->stats = 1;
         } else if (opt(argc, argv, &i, NULL, "--strict", 0, &v, err, &bad)) {

@@ -27,6 +27,7 @@ typedef struct etwl_cli_script {
 typedef struct etwl_cli_opts {
     etwl_config cfg;
     int dump, json, stats, help, version;
+    int traceevent; /* --format traceevent */
     int alerts_only, unsafe;
     long budget;        /* 0 = default */
     double duration;    /* seconds; 0 = until stopped */

@@ -1,0 +1,609 @@
+/* etl.c - .etl files read natively, on any OS (the "etl" backend).
+ *
+ * An ETL file is a sequence of buffers, each a WMI_BUFFER_HEADER (72 bytes)
+ * and events packed at 8-byte alignment up to its SavedOffset.  Each event
+ * starts with a header whose third byte names its kind:
+ *   SYSTEM32/64 (1, 2) and COMPACT32/64 (3, 4): kernel events, hook id =
+ *     group << 8 | opcode, with thread, process and time (and CPU times)
+ *   PERFINFO32/64 (16, 17): kernel events with only a hook id and time
+ *   FULL_HEADER32/64 (10, 20): classic EVENT_TRACE_HEADER (MOF providers)
+ *   EVENT_HEADER32/64 (18, 19): EVENT_HEADER, then extended data items
+ *     (linked by their Linkage bit), then the payload
+ * The first event is the logfile header (hook 0): pointer size, clock type,
+ * QPC frequency and start time, from which every timestamp becomes UTC.
+ *
+ * Schemas: TraceLogging events describe themselves (tlmeta.c); the kernel
+ * logfile header has one built in; manifest events take theirs from a
+ * --schemas file (schemafile.c).  Others arrive with header and raw payload.
+ *
+ * The file is untrusted: a buffer or event that does not fit is reported
+ * with its offset and skipped; nothing is read outside what was read in. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "event.h"
+#include "format.h"
+#include "instream.h"
+#include "kmof.h"
+#include "lz77.h"
+#include "schema_cache.h"
+#include "schemafile.h"
+#include "source.h"
+#include "tlmeta.h"
+#include "winrec.h"
+
+#define BUF_HEADER 0x48
+#define MIN_BUFFER 128u /* relogged files start with a 512-byte header buffer */
+#define MAX_BUFFER (64u << 20)
+#define MAX_DIAGS 50
+
+/* WMI_BUFFER_HEADER */
+#define BH_SIZE 0x00
+#define BH_SAVED 0x04
+#define BH_CURRENT 0x08
+#define BH_PROCESSOR 0x28 /* ETW_BUFFER_CONTEXT: ProcessorNumber, Alignment, LoggerId */
+#define BH_FLAG 0x34
+#define BUFFER_FLAG_PROC_INDEX 0x20
+#define BUFFER_FLAG_COMPRESSED 0x40
+
+/* trace header kinds (the third byte of every event) */
+enum {
+    TH_SYSTEM32 = 1, TH_SYSTEM64 = 2, TH_COMPACT32 = 3, TH_COMPACT64 = 4,
+    TH_FULL32 = 10, TH_INSTANCE32 = 11, TH_ERROR = 13, TH_WNODE = 14, TH_MESSAGE = 15,
+    TH_PERFINFO32 = 16, TH_PERFINFO64 = 17, TH_EVENT32 = 18, TH_EVENT64 = 19, TH_FULL64 = 20, TH_INSTANCE64 = 21
+};
+#define TRACE_HEADER_FLAG 0x80
+
+/* clock types of TRACE_LOGFILE_HEADER.ReservedFlags */
+enum { CLOCK_QPC = 1, CLOCK_SYSTEM = 2, CLOCK_CYCLES = 3 };
+
+
+/* Kernel event groups (hook id >> 8) and their MOF class GUIDs. */
+static const struct {
+    uint8_t group;
+    etwl_guid guid;
+} kgroups[] = {
+    {0x00, {0x68fdd900, 0x4a3e, 0x11d1, {0x84, 0xf4, 0x00, 0x00, 0xf8, 0x04, 0x64, 0xe3}}}, /* EventTrace */
+    {0x01, {0x3d6fa8d4, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}}}, /* DiskIo */
+    {0x02, {0x3d6fa8d3, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}}}, /* PageFault */
+    {0x03, {0x3d6fa8d0, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}}}, /* Process */
+    {0x04, {0x90cbdc39, 0x4a3e, 0x11d1, {0x84, 0xf4, 0x00, 0x00, 0xf8, 0x04, 0x64, 0xe3}}}, /* FileIo */
+    {0x05, {0x3d6fa8d1, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}}}, /* Thread */
+    {0x06, {0x9a280ac0, 0xc8e0, 0x11d1, {0x84, 0xe2, 0x00, 0xc0, 0x4f, 0xb9, 0x98, 0xa2}}}, /* TcpIp */
+    {0x08, {0xbf3a50c5, 0xa9c9, 0x4988, {0xa0, 0x05, 0x2d, 0xf0, 0xb7, 0xc8, 0x0f, 0x80}}}, /* UdpIp */
+    {0x09, {0xae53722e, 0xc863, 0x11d2, {0x86, 0x59, 0x00, 0xc0, 0x4f, 0xa3, 0x21, 0xa1}}}, /* Registry */
+    {0x0b, {0x01853a65, 0x418f, 0x4f36, {0xae, 0xfc, 0xdc, 0x0f, 0x1d, 0x2f, 0xd2, 0x35}}}, /* SystemConfig */
+    {0x0f, {0xce1dbfb4, 0x137e, 0x4da6, {0x87, 0xb0, 0x3f, 0x59, 0xaa, 0x10, 0x2c, 0xbc}}}, /* PerfInfo */
+    {0x14, {0x2cb15d1d, 0x5fc1, 0x11d2, {0xab, 0xe1, 0x00, 0xa0, 0xc9, 0x11, 0xf5, 0x18}}}, /* Image */
+    {0x18, {0xdef2fe46, 0x7bd6, 0x4b80, {0xbd, 0x94, 0xf5, 0x7f, 0xe2, 0x0d, 0x0c, 0xe3}}}, /* StackWalk */
+    {0x1a, {0x45d8cccd, 0x539f, 0x4b72, {0xa8, 0xb7, 0x5c, 0x68, 0x31, 0x42, 0x60, 0x9a}}}, /* ALPC */
+};
+
+typedef struct etl_src {
+    etwl_source base;
+    const etwl_config *cfg;
+    etwl_instream *in;
+    const char *path;
+    uint8_t *buf;
+    uint32_t cap;
+    uint8_t *zbuf, *zin; /* compressed buffers: decompressed, and as read */
+    uint32_t zcap;
+    uint64_t file_off; /* offset of the current buffer in the (uncompressed) stream */
+    etwl_event ev;
+    etwl_stats st;
+    etwl_schema_cache *schemas;  /* TraceLogging, by metadata */
+    etwl_schema_cache *recorded; /* --schemas */
+    etwl_schema *header_schema;  /* the logfile header */
+    /* from the logfile header */
+    int have_header;
+    unsigned ptrsize;
+    uint32_t clock;
+    int64_t perf_freq, start_time, raw0, cpu_mhz;
+    uint64_t diags;
+    etwl_status failed;
+} etl_src;
+
+static void diag(etl_src *s, uint64_t off, const char *msg)
+{
+    char where[1100];
+    if (s->diags++ >= MAX_DIAGS || !s->base.diag) return;
+    snprintf(where, sizeof where, "%s: offset %llu", etwl_instream_name(s->in), (unsigned long long)off);
+    s->base.diag(where, msg, s->base.diag_user);
+}
+
+static void etl_destroy(etwl_source *base)
+{
+    etl_src *s = (etl_src *)base;
+    if (!s) return;
+    etwl_instream_close(s->in);
+    free(s->buf);
+    free(s->zbuf);
+    free(s->zin);
+    etwl_event_release(&s->ev);
+    etwl_schema_cache_free(s->schemas);
+    etwl_schema_cache_free(s->recorded);
+    etwl_schema_free(s->header_schema);
+    free(s);
+}
+
+static void etl_close(etwl_source *base) { ((etl_src *)base)->base.closing = 1; }
+static void etl_stats(etwl_source *base, etwl_stats *out) { *out = ((etl_src *)base)->st; }
+
+/* TRACE_LOGFILE_HEADER, as the kernel's EventTrace_Header MOF class names
+ * its fields; the two pointers are meaningless in a file, the strings that
+ * follow the struct are the names. */
+static etwl_status build_header_schema(etl_src *s, unsigned ptr, etwl_error *err)
+{
+    etwl_schema_builder *b = etwl_sb_new();
+    static const char *u32a[] = {"BufferSize", "Version", "ProviderVersion", "NumberOfProcessors"};
+    static const char *u32b[] = {"TimerResolution", "MaxFileSize", "LogFileMode", "BuffersWritten",
+                                 "StartBuffers",    "PointerSize", "EventsLost",  "CPUSpeed"};
+    size_t i;
+    int h;
+    etwl_status st;
+    if (!b) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    for (i = 0; i < 4; i++) etwl_sb_add(b, -1, u32a[i], ETWL_IN_UINT32, 0);
+    etwl_sb_add(b, -1, "EndTime", ETWL_IN_FILETIME, 0);
+    for (i = 0; i < 8; i++) etwl_sb_add(b, -1, u32b[i], ETWL_IN_UINT32, 0);
+    etwl_sb_add(b, -1, "LoggerNamePointer", ptr == 4 ? ETWL_IN_HEXINT32 : ETWL_IN_HEXINT64, 0);
+    etwl_sb_add(b, -1, "LogFileNamePointer", ptr == 4 ? ETWL_IN_HEXINT32 : ETWL_IN_HEXINT64, 0);
+    h = etwl_sb_add(b, -1, "TimeZoneInformation", ETWL_IN_BINARY, 0);
+    etwl_sb_length(b, h, 172 + (ptr == 4 ? 4 : 4)); /* 172 bytes, then padding to 8 */
+    etwl_sb_add(b, -1, "BootTime", ETWL_IN_FILETIME, 0);
+    etwl_sb_add(b, -1, "PerfFreq", ETWL_IN_INT64, 0);
+    etwl_sb_add(b, -1, "StartTime", ETWL_IN_FILETIME, 0);
+    etwl_sb_add(b, -1, "ReservedFlags", ETWL_IN_UINT32, 0);
+    etwl_sb_add(b, -1, "BuffersLost", ETWL_IN_UINT32, 0);
+    etwl_sb_add(b, -1, "SessionName", ETWL_IN_UNICODESTRING, 0);
+    etwl_sb_add(b, -1, "LogFileName", ETWL_IN_UNICODESTRING, 0);
+    st = etwl_sb_build(b, &s->header_schema, err);
+    etwl_sb_free(b);
+    return st;
+}
+
+/* The clock and start of the trace, from the logfile header's payload. */
+static void read_logfile_header(etl_src *s, const uint8_t *p, uint32_t n, unsigned ptr, int64_t raw, uint64_t off)
+{
+    uint32_t tz = 56 + 2 * ptr, after = (tz + 172 + 7) & ~7u;
+    if (n < after + 32) {
+        diag(s, off, "the logfile header is too short; timestamps stay raw");
+        return;
+    }
+    s->ptrsize = etwl_le32(p + 44) == 4 ? 4 : 8;
+    s->cpu_mhz = etwl_le32(p + 52);
+    s->perf_freq = (int64_t)etwl_le64(p + after + 8);
+    s->start_time = (int64_t)etwl_le64(p + after + 16);
+    s->clock = etwl_le32(p + after + 24);
+    s->raw0 = raw;
+    s->have_header = 1;
+}
+
+/* UTC FILETIME of a raw timestamp, by the header's clock. */
+static int64_t to_filetime(const etl_src *s, int64_t raw)
+{
+    double ticks;
+    if (!s->have_header || s->clock == CLOCK_SYSTEM) return raw;
+    if (s->clock == CLOCK_CYCLES) {
+        if (s->cpu_mhz <= 0) return raw;
+        ticks = (double)(raw - s->raw0) * 10.0 / (double)s->cpu_mhz;
+    } else {
+        if (s->perf_freq <= 0) return raw;
+        /* split to keep the precision of 64-bit counters */
+        int64_t d = raw - s->raw0, q = d / s->perf_freq, r = d % s->perf_freq;
+        return s->start_time + q * 10000000 + (int64_t)((double)r * 1e7 / (double)s->perf_freq);
+    }
+    return s->start_time + (int64_t)ticks;
+}
+
+static const etwl_guid *group_guid(uint8_t group)
+{
+    size_t i;
+    for (i = 0; i < sizeof kgroups / sizeof kgroups[0]; i++)
+        if (kgroups[i].group == group) return &kgroups[i].guid;
+    return NULL;
+}
+
+/* ---- one event ------------------------------------------------------------- */
+
+typedef struct parsed {
+    etwl_win_record r;
+    etwl_win_ext_item ext[16];
+    int classic;        /* kernel or MOF header: no id, opcode is the type */
+    uint16_t hook;      /* kernel events */
+    int has_hook;
+    const uint8_t *tl_meta, *tl_traits;
+    uint16_t tl_meta_n, tl_traits_n;
+} parsed;
+
+/* Fills q from the event at e (n bytes); 0 with *why when it cannot. */
+static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, const char **why)
+{
+    uint8_t kind = e[2];
+    uint32_t hdr, size;
+    etwl_win_header *h = &q->r.header;
+    memset(q, 0, sizeof *q);
+    q->r.processor_index = proc;
+    switch (kind) {
+    case TH_SYSTEM32: case TH_SYSTEM64: case TH_COMPACT32: case TH_COMPACT64:
+        hdr = (kind == TH_SYSTEM32 || kind == TH_SYSTEM64) ? 32 : 24;
+        if (n < hdr) goto short_;
+        size = etwl_le16(e + 4);
+        q->hook = etwl_le16(e + 6);
+        q->has_hook = 1;
+        h->version = (uint8_t)etwl_le16(e); /* the marker's version */
+        h->thread_id = etwl_le32(e + 8);
+        h->process_id = etwl_le32(e + 12);
+        h->timestamp = (int64_t)etwl_le64(e + 16);
+        if (hdr == 32) {
+            h->t.kt.kernel_time = etwl_le32(e + 24);
+            h->t.kt.user_time = etwl_le32(e + 28);
+        }
+        h->flags = ETWL_HDR_FLAG_CLASSIC_HEADER |
+                   ((kind == TH_SYSTEM32 || kind == TH_COMPACT32) ? ETWL_HDR_FLAG_32_BIT_HEADER : ETWL_HDR_FLAG_64_BIT_HEADER);
+        q->classic = 1;
+        break;
+    case TH_PERFINFO32: case TH_PERFINFO64:
+        hdr = 16;
+        if (n < hdr) goto short_;
+        size = etwl_le16(e + 4);
+        q->hook = etwl_le16(e + 6);
+        q->has_hook = 1;
+        h->version = (uint8_t)etwl_le16(e);
+        h->timestamp = (int64_t)etwl_le64(e + 8);
+        h->thread_id = h->process_id = 0xFFFFFFFFu; /* not recorded */
+        h->flags = ETWL_HDR_FLAG_CLASSIC_HEADER | ETWL_HDR_FLAG_NO_CPUTIME |
+                   (kind == TH_PERFINFO32 ? ETWL_HDR_FLAG_32_BIT_HEADER : ETWL_HDR_FLAG_64_BIT_HEADER);
+        q->classic = 1;
+        break;
+    case TH_FULL32: case TH_FULL64:
+        hdr = 48;
+        if (n < hdr) goto short_;
+        size = etwl_le16(e);
+        h->opcode = e[4];
+        h->level = e[5];
+        h->version = (uint8_t)etwl_le16(e + 6);
+        h->thread_id = etwl_le32(e + 8);
+        h->process_id = etwl_le32(e + 12);
+        h->timestamp = (int64_t)etwl_le64(e + 16);
+        memcpy(h->provider_id, e + 24, 16);
+        h->t.kt.kernel_time = etwl_le32(e + 40);
+        h->t.kt.user_time = etwl_le32(e + 44);
+        h->flags = ETWL_HDR_FLAG_CLASSIC_HEADER |
+                   (kind == TH_FULL32 ? ETWL_HDR_FLAG_32_BIT_HEADER : ETWL_HDR_FLAG_64_BIT_HEADER);
+        q->classic = 1;
+        break;
+    case TH_EVENT32: case TH_EVENT64: {
+        uint32_t at;
+        int k = 0;
+        hdr = 80;
+        if (n < hdr) goto short_;
+        size = etwl_le16(e);
+        h->flags = etwl_le16(e + 4);
+        h->event_property = etwl_le16(e + 6);
+        h->thread_id = etwl_le32(e + 8);
+        h->process_id = etwl_le32(e + 12);
+        h->timestamp = (int64_t)etwl_le64(e + 16);
+        memcpy(h->provider_id, e + 24, 16);
+        h->id = etwl_le16(e + 40);
+        h->version = e[42];
+        h->channel = e[43];
+        h->level = e[44];
+        h->opcode = e[45];
+        h->task = etwl_le16(e + 46);
+        h->keyword = etwl_le64(e + 48);
+        h->t.processor_time = etwl_le64(e + 56);
+        memcpy(h->activity_id, e + 64, 16);
+        /* the header kind, not the flags, tells the pointer size in a file */
+        h->flags = (uint16_t)((h->flags & ~(ETWL_HDR_FLAG_32_BIT_HEADER | ETWL_HDR_FLAG_64_BIT_HEADER)) |
+                              (kind == TH_EVENT32 ? ETWL_HDR_FLAG_32_BIT_HEADER : ETWL_HDR_FLAG_64_BIT_HEADER));
+        if (size < hdr || size > n) goto bad_size;
+        at = hdr;
+        if (h->flags & ETWL_HDR_FLAG_EXTENDED_INFO) {
+            for (;;) {
+                uint16_t type, link, dsize;
+                if (at + 8 > size) {
+                    *why = "an extended data item runs past its event";
+                    return 0;
+                }
+                type = etwl_le16(e + at + 2);
+                link = etwl_le16(e + at + 4);
+                dsize = etwl_le16(e + at + 6);
+                if (at + 8 + dsize > size) {
+                    *why = "an extended data item runs past its event";
+                    return 0;
+                }
+                if (k < 16) {
+                    q->ext[k].ext_type = type;
+                    q->ext[k].data_size = dsize;
+                    q->ext[k].data_ptr = (uint64_t)(uintptr_t)(e + at + 8);
+                    k++;
+                }
+                if (type == ETWL_EXT_TYPE_EVENT_SCHEMA_TL) {
+                    q->tl_meta = e + at + 8;
+                    q->tl_meta_n = dsize;
+                } else if (type == 12 /* PROV_TRAITS */) {
+                    q->tl_traits = e + at + 8;
+                    q->tl_traits_n = dsize;
+                }
+                at = (at + 8 + dsize + 7) & ~7u;
+                if (!(link & 1)) break;
+            }
+            q->r.extended_data = q->ext;
+            q->r.extended_data_count = (uint16_t)k;
+        }
+        if (at > size) at = size;
+        q->r.user_data = e + at;
+        q->r.user_data_length = (uint16_t)(size - at);
+        return 1;
+    }
+    default:
+        *why = kind == TH_MESSAGE ? "a TraceMessage (WPP) event; WPP needs its TMF files, skipped"
+               : kind == TH_INSTANCE32 || kind == TH_INSTANCE64 ? "an instance-header event is not read yet, skipped"
+                                                               : "an unknown event header kind, skipped";
+        return 0;
+    }
+    if (size < hdr || size > n) goto bad_size;
+    q->r.user_data = e + hdr;
+    q->r.user_data_length = (uint16_t)(size - hdr);
+    if (q->has_hook) {
+        const etwl_guid *g = group_guid((uint8_t)(q->hook >> 8));
+        h->opcode = (uint8_t)q->hook;
+        if (g) { /* GUID memory order: little-endian fields */
+            h->provider_id[0] = (uint8_t)g->d1;
+            h->provider_id[1] = (uint8_t)(g->d1 >> 8);
+            h->provider_id[2] = (uint8_t)(g->d1 >> 16);
+            h->provider_id[3] = (uint8_t)(g->d1 >> 24);
+            h->provider_id[4] = (uint8_t)g->d2;
+            h->provider_id[5] = (uint8_t)(g->d2 >> 8);
+            h->provider_id[6] = (uint8_t)g->d3;
+            h->provider_id[7] = (uint8_t)(g->d3 >> 8);
+            memcpy(h->provider_id + 8, g->d4, 8);
+        }
+    }
+    return 1;
+short_:
+    *why = "the event is shorter than its header";
+    return 0;
+bad_size:
+    *why = "the event's size does not fit its header or buffer";
+    return 0;
+}
+
+static const etwl_schema *schema_for(etl_src *s, const parsed *q, etwl_error *e)
+{
+    etwl_schema_key k;
+    const etwl_schema *sc = NULL;
+    etwl_schema *made = NULL;
+    if (q->has_hook && q->hook == 0) return s->header_schema;
+    etwl_win_record_schema_key(&q->r, &k);
+    if (s->recorded && etwl_schema_cache_get(s->recorded, &k, &sc) && sc) return sc;
+    if (q->classic) {
+        /* built-in kernel classes; the pointer size is part of the layout
+         * (even numbers: TraceLogging keys are odd) */
+        unsigned ptr = (q->r.header.flags & ETWL_HDR_FLAG_32_BIT_HEADER) ? 4 : 8;
+        k.meta_hash = ptr;
+        if (etwl_schema_cache_get(s->schemas, &k, &sc)) return sc;
+        if (etwl_kmof_schema(&k.provider, q->r.header.opcode, q->r.header.version, ptr, &made) != ETWL_OK) made = NULL;
+        etwl_schema_cache_put(s->schemas, &k, made);
+        return made;
+    }
+    if (!q->tl_meta) return NULL;
+    if (etwl_schema_cache_get(s->schemas, &k, &sc)) return sc;
+    if (etwl_tlmeta_to_schema(q->tl_meta, q->tl_meta_n, q->tl_traits, q->tl_traits_n, &made, e) != ETWL_OK) made = NULL;
+    etwl_schema_cache_put(s->schemas, &k, made);
+    return made;
+}
+
+/* Delivers the events of the buffer in s->buf (len bytes). */
+static etwl_status do_buffer(etl_src *s, uint32_t len, etwl_event_cb cb, void *user)
+{
+    uint32_t end = etwl_le32(s->buf + BH_SAVED), pos = BUF_HEADER;
+    uint16_t flag = etwl_le16(s->buf + BH_FLAG);
+    uint16_t proc = (flag & BUFFER_FLAG_PROC_INDEX) ? etwl_le16(s->buf + BH_PROCESSOR) : s->buf[BH_PROCESSOR];
+    if (flag & BUFFER_FLAG_COMPRESSED) {
+        diag(s, s->file_off, "a compressed buffer; compressed ETL files are not read yet, skipped");
+        s->st.malformed++;
+        return ETWL_OK;
+    }
+    if (end < BUF_HEADER || end > len) end = etwl_le32(s->buf + BH_CURRENT);
+    if (end < BUF_HEADER || end > len) end = len;
+    while (pos + 4 <= end && !s->base.closing) {
+        const uint8_t *e = s->buf + pos;
+        parsed q;
+        const char *why = NULL;
+        uint32_t size;
+        etwl_error err;
+        const etwl_schema *schema;
+        etwl_status st;
+        if (etwl_le32(e) == 0xFFFFFFFFu) break; /* the rest of the buffer is free */
+        if (!(e[3] & TRACE_HEADER_FLAG)) {
+            diag(s, s->file_off + pos, "no trace header here; the rest of this buffer is skipped");
+            s->st.malformed++;
+            break;
+        }
+        size = (e[2] == TH_EVENT32 || e[2] == TH_EVENT64 || e[2] == TH_FULL32 || e[2] == TH_FULL64 ||
+                e[2] == TH_INSTANCE32 || e[2] == TH_INSTANCE64 || e[2] == TH_MESSAGE)
+                   ? etwl_le16(e)
+                   : (pos + 8 <= end ? etwl_le16(e + 4) : 0);
+        if (size < 8 || size > end - pos) {
+            diag(s, s->file_off + pos, "an event size runs past its buffer; the rest of this buffer is skipped");
+            s->st.malformed++;
+            break;
+        }
+        s->st.read++;
+        if (!parse_event(e, size, proc, &q, &why)) {
+            diag(s, s->file_off + pos, why);
+            s->st.malformed++;
+            pos += (size + 7) & ~7u;
+            continue;
+        }
+        if (q.has_hook && q.hook == 0 && !s->have_header) {
+            unsigned ptr = (e[2] == TH_SYSTEM32 || e[2] == TH_COMPACT32) ? 4 : 8;
+            read_logfile_header(s, q.r.user_data, q.r.user_data_length, ptr, q.r.header.timestamp, s->file_off + pos);
+            if (!s->header_schema && build_header_schema(s, ptr, &err) != ETWL_OK) return err.status;
+        }
+        schema = schema_for(s, &q, &err);
+        q.r.header.timestamp = to_filetime(s, q.r.header.timestamp);
+        etwl_event_begin(&s->ev);
+        if (etwl_win_record_to_event(&q.r, schema, &s->ev, NULL) != ETWL_OK) {
+            s->st.malformed++;
+            pos += (size + 7) & ~7u;
+            continue;
+        }
+        pos += (size + 7) & ~7u;
+        if (!etwl_config_matches(s->cfg, &s->ev)) {
+            s->st.filtered++;
+            continue;
+        }
+        s->st.passed++;
+        if ((st = cb(&s->ev, user)) != ETWL_OK) return st;
+    }
+    return ETWL_OK;
+}
+
+static etwl_status compressed_buffer(etl_src *s, uint32_t size, etwl_event_cb cb, void *user, etwl_error *err)
+{
+    long k, out;
+    etwl_status st;
+    if (size <= BUF_HEADER || size > MAX_BUFFER) {
+        diag(s, s->file_off, "a compressed buffer size is not plausible; the rest of the file is skipped");
+        s->st.malformed++;
+        s->base.closing = 1;
+        return ETWL_OK;
+    }
+    if (!s->zbuf && !(s->zbuf = malloc(MAX_BUFFER))) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    if (size > s->zcap) {
+        uint8_t *b = realloc(s->zin, size);
+        if (!b) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+        s->zin = b;
+        s->zcap = size;
+    }
+    k = etwl_instream_read(s->in, s->zin, size - BUF_HEADER, err);
+    if (k < 0) return err ? err->status : ETWL_EIO;
+    memcpy(s->zbuf, s->buf, BUF_HEADER);
+    out = etwl_lz77_decompress(s->zin, (size_t)k, s->zbuf + BUF_HEADER, MAX_BUFFER - BUF_HEADER);
+    if (out < 0 || (uint32_t)k < size - BUF_HEADER) {
+        diag(s, s->file_off, out < 0 ? "a compressed buffer does not decompress; skipped" : "the file ends inside a compressed buffer");
+        s->st.malformed++;
+        if (out < 0) {
+            s->file_off += size;
+            return ETWL_OK;
+        }
+    }
+    /* the events end at SavedOffset, or where the data does */
+    {
+        uint8_t *keep = s->buf;
+        uint32_t len = BUF_HEADER + (uint32_t)out, saved = etwl_le32(s->zbuf + BH_SAVED);
+        if (saved >= BUF_HEADER && saved < len) len = saved;
+        s->zbuf[BH_SAVED] = (uint8_t)len;
+        s->zbuf[BH_SAVED + 1] = (uint8_t)(len >> 8);
+        s->zbuf[BH_SAVED + 2] = (uint8_t)(len >> 16);
+        s->zbuf[BH_SAVED + 3] = (uint8_t)(len >> 24);
+        s->zbuf[BH_FLAG] &= (uint8_t)~BUFFER_FLAG_COMPRESSED; /* it is not, any more */
+        s->buf = s->zbuf;
+        st = do_buffer(s, len, cb, user);
+        s->buf = keep;
+    }
+    s->file_off += size;
+    if (st == ETWL_ENOMEM) return etwl_error_set(err, st, "out of memory");
+    if (st != ETWL_OK) return etwl_error_set(err, st, "event processing stopped by its callback");
+    return (uint32_t)k < size - BUF_HEADER ? (s->base.closing = 1, ETWL_OK) : ETWL_OK;
+}
+
+static etwl_status etl_process(etwl_source *base, etwl_event_cb cb, void *user, etwl_error *err)
+{
+    etl_src *s = (etl_src *)base;
+    while (!s->base.closing) {
+        long k = etwl_instream_read(s->in, s->buf, BUF_HEADER, err);
+        uint32_t size;
+        etwl_status st;
+        if (k < 0) return err ? err->status : ETWL_EIO;
+        if (k == 0 && s->file_off > 0) break;
+        size = k < BUF_HEADER ? 0 : etwl_le32(s->buf + BH_SIZE);
+        if (s->file_off == 0 && (size < MIN_BUFFER || size > MAX_BUFFER || size % 8 || k < BUF_HEADER))
+            return etwl_error_set(err, ETWL_EPARSE, "%s: not an ETL file (no plausible buffer header at offset 0)",
+                                  etwl_instream_name(s->in));
+        if (k < BUF_HEADER) {
+            diag(s, s->file_off, "the file ends inside a buffer header");
+            s->st.malformed++;
+            break;
+        }
+        if (etwl_le16(s->buf + BH_FLAG) & BUFFER_FLAG_COMPRESSED) {
+            /* Windows 8+: BufferSize is the compressed size (any alignment),
+             * the events follow the header in Plain LZ77 */
+            if ((st = compressed_buffer(s, size, cb, user, err)) != ETWL_OK) return st;
+            continue;
+        }
+        if (size < MIN_BUFFER || size > MAX_BUFFER || size % 8) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "a buffer size of %u is not plausible; the rest of the file is skipped", size);
+            diag(s, s->file_off, msg);
+            s->st.malformed++;
+            break;
+        }
+        if (size > s->cap) {
+            uint8_t *b = realloc(s->buf, size);
+            if (!b) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+            s->buf = b;
+            s->cap = size;
+        }
+        k = etwl_instream_read(s->in, s->buf + BUF_HEADER, size - BUF_HEADER, err);
+        if (k < 0) return err ? err->status : ETWL_EIO;
+        if ((uint32_t)k < size - BUF_HEADER) {
+            diag(s, s->file_off, "the file ends inside a buffer; the events read from it are delivered");
+            s->st.malformed++;
+            /* what was read may still hold whole events */
+            memset(s->buf + BUF_HEADER + k, 0xFF, size - BUF_HEADER - (uint32_t)k);
+            if ((st = do_buffer(s, BUF_HEADER + (uint32_t)k, cb, user)) != ETWL_OK)
+                return etwl_error_set(err, st, "event processing stopped by its callback");
+            break;
+        }
+        if ((st = do_buffer(s, size, cb, user)) != ETWL_OK) {
+            if (st == ETWL_ENOMEM) return etwl_error_set(err, st, "out of memory");
+            return etwl_error_set(err, st, "event processing stopped by its callback");
+        }
+        s->file_off += size;
+    }
+    return ETWL_OK;
+}
+
+static etwl_status etl_open(const etwl_config *cfg, etwl_source **out, etwl_error *err)
+{
+    etl_src *s = calloc(1, sizeof *s);
+    etwl_status st;
+    *out = NULL;
+    if (!s) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    s->cfg = cfg;
+    s->path = cfg->read_path;
+    if ((st = etwl_event_init(&s->ev)) != ETWL_OK || (st = etwl_schema_cache_new(0, &s->schemas)) != ETWL_OK ||
+        !(s->buf = malloc(s->cap = 65536))) {
+        etl_destroy(&s->base);
+        return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    }
+    if ((st = etwl_instream_open(cfg->read_path, &s->in, err)) != ETWL_OK) {
+        etl_destroy(&s->base);
+        return st;
+    }
+    if (cfg->schemas_path) {
+        uint32_t loaded, bad;
+        if ((st = etwl_schema_cache_new(1u << 20, &s->recorded)) != ETWL_OK ||
+            (st = etwl_schemafile_load(cfg->schemas_path, s->recorded, &loaded, &bad, NULL, NULL, err)) != ETWL_OK) {
+            etl_destroy(&s->base);
+            return st;
+        }
+    }
+    *out = &s->base;
+    return ETWL_OK;
+}
+
+const etwl_source_ops etwl_etl_ops = {
+    "etl-native", etl_open, etl_process, etl_close, NULL, etl_stats, etl_destroy,
+};
+
+/* Windows reads .etl files through OpenTraceW (engine/win/etw.c); this
+ * reader serves every other OS, and compressed input everywhere it is built */
+#if !defined(_WIN32)
+const etwl_source_ops *etwl_source_etl(void) { return &etwl_etl_ops; }
+#endif

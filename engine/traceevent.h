@@ -1,0 +1,18 @@
+/* traceevent.h - the text form of TraceEvent's test baselines (see
+ * traceevent_write.c), for comparing decodings with that reference. */
+#ifndef ETWL_TRACEEVENT_H
+#define ETWL_TRACEEVENT_H
+
+#include "etwl.h"
+
+typedef struct etwl_te etwl_te;
+
+etwl_te *etwl_te_new(void);
+void etwl_te_free(etwl_te *t);
+/* Appends the event's line (when it is among the first 5 of its name) and
+ * counts it. */
+etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out);
+/* Appends the COUNT lines. */
+etwl_status etwl_te_finish(etwl_te *t, etwl_buf *out);
+
+#endif

@@ -1,0 +1,256 @@
+/* traceevent_write.c - events in the text form of Microsoft TraceEvent's
+ * test baselines, so etwlua's decoding can be compared with that reference
+ * decoder line by line (`--dump --format traceevent`).
+ *
+ *   EVENT <ms>: <Provider>/<Task>/<Opcode> PID=..; TID=..; PName=..;
+ *   ProceNum=..; DataLen=..; <Name>=<value>; ...
+ *
+ * The first 5 events of each name are printed; the file ends with one
+ * "COUNT <name>:<n>" line per name, in ordinal order.  Numbers carry
+ * thousands separators, times are "yy/MM/dd HH:mm:ss.fff" (UTC), GUIDs are
+ * lower case without braces, 64-bit integers signed (as TraceEvent shows
+ * them), and a value longer than 20 characters is cut to 20 and followed by
+ * "...".  Control and bidi characters are escaped as in the readable form,
+ * so a hostile string cannot drive the terminal; quotes and backslashes are
+ * left as the reference prints them. */
+#include "traceevent.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "event.h"
+#include "output.h"
+
+#define PER_NAME 5
+#define CUT 20
+
+typedef struct te_name {
+    char *name;
+    uint64_t count;
+} te_name;
+
+struct etwl_te {
+    te_name *names;
+    uint32_t n, cap;
+    int64_t t0;
+    int have_t0;
+};
+
+/* {68FDD900-4A3E-11D1-84F4-0000F80464E3} */
+static const etwl_guid event_trace = {0x68fdd900, 0x4a3e, 0x11d1, {0x84, 0xf4, 0x00, 0x00, 0xf8, 0x04, 0x64, 0xe3}};
+
+etwl_te *etwl_te_new(void) { return calloc(1, sizeof(etwl_te)); }
+
+void etwl_te_free(etwl_te *t)
+{
+    uint32_t i;
+    if (!t) return;
+    for (i = 0; i < t->n; i++) free(t->names[i].name);
+    free(t->names);
+    free(t);
+}
+
+/* 1234567 -> "1,234,567" (with a sign) */
+static void put_grouped(etwl_buf *b, uint64_t v, int neg)
+{
+    char d[32];
+    int n = 0, i;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg) etwl_buf_putc(b, '-');
+    for (i = n - 1; i >= 0; i--) {
+        etwl_buf_putc(b, d[i]);
+        if (i && i % 3 == 0) etwl_buf_putc(b, ',');
+    }
+}
+
+static void put_time(etwl_buf *b, int64_t ft)
+{
+    char iso[ETWL_TIME_STRLEN + 1];
+    /* "YYYY-MM-DDTHH:MM:SS.fffffffZ" -> "yy/MM/dd HH:mm:ss.fff" */
+    if (etwl_time_format(ft, iso) != ETWL_OK) {
+        etwl_buf_puts(b, "(bad time)");
+        return;
+    }
+    etwl_buf_printf(b, "%.2s/%.2s/%.2s %.8s.%.3s", iso + 2, iso + 5, iso + 8, iso + 11, iso + 20);
+}
+
+/* Writes the value's text, then cuts it to 20 characters (UTF-8 aware). */
+static void put_value(etwl_buf *b, const etwl_value *v)
+{
+    size_t start = b->len, chars = 0, i;
+    char g[ETWL_GUID_STRLEN + 1];
+    switch (v->type) {
+    case ETWL_VT_INT: put_grouped(b, v->v.i < 0 ? (uint64_t)0 - (uint64_t)v->v.i : (uint64_t)v->v.i, v->v.i < 0); break;
+    case ETWL_VT_UINT: /* TraceEvent shows 64-bit integers signed */
+        put_grouped(b, v->v.u >> 63 ? (uint64_t)0 - v->v.u : v->v.u, (int)(v->v.u >> 63));
+        break;
+    case ETWL_VT_HEX: etwl_buf_printf(b, "0x%llX", (unsigned long long)v->v.u); break;
+    case ETWL_VT_BOOL: etwl_buf_puts(b, v->v.u ? "True" : "False"); break;
+    case ETWL_VT_DOUBLE: etwl_buf_printf(b, "%g", v->v.d); break;
+    case ETWL_VT_NUMBER: etwl_buf_put(b, v->v.s, v->n); break;
+    case ETWL_VT_STRING: etwl_text_put_controls_escaped(b, v->v.s, v->n); break;
+    case ETWL_VT_GUID:
+        etwl_guid_format(&v->v.g, g);
+        for (i = 1; i < 37; i++) etwl_buf_putc(b, (char)((g[i] >= 'A' && g[i] <= 'F') ? g[i] + 32 : g[i]));
+        break;
+    case ETWL_VT_TIME: put_time(b, v->v.i); break;
+    case ETWL_VT_BINARY:
+        for (i = 0; i < v->n && i < 16; i++) etwl_buf_printf(b, "%02X", v->v.p[i]);
+        break;
+    case ETWL_VT_NULL: break;
+    default: etwl_buf_puts(b, "(...)"); break;
+    }
+    if (b->oom) return;
+    for (i = start; i < b->len; i++) {
+        if (((unsigned char)b->data[i] & 0xC0) != 0x80) chars++;
+        if (chars == CUT + 1) {
+            b->len = i;
+            b->data[i] = 0;
+            etwl_buf_puts(b, "...");
+            return;
+        }
+    }
+}
+
+static void put_prop(etwl_buf *b, const char *name, const etwl_value *v)
+{
+    etwl_buf_printf(b, "%s=", name);
+    put_value(b, v);
+    etwl_buf_puts(b, "; ");
+}
+
+/* TraceEvent's own field list for the logfile header. */
+static void put_header_props(etwl_buf *b, etwl_event *ev)
+{
+    static const char *order[] = {"BufferSize", "Version", "ProviderVersion", "NumberOfProcessors", "EndTime",
+                                  "TimerResolution", "MaxFileSize", "LogFileMode", "BuffersWritten",
+                                  "StartBuffers", "PointerSize", "EventsLost", "CPUSpeed", "BootTime", "PerfFreq",
+                                  "StartTime", "ReservedFlags", "BuffersLost", "SessionName", "LogFileName"};
+    const etwl_value *tz;
+    size_t i;
+    for (i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const etwl_value *v = etwl_event_get(ev, order[i]);
+        if (v) put_prop(b, order[i], v);
+    }
+    tz = etwl_event_get(ev, "TimeZoneInformation");
+    if (tz && tz->type == ETWL_VT_BINARY && tz->n >= 4) {
+        etwl_value bias;
+        memset(&bias, 0, sizeof bias);
+        bias.type = ETWL_VT_INT;
+        bias.v.i = (int32_t)etwl_le32(tz->v.p);
+        put_prop(b, "UtcOffsetMinutes", &bias);
+    }
+}
+
+/* "Provider/Task/Opcode" as TraceEvent names it; 0 when this writer cannot
+ * name the event (kernel events other than the trace header, for now). */
+static int event_name(etwl_event *ev, etwl_buf *name)
+{
+    const etwl_header *h = etwl_event_header(ev);
+    if (h->flags & ETWL_HDR_FLAG_CLASSIC_HEADER) {
+        if (!etwl_guid_equal(&h->provider_guid, &event_trace)) return 0;
+        if (h->desc.opcode == 0) etwl_buf_puts(name, "Windows Kernel/EventTrace");
+        else if (h->desc.opcode == 5) etwl_buf_puts(name, "Windows Kernel/EventTrace/Extension");
+        else return 0;
+        return 1;
+    }
+    if (h->has & ETWL_HAS_PROVIDER_NAME) etwl_buf_put(name, h->provider_name, h->provider_name_len);
+    else {
+        char g[ETWL_GUID_STRLEN + 1];
+        etwl_guid_format(&h->provider_guid, g);
+        etwl_buf_puts(name, g);
+    }
+    etwl_buf_putc(name, '/');
+    if (h->has & ETWL_HAS_EVENT_NAME) etwl_buf_put(name, h->event_name, h->event_name_len);
+    else etwl_buf_printf(name, "EventID(%u)", h->desc.id);
+    return 1;
+}
+
+static te_name *count_name(etwl_te *t, const char *name)
+{
+    uint32_t i;
+    for (i = 0; i < t->n; i++)
+        if (strcmp(t->names[i].name, name) == 0) return &t->names[i];
+    if (t->n == t->cap) {
+        uint32_t cap = t->cap ? t->cap * 2 : 64;
+        te_name *g = realloc(t->names, cap * sizeof *g);
+        if (!g) return NULL;
+        t->names = g;
+        t->cap = cap;
+    }
+    t->names[t->n].name = strdup(name);
+    t->names[t->n].count = 0;
+    return t->names[t->n].name ? &t->names[t->n++] : NULL;
+}
+
+etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
+{
+    const etwl_header *h = etwl_event_header(ev);
+    etwl_buf name;
+    te_name *c;
+    uint32_t len = 0, i, n;
+    int64_t rel;
+    etwl_buf_init(&name);
+    if (!event_name(ev, &name)) {
+        etwl_buf_free(&name);
+        return ETWL_OK;
+    }
+    if (name.oom || !(c = count_name(t, name.data))) {
+        etwl_buf_free(&name);
+        return ETWL_ENOMEM;
+    }
+    if (!t->have_t0) {
+        t->t0 = h->ts;
+        t->have_t0 = 1;
+    }
+    if (c->count++ >= PER_NAME) {
+        etwl_buf_free(&name);
+        return ETWL_OK;
+    }
+    rel = h->ts - t->t0; /* 100 ns ticks */
+    etwl_buf_puts(out, "EVENT ");
+    if (rel < 0) {
+        etwl_buf_putc(out, '-');
+        rel = -rel;
+    }
+    rel = (rel + 5) / 10; /* microseconds, rounded as TraceEvent's milliseconds are */
+    put_grouped(out, (uint64_t)(rel / 1000), 0);
+    etwl_buf_printf(out, ".%03d: %s PID=%d; TID=%d; PName=Process(%d); ProceNum=%u; DataLen=", (int)(rel % 1000),
+                    name.data, (int)h->pid, (int)h->tid, (int)h->pid, h->processor);
+    etwl_event_payload(ev, &len);
+    etwl_buf_printf(out, "%u; ", len);
+    if ((h->flags & ETWL_HDR_FLAG_CLASSIC_HEADER) && h->desc.opcode == 0) {
+        put_header_props(out, ev);
+    } else {
+        n = etwl_event_prop_count(ev);
+        for (i = 0; i < n; i++) {
+            uint32_t nl;
+            const char *pn = etwl_event_prop_name(ev, i, &nl);
+            etwl_buf_put(out, pn, nl);
+            etwl_buf_putc(out, '=');
+            put_value(out, etwl_event_prop(ev, i));
+            etwl_buf_puts(out, "; ");
+        }
+    }
+    etwl_buf_putc(out, '\n');
+    etwl_buf_free(&name);
+    return out->oom ? ETWL_ENOMEM : ETWL_OK;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const te_name *)a)->name, ((const te_name *)b)->name);
+}
+
+etwl_status etwl_te_finish(etwl_te *t, etwl_buf *out)
+{
+    uint32_t i;
+    qsort(t->names, t->n, sizeof *t->names, by_name);
+    for (i = 0; i < t->n; i++) etwl_buf_printf(out, "COUNT %s:%llu\n", t->names[i].name, (unsigned long long)t->names[i].count);
+    return out->oom ? ETWL_ENOMEM : ETWL_OK;
+}

@@ -1,0 +1,104 @@
+/* test_etl.c - the portable pieces of the ETL reader: the Plain LZ77
+ * decompressor of compressed buffers, and TraceLogging metadata.  The
+ * reader itself runs over the real traces in ../shared (tests/etl/run.sh). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lz77.h"
+#include "testlib.h"
+#include "tlmeta.h"
+
+static void test_lz77(void **st)
+{
+    /* flags (MSB first): literal, literal, match(offset 2, length 4) */
+    static const uint8_t in[] = {0x00, 0x00, 0x00, 0x20, 'a', 'b', 0x09, 0x00};
+    /* a long match: length 3+7+15+ (byte 40) through the half byte and the extra byte */
+    static const uint8_t lng[] = {0x00, 0x00, 0x00, 0x40, 'z', 0x07, 0x00, 0x0f, 40};
+    uint8_t out[256];
+    long n;
+    (void)st;
+    n = etwl_lz77_decompress(in, sizeof in, out, sizeof out);
+    assert_int_equal(n, 6);
+    assert_memory_equal(out, "ababab", 6);
+    n = etwl_lz77_decompress(lng, sizeof lng, out, sizeof out);
+    assert_int_equal(n, 1 + 3 + 7 + 15 + 40);
+    for (long i = 0; i < n; i++) assert_int_equal(out[i], 'z');
+    /* hostile: a match reaching before the output, a cut match, no room */
+    {
+        static const uint8_t before[] = {0x00, 0x00, 0x00, 0x80, 0x09, 0x00};
+        static const uint8_t cut[] = {0x00, 0x00, 0x00, 0x40, 'a', 0x09};
+        assert_int_equal(etwl_lz77_decompress(before, sizeof before, out, sizeof out), -1);
+        assert_int_equal(etwl_lz77_decompress(cut, sizeof cut, out, sizeof out), -1);
+        assert_int_equal(etwl_lz77_decompress(in, sizeof in, out, 5), -1);
+    }
+}
+
+static void test_tlmeta(void **st)
+{
+    /* event "Ev": a UINT32, text as a counted UINT16 array shown as STRING,
+     * a counted byte array, a struct of two, a constant-count array */
+    static const uint8_t meta[] = {
+        0, 0, 0x00, 'E', 'v', 0,
+        'a', 0, 0x08,
+        't', 'x', 't', 0, 0xc6, 0x02,
+        'a', 'r', 'r', 0, 0x44,
+        's', 't', 0, 0x98, 0x02,
+        'x', 0, 0x04,
+        'y', 0, 0x05,
+        'c', 0, 0x24, 0x02, 0x00,
+    };
+    static const uint8_t traits[] = {8, 0, 'P', 'r', 'o', 'v', 0, 0};
+    uint8_t m[sizeof meta];
+    etwl_schema *s;
+    etwl_error e;
+    etwl_event ev;
+    tl_payload p;
+    size_t cut;
+    (void)st;
+    memcpy(m, meta, sizeof meta);
+    m[0] = sizeof meta;
+    assert_int_equal(etwl_tlmeta_to_schema(m, sizeof m, traits, sizeof traits, &s, &e), ETWL_OK);
+    assert_string_equal(s->event_name, "Ev");
+    assert_string_equal(s->provider_name, "Prov");
+    assert_int_equal(s->ntop, 5);
+    memset(&p, 0, sizeof p);
+    tl_u32(&p, 7);
+    tl_u16(&p, 2);
+    tl_wstr(&p, "hi", 0);
+    tl_u16(&p, 3);
+    tl_bytes(&p, "\x01\x02\x03", 3);
+    tl_u8(&p, 9);
+    tl_u16(&p, 0xFFFE);
+    tl_u8(&p, 4);
+    tl_u8(&p, 5);
+    etwl_event_init(&ev);
+    etwl_event_begin(&ev);
+    etwl_event_set_payload(&ev, s, p.b, p.n);
+    assert_string_equal(tl_json(etwl_event_get(&ev, "a")), "7");
+    assert_string_equal(tl_json(etwl_event_get(&ev, "txt")), "\"hi\"");
+    assert_string_equal(tl_json(etwl_event_get(&ev, "arr")), "[1,2,3]");
+    assert_string_equal(tl_json(etwl_event_get(&ev, "st")), "{\"x\":9,\"y\":-2}");
+    assert_string_equal(tl_json(etwl_event_get(&ev, "c")), "[4,5]");
+    etwl_event_release(&ev);
+    etwl_schema_free(s);
+    /* every truncation fails cleanly or converts (ASan checks); a struct
+     * that claims more members than follow is refused */
+    for (cut = 0; cut <= sizeof m; cut++) {
+        uint8_t *copy = malloc(cut ? cut : 1);
+        memcpy(copy, m, cut);
+        if (cut >= 2) copy[0] = (uint8_t)cut;
+        if (etwl_tlmeta_to_schema(copy, cut, NULL, 0, &s, &e) == ETWL_OK) etwl_schema_free(s);
+        free(copy);
+    }
+    m[24] = 0x05; /* st: 5 members */
+    assert_int_equal(etwl_tlmeta_to_schema(m, sizeof m, NULL, 0, &s, &e), ETWL_ESCHEMA);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lz77),
+        cmocka_unit_test(test_tlmeta),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,7 +1,8 @@
 /* kmof.c - see kmof.h.  Classes so far: Process (Process_V3/V4_TypeGroup1:
- * Start, End, DCStart, DCEnd, Defunct) and Image (Image_Load: Load, UnLoad,
- * DCStart, DCEnd).  The process table reads the Process fields by these
- * names, as it does from TDH on Windows. */
+ * Start, End, DCStart, DCEnd, Defunct), Image (Image_Load: Load, UnLoad,
+ * DCStart, DCEnd), Thread (Thread_V3_TypeGroup1), TcpIp and UdpIp (IPv4 and
+ * IPv6 send, receive, connect, accept...).  The process table reads the
+ * Process fields by these names, as it does from TDH on Windows. */
 #include "kmof.h"
 
 #include <string.h>
@@ -9,7 +10,99 @@
 static const etwl_guid process_class = {0x3d6fa8d0, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
 static const etwl_guid image_class = {0x2cb15d1d, 0x5fc1, 0x11d2, {0xab, 0xe1, 0x00, 0xa0, 0xc9, 0x11, 0xf5, 0x18}};
 
+static const etwl_guid thread_class = {0x3d6fa8d1, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
+static const etwl_guid tcpip_class = {0x9a280ac0, 0xc8e0, 0x11d1, {0x84, 0xe2, 0x00, 0xc0, 0x4f, 0xb9, 0x98, 0xa2}};
+static const etwl_guid udpip_class = {0xbf3a50c5, 0xa9c9, 0x4988, {0xa0, 0x05, 0x2d, 0xf0, 0xb7, 0xc8, 0x0f, 0x80}};
+
 static uint16_t ptr_type(unsigned ptr) { return ptr == 4 ? ETWL_IN_HEXINT32 : ETWL_IN_HEXINT64; }
+
+/* A field list: PTR stands for a pointer-sized hex integer, IP6 for a
+ * 16-byte IPv6 address. */
+#define PTR 0xFFFF
+#define IP6 0xFFFE
+typedef struct kfield {
+    const char *name;
+    uint16_t in, out;
+} kfield;
+
+static etwl_status build(const kfield *f, size_t n, unsigned ptr, etwl_schema **out)
+{
+    etwl_schema_builder *b = etwl_sb_new();
+    etwl_status st;
+    size_t i;
+    if (!b) return ETWL_ENOMEM;
+    for (i = 0; i < n; i++) {
+        if (f[i].in == PTR) {
+            etwl_sb_add(b, -1, f[i].name, ptr_type(ptr), 0);
+        } else if (f[i].in == IP6) {
+            int h = etwl_sb_add(b, -1, f[i].name, ETWL_IN_BINARY, ETWL_OUT_IPV6);
+            etwl_sb_length(b, h, 16);
+        } else {
+            etwl_sb_add(b, -1, f[i].name, f[i].in, f[i].out);
+        }
+    }
+    st = etwl_sb_build(b, out, NULL);
+    etwl_sb_free(b);
+    return st;
+}
+
+#define BUILD(fields) build(fields, sizeof fields / sizeof fields[0], ptr, out)
+
+static etwl_status thread(uint8_t version, unsigned ptr, etwl_schema **out)
+{
+    static const kfield v3[] = {
+        {"ProcessId", ETWL_IN_UINT32, 0}, {"TThreadId", ETWL_IN_UINT32, 0}, {"StackBase", PTR, 0},
+        {"StackLimit", PTR, 0},           {"UserStackBase", PTR, 0},       {"UserStackLimit", PTR, 0},
+        {"Affinity", PTR, 0},             {"Win32StartAddr", PTR, 0},      {"TebBase", PTR, 0},
+        {"SubProcessTag", ETWL_IN_UINT32, 0}, {"BasePriority", ETWL_IN_UINT8, 0}, {"PagePriority", ETWL_IN_UINT8, 0},
+        {"IoPriority", ETWL_IN_UINT8, 0}, {"ThreadFlags", ETWL_IN_UINT8, 0},
+        /* Windows 10 appends the thread's name; older systems end before it */
+        {"ThreadName", ETWL_IN_NONNULLTERMINATEDSTRING, 0},
+    };
+    if (version != 3) return ETWL_ENOTFOUND;
+    return BUILD(v3);
+}
+
+/* TcpIp and UdpIp: the address part of every send/receive/connect event */
+#define ADDR4 {"PID", ETWL_IN_UINT32, 0}, {"size", ETWL_IN_UINT32, 0}, {"daddr", ETWL_IN_UINT32, ETWL_OUT_IPV4}, \
+              {"saddr", ETWL_IN_UINT32, ETWL_OUT_IPV4}, {"dport", ETWL_IN_UINT16, ETWL_OUT_PORT},             \
+              {"sport", ETWL_IN_UINT16, ETWL_OUT_PORT}
+#define ADDR6 {"PID", ETWL_IN_UINT32, 0}, {"size", ETWL_IN_UINT32, 0}, {"daddr", IP6, 0}, {"saddr", IP6, 0}, \
+              {"dport", ETWL_IN_UINT16, ETWL_OUT_PORT}, {"sport", ETWL_IN_UINT16, ETWL_OUT_PORT}
+#define TIMES {"startime", ETWL_IN_UINT32, 0}, {"endtime", ETWL_IN_UINT32, 0}
+#define SEQ {"seqnum", ETWL_IN_UINT32, 0}, {"connid", PTR, 0}
+#define OPTS {"mss", ETWL_IN_UINT16, 0}, {"sackopt", ETWL_IN_UINT16, 0}, {"tsopt", ETWL_IN_UINT16, 0},         \
+             {"wsopt", ETWL_IN_UINT16, 0}, {"rcvwin", ETWL_IN_UINT32, 0}, {"rcvwinscale", ETWL_IN_INT16, 0}, \
+             {"sndwinscale", ETWL_IN_INT16, 0}
+
+static etwl_status tcpip(uint8_t opcode, unsigned ptr, etwl_schema **out)
+{
+    static const kfield send4[] = {ADDR4, TIMES, SEQ}, group1[] = {ADDR4, SEQ}, group2[] = {ADDR4, OPTS, SEQ};
+    static const kfield send6[] = {ADDR6, TIMES, SEQ}, group3[] = {ADDR6, SEQ}, group4[] = {ADDR6, OPTS, SEQ};
+    static const kfield fail[] = {{"Proto", ETWL_IN_UINT16, 0}, {"FailureCode", ETWL_IN_UINT16, 0}};
+    switch (opcode) {
+    case 10: return BUILD(send4);                                         /* Send */
+    case 11: case 13: case 14: case 16: case 18: return BUILD(group1);    /* Recv, Disconnect, Retransmit... */
+    case 12: case 15: return BUILD(group2);                               /* Connect, Accept */
+    case 17: return BUILD(fail);
+    case 26: return BUILD(send6);
+    case 27: case 29: case 30: case 32: case 34: return BUILD(group3);
+    case 28: case 31: return BUILD(group4);
+    default: return ETWL_ENOTFOUND;
+    }
+}
+
+static etwl_status udpip(uint8_t opcode, unsigned ptr, etwl_schema **out)
+{
+    static const kfield group1[] = {ADDR4, SEQ}, group2[] = {ADDR6, SEQ};
+    static const kfield fail[] = {{"Proto", ETWL_IN_UINT16, 0}, {"FailureCode", ETWL_IN_UINT16, 0}};
+    switch (opcode) {
+    case 10: case 11: return BUILD(group1); /* Send, Recv */
+    case 17: return BUILD(fail);
+    case 26: case 27: return BUILD(group2);
+    default: return ETWL_ENOTFOUND;
+    }
+}
 
 static etwl_status process(uint8_t version, unsigned ptr, etwl_schema **out)
 {
@@ -67,5 +160,8 @@ etwl_status etwl_kmof_schema(const etwl_guid *cls, uint8_t opcode, uint8_t versi
         return process(version, ptrsize, out);
     if (etwl_guid_equal(cls, &image_class) && (opcode == 2 || opcode == 3 || opcode == 4 || opcode == 10))
         return image(version, ptrsize, out);
+    if (etwl_guid_equal(cls, &thread_class) && opcode >= 1 && opcode <= 4) return thread(version, ptrsize, out);
+    if (etwl_guid_equal(cls, &tcpip_class) && version >= 2) return tcpip(opcode, ptrsize, out);
+    if (etwl_guid_equal(cls, &udpip_class) && version >= 2) return udpip(opcode, ptrsize, out);
     return ETWL_ENOTFOUND;
 }

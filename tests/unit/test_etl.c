@@ -1,9 +1,11 @@
 /* test_etl.c - the portable pieces of the ETL reader: the Plain LZ77
  * decompressor of compressed buffers, and TraceLogging metadata.  The
  * reader itself runs over the real traces in ../shared (tests/etl/run.sh). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "event.h"
 #include "lz77.h"
 #include "testlib.h"
 #include "tlmeta.h"
@@ -94,11 +96,70 @@ static void test_tlmeta(void **st)
     assert_int_equal(etwl_tlmeta_to_schema(m, sizeof m, NULL, 0, &s, &e), ETWL_ESCHEMA);
 }
 
+/* Every built-in layout accounts for each byte of the real events it
+ * decodes: a field too many or too few shows as a decode error or as bytes
+ * left over.  Over the kernel traces in ../shared, when present. */
+typedef struct fit {
+    uint64_t checked, bad;
+    char first[256];
+} fit;
+
+static etwl_status check_fit(etwl_event *ev, void *user)
+{
+    fit *f = user;
+    uint32_t i, n, len = 0;
+    const etwl_header *h = etwl_event_header(ev);
+    if (!ev->schema || !(h->flags & ETWL_HDR_FLAG_CLASSIC_HEADER) || h->desc.opcode == 0) return ETWL_OK;
+    n = etwl_event_prop_count(ev);
+    for (i = 0; i < n; i++)
+        if (etwl_event_prop(ev, i)->type == ETWL_VT_ERROR) break;
+    etwl_event_payload(ev, &len);
+    f->checked++;
+    if (i < n || ev->off_known != n || ev->off[n] != len) {
+        char g[ETWL_GUID_STRLEN + 1];
+        etwl_guid_format(&h->provider_guid, g);
+        if (!f->bad++)
+            snprintf(f->first, sizeof f->first, "%s opcode %u version %u: %u of %u bytes used", g, h->desc.opcode,
+                     h->desc.version, ev->off_known == n ? ev->off[n] : 0, len);
+    }
+    return ETWL_OK;
+}
+
+static void test_kernel_layouts_fit(void **st)
+{
+    static const char *files[] = {"../shared/data/etl/ShutdownPerfDiagLogger.etl",
+                                  "../shared/data/etl/net.4.5.2.x64.etl.zip"};
+    size_t k;
+    (void)st;
+    for (k = 0; k < 2; k++) {
+        etwl_config c;
+        etwl_session *s;
+        etwl_error e;
+        fit f;
+        FILE *probe = fopen(files[k], "rb");
+        if (!probe) {
+            print_message("skipped: %s is absent\n", files[k]);
+            continue;
+        }
+        fclose(probe);
+        etwl_config_init(&c);
+        c.read_path = files[k];
+        assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
+        memset(&f, 0, sizeof f);
+        assert_int_equal(etwl_session_process(s, check_fit, &f, &e), ETWL_OK);
+        etwl_session_free(s);
+        if (f.bad) fail_msg("%s: %llu of %llu kernel events do not fit their layout; first: %s", files[k],
+                            (unsigned long long)f.bad, (unsigned long long)f.checked, f.first);
+        assert_true(f.checked > 1000);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lz77),
         cmocka_unit_test(test_tlmeta),
+        cmocka_unit_test(test_kernel_layouts_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

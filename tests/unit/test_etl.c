@@ -144,7 +144,12 @@ static void test_kernel_layouts_fit(void **st)
         fclose(probe);
         etwl_config_init(&c);
         c.read_path = files[k];
-        assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
+        c.backend = "etl-native"; /* on Windows too: never Wine's stub OpenTraceW */
+        if (etwl_session_open(&c, &s, &e) == ETWL_ENOTSUP) { /* zip, in a build without libzip */
+            print_message("skipped: %s\n", e.message);
+            continue;
+        }
+        assert_non_null(s);
         memset(&f, 0, sizeof f);
         assert_int_equal(etwl_session_process(s, check_fit, &f, &e), ETWL_OK);
         etwl_session_free(s);

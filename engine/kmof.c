@@ -106,50 +106,29 @@ static etwl_status udpip(uint8_t opcode, unsigned ptr, etwl_schema **out)
 
 static etwl_status process(uint8_t version, unsigned ptr, etwl_schema **out)
 {
-    etwl_schema_builder *b;
-    etwl_status st;
-    if (version < 3 || version > 4) return ETWL_ENOTFOUND;
-    if (!(b = etwl_sb_new())) return ETWL_ENOMEM;
-    etwl_sb_add(b, -1, "UniqueProcessKey", ptr_type(ptr), 0);
-    etwl_sb_add(b, -1, "ProcessId", ETWL_IN_UINT32, 0);
-    etwl_sb_add(b, -1, "ParentId", ETWL_IN_UINT32, 0);
-    etwl_sb_add(b, -1, "SessionId", ETWL_IN_UINT32, 0);
-    etwl_sb_add(b, -1, "ExitStatus", ETWL_IN_INT32, 0);
-    etwl_sb_add(b, -1, "DirectoryTableBase", ptr_type(ptr), 0);
-    if (version >= 4) etwl_sb_add(b, -1, "Flags", ETWL_IN_UINT32, 0);
-    etwl_sb_add(b, -1, "UserSID", ETWL_IN_WBEMSID, 0);
-    etwl_sb_add(b, -1, "ImageFileName", ETWL_IN_ANSISTRING, 0);
-    etwl_sb_add(b, -1, "CommandLine", ETWL_IN_UNICODESTRING, 0);
-    if (version >= 4) {
-        etwl_sb_add(b, -1, "PackageFullName", ETWL_IN_UNICODESTRING, 0);
-        etwl_sb_add(b, -1, "ApplicationId", ETWL_IN_UNICODESTRING, 0);
-    }
-    st = etwl_sb_build(b, out, NULL);
-    etwl_sb_free(b);
-    return st;
+#define PROCESS_HEAD {"UniqueProcessKey", PTR, 0}, {"ProcessId", ETWL_IN_UINT32, 0}, {"ParentId", ETWL_IN_UINT32, 0}, \
+                     {"SessionId", ETWL_IN_UINT32, 0}, {"ExitStatus", ETWL_IN_INT32, 0}, {"DirectoryTableBase", PTR, 0}
+#define PROCESS_NAMES {"UserSID", ETWL_IN_WBEMSID, 0}, {"ImageFileName", ETWL_IN_ANSISTRING, 0}, \
+                      {"CommandLine", ETWL_IN_UNICODESTRING, 0}
+    static const kfield v3[] = {PROCESS_HEAD, PROCESS_NAMES};
+    static const kfield v4[] = {PROCESS_HEAD, {"Flags", ETWL_IN_UINT32, 0}, PROCESS_NAMES,
+                                {"PackageFullName", ETWL_IN_UNICODESTRING, 0}, {"ApplicationId", ETWL_IN_UNICODESTRING, 0}};
+    if (version == 3) return BUILD(v3);
+    if (version == 4) return BUILD(v4);
+    return ETWL_ENOTFOUND;
 }
 
 static etwl_status image(uint8_t version, unsigned ptr, etwl_schema **out)
 {
-    etwl_schema_builder *b;
-    etwl_status st;
+    static const kfield v2[] = {
+        {"ImageBase", PTR, 0},           {"ImageSize", PTR, 0},          {"ProcessId", ETWL_IN_UINT32, 0},
+        {"ImageCheckSum", ETWL_IN_UINT32, 0}, {"TimeDateStamp", ETWL_IN_UINT32, 0},
+        {"Reserved0", ETWL_IN_UINT32, 0}, /* v3: SignatureLevel, SignatureType, 16 bits reserved */
+        {"DefaultBase", PTR, 0},         {"Reserved1", ETWL_IN_UINT32, 0}, {"Reserved2", ETWL_IN_UINT32, 0},
+        {"Reserved3", ETWL_IN_UINT32, 0}, {"Reserved4", ETWL_IN_UINT32, 0}, {"FileName", ETWL_IN_UNICODESTRING, 0},
+    };
     if (version < 2 || version > 3) return ETWL_ENOTFOUND;
-    if (!(b = etwl_sb_new())) return ETWL_ENOMEM;
-    etwl_sb_add(b, -1, "ImageBase", ptr_type(ptr), 0);
-    etwl_sb_add(b, -1, "ImageSize", ptr_type(ptr), 0);
-    etwl_sb_add(b, -1, "ProcessId", ETWL_IN_UINT32, 0);
-    etwl_sb_add(b, -1, "ImageCheckSum", ETWL_IN_UINT32, 0);
-    etwl_sb_add(b, -1, "TimeDateStamp", ETWL_IN_UINT32, 0);
-    etwl_sb_add(b, -1, "Reserved0", ETWL_IN_UINT32, 0); /* v3: SignatureLevel, SignatureType, 16 bits reserved */
-    etwl_sb_add(b, -1, "DefaultBase", ptr_type(ptr), 0);
-    etwl_sb_add(b, -1, "Reserved1", ETWL_IN_UINT32, 0);
-    etwl_sb_add(b, -1, "Reserved2", ETWL_IN_UINT32, 0);
-    etwl_sb_add(b, -1, "Reserved3", ETWL_IN_UINT32, 0);
-    etwl_sb_add(b, -1, "Reserved4", ETWL_IN_UINT32, 0);
-    etwl_sb_add(b, -1, "FileName", ETWL_IN_UNICODESTRING, 0);
-    st = etwl_sb_build(b, out, NULL);
-    etwl_sb_free(b);
-    return st;
+    return BUILD(v2);
 }
 
 etwl_status etwl_kmof_schema(const etwl_guid *cls, uint8_t opcode, uint8_t version, unsigned ptrsize,

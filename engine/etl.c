@@ -31,6 +31,7 @@
 #include "schema_cache.h"
 #include "schemafile.h"
 #include "source.h"
+#include "tei.h"
 #include "tlmeta.h"
 #include "winrec.h"
 
@@ -95,6 +96,7 @@ typedef struct etl_src {
     etwl_stats st;
     etwl_schema_cache *schemas;  /* TraceLogging, by metadata */
     etwl_schema_cache *recorded; /* --schemas */
+    etwl_schema_cache *embedded; /* TRACE_EVENT_INFO carried in the trace itself */
     etwl_schema *header_schema;  /* the logfile header */
     /* from the logfile header */
     int have_header;
@@ -124,6 +126,7 @@ static void etl_destroy(etwl_source *base)
     etwl_event_release(&s->ev);
     etwl_schema_cache_free(s->schemas);
     etwl_schema_cache_free(s->recorded);
+    etwl_schema_cache_free(s->embedded);
     etwl_schema_free(s->header_schema);
     free(s);
 }
@@ -389,11 +392,35 @@ static const etwl_schema *schema_for(etl_src *s, const parsed *q, etwl_error *e)
         etwl_schema_cache_put(s->schemas, &k, made);
         return made;
     }
-    if (!q->tl_meta) return NULL;
+    if (!q->tl_meta) return s->embedded && etwl_schema_cache_get(s->embedded, &k, &sc) ? sc : NULL;
     if (etwl_schema_cache_get(s->schemas, &k, &sc)) return sc;
     if (etwl_tlmeta_to_schema(q->tl_meta, q->tl_meta_n, q->tl_traits, q->tl_traits_n, &made, e) != ETWL_OK) made = NULL;
     etwl_schema_cache_put(s->schemas, &k, made);
     return made;
+}
+
+/* {BBCCF6C1-6CD1-48C4-80FF-839482E37671}: KernelTraceControl's MetaData
+ * events.  Type 32 (EventInfo) carries a TRACE_EVENT_INFO, written into
+ * traces by the tools that merge them (xperf, PerfView's relogger), so
+ * manifest events decode without the manifest. */
+static const etwl_guid metadata_guid = {0xbbccf6c1, 0x6cd1, 0x48c4, {0x80, 0xff, 0x83, 0x94, 0x82, 0xe3, 0x76, 0x71}};
+
+static void learn_schema(etl_src *s, const parsed *q, uint64_t off)
+{
+    etwl_schema *sc;
+    etwl_schema_key k;
+    etwl_error e;
+    if (!s->embedded && etwl_schema_cache_new(1u << 20, &s->embedded) != ETWL_OK) return;
+    if (etwl_tei_to_schema(q->r.user_data, q->r.user_data_length, &sc, &e) != ETWL_OK) {
+        diag(s, off, e.message);
+        return;
+    }
+    memset(&k, 0, sizeof k);
+    k.provider = sc->provider_guid;
+    k.id = sc->desc.id;
+    k.version = sc->desc.version;
+    k.opcode = sc->desc.opcode;
+    etwl_schema_cache_put(s->embedded, &k, sc);
 }
 
 /* Delivers the events of the buffer in s->buf (len bytes). */
@@ -443,6 +470,11 @@ static etwl_status do_buffer(etl_src *s, uint32_t len, etwl_event_cb cb, void *u
             unsigned ptr = (e[2] == TH_SYSTEM32 || e[2] == TH_COMPACT32) ? 4 : 8;
             read_logfile_header(s, q.r.user_data, q.r.user_data_length, ptr, q.r.header.timestamp, s->file_off + pos);
             if (!s->header_schema && build_header_schema(s, ptr, &err) != ETWL_OK) return err.status;
+        }
+        if (q.classic && q.r.header.opcode == 32) {
+            etwl_guid g;
+            etwl_guid_from_bytes(q.r.header.provider_id, &g);
+            if (etwl_guid_equal(&g, &metadata_guid)) learn_schema(s, &q, s->file_off + pos);
         }
         schema = schema_for(s, &q, &err);
         q.r.header.timestamp = to_filetime(s, q.r.header.timestamp);

@@ -30,6 +30,8 @@ void etwl_schema_free(etwl_schema *s)
     free(s->index);
     free((char *)s->provider_name);
     free((char *)s->event_name);
+    free((char *)s->task_name);
+    free((char *)s->opcode_name);
     free(s);
 }
 

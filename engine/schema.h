@@ -98,6 +98,8 @@ typedef struct etwl_schema {
     etwl_guid provider_guid;
     const char *provider_name; /* may be NULL */
     const char *event_name;    /* task/event name, may be NULL */
+    const char *task_name;     /* TRACE_EVENT_INFO's task and opcode names, may be NULL */
+    const char *opcode_name;
     etwl_descriptor desc;
     uint32_t nprops;
     uint32_t ntop;

@@ -138,6 +138,8 @@ etwl_status etwl_tei_to_schema(const uint8_t *b, size_t n, etwl_schema **out, et
         /* the event's name: EventName (TraceLogging), else the task name */
         s->event_name = wstr_at(b, n, etwl_le32(b + TEI_EVENT_NAME_OFF), &ignore);
         if (!s->event_name) s->event_name = wstr_at(b, n, etwl_le32(b + TEI_TASK_NAME_OFF), &ignore);
+        s->task_name = wstr_at(b, n, etwl_le32(b + TEI_TASK_NAME_OFF), &ignore);
+        s->opcode_name = wstr_at(b, n, etwl_le32(b + TEI_OPCODE_NAME_OFF), &ignore);
     }
 done:
     for (i = 0; names && i < count; i++) free(names[i]);

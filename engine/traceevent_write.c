@@ -166,8 +166,14 @@ static int event_name(etwl_event *ev, etwl_buf *name)
         etwl_buf_puts(name, g);
     }
     etwl_buf_putc(name, '/');
-    if (h->has & ETWL_HAS_EVENT_NAME) etwl_buf_put(name, h->event_name, h->event_name_len);
-    else etwl_buf_printf(name, "EventID(%u)", h->desc.id);
+    if (ev->schema && ev->schema->task_name) { /* manifest events: Task[/Opcode] */
+        etwl_buf_puts(name, ev->schema->task_name);
+        if (h->desc.opcode && ev->schema->opcode_name) etwl_buf_printf(name, "/%s", ev->schema->opcode_name);
+    } else if (h->has & ETWL_HAS_EVENT_NAME) {
+        etwl_buf_put(name, h->event_name, h->event_name_len);
+    } else {
+        etwl_buf_printf(name, "EventID(%u)", h->desc.id);
+    }
     return 1;
 }
 

@@ -59,6 +59,15 @@ n=$("$BIN" --no-rules -r "$DATA/ShutdownPerfDiagLogger.etl" --dump --json 2>/dev
     grep '"provider_guid":"{2CB15D1D-5FC1-11D2-ABE1-00A0C911F518}"' | grep -c '"FileName":"\\\\Device\\\\')
 if [ "$n" -gt 13000 ]; then ok; else bad "image events with file names: $n"; fi
 
+# Manifest events decode from the TRACE_EVENT_INFO the trace itself carries
+# (KernelTraceControl MetaData/EventInfo, written by PerfView's relogger).
+"$BIN" --no-rules -r "$DATA/net.4.5.2.x64.etl.zip" --dump --format traceevent >"$TMP/net" 2>/dev/null
+if grep -q '^EVENT 174.754: Microsoft-Windows-DNS-Client/DnsServerForInterface PID=1188; TID=2752; .*DataLen=59; Interface=Ethernet; TotalServerCount=4; Index=1; ' "$TMP/net" &&
+    grep -qx 'COUNT Microsoft-Windows-DNS-Client/DnsServerForInterface:4' "$TMP/net" &&
+    grep -q '^COUNT Microsoft-Windows-DotNETRuntime/.*AllocationTick:10382$' "$TMP/net"; then ok; else
+    bad "manifest events decoded from the schemas the trace carries"
+fi
+
 # AMSI events give the script content.
 if "$BIN" --no-rules -r "$DATA/AMSITrace.etl" --dump --json 2>/dev/null | grep -q '"Script":"if (\$this.Name.IndexOf('; then ok; else
     bad "AMSI script content"
@@ -112,7 +121,10 @@ ours = [l for l in open(sys.argv[1], encoding="utf-8", errors="replace") if l.st
 ref = [l for l in open(sys.argv[2], encoding="utf-8", errors="replace") if l.startswith("EVENT")]
 mine = set(ours)
 same = sum(1 for l in ref if l in mine)
-print("etl: %s: %d of %d TraceEvent event lines matched exactly (%.1f%%)" % (sys.argv[3], same, len(ref), 100.0 * same / max(1, len(ref))))
+oc = set(l for l in open(sys.argv[1], encoding="utf-8", errors="replace") if l.startswith("COUNT"))
+rc = [l for l in open(sys.argv[2], encoding="utf-8", errors="replace") if l.startswith("COUNT")]
+print("etl: %s: %d of %d TraceEvent event lines matched exactly (%.1f%%); %d of %d COUNT lines" %
+      (sys.argv[3], same, len(ref), 100.0 * same / max(1, len(ref)), sum(1 for l in rc if l in oc), len(rc)))
 PY
 done
 

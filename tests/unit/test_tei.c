@@ -33,6 +33,8 @@ static void test_convert_and_decode(void **st)
     assert_int_equal(s->ntop, 5);
     assert_string_equal(s->provider_name, "Microsoft-Windows-Kernel-Process");
     assert_string_equal(s->event_name, "ProcessStart");
+    assert_string_equal(s->task_name, "ProcessStart");
+    assert_null(s->opcode_name);
     assert_int_equal(s->desc.version, 3);
     assert_true(s->desc.keyword == 0x8000000000000010ull);
     assert_int_equal(s->provider_guid.d1, 0x22FB2CD6u);

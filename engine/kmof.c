@@ -1,7 +1,9 @@
 /* kmof.c - see kmof.h.  Classes so far: Process (Process_V3/V4_TypeGroup1:
  * Start, End, DCStart, DCEnd, Defunct), Image (Image_Load: Load, UnLoad,
- * DCStart, DCEnd), Thread (Thread_V3_TypeGroup1), TcpIp and UdpIp (IPv4 and
- * IPv6 send, receive, connect, accept...).  The process table reads the
+ * DCStart, DCEnd, KernelBase), Thread (Thread_V3_TypeGroup1), TcpIp and
+ * UdpIp (IPv4 and IPv6 send, receive, connect, accept...), EventTrace
+ * extensions, PerfInfo samples, DiskIo, FileIo names, hard page faults, and
+ * process counters.  The process table reads the
  * Process fields by these names, as it does from TDH on Windows. */
 #include "kmof.h"
 
@@ -13,6 +15,11 @@ static const etwl_guid image_class = {0x2cb15d1d, 0x5fc1, 0x11d2, {0xab, 0xe1, 0
 static const etwl_guid thread_class = {0x3d6fa8d1, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
 static const etwl_guid tcpip_class = {0x9a280ac0, 0xc8e0, 0x11d1, {0x84, 0xe2, 0x00, 0xc0, 0x4f, 0xb9, 0x98, 0xa2}};
 static const etwl_guid udpip_class = {0xbf3a50c5, 0xa9c9, 0x4988, {0xa0, 0x05, 0x2d, 0xf0, 0xb7, 0xc8, 0x0f, 0x80}};
+static const etwl_guid eventtrace_class = {0x68fdd900, 0x4a3e, 0x11d1, {0x84, 0xf4, 0x00, 0x00, 0xf8, 0x04, 0x64, 0xe3}};
+static const etwl_guid perfinfo_class = {0xce1dbfb4, 0x137e, 0x4da6, {0x87, 0xb0, 0x3f, 0x59, 0xaa, 0x10, 0x2c, 0xbc}};
+static const etwl_guid diskio_class = {0x3d6fa8d4, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
+static const etwl_guid fileio_class = {0x90cbdc39, 0x4a3e, 0x11d1, {0x84, 0xf4, 0x00, 0x00, 0xf8, 0x04, 0x64, 0xe3}};
+static const etwl_guid pagefault_class = {0x3d6fa8d3, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
 
 static uint16_t ptr_type(unsigned ptr) { return ptr == 4 ? ETWL_IN_HEXINT32 : ETWL_IN_HEXINT64; }
 
@@ -61,6 +68,83 @@ static etwl_status thread(uint8_t version, unsigned ptr, etwl_schema **out)
     };
     if (version != 3) return ETWL_ENOTFOUND;
     return BUILD(v3);
+}
+
+/* EventTrace: Extension and EndExtension (5, 32), RundownComplete (8) */
+static etwl_status eventtrace(uint8_t opcode, unsigned ptr, etwl_schema **out)
+{
+    static const kfield ext[] = {
+        {"GroupMask1", ETWL_IN_HEXINT32, 0}, {"GroupMask2", ETWL_IN_HEXINT32, 0}, {"GroupMask3", ETWL_IN_HEXINT32, 0},
+        {"GroupMask4", ETWL_IN_HEXINT32, 0}, {"GroupMask5", ETWL_IN_HEXINT32, 0}, {"GroupMask6", ETWL_IN_HEXINT32, 0},
+        {"GroupMask7", ETWL_IN_HEXINT32, 0}, {"GroupMask8", ETWL_IN_HEXINT32, 0},
+        {"KernelEventVersion", ETWL_IN_UINT32, 0},
+    };
+    (void)ptr;
+    if (opcode == 5 || opcode == 32) return build(ext, sizeof ext / sizeof ext[0], ptr, out);
+    if (opcode == 8) return build(NULL, 0, ptr, out);
+    return ETWL_ENOTFOUND;
+}
+
+/* PerfInfo: SampledProfile (46) */
+static etwl_status perfinfo(uint8_t opcode, unsigned ptr, etwl_schema **out)
+{
+    static const kfield sample[] = {{"InstructionPointer", PTR, 0}, {"ThreadId", ETWL_IN_UINT32, 0},
+                                    {"Count", ETWL_IN_UINT16, 0}, {"Reserved", ETWL_IN_UINT16, 0}};
+    return opcode == 46 ? BUILD(sample) : ETWL_ENOTFOUND;
+}
+
+/* DiskIo v3: Read, Write (10, 11); ReadInit, WriteInit, FlushInit (12, 13, 15); FlushBuffers (14) */
+static etwl_status diskio(uint8_t opcode, uint8_t version, unsigned ptr, etwl_schema **out)
+{
+    static const kfield rw[] = {
+        {"DiskNumber", ETWL_IN_UINT32, 0}, {"IrpFlags", ETWL_IN_HEXINT32, 0}, {"TransferSize", ETWL_IN_UINT32, 0},
+        {"Reserved", ETWL_IN_UINT32, 0},   {"ByteOffset", ETWL_IN_UINT64, 0}, {"FileObject", PTR, 0},
+        {"Irp", PTR, 0},                   {"HighResResponseTime", ETWL_IN_UINT64, 0},
+        {"IssuingThreadId", ETWL_IN_UINT32, 0},
+    };
+    static const kfield init[] = {{"Irp", PTR, 0}, {"IssuingThreadId", ETWL_IN_UINT32, 0}};
+    static const kfield flush[] = {{"DiskNumber", ETWL_IN_UINT32, 0}, {"IrpFlags", ETWL_IN_HEXINT32, 0},
+                                   {"HighResResponseTime", ETWL_IN_UINT64, 0}, {"Irp", PTR, 0},
+                                   {"IssuingThreadId", ETWL_IN_UINT32, 0}};
+    if (version != 3) return ETWL_ENOTFOUND;
+    switch (opcode) {
+    case 10: case 11: return BUILD(rw);
+    case 12: case 13: case 15: return BUILD(init);
+    case 14: return BUILD(flush);
+    default: return ETWL_ENOTFOUND;
+    }
+}
+
+/* FileIo_Name: Name, FileCreate, FileDelete, FileRundown (0, 32, 35, 36) */
+static etwl_status fileio(uint8_t opcode, unsigned ptr, etwl_schema **out)
+{
+    static const kfield name[] = {{"FileObject", PTR, 0}, {"FileName", ETWL_IN_UNICODESTRING, 0}};
+    return opcode == 0 || opcode == 32 || opcode == 35 || opcode == 36 ? BUILD(name) : ETWL_ENOTFOUND;
+}
+
+/* PageFault: HardFault (32) */
+static etwl_status pagefault(uint8_t opcode, unsigned ptr, etwl_schema **out)
+{
+    static const kfield hard[] = {{"InitialTime", ETWL_IN_UINT64, 0}, {"ReadOffset", ETWL_IN_UINT64, 0},
+                                  {"VirtualAddress", PTR, 0},         {"FileObject", PTR, 0},
+                                  {"TThreadId", ETWL_IN_UINT32, 0},   {"ByteCount", ETWL_IN_UINT32, 0}};
+    return opcode == 32 ? BUILD(hard) : ETWL_ENOTFOUND;
+}
+
+/* Process_V2_TypeGroup2: PerfCtr and PerfCtrRundown (32, 33); Terminate (11) */
+static etwl_status process_other(uint8_t opcode, unsigned ptr, etwl_schema **out)
+{
+    static const kfield ctr[] = {
+        {"ProcessId", ETWL_IN_UINT32, 0}, {"PageFaultCount", ETWL_IN_UINT32, 0}, {"HandleCount", ETWL_IN_UINT32, 0},
+        {"Reserved", ETWL_IN_UINT32, 0},  {"PeakVirtualSize", PTR, 0},            {"PeakWorkingSetSize", PTR, 0},
+        {"PeakPagefileUsage", PTR, 0},    {"QuotaPeakPagedPoolUsage", PTR, 0},    {"QuotaPeakNonPagedPoolUsage", PTR, 0},
+        {"VirtualSize", PTR, 0},          {"WorkingSetSize", PTR, 0},             {"PagefileUsage", PTR, 0},
+        {"QuotaPagedPoolUsage", PTR, 0},  {"QuotaNonPagedPoolUsage", PTR, 0},     {"PrivatePageCount", PTR, 0},
+    };
+    static const kfield term[] = {{"ProcessId", ETWL_IN_UINT32, 0}};
+    if (opcode == 32 || opcode == 33) return BUILD(ctr);
+    if (opcode == 11) return BUILD(term);
+    return ETWL_ENOTFOUND;
 }
 
 /* TcpIp and UdpIp: the address part of every send/receive/connect event */
@@ -118,7 +202,7 @@ static etwl_status process(uint8_t version, unsigned ptr, etwl_schema **out)
     return ETWL_ENOTFOUND;
 }
 
-static etwl_status image(uint8_t version, unsigned ptr, etwl_schema **out)
+static etwl_status image(uint8_t opcode, uint8_t version, unsigned ptr, etwl_schema **out)
 {
     static const kfield v2[] = {
         {"ImageBase", PTR, 0},           {"ImageSize", PTR, 0},          {"ProcessId", ETWL_IN_UINT32, 0},
@@ -127,8 +211,9 @@ static etwl_status image(uint8_t version, unsigned ptr, etwl_schema **out)
         {"DefaultBase", PTR, 0},         {"Reserved1", ETWL_IN_UINT32, 0}, {"Reserved2", ETWL_IN_UINT32, 0},
         {"Reserved3", ETWL_IN_UINT32, 0}, {"Reserved4", ETWL_IN_UINT32, 0}, {"FileName", ETWL_IN_UNICODESTRING, 0},
     };
+    static const kfield base[] = {{"ImageBase", PTR, 0}}; /* KernelBase (33), HypercallPage (34) */
     if (version < 2 || version > 3) return ETWL_ENOTFOUND;
-    return BUILD(v2);
+    return opcode == 33 || opcode == 34 ? BUILD(base) : BUILD(v2);
 }
 
 etwl_status etwl_kmof_schema(const etwl_guid *cls, uint8_t opcode, uint8_t version, unsigned ptrsize,
@@ -137,8 +222,15 @@ etwl_status etwl_kmof_schema(const etwl_guid *cls, uint8_t opcode, uint8_t versi
     *out = NULL;
     if (etwl_guid_equal(cls, &process_class) && (opcode == 1 || opcode == 2 || opcode == 3 || opcode == 4 || opcode == 39))
         return process(version, ptrsize, out);
-    if (etwl_guid_equal(cls, &image_class) && (opcode == 2 || opcode == 3 || opcode == 4 || opcode == 10))
-        return image(version, ptrsize, out);
+    if (etwl_guid_equal(cls, &process_class) && version == 2) return process_other(opcode, ptrsize, out);
+    if (etwl_guid_equal(cls, &image_class) &&
+        (opcode == 2 || opcode == 3 || opcode == 4 || opcode == 10 || opcode == 33 || opcode == 34))
+        return image(opcode, version, ptrsize, out);
+    if (etwl_guid_equal(cls, &eventtrace_class) && opcode != 0) return eventtrace(opcode, ptrsize, out);
+    if (etwl_guid_equal(cls, &perfinfo_class)) return perfinfo(opcode, ptrsize, out);
+    if (etwl_guid_equal(cls, &diskio_class)) return diskio(opcode, version, ptrsize, out);
+    if (etwl_guid_equal(cls, &fileio_class)) return fileio(opcode, ptrsize, out);
+    if (etwl_guid_equal(cls, &pagefault_class)) return pagefault(opcode, ptrsize, out);
     if (etwl_guid_equal(cls, &thread_class) && opcode >= 1 && opcode <= 4) return thread(version, ptrsize, out);
     if (etwl_guid_equal(cls, &tcpip_class) && version >= 2) return tcpip(opcode, ptrsize, out);
     if (etwl_guid_equal(cls, &udpip_class) && version >= 2) return udpip(opcode, ptrsize, out);

@@ -18,6 +18,7 @@
  *
  * The file is untrusted: a buffer or event that does not fit is reported
  * with its offset and skipped; nothing is read outside what was read in. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,21 +184,23 @@ static void read_logfile_header(etl_src *s, const uint8_t *p, uint32_t n, unsign
     s->have_header = 1;
 }
 
-/* UTC FILETIME of a raw timestamp, by the header's clock. */
+/* UTC FILETIME of a raw timestamp, by the header's clock.  The header is
+ * untrusted too: a distance or result out of range keeps the raw value
+ * rather than overflowing. */
 static int64_t to_filetime(const etl_src *s, int64_t raw)
 {
-    double ticks;
+    int64_t d, q, r, per_s;
     if (!s->have_header || s->clock == CLOCK_SYSTEM) return raw;
-    if (s->clock == CLOCK_CYCLES) {
-        if (s->cpu_mhz <= 0) return raw;
-        ticks = (double)(raw - s->raw0) * 10.0 / (double)s->cpu_mhz;
-    } else {
-        if (s->perf_freq <= 0) return raw;
-        /* split to keep the precision of 64-bit counters */
-        int64_t d = raw - s->raw0, q = d / s->perf_freq, r = d % s->perf_freq;
-        return s->start_time + q * 10000000 + (int64_t)((double)r * 1e7 / (double)s->perf_freq);
-    }
-    return s->start_time + (int64_t)ticks;
+    per_s = s->clock == CLOCK_CYCLES ? s->cpu_mhz * 1000000 : s->perf_freq;
+    if (per_s <= 0) return raw;
+    d = (int64_t)((uint64_t)raw - (uint64_t)s->raw0); /* wraps, never overflows */
+    if (d > ((int64_t)1 << 62) || d < -((int64_t)1 << 62)) return raw;
+    /* whole seconds, then the rest: exact for the usual 10 MHz QPC */
+    q = d / per_s;
+    r = d % per_s;
+    if (q > INT64_MAX / 20000000 || q < -(INT64_MAX / 20000000)) return raw;
+    /* a hostile start time may push the sum past the range: wrap, do not overflow */
+    return (int64_t)((uint64_t)s->start_time + (uint64_t)(q * 10000000) + (uint64_t)(int64_t)((double)r * 1e7 / (double)per_s));
 }
 
 static const etwl_guid *group_guid(uint8_t group)

@@ -93,17 +93,22 @@ for cut in 0 1 71 72 100 500 1023 1024 1100 3000 7000 $((size - 1)); do
     code=$?
     if [ $code -gt 1 ] || grep -q "Sanitizer\|runtime error" "$TMP/err"; then bad "cut at $cut: exit $code"; tail -3 "$TMP/err"; hostile=1; fi
 done
-python3 - "$TMP/base.etl" "$TMP" <<'PY'
+# byte flips in a compressed trace (LZ77 input) and in a TraceLogging one
+cp "$DATA/AMSITrace.etl" "$TMP/base2.etl"
+python3 - "$TMP" <<'PY'
 import random, sys
-d = open(sys.argv[1], "rb").read()
 r = random.Random(7)
-for i in range(40):
-    b = bytearray(d)
-    for _ in range(1 + i % 8):
-        b[r.randrange(len(b))] = r.randrange(256)
-    open("%s/f%02d.etl" % (sys.argv[2], i), "wb").write(b)
+for base, tag in (("base.etl", "f"), ("base2.etl", "g")):
+    d = open("%s/%s" % (sys.argv[1], base), "rb").read()
+    for i in range(30):
+        b = bytearray(d)
+        for _ in range(1 + i % 12):
+            b[r.randrange(len(b))] = r.randrange(256)
+        if i % 4 == 3:
+            b = b[:r.randrange(len(b))]
+        open("%s/%s%02d.etl" % (sys.argv[1], tag, i), "wb").write(b)
 PY
-for f in "$TMP"/f*.etl; do
+for f in "$TMP"/f*.etl "$TMP"/g*.etl; do
     timeout 20 "$BIN" --no-rules -r "$f" --dump >/dev/null 2>"$TMP/err"
     code=$?
     if [ $code -gt 1 ] || grep -q "Sanitizer\|runtime error" "$TMP/err"; then bad "$(basename "$f"): exit $code"; tail -3 "$TMP/err"; hostile=1; fi

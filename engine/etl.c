@@ -40,6 +40,7 @@
 #define MIN_BUFFER 128u /* relogged files start with a 512-byte header buffer */
 #define MAX_BUFFER (64u << 20)
 #define MAX_DIAGS 50
+#define MAX_WINDOW 130 /* buffers kept for the merge */
 
 /* WMI_BUFFER_HEADER */
 #define BH_SIZE 0x00
@@ -83,16 +84,25 @@ static const struct {
     {0x1a, {0x45d8cccd, 0x539f, 0x4b72, {0xa8, 0xb7, 0x5c, 0x68, 0x31, 0x42, 0x60, 0x9a}}}, /* ALPC */
 };
 
+typedef struct wbuf {
+    uint8_t *data;
+    uint32_t cap, end, pos, size; /* size: of the event at pos */
+    uint16_t proc;
+    uint64_t off;    /* of the buffer in the stream */
+    int64_t next_ts; /* raw time of the event at pos */
+    int live;
+} wbuf;
+
 typedef struct etl_src {
     etwl_source base;
     const etwl_config *cfg;
     etwl_instream *in;
     const char *path;
-    uint8_t *buf;
-    uint32_t cap;
-    uint8_t *zbuf, *zin; /* compressed buffers: decompressed, and as read */
+    wbuf win[MAX_WINDOW]; /* loaded buffers, merged by time; [nwin..] keep memory */
+    int nwin, eof, first_done;
+    uint8_t *zin;         /* a compressed buffer as read */
     uint32_t zcap;
-    uint64_t file_off; /* offset of the current buffer in the (uncompressed) stream */
+    uint64_t file_off;    /* where the next buffer starts in the (uncompressed) stream */
     etwl_event ev;
     etwl_stats st;
     etwl_schema_cache *schemas;  /* TraceLogging, by metadata */
@@ -101,7 +111,7 @@ typedef struct etl_src {
     etwl_schema *header_schema;  /* the logfile header */
     /* from the logfile header */
     int have_header;
-    unsigned ptrsize;
+    unsigned ptrsize, nproc;
     uint32_t clock;
     int64_t perf_freq, start_time, raw0, cpu_mhz;
     uint64_t diags;
@@ -121,8 +131,7 @@ static void etl_destroy(etwl_source *base)
     etl_src *s = (etl_src *)base;
     if (!s) return;
     etwl_instream_close(s->in);
-    free(s->buf);
-    free(s->zbuf);
+    for (int i = 0; i < MAX_WINDOW; i++) free(s->win[i].data);
     free(s->zin);
     etwl_event_release(&s->ev);
     etwl_schema_cache_free(s->schemas);
@@ -176,6 +185,7 @@ static void read_logfile_header(etl_src *s, const uint8_t *p, uint32_t n, unsign
         return;
     }
     s->ptrsize = etwl_le32(p + 44) == 4 ? 4 : 8;
+    s->nproc = etwl_le32(p + 12);
     s->cpu_mhz = etwl_le32(p + 52);
     s->perf_freq = (int64_t)etwl_le64(p + after + 8);
     s->start_time = (int64_t)etwl_le64(p + after + 16);
@@ -426,180 +436,263 @@ static void learn_schema(etl_src *s, const parsed *q, uint64_t off)
     etwl_schema_cache_put(s->embedded, &k, sc);
 }
 
-/* Delivers the events of the buffer in s->buf (len bytes). */
-static etwl_status do_buffer(etl_src *s, uint32_t len, etwl_event_cb cb, void *user)
+/* ---- buffers, merged by time ------------------------------------------------
+ *
+ * Each buffer holds one processor's events in time order, and buffers reach
+ * the file as they fill, so file order is not time order.  As ProcessTrace
+ * does, events are delivered in time order: a window of buffers (four per
+ * processor, at least 32, at most 130) is kept loaded and the earliest next
+ * event among them goes first; an exhausted buffer is replaced by the next
+ * one read.  An event stamped far out of line (after the trace's end, say)
+ * still arrives where its buffer has it. */
+
+static uint32_t event_size(const uint8_t *e, uint32_t room)
 {
-    uint32_t end = etwl_le32(s->buf + BH_SAVED), pos = BUF_HEADER;
-    uint16_t flag = etwl_le16(s->buf + BH_FLAG);
-    uint16_t proc = (flag & BUFFER_FLAG_PROC_INDEX) ? etwl_le16(s->buf + BH_PROCESSOR) : s->buf[BH_PROCESSOR];
-    if (flag & BUFFER_FLAG_COMPRESSED) {
-        diag(s, s->file_off, "a compressed buffer; compressed ETL files are not read yet, skipped");
-        s->st.malformed++;
-        return ETWL_OK;
+    switch (e[2]) {
+    case TH_EVENT32: case TH_EVENT64: case TH_FULL32: case TH_FULL64:
+    case TH_INSTANCE32: case TH_INSTANCE64: case TH_MESSAGE:
+        return etwl_le16(e);
+    default:
+        return room >= 8 ? etwl_le16(e + 4) : 0;
     }
-    if (end < BUF_HEADER || end > len) end = etwl_le32(s->buf + BH_CURRENT);
-    if (end < BUF_HEADER || end > len) end = len;
-    while (pos + 4 <= end && !s->base.closing) {
-        const uint8_t *e = s->buf + pos;
-        parsed q;
-        const char *why = NULL;
+}
+
+/* The raw timestamp of the event at w->pos, to order the merge; kinds
+ * without one go first (they are reported at once). */
+static int64_t raw_time(const uint8_t *e, uint32_t size)
+{
+    switch (e[2]) {
+    case TH_PERFINFO32: case TH_PERFINFO64: return size >= 16 ? (int64_t)etwl_le64(e + 8) : INT64_MIN;
+    case TH_SYSTEM32: case TH_SYSTEM64: case TH_COMPACT32: case TH_COMPACT64:
+    case TH_FULL32: case TH_FULL64: case TH_EVENT32: case TH_EVENT64:
+        return size >= 24 ? (int64_t)etwl_le64(e + 16) : INT64_MIN;
+    default: return INT64_MIN;
+    }
+}
+
+/* Moves w to its next well-formed event start, or marks it done. */
+static void peek(etl_src *s, wbuf *w)
+{
+    for (;;) {
+        const uint8_t *e = w->data + w->pos;
         uint32_t size;
-        etwl_error err;
-        const etwl_schema *schema;
-        etwl_status st;
-        if (etwl_le32(e) == 0xFFFFFFFFu) break; /* the rest of the buffer is free */
+        if (w->pos + 4 > w->end || etwl_le32(e) == 0xFFFFFFFFu) break; /* the rest is free */
         if (!(e[3] & TRACE_HEADER_FLAG)) {
-            diag(s, s->file_off + pos, "no trace header here; the rest of this buffer is skipped");
+            diag(s, w->off + w->pos, "no trace header here; the rest of this buffer is skipped");
             s->st.malformed++;
             break;
         }
-        size = (e[2] == TH_EVENT32 || e[2] == TH_EVENT64 || e[2] == TH_FULL32 || e[2] == TH_FULL64 ||
-                e[2] == TH_INSTANCE32 || e[2] == TH_INSTANCE64 || e[2] == TH_MESSAGE)
-                   ? etwl_le16(e)
-                   : (pos + 8 <= end ? etwl_le16(e + 4) : 0);
-        if (size < 8 || size > end - pos) {
-            diag(s, s->file_off + pos, "an event size runs past its buffer; the rest of this buffer is skipped");
+        size = event_size(e, w->end - w->pos);
+        if (size < 8 || size > w->end - w->pos) {
+            diag(s, w->off + w->pos, "an event size runs past its buffer; the rest of this buffer is skipped");
             s->st.malformed++;
             break;
         }
-        s->st.read++;
-        if (!parse_event(e, size, proc, &q, &why)) {
-            diag(s, s->file_off + pos, why);
-            s->st.malformed++;
-            pos += (size + 7) & ~7u;
-            continue;
-        }
-        if (q.has_hook && q.hook == 0 && !s->have_header) {
-            unsigned ptr = (e[2] == TH_SYSTEM32 || e[2] == TH_COMPACT32) ? 4 : 8;
-            read_logfile_header(s, q.r.user_data, q.r.user_data_length, ptr, q.r.header.timestamp, s->file_off + pos);
-            if (!s->header_schema && build_header_schema(s, ptr, &err) != ETWL_OK) return err.status;
-        }
-        if (q.classic && q.r.header.opcode == 32) {
-            etwl_guid g;
-            etwl_guid_from_bytes(q.r.header.provider_id, &g);
-            if (etwl_guid_equal(&g, &metadata_guid)) learn_schema(s, &q, s->file_off + pos);
-        }
-        schema = schema_for(s, &q, &err);
-        q.r.header.timestamp = to_filetime(s, q.r.header.timestamp);
-        etwl_event_begin(&s->ev);
-        if (etwl_win_record_to_event(&q.r, schema, &s->ev, NULL) != ETWL_OK) {
-            s->st.malformed++;
-            pos += (size + 7) & ~7u;
-            continue;
-        }
-        pos += (size + 7) & ~7u;
-        if (!etwl_config_matches(s->cfg, &s->ev)) {
-            s->st.filtered++;
-            continue;
-        }
-        s->st.passed++;
-        if ((st = cb(&s->ev, user)) != ETWL_OK) return st;
+        w->size = size;
+        w->next_ts = raw_time(e, size);
+        return;
     }
+    w->live = 0;
+}
+
+/* Delivers the event at w->pos, then moves on. */
+static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
+{
+    const uint8_t *e = w->data + w->pos;
+    uint64_t off = w->off + w->pos;
+    uint32_t size = w->size;
+    parsed q;
+    const char *why = NULL;
+    etwl_error err;
+    const etwl_schema *schema;
+    etwl_status st = ETWL_OK;
+    w->pos += (size + 7) & ~7u;
+    s->st.read++;
+    if (!parse_event(e, size, w->proc, &q, &why)) {
+        diag(s, off, why);
+        s->st.malformed++;
+        goto next;
+    }
+    if (q.has_hook && q.hook == 0 && !s->have_header) {
+        unsigned ptr = (e[2] == TH_SYSTEM32 || e[2] == TH_COMPACT32) ? 4 : 8;
+        read_logfile_header(s, q.r.user_data, q.r.user_data_length, ptr, q.r.header.timestamp, off);
+        if (!s->header_schema && build_header_schema(s, ptr, &err) != ETWL_OK) return err.status;
+    }
+    if (q.classic && q.r.header.opcode == 32) {
+        etwl_guid g;
+        etwl_guid_from_bytes(q.r.header.provider_id, &g);
+        if (etwl_guid_equal(&g, &metadata_guid)) learn_schema(s, &q, off);
+    }
+    schema = schema_for(s, &q, &err);
+    q.r.header.timestamp = to_filetime(s, q.r.header.timestamp);
+    etwl_event_begin(&s->ev);
+    if (etwl_win_record_to_event(&q.r, schema, &s->ev, NULL) != ETWL_OK) {
+        s->st.malformed++;
+        goto next;
+    }
+    if (!etwl_config_matches(s->cfg, &s->ev)) {
+        s->st.filtered++;
+        goto next;
+    }
+    s->st.passed++;
+    st = cb(&s->ev, user);
+next:
+    peek(s, w);
+    return st;
+}
+
+static etwl_status grow(wbuf *w, uint32_t size, etwl_error *err)
+{
+    uint8_t *b;
+    if (size <= w->cap) return ETWL_OK;
+    if (!(b = realloc(w->data, size))) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    w->data = b;
+    w->cap = size;
     return ETWL_OK;
 }
 
-static etwl_status compressed_buffer(etl_src *s, uint32_t size, etwl_event_cb cb, void *user, etwl_error *err)
+/* Reads the next buffer into w: 1 loaded, 0 at the end (or nothing more can
+ * be read), -1 on an error in err. */
+static int load(etl_src *s, wbuf *w, etwl_error *err)
 {
-    long k, out;
-    etwl_status st;
-    if (size <= BUF_HEADER || size > MAX_BUFFER) {
-        diag(s, s->file_off, "a compressed buffer size is not plausible; the rest of the file is skipped");
-        s->st.malformed++;
-        s->base.closing = 1;
-        return ETWL_OK;
+    uint8_t hdr[BUF_HEADER];
+    long k;
+    uint32_t size, len, saved;
+    uint16_t flag;
+    if (s->eof) return 0;
+    k = etwl_instream_read(s->in, hdr, BUF_HEADER, err);
+    if (k < 0) return -1;
+    size = k < BUF_HEADER ? 0 : etwl_le32(hdr + BH_SIZE);
+    flag = k < BUF_HEADER ? 0 : etwl_le16(hdr + BH_FLAG);
+    if (s->file_off == 0 && (k < BUF_HEADER || size < MIN_BUFFER || size > MAX_BUFFER ||
+                             (!(flag & BUFFER_FLAG_COMPRESSED) && size % 8))) {
+        etwl_error_set(err, ETWL_EPARSE, "%s: not an ETL file (no plausible buffer header at offset 0)",
+                       etwl_instream_name(s->in));
+        return -1;
     }
-    if (!s->zbuf && !(s->zbuf = malloc(MAX_BUFFER))) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
-    if (size > s->zcap) {
-        uint8_t *b = realloc(s->zin, size);
-        if (!b) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
-        s->zin = b;
-        s->zcap = size;
+    if (k == 0) goto end;
+    if (k < BUF_HEADER) {
+        diag(s, s->file_off, "the file ends inside a buffer header");
+        goto bad_end;
     }
-    k = etwl_instream_read(s->in, s->zin, size - BUF_HEADER, err);
-    if (k < 0) return err ? err->status : ETWL_EIO;
-    memcpy(s->zbuf, s->buf, BUF_HEADER);
-    out = etwl_lz77_decompress(s->zin, (size_t)k, s->zbuf + BUF_HEADER, MAX_BUFFER - BUF_HEADER);
-    if (out < 0 || (uint32_t)k < size - BUF_HEADER) {
-        diag(s, s->file_off, out < 0 ? "a compressed buffer does not decompress; skipped" : "the file ends inside a compressed buffer");
-        s->st.malformed++;
-        if (out < 0) {
-            s->file_off += size;
-            return ETWL_OK;
-        }
+    if (size <= BUF_HEADER || size > MAX_BUFFER || (!(flag & BUFFER_FLAG_COMPRESSED) && size % 8)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "a buffer size of %u is not plausible; the rest of the file is skipped", size);
+        diag(s, s->file_off, msg);
+        goto bad_end;
     }
-    /* the events end at SavedOffset, or where the data does */
-    {
-        uint8_t *keep = s->buf;
-        uint32_t len = BUF_HEADER + (uint32_t)out, saved = etwl_le32(s->zbuf + BH_SAVED);
-        if (saved >= BUF_HEADER && saved < len) len = saved;
-        s->zbuf[BH_SAVED] = (uint8_t)len;
-        s->zbuf[BH_SAVED + 1] = (uint8_t)(len >> 8);
-        s->zbuf[BH_SAVED + 2] = (uint8_t)(len >> 16);
-        s->zbuf[BH_SAVED + 3] = (uint8_t)(len >> 24);
-        s->zbuf[BH_FLAG] &= (uint8_t)~BUFFER_FLAG_COMPRESSED; /* it is not, any more */
-        s->buf = s->zbuf;
-        st = do_buffer(s, len, cb, user);
-        s->buf = keep;
-    }
+    w->off = s->file_off;
     s->file_off += size;
-    if (st == ETWL_ENOMEM) return etwl_error_set(err, st, "out of memory");
-    if (st != ETWL_OK) return etwl_error_set(err, st, "event processing stopped by its callback");
-    return (uint32_t)k < size - BUF_HEADER ? (s->base.closing = 1, ETWL_OK) : ETWL_OK;
+    if (flag & BUFFER_FLAG_COMPRESSED) {
+        /* Windows 8+: BufferSize is the compressed size (any alignment);
+         * the events follow the header in Plain LZ77 */
+        long out;
+        if (size > s->zcap) {
+            uint8_t *b = realloc(s->zin, size);
+            if (!b) return etwl_error_set(err, ETWL_ENOMEM, "out of memory"), -1;
+            s->zin = b;
+            s->zcap = size;
+        }
+        k = etwl_instream_read(s->in, s->zin, size - BUF_HEADER, err);
+        if (k < 0) return -1;
+        saved = etwl_le32(hdr + BH_SAVED);
+        if (grow(w, saved > BUF_HEADER && saved <= MAX_BUFFER ? saved : 65536, err) != ETWL_OK) return -1;
+        out = etwl_lz77_decompress(s->zin, (size_t)k, w->data + BUF_HEADER, w->cap - BUF_HEADER);
+        if (out < 0 && w->cap < MAX_BUFFER) { /* SavedOffset may understate it */
+            if (grow(w, MAX_BUFFER, err) != ETWL_OK) return -1;
+            out = etwl_lz77_decompress(s->zin, (size_t)k, w->data + BUF_HEADER, w->cap - BUF_HEADER);
+        }
+        if ((uint32_t)k < size - BUF_HEADER) {
+            diag(s, w->off, "the file ends inside a compressed buffer");
+            s->st.malformed++;
+            s->eof = 1;
+        }
+        if (out < 0) {
+            diag(s, w->off, "a compressed buffer does not decompress; skipped");
+            s->st.malformed++;
+            w->live = 0;
+            return 1;
+        }
+        len = BUF_HEADER + (uint32_t)out;
+        w->end = saved >= BUF_HEADER && saved < len ? saved : len;
+    } else {
+        if (grow(w, size, err) != ETWL_OK) return -1;
+        k = etwl_instream_read(s->in, w->data + BUF_HEADER, size - BUF_HEADER, err);
+        if (k < 0) return -1;
+        len = BUF_HEADER + (uint32_t)k;
+        if ((uint32_t)k < size - BUF_HEADER) {
+            diag(s, w->off, "the file ends inside a buffer; the events read from it are delivered");
+            s->st.malformed++;
+            s->eof = 1;
+        }
+        saved = etwl_le32(hdr + BH_SAVED);
+        if (saved < BUF_HEADER || saved > len) saved = etwl_le32(hdr + BH_CURRENT);
+        w->end = saved >= BUF_HEADER && saved <= len ? saved : len;
+    }
+    memcpy(w->data, hdr, BUF_HEADER);
+    w->proc = (flag & BUFFER_FLAG_PROC_INDEX) ? etwl_le16(hdr + BH_PROCESSOR) : hdr[BH_PROCESSOR];
+    w->pos = BUF_HEADER;
+    w->live = 1;
+    peek(s, w);
+    return 1;
+bad_end:
+    s->st.malformed++;
+end:
+    s->eof = 1;
+    return 0;
 }
 
 static etwl_status etl_process(etwl_source *base, etwl_event_cb cb, void *user, etwl_error *err)
 {
     etl_src *s = (etl_src *)base;
     while (!s->base.closing) {
-        long k = etwl_instream_read(s->in, s->buf, BUF_HEADER, err);
-        uint32_t size;
+        int i, best = -1;
         etwl_status st;
-        if (k < 0) return err ? err->status : ETWL_EIO;
-        if (k == 0 && s->file_off > 0) break;
-        size = k < BUF_HEADER ? 0 : etwl_le32(s->buf + BH_SIZE);
-        if (s->file_off == 0 && (size < MIN_BUFFER || size > MAX_BUFFER || size % 8 || k < BUF_HEADER))
-            return etwl_error_set(err, ETWL_EPARSE, "%s: not an ETL file (no plausible buffer header at offset 0)",
-                                  etwl_instream_name(s->in));
-        if (k < BUF_HEADER) {
-            diag(s, s->file_off, "the file ends inside a buffer header");
-            s->st.malformed++;
-            break;
+        /* keep the window full: four buffers a processor (relogged files
+         * interleave several sessions' buffers), at least 32 */
+        int want = s->have_header && s->nproc ? 4 * (int)s->nproc + 4 : 32;
+        if (want < 32) want = 32;
+        if (want > MAX_WINDOW) want = MAX_WINDOW;
+        while (s->nwin < want && !s->eof) {
+            int r = load(s, &s->win[s->nwin], err);
+            if (r < 0) return err ? err->status : ETWL_EIO;
+            if (r == 0) break;
+            s->nwin++;
         }
-        if (etwl_le16(s->buf + BH_FLAG) & BUFFER_FLAG_COMPRESSED) {
-            /* Windows 8+: BufferSize is the compressed size (any alignment),
-             * the events follow the header in Plain LZ77 */
-            if ((st = compressed_buffer(s, size, cb, user, err)) != ETWL_OK) return st;
+        int64_t other = INT64_MAX; /* the earliest next event of the other buffers */
+        for (i = 0; i < s->nwin; i++) {
+            if (!s->win[i].live) { /* exhausted: its memory serves the next buffer */
+                wbuf t = s->win[i];
+                s->win[i] = s->win[--s->nwin];
+                s->win[s->nwin] = t;
+                i--;
+                continue;
+            }
+            if (best < 0 || s->win[i].next_ts < s->win[best].next_ts) {
+                if (best >= 0 && s->win[best].next_ts < other) other = s->win[best].next_ts;
+                best = i;
+            } else if (s->win[i].next_ts < other) {
+                other = s->win[i].next_ts;
+            }
+        }
+        if (best < 0) {
+            if (s->eof) break;
             continue;
         }
-        if (size < MIN_BUFFER || size > MAX_BUFFER || size % 8) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "a buffer size of %u is not plausible; the rest of the file is skipped", size);
-            diag(s, s->file_off, msg);
-            s->st.malformed++;
-            break;
+        /* the file's first event is the logfile header, whose clock converts
+         * every timestamp: it goes first whatever its own time says */
+        if (!s->first_done) {
+            s->first_done = 1;
+            for (i = 0; i < s->nwin; i++)
+                if (s->win[i].off == 0 && s->win[i].pos == BUF_HEADER) best = i, other = INT64_MIN;
         }
-        if (size > s->cap) {
-            uint8_t *b = realloc(s->buf, size);
-            if (!b) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
-            s->buf = b;
-            s->cap = size;
-        }
-        k = etwl_instream_read(s->in, s->buf + BUF_HEADER, size - BUF_HEADER, err);
-        if (k < 0) return err ? err->status : ETWL_EIO;
-        if ((uint32_t)k < size - BUF_HEADER) {
-            diag(s, s->file_off, "the file ends inside a buffer; the events read from it are delivered");
-            s->st.malformed++;
-            /* what was read may still hold whole events */
-            memset(s->buf + BUF_HEADER + k, 0xFF, size - BUF_HEADER - (uint32_t)k);
-            if ((st = do_buffer(s, BUF_HEADER + (uint32_t)k, cb, user)) != ETWL_OK)
+        /* a buffer is in time order: deliver its run up to the others' next */
+        do {
+            if ((st = deliver(s, &s->win[best], cb, user)) != ETWL_OK) {
+                if (st == ETWL_ENOMEM) return etwl_error_set(err, st, "out of memory");
                 return etwl_error_set(err, st, "event processing stopped by its callback");
-            break;
-        }
-        if ((st = do_buffer(s, size, cb, user)) != ETWL_OK) {
-            if (st == ETWL_ENOMEM) return etwl_error_set(err, st, "out of memory");
-            return etwl_error_set(err, st, "event processing stopped by its callback");
-        }
-        s->file_off += size;
+            }
+        } while (s->win[best].live && s->win[best].next_ts <= other && !s->base.closing);
     }
     return ETWL_OK;
 }
@@ -612,8 +705,7 @@ static etwl_status etl_open(const etwl_config *cfg, etwl_source **out, etwl_erro
     if (!s) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     s->cfg = cfg;
     s->path = cfg->read_path;
-    if ((st = etwl_event_init(&s->ev)) != ETWL_OK || (st = etwl_schema_cache_new(0, &s->schemas)) != ETWL_OK ||
-        !(s->buf = malloc(s->cap = 65536))) {
+    if ((st = etwl_event_init(&s->ev)) != ETWL_OK || (st = etwl_schema_cache_new(0, &s->schemas)) != ETWL_OK) {
         etl_destroy(&s->base);
         return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     }

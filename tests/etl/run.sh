@@ -47,6 +47,18 @@ fi
 # ...and the value itself is the SYSTEMTIME's: 14:59:35.799
 if grep -q "system_time_type=21/09/09 14:59:35.79\.\.\." "$TMP/pt"; then ok; else bad "system_time_type of the first event"; fi
 
+# Events arrive in time order, as ProcessTrace gives them, not in file order
+# (each buffer is one processor's; this trace has 31 inversions in file order).
+inv=$("$BIN" --no-rules -r "$DATA/ShutdownPerfDiagLogger.etl" --dump --json 2>/dev/null | python3 -c '
+import sys, json
+prev, n = None, 0
+for l in sys.stdin:
+    t = json.loads(l)["header"]["ts"]
+    n += prev is not None and t < prev
+    prev = t
+print(n)')
+if [ "$inv" = 0 ]; then ok; else bad "events out of time order: $inv"; fi
+
 # Process rundown from the kernel logger gives image names and command lines.
 "$BIN" --no-rules -r "$DATA/ShutdownPerfDiagLogger.etl" --dump --json 2>/dev/null |
     grep '"provider_guid":"{3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C}"' | grep '"op_code":3,' >"$TMP/rundown"

@@ -364,7 +364,9 @@ static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, c
     q->r.user_data = e + hdr;
     q->r.user_data_length = (uint16_t)(size - hdr);
     if (q->has_hook) {
-        const etwl_guid *g = group_guid((uint8_t)(q->hook >> 8));
+        /* image loads are logged with the process group's hook (0x030A)
+         * but belong to the Image class (Image_Load, type 10) */
+        const etwl_guid *g = group_guid(q->hook == 0x030A ? 0x14 : (uint8_t)(q->hook >> 8));
         h->opcode = (uint8_t)q->hook;
         if (g) { /* GUID memory order: little-endian fields */
             h->provider_id[0] = (uint8_t)g->d1;

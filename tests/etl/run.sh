@@ -80,6 +80,15 @@ if grep -q '^EVENT 174.754: Microsoft-Windows-DNS-Client/DnsServerForInterface P
     bad "manifest events decoded from the schemas the trace carries"
 fi
 
+# Kernel event counts by class and type equal TraceEvent's for the classes
+# etwlua names (SysConfig is not built in; TraceEvent counts fewer PerfInfo
+# samples and no thread or file rundown)
+missing=$(grep -E '^COUNT Windows Kernel/(Process|Image|DiskIO|TcpIp|UdpIp|Memory|EventTrace)' "$DATA/net.4.5.2.x64.baseline.txt" |
+    while read -r line; do grep -qxF "$line" "$TMP/net" || echo "$line"; done)
+if [ -z "$missing" ] && [ "$(grep -cE '^COUNT Windows Kernel/(Process|Image|DiskIO|TcpIp|UdpIp|Memory|EventTrace)' "$TMP/net")" -ge 28 ]; then ok; else
+    bad "kernel counts differ from TraceEvent's: $missing"
+fi
+
 # AMSI events give the script content.
 if "$BIN" --no-rules -r "$DATA/AMSITrace.etl" --dump --json 2>/dev/null | grep -q '"Script":"if (\$this.Name.IndexOf('; then ok; else
     bad "AMSI script content"

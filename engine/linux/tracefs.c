@@ -23,6 +23,7 @@
 
 #define MAX_PAGES 64
 #define IDLE_MS 10
+#define PEND_WAIT 500000 /* 50 ms in FILETIME ticks: how long an event waits for its stack */
 #define STATS_EVERY_NS 250000000LL /* also how soon a --kill from outside is noticed */
 
 typedef struct page {
@@ -38,6 +39,12 @@ typedef struct cpu_rd {
     void *rec;       /* current record, NULL when this CPU is drained */
     unsigned long long ts;
     unsigned long long overrun; /* last value seen in per_cpu/cpuN/stats */
+    /* With STACK_TRACE, an event that ends a round waits here for the
+     * kernel_stack record that follows it, which the next round reads. */
+    char *pend;
+    unsigned pend_size, pend_cap;
+    unsigned long long pend_ts;
+    int64_t pend_until; /* FILETIME: after this it goes without a stack */
 } cpu_rd;
 
 typedef struct tfs {
@@ -265,6 +272,7 @@ static void destroy(etwl_source *s)
         if (t->cpus[i].tc) tracefs_cpu_close(t->cpus[i].tc);
         if (t->cpus[i].kb) kbuffer_free(t->cpus[i].kb);
         for (k = 0; k < MAX_PAGES; k++) free(t->cpus[i].pages[k].data);
+        free(t->cpus[i].pend);
     }
     free(t->cpus);
     if (t->inst) { /* the session must not outlive us */
@@ -543,6 +551,31 @@ static void advance(cpu_rd *c)
     }
 }
 
+static int is_type(const void *rec, unsigned size, int id)
+{
+    uint16_t type;
+    if (size < 2) return 0;
+    memcpy(&type, rec, 2);
+    return type == id;
+}
+
+/* When the record at c is the kernel_stack that followed an event, it
+ * becomes that event's stack (t->stack) and is consumed. */
+static void take_stack(tfs *t, cpu_rd *c, uint64_t *stackbuf)
+{
+    unsigned ssz = (unsigned)kbuffer_event_size(c->kb);
+    int32_t n = 0;
+    if (!is_type(c->rec, ssz, t->stack_id)) return;
+    if (ssz >= 16) memcpy(&n, (char *)c->rec + 8, 4);
+    if (n < 0) n = 0;
+    if (ssz < 16 || (unsigned)n > (ssz - 16) / 8) n = ssz < 16 ? 0 : (int32_t)((ssz - 16) / 8);
+    if (n > 64) n = 64;
+    stackbuf[0] = (uint64_t)n;
+    memcpy(stackbuf + 1, (char *)c->rec + 16, (size_t)n * 8);
+    t->stack = stackbuf;
+    advance(c);
+}
+
 static etwl_status tfs_process(etwl_source *s, etwl_event_cb cb, void *user, etwl_error *err)
 {
     tfs *t = (tfs *)s;
@@ -554,37 +587,61 @@ static etwl_status tfs_process(etwl_source *s, etwl_event_cb cb, void *user, etw
     while (!t->base.closing) {
         int got = read_round(t);
         /* k-way merge by timestamp across CPUs */
+        int64_t now = now_ft(t);
         for (;;) {
             int i, best = -1;
             void *rec;
             unsigned size;
             unsigned long long ts;
             uint64_t stackbuf[65];
-            for (i = 0; i < t->ncpu; i++)
-                if (t->cpus[i].rec && (best < 0 || t->cpus[i].ts < t->cpus[best].ts)) best = i;
+            for (i = 0; i < t->ncpu; i++) {
+                cpu_rd *c = &t->cpus[i];
+                unsigned long long head;
+                if (c->pend_size) {
+                    /* its stack is written right after it; a later round reads it */
+                    if (!c->rec && now < c->pend_until) continue;
+                    head = c->pend_ts;
+                } else if (c->rec) {
+                    head = c->ts;
+                } else {
+                    continue;
+                }
+                if (best < 0 || head < (t->cpus[best].pend_size ? t->cpus[best].pend_ts : t->cpus[best].ts)) best = i;
+            }
             if (best < 0) break;
+            t->stack = NULL;
+            if (t->cpus[best].pend_size) {
+                cpu_rd *c = &t->cpus[best];
+                if (c->rec) take_stack(t, c, stackbuf);
+                st = deliver(t, best, c->pend, c->pend_size, c->pend_ts);
+                c->pend_size = 0;
+                t->stack = NULL;
+                if (st) goto done;
+                continue;
+            }
             rec = t->cpus[best].rec;
             size = (unsigned)kbuffer_event_size(t->cpus[best].kb);
             ts = t->cpus[best].ts;
             advance(&t->cpus[best]); /* pages stay valid for the whole round */
-            t->stack = NULL;
-            if (t->stack_id && t->cpus[best].rec) {
-                /* the stack of an event is the record right after it */
-                uint16_t type;
-                memcpy(&type, t->cpus[best].rec, 2);
-                if (type == t->stack_id) {
-                    unsigned ssz = (unsigned)kbuffer_event_size(t->cpus[best].kb);
-                    int32_t n = 0;
-                    if (ssz >= 16) memcpy(&n, (char *)t->cpus[best].rec + 8, 4);
-                    if (n < 0) n = 0;
-                    if ((unsigned)n > (ssz - 16) / 8) n = (int32_t)((ssz - 16) / 8);
-                    if (n > 64) n = 64;
-                    stackbuf[0] = (uint64_t)n;
-                    memcpy(stackbuf + 1, (char *)t->cpus[best].rec + 16, (size_t)n * 8);
-                    t->stack = stackbuf;
-                    advance(&t->cpus[best]);
+            if (t->stack_id && !t->cpus[best].rec && !is_type(rec, size, t->stack_id)) {
+                /* the last record of this round: keep it for its stack */
+                cpu_rd *c = &t->cpus[best];
+                if (size > c->pend_cap) {
+                    char *b = realloc(c->pend, size);
+                    if (!b) {
+                        st = ETWL_ENOMEM;
+                        goto done;
+                    }
+                    c->pend = b;
+                    c->pend_cap = size;
                 }
+                memcpy(c->pend, rec, size);
+                c->pend_size = size;
+                c->pend_ts = ts;
+                c->pend_until = now_ft(t) + PEND_WAIT;
+                continue;
             }
+            if (t->stack_id && t->cpus[best].rec) take_stack(t, &t->cpus[best], stackbuf);
             st = deliver(t, best, rec, size, ts);
             t->stack = NULL;
             if (st) goto done;
@@ -602,6 +659,12 @@ static etwl_status tfs_process(etwl_source *s, etwl_event_cb cb, void *user, etw
         }
     }
 done:
+    /* events still waiting for a stack go without one rather than nowhere */
+    for (int i = 0; st == ETWL_OK && i < t->ncpu; i++)
+        if (t->cpus[i].pend_size) {
+            st = deliver(t, i, t->cpus[i].pend, t->cpus[i].pend_size, t->cpus[i].pend_ts);
+            t->cpus[i].pend_size = 0;
+        }
     tracefs_trace_off(t->inst);
     poll_losses(t);
     if (t->pp && st == ETWL_OK) st = etwl_procprov_flush(t->pp, now_ft(t), 1);

@@ -141,9 +141,12 @@ lost=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' "$TMP/etwl-t-loss.err" | tail -1)
 [ "${lost:-0}" -gt 0 ] && grep -q '"rule":"etwlua.events_lost"' "$TMP/etwl-t-loss.out" && ok ||
     bad "loss accounting (lost=${lost:-?}: $(tail -3 "$TMP/etwl-t-loss.err"))"
 
-# 8. STACK_TRACE: each event's kernel stack arrives in ext.stacktrace.
+# 8. STACK_TRACE: each event's kernel stack arrives in ext.stacktrace, also
+# under a burst of execs, when events end read rounds and their stack
+# records only arrive with the next round.
 start etwl-t-f -p sched:sched_process_exec -E STACK_TRACE --dump --json --duration 3 || bad "stack session did not start"
 /bin/echo stacks >/dev/null
+for i in $(seq 300); do /bin/true; done
 wait "$pid_etwl_t_f"
 python3 - "$TMP/etwl-t-f.out" <<'PY' && ok || bad "STACK_TRACE"
 import json, sys

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "bytes.h"
 #include "event.h"
 #include "format.h"
@@ -497,6 +498,38 @@ static void peek(etl_src *s, wbuf *w)
     w->live = 0;
 }
 
+/* A kernel stack (StackWalk, hook 0x1820) is written right after the event
+ * it belongs to, stamped with that event's raw time: when the next record
+ * of w is one, it becomes the event's ext.stacktrace and is consumed. */
+static void attach_stack(etl_src *s, wbuf *w, int64_t raw)
+{
+    const uint8_t *e = w->data + w->pos;
+    uint32_t size, hdr, n, i, ptr;
+    uint64_t *addr;
+    if (w->pos + 8 > w->end || !(e[3] & TRACE_HEADER_FLAG)) return;
+    switch (e[2]) {
+    case TH_SYSTEM32: case TH_SYSTEM64: hdr = 32; break;
+    case TH_COMPACT32: case TH_COMPACT64: hdr = 24; break;
+    case TH_PERFINFO32: case TH_PERFINFO64: hdr = 16; break;
+    default: return;
+    }
+    size = etwl_le16(e + 4);
+    if (etwl_le16(e + 6) != 0x1820 || size < hdr + 16 || size > w->end - w->pos) return;
+    if ((int64_t)etwl_le64(e + hdr) != raw) return;
+    ptr = (e[2] == TH_SYSTEM32 || e[2] == TH_COMPACT32 || e[2] == TH_PERFINFO32) ? 4 : 8;
+    n = (size - hdr - 16) / ptr;
+    if (n > 256) n = 256;
+    if (!(addr = etwl_arena_alloc(&s->ev.arena, (n ? n : 1) * sizeof *addr))) return;
+    for (i = 0; i < n; i++)
+        addr[i] = ptr == 4 ? etwl_le32(e + hdr + 16 + 4 * i) : etwl_le64(e + hdr + 16 + 8 * i);
+    s->ev.ext.stack.matched_id = 0;
+    s->ev.ext.stack.addresses = addr;
+    s->ev.ext.stack.count = n;
+    s->ev.ext.has |= ETWL_EXT_STACKTRACE;
+    w->pos += (size + 7) & ~7u;
+    s->st.read++;
+}
+
 /* Delivers the event at w->pos, then moves on. */
 static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
 {
@@ -508,6 +541,7 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
     etwl_error err;
     const etwl_schema *schema;
     etwl_status st = ETWL_OK;
+    int64_t raw;
     w->pos += (size + 7) & ~7u;
     s->st.read++;
     if (!parse_event(e, size, w->proc, &q, &why)) {
@@ -526,12 +560,14 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
         if (etwl_guid_equal(&g, &metadata_guid)) learn_schema(s, &q, off);
     }
     schema = schema_for(s, &q, &err);
-    q.r.header.timestamp = to_filetime(s, q.r.header.timestamp);
+    raw = q.r.header.timestamp;
+    q.r.header.timestamp = to_filetime(s, raw);
     etwl_event_begin(&s->ev);
     if (etwl_win_record_to_event(&q.r, schema, &s->ev, NULL) != ETWL_OK) {
         s->st.malformed++;
         goto next;
     }
+    attach_stack(s, w, raw);
     if (!etwl_config_matches(s->cfg, &s->ev)) {
         s->st.filtered++;
         goto next;

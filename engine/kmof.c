@@ -19,6 +19,8 @@ static const etwl_guid eventtrace_class = {0x68fdd900, 0x4a3e, 0x11d1, {0x84, 0x
 static const etwl_guid perfinfo_class = {0xce1dbfb4, 0x137e, 0x4da6, {0x87, 0xb0, 0x3f, 0x59, 0xaa, 0x10, 0x2c, 0xbc}};
 static const etwl_guid diskio_class = {0x3d6fa8d4, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
 static const etwl_guid fileio_class = {0x90cbdc39, 0x4a3e, 0x11d1, {0x84, 0xf4, 0x00, 0x00, 0xf8, 0x04, 0x64, 0xe3}};
+static const etwl_guid sysconfig_class = {0x01853a65, 0x418f, 0x4f36, {0xae, 0xfc, 0xdc, 0x0f, 0x1d, 0x2f, 0xd2, 0x35}};
+static const etwl_guid sysconfigex_class = {0x9b79ee91, 0xb5fd, 0x41c0, {0xa2, 0x43, 0x42, 0x48, 0xe2, 0x66, 0xe9, 0xd0}};
 static const etwl_guid pagefault_class = {0x3d6fa8d3, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
 
 static uint16_t ptr_type(unsigned ptr) { return ptr == 4 ? ETWL_IN_HEXINT32 : ETWL_IN_HEXINT64; }
@@ -44,6 +46,9 @@ static etwl_status build(const kfield *f, size_t n, unsigned ptr, etwl_schema **
         } else if (f[i].in == IP6) {
             int h = etwl_sb_add(b, -1, f[i].name, ETWL_IN_BINARY, ETWL_OUT_IPV6);
             etwl_sb_length(b, h, 16);
+        } else if (f[i].out & 0x8000) { /* WCHARS(n): a fixed-length UTF-16 string */
+            int h = etwl_sb_add(b, -1, f[i].name, ETWL_IN_UNICODESTRING, 0);
+            etwl_sb_length(b, h, (uint16_t)(f[i].out & 0x7fff));
         } else {
             etwl_sb_add(b, -1, f[i].name, f[i].in, f[i].out);
         }
@@ -147,6 +152,63 @@ static etwl_status process_other(uint8_t opcode, unsigned ptr, etwl_schema **out
     return ETWL_ENOTFOUND;
 }
 
+#define WCHARS(n) ETWL_IN_UNICODESTRING, (uint16_t)(0x8000 | (n)) /* a fixed wchar[n] array */
+
+/* SystemConfig: PhyDisk (11), LogDisk (12), Services (15, v3), Power (16),
+ * Network (17) */
+static etwl_status sysconfig(uint8_t opcode, uint8_t version, unsigned ptr, etwl_schema **out)
+{
+    static const kfield phydisk[] = {
+        {"DiskNumber", ETWL_IN_UINT32, 0}, {"BytesPerSector", ETWL_IN_UINT32, 0}, {"SectorsPerTrack", ETWL_IN_UINT32, 0},
+        {"TracksPerCylinder", ETWL_IN_UINT32, 0}, {"Cylinders", ETWL_IN_UINT64, 0}, {"SCSIPort", ETWL_IN_UINT32, 0},
+        {"SCSIPath", ETWL_IN_UINT32, 0}, {"SCSITarget", ETWL_IN_UINT32, 0}, {"SCSILun", ETWL_IN_UINT32, 0},
+        {"Manufacturer", WCHARS(256)}, {"PartitionCount", ETWL_IN_UINT32, 0}, {"WriteCacheEnabled", ETWL_IN_UINT8, 0},
+        {"Pad", ETWL_IN_UINT8, 0}, {"BootDriveLetter", WCHARS(3)}, {"Spare", WCHARS(2)},
+    };
+    static const kfield logdisk[] = {
+        {"StartOffset", ETWL_IN_UINT64, 0}, {"PartitionSize", ETWL_IN_UINT64, 0}, {"DiskNumber", ETWL_IN_UINT32, 0},
+        {"Size", ETWL_IN_UINT32, 0}, {"DriveType", ETWL_IN_UINT32, 0}, {"DriveLetterString", WCHARS(4)},
+        {"Pad1", ETWL_IN_UINT32, 0}, {"PartitionNumber", ETWL_IN_UINT32, 0}, {"SectorsPerCluster", ETWL_IN_UINT32, 0},
+        {"BytesPerSector", ETWL_IN_UINT32, 0}, {"Pad2", ETWL_IN_UINT32, 0}, {"NumberOfFreeClusters", ETWL_IN_UINT64, 0},
+        {"TotalNumberOfClusters", ETWL_IN_UINT64, 0}, {"FileSystem", WCHARS(16)}, {"VolumeExt", ETWL_IN_UINT32, 0},
+        {"Pad3", ETWL_IN_UINT32, 0},
+    };
+    static const kfield services[] = { /* v3: the service's load order group and svchost group follow */
+        {"ProcessId", ETWL_IN_UINT32, 0}, {"ServiceState", ETWL_IN_UINT32, 0}, {"SubProcessTag", ETWL_IN_UINT32, 0},
+        {"ServiceName", ETWL_IN_UNICODESTRING, 0}, {"DisplayName", ETWL_IN_UNICODESTRING, 0},
+        {"ProcessName", ETWL_IN_UNICODESTRING, 0}, {"LoadOrderGroup", ETWL_IN_UNICODESTRING, 0},
+        {"SvchostGroup", ETWL_IN_UNICODESTRING, 0},
+    };
+    static const kfield power[] = {{"S1", ETWL_IN_UINT8, 0}, {"S2", ETWL_IN_UINT8, 0}, {"S3", ETWL_IN_UINT8, 0},
+                                   {"S4", ETWL_IN_UINT8, 0}, {"S5", ETWL_IN_UINT8, 0}, {"Pad1", ETWL_IN_UINT8, 0},
+                                   {"Pad2", ETWL_IN_UINT8, 0}, {"Pad3", ETWL_IN_UINT8, 0}};
+    static const kfield network[] = {{"TcbTablePartitions", ETWL_IN_UINT32, 0}, {"MaxHashTableSize", ETWL_IN_UINT32, 0},
+                                     {"MaxUserPort", ETWL_IN_UINT32, 0}, {"TcpTimedWaitDelay", ETWL_IN_UINT32, 0}};
+    switch (opcode) {
+    case 11: return BUILD(phydisk);
+    case 12: return BUILD(logdisk);
+    case 15: return version == 3 ? BUILD(services) : ETWL_ENOTFOUND;
+    case 16: return BUILD(power);
+    case 17: return BUILD(network);
+    default: return ETWL_ENOTFOUND;
+    }
+}
+
+/* SysConfigEx: SystemPaths (33), UnknownVolume (34), VolumeMapping (35) */
+static etwl_status sysconfigex(uint8_t opcode, unsigned ptr, etwl_schema **out)
+{
+    static const kfield paths[] = {{"SystemDirectory", ETWL_IN_UNICODESTRING, 0},
+                                   {"SystemWindowsDirectory", ETWL_IN_UNICODESTRING, 0}};
+    static const kfield unknown[] = {{"Value", ETWL_IN_UNICODESTRING, 0}};
+    static const kfield mapping[] = {{"NtPath", ETWL_IN_UNICODESTRING, 0}, {"DosPath", ETWL_IN_UNICODESTRING, 0}};
+    switch (opcode) {
+    case 33: return BUILD(paths);
+    case 34: return BUILD(unknown);
+    case 35: return BUILD(mapping);
+    default: return ETWL_ENOTFOUND;
+    }
+}
+
 /* TcpIp and UdpIp: the address part of every send/receive/connect event */
 #define ADDR4 {"PID", ETWL_IN_UINT32, 0}, {"size", ETWL_IN_UINT32, 0}, {"daddr", ETWL_IN_UINT32, ETWL_OUT_IPV4}, \
               {"saddr", ETWL_IN_UINT32, ETWL_OUT_IPV4}, {"dport", ETWL_IN_UINT16, ETWL_OUT_PORT},             \
@@ -231,6 +293,8 @@ etwl_status etwl_kmof_schema(const etwl_guid *cls, uint8_t opcode, uint8_t versi
     if (etwl_guid_equal(cls, &diskio_class)) return diskio(opcode, version, ptrsize, out);
     if (etwl_guid_equal(cls, &fileio_class)) return fileio(opcode, ptrsize, out);
     if (etwl_guid_equal(cls, &pagefault_class)) return pagefault(opcode, ptrsize, out);
+    if (etwl_guid_equal(cls, &sysconfig_class)) return sysconfig(opcode, version, ptrsize, out);
+    if (etwl_guid_equal(cls, &sysconfigex_class)) return sysconfigex(opcode, ptrsize, out);
     if (etwl_guid_equal(cls, &thread_class) && opcode >= 1 && opcode <= 4) return thread(version, ptrsize, out);
     if (etwl_guid_equal(cls, &tcpip_class) && version >= 2) return tcpip(opcode, ptrsize, out);
     if (etwl_guid_equal(cls, &udpip_class) && version >= 2) return udpip(opcode, ptrsize, out);

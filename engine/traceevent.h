@@ -12,6 +12,9 @@ void etwl_te_free(etwl_te *t);
 /* Appends the event's line (when it is among the first 5 of its name) and
  * counts it. */
 etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out);
+/* A first pass over a file: learns process names (from the kernel Process
+ * events), as TraceEvent knows them from the whole trace for PName. */
+etwl_status etwl_te_learn(etwl_te *t, etwl_event *ev);
 /* Appends the COUNT lines. */
 etwl_status etwl_te_finish(etwl_te *t, etwl_buf *out);
 

@@ -31,9 +31,16 @@ typedef struct te_name {
     uint64_t count;
 } te_name;
 
+typedef struct te_proc {
+    uint32_t pid;
+    char name[64];
+} te_proc;
+
 struct etwl_te {
     te_name *names;
     uint32_t n, cap;
+    te_proc *procs; /* pid -> name, for PName; the last seen wins */
+    uint32_t nprocs, capprocs;
     int64_t t0;
     int have_t0;
 };
@@ -68,6 +75,10 @@ static const struct {
      "46=Sample,73=CollectionStart,74=CollectionEnd"},
     {{0x2cb15d1d, 0x5fc1, 0x11d2, {0xab, 0xe1, 0x00, 0xa0, 0xc9, 0x11, 0xf5, 0x18}}, "Image",
      "2=Unload,3=DCStart,4=DCStop,10=Load"},
+    {{0x01853a65, 0x418f, 0x4f36, {0xae, 0xfc, 0xdc, 0x0f, 0x1d, 0x2f, 0xd2, 0x35}}, "SystemConfig",
+     "10=CPU,11=PhyDisk,12=LogDisk,13=NIC,14=Video,15=Services,16=Power,17=Network,21=IRQ,22=PnP,23=IDEChannel"},
+    {{0x9b79ee91, 0xb5fd, 0x41c0, {0xa2, 0x43, 0x42, 0x48, 0xe2, 0x66, 0xe9, 0xd0}}, "SysConfig",
+     "32=BuildInfo,33=SystemPaths,34=UnknownVolume,35=VolumeMapping,37=Opcode(37)"},
 };
 
 /* "Windows Kernel/Task/Opcode" for a kernel event TraceEvent names; 0 for
@@ -102,6 +113,7 @@ void etwl_te_free(etwl_te *t)
     if (!t) return;
     for (i = 0; i < t->n; i++) free(t->names[i].name);
     free(t->names);
+    free(t->procs);
     free(t);
 }
 
@@ -247,6 +259,51 @@ static te_name *count_name(etwl_te *t, const char *name)
     return t->names[t->n].name ? &t->names[t->n++] : NULL;
 }
 
+static const etwl_guid process_class = {0x3d6fa8d0, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
+
+etwl_status etwl_te_learn(etwl_te *t, etwl_event *ev)
+{
+    const etwl_header *h = etwl_event_header(ev);
+    const etwl_value *pid, *img;
+    uint32_t i, n;
+    const char *dot;
+    te_proc *p = NULL;
+    if (!etwl_guid_equal(&h->provider_guid, &process_class)) return ETWL_OK;
+    pid = etwl_event_get(ev, "ProcessId");
+    img = etwl_event_get(ev, "ImageFileName");
+    if (!pid || pid->type != ETWL_VT_UINT || !img || img->type != ETWL_VT_STRING || img->n == 0) return ETWL_OK;
+    for (i = 0; i < t->nprocs; i++)
+        if (t->procs[i].pid == (uint32_t)pid->v.u) p = &t->procs[i];
+    if (!p) {
+        if (t->nprocs == t->capprocs) {
+            uint32_t cap = t->capprocs ? t->capprocs * 2 : 64;
+            te_proc *g = cap <= 65536 ? realloc(t->procs, cap * sizeof *g) : NULL;
+            if (!g) return ETWL_OK; /* names are a nicety: go without */
+            t->procs = g;
+            t->capprocs = cap;
+        }
+        p = &t->procs[t->nprocs++];
+        p->pid = (uint32_t)pid->v.u;
+    }
+    /* the file name without its extension, as TraceEvent shows it */
+    n = img->n < sizeof p->name ? img->n : (uint32_t)sizeof p->name - 1;
+    memcpy(p->name, img->v.s, n);
+    p->name[n] = 0;
+    if ((dot = strrchr(p->name, '.')) && dot != p->name) p->name[dot - p->name] = 0;
+    return ETWL_OK;
+}
+
+static void put_pname(etwl_te *t, etwl_buf *b, uint32_t pid)
+{
+    uint32_t i;
+    for (i = 0; i < t->nprocs; i++)
+        if (t->procs[i].pid == pid) {
+            etwl_text_put_controls_escaped(b, t->procs[i].name, strlen(t->procs[i].name));
+            return;
+        }
+    etwl_buf_printf(b, "Process(%d)", (int)pid);
+}
+
 etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
 {
     const etwl_header *h = etwl_event_header(ev);
@@ -279,8 +336,9 @@ etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
     }
     rel = (rel + 5) / 10; /* microseconds, rounded as TraceEvent's milliseconds are */
     put_grouped(out, (uint64_t)(rel / 1000), 0);
-    etwl_buf_printf(out, ".%03d: %s PID=%d; TID=%d; PName=Process(%d); ProceNum=%u; DataLen=", (int)(rel % 1000),
-                    name.data, (int)h->pid, (int)h->tid, (int)h->pid, h->processor);
+    etwl_buf_printf(out, ".%03d: %s PID=%d; TID=%d; PName=", (int)(rel % 1000), name.data, (int)h->pid, (int)h->tid);
+    put_pname(t, out, h->pid);
+    etwl_buf_printf(out, "; ProceNum=%u; DataLen=", h->processor);
     etwl_event_payload(ev, &len);
     etwl_buf_printf(out, "%u; ", len);
     if ((h->flags & ETWL_HDR_FLAG_CLASSIC_HEADER) && h->desc.opcode == 0) {

@@ -131,6 +131,8 @@ static etwl_status on_event(etwl_event *ev, void *user)
 
 static int report(const etwl_error *err);
 
+static etwl_status te_learn(etwl_event *ev, void *te) { return etwl_te_learn(te, ev); }
+
 /* Scripts load in command-line order; their handlers run in that order. */
 static int load_scripts(etwl_cli_opts *o, run *r)
 {
@@ -272,6 +274,15 @@ int main(int argc, char **argv)
         etwl_lua_free(r.lua);
         etwl_buf_free(&r.out);
         return report(&(etwl_error){.status = ETWL_ENOMEM, .message = "out of memory"});
+    }
+    if (r.te && o.cfg.read_path && strcmp(o.cfg.read_path, "-") != 0) {
+        /* TraceEvent names processes from the whole trace: a first pass */
+        etwl_session *pre;
+        etwl_error perr;
+        if (etwl_session_open(&o.cfg, &pre, &perr) == ETWL_OK) {
+            etwl_session_process(pre, te_learn, r.te, &perr);
+            etwl_session_free(pre);
+        }
     }
     st = etwl_session_process(s, on_event, &r, &err);
     if (r.te) {

@@ -7,21 +7,9 @@
  * Process fields by these names, as it does from TDH on Windows. */
 #include "kmof.h"
 
+#include "kclass.h"
+
 #include <string.h>
-
-static const etwl_guid process_class = {0x3d6fa8d0, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
-static const etwl_guid image_class = {0x2cb15d1d, 0x5fc1, 0x11d2, {0xab, 0xe1, 0x00, 0xa0, 0xc9, 0x11, 0xf5, 0x18}};
-
-static const etwl_guid thread_class = {0x3d6fa8d1, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
-static const etwl_guid tcpip_class = {0x9a280ac0, 0xc8e0, 0x11d1, {0x84, 0xe2, 0x00, 0xc0, 0x4f, 0xb9, 0x98, 0xa2}};
-static const etwl_guid udpip_class = {0xbf3a50c5, 0xa9c9, 0x4988, {0xa0, 0x05, 0x2d, 0xf0, 0xb7, 0xc8, 0x0f, 0x80}};
-static const etwl_guid eventtrace_class = {0x68fdd900, 0x4a3e, 0x11d1, {0x84, 0xf4, 0x00, 0x00, 0xf8, 0x04, 0x64, 0xe3}};
-static const etwl_guid perfinfo_class = {0xce1dbfb4, 0x137e, 0x4da6, {0x87, 0xb0, 0x3f, 0x59, 0xaa, 0x10, 0x2c, 0xbc}};
-static const etwl_guid diskio_class = {0x3d6fa8d4, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
-static const etwl_guid fileio_class = {0x90cbdc39, 0x4a3e, 0x11d1, {0x84, 0xf4, 0x00, 0x00, 0xf8, 0x04, 0x64, 0xe3}};
-static const etwl_guid sysconfig_class = {0x01853a65, 0x418f, 0x4f36, {0xae, 0xfc, 0xdc, 0x0f, 0x1d, 0x2f, 0xd2, 0x35}};
-static const etwl_guid sysconfigex_class = {0x9b79ee91, 0xb5fd, 0x41c0, {0xa2, 0x43, 0x42, 0x48, 0xe2, 0x66, 0xe9, 0xd0}};
-static const etwl_guid pagefault_class = {0x3d6fa8d3, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
 
 static uint16_t ptr_type(unsigned ptr) { return ptr == 4 ? ETWL_IN_HEXINT32 : ETWL_IN_HEXINT64; }
 
@@ -282,21 +270,25 @@ etwl_status etwl_kmof_schema(const etwl_guid *cls, uint8_t opcode, uint8_t versi
                              etwl_schema **out)
 {
     *out = NULL;
-    if (etwl_guid_equal(cls, &process_class) && (opcode == 1 || opcode == 2 || opcode == 3 || opcode == 4 || opcode == 39))
-        return process(version, ptrsize, out);
-    if (etwl_guid_equal(cls, &process_class) && version == 2) return process_other(opcode, ptrsize, out);
-    if (etwl_guid_equal(cls, &image_class) &&
-        (opcode == 2 || opcode == 3 || opcode == 4 || opcode == 10 || opcode == 33 || opcode == 34))
-        return image(opcode, version, ptrsize, out);
-    if (etwl_guid_equal(cls, &eventtrace_class) && opcode != 0) return eventtrace(opcode, ptrsize, out);
-    if (etwl_guid_equal(cls, &perfinfo_class)) return perfinfo(opcode, ptrsize, out);
-    if (etwl_guid_equal(cls, &diskio_class)) return diskio(opcode, version, ptrsize, out);
-    if (etwl_guid_equal(cls, &fileio_class)) return fileio(opcode, ptrsize, out);
-    if (etwl_guid_equal(cls, &pagefault_class)) return pagefault(opcode, ptrsize, out);
-    if (etwl_guid_equal(cls, &sysconfig_class)) return sysconfig(opcode, version, ptrsize, out);
-    if (etwl_guid_equal(cls, &sysconfigex_class)) return sysconfigex(opcode, ptrsize, out);
-    if (etwl_guid_equal(cls, &thread_class) && opcode >= 1 && opcode <= 4) return thread(version, ptrsize, out);
-    if (etwl_guid_equal(cls, &tcpip_class) && version >= 2) return tcpip(opcode, ptrsize, out);
-    if (etwl_guid_equal(cls, &udpip_class) && version >= 2) return udpip(opcode, ptrsize, out);
-    return ETWL_ENOTFOUND;
+    switch (etwl_kclass_of_guid(cls)) {
+    case ETWL_KC_PROCESS:
+        if (version == 2) return process_other(opcode, ptrsize, out);
+        if (opcode == 1 || opcode == 2 || opcode == 3 || opcode == 4 || opcode == 39) return process(version, ptrsize, out);
+        return ETWL_ENOTFOUND;
+    case ETWL_KC_IMAGE:
+        if (opcode == 2 || opcode == 3 || opcode == 4 || opcode == 10 || opcode == 33 || opcode == 34)
+            return image(opcode, version, ptrsize, out);
+        return ETWL_ENOTFOUND;
+    case ETWL_KC_THREAD: return opcode >= 1 && opcode <= 4 ? thread(version, ptrsize, out) : ETWL_ENOTFOUND;
+    case ETWL_KC_TCPIP: return version >= 2 ? tcpip(opcode, ptrsize, out) : ETWL_ENOTFOUND;
+    case ETWL_KC_UDPIP: return version >= 2 ? udpip(opcode, ptrsize, out) : ETWL_ENOTFOUND;
+    case ETWL_KC_EVENTTRACE: return opcode != 0 ? eventtrace(opcode, ptrsize, out) : ETWL_ENOTFOUND;
+    case ETWL_KC_PERFINFO: return perfinfo(opcode, ptrsize, out);
+    case ETWL_KC_DISKIO: return diskio(opcode, version, ptrsize, out);
+    case ETWL_KC_FILEIO: return fileio(opcode, ptrsize, out);
+    case ETWL_KC_PAGEFAULT: return pagefault(opcode, ptrsize, out);
+    case ETWL_KC_SYSCONFIG: return sysconfig(opcode, version, ptrsize, out);
+    case ETWL_KC_SYSCONFIGEX: return sysconfigex(opcode, ptrsize, out);
+    default: return ETWL_ENOTFOUND;
+    }
 }

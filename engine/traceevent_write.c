@@ -21,6 +21,7 @@
 
 #include "bytes.h"
 #include "event.h"
+#include "kclass.h"
 #include "output.h"
 
 #define PER_NAME 5
@@ -45,62 +46,42 @@ struct etwl_te {
     int have_t0;
 };
 
-/* {68FDD900-4A3E-11D1-84F4-0000F80464E3} */
-static const etwl_guid event_trace = {0x68fdd900, 0x4a3e, 0x11d1, {0x84, 0xf4, 0x00, 0x00, 0xf8, 0x04, 0x64, 0xe3}};
 
-/* Kernel classes as TraceEvent names them: task, then "opcode=Name" pairs. */
-static const struct {
-    etwl_guid guid;
-    const char *task;
-    const char *ops; /* "10=Read,11=Write,..." */
-} kernel_names[] = {
-    {{0x68fdd900, 0x4a3e, 0x11d1, {0x84, 0xf4, 0x00, 0x00, 0xf8, 0x04, 0x64, 0xe3}}, "EventTrace",
-     "5=Extension,8=RundownComplete,32=EndExtension"},
-    {{0x3d6fa8d4, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}}, "DiskIO",
-     "10=Read,11=Write,12=ReadInit,13=WriteInit,14=FlushBuffers,15=FlushInit"},
-    {{0x3d6fa8d3, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}}, "Memory", "32=HardFault"},
-    {{0x3d6fa8d0, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}}, "Process",
-     "1=Start,2=Stop,3=DCStart,4=DCStop,32=PerfCtr,33=PerfCtrRundown,39=Defunct"},
-    {{0x90cbdc39, 0x4a3e, 0x11d1, {0x84, 0xf4, 0x00, 0x00, 0xf8, 0x04, 0x64, 0xe3}}, "FileIO",
-     "0=Name,32=FileCreate,35=FileDelete,36=FileRundown"},
-    {{0x3d6fa8d1, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}}, "Thread",
-     "1=Start,2=Stop,3=DCStart,4=DCStop"},
-    {{0x9a280ac0, 0xc8e0, 0x11d1, {0x84, 0xe2, 0x00, 0xc0, 0x4f, 0xb9, 0x98, 0xa2}}, "TcpIp",
-     "10=Send,11=Recv,12=Connect,13=Disconnect,14=Retransmit,15=Accept,16=Reconnect,17=Fail,18=TCPCopy,"
-     "26=SendIPV6,27=RecvIPV6,28=ConnectIPV6,29=DisconnectIPV6,30=RetransmitIPV6,31=AcceptIPV6,"
-     "32=ReconnectIPV6,34=TCPCopyIPV6"},
-    {{0xbf3a50c5, 0xa9c9, 0x4988, {0xa0, 0x05, 0x2d, 0xf0, 0xb7, 0xc8, 0x0f, 0x80}}, "UdpIp",
-     "10=Send,11=Recv,17=Fail,26=SendIPV6,27=RecvIPV6"},
-    {{0xce1dbfb4, 0x137e, 0x4da6, {0x87, 0xb0, 0x3f, 0x59, 0xaa, 0x10, 0x2c, 0xbc}}, "PerfInfo",
-     "46=Sample,73=CollectionStart,74=CollectionEnd"},
-    {{0x2cb15d1d, 0x5fc1, 0x11d2, {0xab, 0xe1, 0x00, 0xa0, 0xc9, 0x11, 0xf5, 0x18}}, "Image",
-     "2=Unload,3=DCStart,4=DCStop,10=Load"},
-    {{0x01853a65, 0x418f, 0x4f36, {0xae, 0xfc, 0xdc, 0x0f, 0x1d, 0x2f, 0xd2, 0x35}}, "SystemConfig",
-     "10=CPU,11=PhyDisk,12=LogDisk,13=NIC,14=Video,15=Services,16=Power,17=Network,21=IRQ,22=PnP,23=IDEChannel"},
-    {{0x9b79ee91, 0xb5fd, 0x41c0, {0xa2, 0x43, 0x42, 0x48, 0xe2, 0x66, 0xe9, 0xd0}}, "SysConfig",
-     "32=BuildInfo,33=SystemPaths,34=UnknownVolume,35=VolumeMapping,37=Opcode(37)"},
+/* The opcode names TraceEvent gives each kernel class: "opcode=Name,..." */
+static const char *const kernel_ops[ETWL_KC_COUNT] = {
+    [ETWL_KC_EVENTTRACE] = "5=Extension,8=RundownComplete,32=EndExtension",
+    [ETWL_KC_DISKIO] = "10=Read,11=Write,12=ReadInit,13=WriteInit,14=FlushBuffers,15=FlushInit",
+    [ETWL_KC_PAGEFAULT] = "32=HardFault",
+    [ETWL_KC_PROCESS] = "1=Start,2=Stop,3=DCStart,4=DCStop,32=PerfCtr,33=PerfCtrRundown,39=Defunct",
+    [ETWL_KC_FILEIO] = "0=Name,32=FileCreate,35=FileDelete,36=FileRundown",
+    [ETWL_KC_THREAD] = "1=Start,2=Stop,3=DCStart,4=DCStop",
+    [ETWL_KC_TCPIP] = "10=Send,11=Recv,12=Connect,13=Disconnect,14=Retransmit,15=Accept,16=Reconnect,17=Fail,"
+                      "18=TCPCopy,26=SendIPV6,27=RecvIPV6,28=ConnectIPV6,29=DisconnectIPV6,30=RetransmitIPV6,"
+                      "31=AcceptIPV6,32=ReconnectIPV6,34=TCPCopyIPV6",
+    [ETWL_KC_UDPIP] = "10=Send,11=Recv,17=Fail,26=SendIPV6,27=RecvIPV6",
+    [ETWL_KC_SYSCONFIG] = "10=CPU,11=PhyDisk,12=LogDisk,13=NIC,14=Video,15=Services,16=Power,17=Network,21=IRQ,"
+                          "22=PnP,23=IDEChannel",
+    [ETWL_KC_PERFINFO] = "46=Sample,73=CollectionStart,74=CollectionEnd",
+    [ETWL_KC_IMAGE] = "2=Unload,3=DCStart,4=DCStop,10=Load",
+    [ETWL_KC_SYSCONFIGEX] = "32=BuildInfo,33=SystemPaths,34=UnknownVolume,35=VolumeMapping,37=Opcode(37)",
 };
 
 /* "Windows Kernel/Task/Opcode" for a kernel event TraceEvent names; 0 for
  * the others. */
 static int kernel_name(const etwl_header *h, etwl_buf *name)
 {
-    size_t i;
-    for (i = 0; i < sizeof kernel_names / sizeof kernel_names[0]; i++) {
-        const char *p;
-        if (!etwl_guid_equal(&h->provider_guid, &kernel_names[i].guid)) continue;
-        for (p = kernel_names[i].ops; p && *p;) {
-            char *end;
-            unsigned long op = strtoul(p, &end, 10);
-            const char *nm = end + 1, *stop = strchr(nm, ',');
-            size_t nl = stop ? (size_t)(stop - nm) : strlen(nm);
-            if (op == h->desc.opcode) {
-                etwl_buf_printf(name, "Windows Kernel/%s/%.*s", kernel_names[i].task, (int)nl, nm);
-                return 1;
-            }
-            p = stop ? stop + 1 : NULL;
+    etwl_kclass c = etwl_kclass_of_guid(&h->provider_guid);
+    const char *p = c == ETWL_KC_NONE ? NULL : kernel_ops[c];
+    while (p && *p) {
+        char *end;
+        unsigned long op = strtoul(p, &end, 10);
+        const char *nm = end + 1, *stop = strchr(nm, ',');
+        size_t nl = stop ? (size_t)(stop - nm) : strlen(nm);
+        if (op == h->desc.opcode) {
+            etwl_buf_printf(name, "Windows Kernel/%s/%.*s", etwl_kclass_info_of(c)->task, (int)nl, nm);
+            return 1;
         }
-        return 0;
+        p = stop ? stop + 1 : NULL;
     }
     return 0;
 }
@@ -218,7 +199,7 @@ static int event_name(etwl_event *ev, etwl_buf *name)
 {
     const etwl_header *h = etwl_event_header(ev);
     if (h->flags & ETWL_HDR_FLAG_CLASSIC_HEADER) {
-        if (etwl_guid_equal(&h->provider_guid, &event_trace) && h->desc.opcode == 0) {
+        if (etwl_kclass_of_guid(&h->provider_guid) == ETWL_KC_EVENTTRACE && h->desc.opcode == 0) {
             etwl_buf_puts(name, "Windows Kernel/EventTrace");
             return 1;
         }
@@ -259,8 +240,6 @@ static te_name *count_name(etwl_te *t, const char *name)
     return t->names[t->n].name ? &t->names[t->n++] : NULL;
 }
 
-static const etwl_guid process_class = {0x3d6fa8d0, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}};
-
 etwl_status etwl_te_learn(etwl_te *t, etwl_event *ev)
 {
     const etwl_header *h = etwl_event_header(ev);
@@ -268,7 +247,7 @@ etwl_status etwl_te_learn(etwl_te *t, etwl_event *ev)
     uint32_t i, n;
     const char *dot;
     te_proc *p = NULL;
-    if (!etwl_guid_equal(&h->provider_guid, &process_class)) return ETWL_OK;
+    if (etwl_kclass_of_guid(&h->provider_guid) != ETWL_KC_PROCESS) return ETWL_OK;
     pid = etwl_event_get(ev, "ProcessId");
     img = etwl_event_get(ev, "ImageFileName");
     if (!pid || pid->type != ETWL_VT_UINT || !img || img->type != ETWL_VT_STRING || img->n == 0) return ETWL_OK;

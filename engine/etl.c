@@ -61,6 +61,11 @@ enum {
 };
 #define TRACE_HEADER_FLAG 0x80
 
+/* TRACE_LOGFILE_HEADER: its TIME_ZONE_INFORMATION (172 bytes) follows two
+ * pointers, and the 8-byte fields after it are aligned */
+#define LFH_TZ(ptr) (56u + 2u * (ptr))
+#define LFH_AFTER_TZ(ptr) ((LFH_TZ(ptr) + 172u + 7u) & ~7u)
+
 /* clock types of TRACE_LOGFILE_HEADER.ReservedFlags */
 enum { CLOCK_QPC = 1, CLOCK_SYSTEM = 2, CLOCK_CYCLES = 3 };
 
@@ -78,7 +83,6 @@ typedef struct etl_src {
     etwl_source base;
     const etwl_config *cfg;
     etwl_instream *in;
-    const char *path;
     wbuf win[MAX_WINDOW]; /* loaded buffers, merged by time; [nwin..] keep memory */
     int nwin, eof, first_done;
     uint8_t *zin;         /* a compressed buffer as read */
@@ -92,11 +96,10 @@ typedef struct etl_src {
     etwl_schema *header_schema;  /* the logfile header */
     /* from the logfile header */
     int have_header;
-    unsigned ptrsize, nproc;
+    unsigned nproc;
     uint32_t clock;
     int64_t perf_freq, start_time, raw0, cpu_mhz;
     uint64_t diags;
-    etwl_status failed;
 } etl_src;
 
 static void diag(etl_src *s, uint64_t off, const char *msg)
@@ -144,7 +147,7 @@ static etwl_status build_header_schema(etl_src *s, unsigned ptr, etwl_error *err
     etwl_sb_add(b, -1, "LoggerNamePointer", ptr == 4 ? ETWL_IN_HEXINT32 : ETWL_IN_HEXINT64, 0);
     etwl_sb_add(b, -1, "LogFileNamePointer", ptr == 4 ? ETWL_IN_HEXINT32 : ETWL_IN_HEXINT64, 0);
     h = etwl_sb_add(b, -1, "TimeZoneInformation", ETWL_IN_BINARY, 0);
-    etwl_sb_length(b, h, 172 + (ptr == 4 ? 4 : 4)); /* 172 bytes, then padding to 8 */
+    etwl_sb_length(b, h, (uint16_t)(LFH_AFTER_TZ(ptr) - LFH_TZ(ptr))); /* with its padding */
     etwl_sb_add(b, -1, "BootTime", ETWL_IN_FILETIME, 0);
     etwl_sb_add(b, -1, "PerfFreq", ETWL_IN_INT64, 0);
     etwl_sb_add(b, -1, "StartTime", ETWL_IN_FILETIME, 0);
@@ -160,12 +163,11 @@ static etwl_status build_header_schema(etl_src *s, unsigned ptr, etwl_error *err
 /* The clock and start of the trace, from the logfile header's payload. */
 static void read_logfile_header(etl_src *s, const uint8_t *p, uint32_t n, unsigned ptr, int64_t raw, uint64_t off)
 {
-    uint32_t tz = 56 + 2 * ptr, after = (tz + 172 + 7) & ~7u;
+    uint32_t after = LFH_AFTER_TZ(ptr);
     if (n < after + 32) {
         diag(s, off, "the logfile header is too short; timestamps stay raw");
         return;
     }
-    s->ptrsize = etwl_le32(p + 44) == 4 ? 4 : 8;
     s->nproc = etwl_le32(p + 12);
     s->cpu_mhz = etwl_le32(p + 52);
     s->perf_freq = (int64_t)etwl_le64(p + after + 8);
@@ -720,7 +722,6 @@ static etwl_status etl_open(const etwl_config *cfg, etwl_source **out, etwl_erro
     *out = NULL;
     if (!s) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     s->cfg = cfg;
-    s->path = cfg->read_path;
     if ((st = etwl_event_init(&s->ev)) != ETWL_OK || (st = etwl_schema_cache_new(0, &s->schemas)) != ETWL_OK) {
         etl_destroy(&s->base);
         return etwl_error_set(err, ETWL_ENOMEM, "out of memory");

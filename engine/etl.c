@@ -349,17 +349,7 @@ static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, c
          * but belong to the Image class (Image_Load, type 10) */
         const etwl_guid *g = group_guid(q->hook == 0x030A ? 0x14 : (uint8_t)(q->hook >> 8));
         h->opcode = (uint8_t)q->hook;
-        if (g) { /* GUID memory order: little-endian fields */
-            h->provider_id[0] = (uint8_t)g->d1;
-            h->provider_id[1] = (uint8_t)(g->d1 >> 8);
-            h->provider_id[2] = (uint8_t)(g->d1 >> 16);
-            h->provider_id[3] = (uint8_t)(g->d1 >> 24);
-            h->provider_id[4] = (uint8_t)g->d2;
-            h->provider_id[5] = (uint8_t)(g->d2 >> 8);
-            h->provider_id[6] = (uint8_t)g->d3;
-            h->provider_id[7] = (uint8_t)(g->d3 >> 8);
-            memcpy(h->provider_id + 8, g->d4, 8);
-        }
+        if (g) etwl_guid_to_bytes(g, h->provider_id);
     }
     return 1;
 short_:

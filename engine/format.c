@@ -82,6 +82,19 @@ void etwl_guid_from_bytes(const uint8_t *p, etwl_guid *g)
     memcpy(g->d4, p + 8, 8);
 }
 
+void etwl_guid_to_bytes(const etwl_guid *g, uint8_t *p)
+{
+    p[0] = (uint8_t)g->d1;
+    p[1] = (uint8_t)(g->d1 >> 8);
+    p[2] = (uint8_t)(g->d1 >> 16);
+    p[3] = (uint8_t)(g->d1 >> 24);
+    p[4] = (uint8_t)g->d2;
+    p[5] = (uint8_t)(g->d2 >> 8);
+    p[6] = (uint8_t)g->d3;
+    p[7] = (uint8_t)(g->d3 >> 8);
+    memcpy(p + 8, g->d4, 8);
+}
+
 /* ---- time --------------------------------------------------------------- */
 
 #define TICKS_PER_SEC 10000000LL

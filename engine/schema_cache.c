@@ -1,6 +1,8 @@
 /* schema_cache.c - see schema_cache.h.  Open addressing, linear probing. */
 #include "schema_cache.h"
 
+#include "format.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,11 +32,7 @@ static uint64_t key_hash(const etwl_schema_key *k)
 {
     uint8_t b[16 + 4 + 8];
     uint64_t h;
-    const etwl_guid *g = &k->provider;
-    memcpy(b, &g->d1, 4);
-    memcpy(b + 4, &g->d2, 2);
-    memcpy(b + 6, &g->d3, 2);
-    memcpy(b + 8, g->d4, 8);
+    etwl_guid_to_bytes(&k->provider, b);
     b[16] = (uint8_t)k->id;
     b[17] = (uint8_t)(k->id >> 8);
     b[18] = k->version;

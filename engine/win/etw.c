@@ -114,22 +114,20 @@ typedef struct etw_src {
     etwl_stats st;
 } etw_src;
 
-static EVENT_TRACE_PROPERTIES *new_props(void)
-{
-    EVENT_TRACE_PROPERTIES *p = calloc(1, PROPS_SIZE);
-    if (!p) return NULL;
-    p->Wnode.BufferSize = (ULONG)PROPS_SIZE;
-    p->LoggerNameOffset = sizeof(EVENT_TRACE_PROPERTIES);
-    p->LogFileNameOffset = (ULONG)(sizeof(EVENT_TRACE_PROPERTIES) + NAME_CHARS * sizeof(wchar_t));
-    return p;
-}
-
+/* Empty properties with room for the logger and file names after them. */
 static void reset_props(EVENT_TRACE_PROPERTIES *p)
 {
     memset(p, 0, PROPS_SIZE);
     p->Wnode.BufferSize = (ULONG)PROPS_SIZE;
     p->LoggerNameOffset = sizeof(EVENT_TRACE_PROPERTIES);
     p->LogFileNameOffset = (ULONG)(sizeof(EVENT_TRACE_PROPERTIES) + NAME_CHARS * sizeof(wchar_t));
+}
+
+static EVENT_TRACE_PROPERTIES *new_props(void)
+{
+    EVENT_TRACE_PROPERTIES *p = malloc(PROPS_SIZE);
+    if (p) reset_props(p);
+    return p;
 }
 
 static void to_win_guid(const etwl_guid *g, GUID *out)

@@ -3,7 +3,9 @@
  * DCStart, DCEnd, KernelBase), Thread (Thread_V3_TypeGroup1), TcpIp and
  * UdpIp (IPv4 and IPv6 send, receive, connect, accept...), EventTrace
  * extensions, PerfInfo samples, DiskIo, FileIo names, hard page faults, and
- * process counters.  The process table reads the
+ * process counters, system configuration (CPU, disks, NIC, PnP, IDE,
+ * services, power, network, platform, paths, volumes, build) and the
+ * sampling interval.  The process table reads the
  * Process fields by these names, as it does from TDH on Windows. */
 #include "kmof.h"
 
@@ -34,6 +36,9 @@ static etwl_status build(const kfield *f, size_t n, unsigned ptr, etwl_schema **
         } else if (f[i].in == IP6) {
             int h = etwl_sb_add(b, -1, f[i].name, ETWL_IN_BINARY, ETWL_OUT_IPV6);
             etwl_sb_length(b, h, 16);
+        } else if ((f[i].out & 0xC000) == 0x4000) { /* COUNTED_BY(k): an array counted by field k */
+            int h = etwl_sb_add(b, -1, f[i].name, f[i].in, 0);
+            etwl_sb_count_ref(b, h, f[f[i].out & 0xff].name);
         } else if (f[i].out & 0x8000) { /* WCHARS(n): a fixed-length UTF-16 string */
             int h = etwl_sb_add(b, -1, f[i].name, ETWL_IN_UNICODESTRING, 0);
             etwl_sb_length(b, h, (uint16_t)(f[i].out & 0x7fff));
@@ -78,12 +83,17 @@ static etwl_status eventtrace(uint8_t opcode, unsigned ptr, etwl_schema **out)
     return ETWL_ENOTFOUND;
 }
 
-/* PerfInfo: SampledProfile (46) */
+/* PerfInfo: SampledProfile (46); the sampling interval at the start and
+ * end of collection (SampledProfileInterval: 73, 74) */
 static etwl_status perfinfo(uint8_t opcode, unsigned ptr, etwl_schema **out)
 {
     static const kfield sample[] = {{"InstructionPointer", PTR, 0}, {"ThreadId", ETWL_IN_UINT32, 0},
                                     {"Count", ETWL_IN_UINT16, 0}, {"Reserved", ETWL_IN_UINT16, 0}};
-    return opcode == 46 ? BUILD(sample) : ETWL_ENOTFOUND;
+    static const kfield interval[] = {{"Source", ETWL_IN_UINT32, 0}, {"NewInterval", ETWL_IN_UINT32, 0},
+                                      {"OldInterval", ETWL_IN_UINT32, 0}, {"SourceName", ETWL_IN_UNICODESTRING, 0}};
+    if (opcode == 46) return BUILD(sample);
+    if (opcode == 73 || opcode == 74) return BUILD(interval);
+    return ETWL_ENOTFOUND;
 }
 
 /* DiskIo v3: Read, Write (10, 11); ReadInit, WriteInit, FlushInit (12, 13, 15); FlushBuffers (14) */
@@ -141,11 +151,41 @@ static etwl_status process_other(uint8_t opcode, unsigned ptr, etwl_schema **out
 }
 
 #define WCHARS(n) ETWL_IN_UNICODESTRING, (uint16_t)(0x8000 | (n)) /* a fixed wchar[n] array */
+#define COUNTED_BY(k) (uint16_t)(0x4000 | (k)) /* an array whose count is field k of the list */
 
-/* SystemConfig: PhyDisk (11), LogDisk (12), Services (15, v3), Power (16),
- * Network (17) */
+/* SystemConfig: CPU (10, v3), PhyDisk (11), LogDisk (12), NIC (13),
+ * Services (15, v3), Power (16), Network (17), PnP (22, v4), IDEChannel
+ * (23), Platform (25) */
 static etwl_status sysconfig(uint8_t opcode, uint8_t version, unsigned ptr, etwl_schema **out)
 {
+    static const kfield cpu[] = {
+        {"MHz", ETWL_IN_UINT32, 0}, {"NumberOfProcessors", ETWL_IN_UINT32, 0}, {"MemSize", ETWL_IN_UINT32, 0},
+        {"PageSize", ETWL_IN_UINT32, 0}, {"AllocationGranularity", ETWL_IN_UINT32, 0}, {"ComputerName", WCHARS(256)},
+        {"DomainName", WCHARS(134)}, {"HyperThreadingFlag", PTR, 0}, {"HighestUserAddress", PTR, 0},
+        {"ProcessorArchitecture", ETWL_IN_UINT16, 0}, {"ProcessorLevel", ETWL_IN_UINT16, 0},
+        {"ProcessorRevision", ETWL_IN_UINT16, 0}, {"PaeEnabled", ETWL_IN_UINT8, 0}, {"NxEnabled", ETWL_IN_UINT8, 0},
+        {"MemorySpeed", ETWL_IN_UINT32, 0},
+    };
+    static const kfield nic[] = {
+        {"PhysicalAddr", ETWL_IN_HEXINT64, 0}, {"PhysicalAddrLen", ETWL_IN_UINT32, 0}, {"Ipv4Index", ETWL_IN_UINT32, 0},
+        {"Ipv6Index", ETWL_IN_UINT32, 0}, {"NICDescription", ETWL_IN_UNICODESTRING, 0},
+        {"IpAddresses", ETWL_IN_UNICODESTRING, 0}, {"DnsServerAddresses", ETWL_IN_UNICODESTRING, 0},
+    };
+    static const kfield pnp[] = { /* v4: the device's class and filter counts lead */
+        {"ClassGuid", ETWL_IN_GUID, 0}, {"UpperFilterCount", ETWL_IN_UINT32, 0}, {"LowerFilterCount", ETWL_IN_UINT32, 0},
+        {"DeviceID", ETWL_IN_UNICODESTRING, 0}, {"DeviceDescription", ETWL_IN_UNICODESTRING, 0},
+        {"FriendlyName", ETWL_IN_UNICODESTRING, 0}, {"PdoName", ETWL_IN_UNICODESTRING, 0},
+        {"ServiceName", ETWL_IN_UNICODESTRING, 0}, {"UpperFilters", ETWL_IN_UNICODESTRING, COUNTED_BY(1)},
+        {"LowerFilters", ETWL_IN_UNICODESTRING, COUNTED_BY(2)},
+    };
+    static const kfield ide[] = {
+        {"TargetId", ETWL_IN_UINT32, 0}, {"DeviceType", ETWL_IN_UINT32, 0}, {"DeviceTimingMode", ETWL_IN_UINT32, 0},
+        {"LocationInformationLen", ETWL_IN_UINT32, 0}, {"LocationInformation", ETWL_IN_UNICODESTRING, 0},
+    };
+    static const kfield platform[] = {
+        {"SystemManufacturer", ETWL_IN_UNICODESTRING, 0}, {"SystemProductName", ETWL_IN_UNICODESTRING, 0},
+        {"BiosDate", ETWL_IN_UNICODESTRING, 0}, {"BiosVersion", ETWL_IN_UNICODESTRING, 0},
+    };
     static const kfield phydisk[] = {
         {"DiskNumber", ETWL_IN_UINT32, 0}, {"BytesPerSector", ETWL_IN_UINT32, 0}, {"SectorsPerTrack", ETWL_IN_UINT32, 0},
         {"TracksPerCylinder", ETWL_IN_UINT32, 0}, {"Cylinders", ETWL_IN_UINT64, 0}, {"SCSIPort", ETWL_IN_UINT32, 0},
@@ -173,23 +213,32 @@ static etwl_status sysconfig(uint8_t opcode, uint8_t version, unsigned ptr, etwl
     static const kfield network[] = {{"TcbTablePartitions", ETWL_IN_UINT32, 0}, {"MaxHashTableSize", ETWL_IN_UINT32, 0},
                                      {"MaxUserPort", ETWL_IN_UINT32, 0}, {"TcpTimedWaitDelay", ETWL_IN_UINT32, 0}};
     switch (opcode) {
+    case 10: return version == 3 ? BUILD(cpu) : ETWL_ENOTFOUND;
     case 11: return BUILD(phydisk);
     case 12: return BUILD(logdisk);
     case 15: return version == 3 ? BUILD(services) : ETWL_ENOTFOUND;
     case 16: return BUILD(power);
     case 17: return BUILD(network);
+    case 13: return BUILD(nic);
+    case 22: return version == 4 ? BUILD(pnp) : ETWL_ENOTFOUND;
+    case 23: return BUILD(ide);
+    case 25: return BUILD(platform);
     default: return ETWL_ENOTFOUND;
     }
 }
 
-/* SysConfigEx: SystemPaths (33), UnknownVolume (34), VolumeMapping (35) */
+/* SysConfigEx: BuildInfo (32), SystemPaths (33), UnknownVolume (34),
+ * VolumeMapping (35) */
 static etwl_status sysconfigex(uint8_t opcode, unsigned ptr, etwl_schema **out)
 {
+    static const kfield buildinfo[] = {{"InstallDate", ETWL_IN_FILETIME, 0}, {"BuildLab", ETWL_IN_UNICODESTRING, 0},
+                                   {"ProductName", ETWL_IN_UNICODESTRING, 0}};
     static const kfield paths[] = {{"SystemDirectory", ETWL_IN_UNICODESTRING, 0},
                                    {"SystemWindowsDirectory", ETWL_IN_UNICODESTRING, 0}};
     static const kfield unknown[] = {{"Value", ETWL_IN_UNICODESTRING, 0}};
     static const kfield mapping[] = {{"NtPath", ETWL_IN_UNICODESTRING, 0}, {"DosPath", ETWL_IN_UNICODESTRING, 0}};
     switch (opcode) {
+    case 32: return BUILD(buildinfo);
     case 33: return BUILD(paths);
     case 34: return BUILD(unknown);
     case 35: return BUILD(mapping);

@@ -42,7 +42,8 @@
 #define MIN_BUFFER 128u /* relogged files start with a 512-byte header buffer */
 #define MAX_BUFFER (64u << 20)
 #define MAX_DIAGS 50
-#define MAX_WINDOW 130 /* buffers kept for the merge */
+#define MAX_WINDOW 512 /* buffers kept for the merge */
+#define MAX_PROCS 1024 /* processors whose buffers the merge waits for */
 
 /* WMI_BUFFER_HEADER */
 #define BH_SIZE 0x00
@@ -85,6 +86,10 @@ typedef struct etl_src {
     etwl_instream *in;
     wbuf win[MAX_WINDOW]; /* loaded buffers, merged by time; [nwin..] keep memory */
     int nwin, eof, first_done;
+    /* processors with buffers in the file so far, and a stamp per pass of
+     * the merge of those that have one loaded */
+    uint8_t seen[MAX_PROCS];
+    uint32_t present[MAX_PROCS], stamp, nseen; /* nseen: highest seen + 1 */
     uint8_t *zin;         /* a compressed buffer as read */
     uint32_t zcap;
     uint64_t file_off;    /* where the next buffer starts in the (uncompressed) stream */
@@ -414,9 +419,9 @@ static void learn_schema(etl_src *s, const parsed *q, uint64_t off)
  * Each buffer holds one processor's events in time order, and buffers reach
  * the file as they fill, so file order is not time order.  As ProcessTrace
  * does, events are delivered in time order: a window of buffers (four per
- * processor, at least 32, at most 130) is kept loaded and the earliest next
- * event among them goes first; an exhausted buffer is replaced by the next
- * one read.  An event stamped far out of line (after the trace's end, say)
+ * processor, at least 32, more while a processor seen so far has none
+ * loaded, at most 512) is kept loaded and the earliest next event among
+ * them goes first; an exhausted buffer is replaced by the next one read.  An event stamped far out of line (after the trace's end, say)
  * still arrives where its buffer has it. */
 
 static uint32_t event_size(const uint8_t *e, uint32_t room)
@@ -537,6 +542,10 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
         s->st.malformed++;
         goto next;
     }
+    /* the raw clock too: durations in the payload (a hard fault's start)
+     * are in its units */
+    s->ev.hdr.raw_ts = raw;
+    s->ev.hdr.has |= ETWL_HAS_RAW_TS;
     attach_stack(s, w, raw);
     if (!etwl_config_matches(s->cfg, &s->ev)) {
         s->st.filtered++;
@@ -642,6 +651,10 @@ static int load(etl_src *s, wbuf *w, etwl_error *err)
     w->pos = BUF_HEADER;
     w->live = 1;
     peek(s, w);
+    if (w->live && w->proc < MAX_PROCS) {
+        s->seen[w->proc] = 1;
+        if (w->proc >= s->nseen) s->nseen = w->proc + 1u;
+    }
     return 1;
 bad_end:
     s->st.malformed++;
@@ -668,6 +681,8 @@ static etwl_status etl_process(etwl_source *base, etwl_event_cb cb, void *user, 
             s->nwin++;
         }
         int64_t other = INT64_MAX; /* the earliest next event of the other buffers */
+        int missing = 0;
+        s->stamp++;
         for (i = 0; i < s->nwin; i++) {
             if (!s->win[i].live) { /* exhausted: its memory serves the next buffer */
                 wbuf t = s->win[i];
@@ -676,12 +691,25 @@ static etwl_status etl_process(etwl_source *base, etwl_event_cb cb, void *user, 
                 i--;
                 continue;
             }
+            if (s->win[i].proc < MAX_PROCS) s->present[s->win[i].proc] = s->stamp;
             if (best < 0 || s->win[i].next_ts < s->win[best].next_ts) {
                 if (best >= 0 && s->win[best].next_ts < other) other = s->win[best].next_ts;
                 best = i;
             } else if (s->win[i].next_ts < other) {
                 other = s->win[i].next_ts;
             }
+        }
+        /* as ProcessTrace merges one stream per processor, the earliest event
+         * is only known once every processor seen so far has its next buffer
+         * loaded: read ahead for the others (relogged files put a
+         * processor's buffer hundreds of buffers late), within the window */
+        for (i = 0; i < (int)s->nseen && !s->eof && s->nwin < MAX_WINDOW; i++)
+            if (s->seen[i] && s->present[i] != s->stamp) missing = 1;
+        if (missing) {
+            int r = load(s, &s->win[s->nwin], err);
+            if (r < 0) return err ? err->status : ETWL_EIO;
+            if (r > 0) s->nwin++;
+            continue;
         }
         if (best < 0) {
             if (s->eof) break;

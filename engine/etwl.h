@@ -154,6 +154,7 @@ typedef struct etwl_descriptor {
 #define ETWL_HAS_RECORD_ID 0x08
 #define ETWL_HAS_CHANNEL_NAME 0x10
 #define ETWL_HAS_COMPUTER 0x20
+#define ETWL_HAS_RAW_TS 0x40
 
 typedef struct etwl_header {
     etwl_descriptor desc;
@@ -175,6 +176,7 @@ typedef struct etwl_header {
     uint32_t channel_name_len;
     const char *computer;     /* EVTX computer name */
     uint32_t computer_len;
+    int64_t raw_ts; /* the file's own clock (QPC, cycles or FILETIME) before conversion */
     uint32_t has; /* ETWL_HAS_* */
 } etwl_header;
 

@@ -14,6 +14,7 @@
  * so a hostile string cannot drive the terminal; quotes and backslashes are
  * left as the reference prints them. */
 #include "traceevent.h"
+#include "traceevent_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,6 @@
 
 #include "bytes.h"
 #include "event.h"
-#include "kclass.h"
 #include "output.h"
 
 #define PER_NAME 5
@@ -32,61 +32,24 @@ typedef struct te_name {
     uint64_t count;
 } te_name;
 
-typedef struct te_proc {
-    uint32_t pid;
-    char name[64];
-} te_proc;
-
 struct etwl_te {
     te_name *names;
     uint32_t n, cap;
-    te_proc *procs; /* pid -> name, for PName; the last seen wins */
-    uint32_t nprocs, capprocs;
+    etwl_tek *kernel; /* kernel events, and the trace-wide state behind them */
     int64_t t0;
     int have_t0;
 };
 
 
-/* The opcode names TraceEvent gives each kernel class: "opcode=Name,..." */
-static const char *const kernel_ops[ETWL_KC_COUNT] = {
-    [ETWL_KC_EVENTTRACE] = "5=Extension,8=RundownComplete,32=EndExtension",
-    [ETWL_KC_DISKIO] = "10=Read,11=Write,12=ReadInit,13=WriteInit,14=FlushBuffers,15=FlushInit",
-    [ETWL_KC_PAGEFAULT] = "32=HardFault",
-    [ETWL_KC_PROCESS] = "1=Start,2=Stop,3=DCStart,4=DCStop,32=PerfCtr,33=PerfCtrRundown,39=Defunct",
-    [ETWL_KC_FILEIO] = "0=Name,32=FileCreate,35=FileDelete,36=FileRundown",
-    [ETWL_KC_THREAD] = "1=Start,2=Stop,3=DCStart,4=DCStop",
-    [ETWL_KC_TCPIP] = "10=Send,11=Recv,12=Connect,13=Disconnect,14=Retransmit,15=Accept,16=Reconnect,17=Fail,"
-                      "18=TCPCopy,26=SendIPV6,27=RecvIPV6,28=ConnectIPV6,29=DisconnectIPV6,30=RetransmitIPV6,"
-                      "31=AcceptIPV6,32=ReconnectIPV6,34=TCPCopyIPV6",
-    [ETWL_KC_UDPIP] = "10=Send,11=Recv,17=Fail,26=SendIPV6,27=RecvIPV6",
-    [ETWL_KC_SYSCONFIG] = "10=CPU,11=PhyDisk,12=LogDisk,13=NIC,14=Video,15=Services,16=Power,17=Network,21=IRQ,"
-                          "22=PnP,23=IDEChannel",
-    [ETWL_KC_PERFINFO] = "46=Sample,73=CollectionStart,74=CollectionEnd",
-    [ETWL_KC_IMAGE] = "2=Unload,3=DCStart,4=DCStop,10=Load",
-    [ETWL_KC_SYSCONFIGEX] = "32=BuildInfo,33=SystemPaths,34=UnknownVolume,35=VolumeMapping,37=Opcode(37)",
-};
-
-/* "Windows Kernel/Task/Opcode" for a kernel event TraceEvent names; 0 for
- * the others. */
-static int kernel_name(const etwl_header *h, etwl_buf *name)
+etwl_te *etwl_te_new(void)
 {
-    etwl_kclass c = etwl_kclass_of_guid(&h->provider_guid);
-    const char *p = c == ETWL_KC_NONE ? NULL : kernel_ops[c];
-    while (p && *p) {
-        char *end;
-        unsigned long op = strtoul(p, &end, 10);
-        const char *nm = end + 1, *stop = strchr(nm, ',');
-        size_t nl = stop ? (size_t)(stop - nm) : strlen(nm);
-        if (op == h->desc.opcode) {
-            etwl_buf_printf(name, "Windows Kernel/%s/%.*s", etwl_kclass_info_of(c)->task, (int)nl, nm);
-            return 1;
-        }
-        p = stop ? stop + 1 : NULL;
+    etwl_te *t = calloc(1, sizeof(etwl_te));
+    if (t && !(t->kernel = etwl_tek_new())) {
+        free(t);
+        t = NULL;
     }
-    return 0;
+    return t;
 }
-
-etwl_te *etwl_te_new(void) { return calloc(1, sizeof(etwl_te)); }
 
 void etwl_te_free(etwl_te *t)
 {
@@ -94,7 +57,7 @@ void etwl_te_free(etwl_te *t)
     if (!t) return;
     for (i = 0; i < t->n; i++) free(t->names[i].name);
     free(t->names);
-    free(t->procs);
+    etwl_tek_free(t->kernel);
     free(t);
 }
 
@@ -163,7 +126,7 @@ static void put_value(etwl_buf *b, const etwl_value *v)
     }
 }
 
-static void put_prop(etwl_buf *b, const char *name, const etwl_value *v)
+void etwl_te_put_prop(etwl_buf *b, const char *name, const etwl_value *v)
 {
     etwl_buf_printf(b, "%s=", name);
     put_value(b, v);
@@ -181,7 +144,7 @@ static void put_header_props(etwl_buf *b, etwl_event *ev)
     size_t i;
     for (i = 0; i < sizeof order / sizeof order[0]; i++) {
         const etwl_value *v = etwl_event_get(ev, order[i]);
-        if (v) put_prop(b, order[i], v);
+        if (v) etwl_te_put_prop(b, order[i], v);
     }
     tz = etwl_event_get(ev, "TimeZoneInformation");
     if (tz && tz->type == ETWL_VT_BINARY && tz->n >= 4) {
@@ -189,22 +152,17 @@ static void put_header_props(etwl_buf *b, etwl_event *ev)
         memset(&bias, 0, sizeof bias);
         bias.type = ETWL_VT_INT;
         bias.v.i = (int32_t)etwl_le32(tz->v.p);
-        put_prop(b, "UtcOffsetMinutes", &bias);
+        etwl_te_put_prop(b, "UtcOffsetMinutes", &bias);
     }
 }
 
-/* "Provider/Task/Opcode" as TraceEvent names it; 0 when this writer cannot
- * name the event (kernel events other than the trace header, for now). */
+/* "Provider/Task/Opcode" as TraceEvent names a manifest, TraceLogging or
+ * MOF event (kernel events: traceevent_kernel.c); 0 for a classic event it
+ * would not name. */
 static int event_name(etwl_event *ev, etwl_buf *name)
 {
     const etwl_header *h = etwl_event_header(ev);
-    if (h->flags & ETWL_HDR_FLAG_CLASSIC_HEADER) {
-        if (etwl_kclass_of_guid(&h->provider_guid) == ETWL_KC_EVENTTRACE && h->desc.opcode == 0) {
-            etwl_buf_puts(name, "Windows Kernel/EventTrace");
-            return 1;
-        }
-        return kernel_name(h, name);
-    }
+    if (h->flags & ETWL_HDR_FLAG_CLASSIC_HEADER) return 0;
     if (h->has & ETWL_HAS_PROVIDER_NAME) etwl_buf_put(name, h->provider_name, h->provider_name_len);
     else {
         char g[ETWL_GUID_STRLEN + 1];
@@ -214,7 +172,12 @@ static int event_name(etwl_event *ev, etwl_buf *name)
     etwl_buf_putc(name, '/');
     if (ev->schema && ev->schema->task_name) { /* manifest events: Task[/Opcode] */
         etwl_buf_puts(name, ev->schema->task_name);
-        if (h->desc.opcode && ev->schema->opcode_name) etwl_buf_printf(name, "/%s", ev->schema->opcode_name);
+        if (h->desc.opcode && ev->schema->opcode_name) {
+            const char *op = ev->schema->opcode_name;
+            /* the standard opcodes' "win:" prefix is not part of TraceEvent's names */
+            if (strncmp(op, "win:", 4) == 0) op += 4;
+            etwl_buf_printf(name, "/%s", op);
+        }
     } else if (h->has & ETWL_HAS_EVENT_NAME) {
         etwl_buf_put(name, h->event_name, h->event_name_len);
     } else {
@@ -240,48 +203,9 @@ static te_name *count_name(etwl_te *t, const char *name)
     return t->names[t->n].name ? &t->names[t->n++] : NULL;
 }
 
-etwl_status etwl_te_learn(etwl_te *t, etwl_event *ev)
-{
-    const etwl_header *h = etwl_event_header(ev);
-    const etwl_value *pid, *img;
-    uint32_t i, n;
-    const char *dot;
-    te_proc *p = NULL;
-    if (etwl_kclass_of_guid(&h->provider_guid) != ETWL_KC_PROCESS) return ETWL_OK;
-    pid = etwl_event_get(ev, "ProcessId");
-    img = etwl_event_get(ev, "ImageFileName");
-    if (!pid || pid->type != ETWL_VT_UINT || !img || img->type != ETWL_VT_STRING || img->n == 0) return ETWL_OK;
-    for (i = 0; i < t->nprocs; i++)
-        if (t->procs[i].pid == (uint32_t)pid->v.u) p = &t->procs[i];
-    if (!p) {
-        if (t->nprocs == t->capprocs) {
-            uint32_t cap = t->capprocs ? t->capprocs * 2 : 64;
-            te_proc *g = cap <= 65536 ? realloc(t->procs, cap * sizeof *g) : NULL;
-            if (!g) return ETWL_OK; /* names are a nicety: go without */
-            t->procs = g;
-            t->capprocs = cap;
-        }
-        p = &t->procs[t->nprocs++];
-        p->pid = (uint32_t)pid->v.u;
-    }
-    /* the file name without its extension, as TraceEvent shows it */
-    n = img->n < sizeof p->name ? img->n : (uint32_t)sizeof p->name - 1;
-    memcpy(p->name, img->v.s, n);
-    p->name[n] = 0;
-    if ((dot = strrchr(p->name, '.')) && dot != p->name) p->name[dot - p->name] = 0;
-    return ETWL_OK;
-}
+etwl_status etwl_te_learn(etwl_te *t, etwl_event *ev) { return etwl_tek_learn(t->kernel, ev); }
 
-static void put_pname(etwl_te *t, etwl_buf *b, uint32_t pid)
-{
-    uint32_t i;
-    for (i = 0; i < t->nprocs; i++)
-        if (t->procs[i].pid == pid) {
-            etwl_text_put_controls_escaped(b, t->procs[i].name, strlen(t->procs[i].name));
-            return;
-        }
-    etwl_buf_printf(b, "Process(%d)", (int)pid);
-}
+etwl_status etwl_te_learned(etwl_te *t) { return etwl_tek_learned(t->kernel); }
 
 etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
 {
@@ -290,10 +214,14 @@ etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
     te_name *c;
     uint32_t len = 0, i, n;
     int64_t rel;
+    int32_t pid = (int32_t)h->pid, tid = (int32_t)h->tid;
+    int kernel;
     etwl_buf_init(&name);
-    if (!event_name(ev, &name)) {
+    kernel = etwl_tek_event(t->kernel, ev, &name, &pid, &tid);
+    if (kernel < 0 || (!kernel && !event_name(ev, &name))) {
+        int oom = name.oom;
         etwl_buf_free(&name);
-        return ETWL_OK;
+        return oom ? ETWL_ENOMEM : ETWL_OK;
     }
     if (name.oom || !(c = count_name(t, name.data))) {
         etwl_buf_free(&name);
@@ -315,13 +243,15 @@ etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
     }
     rel = (rel + 5) / 10; /* microseconds, rounded as TraceEvent's milliseconds are */
     put_grouped(out, (uint64_t)(rel / 1000), 0);
-    etwl_buf_printf(out, ".%03d: %s PID=%d; TID=%d; PName=", (int)(rel % 1000), name.data, (int)h->pid, (int)h->tid);
-    put_pname(t, out, h->pid);
+    etwl_buf_printf(out, ".%03d: %s PID=%d; TID=%d; PName=", (int)(rel % 1000), name.data, (int)pid, (int)tid);
+    etwl_tek_put_pname(t->kernel, out, pid);
     etwl_buf_printf(out, "; ProceNum=%u; DataLen=", h->processor);
     etwl_event_payload(ev, &len);
     etwl_buf_printf(out, "%u; ", len);
-    if ((h->flags & ETWL_HDR_FLAG_CLASSIC_HEADER) && h->desc.opcode == 0) {
+    if (kernel && h->desc.opcode == 0) {
         put_header_props(out, ev);
+    } else if (kernel) {
+        etwl_tek_props(t->kernel, ev, out);
     } else {
         n = etwl_event_prop_count(ev);
         for (i = 0; i < n; i++) {

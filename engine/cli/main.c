@@ -282,6 +282,7 @@ int main(int argc, char **argv)
         if (etwl_session_open(&o.cfg, &pre, &perr) == ETWL_OK) {
             etwl_session_process(pre, te_learn, r.te, &perr);
             etwl_session_free(pre);
+            etwl_te_learned(r.te);
         }
     }
     st = etwl_session_process(s, on_event, &r, &err);

@@ -23,6 +23,7 @@
 #include "bytes.h"
 #include "event.h"
 #include "output.h"
+#include "schema.h"
 
 #define PER_NAME 5
 #define CUT 20
@@ -257,9 +258,21 @@ etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
         for (i = 0; i < n; i++) {
             uint32_t nl;
             const char *pn = etwl_event_prop_name(ev, i, &nl);
+            const etwl_value *v = etwl_event_prop(ev, i);
+            etwl_value adj;
+            if (ev->schema && i < ev->schema->ntop && ev->schema->props[i].intype == ETWL_IN_SYSTEMTIME &&
+                v->type == ETWL_VT_TIME) {
+                /* TraceEvent takes a SYSTEMTIME's milliseconds from its
+                 * seconds (14:59:35.799 shows as 14:59:35.035); this format
+                 * reproduces that so lines compare, scripts see the time */
+                int64_t ms = (v->v.i / 10000) % 1000, sec = (v->v.i / 10000000) % 60;
+                adj = *v;
+                adj.v.i += (sec - ms) * 10000;
+                v = &adj;
+            }
             etwl_buf_put(out, pn, nl);
             etwl_buf_putc(out, '=');
-            put_value(out, etwl_event_prop(ev, i));
+            put_value(out, v);
             etwl_buf_puts(out, "; ");
         }
     }

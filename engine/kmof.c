@@ -2,8 +2,9 @@
  * Start, End, DCStart, DCEnd, Defunct), Image (Image_Load: Load, UnLoad,
  * DCStart, DCEnd, KernelBase), Thread (Thread_V3_TypeGroup1), TcpIp and
  * UdpIp (IPv4 and IPv6 send, receive, connect, accept...), EventTrace
- * extensions, PerfInfo samples, DiskIo, FileIo names, hard page faults, and
- * process counters, system configuration (CPU, disks, NIC, PnP, IDE,
+ * extensions, PerfInfo (samples, system calls, DPCs, interrupts), DiskIo,
+ * FileIo (names and operations), Registry, hard page faults, process
+ * counters, system configuration (CPU, disks, NIC, PnP, IDE,
  * services, power, network, platform, paths, volumes, build) and the
  * sampling interval.  The process table reads the
  * Process fields by these names, as it does from TDH on Windows. */
@@ -83,17 +84,30 @@ static etwl_status eventtrace(uint8_t opcode, unsigned ptr, etwl_schema **out)
     return ETWL_ENOTFOUND;
 }
 
-/* PerfInfo: SampledProfile (46); the sampling interval at the start and
- * end of collection (SampledProfileInterval: 73, 74) */
+/* PerfInfo: SampledProfile (46), system calls (51, 52), DPCs and
+ * interrupts (66-69), and the sampling interval at the start and end of
+ * collection (SampledProfileInterval: 73, 74) */
 static etwl_status perfinfo(uint8_t opcode, unsigned ptr, etwl_schema **out)
 {
     static const kfield sample[] = {{"InstructionPointer", PTR, 0}, {"ThreadId", ETWL_IN_UINT32, 0},
                                     {"Count", ETWL_IN_UINT16, 0}, {"Reserved", ETWL_IN_UINT16, 0}};
     static const kfield interval[] = {{"Source", ETWL_IN_UINT32, 0}, {"NewInterval", ETWL_IN_UINT32, 0},
                                       {"OldInterval", ETWL_IN_UINT32, 0}, {"SourceName", ETWL_IN_UNICODESTRING, 0}};
-    if (opcode == 46) return BUILD(sample);
-    if (opcode == 73 || opcode == 74) return BUILD(interval);
-    return ETWL_ENOTFOUND;
+    static const kfield sysenter[] = {{"SysCallAddress", PTR, 0}};
+    static const kfield sysexit[] = {{"SysCallNtStatus", ETWL_IN_HEXINT32, 0}};
+    static const kfield isr[] = {{"InitialTime", ETWL_IN_UINT64, 0}, {"Routine", PTR, 0},
+                                 {"ReturnValue", ETWL_IN_UINT8, 0}, {"Vector", ETWL_IN_UINT16, 0},
+                                 {"Reserved", ETWL_IN_UINT8, 0}};
+    static const kfield dpc[] = {{"InitialTime", ETWL_IN_UINT64, 0}, {"Routine", PTR, 0}};
+    switch (opcode) {
+    case 46: return BUILD(sample);
+    case 51: return BUILD(sysenter);                /* SysClEnter */
+    case 52: return BUILD(sysexit);                 /* SysClExit */
+    case 66: case 68: case 69: return BUILD(dpc);   /* ThreadDPC, DPC, TimerDPC */
+    case 67: return BUILD(isr);                     /* ISR */
+    case 73: case 74: return BUILD(interval);
+    default: return ETWL_ENOTFOUND;
+    }
 }
 
 /* DiskIo v3: Read, Write (10, 11); ReadInit, WriteInit, FlushInit (12, 13, 15); FlushBuffers (14) */
@@ -118,11 +132,67 @@ static etwl_status diskio(uint8_t opcode, uint8_t version, unsigned ptr, etwl_sc
     }
 }
 
-/* FileIo_Name: Name, FileCreate, FileDelete, FileRundown (0, 32, 35, 36) */
-static etwl_status fileio(uint8_t opcode, unsigned ptr, etwl_schema **out)
+/* FileIo: names (0, 32, 35, 36: FileIo_Name) and operations (64-77).  The
+ * operations are FileIo_V2 as documented; Windows 8's v3 moves the thread
+ * id after the file key and makes it 32 bits. */
+#define FILE_NAME_OPS(op) ((op) == 0 || (op) == 32 || (op) == 35 || (op) == 36)
+static etwl_status fileio(uint8_t opcode, uint8_t version, unsigned ptr, etwl_schema **out)
 {
     static const kfield name[] = {{"FileObject", PTR, 0}, {"FileName", ETWL_IN_UNICODESTRING, 0}};
-    return opcode == 0 || opcode == 32 || opcode == 35 || opcode == 36 ? BUILD(name) : ETWL_ENOTFOUND;
+    static const kfield create2[] = {{"IrpPtr", PTR, 0}, {"TTID", PTR, 0}, {"FileObject", PTR, 0},
+                                     {"CreateOptions", ETWL_IN_HEXINT32, 0}, {"FileAttributes", ETWL_IN_HEXINT32, 0},
+                                     {"ShareAccess", ETWL_IN_HEXINT32, 0}, {"OpenPath", ETWL_IN_UNICODESTRING, 0}};
+    static const kfield create3[] = {{"IrpPtr", PTR, 0}, {"FileObject", PTR, 0}, {"TTID", ETWL_IN_UINT32, 0},
+                                     {"CreateOptions", ETWL_IN_HEXINT32, 0}, {"FileAttributes", ETWL_IN_HEXINT32, 0},
+                                     {"ShareAccess", ETWL_IN_HEXINT32, 0}, {"OpenPath", ETWL_IN_UNICODESTRING, 0}};
+    static const kfield simple2[] = {{"IrpPtr", PTR, 0}, {"TTID", PTR, 0}, {"FileObject", PTR, 0}, {"FileKey", PTR, 0}};
+    static const kfield simple3[] = {{"IrpPtr", PTR, 0}, {"FileObject", PTR, 0}, {"FileKey", PTR, 0},
+                                     {"TTID", ETWL_IN_UINT32, 0}};
+    static const kfield rw2[] = {{"Offset", ETWL_IN_UINT64, 0}, {"IrpPtr", PTR, 0}, {"TTID", PTR, 0},
+                                 {"FileObject", PTR, 0}, {"FileKey", PTR, 0}, {"IoSize", ETWL_IN_UINT32, 0},
+                                 {"IoFlags", ETWL_IN_HEXINT32, 0}};
+    static const kfield rw3[] = {{"Offset", ETWL_IN_UINT64, 0}, {"IrpPtr", PTR, 0}, {"FileObject", PTR, 0},
+                                 {"FileKey", PTR, 0}, {"TTID", ETWL_IN_UINT32, 0}, {"IoSize", ETWL_IN_UINT32, 0},
+                                 {"IoFlags", ETWL_IN_HEXINT32, 0}};
+    static const kfield info2[] = {{"IrpPtr", PTR, 0}, {"TTID", PTR, 0}, {"FileObject", PTR, 0}, {"FileKey", PTR, 0},
+                                   {"ExtraInfo", PTR, 0}, {"InfoClass", ETWL_IN_UINT32, 0}};
+    static const kfield info3[] = {{"IrpPtr", PTR, 0}, {"FileObject", PTR, 0}, {"FileKey", PTR, 0},
+                                   {"ExtraInfo", PTR, 0}, {"TTID", ETWL_IN_UINT32, 0}, {"InfoClass", ETWL_IN_UINT32, 0}};
+    static const kfield dir2[] = {{"IrpPtr", PTR, 0}, {"TTID", PTR, 0}, {"FileObject", PTR, 0}, {"FileKey", PTR, 0},
+                                  {"Length", ETWL_IN_UINT32, 0}, {"InfoClass", ETWL_IN_UINT32, 0},
+                                  {"FileIndex", ETWL_IN_UINT32, 0}, {"FileName", ETWL_IN_UNICODESTRING, 0}};
+    static const kfield dir3[] = {{"IrpPtr", PTR, 0}, {"FileObject", PTR, 0}, {"FileKey", PTR, 0},
+                                  {"TTID", ETWL_IN_UINT32, 0}, {"Length", ETWL_IN_UINT32, 0},
+                                  {"InfoClass", ETWL_IN_UINT32, 0}, {"FileIndex", ETWL_IN_UINT32, 0},
+                                  {"FileName", ETWL_IN_UNICODESTRING, 0}};
+    static const kfield opend[] = {{"IrpPtr", PTR, 0}, {"ExtraInfo", PTR, 0}, {"NtStatus", ETWL_IN_HEXINT32, 0}};
+    if (FILE_NAME_OPS(opcode)) return BUILD(name);
+    if (version != 2 && version != 3) return ETWL_ENOTFOUND;
+    switch (opcode) {
+    case 64: return version == 2 ? BUILD(create2) : BUILD(create3);                 /* Create */
+    case 65: case 66: case 73: return version == 2 ? BUILD(simple2) : BUILD(simple3); /* Cleanup, Close, Flush */
+    case 67: case 68: return version == 2 ? BUILD(rw2) : BUILD(rw3);                 /* Read, Write */
+    case 69: case 70: case 71: case 74: case 75:                                       /* SetInfo ... FSControl */
+        return version == 2 ? BUILD(info2) : BUILD(info3);
+    case 72: case 77: return version == 2 ? BUILD(dir2) : BUILD(dir3);               /* DirEnum, DirNotify */
+    case 76: return BUILD(opend);                                                      /* OperationEnd */
+    default: return ETWL_ENOTFOUND;
+    }
+}
+
+/* Registry_TypeGroup1: Create ... Close (10-27).  v1 (Windows XP) put the
+ * status first, pointer-sized, and the elapsed time after the handle. */
+static etwl_status registry(uint8_t opcode, uint8_t version, unsigned ptr, etwl_schema **out)
+{
+    static const kfield v2[] = {{"InitialTime", ETWL_IN_INT64, 0}, {"Status", ETWL_IN_HEXINT32, 0},
+                                {"Index", ETWL_IN_UINT32, 0}, {"KeyHandle", PTR, 0},
+                                {"KeyName", ETWL_IN_UNICODESTRING, 0}};
+    static const kfield v1[] = {{"Status", PTR, 0}, {"KeyHandle", PTR, 0}, {"ElapsedTime", ETWL_IN_INT64, 0},
+                                {"Index", ETWL_IN_UINT32, 0}, {"KeyName", ETWL_IN_UNICODESTRING, 0}};
+    if (opcode < 10 || opcode > 27) return ETWL_ENOTFOUND;
+    if (version == 2) return BUILD(v2);
+    if (version == 1 && opcode <= 22) return BUILD(v1);
+    return ETWL_ENOTFOUND;
 }
 
 /* PageFault: HardFault (32) */
@@ -297,7 +367,13 @@ static etwl_status process(uint8_t version, unsigned ptr, etwl_schema **out)
     static const kfield v4[] = {PROCESS_HEAD, {"Flags", ETWL_IN_UINT32, 0}, PROCESS_NAMES,
                                 {"PackageFullName", ETWL_IN_UNICODESTRING, 0}, {"ApplicationId", ETWL_IN_UNICODESTRING, 0}};
     if (version == 3) return BUILD(v3);
+    /* v5 (Windows 10) adds 8 bytes after ApplicationId that no published
+     * MOF describes: decoded as Reserved, so the rest stays readable */
+    static const kfield v5[] = {PROCESS_HEAD, {"Flags", ETWL_IN_UINT32, 0}, PROCESS_NAMES,
+                                {"PackageFullName", ETWL_IN_UNICODESTRING, 0}, {"ApplicationId", ETWL_IN_UNICODESTRING, 0},
+                                {"Reserved", ETWL_IN_UINT64, 0}};
     if (version == 4) return BUILD(v4);
+    if (version == 5) return BUILD(v5);
     return ETWL_ENOTFOUND;
 }
 
@@ -334,7 +410,8 @@ etwl_status etwl_kmof_schema(const etwl_guid *cls, uint8_t opcode, uint8_t versi
     case ETWL_KC_EVENTTRACE: return opcode != 0 ? eventtrace(opcode, ptrsize, out) : ETWL_ENOTFOUND;
     case ETWL_KC_PERFINFO: return perfinfo(opcode, ptrsize, out);
     case ETWL_KC_DISKIO: return diskio(opcode, version, ptrsize, out);
-    case ETWL_KC_FILEIO: return fileio(opcode, ptrsize, out);
+    case ETWL_KC_FILEIO: return fileio(opcode, version, ptrsize, out);
+    case ETWL_KC_REGISTRY: return registry(opcode, version, ptrsize, out);
     case ETWL_KC_PAGEFAULT: return pagefault(opcode, ptrsize, out);
     case ETWL_KC_SYSCONFIG: return sysconfig(opcode, version, ptrsize, out);
     case ETWL_KC_SYSCONFIGEX: return sysconfigex(opcode, ptrsize, out);

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "event.h"
+#include "kclass.h"
+#include "kmof.h"
 #include "lz77.h"
 #include "testlib.h"
 #include "tlmeta.h"
@@ -125,6 +127,134 @@ static etwl_status check_fit(etwl_event *ev, void *user)
     return ETWL_OK;
 }
 
+/* Layouts the sample traces do not exercise, checked against payloads laid
+ * out by hand from Microsoft's class documentation: each value lands in its
+ * field and every byte is used. */
+typedef struct kcase {
+    etwl_kclass cls;
+    uint8_t opcode, version;
+    unsigned ptr;
+    const char *field; /* a field to check */
+    uint64_t want;
+} kcase;
+
+static void put_le(uint8_t *b, size_t *n, uint64_t v, unsigned size)
+{
+    for (unsigned i = 0; i < size; i++) b[(*n)++] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_wstr(uint8_t *b, size_t *n, const char *s)
+{
+    do put_le(b, n, (uint8_t)*s, 2);
+    while (*s++);
+}
+
+static void check_layout(etwl_kclass cls, uint8_t op, uint8_t ver, unsigned ptr, const uint8_t *p, size_t n,
+                         const char *field, uint64_t want, const char *text_field, const char *text)
+{
+    etwl_schema *sc = NULL;
+    etwl_event ev;
+    const etwl_value *v;
+    uint32_t np;
+    assert_int_equal(etwl_kmof_schema(&etwl_kclass_info_of(cls)->guid, op, ver, ptr, &sc), ETWL_OK);
+    assert_int_equal(etwl_event_init(&ev), ETWL_OK);
+    etwl_event_begin(&ev);
+    assert_int_equal(etwl_event_set_payload(&ev, sc, p, (uint32_t)n), ETWL_OK);
+    v = etwl_event_get(&ev, field);
+    assert_non_null(v);
+    assert_int_equal(v->v.u, want);
+    if (text_field) {
+        v = etwl_event_get(&ev, text_field);
+        assert_non_null(v);
+        assert_int_equal(v->type, ETWL_VT_STRING);
+        assert_int_equal(v->n, strlen(text));
+        assert_memory_equal(v->v.s, text, v->n);
+    }
+    np = etwl_event_prop_count(&ev);
+    for (uint32_t i = 0; i < np; i++) assert_int_not_equal(etwl_event_prop(&ev, i)->type, ETWL_VT_ERROR);
+    assert_int_equal(ev.off_known, np);
+    assert_int_equal(ev.off[np], n); /* every byte used */
+    etwl_event_release(&ev);
+    etwl_schema_free(sc);
+}
+
+static void test_documented_layouts(void **st)
+{
+    uint8_t b[512];
+    size_t n;
+    (void)st;
+    /* Registry_TypeGroup1 v2, 64-bit: InitialTime, Status, Index, KeyHandle, KeyName */
+    n = 0;
+    put_le(b, &n, 123456789, 8);
+    put_le(b, &n, 0xC0000034, 4);
+    put_le(b, &n, 7, 4);
+    put_le(b, &n, 0xFFFF8000DEADBEEFull, 8);
+    put_wstr(b, &n, "\\REGISTRY\\MACHINE\\SOFTWARE\\Run");
+    check_layout(ETWL_KC_REGISTRY, 11, 2, 8, b, n, "KeyHandle", 0xFFFF8000DEADBEEFull, "KeyName",
+                 "\\REGISTRY\\MACHINE\\SOFTWARE\\Run");
+    check_layout(ETWL_KC_REGISTRY, 11, 2, 8, b, n, "Index", 7, NULL, NULL);
+    /* v1, 32-bit: Status (pointer), KeyHandle (pointer), ElapsedTime, Index, KeyName */
+    n = 0;
+    put_le(b, &n, 0, 4);
+    put_le(b, &n, 0x8123, 4);
+    put_le(b, &n, 99, 8);
+    put_le(b, &n, 3, 4);
+    put_wstr(b, &n, "K");
+    check_layout(ETWL_KC_REGISTRY, 10, 1, 4, b, n, "ElapsedTime", 99, "KeyName", "K");
+    /* FileIo_ReadWrite v2 (64-bit, pointer-sized TTID) and v3 (TTID after FileKey, 32 bits) */
+    n = 0;
+    put_le(b, &n, 4096, 8);
+    put_le(b, &n, 0x1111, 8);
+    put_le(b, &n, 42, 8);
+    put_le(b, &n, 0x2222, 8);
+    put_le(b, &n, 0x3333, 8);
+    put_le(b, &n, 512, 4);
+    put_le(b, &n, 0x60900, 4);
+    check_layout(ETWL_KC_FILEIO, 67, 2, 8, b, n, "FileKey", 0x3333, NULL, NULL);
+    n = 0;
+    put_le(b, &n, 4096, 8);
+    put_le(b, &n, 0x1111, 8);
+    put_le(b, &n, 0x2222, 8);
+    put_le(b, &n, 0x3333, 8);
+    put_le(b, &n, 42, 4);
+    put_le(b, &n, 512, 4);
+    put_le(b, &n, 0x60900, 4);
+    check_layout(ETWL_KC_FILEIO, 68, 3, 8, b, n, "TTID", 42, NULL, NULL);
+    check_layout(ETWL_KC_FILEIO, 68, 3, 8, b, n, "IoSize", 512, NULL, NULL);
+    /* FileIo_Create v3: IrpPtr, FileObject, TTID, options, attributes, share, OpenPath */
+    n = 0;
+    put_le(b, &n, 0x1111, 8);
+    put_le(b, &n, 0x2222, 8);
+    put_le(b, &n, 77, 4);
+    put_le(b, &n, 0x1000060, 4);
+    put_le(b, &n, 0x80, 4);
+    put_le(b, &n, 7, 4);
+    put_wstr(b, &n, "\\Device\\HarddiskVolume2\\x.txt");
+    check_layout(ETWL_KC_FILEIO, 64, 3, 8, b, n, "TTID", 77, "OpenPath", "\\Device\\HarddiskVolume2\\x.txt");
+    /* PerfInfo_ISR: InitialTime, Routine, ReturnValue, Vector, Reserved */
+    n = 0;
+    put_le(b, &n, 5555, 8);
+    put_le(b, &n, 0xFFFFF80000001234ull, 8);
+    put_le(b, &n, 1, 1);
+    put_le(b, &n, 0x91, 2);
+    put_le(b, &n, 0, 1);
+    check_layout(ETWL_KC_PERFINFO, 67, 2, 8, b, n, "Vector", 0x91, NULL, NULL);
+    /* a truncated registry event decodes what it has and marks the rest */
+    {
+        etwl_schema *sc = NULL;
+        etwl_event ev;
+        static const uint8_t cut[] = {1, 0, 0, 0, 0, 0, 0, 0, 2, 0};
+        assert_int_equal(etwl_kmof_schema(&etwl_kclass_info_of(ETWL_KC_REGISTRY)->guid, 11, 2, 8, &sc), ETWL_OK);
+        assert_int_equal(etwl_event_init(&ev), ETWL_OK);
+        etwl_event_begin(&ev);
+        etwl_event_set_payload(&ev, sc, cut, sizeof cut);
+        assert_int_equal(etwl_event_get(&ev, "InitialTime")->v.u, 1);
+        assert_int_equal(etwl_event_get(&ev, "KeyName")->type, ETWL_VT_ERROR);
+        etwl_event_release(&ev);
+        etwl_schema_free(sc);
+    }
+}
+
 static void test_kernel_layouts_fit(void **st)
 {
     static const char *files[] = {"../shared/data/etl/ShutdownPerfDiagLogger.etl",
@@ -164,6 +294,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lz77),
         cmocka_unit_test(test_tlmeta),
+        cmocka_unit_test(test_documented_layouts),
         cmocka_unit_test(test_kernel_layouts_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,7 @@
 #include "instream.h"
 #include "kclass.h"
 #include "kmof.h"
+#include "etlstack.h"
 #include "lz77.h"
 #include "schema_cache.h"
 #include "schemafile.h"
@@ -105,6 +106,10 @@ typedef struct etl_src {
     uint32_t clock;
     int64_t perf_freq, start_time, raw0, cpu_mhz;
     uint64_t diags;
+    /* stack records away from their event (deferred user stacks, cached
+     * stacks), from a first pass made when the trace has stacks */
+    etwl_stackidx *stacks;
+    int stacks_checked;
 } etl_src;
 
 static void diag(etl_src *s, uint64_t off, const char *msg)
@@ -127,6 +132,7 @@ static void etl_destroy(etwl_source *base)
     etwl_schema_cache_free(s->recorded);
     etwl_schema_cache_free(s->embedded);
     etwl_schema_free(s->header_schema);
+    etwl_stackidx_free(s->stacks);
     free(s);
 }
 
@@ -476,33 +482,85 @@ static void peek(etl_src *s, wbuf *w)
 /* A kernel stack (StackWalk, hook 0x1820) is written right after the event
  * it belongs to, stamped with that event's raw time: when the next record
  * of w is one, it becomes the event's ext.stacktrace and is consumed. */
-static void attach_stack(etl_src *s, wbuf *w, int64_t raw)
+/* A StackWalk record (hook group 0x18) with a classic kernel header: its
+ * hook and header length; 0 for anything else. */
+static uint16_t stack_hook(const uint8_t *e, uint32_t room, uint32_t *hdr, uint32_t *size)
 {
-    const uint8_t *e = w->data + w->pos;
-    uint32_t size, hdr, n, i, ptr;
-    uint64_t *addr;
-    if (w->pos + 8 > w->end || !(e[3] & TRACE_HEADER_FLAG)) return;
+    uint16_t hook;
+    if (room < 8 || !(e[3] & TRACE_HEADER_FLAG)) return 0;
     switch (e[2]) {
-    case TH_SYSTEM32: case TH_SYSTEM64: hdr = 32; break;
-    case TH_COMPACT32: case TH_COMPACT64: hdr = 24; break;
-    case TH_PERFINFO32: case TH_PERFINFO64: hdr = 16; break;
-    default: return;
+    case TH_SYSTEM32: case TH_SYSTEM64: *hdr = 32; break;
+    case TH_COMPACT32: case TH_COMPACT64: *hdr = 24; break;
+    case TH_PERFINFO32: case TH_PERFINFO64: *hdr = 16; break;
+    default: return 0;
     }
-    size = etwl_le16(e + 4);
-    if (etwl_le16(e + 6) != 0x1820 || size < hdr + 16 || size > w->end - w->pos) return;
-    if ((int64_t)etwl_le64(e + hdr) != raw) return;
-    ptr = (e[2] == TH_SYSTEM32 || e[2] == TH_COMPACT32 || e[2] == TH_PERFINFO32) ? 4 : 8;
-    n = (size - hdr - 16) / ptr;
-    if (n > 256) n = 256;
-    if (!(addr = etwl_arena_alloc(&s->ev.arena, (n ? n : 1) * sizeof *addr))) return;
-    for (i = 0; i < n; i++)
-        addr[i] = ptr == 4 ? etwl_le32(e + hdr + 16 + 4 * i) : etwl_le64(e + hdr + 16 + 8 * i);
+    hook = etwl_le16(e + 6);
+    *size = etwl_le16(e + 4);
+    if ((hook >> 8) != 0x18 || *size < *hdr + 8 || *size > room) return 0;
+    return hook;
+}
+
+static unsigned ptr_of(const uint8_t *e)
+{
+    return (e[2] == TH_SYSTEM32 || e[2] == TH_COMPACT32 || e[2] == TH_PERFINFO32) ? 4 : 8;
+}
+
+#define MAX_FRAMES 512
+
+/* The stack of the event just delivered from w: the StackWalk records
+ * stamped with its time that follow it (a full stack, 0x1820, or cache
+ * references, 0x1825 kernel and 0x1826 user), then the records of the first
+ * pass for its time and thread (deferred user stacks). */
+static void attach_stack(etl_src *s, wbuf *w, int64_t raw, uint32_t thread)
+{
+    uint64_t frames[MAX_FRAMES], *addr;
+    uint32_t n = 0;
+    for (;;) {
+        const uint8_t *e = w->data + w->pos, *p;
+        uint32_t hdr, size, ptr, k, i;
+        uint16_t hook = w->pos < w->end ? stack_hook(e, w->end - w->pos, &hdr, &size) : 0;
+        if (hook != 0x1820 && hook != 0x1825 && hook != 0x1826) break;
+        p = e + hdr;
+        ptr = ptr_of(e);
+        if (size < hdr + 16 || (int64_t)etwl_le64(p) != raw) break;
+        if (hook == 0x1820) {
+            k = (size - hdr - 16) / ptr;
+            for (i = 0; i < k && n < MAX_FRAMES; i++)
+                frames[n++] = ptr == 4 ? etwl_le32(p + 16 + 4 * i) : etwl_le64(p + 16 + 8 * i);
+        } else if (s->stacks && size >= hdr + 16 + ptr) {
+            uint64_t key = ptr == 4 ? etwl_le32(p + 16) : etwl_le64(p + 16);
+            n += etwl_stackidx_key_frames(s->stacks, key, raw, frames + n, MAX_FRAMES - n);
+        }
+        w->pos += (size + 7) & ~7u;
+        s->st.read++;
+    }
+    if (s->stacks) {
+        /* a kernel event without a thread in its header names it in its
+         * payload (samples, disk I/O, hard faults): two processors may
+         * stamp events with the same tick */
+        if (thread == 0xFFFFFFFFu) {
+            static const char *const names[] = {"ThreadId", "IssuingThreadId", "TThreadId"};
+            for (size_t i = 0; i < sizeof names / sizeof names[0] && thread == 0xFFFFFFFFu; i++) {
+                const etwl_value *v = etwl_event_get(&s->ev, names[i]);
+                if (v && (v->type == ETWL_VT_UINT || v->type == ETWL_VT_INT)) thread = (uint32_t)v->v.u;
+            }
+        }
+        n += etwl_stackidx_frames(s->stacks, raw, thread, frames + n, MAX_FRAMES - n);
+    }
+    if (!n || !(addr = etwl_arena_alloc(&s->ev.arena, n * sizeof *addr))) return;
+    /* kernel frames first, then user frames, whatever order the records came in */
+    {
+        uint64_t kmin = (s->ev.hdr.flags & ETWL_HDR_FLAG_32_BIT_HEADER) ? 0x80000000u : 0xFFFF800000000000ull;
+        uint32_t i, k = 0;
+        for (i = 0; i < n; i++)
+            if (frames[i] >= kmin) addr[k++] = frames[i];
+        for (i = 0; i < n; i++)
+            if (frames[i] < kmin) addr[k++] = frames[i];
+    }
     s->ev.ext.stack.matched_id = 0;
     s->ev.ext.stack.addresses = addr;
     s->ev.ext.stack.count = n;
     s->ev.ext.has |= ETWL_EXT_STACKTRACE;
-    w->pos += (size + 7) & ~7u;
-    s->st.read++;
 }
 
 /* Delivers the event at w->pos, then moves on. */
@@ -519,6 +577,10 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
     int64_t raw;
     w->pos += (size + 7) & ~7u;
     s->st.read++;
+    if (s->stacks) { /* stack records: joined to their events as ext.stacktrace */
+        uint32_t hdr, sz;
+        if (stack_hook(e, size, &hdr, &sz)) goto next;
+    }
     if (!parse_event(e, size, w->proc, &q, &why)) {
         diag(s, off, why);
         s->st.malformed++;
@@ -546,7 +608,7 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
      * are in its units */
     s->ev.hdr.raw_ts = raw;
     s->ev.hdr.has |= ETWL_HAS_RAW_TS;
-    attach_stack(s, w, raw);
+    attach_stack(s, w, raw, q.r.header.thread_id);
     if (!etwl_config_matches(s->cfg, &s->ev)) {
         s->st.filtered++;
         goto next;
@@ -663,6 +725,97 @@ end:
     return 0;
 }
 
+/* The first pass for stacks: a second reader over the same input indexes
+ * the StackWalk records that the delivery pass cannot join by position:
+ * stacks and cache references that do not follow their event, and the
+ * cached stacks' definitions, written after the events that use them. */
+static etwl_status scan_stacks(etl_src *s, etwl_error *err)
+{
+    etl_src *t = calloc(1, sizeof *t);
+    wbuf w;
+    etwl_status st = ETWL_OK;
+    int r;
+    memset(&w, 0, sizeof w);
+    if (!t || !(s->stacks = etwl_stackidx_new())) {
+        free(t);
+        return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    }
+    t->cfg = s->cfg; /* no diag: the delivery pass reports what is wrong */
+    if ((st = etwl_instream_open(s->cfg->read_path, &t->in, err)) != ETWL_OK) goto done;
+    while ((r = load(t, &w, err)) > 0) {
+        int64_t run = 0;
+        int in_run = 0;
+        while (w.live && st == ETWL_OK) {
+            const uint8_t *e = w.data + w.pos, *p;
+            uint32_t hdr, size, ptr;
+            uint16_t hook = stack_hook(e, w.end - w.pos, &hdr, &size);
+            if (!hook) {
+                run = raw_time(e, w.size);
+                in_run = 1;
+            } else if (size >= hdr + 8) {
+                int64_t ets;
+                p = e + hdr;
+                ptr = ptr_of(e);
+                ets = (int64_t)etwl_le64(p);
+                if ((hook == 0x1820 || hook == 0x1825 || hook == 0x1826) && size >= hdr + 16) {
+                    if (in_run && ets == run) {
+                        /* right after its event: joined by the delivery pass */
+                    } else {
+                        in_run = 0;
+                        if (hook == 0x1820)
+                            st = etwl_stackidx_add_stack(s->stacks, ets, etwl_le32(p + 12), p + 16,
+                                                         (size - hdr - 16) / ptr, ptr);
+                        else if (size >= hdr + 16 + ptr)
+                            st = etwl_stackidx_add_ref(s->stacks, ets, etwl_le32(p + 12),
+                                                       ptr == 4 ? etwl_le32(p + 16) : etwl_le64(p + 16));
+                    }
+                } else if ((hook == 0x1823 || hook == 0x1824) && size >= hdr + ptr) {
+                    /* KeyDelete, KeyRundown: a cached stack's key, then its frames */
+                    in_run = 0;
+                    st = etwl_stackidx_add_def(s->stacks, ptr == 4 ? etwl_le32(p) : etwl_le64(p), raw_time(e, w.size),
+                                               p + ptr, (size - hdr - ptr) / ptr, ptr);
+                }
+            }
+            w.pos += (w.size + 7) & ~7u;
+            peek(t, &w);
+        }
+        if (st != ETWL_OK) {
+            /* a bound or memory: go on without what did not fit */
+            st = ETWL_OK;
+            break;
+        }
+    }
+    if (r < 0) st = err ? err->status : ETWL_EIO;
+    etwl_stackidx_done(s->stacks);
+done:
+    etwl_instream_close(t->in);
+    free(t->zin);
+    free(w.data);
+    free(t);
+    return st;
+}
+
+/* Whether the loaded buffers hold StackWalk records: a trace recorded with
+ * stacks has them throughout. */
+static int window_has_stacks(const etl_src *s)
+{
+    int i;
+    for (i = 0; i < s->nwin; i++) {
+        const wbuf *w = &s->win[i];
+        uint32_t pos = BUF_HEADER;
+        while (pos + 8 <= w->end && etwl_le32(w->data + pos) != 0xFFFFFFFFu) {
+            const uint8_t *e = w->data + pos;
+            uint32_t hdr, size = 0;
+            if (!(e[3] & TRACE_HEADER_FLAG)) break;
+            if (stack_hook(e, w->end - pos, &hdr, &size)) return 1;
+            size = event_size(e, w->end - pos);
+            if (size < 8) break;
+            pos += (size + 7) & ~7u;
+        }
+    }
+    return 0;
+}
+
 static etwl_status etl_process(etwl_source *base, etwl_event_cb cb, void *user, etwl_error *err)
 {
     etl_src *s = (etl_src *)base;
@@ -679,6 +832,10 @@ static etwl_status etl_process(etwl_source *base, etwl_event_cb cb, void *user, 
             if (r < 0) return err ? err->status : ETWL_EIO;
             if (r == 0) break;
             s->nwin++;
+        }
+        if (!s->stacks_checked) {
+            s->stacks_checked = 1;
+            if (window_has_stacks(s) && scan_stacks(s, err) != ETWL_OK) return err ? err->status : ETWL_EIO;
         }
         int64_t other = INT64_MAX; /* the earliest next event of the other buffers */
         int missing = 0;
@@ -729,6 +886,12 @@ static etwl_status etl_process(etwl_source *base, etwl_event_cb cb, void *user, 
                 return etwl_error_set(err, st, "event processing stopped by its callback");
             }
         } while (s->win[best].live && s->win[best].next_ts <= other && !s->base.closing);
+    }
+    if (s->stacks && s->eof && etwl_stackidx_unjoined(s->stacks)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%u stack records matched no event (their event is not in the file)",
+                 etwl_stackidx_unjoined(s->stacks));
+        diag(s, s->file_off, msg);
     }
     return ETWL_OK;
 }

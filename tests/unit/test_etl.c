@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "etlstack.h"
 #include "event.h"
 #include "kclass.h"
 #include "kmof.h"
@@ -255,6 +256,42 @@ static void test_documented_layouts(void **st)
     }
 }
 
+/* The stack index: a cached stack's key is reused after its deletion, so a
+ * reference takes the first definition at or after its time; deferred
+ * stacks join by time and thread. */
+static void test_stackidx(void **st)
+{
+    etwl_stackidx *x = etwl_stackidx_new();
+    uint8_t f[24];
+    uint64_t out[8];
+    size_t n = 0;
+    (void)st;
+    assert_non_null(x);
+    put_le(f, &n, 0xFFFFF80000000001ull, 8);
+    put_le(f, &n, 0xFFFFF80000000002ull, 8);
+    put_le(f, &n, 0x7FF600000003ull, 8);
+    /* key 7 holds frames A at time 100 (deleted), then B at time 300 */
+    assert_int_equal(etwl_stackidx_add_def(x, 7, 100, f, 1, 8), ETWL_OK);
+    assert_int_equal(etwl_stackidx_add_def(x, 7, 300, f + 8, 2, 8), ETWL_OK);
+    assert_int_equal(etwl_stackidx_add_ref(x, 250, 42, 7), ETWL_OK);     /* event at 250 on thread 42 */
+    assert_int_equal(etwl_stackidx_add_stack(x, 250, 43, f + 16, 1, 8), ETWL_OK); /* another thread, same tick */
+    etwl_stackidx_done(x);
+    assert_int_equal(etwl_stackidx_key_frames(x, 7, 50, out, 8), 1);
+    assert_true(out[0] == 0xFFFFF80000000001ull);
+    assert_int_equal(etwl_stackidx_key_frames(x, 7, 101, out, 8), 2);
+    assert_true(out[0] == 0xFFFFF80000000002ull);
+    assert_int_equal(etwl_stackidx_key_frames(x, 7, 301, out, 8), 0); /* never defined again */
+    assert_int_equal(etwl_stackidx_key_frames(x, 8, 0, out, 8), 0);
+    assert_int_equal(etwl_stackidx_unjoined(x), 2);
+    assert_int_equal(etwl_stackidx_frames(x, 250, 42, out, 8), 2); /* the reference, resolved */
+    assert_int_equal(etwl_stackidx_frames(x, 250, 43, out, 8), 1);
+    assert_true(out[0] == 0x7FF600000003ull);
+    assert_int_equal(etwl_stackidx_frames(x, 250, 42, out, 1), 1); /* bounded by the room */
+    assert_int_equal(etwl_stackidx_frames(x, 251, 42, out, 8), 0);
+    assert_int_equal(etwl_stackidx_unjoined(x), 0);
+    etwl_stackidx_free(x);
+}
+
 static void test_kernel_layouts_fit(void **st)
 {
     static const char *files[] = {"../shared/data/etl/ShutdownPerfDiagLogger.etl",
@@ -295,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_lz77),
         cmocka_unit_test(test_tlmeta),
         cmocka_unit_test(test_documented_layouts),
+        cmocka_unit_test(test_stackidx),
         cmocka_unit_test(test_kernel_layouts_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -265,9 +265,19 @@ static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, c
                    (kind == TH_PERFINFO32 ? ETWL_HDR_FLAG_32_BIT_HEADER : ETWL_HDR_FLAG_64_BIT_HEADER);
         q->classic = 1;
         break;
-    case TH_FULL32: case TH_FULL64:
-        hdr = 48;
+    case TH_FULL32: case TH_FULL64: case TH_INSTANCE32: case TH_INSTANCE64:
+        /* an instance header (TraceEventInstance) is a full header and
+         * then InstanceId, ParentInstanceId and the parent's class GUID:
+         * the layout of the instance-info extended item */
+        hdr = (kind == TH_INSTANCE32 || kind == TH_INSTANCE64) ? 72 : 48;
         if (n < hdr) goto short_;
+        if (hdr == 72) {
+            q->ext[0].ext_type = ETWL_EXT_TYPE_INSTANCE_INFO;
+            q->ext[0].data_size = 24;
+            q->ext[0].data_ptr = (uint64_t)(uintptr_t)(e + 48);
+            q->r.extended_data = q->ext;
+            q->r.extended_data_count = 1;
+        }
         size = etwl_le16(e);
         h->opcode = e[4];
         h->level = e[5];
@@ -278,8 +288,9 @@ static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, c
         memcpy(h->provider_id, e + 24, 16);
         h->t.kt.kernel_time = etwl_le32(e + 40);
         h->t.kt.user_time = etwl_le32(e + 44);
-        h->flags = ETWL_HDR_FLAG_CLASSIC_HEADER |
-                   (kind == TH_FULL32 ? ETWL_HDR_FLAG_32_BIT_HEADER : ETWL_HDR_FLAG_64_BIT_HEADER);
+        h->flags = ETWL_HDR_FLAG_CLASSIC_HEADER | ((kind == TH_FULL32 || kind == TH_INSTANCE32)
+                                                       ? ETWL_HDR_FLAG_32_BIT_HEADER
+                                                       : ETWL_HDR_FLAG_64_BIT_HEADER);
         q->classic = 1;
         break;
     case TH_EVENT32: case TH_EVENT64: {
@@ -348,8 +359,7 @@ static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, c
     }
     default:
         *why = kind == TH_MESSAGE ? "a TraceMessage (WPP) event; WPP needs its TMF files, skipped"
-               : kind == TH_INSTANCE32 || kind == TH_INSTANCE64 ? "an instance-header event is not read yet, skipped"
-                                                               : "an unknown event header kind, skipped";
+                                  : "an unknown event header kind, skipped";
         return 0;
     }
     if (size < hdr || size > n) goto bad_size;

@@ -28,7 +28,7 @@ typedef enum {
 /* keys of the structured contexts */
 enum {
     K_NONE,
-    K_HEADER, K_INFO, K_EXT,
+    K_HEADER, K_INFO, K_EXT, K_PAYLOAD,
     K_DESC, K_TID, K_PID, K_TS, K_PGUID, K_PNAME, K_ENAME, K_RECID, K_CHNAME, K_COMPUTER, K_AGUID, K_FLAGS, K_KTIME, K_UTIME, K_PTIME, K_PROC,
     K_ID, K_VERSION, K_CHANNEL, K_LEVEL, K_OPCODE, K_TASK, K_KEYWORD,
     K_SESSION, K_RELACT, K_SID, K_INSTINFO, K_STACKTRACE, K_PSKEY, K_EVKEY,
@@ -44,7 +44,8 @@ typedef struct kdef {
 
 static const kdef keys[] = {
     {C_ROOT, "header", K_HEADER},         {C_ROOT, "info", K_INFO},
-    {C_ROOT, "ext", K_EXT},               {C_HEADER, "descriptor", K_DESC},
+    {C_ROOT, "ext", K_EXT},               {C_ROOT, "payload", K_PAYLOAD},
+    {C_HEADER, "descriptor", K_DESC},
     {C_HEADER, "thread_id", K_TID},       {C_HEADER, "process_id", K_PID},
     {C_HEADER, "ts", K_TS},               {C_HEADER, "provider_guid", K_PGUID},
     {C_HEADER, "provider_name", K_PNAME}, {C_HEADER, "event_name", K_ENAME},
@@ -332,6 +333,23 @@ static int set_string(etwl_json_reader *r, const char *s, size_t n)
 
 /* ---- yajl callbacks ---------------------------------------------------- */
 
+/* "payload": the raw bytes of an event no schema decoded, in hex. */
+static int set_payload(etwl_json_reader *r, const etwl_value *v, const char *s, size_t n)
+{
+    uint8_t *b;
+    size_t i;
+    if (v->type != ETWL_VT_STRING || n % 2) return jerr(r, "payload: expected a string of hex digit pairs");
+    if (!(b = etwl_arena_alloc(&r->ev->arena, n / 2 + 1))) return jerr(r, "event too large");
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return jerr(r, "payload: '%c' is not a hex digit", c);
+        b[i / 2] = (uint8_t)(i % 2 ? (b[i / 2] << 4) | d : d);
+    }
+    etwl_event_set_payload(r->ev, NULL, b, (uint32_t)(n / 2));
+    return 1;
+}
+
 static int cb_scalar(etwl_json_reader *r, const etwl_value *v, const char *raw, size_t rawn, const char *what)
 {
     if (in_value_ctx(r)) return frame_add(r, v);
@@ -339,6 +357,7 @@ static int cb_scalar(etwl_json_reader *r, const etwl_value *v, const char *raw, 
     case C_TOP: return jerr(r, "expected a JSON object, got %s", what);
     case C_ROOT:
         if (v->type == ETWL_VT_NULL && (r->key == K_INFO || r->key == K_EXT)) return 1; /* null = empty */
+        if (r->key == K_PAYLOAD) return set_payload(r, v, raw, rawn);
         return key_name_err(r, "expected an object");
     case C_ADDRS:
         if (v->type == ETWL_VT_NUMBER) return set_uint(r, raw, rawn);

@@ -221,6 +221,17 @@ etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b)
         etwl_buf_printf(b, "\"event_key\":%llu", (unsigned long long)x->event_key);
     }
 #undef SEP
-    etwl_buf_puts(b, "}}");
+    etwl_buf_putc(b, '}');
+    {
+        /* an event no schema decoded keeps its bytes: header and raw payload */
+        uint32_t len = 0;
+        const uint8_t *p = etwl_event_payload(ev, &len);
+        if (!ev->schema && len && p) {
+            etwl_buf_puts(b, ",\"payload\":\"");
+            for (uint32_t k = 0; k < len; k++) etwl_buf_printf(b, "%02x", p[k]);
+            etwl_buf_putc(b, '"');
+        }
+    }
+    etwl_buf_putc(b, '}');
     return b->oom ? ETWL_ENOMEM : ETWL_OK;
 }

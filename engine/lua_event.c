@@ -26,7 +26,7 @@
 enum {
     F_ID = 1, F_VERSION, F_CHANNEL, F_LEVEL, F_OPCODE, F_TASK, F_KEYWORD, F_PID, F_TID, F_TS, F_FILETIME,
     F_PROVIDER, F_EVENT_NAME, F_RECORD_ID, F_CHANNEL_NAME, F_COMPUTER, F_PROVIDER_GUID, F_ACTIVITY_GUID, F_FLAGS, F_CPU, F_KTIME, F_UTIME, F_PTIME,
-    F_HEADER, F_INFO, F_EXT, F_PROCESS,
+    F_HEADER, F_INFO, F_EXT, F_PROCESS, F_PAYLOAD,
     X_SESSION, X_ACTIVITY, X_SID, X_INSTANCE, X_STACK, X_PSKEY, X_EVKEY
 };
 
@@ -41,7 +41,7 @@ static const struct {
     {"provider_guid", F_PROVIDER_GUID},
     {"activity_guid", F_ACTIVITY_GUID}, {"flags", F_FLAGS}, {"cpu", F_CPU}, {"kernel_time", F_KTIME},
     {"user_time", F_UTIME}, {"processor_time", F_PTIME}, {"header", F_HEADER}, {"info", F_INFO}, {"ext", F_EXT},
-    {"process", F_PROCESS},
+    {"process", F_PROCESS}, {"payload", F_PAYLOAD},
 };
 
 static const struct {
@@ -190,6 +190,13 @@ static int push_field(lua_State *L, etwl_event *ev, int id)
     case F_INFO: push_lev(L, etwl_lua_host(L)->cur_seq, K_INFO); break;
     case F_EXT: push_lev(L, etwl_lua_host(L)->cur_seq, K_EXT); break;
     case F_PROCESS: etwl_lua_push_event_process(L, etwl_lua_host(L)); break;
+    case F_PAYLOAD: { /* the raw bytes as sent (nil when the source has none, as JSON and EVTX) */
+        uint32_t len = 0;
+        const uint8_t *p = etwl_event_payload(ev, &len);
+        if (p) lua_pushlstring(L, (const char *)p, len);
+        else lua_pushnil(L);
+        break;
+    }
     default: lua_pushnil(L);
     }
     return 1;

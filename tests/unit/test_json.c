@@ -105,6 +105,10 @@ static void test_malformed(void **st)
         {"{\"header\":{\"ts\":\"1600-12-31T23:59:59Z\"}}", "header.ts"},
         {"{\"header\":{\"provider_guid\":\"{zzz}\"}}", "header.provider_guid: expected a GUID"},
         {"{\"header\":{\"bogus\":1}}", "header: unknown key 'bogus'"},
+        {"{\"header\":{},\"payload\":\"abc\"}", "payload: expected a string of hex digit pairs"},
+        {"{\"header\":{},\"payload\":\"0g\"}", "payload: 'g' is not a hex digit"},
+        {"{\"header\":{},\"payload\":12}", "payload: expected a string of hex digit pairs"},
+        {"{\"header\":{},\"payload\":\"00\",\"payload\":\"00\"}", "duplicate key 'payload'"},
         {"{\"header\":{},\"header\":{}}", "duplicate key 'header'"},
         {"{\"header\":null}", "header: expected an object"},
         {"{\"header\":{\"descriptor\":7}}", "expected an object"},
@@ -128,6 +132,20 @@ static void test_malformed(void **st)
             fail();
         }
     }
+}
+
+/* An event no schema decoded keeps its raw payload, in hex. */
+static void test_payload(void **st)
+{
+    uint32_t n = 0;
+    const uint8_t *p;
+    (void)st;
+    assert_int_equal(parse("{\"header\":{},\"info\":{},\"payload\":\"00fFa5\"}"), ETWL_OK);
+    p = etwl_event_payload(&EV, &n);
+    assert_int_equal(n, 3);
+    assert_memory_equal(p, "\x00\xff\xa5", 3);
+    assert_int_equal(parse("{\"header\":{}}"), ETWL_OK);
+    assert_null(etwl_event_payload(&EV, &n)); /* reset for the next line */
 }
 
 static void test_escapes_decoded(void **st)
@@ -211,6 +229,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_normalises_then_stable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_payload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escapes_decoded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_nesting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_huge_string_value, setup, teardown),

@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
-"""tests/etl/synth.py OUT - writes a small ETL file laid out by hand from the
-documented structures, for header kinds the sample traces do not have:
-an instance header (EVENT_INSTANCE_GUID_HEADER: a full header, then
+"""tests/etl/synth.py OUT [cycles32] - writes a small ETL file laid out by
+hand from the documented structures, for what the sample traces do not have.
+
+Default: instance headers (EVENT_INSTANCE_GUID_HEADER: a full header, then
 InstanceId, ParentInstanceId and the parent's class GUID) in 64 and 32 bits,
-each followed by a classic full-header event."""
+and a classic full-header event.
+
+cycles32: a 32-bit kernel trace whose clock is the CPU cycle counter: a
+TRACE_LOGFILE_HEADER (1000 MHz, ReservedFlags 3, start 2020-01-01) and a
+Process DCStart v3 record 2.5e9 cycles later."""
 import struct, sys, uuid
 
 CLS = uuid.UUID("3a1f0d8c-0d3b-4f5e-9c11-2b7e6a3c9d01").bytes_le
@@ -19,10 +24,33 @@ def full(kind, opcode, ts, payload, tail=b""):
     return e + b"\0" * (-len(e) % 8)
 
 
+def system32(hook, ts, payload, version=0):
+    # SYSTEM_TRACE_HEADER, 32-bit: Version, HeaderType 1, MarkerFlags, Size,
+    # HookId, ThreadId, ProcessId, SystemTime, KernelTime, UserTime
+    e = struct.pack("<HBBHHIIqII", version, 1, 0x80, 32 + len(payload), hook, 4, 4, ts, 0, 0) + payload
+    return e + b"\0" * (-len(e) % 8)
+
+
+def cycles32():
+    lfh = bytearray(240 + 32)
+    struct.pack_into("<IIII", lfh, 0, 65536, 0x05020000, 7600, 2)  # BufferSize, Version, ProviderVersion, CPUs
+    struct.pack_into("<I", lfh, 52, 1000)                          # CpuSpeedInMHz
+    start = 132223104000000000                                      # 2020-01-01T00:00:00Z
+    struct.pack_into("<qqqI", lfh, 240, 0, 10000000, start, 3)      # BootTime, PerfFreq, StartTime, ReservedFlags
+    lfh += b"\0" * 4                                               # empty LoggerName and LogFileName
+    sid = struct.pack("<II", 0, 0) + bytes([1, 1, 0, 0, 0, 0, 0, 5]) + struct.pack("<I", 18)  # TOKEN_USER, S-1-5-18
+    proc = struct.pack("<IIIIiI", 0x81234560, 4242, 4, 1, 259, 0x1aa000) + sid + b"evil.exe\0" + \
+        "evil.exe -c \"x\"".encode("utf-16-le") + b"\0\0"
+    return system32(0x0000, 1000000, bytes(lfh), 2) + system32(0x0303, 1000000 + 2500000000, proc, 3)
+
+
 events = b""
-events += full(21, 1, 1000, b"payload!", struct.pack("<II16s", 7, 3, PARENT))   # instance, 64-bit
-events += full(11, 2, 1001, b"tail", struct.pack("<II16s", 8, 7, PARENT))       # instance, 32-bit
-events += full(20, 3, 1002, b"plain")                                             # full, 64-bit
+if len(sys.argv) > 2 and sys.argv[2] == "cycles32":
+    events = cycles32()
+else:
+    events += full(21, 1, 1000, b"payload!", struct.pack("<II16s", 7, 3, PARENT))   # instance, 64-bit
+    events += full(11, 2, 1001, b"tail", struct.pack("<II16s", 8, 7, PARENT))   # instance, 32-bit
+    events += full(20, 3, 1002, b"plain")                                         # full, 64-bit
 size = 4096
 used = 0x48 + len(events)
 hdr = bytearray(0x48)

@@ -122,8 +122,16 @@ etwl_status etwl_tlmeta_to_schema(const uint8_t *meta, size_t n, const uint8_t *
         vcount = (in & TLG_IN_COUNT_MASK) == TLG_IN_VCOUNT;
         if (ccount && !u16(&r, &count)) goto cut;
         if ((in & TLG_IN_COUNT_MASK) == TLG_IN_CUSTOM) {
-            st = etwl_error_set(err, ETWL_ENOTSUP, "TraceLogging field '%s': custom-serialized types are not read", name);
-            goto done;
+            /* custom-serialized (Bond, protobuf...): the out byte names the
+             * protocol and the metadata carries the serializer's schema,
+             * which etwlua does not interpret; the payload holds the bytes
+             * after a 16-bit length, delivered as binary */
+            uint16_t schema_len;
+            if (!u16(&r, &schema_len) || schema_len > r.n - r.at) goto cut;
+            r.at += schema_len;
+            in = TLG_IN_BINARY;
+            outb = 0;
+            ccount = vcount = 0;
         }
         if (nf == MAX_FIELDS) {
             st = etwl_error_set(err, ETWL_ESCHEMA, "more than %d TraceLogging fields", MAX_FIELDS);

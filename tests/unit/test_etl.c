@@ -97,6 +97,30 @@ static void test_tlmeta(void **st)
     }
     m[24] = 0x05; /* st: 5 members */
     assert_int_equal(etwl_tlmeta_to_schema(m, sizeof m, NULL, 0, &s, &e), ETWL_ESCHEMA);
+    {
+        /* a custom-serialized field (protocol 1, a 3-byte serializer schema)
+         * and a byte after it: the custom bytes come as binary */
+        static const uint8_t cmeta[] = {0, 0, 0x00, 'C', 0, 'c', 'u', 0, 0xE0, 0x01, 3, 0, 'a', 'b', 'c', 'z', 0, 0x04};
+        uint8_t cm[sizeof cmeta];
+        memcpy(cm, cmeta, sizeof cmeta);
+        cm[0] = sizeof cmeta;
+        assert_int_equal(etwl_tlmeta_to_schema(cm, sizeof cm, NULL, 0, &s, &e), ETWL_OK);
+        memset(&p, 0, sizeof p);
+        tl_u16(&p, 2);
+        tl_bytes(&p, "\xAA\xBB", 2);
+        tl_u8(&p, 5);
+        etwl_event_init(&ev);
+        etwl_event_begin(&ev);
+        etwl_event_set_payload(&ev, s, p.b, p.n);
+        assert_int_equal(etwl_event_get(&ev, "cu")->type, ETWL_VT_BINARY);
+        assert_int_equal(etwl_event_get(&ev, "cu")->n, 2);
+        assert_memory_equal(etwl_event_get(&ev, "cu")->v.p, "\xAA\xBB", 2);
+        assert_string_equal(tl_json(etwl_event_get(&ev, "z")), "5");
+        etwl_event_release(&ev);
+        etwl_schema_free(s);
+        cm[10] = 200; /* a schema longer than the metadata */
+        assert_int_equal(etwl_tlmeta_to_schema(cm, sizeof cm, NULL, 0, &s, &e), ETWL_ESCHEMA);
+    }
 }
 
 /* Every built-in layout accounts for each byte of the real events it

@@ -1,4 +1,5 @@
-/* kclass.c - see kclass.h.  GUIDs from the MSNT_SystemTrace MOF classes. */
+/* kclass.c - see kclass.h.  GUIDs from the MSNT_SystemTrace MOF classes,
+ * and KernelTraceControl's ImageID class that xperf and WPR add. */
 #include "kclass.h"
 
 static const etwl_kclass_info classes[ETWL_KC_COUNT] = {
@@ -17,6 +18,7 @@ static const etwl_kclass_info classes[ETWL_KC_COUNT] = {
     [ETWL_KC_STACKWALK] = {0x18, {0xdef2fe46, 0x7bd6, 0x4b80, {0xbd, 0x94, 0xf5, 0x7f, 0xe2, 0x0d, 0x0c, 0xe3}}, "StackWalk"},
     [ETWL_KC_ALPC] = {0x1a, {0x45d8cccd, 0x539f, 0x4b72, {0xa8, 0xb7, 0x5c, 0x68, 0x31, 0x42, 0x60, 0x9a}}, "ALPC"},
     [ETWL_KC_SYSCONFIGEX] = {-1, {0x9b79ee91, 0xb5fd, 0x41c0, {0xa2, 0x43, 0x42, 0x48, 0xe2, 0x66, 0xe9, 0xd0}}, "SysConfig"},
+    [ETWL_KC_IMAGEID] = {-1, {0xb3e675d7, 0x2554, 0x4f18, {0x83, 0x0b, 0x27, 0x62, 0x73, 0x25, 0x60, 0xde}}, "ImageID"},
 };
 
 const etwl_kclass_info *etwl_kclass_info_of(etwl_kclass c)

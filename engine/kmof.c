@@ -391,6 +391,33 @@ static etwl_status image(uint8_t opcode, uint8_t version, unsigned ptr, etwl_sch
     return opcode == 33 || opcode == 34 ? BUILD(base) : BUILD(v2);
 }
 
+/* KernelTraceControl ImageID (written by xperf, WPR and PerfView after each
+ * image rundown or load): ImageID (0), None (32), DbgID_RSDS and
+ * DbgID_ILRSDS (36, 37: the PDB's GUID, age and name), FileVersion (64) */
+static etwl_status imageid(uint8_t opcode, unsigned ptr, etwl_schema **out)
+{
+    static const kfield id[] = {{"ImageBase", PTR, 0}, {"ImageSize", PTR, 0}, {"ProcessId", ETWL_IN_UINT32, 0},
+                                {"TimeDateStamp", ETWL_IN_UINT32, 0}, {"OriginalFileName", ETWL_IN_UNICODESTRING, 0}};
+    static const kfield none[] = {{"ImageBase", PTR, 0}, {"ProcessId", ETWL_IN_UINT32, 0}};
+    static const kfield rsds[] = {{"ImageBase", PTR, 0}, {"ProcessId", ETWL_IN_UINT32, 0}, {"GuidSig", ETWL_IN_GUID, 0},
+                                  {"Age", ETWL_IN_UINT32, 0}, {"PdbFileName", ETWL_IN_ANSISTRING, 0}};
+    static const kfield version[] = {
+        {"ImageSize", ETWL_IN_UINT32, 0}, {"TimeDateStamp", ETWL_IN_UINT32, 0},
+        {"OrigFileName", ETWL_IN_UNICODESTRING, 0}, {"FileDescription", ETWL_IN_UNICODESTRING, 0},
+        {"FileVersion", ETWL_IN_UNICODESTRING, 0}, {"BinFileVersion", ETWL_IN_UNICODESTRING, 0},
+        {"VerLanguage", ETWL_IN_UNICODESTRING, 0}, {"ProductName", ETWL_IN_UNICODESTRING, 0},
+        {"CompanyName", ETWL_IN_UNICODESTRING, 0}, {"ProductVersion", ETWL_IN_UNICODESTRING, 0},
+        {"FileId", ETWL_IN_UNICODESTRING, 0}, {"ProgramId", ETWL_IN_UNICODESTRING, 0},
+    };
+    switch (opcode) {
+    case 0: return BUILD(id);
+    case 32: return BUILD(none);
+    case 36: case 37: return BUILD(rsds);
+    case 64: return BUILD(version);
+    default: return ETWL_ENOTFOUND;
+    }
+}
+
 etwl_status etwl_kmof_schema(const etwl_guid *cls, uint8_t opcode, uint8_t version, unsigned ptrsize,
                              etwl_schema **out)
 {
@@ -415,6 +442,7 @@ etwl_status etwl_kmof_schema(const etwl_guid *cls, uint8_t opcode, uint8_t versi
     case ETWL_KC_PAGEFAULT: return pagefault(opcode, ptrsize, out);
     case ETWL_KC_SYSCONFIG: return sysconfig(opcode, version, ptrsize, out);
     case ETWL_KC_SYSCONFIGEX: return sysconfigex(opcode, ptrsize, out);
+    case ETWL_KC_IMAGEID: return imageid(opcode, ptrsize, out);
     default: return ETWL_ENOTFOUND;
     }
 }

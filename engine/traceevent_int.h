@@ -24,7 +24,8 @@ etwl_status etwl_tek_learned(etwl_tek *k);
 
 /* The second pass, for every event in order.  Returns 1 for a kernel event
  * TraceEvent shows, with its name ("Windows Kernel/Task/Opcode") and the
- * process and thread TraceEvent reports for it; -1 for a kernel event
+ * process and thread TraceEvent reports for it (2 for the logfile header,
+ * whose properties the writer lists itself); -1 for a kernel event
  * TraceEvent's TraceLog absorbs and never shows (thread and file rundown,
  * idle samples); 0 for any other event. */
 int etwl_tek_event(etwl_tek *k, etwl_event *ev, etwl_buf *name, int32_t *pid, int32_t *tid);

@@ -432,6 +432,7 @@ typedef enum fmt {
     F_PRIO, F_DPC, F_ISR, F_RANK, /* the sample's flags byte */
     F_PARENT_TID, F_PARENT_PID,   /* the creating thread, for thread starts */
     F_UDP_CONTEXT, F_UDP_DSIZE,   /* TraceEvent's reading of a UDP record's bytes */
+    F_IMAGEID_PID, /* TraceEvent reads ImageID's process 4 bytes in, in the image size */
 } fmt;
 
 typedef enum fix {
@@ -612,6 +613,23 @@ static const view views[] = {
     {ETWL_KC_SYSCONFIGEX, "35", NULL, "VolumeMapping", X_NONE, NULL,
      {{"NtPath", "NtPath", F_VALUE}, {"DosPath", "DosPath", F_VALUE}}},
     {ETWL_KC_SYSCONFIGEX, "37", NULL, "Opcode(37)", X_NONE, NULL, {{NULL, NULL, F_INT}}},
+    {ETWL_KC_IMAGEID, "0", "KernelTraceControl/ImageID", NULL, X_NONE, NULL,
+     {{"ImageBase", "ImageBase", F_ADDR}, {"ImageSize", "ImageSize", F_INT}, {"ProcessID", NULL, F_IMAGEID_PID},
+      {"TimeDateStamp", "TimeDateStamp", F_INT}, {"BuildTime", "TimeDateStamp", F_BUILD},
+      {"OriginalFileName", "OriginalFileName", F_VALUE}}},
+    {ETWL_KC_IMAGEID, "32", "KernelTraceControl/ImageID", "None", X_NONE, NULL, {{NULL, NULL, F_INT}}},
+#define RSDS_FIELDS {{"ImageBase", "ImageBase", F_ADDR}, {"GuidSig", "GuidSig", F_VALUE}, {"Age", "Age", F_INT}, \
+                     {"PDBFileName", "PdbFileName", F_VALUE}}
+    {ETWL_KC_IMAGEID, "36", "KernelTraceControl/ImageID", "DbgID_RSDS", X_NONE, NULL, RSDS_FIELDS},
+    {ETWL_KC_IMAGEID, "37", "KernelTraceControl/ImageID", "DbgID_ILRSDS", X_NONE, NULL, RSDS_FIELDS},
+    {ETWL_KC_IMAGEID, "64", "KernelTraceControl/ImageID", "FileVersion", X_NONE, NULL,
+     {{"ImageSize", "ImageSize", F_INT}, {"TimeDateStamp", "TimeDateStamp", F_INT},
+      {"BuildTime", "TimeDateStamp", F_BUILD}, {"OrigFileName", "OrigFileName", F_VALUE},
+      {"FileDescription", "FileDescription", F_VALUE}, {"FileVersion", "FileVersion", F_VALUE},
+      {"BinFileVersion", "BinFileVersion", F_VALUE}, {"VerLanguage", "VerLanguage", F_VALUE},
+      {"ProductName", "ProductName", F_VALUE}, {"CompanyName", "CompanyName", F_VALUE},
+      {"ProductVersion", "ProductVersion", F_VALUE}, {"FileId", "FileId", F_VALUE},
+      {"ProgramId", "ProgramId", F_VALUE}}},
 };
 
 static int has_op(const char *ops, unsigned op)
@@ -661,10 +679,10 @@ int etwl_tek_event(etwl_tek *k, etwl_event *ev, etwl_buf *name, int32_t *pid, in
     if (absorbed(ev, h, c)) return -1;
     if (c == ETWL_KC_EVENTTRACE && h->desc.opcode == 0) {
         etwl_buf_puts(name, "Windows Kernel/EventTrace");
-        return 1;
+        return 2;
     }
     if (!(v = view_of(h))) return 0;
-    if (v->task && strchr(v->task, '/')) etwl_buf_printf(name, "%s/%s", v->task, v->opname);
+    if (v->task && strchr(v->task, '/')) etwl_buf_printf(name, "%s%s%s", v->task, v->opname ? "/" : "", v->opname ? v->opname : "");
     else etwl_buf_printf(name, "Windows Kernel/%s/%s", v->task ? v->task : etwl_kclass_info_of(c)->task, v->opname);
     switch (v->x) {
     case X_NONE: break;
@@ -822,6 +840,13 @@ void etwl_tek_props(etwl_tek *k, etwl_event *ev, etwl_buf *out)
             p = etwl_event_payload(ev, &len);
             etwl_buf_printf(&t, "0x%08llx", (unsigned long long)(len >= 8 ? etwl_le64(p) : 0));
             break;
+        case F_IMAGEID_PID: {
+            unsigned ptr = (h->flags & ETWL_HDR_FLAG_32_BIT_HEADER) ? 4 : 8;
+            p = etwl_event_payload(ev, &len);
+            val.type = ETWL_VT_INT;
+            val.v.i = len >= ptr + 8 ? (int32_t)etwl_le32(p + ptr + 4) : 0;
+            break;
+        }
         case F_UDP_DSIZE:
             p = etwl_event_payload(ev, &len);
             val.type = ETWL_VT_INT;

@@ -249,7 +249,7 @@ etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
     etwl_buf_printf(out, "; ProceNum=%u; DataLen=", h->processor);
     etwl_event_payload(ev, &len);
     etwl_buf_printf(out, "%u; ", len);
-    if (kernel && h->desc.opcode == 0) {
+    if (kernel == 2) {
         put_header_props(out, ev);
     } else if (kernel) {
         etwl_tek_props(t->kernel, ev, out);

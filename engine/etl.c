@@ -410,7 +410,6 @@ static const etwl_schema *schema_for(etl_src *s, const parsed *q, etwl_error *e)
  * events.  Type 32 (EventInfo) carries a TRACE_EVENT_INFO, written into
  * traces by the tools that merge them (xperf, PerfView's relogger), so
  * manifest events decode without the manifest. */
-static const etwl_guid metadata_guid = {0xbbccf6c1, 0x6cd1, 0x48c4, {0x80, 0xff, 0x83, 0x94, 0x82, 0xe3, 0x76, 0x71}};
 
 static void learn_schema(etl_src *s, const parsed *q, uint64_t off)
 {
@@ -604,7 +603,7 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
     if (q.classic && q.r.header.opcode == 32) {
         etwl_guid g;
         etwl_guid_from_bytes(q.r.header.provider_id, &g);
-        if (etwl_guid_equal(&g, &metadata_guid)) learn_schema(s, &q, off);
+        if (etwl_kclass_of_guid(&g) == ETWL_KC_METADATA) learn_schema(s, &q, off);
     }
     schema = schema_for(s, &q, &err);
     raw = q.r.header.timestamp;

@@ -27,6 +27,7 @@ typedef enum etwl_kclass {
     ETWL_KC_ALPC,
     ETWL_KC_SYSCONFIGEX, /* no hook group: written with its GUID */
     ETWL_KC_IMAGEID,     /* xperf's KernelTraceControl image identity, written with its GUID */
+    ETWL_KC_METADATA,    /* KernelTraceControl MetaData: the trace's own event schemas */
     ETWL_KC_COUNT
 } etwl_kclass;
 

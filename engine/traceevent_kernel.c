@@ -613,6 +613,9 @@ static const view views[] = {
     {ETWL_KC_SYSCONFIGEX, "35", NULL, "VolumeMapping", X_NONE, NULL,
      {{"NtPath", "NtPath", F_VALUE}, {"DosPath", "DosPath", F_VALUE}}},
     {ETWL_KC_SYSCONFIGEX, "37", NULL, "Opcode(37)", X_NONE, NULL, {{NULL, NULL, F_INT}}},
+    /* schemas the trace carries (read by etl.c); TraceEvent lists no fields */
+    {ETWL_KC_METADATA, "32", "KernelTraceControl/MetaData", "EventInfo", X_NONE, NULL, {{NULL, NULL, F_INT}}},
+    {ETWL_KC_METADATA, "33", "KernelTraceControl/MetaData", "EventMapInfo", X_NONE, NULL, {{NULL, NULL, F_INT}}},
     {ETWL_KC_IMAGEID, "0", "KernelTraceControl/ImageID", NULL, X_NONE, NULL,
      {{"ImageBase", "ImageBase", F_ADDR}, {"ImageSize", "ImageSize", F_INT}, {"ProcessID", NULL, F_IMAGEID_PID},
       {"TimeDateStamp", "TimeDateStamp", F_INT}, {"BuildTime", "TimeDateStamp", F_BUILD},

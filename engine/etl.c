@@ -18,6 +18,7 @@
  *
  * The file is untrusted: a buffer or event that does not fit is reported
  * with its offset and skipped; nothing is read outside what was read in. */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,13 @@ typedef struct etl_src {
     uint32_t clock;
     int64_t perf_freq, start_time, raw0, cpu_mhz;
     uint64_t diags;
+    /* kernel layouts by hook, version and pointer size, ahead of the
+     * schema cache's hashed lookup (kernel traces are mostly these) */
+    struct {
+        uint32_t tag;
+        const etwl_schema *sc;
+    } kmemo[512];
+    uint32_t kmemo_resets;
     /* stack records away from their event (deferred user stacks, cached
      * stacks), from a first pass made when the trace has stacks */
     etwl_stackidx *stacks;
@@ -217,12 +225,12 @@ static const etwl_guid *group_guid(uint8_t group)
 
 typedef struct parsed {
     etwl_win_record r;
-    etwl_win_ext_item ext[16];
     int classic;        /* kernel or MOF header: no id, opcode is the type */
     uint16_t hook;      /* kernel events */
     int has_hook;
     const uint8_t *tl_meta, *tl_traits;
     uint16_t tl_meta_n, tl_traits_n;
+    etwl_win_ext_item ext[16]; /* last: only the first r.extended_data_count are set */
 } parsed;
 
 /* Fills q from the event at e (n bytes); 0 with *why when it cannot. */
@@ -231,7 +239,7 @@ static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, c
     uint8_t kind = e[2];
     uint32_t hdr, size;
     etwl_win_header *h = &q->r.header;
-    memset(q, 0, sizeof *q);
+    memset(q, 0, offsetof(parsed, ext)); /* per event: the items are set as found */
     q->r.processor_index = proc;
     switch (kind) {
     case TH_SYSTEM32: case TH_SYSTEM64: case TH_COMPACT32: case TH_COMPACT64:
@@ -393,11 +401,29 @@ static const etwl_schema *schema_for(etl_src *s, const parsed *q, etwl_error *e)
         /* built-in kernel classes; the pointer size is part of the layout
          * (even numbers: TraceLogging keys are odd) */
         unsigned ptr = (q->r.header.flags & ETWL_HDR_FLAG_32_BIT_HEADER) ? 4 : 8;
+        uint32_t tag = q->has_hook ? ((uint32_t)q->hook << 16 | (uint32_t)q->r.header.version << 8 | ptr) : 0;
+        uint32_t slot = (q->hook * 31u + q->r.header.version * 7u + ptr) % 512u;
+        if (s->kmemo_resets != etwl_schema_cache_resets(s->schemas)) { /* the cache started over */
+            memset(s->kmemo, 0, sizeof s->kmemo);
+            s->kmemo_resets = etwl_schema_cache_resets(s->schemas);
+        }
+        if (tag && s->kmemo[slot].tag == tag) return s->kmemo[slot].sc;
         k.meta_hash = ptr;
-        if (etwl_schema_cache_get(s->schemas, &k, &sc)) return sc;
-        if (etwl_kmof_schema(&k.provider, q->r.header.opcode, q->r.header.version, ptr, &made) != ETWL_OK) made = NULL;
-        etwl_schema_cache_put(s->schemas, &k, made);
-        return made;
+        if (!etwl_schema_cache_get(s->schemas, &k, &sc)) {
+            if (etwl_kmof_schema(&k.provider, q->r.header.opcode, q->r.header.version, ptr, &made) != ETWL_OK)
+                made = NULL;
+            if (etwl_schema_cache_put(s->schemas, &k, made) == ETWL_OK) sc = made;
+            else sc = NULL;
+            if (s->kmemo_resets != etwl_schema_cache_resets(s->schemas)) {
+                memset(s->kmemo, 0, sizeof s->kmemo);
+                s->kmemo_resets = etwl_schema_cache_resets(s->schemas);
+            }
+        }
+        if (tag) {
+            s->kmemo[slot].tag = tag;
+            s->kmemo[slot].sc = sc;
+        }
+        return sc;
     }
     if (!q->tl_meta) return s->embedded && etwl_schema_cache_get(s->embedded, &k, &sc) ? sc : NULL;
     if (etwl_schema_cache_get(s->schemas, &k, &sc)) return sc;

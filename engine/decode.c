@@ -55,31 +55,6 @@ static int is_hex_out(uint16_t out)
            out == ETWL_OUT_HRESULT;
 }
 
-/* Formats an IPv6 address per RFC 5952 (longest zero run compressed). */
-static int fmt_ipv6(const uint8_t *b, char *o, size_t osz)
-{
-    uint16_t w[8];
-    int i, best = -1, bestlen = 0, cur = -1, len = 0, n = 0;
-    for (i = 0; i < 8; i++) w[i] = (uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
-    for (i = 0; i < 8; i++) {
-        if (w[i] == 0) {
-            if (cur < 0) cur = i, len = 0;
-            if (++len > bestlen && len > 1) best = cur, bestlen = len;
-        } else {
-            cur = -1;
-        }
-    }
-    for (i = 0; i < 8; i++) {
-        if (i == best) {
-            n += snprintf(o + n, osz - (size_t)n, i == 0 ? "::" : ":");
-            i += bestlen - 1;
-            continue;
-        }
-        n += snprintf(o + n, osz - (size_t)n, "%x%s", w[i], i < 7 ? ":" : "");
-    }
-    return n;
-}
-
 static int set_string(dctx *c, etwl_value *out, const char *s, uint32_t n)
 {
     out->type = ETWL_VT_STRING;
@@ -521,7 +496,7 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
         size = (uint32_t)nb;
         if (pr->outtype == ETWL_OUT_IPV6 && nb == 16 && out != &tmp) {
             char b[48];
-            int k = fmt_ipv6(c->p + p, b, sizeof b);
+            int k = etwl_ipv6_format(c->p + p, b, sizeof b);
             if (!set_string(c, out, etwl_arena_strdup(c->a, b, (size_t)k), (uint32_t)k)) return 0;
         } else {
             out->type = ETWL_VT_BINARY;

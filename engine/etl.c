@@ -38,6 +38,8 @@
 #include "source.h"
 #include "tei.h"
 #include "tlmeta.h"
+#include "utf.h"
+#include "valuemap.h"
 #include "winrec.h"
 
 #define BUF_HEADER 0x48
@@ -100,6 +102,12 @@ typedef struct etl_src {
     etwl_schema_cache *schemas;  /* TraceLogging, by metadata */
     etwl_schema_cache *recorded; /* --schemas */
     etwl_schema_cache *embedded; /* TRACE_EVENT_INFO carried in the trace itself */
+    struct etl_map {              /* EVENT_MAP_INFO carried in the trace, by provider and name */
+        etwl_guid provider;
+        char *name;
+        etwl_valuemap *map;
+    } *maps;
+    uint32_t nmaps, capmaps;
     etwl_schema *header_schema;  /* the logfile header */
     /* from the logfile header */
     int have_header;
@@ -141,6 +149,11 @@ static void etl_destroy(etwl_source *base)
     etwl_schema_cache_free(s->embedded);
     etwl_schema_free(s->header_schema);
     etwl_stackidx_free(s->stacks);
+    for (uint32_t i = 0; i < s->nmaps; i++) {
+        free(s->maps[i].name);
+        etwl_valuemap_free(s->maps[i].map);
+    }
+    free(s->maps);
     free(s);
 }
 
@@ -455,6 +468,72 @@ static void learn_schema(etl_src *s, const parsed *q, uint64_t off)
     etwl_schema_cache_put(s->embedded, &k, sc);
 }
 
+static int grow_maps(etl_src *s);
+
+/* Type 33 (EventMapInfo) carries a provider's value map: its GUID, then an
+ * EVENT_MAP_INFO, so numbers in those events can be named
+ * (ev:mapname) as TDH names them on Windows. */
+static void learn_map(etl_src *s, const parsed *q, uint64_t off)
+{
+    const uint8_t *p = q->r.user_data;
+    uint32_t n = q->r.user_data_length, no, i;
+    etwl_valuemap *m;
+    etwl_error e;
+    struct etl_map *slot;
+    if (n < 16 + 16 || s->nmaps >= 65536) return;
+    if (etwl_valuemap_from_emi(p + 16, n - 16, &m, &e) != ETWL_OK) {
+        diag(s, off, e.message);
+        return;
+    }
+    /* the map's name: UTF-16 at MapNameOffset from the EVENT_MAP_INFO */
+    no = etwl_le32(p + 16);
+    for (i = 16 + no; no && no < n && i + 1 < n && (p[i] | p[i + 1]); i += 2) {}
+    if (!no || no >= n || i == 16 + no || !grow_maps(s)) {
+        etwl_valuemap_free(m);
+        return;
+    }
+    {
+        etwl_arena a;
+        uint32_t len;
+        const char *u;
+        etwl_arena_init(&a, 1u << 20);
+        u = etwl_utf16_to_utf8(&a, p + 16 + no, (i - 16 - no) / 2, &len);
+        slot = &s->maps[s->nmaps];
+        slot->name = u ? strndup(u, len) : NULL;
+        etwl_arena_free(&a);
+        if (!slot->name) {
+            etwl_valuemap_free(m);
+            return;
+        }
+    }
+    s->nmaps++;
+    etwl_guid_from_bytes(p, &slot->provider);
+    slot->map = m;
+}
+
+static int grow_maps(etl_src *s)
+{
+    struct etl_map *g;
+    uint32_t cap;
+    if (s->nmaps < s->capmaps) return 1;
+    cap = s->capmaps ? s->capmaps * 2 : 16;
+    if (!(g = realloc(s->maps, cap * sizeof *g))) return 0;
+    s->maps = g;
+    s->capmaps = cap;
+    return 1;
+}
+
+/* etwl_map_resolver: the map the current event's provider names so. */
+static const etwl_valuemap *resolve_map(const char *name, void *user)
+{
+    etl_src *s = user;
+    uint32_t i;
+    for (i = s->nmaps; i-- > 0;)
+        if (etwl_guid_equal(&s->maps[i].provider, &s->ev.hdr.provider_guid) && strcmp(s->maps[i].name, name) == 0)
+            return s->maps[i].map;
+    return NULL;
+}
+
 /* ---- buffers, merged by time ------------------------------------------------
  *
  * Each buffer holds one processor's events in time order, and buffers reach
@@ -630,6 +709,11 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
         etwl_guid g;
         etwl_guid_from_bytes(q.r.header.provider_id, &g);
         if (etwl_kclass_of_guid(&g) == ETWL_KC_METADATA) learn_schema(s, &q, off);
+    }
+    if (q.classic && q.r.header.opcode == 33) {
+        etwl_guid g;
+        etwl_guid_from_bytes(q.r.header.provider_id, &g);
+        if (etwl_kclass_of_guid(&g) == ETWL_KC_METADATA) learn_map(s, &q, off);
     }
     schema = schema_for(s, &q, &err);
     raw = q.r.header.timestamp;
@@ -942,6 +1026,8 @@ static etwl_status etl_open(const etwl_config *cfg, etwl_source **out, etwl_erro
         etl_destroy(&s->base);
         return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     }
+    s->ev.map_resolver = resolve_map;
+    s->ev.map_user = s;
     if ((st = etwl_instream_open(cfg->read_path, &s->in, err)) != ETWL_OK) {
         etl_destroy(&s->base);
         return st;

@@ -272,3 +272,28 @@ int etwl_sid_format(const uint8_t *p, size_t n, char *buf, size_t bufsz)
     }
     return (int)len;
 }
+
+/* Formats an IPv6 address per RFC 5952 (longest zero run compressed). */
+int etwl_ipv6_format(const uint8_t *b, char *o, size_t osz)
+{
+    uint16_t w[8];
+    int i, best = -1, bestlen = 0, cur = -1, len = 0, n = 0;
+    for (i = 0; i < 8; i++) w[i] = (uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
+    for (i = 0; i < 8; i++) {
+        if (w[i] == 0) {
+            if (cur < 0) cur = i, len = 0;
+            if (++len > bestlen && len > 1) best = cur, bestlen = len;
+        } else {
+            cur = -1;
+        }
+    }
+    for (i = 0; i < 8; i++) {
+        if (i == best) {
+            n += snprintf(o + n, osz - (size_t)n, i == 0 ? "::" : ":");
+            i += bestlen - 1;
+            continue;
+        }
+        n += snprintf(o + n, osz - (size_t)n, "%x%s", w[i], i < 7 ? ":" : "");
+    }
+    return n;
+}

@@ -18,5 +18,8 @@ int64_t etwl_time_from_civil(int64_t y, unsigned mo, unsigned d, unsigned h, uns
 size_t etwl_sid_size(const uint8_t *p, size_t avail);
 /* "S-1-5-18"; returns its length, or 0 when the SID is invalid. */
 int etwl_sid_format(const uint8_t *p, size_t n, char *buf, size_t bufsz);
+/* The 16 bytes of an IPv6 address (network order) per RFC 5952, the longest
+ * zero run compressed; returns the length written. */
+int etwl_ipv6_format(const uint8_t *b, char *o, size_t osz);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "bytes.h"
 #include "event.h"
+#include "format.h"
 #include "output.h"
 #include "schema.h"
 
@@ -208,6 +209,35 @@ etwl_status etwl_te_learn(etwl_te *t, etwl_event *ev) { return etwl_tek_learn(t-
 
 etwl_status etwl_te_learned(etwl_te *t) { return etwl_tek_learned(t->kernel); }
 
+/* Whether top-level property i is another's length (a manifest's
+ * length="..."), which TraceEvent does not list. */
+static int length_field(const etwl_event *ev, uint32_t i)
+{
+    uint32_t j;
+    if (!ev->schema) return 0;
+    for (j = 0; j < ev->schema->ntop; j++)
+        if ((ev->schema->props[j].flags & ETWL_PROP_LENGTH_REF) && ev->schema->props[j].length == i) return 1;
+    return 0;
+}
+
+/* A SOCKADDR in a binary field named ...Address or ...Addr, as TraceEvent
+ * prints it: "a.b.c.d:port" (AF_INET) or "[v6]:port" (AF_INET6). */
+static int sockaddr_text(const uint8_t *b, uint32_t n, char *o, size_t osz)
+{
+    unsigned port;
+    int k;
+    if (n < 4) return 0;
+    port = (unsigned)b[2] << 8 | b[3];
+    if (n == 16 && b[0] == 2 && b[1] == 0) return snprintf(o, osz, "%u.%u.%u.%u:%u", b[4], b[5], b[6], b[7], port);
+    if (n == 28 && b[0] == 23 && b[1] == 0) {
+        k = snprintf(o, osz, "[");
+        k += etwl_ipv6_format(b + 8, o + k, osz - (size_t)k);
+        k += snprintf(o + k, osz - (size_t)k, "]:%u", port);
+        return k;
+    }
+    return 0;
+}
+
 etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
 {
     const etwl_header *h = etwl_event_header(ev);
@@ -258,8 +288,21 @@ etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
         for (i = 0; i < n; i++) {
             uint32_t nl;
             const char *pn = etwl_event_prop_name(ev, i, &nl);
-            const etwl_value *v = etwl_event_prop(ev, i);
+            const etwl_value *v;
             etwl_value adj;
+            char sa[80];
+            if (length_field(ev, i)) continue; /* TraceEvent folds a length into what it measures */
+            v = etwl_event_prop(ev, i);
+            if (v->type == ETWL_VT_BINARY && nl >= 4 &&
+                (memcmp(pn + nl - 4, "Addr", 4) == 0 || (nl >= 7 && memcmp(pn + nl - 7, "Address", 7) == 0))) {
+                int k = sockaddr_text(v->v.p, v->n, sa, sizeof sa);
+                if (k > 0) {
+                    adj.type = ETWL_VT_STRING;
+                    adj.v.s = sa;
+                    adj.n = (uint32_t)k;
+                    v = &adj;
+                }
+            }
             if (ev->schema && i < ev->schema->ntop && ev->schema->props[i].intype == ETWL_IN_SYSTEMTIME &&
                 v->type == ETWL_VT_TIME) {
                 /* TraceEvent takes a SYSTEMTIME's milliseconds from its
@@ -269,6 +312,17 @@ etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
                 adj = *v;
                 adj.v.i += (sec - ms) * 10000;
                 v = &adj;
+            }
+            {
+                /* a value map's name, as TraceEvent shows mapped values */
+                uint32_t ml;
+                const char *mn = etwl_event_prop_map_name(ev, i, &ml);
+                if (mn) {
+                    adj.type = ETWL_VT_STRING;
+                    adj.v.s = mn;
+                    adj.n = ml;
+                    v = &adj;
+                }
             }
             etwl_buf_put(out, pn, nl);
             etwl_buf_putc(out, '=');

@@ -103,7 +103,7 @@ local function common()
     buildoptions { "-fvisibility=hidden" }
     -- EVTX needs libevtx and expat, which are not cross-built: the Windows
     -- build says so when it is given an .evtx file.
-    defines { "ETWL_HAVE_EVTX", "ETWL_HAVE_ZIP" }
+    defines { "ETWL_HAVE_EVTX", "ETWL_HAVE_ZIP", "ETWL_HAVE_EXPAT" }
   end
   filter "configurations:Debug"
     symbols "On"

@@ -31,6 +31,7 @@
 #include "instream.h"
 #include "kclass.h"
 #include "kmof.h"
+#include "esmanifest.h"
 #include "etlstack.h"
 #include "lz77.h"
 #include "schema_cache.h"
@@ -108,6 +109,16 @@ typedef struct etl_src {
         etwl_valuemap *map;
     } *maps;
     uint32_t nmaps, capmaps;
+    /* EventSource manifests being put together from their chunks */
+    struct etl_esm {
+        etwl_guid provider;
+        uint16_t total, got;
+        etwl_buf xml;
+        int done;
+    } *esm;
+    uint32_t nesm;
+    etwl_guid esm_provider; /* of the manifest being read */
+    char esm_name[256];     /* its provider's name, from its schemas */
     etwl_schema *header_schema;  /* the logfile header */
     /* from the logfile header */
     int have_header;
@@ -154,6 +165,8 @@ static void etl_destroy(etwl_source *base)
         etwl_valuemap_free(s->maps[i].map);
     }
     free(s->maps);
+    for (uint32_t i = 0; i < s->nesm; i++) etwl_buf_free(&s->esm[i].xml);
+    free(s->esm);
     free(s);
 }
 
@@ -469,6 +482,7 @@ static void learn_schema(etl_src *s, const parsed *q, uint64_t off)
 }
 
 static int grow_maps(etl_src *s);
+static void learn_manifest(etl_src *s, const parsed *q, uint64_t off);
 
 /* Type 33 (EventMapInfo) carries a provider's value map: its GUID, then an
  * EVENT_MAP_INFO, so numbers in those events can be named
@@ -521,6 +535,111 @@ static int grow_maps(etl_src *s)
     s->maps = g;
     s->capmaps = cap;
     return 1;
+}
+
+/* ---- EventSource manifests (see esmanifest.h) ---- */
+
+#ifdef ETWL_HAVE_EXPAT
+static void esm_schema(etwl_schema *sc, void *user)
+{
+    etl_src *s = user;
+    etwl_schema_key k;
+    memset(&k, 0, sizeof k);
+    k.provider = sc->provider_guid;
+    k.id = sc->desc.id;
+    k.version = sc->desc.version;
+    k.opcode = sc->desc.opcode;
+    if (!s->esm_name[0] && sc->provider_name) snprintf(s->esm_name, sizeof s->esm_name, "%s", sc->provider_name);
+    etwl_schema_cache_put(s->embedded, &k, sc);
+}
+
+static void esm_map(const char *name, etwl_valuemap *m, void *user)
+{
+    etl_src *s = user;
+    struct etl_map *slot;
+    if (s->nmaps >= 65536 || !grow_maps(s) || !(s->maps[s->nmaps].name = strdup(name))) {
+        etwl_valuemap_free(m);
+        return;
+    }
+    slot = &s->maps[s->nmaps++];
+    slot->provider = s->esm_provider;
+    slot->map = m;
+}
+#endif
+
+/* A ManifestData event: its chunk joins the provider's manifest; the last
+ * one makes the provider's schemas and maps, and the ManifestData events
+ * themselves decode from then on. */
+static void learn_manifest(etl_src *s, const parsed *q, uint64_t off)
+{
+#ifdef ETWL_HAVE_EXPAT
+    const uint8_t *p = q->r.user_data;
+    uint32_t n = q->r.user_data_length, i;
+    uint16_t total, num;
+    etwl_guid prov;
+    struct etl_esm *m = NULL;
+    if (n < 8 || p[3] != ETWL_ESM_MAGIC) return;
+    total = etwl_le16(p + 4);
+    num = etwl_le16(p + 6);
+    etwl_guid_from_bytes(q->r.header.provider_id, &prov);
+    if (!s->embedded && etwl_schema_cache_new(1u << 20, &s->embedded) != ETWL_OK) return;
+    for (i = 0; i < s->nesm; i++)
+        if (etwl_guid_equal(&s->esm[i].provider, &prov)) m = &s->esm[i];
+    if (!m) {
+        struct etl_esm *g = s->nesm < 1024 ? realloc(s->esm, (s->nesm + 1) * sizeof *g) : NULL;
+        if (!g) return;
+        s->esm = g;
+        m = &s->esm[s->nesm++];
+        memset(m, 0, sizeof *m);
+        m->provider = prov;
+        etwl_buf_init(&m->xml);
+    }
+    if (num == 0) { /* a (re)start: EventSource logs its manifest again on each enable */
+        etwl_buf_reset(&m->xml);
+        m->total = total;
+        m->got = 0;
+    }
+    if (!total || num != m->got || total != m->total || m->xml.len + (n - 8) > (16u << 20)) {
+        if (!m->done) diag(s, off, "an EventSource manifest chunk out of order or too large; the manifest is skipped");
+        m->got = 0;
+        etwl_buf_reset(&m->xml);
+        return;
+    }
+    etwl_buf_put(&m->xml, (const char *)p + 8, n - 8);
+    if (++m->got < m->total || m->xml.oom) return;
+    if (!m->done) {
+        etwl_error e;
+        uint32_t skipped = 0;
+        etwl_esm_sink sink = {esm_schema, esm_map, s};
+        s->esm_provider = prov;
+        s->esm_name[0] = 0;
+        if (etwl_esm_parse(m->xml.data, m->xml.len, &prov, &sink, &skipped, &e) != ETWL_OK) {
+            diag(s, off, e.message);
+        } else {
+            etwl_schema *data;
+            etwl_schema_key k;
+            if (skipped) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "%u events or maps of an EventSource manifest could not be read", skipped);
+                diag(s, off, msg);
+            }
+            /* the ManifestData events themselves, named after the provider */
+            memset(&k, 0, sizeof k);
+            k.provider = prov;
+            k.id = ETWL_ESM_EVENT_ID;
+            k.version = q->r.header.version;
+            k.opcode = 254;
+            if (etwl_esm_data_schema(&prov, s->esm_name[0] ? s->esm_name : NULL, &data) == ETWL_OK)
+                etwl_schema_cache_put(s->embedded, &k, data);
+        }
+        m->done = 1;
+    }
+    etwl_buf_reset(&m->xml);
+#else
+    (void)s;
+    (void)q;
+    (void)off;
+#endif
 }
 
 /* etwl_map_resolver: the map the current event's provider names so. */
@@ -710,6 +829,7 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
         etwl_guid_from_bytes(q.r.header.provider_id, &g);
         if (etwl_kclass_of_guid(&g) == ETWL_KC_METADATA) learn_schema(s, &q, off);
     }
+    if (!q.classic && q.r.header.id == ETWL_ESM_EVENT_ID && q.r.header.opcode == 254) learn_manifest(s, &q, off);
     if (q.classic && q.r.header.opcode == 33) {
         etwl_guid g;
         etwl_guid_from_bytes(q.r.header.provider_id, &g);

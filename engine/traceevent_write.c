@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bytes.h"
 #include "event.h"
@@ -324,11 +325,23 @@ etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
                     v = &adj;
                 }
             }
+            if (v->type == ETWL_VT_UINT && nl == 8 && strncasecmp(pn, "keywords", 8) == 0) {
+                /* TraceEvent shows a keywords mask in hex */
+                snprintf(sa, sizeof sa, "0x%08llx", (unsigned long long)v->v.u);
+                adj.type = ETWL_VT_STRING;
+                adj.v.s = sa;
+                adj.n = (uint32_t)strlen(sa);
+                v = &adj;
+            }
             etwl_buf_put(out, pn, nl);
             etwl_buf_putc(out, '=');
             put_value(out, v);
             etwl_buf_puts(out, "; ");
         }
+        /* an EventSource manifest chunk: TraceEvent adds the payload's length */
+        if (ev->schema && ev->schema->desc.id == 0xFFFE && ev->schema->task_name &&
+            strcmp(ev->schema->task_name, "ManifestData") == 0)
+            etwl_buf_printf(out, "PayloadLength=%u; ", len);
     }
     etwl_buf_putc(out, '\n');
     etwl_buf_free(&name);

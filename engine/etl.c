@@ -513,7 +513,11 @@ static void learn_map(etl_src *s, const parsed *q, uint64_t off)
         etwl_arena_init(&a, 1u << 20);
         u = etwl_utf16_to_utf8(&a, p + 16 + no, (i - 16 - no) / 2, &len);
         slot = &s->maps[s->nmaps];
-        slot->name = u ? strndup(u, len) : NULL;
+        slot->name = u ? malloc(len + 1) : NULL; /* no strndup in msvcrt */
+        if (slot->name) {
+            memcpy(slot->name, u, len);
+            slot->name[len] = 0;
+        }
         etwl_arena_free(&a);
         if (!slot->name) {
             etwl_valuemap_free(m);

@@ -67,6 +67,9 @@ enum {
 };
 #define TRACE_HEADER_FLAG 0x80
 
+/* TraceMessage's MessageFlags */
+enum { MSG_SEQUENCE = 1, MSG_GUID = 2, MSG_COMPONENTID = 4, MSG_TIMESTAMP = 8, MSG_SYSTEMINFO = 32 };
+
 /* TRACE_LOGFILE_HEADER: its TIME_ZONE_INFORMATION (172 bytes) follows two
  * pointers, and the 8-byte fields after it are aligned */
 #define LFH_TZ(ptr) (56u + 2u * (ptr))
@@ -391,9 +394,48 @@ static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, c
         q->r.user_data_length = (uint16_t)(size - at);
         return 1;
     }
+    case TH_MESSAGE: {
+        /* TraceMessage (WPP): Size, header type, flags, MessageNumber,
+         * MessageFlags, then what the flags ask for, in this order:
+         * sequence number, class GUID or component id, time stamp, thread
+         * and process ids; the message's arguments follow.  Their text
+         * needs the provider's TMF files: the arguments stay the payload. */
+        uint16_t mf;
+        uint32_t at = 8;
+        if (n < 8) goto short_;
+        size = etwl_le16(e);
+        h->id = etwl_le16(e + 4);
+        mf = etwl_le16(e + 6);
+        h->flags = ETWL_HDR_FLAG_TRACE_MESSAGE;
+        h->thread_id = h->process_id = 0xFFFFFFFFu;
+        if (mf & MSG_SEQUENCE) at += 4;
+        if (mf & MSG_GUID) {
+            if (at + 16 > n) goto short_;
+            memcpy(h->provider_id, e + at, 16);
+            at += 16;
+        } else if (mf & MSG_COMPONENTID) {
+            if (at + 4 > n) goto short_;
+            memcpy(h->provider_id, e + at, 4); /* the component id, as the GUID's first field */
+            at += 4;
+        }
+        if (mf & MSG_TIMESTAMP) {
+            if (at + 8 > n) goto short_;
+            h->timestamp = (int64_t)etwl_le64(e + at);
+            at += 8;
+        }
+        if (mf & MSG_SYSTEMINFO) {
+            if (at + 8 > n) goto short_;
+            h->thread_id = etwl_le32(e + at);
+            h->process_id = etwl_le32(e + at + 4);
+            at += 8;
+        }
+        if (size < at || size > n) goto bad_size;
+        q->r.user_data = e + at;
+        q->r.user_data_length = (uint16_t)(size - at);
+        return 1;
+    }
     default:
-        *why = kind == TH_MESSAGE ? "a TraceMessage (WPP) event; WPP needs its TMF files, skipped"
-                                  : "an unknown event header kind, skipped";
+        *why = "an unknown event header kind, skipped";
         return 0;
     }
     if (size < hdr || size > n) goto bad_size;
@@ -686,7 +728,13 @@ static int64_t raw_time(const uint8_t *e, uint32_t size)
     case TH_PERFINFO32: case TH_PERFINFO64: return size >= 16 ? (int64_t)etwl_le64(e + 8) : INT64_MIN;
     case TH_SYSTEM32: case TH_SYSTEM64: case TH_COMPACT32: case TH_COMPACT64:
     case TH_FULL32: case TH_FULL64: case TH_EVENT32: case TH_EVENT64:
+    case TH_INSTANCE32: case TH_INSTANCE64:
         return size >= 24 ? (int64_t)etwl_le64(e + 16) : INT64_MIN;
+    case TH_MESSAGE: {
+        uint16_t mf = size >= 8 ? etwl_le16(e + 6) : 0;
+        uint32_t at = 8 + ((mf & MSG_SEQUENCE) ? 4 : 0) + ((mf & MSG_GUID) ? 16 : (mf & MSG_COMPONENTID) ? 4 : 0);
+        return (mf & MSG_TIMESTAMP) && at + 8 <= size ? (int64_t)etwl_le64(e + at) : INT64_MIN;
+    }
     default: return INT64_MIN;
     }
 }
@@ -841,7 +889,8 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
     }
     schema = schema_for(s, &q, &err);
     raw = q.r.header.timestamp;
-    q.r.header.timestamp = to_filetime(s, raw);
+    /* a WPP message logged without a time stamp has no time: it stays 0 */
+    if (!(raw == 0 && (q.r.header.flags & ETWL_HDR_FLAG_TRACE_MESSAGE))) q.r.header.timestamp = to_filetime(s, raw);
     etwl_event_begin(&s->ev);
     if (etwl_win_record_to_event(&q.r, schema, &s->ev, NULL) != ETWL_OK) {
         s->st.malformed++;

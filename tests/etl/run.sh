@@ -148,7 +148,9 @@ end)' 2>&1)
 if printf '%s\n' "$out" | grep -qx "wininit.504.420"; then ok; else bad "a script over an ETL file: $out"; fi
 
 # Header kinds the samples lack, in a file laid out by hand (synth.py):
-# instance headers (64 and 32 bits) give ext.instance_info; events without
+# instance headers (64 and 32 bits) give ext.instance_info; WPP messages
+# their number, class (or component id), time, thread and process, with the
+# arguments as payload (their text needs TMF files); events without
 # a schema keep their raw payload (JSON "payload", Lua ev.payload), and the
 # JSON lines replay to the same output.
 python3 "$(dirname "$0")/synth.py" "$TMP/syn.etl"
@@ -160,6 +162,8 @@ etw.on(function(ev) local i = ev.ext.instance_info
 if [ "$(grep -c '"instance_info":{"id":7,"parent_id":3,"parent_guid":"{B1C2D3E4-0001-0002-0003-000000000004}"}},"payload":"7061796c6f616421"}' "$TMP/syn.jsonl")" = 1 ] &&
     grep -q '"instance_info":{"id":8,"parent_id":7,.*"payload":"7461696c"}$' "$TMP/syn.jsonl" &&
     grep -q '"op_code":3,.*"ext":{},"payload":"706c61696e"}$' "$TMP/syn.jsonl" &&
+    grep -q '"descriptor":{"id":12,.*"thread_id":300,"process_id":400,"ts":"1601-01-01T00:00:00.0001003Z","provider_guid":"{C0FFEE00-1111-2222-3333-444455556666}",.*"flags":8,.*"payload":"05000000686900"}$' "$TMP/syn.jsonl" &&
+    grep -q '"descriptor":{"id":13,.*"provider_guid":"{00001234-0000-0000-0000-000000000000}",.*"payload":"78"}$' "$TMP/syn.jsonl" &&
     cmp -s "$TMP/syn.jsonl" "$TMP/syn2.jsonl" &&
     [ "$(printf '%s\n' "$out" | head -1)" = "$(printf '1\tpayload!\t7\t3\t{B1C2D3E4-0001-0002-0003-000000000004}')" ] &&
     [ ! -s "$TMP/err" ]; then ok; else bad "instance headers and raw payloads: $out"; cat "$TMP/err"; fi
@@ -187,7 +191,7 @@ cp "$DATA/AMSITrace.etl" "$TMP/base2.etl"
 python3 - "$TMP" "$DATA/net.4.5.2.x64.etl.zip" <<'PY'
 import random, sys
 r = random.Random(7)
-for base, tag in (("base.etl", "f"), ("base2.etl", "g")):
+for base, tag in (("base.etl", "f"), ("base2.etl", "g"), ("syn.etl", "s")):
     d = open("%s/%s" % (sys.argv[1], base), "rb").read()
     for i in range(30):
         b = bytearray(d)
@@ -208,7 +212,7 @@ for i in range(6):
         b = b[:r.randrange(len(b))]
     open("%s/h%02d.etl" % (sys.argv[1], i), "wb").write(b)
 PY
-for f in "$TMP"/f*.etl "$TMP"/g*.etl "$TMP"/h*.etl; do
+for f in "$TMP"/f*.etl "$TMP"/g*.etl "$TMP"/s*.etl "$TMP"/h*.etl; do
     for fmt in json traceevent; do
         timeout 20 "$BIN" --no-rules -r "$f" --dump --format $fmt >/dev/null 2>"$TMP/err"
         code=$?

@@ -4,7 +4,10 @@ hand from the documented structures, for what the sample traces do not have.
 
 Default: instance headers (EVENT_INSTANCE_GUID_HEADER: a full header, then
 InstanceId, ParentInstanceId and the parent's class GUID) in 64 and 32 bits,
-and a classic full-header event.
+a classic full-header event, and two TraceMessage (WPP) events laid out as
+the TraceMessage documentation orders them: Size, header type 15, flags,
+MessageNumber, MessageFlags, then sequence number, class GUID (or component
+id), time stamp, thread and process ids, and the arguments.
 
 cycles32: a 32-bit kernel trace whose clock is the CPU cycle counter: a
 TRACE_LOGFILE_HEADER (1000 MHz, ReservedFlags 3, start 2020-01-01) and a
@@ -21,6 +24,26 @@ def full(kind, opcode, ts, payload, tail=b""):
     hdr = 48 + len(tail)
     size = hdr + len(payload)
     e = struct.pack("<HBBBBHIIq16sII", size, kind, 0x80, opcode, 4, 0, 100, 200, ts, CLS, 1, 2) + tail + payload
+    return e + b"\0" * (-len(e) % 8)
+
+
+WPPCLASS = uuid.UUID("c0ffee00-1111-2222-3333-444455556666").bytes_le
+
+
+def message(number, flags, ts, args):
+    opt = b""
+    if flags & 1:
+        opt += struct.pack("<I", 77)                 # sequence number
+    if flags & 2:
+        opt += WPPCLASS                               # class GUID
+    elif flags & 4:
+        opt += struct.pack("<I", 0x1234)              # component id
+    if flags & 8:
+        opt += struct.pack("<q", ts)
+    if flags & 32:
+        opt += struct.pack("<II", 300, 400)           # thread, process
+    size = 8 + len(opt) + len(args)
+    e = struct.pack("<HBBHH", size, 15, 0xC0, number, flags) + opt + args
     return e + b"\0" * (-len(e) % 8)
 
 
@@ -51,6 +74,8 @@ else:
     events += full(21, 1, 1000, b"payload!", struct.pack("<II16s", 7, 3, PARENT))   # instance, 64-bit
     events += full(11, 2, 1001, b"tail", struct.pack("<II16s", 8, 7, PARENT))   # instance, 32-bit
     events += full(20, 3, 1002, b"plain")                                         # full, 64-bit
+    events += message(12, 1 | 2 | 8 | 32, 1003, b"\x05\0\0\0hi\0")           # WPP: every field
+    events += message(13, 4, 0, b"x")                                             # WPP: a component id only
 size = 4096
 used = 0x48 + len(events)
 hdr = bytearray(0x48)

@@ -1,6 +1,7 @@
 /* buf.c - growable output buffer.  An allocation failure latches `oom`
  * instead of failing every append site; writers check it once at the end. */
 #include "etwl.h"
+#include "grow.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,4 +80,19 @@ void etwl_buf_printf(etwl_buf *b, const char *fmt, ...)
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
+}
+
+int etwl_grow(void *p, uint32_t n, uint32_t want, uint32_t *cap, size_t sz, uint32_t max)
+{
+    void **pp = p;
+    void *g;
+    uint64_t c = *cap ? *cap : 16;
+    if ((uint64_t)n + want <= *cap) return 1;
+    if ((uint64_t)n + want > max) return 0;
+    while (c < (uint64_t)n + want) c *= 2;
+    if (c > max) c = max;
+    if (!(g = realloc(*pp, (size_t)c * sz))) return 0;
+    *pp = g;
+    *cap = (uint32_t)c;
+    return 1;
 }

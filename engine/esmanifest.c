@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "grow.h"
 
 #define MAX_ITEMS 65536 /* of each kind: a bound on a hostile manifest */
 
@@ -63,19 +64,7 @@ typedef struct parse {
     int oom;
 } parse;
 
-static int grow(void *p, uint32_t n, uint32_t *cap, size_t sz)
-{
-    void **pp = p;
-    void *g;
-    uint32_t c;
-    if (n < *cap) return 1;
-    if (n >= MAX_ITEMS) return 0;
-    c = *cap ? *cap * 2 : 16;
-    if (!(g = realloc(*pp, (size_t)c * sz))) return 0;
-    *pp = g;
-    *cap = c;
-    return 1;
-}
+static int grow(void *p, uint32_t n, uint32_t *cap, size_t sz) { return etwl_grow(p, n, 1, cap, sz, MAX_ITEMS); }
 
 static const char *attr(const char **a, const char *name)
 {

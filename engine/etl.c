@@ -28,6 +28,7 @@
 #include "bytes.h"
 #include "event.h"
 #include "format.h"
+#include "grow.h"
 #include "instream.h"
 #include "kclass.h"
 #include "kmof.h"
@@ -571,17 +572,7 @@ static void learn_map(etl_src *s, const parsed *q, uint64_t off)
     slot->map = m;
 }
 
-static int grow_maps(etl_src *s)
-{
-    struct etl_map *g;
-    uint32_t cap;
-    if (s->nmaps < s->capmaps) return 1;
-    cap = s->capmaps ? s->capmaps * 2 : 16;
-    if (!(g = realloc(s->maps, cap * sizeof *g))) return 0;
-    s->maps = g;
-    s->capmaps = cap;
-    return 1;
-}
+static int grow_maps(etl_src *s) { return etwl_grow(&s->maps, s->nmaps, 1, &s->capmaps, sizeof *s->maps, 65536); }
 
 /* ---- EventSource manifests (see esmanifest.h) ---- */
 

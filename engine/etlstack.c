@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "grow.h"
 
 typedef struct pending { /* a stack, or a cache reference, waiting for its event */
     int64_t ts;
@@ -35,16 +36,7 @@ struct etwl_stackidx {
 
 static int grow(void *p, uint32_t n, uint32_t want, uint32_t *cap, size_t sz)
 {
-    void **pp = p;
-    void *g;
-    uint32_t c = *cap ? *cap : 256;
-    if (n + want <= *cap) return 1;
-    if (n + want > MAX_ITEMS) return 0;
-    while (c < n + want) c *= 2;
-    if (!(g = realloc(*pp, (size_t)c * sz))) return 0;
-    *pp = g;
-    *cap = c;
-    return 1;
+    return etwl_grow(p, n, want, cap, sz, MAX_ITEMS);
 }
 
 etwl_stackidx *etwl_stackidx_new(void) { return calloc(1, sizeof(etwl_stackidx)); }

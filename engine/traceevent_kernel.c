@@ -27,6 +27,7 @@
 
 #include "bytes.h"
 #include "event.h"
+#include "grow.h"
 #include "kclass.h"
 #include "output.h"
 
@@ -76,20 +77,8 @@ struct etwl_tek {
     int have_t0;
 };
 
-/* Grows *p (an array of *cap elements of size sz) to hold one more. */
-static int grow(void *p, uint32_t n, uint32_t *cap, size_t sz)
-{
-    void **pp = p;
-    void *g;
-    uint32_t c;
-    if (n < *cap) return 1;
-    if (*cap >= (1u << 26)) return 0; /* a bound: these are lookup aids */
-    c = *cap ? *cap * 2 : 64;
-    if (!(g = realloc(*pp, (size_t)c * sz))) return 0;
-    *pp = g;
-    *cap = c;
-    return 1;
-}
+/* One more element in *p; the tables are lookup aids, bounded. */
+static int grow(void *p, uint32_t n, uint32_t *cap, size_t sz) { return etwl_grow(p, n, 1, cap, sz, 1u << 26); }
 
 static uint32_t keep(etwl_tek *k, const char *s, size_t n)
 {

@@ -169,11 +169,17 @@ if [ "$(grep -c '"instance_info":{"id":7,"parent_id":3,"parent_guid":"{B1C2D3E4-
     [ ! -s "$TMP/err" ]; then ok; else bad "instance headers and raw payloads: $out"; cat "$TMP/err"; fi
 
 # A 32-bit kernel trace on the cycle counter (laid out by hand): timestamps
-# convert at the header's CPU speed, and 32-bit kernel layouts decode.
+# convert at the header's CPU speed, and 32-bit kernel layouts decode; and
+# the same on the system-time clock, whose stamps are FILETIMEs already.
 python3 "$(dirname "$0")/synth.py" "$TMP/c32.etl" cycles32
 if "$BIN" --no-rules -r "$TMP/c32.etl" --dump --json 2>"$TMP/err" |
     grep -q '"op_code":3,.*"ts":"2020-01-01T00:00:02.5000000Z".*"info":{"UniqueProcessKey":"0x81234560","ProcessId":4242,"ParentId":4,"SessionId":1,"ExitStatus":259,"DirectoryTableBase":"0x1AA000","UserSID":"S-1-5-18","ImageFileName":"evil.exe","CommandLine":"evil.exe -c \\"x\\""}' &&
     [ ! -s "$TMP/err" ]; then ok; else bad "32-bit cycle-counter trace"; cat "$TMP/err"; fi
+python3 "$(dirname "$0")/synth.py" "$TMP/s32.etl" system32
+if "$BIN" --no-rules -r "$TMP/s32.etl" --dump --json 2>"$TMP/err" |
+    grep -q '"op_code":3,.*"ts":"2020-01-01T00:00:05.0000000Z".*"ProcessId":4242,' && [ ! -s "$TMP/err" ]; then ok; else
+    bad "system-time clock"; cat "$TMP/err"
+fi
 
 # Hostile files: cut anywhere, or with bytes overwritten: an error or a
 # report, never a crash or a hang.

@@ -11,7 +11,10 @@ id), time stamp, thread and process ids, and the arguments.
 
 cycles32: a 32-bit kernel trace whose clock is the CPU cycle counter: a
 TRACE_LOGFILE_HEADER (1000 MHz, ReservedFlags 3, start 2020-01-01) and a
-Process DCStart v3 record 2.5e9 cycles later."""
+Process DCStart v3 record 2.5e9 cycles later.
+
+system32: the same on the system-time clock (ReservedFlags 2): timestamps
+are FILETIMEs already; the record is stamped 2020-01-01T00:00:05Z."""
 import struct, sys, uuid
 
 CLS = uuid.UUID("3a1f0d8c-0d3b-4f5e-9c11-2b7e6a3c9d01").bytes_le
@@ -54,22 +57,26 @@ def system32(hook, ts, payload, version=0):
     return e + b"\0" * (-len(e) % 8)
 
 
-def cycles32():
+def cycles32(clock=3):
     lfh = bytearray(240 + 32)
     struct.pack_into("<IIII", lfh, 0, 65536, 0x05020000, 7600, 2)  # BufferSize, Version, ProviderVersion, CPUs
     struct.pack_into("<I", lfh, 52, 1000)                          # CpuSpeedInMHz
     start = 132223104000000000                                      # 2020-01-01T00:00:00Z
-    struct.pack_into("<qqqI", lfh, 240, 0, 10000000, start, 3)      # BootTime, PerfFreq, StartTime, ReservedFlags
+    struct.pack_into("<qqqI", lfh, 240, 0, 10000000, start, clock)  # BootTime, PerfFreq, StartTime, ReservedFlags
     lfh += b"\0" * 4                                               # empty LoggerName and LogFileName
     sid = struct.pack("<II", 0, 0) + bytes([1, 1, 0, 0, 0, 0, 0, 5]) + struct.pack("<I", 18)  # TOKEN_USER, S-1-5-18
     proc = struct.pack("<IIIIiI", 0x81234560, 4242, 4, 1, 259, 0x1aa000) + sid + b"evil.exe\0" + \
         "evil.exe -c \"x\"".encode("utf-16-le") + b"\0\0"
+    if clock == 2:  # system time: raw stamps are FILETIMEs
+        return system32(0x0000, start, bytes(lfh), 2) + system32(0x0303, start + 50000000, proc, 3)
     return system32(0x0000, 1000000, bytes(lfh), 2) + system32(0x0303, 1000000 + 2500000000, proc, 3)
 
 
 events = b""
 if len(sys.argv) > 2 and sys.argv[2] == "cycles32":
     events = cycles32()
+elif len(sys.argv) > 2 and sys.argv[2] == "system32":
+    events = cycles32(2)
 else:
     events += full(21, 1, 1000, b"payload!", struct.pack("<II16s", 7, 3, PARENT))   # instance, 64-bit
     events += full(11, 2, 1001, b"tail", struct.pack("<II16s", 8, 7, PARENT))   # instance, 32-bit

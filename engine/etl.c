@@ -1063,7 +1063,9 @@ static etwl_status scan_stacks(etl_src *s, etwl_error *err)
             peek(t, &w);
         }
         if (st != ETWL_OK) {
-            /* a bound or memory: go on without what did not fit */
+            /* a bound or memory: go on without what did not fit, and say so */
+            diag(s, w.off, "the stack index is full (64 M frames) or out of memory: later deferred and cached "
+                           "stacks are not joined to their events");
             st = ETWL_OK;
             break;
         }

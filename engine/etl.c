@@ -631,20 +631,23 @@ static void learn_manifest(etl_src *s, const parsed *q, uint64_t off)
         m->provider = prov;
         etwl_buf_init(&m->xml);
     }
-    if (num == 0) { /* a (re)start: EventSource logs its manifest again on each enable */
+    /* EventSource logs its manifest again on each enable: the first whole
+     * one serves */
+    if (m->done) return;
+    if (num == 0) {
         etwl_buf_reset(&m->xml);
         m->total = total;
         m->got = 0;
     }
     if (!total || num != m->got || total != m->total || m->xml.len + (n - 8) > (16u << 20)) {
-        if (!m->done) diag(s, off, "an EventSource manifest chunk out of order or too large; the manifest is skipped");
+        diag(s, off, "an EventSource manifest chunk out of order or too large; the manifest is skipped");
         m->got = 0;
         etwl_buf_reset(&m->xml);
         return;
     }
     etwl_buf_put(&m->xml, (const char *)p + 8, n - 8);
     if (++m->got < m->total || m->xml.oom) return;
-    if (!m->done) {
+    {
         etwl_error e;
         uint32_t skipped = 0;
         etwl_esm_sink sink = {esm_schema, esm_map, s};
@@ -671,7 +674,7 @@ static void learn_manifest(etl_src *s, const parsed *q, uint64_t off)
         }
         m->done = 1;
     }
-    etwl_buf_reset(&m->xml);
+    etwl_buf_free(&m->xml);
 #else
     (void)s;
     (void)q;

@@ -12,7 +12,13 @@
  * them), and a value longer than 20 characters is cut to 20 and followed by
  * "...".  Control and bidi characters are escaped as in the readable form,
  * so a hostile string cannot drive the terminal; quotes and backslashes are
- * left as the reference prints them. */
+ * left as the reference prints them.
+ *
+ * For manifest, TraceLogging and EventSource events it also shows what
+ * TraceEvent's dynamic parser shows: mapped values by name, no length
+ * fields, SOCKADDR bytes in ...Address fields as addresses, keyword masks
+ * in hex, a SYSTEMTIME's seconds as its milliseconds, and a manifest
+ * chunk's length.  Kernel events: traceevent_kernel.c. */
 #include "traceevent.h"
 #include "traceevent_int.h"
 

@@ -842,6 +842,33 @@ static void attach_stack(etl_src *s, wbuf *w, int64_t raw, uint32_t thread)
     s->ev.ext.has |= ETWL_EXT_STACKTRACE;
 }
 
+/* Records that teach the reader: the logfile header (the clock), the
+ * schemas, maps and manifests a trace carries.  Kept out of line: few
+ * events are these, and deliver() is the hot path. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static etwl_status learn(etl_src *s, const parsed *q, const uint8_t *e, uint64_t off)
+{
+    etwl_guid g;
+    etwl_error err;
+    if (q->has_hook && q->hook == 0 && !s->have_header) {
+        unsigned ptr = (e[2] == TH_SYSTEM32 || e[2] == TH_COMPACT32) ? 4 : 8;
+        read_logfile_header(s, q->r.user_data, q->r.user_data_length, ptr, q->r.header.timestamp, off);
+        if (!s->header_schema && build_header_schema(s, ptr, &err) != ETWL_OK) return err.status;
+        return ETWL_OK;
+    }
+    if (!q->classic) {
+        if (q->r.header.opcode == 254) learn_manifest(s, q, off);
+        return ETWL_OK;
+    }
+    etwl_guid_from_bytes(q->r.header.provider_id, &g);
+    if (etwl_kclass_of_guid(&g) != ETWL_KC_METADATA) return ETWL_OK;
+    if (q->r.header.opcode == 32) learn_schema(s, q, off);
+    else learn_map(s, q, off);
+    return ETWL_OK;
+}
+
 /* Delivers the event at w->pos, then moves on. */
 static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
 {
@@ -865,21 +892,9 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
         s->st.malformed++;
         goto next;
     }
-    if (q.has_hook && q.hook == 0 && !s->have_header) {
-        unsigned ptr = (e[2] == TH_SYSTEM32 || e[2] == TH_COMPACT32) ? 4 : 8;
-        read_logfile_header(s, q.r.user_data, q.r.user_data_length, ptr, q.r.header.timestamp, off);
-        if (!s->header_schema && build_header_schema(s, ptr, &err) != ETWL_OK) return err.status;
-    }
-    if (q.classic && q.r.header.opcode == 32) {
-        etwl_guid g;
-        etwl_guid_from_bytes(q.r.header.provider_id, &g);
-        if (etwl_kclass_of_guid(&g) == ETWL_KC_METADATA) learn_schema(s, &q, off);
-    }
-    if (!q.classic && q.r.header.id == ETWL_ESM_EVENT_ID && q.r.header.opcode == 254) learn_manifest(s, &q, off);
-    if (q.classic && q.r.header.opcode == 33) {
-        etwl_guid g;
-        etwl_guid_from_bytes(q.r.header.provider_id, &g);
-        if (etwl_kclass_of_guid(&g) == ETWL_KC_METADATA) learn_map(s, &q, off);
+    if ((q.has_hook && q.hook == 0 && !s->have_header) ||
+        (q.classic ? q.r.header.opcode == 32 || q.r.header.opcode == 33 : q.r.header.id == ETWL_ESM_EVENT_ID)) {
+        if ((st = learn(s, &q, e, off)) != ETWL_OK) return st;
     }
     schema = schema_for(s, &q, &err);
     raw = q.r.header.timestamp;

@@ -7,6 +7,8 @@
 
 #include "etwl.h"
 
+/* 1234567 -> "1,234,567", with a minus sign when neg. */
+void etwl_te_put_grouped(etwl_buf *b, uint64_t v, int neg);
 /* "Name=value; " with TraceEvent's number grouping and 20-character cut. */
 void etwl_te_put_prop(etwl_buf *b, const char *name, const etwl_value *v);
 

@@ -748,15 +748,7 @@ static void put_ms(etwl_buf *b, double ms)
     if (k > 19) k = 19;
     for (i = 0; i < k; i++) n = n * 10 + (uint64_t)(i < 15 ? d[i] - '0' : 0);
     if (k >= 0 && k < 15 && d[k] >= '5') n++;
-    if (neg && n) etwl_buf_putc(b, '-');
-    {
-        char g[32];
-        int len = snprintf(g, sizeof g, "%llu", (unsigned long long)(n / 1000));
-        for (i = 0; i < len; i++) {
-            etwl_buf_putc(b, g[i]);
-            if (i + 1 < len && (len - i - 1) % 3 == 0) etwl_buf_putc(b, ',');
-        }
-    }
+    etwl_te_put_grouped(b, n / 1000, neg && n);
     etwl_buf_printf(b, ".%03u", (unsigned)(n % 1000));
 }
 

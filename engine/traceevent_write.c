@@ -71,7 +71,7 @@ void etwl_te_free(etwl_te *t)
 }
 
 /* 1234567 -> "1,234,567" (with a sign) */
-static void put_grouped(etwl_buf *b, uint64_t v, int neg)
+void etwl_te_put_grouped(etwl_buf *b, uint64_t v, int neg)
 {
     char d[32];
     int n = 0, i;
@@ -103,9 +103,9 @@ static void put_value(etwl_buf *b, const etwl_value *v)
     size_t start = b->len, chars = 0, i;
     char g[ETWL_GUID_STRLEN + 1];
     switch (v->type) {
-    case ETWL_VT_INT: put_grouped(b, v->v.i < 0 ? (uint64_t)0 - (uint64_t)v->v.i : (uint64_t)v->v.i, v->v.i < 0); break;
+    case ETWL_VT_INT: etwl_te_put_grouped(b, v->v.i < 0 ? (uint64_t)0 - (uint64_t)v->v.i : (uint64_t)v->v.i, v->v.i < 0); break;
     case ETWL_VT_UINT: /* TraceEvent shows 64-bit integers signed */
-        put_grouped(b, v->v.u >> 63 ? (uint64_t)0 - v->v.u : v->v.u, (int)(v->v.u >> 63));
+        etwl_te_put_grouped(b, v->v.u >> 63 ? (uint64_t)0 - v->v.u : v->v.u, (int)(v->v.u >> 63));
         break;
     case ETWL_VT_HEX: etwl_buf_printf(b, "0x%llX", (unsigned long long)v->v.u); break;
     case ETWL_VT_BOOL: etwl_buf_puts(b, v->v.u ? "True" : "False"); break;
@@ -280,7 +280,7 @@ etwl_status etwl_te_event(etwl_te *t, etwl_event *ev, etwl_buf *out)
         rel = -rel;
     }
     rel = (rel + 5) / 10; /* microseconds, rounded as TraceEvent's milliseconds are */
-    put_grouped(out, (uint64_t)(rel / 1000), 0);
+    etwl_te_put_grouped(out, (uint64_t)(rel / 1000), 0);
     etwl_buf_printf(out, ".%03d: %s PID=%d; TID=%d; PName=", (int)(rel % 1000), name.data, (int)pid, (int)tid);
     etwl_tek_put_pname(t->kernel, out, pid);
     etwl_buf_printf(out, "; ProceNum=%u; DataLen=", h->processor);

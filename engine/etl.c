@@ -458,6 +458,15 @@ bad_size:
     return 0;
 }
 
+/* The kernel-layout table points into the schema cache: forget it when the
+ * cache has started over. */
+static void kmemo_sync(etl_src *s)
+{
+    if (s->kmemo_resets == etwl_schema_cache_resets(s->schemas)) return;
+    memset(s->kmemo, 0, sizeof s->kmemo);
+    s->kmemo_resets = etwl_schema_cache_resets(s->schemas);
+}
+
 static const etwl_schema *schema_for(etl_src *s, const parsed *q, etwl_error *e)
 {
     etwl_schema_key k;
@@ -472,10 +481,7 @@ static const etwl_schema *schema_for(etl_src *s, const parsed *q, etwl_error *e)
         unsigned ptr = (q->r.header.flags & ETWL_HDR_FLAG_32_BIT_HEADER) ? 4 : 8;
         uint32_t tag = q->has_hook ? ((uint32_t)q->hook << 16 | (uint32_t)q->r.header.version << 8 | ptr) : 0;
         uint32_t slot = (q->hook * 31u + q->r.header.version * 7u + ptr) % 512u;
-        if (s->kmemo_resets != etwl_schema_cache_resets(s->schemas)) { /* the cache started over */
-            memset(s->kmemo, 0, sizeof s->kmemo);
-            s->kmemo_resets = etwl_schema_cache_resets(s->schemas);
-        }
+        kmemo_sync(s);
         if (tag && s->kmemo[slot].tag == tag) return s->kmemo[slot].sc;
         k.meta_hash = ptr;
         if (!etwl_schema_cache_get(s->schemas, &k, &sc)) {
@@ -483,10 +489,7 @@ static const etwl_schema *schema_for(etl_src *s, const parsed *q, etwl_error *e)
                 made = NULL;
             if (etwl_schema_cache_put(s->schemas, &k, made) == ETWL_OK) sc = made;
             else sc = NULL;
-            if (s->kmemo_resets != etwl_schema_cache_resets(s->schemas)) {
-                memset(s->kmemo, 0, sizeof s->kmemo);
-                s->kmemo_resets = etwl_schema_cache_resets(s->schemas);
-            }
+            kmemo_sync(s); /* the put may have started the cache over */
         }
         if (tag) {
             s->kmemo[slot].tag = tag;

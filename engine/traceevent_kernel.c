@@ -53,10 +53,15 @@ typedef struct tek_map { /* kernel path prefix -> DOS prefix */
     uint32_t from, to; /* offsets in names */
 } tek_map;
 
-typedef struct tek_thread {
-    uint32_t tid;
-    int32_t pid;
-} tek_thread;
+typedef struct tek_tmap { /* thread id -> process id, open addressing */
+    uint32_t *tid; /* tid + 1; 0 is a free slot */
+    int32_t *pid;
+    uint32_t mask, n;
+} tek_tmap;
+
+typedef struct tek_threads { /* started threads; threads seen only ending */
+    tek_tmap started, ended;
+} tek_threads;
 
 struct etwl_tek {
     tek_proc *procs;
@@ -67,10 +72,7 @@ struct etwl_tek {
     uint32_t ndisks, capdisks;
     tek_map *maps;
     uint32_t nmaps, capmaps;
-    tek_thread *threads, *ended; /* started threads; threads seen only ending */
-    uint32_t nthreads, capthreads, nended, capended;
-    tek_thread *all, *all_ended; /* the same over the whole trace */
-    uint32_t nall, capall, nall_ended, capall_ended;
+    tek_threads now, all; /* in event order, as TraceLog converts; over the whole trace */
     etwl_buf names;          /* NUL-terminated strings the tables point into */
     char system_drive[8];    /* "C:" once SystemPaths is seen */
     int64_t t0, freq;        /* first timestamp; QPC ticks per second */
@@ -97,6 +99,14 @@ etwl_tek *etwl_tek_new(void)
     return k;
 }
 
+static void threads_free(tek_threads *t)
+{
+    free(t->started.tid);
+    free(t->started.pid);
+    free(t->ended.tid);
+    free(t->ended.pid);
+}
+
 void etwl_tek_free(etwl_tek *k)
 {
     if (!k) return;
@@ -104,10 +114,8 @@ void etwl_tek_free(etwl_tek *k)
     free(k->files);
     free(k->disks);
     free(k->maps);
-    free(k->threads);
-    free(k->ended);
-    free(k->all);
-    free(k->all_ended);
+    threads_free(&k->now);
+    threads_free(&k->all);
     etwl_buf_free(&k->names);
     free(k);
 }
@@ -142,39 +150,75 @@ static int text(etwl_event *ev, const char *name, const char **s, uint32_t *n)
     return 1;
 }
 
-/* Which process a thread belongs to: its latest start, else its end. */
-static int32_t thread_pid(const tek_thread *t, uint32_t n, const tek_thread *e, uint32_t ne, uint32_t tid)
+static uint32_t *tmap_slot(const tek_tmap *m, uint32_t tid)
 {
-    uint32_t i;
-    for (i = n; i-- > 0;)
-        if (t[i].tid == tid) return t[i].pid;
-    for (i = ne; i-- > 0;)
-        if (e[i].tid == tid) return e[i].pid;
+    uint32_t h = (tid * 2654435761u) & m->mask;
+    while (m->tid[h] && m->tid[h] != tid + 1) h = (h + 1) & m->mask;
+    return &m->tid[h];
+}
+
+static int tmap_get(const tek_tmap *m, uint32_t tid, int32_t *pid)
+{
+    uint32_t *t;
+    if (!m->n) return 0;
+    t = tmap_slot(m, tid);
+    if (!*t) return 0;
+    *pid = m->pid[t - m->tid];
+    return 1;
+}
+
+/* Sets tid's process (the latest wins); a table that cannot grow keeps
+ * what it has: these are lookup aids. */
+static void tmap_put(tek_tmap *m, uint32_t tid, int32_t pid)
+{
+    uint32_t *t;
+    if ((m->n + 1) * 2 > m->mask + 1 || !m->tid) {
+        tek_tmap g;
+        uint32_t i, cap = m->tid ? (m->mask + 1) * 2 : 256;
+        if (cap > (1u << 24)) return;
+        g.tid = calloc(cap, sizeof *g.tid);
+        g.pid = calloc(cap, sizeof *g.pid);
+        if (!g.tid || !g.pid) {
+            free(g.tid);
+            free(g.pid);
+            return;
+        }
+        g.mask = cap - 1;
+        g.n = m->n;
+        for (i = 0; m->tid && i <= m->mask; i++)
+            if (m->tid[i]) {
+                uint32_t *d = tmap_slot(&g, m->tid[i] - 1);
+                *d = m->tid[i];
+                g.pid[d - g.tid] = m->pid[i];
+            }
+        free(m->tid);
+        free(m->pid);
+        *m = g;
+    }
+    t = tmap_slot(m, tid);
+    if (!*t) {
+        *t = tid + 1;
+        m->n++;
+    }
+    m->pid[t - m->tid] = pid;
+}
+
+/* Which process a thread belongs to: its latest start, else its end. */
+static int32_t thread_pid(const tek_threads *t, uint32_t tid)
+{
+    int32_t pid;
+    if (tmap_get(&t->started, tid, &pid) || tmap_get(&t->ended, tid, &pid)) return pid;
     return -1;
 }
 
-static void thread_add(tek_thread **t, uint32_t *n, uint32_t *cap, uint32_t tid, int32_t pid)
-{
-    uint32_t i;
-    for (i = 0; i < *n; i++)
-        if ((*t)[i].tid == tid) {
-            (*t)[i].pid = pid;
-            return;
-        }
-    if (!grow(t, *n, cap, sizeof **t)) return;
-    (*t)[*n].tid = tid;
-    (*t)[(*n)++].pid = pid;
-}
-
 /* Thread starts and rundown, and ends of threads never seen starting. */
-static void track_thread(tek_thread **t, uint32_t *n, uint32_t *cap, tek_thread **e, uint32_t *ne, uint32_t *ecap,
-                         etwl_event *ev)
+static void track_thread(tek_threads *t, etwl_event *ev)
 {
     uint8_t op = etwl_event_header(ev)->desc.opcode;
     uint32_t tid = (uint32_t)u(ev, "TThreadId");
     int32_t pid = (int32_t)u(ev, "ProcessId");
-    if (op == 1 || op == 3) thread_add(t, n, cap, tid, pid);
-    if ((op == 2 || op == 4) && thread_pid(*t, *n, *e, *ne, tid) == -1) thread_add(e, ne, ecap, tid, pid);
+    if (op == 1 || op == 3) tmap_put(&t->started, tid, pid);
+    if ((op == 2 || op == 4) && thread_pid(t, tid) == -1) tmap_put(&t->ended, tid, pid);
 }
 
 /* ---- the first pass ------------------------------------------------------- */
@@ -247,7 +291,7 @@ etwl_status etwl_tek_learn(etwl_tek *k, etwl_event *ev)
         if (h->desc.opcode >= 1 && h->desc.opcode <= 4) learn_proc(k, ev);
         break;
     case ETWL_KC_THREAD:
-        track_thread(&k->all, &k->nall, &k->capall, &k->all_ended, &k->nall_ended, &k->capall_ended, ev);
+        track_thread(&k->all, ev);
         break;
     case ETWL_KC_FILEIO:
         if (h->desc.opcode == 0 || h->desc.opcode == 32 || h->desc.opcode == 35 || h->desc.opcode == 36)
@@ -667,7 +711,7 @@ int etwl_tek_event(etwl_tek *k, etwl_event *ev, etwl_buf *name, int32_t *pid, in
     *tid = (int32_t)h->tid;
     /* which process owns a thread, in event order as TraceLog converts */
     if (c == ETWL_KC_THREAD)
-        track_thread(&k->threads, &k->nthreads, &k->capthreads, &k->ended, &k->nended, &k->capended, ev);
+        track_thread(&k->now, ev);
     if (absorbed(ev, h, c)) return -1;
     if (c == ETWL_KC_EVENTTRACE && h->desc.opcode == 0) {
         etwl_buf_puts(name, "Windows Kernel/EventTrace");
@@ -690,15 +734,15 @@ int etwl_tek_event(etwl_tek *k, etwl_event *ev, etwl_buf *name, int32_t *pid, in
     case X_ISSUER:
     case X_ISSUER_LATE:
         if (*tid == -1) *tid = (int32_t)u(ev, v->xsrc);
-        if (*pid == -1) *pid = thread_pid(k->threads, k->nthreads, k->ended, k->nended, (uint32_t)*tid);
+        if (*pid == -1) *pid = thread_pid(&k->now, (uint32_t)*tid);
         /* these classes look again when asked, with what the whole trace knows */
         if (*pid == -1 && v->x == X_ISSUER_LATE)
-            *pid = thread_pid(k->all, k->nall, k->all_ended, k->nall_ended, (uint32_t)*tid);
+            *pid = thread_pid(&k->all, (uint32_t)*tid);
         break;
     case X_FLUSH:
         p = etwl_event_payload(ev, &len);
         if (*tid == -1 && len >= 12) *tid = (int32_t)etwl_le32(p + 8);
-        if (*pid == -1) *pid = thread_pid(k->threads, k->nthreads, k->ended, k->nended, (uint32_t)*tid);
+        if (*pid == -1) *pid = thread_pid(&k->now, (uint32_t)*tid);
         break;
     }
     return 1;

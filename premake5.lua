@@ -91,7 +91,9 @@ OUT = WINDOWS and "build/mingw" or "build"
 local function common()
   language "C"
   cdialect "C11"
-  includedirs { "engine" }
+  -- includes name their folder ("core/event.h"); the public header is
+  -- engine/include/etwl.h, found as "etwl.h"
+  includedirs { "engine", "engine/include" }
   defines { "_GNU_SOURCE" }
   buildoptions { "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wstrict-prototypes" }
   if WINDOWS then
@@ -138,13 +140,19 @@ local WIN_SYSLIBS = { "tdh", "advapi32", "ole32", "psapi", "pthread" }
 project "etwl"
   kind "StaticLib"
   common()
-  files { "engine/*.c", "engine/*.h" }
+  -- the neutral engine: every layer but the platform's own folders
+  files { "engine/include/*.h", "engine/core/*.c", "engine/core/*.h", "engine/util/*.c", "engine/util/*.h",
+          "engine/etwfmt/*.c", "engine/etwfmt/*.h", "engine/session/*.c", "engine/session/*.h",
+          "engine/process/*.c", "engine/process/*.h", "engine/lua/*.c", "engine/lua/*.h",
+          "engine/output/*.c", "engine/output/*.h", "engine/output/traceevent/*.c", "engine/output/traceevent/*.h",
+          "engine/platform/*.h", "engine/sources/*.c",
+          "engine/sources/jsonl/*.c", "engine/sources/jsonl/*.h", "engine/sources/etl/*.c", "engine/sources/etl/*.h" }
   if WINDOWS then
-    files { "engine/win/*.c", "engine/win/*.h" }
-    excludes { "engine/evtx.c" }
+    files { "engine/platform/win/*.c", "engine/sources/etw/*.c", "engine/sources/etw/*.h" }
     defines { "ETWL_HAVE_LIVE", "ETWL_HAVE_ETL" }
   else
-    files { "engine/linux/*.c", "engine/linux/*.h" }
+    files { "engine/platform/linux/*.c", "engine/sources/tracefs/*.c", "engine/sources/tracefs/*.h",
+            "engine/sources/evtx/*.c" }
     defines { "ETWL_HAVE_LIVE" }
   end
   use_pkg(DEPS .. LIVE_DEPS)
@@ -190,7 +198,7 @@ if WINDOWS then
       kind "ConsoleApp"
       common()
       files { f, "tests/win/fake_etw.c", "tests/win/fake_etw.h", "tests/unit/testlib.c", "tests/unit/teib.c" }
-      includedirs { "tests/unit", "tests/win", "engine/win" }
+      includedirs { "tests/unit", "tests/win", "engine/sources/etw" }
       buildoptions { "-DLUA_DIR='\"" .. os.getcwd() .. "/lua\"'" }
       links { "etwl" }
       use_pkg(DEPS .. " cmocka")

@@ -11,7 +11,8 @@
 #   windows  install mingw-w64 and Wine, cross-build etwlua.exe and run its
 #          tests under Wine
 #   install [PREFIX]  build, then copy etwlua to PREFIX/bin and the Lua
-#          modules to PREFIX/share/etwlua/lua (default PREFIX /usr/local)
+#          modules and rules (lua/rules) to PREFIX/share/etwlua/lua
+#          (default PREFIX /usr/local)
 #
 # Needs root only to install Debian packages that are missing.
 set -eu
@@ -92,10 +93,9 @@ install)
     prefix=${3:-${PREFIX:-/usr/local}}
     mkdir -p "$prefix/bin" "$prefix/share/etwlua"
     cp build/bin/release/etwlua "$prefix/bin/etwlua"
-    rm -rf "$prefix/share/etwlua/lua" "$prefix/share/etwlua/rules"
+    rm -rf "$prefix/share/etwlua/lua"
     cp -R lua "$prefix/share/etwlua/lua"
-    cp -R scripts/rules "$prefix/share/etwlua/rules"
-    echo "build.sh: installed $prefix/bin/etwlua, $prefix/share/etwlua/lua and $prefix/share/etwlua/rules"
+    echo "build.sh: installed $prefix/bin/etwlua and $prefix/share/etwlua/lua (modules and the rule library in lua/rules)"
     ;;
 *)
     echo "usage: scripts/build.sh run|test|build|windows|install [--no-install]" >&2

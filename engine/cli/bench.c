@@ -11,7 +11,7 @@
  *   d  the same with 10 handlers on disjoint filters
  *   e  reference: the same handler fed a fresh 16-field Lua table per event,
  *      built eagerly as a log shipper's Lua filter does
- *   f  the whole rule library (scripts/rules) over the same mix */
+ *   f  the whole rule library (lua/rules) over the same mix */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +19,10 @@
 #include <time.h>
 
 #include "bench.h"
-#include "event.h"
+#include "core/event.h"
 #include "library.h"
-#include "lua_host.h"
-#include "sys.h"
+#include "lua/lua_host.h"
+#include "platform/sys.h"
 
 #define POOL 512
 

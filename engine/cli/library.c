@@ -1,7 +1,8 @@
 /* library.c - the rule library: finding it, loading it, and `etwlua test`.
  *
- * Rules are Lua files under scripts/rules/ (source tree) or
- * PREFIX/share/etwlua/rules (installed), found from the lua/ directory the
+ * Rules are Lua files under lua/rules/ (source tree) or
+ * PREFIX/share/etwlua/lua/rules (installed): the same place beside the
+ * modules either way, found from the lua/ directory the
  * host already located.  They load before user scripts, in path order. */
 #include <dirent.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@
 #include <lauxlib.h>
 
 #include "library.h"
-#include "lua_host.h"
+#include "lua/lua_host.h"
 
 static int is_dir(const char *p)
 {
@@ -22,9 +23,8 @@ static int is_dir(const char *p)
 
 int etwl_default_rules_dir(etwl_lua *x, char *out, size_t n)
 {
-    /* lua/ -> ../scripts/rules (source tree); share/etwlua/lua -> ../rules */
-    if (snprintf(out, n, "%s/../scripts/rules", x->lua_dir) < (int)n && is_dir(out)) return 1;
-    if (snprintf(out, n, "%s/../rules", x->lua_dir) < (int)n && is_dir(out)) return 1;
+    /* lua/rules in the source tree and in an install alike */
+    if (snprintf(out, n, "%s/rules", x->lua_dir) < (int)n && is_dir(out)) return 1;
     return 0;
 }
 

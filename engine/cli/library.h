@@ -2,7 +2,7 @@
 #ifndef ETWL_CLI_LIBRARY_H
 #define ETWL_CLI_LIBRARY_H
 
-#include "lua_host.h"
+#include "lua/lua_host.h"
 #include "opts.h"
 
 int etwl_default_rules_dir(etwl_lua *x, char *out, size_t n);

@@ -9,10 +9,10 @@
 #include "bench.h"
 #include "etwl.h"
 #include "library.h"
-#include "lua_host.h"
+#include "lua/lua_host.h"
 #include "opts.h"
-#include "sys.h"
-#include "traceevent.h"
+#include "platform/sys.h"
+#include "output/traceevent/traceevent.h"
 
 #define MAX_DIAG_PRINTED 20
 

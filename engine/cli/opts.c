@@ -46,7 +46,7 @@ const char etwl_cli_usage[] =
     "      --proc-grace SECONDS how long exited processes stay in the process table (60)\n"
     "      --alerts-only        print nothing but alerts on stdout\n"
     "\n"
-    "Rules (the library in scripts/rules loads by default, before scripts)\n"
+    "Rules (the library in lua/rules loads by default, before scripts)\n"
     "      --rules PATH         also load the rules in this file or folder\n"
     "      --no-rules           do not load the library\n"
     "      --rule ID            run only this rule (repeatable)\n"

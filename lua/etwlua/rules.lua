@@ -1,4 +1,4 @@
--- etwlua.rules: the rule engine behind scripts/rules/.
+-- etwlua.rules: the rule engine behind lua/rules/.
 --
 -- Rules describe suspicious process starts.  This module registers one
 -- handler per process source, each behind a C filter (Sysmon 1, Security

@@ -151,7 +151,6 @@ else
 mkdir -p "$TMP/prefix/bin" "$TMP/prefix/share/etwlua" "$TMP/elsewhere"
 cp "$BIN" "$TMP/prefix/bin/etwlua"
 cp -R "$HERE/../../lua" "$TMP/prefix/share/etwlua/lua"
-cp -R "$HERE/../../scripts/rules" "$TMP/prefix/share/etwlua/rules"
 (cd "$TMP/elsewhere" && env -u ETWLUA_LUA_DIR "$TMP/prefix/bin/etwlua" -r /dev/null \
     -e 'print(require("etwlua.path").name("C:\\x\\Y.EXE"), #require("etwlua.rules").all > 50)' 2>"$TMP/err")
 if grep -qx "y.exe.true" "$TMP/err"; then ok; else bad "installed layout finds lua/ and rules/"; cat "$TMP/err"; fi

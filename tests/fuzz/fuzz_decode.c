@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "schema.h"
+#include "core/event.h"
+#include "core/schema.h"
 
 static const uint16_t intypes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
                                    22, 23, 25, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 1000};

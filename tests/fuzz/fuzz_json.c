@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_read.h"
+#include "sources/jsonl/json_read.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

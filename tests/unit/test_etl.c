@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "esmanifest.h"
-#include "etlstack.h"
-#include "event.h"
-#include "kclass.h"
-#include "kmof.h"
-#include "lz77.h"
+#include "sources/etl/esmanifest.h"
+#include "sources/etl/etlstack.h"
+#include "core/event.h"
+#include "etwfmt/kclass.h"
+#include "etwfmt/kmof.h"
+#include "sources/etl/lz77.h"
 #include "testlib.h"
-#include "tlmeta.h"
+#include "etwfmt/tlmeta.h"
 
 static void test_lz77(void **st)
 {

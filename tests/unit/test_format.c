@@ -1,9 +1,9 @@
 /* test_format.c - GUID, time, SID, UTF conversion and terminal escaping. */
 #include <string.h>
 
-#include "format.h"
+#include "core/format.h"
 #include "testlib.h"
-#include "utf.h"
+#include "util/utf.h"
 
 static void test_guid(void **st)
 {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_read.h"
+#include "sources/jsonl/json_read.h"
 #include "testlib.h"
 
 static etwl_json_reader *R;

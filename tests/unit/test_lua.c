@@ -7,8 +7,8 @@
 
 #include <lauxlib.h>
 
-#include "json_read.h"
-#include "lua_host.h"
+#include "sources/jsonl/json_read.h"
+#include "lua/lua_host.h"
 #include "testlib.h"
 
 typedef struct fx {

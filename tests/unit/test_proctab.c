@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "json_read.h"
-#include "proctab.h"
+#include "sources/jsonl/json_read.h"
+#include "process/proctab.h"
 #include "testlib.h"
 
 #define S 10000000LL /* one second in FILETIME ticks */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "schema_cache.h"
+#include "core/schema_cache.h"
 #include "testlib.h"
 
 static etwl_schema *one_prop(const char *name)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "schemafile.h"
+#include "etwfmt/schemafile.h"
 #include "teib.h"
 #include "testlib.h"
 

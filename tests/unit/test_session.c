@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lines.h"
-#include "source.h"
+#include "util/lines.h"
+#include "session/source.h"
 #include "testlib.h"
 
 #define EV_LINE "{\"header\":{\"descriptor\":{\"id\":%d},\"provider_name\":\"%s\"}}\n"

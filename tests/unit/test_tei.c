@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tei.h"
-#include "valuemap.h"
+#include "etwfmt/tei.h"
+#include "core/valuemap.h"
 #include "teib.h"
 #include "testlib.h"
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "testlib.h"
-#include "winrec.h"
+#include "etwfmt/winrec.h"
 
 static void test_header_and_ext(void **st)
 {

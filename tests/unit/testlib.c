@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "output.h"
+#include "output/output.h"
 
 void tl_u8(tl_payload *p, uint8_t v) { p->b[p->n++] = v; }
 void tl_u16(tl_payload *p, uint16_t v)

@@ -9,8 +9,8 @@
 #include <cmocka.h>
 
 #include "etwl.h"
-#include "event.h"
-#include "schema.h"
+#include "core/event.h"
+#include "core/schema.h"
 
 /* Little-endian payload writer. */
 typedef struct tl_payload {

@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#include "etwapi.h"
+#include "sources/etw/etwapi.h"
 
 #define FAKE_MAX_ENABLES 16
 #define FAKE_MAX_EXT 8

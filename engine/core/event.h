@@ -1,0 +1,60 @@
+/* event.h - the event structure, for sources and bindings.
+ *
+ * A source owns one etwl_event and reuses it for every record: it calls
+ * etwl_event_begin(), fills header/ext, attaches either a payload plus schema
+ * or text members, and hands it to the callback.  Everything the event points
+ * to is valid only until the next etwl_event_begin(). */
+#ifndef ETWL_EVENT_H
+#define ETWL_EVENT_H
+
+#include "util/arena.h"
+#include "etwl.h"
+#include "core/schema.h"
+
+struct etwl_valuemap;
+/* Finds a value map by the name a schema gives, for the event being
+ * delivered; NULL when there is none.  Installed by the source once. */
+typedef const struct etwl_valuemap *(*etwl_map_resolver)(const char *map_name, void *user);
+
+struct etwl_event {
+    etwl_header hdr;
+    etwl_ext ext;
+    uint64_t seq;
+    etwl_arena arena;
+
+    /* text properties (JSON, EVTX): name/value pairs in input order */
+    const etwl_member *members;
+    uint32_t nmembers;
+    uint16_t *mindex; /* lazily built name index, in the arena */
+    uint32_t mindex_mask;
+
+    /* payload properties (ETW, tracefs, ETL): decoded on demand */
+    const etwl_schema *schema;
+    const uint8_t *payload;
+    uint32_t payload_len;
+    uint32_t *off;       /* off[i]: start of top-level property i */
+    uint32_t off_known;  /* off[0..off_known] are valid */
+    const char *off_err; /* why offsets stop at off_known, or NULL */
+    etwl_value *cache;   /* decoded top-level values */
+    uint32_t *cache_gen; /* cache[i] is valid when cache_gen[i] == (uint32_t)seq */
+    uint32_t cap;        /* capacity of off/cache/cache_gen */
+
+    /* value map names (ETW); kept across events */
+    etwl_map_resolver map_resolver;
+    void *map_user;
+};
+
+etwl_status etwl_event_init(etwl_event *ev);
+void etwl_event_release(etwl_event *ev);
+/* Starts the next record: clears header, ext and properties. */
+void etwl_event_begin(etwl_event *ev);
+etwl_status etwl_event_set_payload(etwl_event *ev, const etwl_schema *schema, const uint8_t *payload,
+                                   uint32_t len);
+void etwl_event_set_members(etwl_event *ev, const etwl_member *m, uint32_t n);
+
+/* decode.c */
+const etwl_value *etwl_decode_top(etwl_event *ev, uint32_t i);
+/* Pointer size the payload was written with, from the header flags. */
+unsigned etwl_event_ptrsize(const etwl_event *ev);
+
+#endif

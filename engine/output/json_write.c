@@ -1,0 +1,237 @@
+/* json_write.c - events as JSON lines, in the input's shape.
+ *
+ * The output is canonical: fixed key order, 7-digit UTC timestamps, upper-case
+ * braced GUIDs, numbers from the input kept as their exact text.  Replaying
+ * the output and writing it again therefore gives the same bytes. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/event.h"
+#include "core/format.h"
+#include "output/output.h"
+#include "util/utf.h"
+
+static const char hexd[] = "0123456789abcdef";
+
+void etwl_json_put_string(etwl_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i, run = 0;
+    etwl_buf_putc(b, '"');
+    for (i = 0; i < n; i++) {
+        unsigned char ch = p[i];
+        const char *esc = NULL;
+        char u[7];
+        if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != 0x7f) {
+            /* U+2028/U+2029 end lines in JavaScript; escape them too */
+            if (ch == 0xE2 && i + 2 < n && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
+                etwl_buf_put(b, s + i - run, run);
+                run = 0;
+                etwl_buf_puts(b, p[i + 2] == 0xA8 ? "\\u2028" : "\\u2029");
+                i += 2;
+                continue;
+            }
+            run++;
+            continue;
+        }
+        etwl_buf_put(b, s + i - run, run);
+        run = 0;
+        switch (ch) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        default:
+            u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hexd[ch >> 4], u[5] = hexd[ch & 15], u[6] = 0;
+            esc = u;
+        }
+        etwl_buf_puts(b, esc);
+    }
+    etwl_buf_put(b, s + n - run, run);
+    etwl_buf_putc(b, '"');
+}
+
+/* Shortest text that reads back as the same double. */
+void etwl_fmt_double(etwl_buf *b, double d)
+{
+    char tmp[40];
+    int prec;
+    if (!isfinite(d)) { /* JSON has no NaN/Inf */
+        etwl_buf_puts(b, "null");
+        return;
+    }
+    for (prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d) break;
+    }
+    /* keep it a JSON number that reads back as a double, not an integer */
+    if (!strpbrk(tmp, ".eE")) strcat(tmp, ".0");
+    etwl_buf_puts(b, tmp);
+}
+
+static void put_guid(etwl_buf *b, const etwl_guid *g)
+{
+    char s[ETWL_GUID_STRLEN + 1];
+    etwl_guid_format(g, s);
+    etwl_buf_putc(b, '"');
+    etwl_buf_put(b, s, ETWL_GUID_STRLEN);
+    etwl_buf_putc(b, '"');
+}
+
+/* Optional header names are left out, not written as null, when absent. */
+static void put_opt_string(etwl_buf *b, int has, const char *key, const char *s, uint32_t n)
+{
+    if (!has) return;
+    etwl_buf_puts(b, key);
+    etwl_json_put_string(b, s, n);
+}
+
+static void put_time(etwl_buf *b, int64_t ft)
+{
+    char s[ETWL_TIME_STRLEN + 1];
+    if (etwl_time_format(ft, s) != ETWL_OK) {
+        etwl_buf_printf(b, "%lld", (long long)ft); /* out of range: raw ticks */
+        return;
+    }
+    etwl_buf_putc(b, '"');
+    etwl_buf_put(b, s, ETWL_TIME_STRLEN);
+    etwl_buf_putc(b, '"');
+}
+
+void etwl_json_put_value(etwl_buf *b, const etwl_value *v)
+{
+    uint32_t i;
+    switch ((etwl_vtype)v->type) {
+    case ETWL_VT_NULL: etwl_buf_puts(b, "null"); break;
+    case ETWL_VT_BOOL: etwl_buf_puts(b, v->v.u ? "true" : "false"); break;
+    case ETWL_VT_INT: etwl_buf_printf(b, "%lld", (long long)v->v.i); break;
+    case ETWL_VT_UINT: etwl_buf_printf(b, "%llu", (unsigned long long)v->v.u); break;
+    case ETWL_VT_HEX: etwl_buf_printf(b, "\"0x%llX\"", (unsigned long long)v->v.u); break;
+    case ETWL_VT_DOUBLE: etwl_fmt_double(b, v->v.d); break;
+    case ETWL_VT_NUMBER: etwl_buf_put(b, v->v.s, v->n); break;
+    case ETWL_VT_STRING: etwl_json_put_string(b, v->v.s, v->n); break;
+    case ETWL_VT_BINARY:
+        etwl_buf_puts(b, "\"0x");
+        for (i = 0; i < v->n; i++) etwl_buf_printf(b, "%02X", v->v.p[i]);
+        etwl_buf_putc(b, '"');
+        break;
+    case ETWL_VT_GUID: put_guid(b, &v->v.g); break;
+    case ETWL_VT_TIME: put_time(b, v->v.i); break;
+    case ETWL_VT_ARRAY:
+        etwl_buf_putc(b, '[');
+        for (i = 0; i < v->n; i++) {
+            if (i) etwl_buf_putc(b, ',');
+            etwl_json_put_value(b, &v->v.a[i]);
+        }
+        etwl_buf_putc(b, ']');
+        break;
+    case ETWL_VT_OBJECT:
+        etwl_buf_putc(b, '{');
+        for (i = 0; i < v->n; i++) {
+            if (i) etwl_buf_putc(b, ',');
+            etwl_json_put_string(b, v->v.o[i].name, v->v.o[i].name_len);
+            etwl_buf_putc(b, ':');
+            etwl_json_put_value(b, &v->v.o[i].value);
+        }
+        etwl_buf_putc(b, '}');
+        break;
+    case ETWL_VT_ERROR:
+        etwl_buf_puts(b, "{\"error\":");
+        etwl_json_put_string(b, v->v.s, v->n);
+        etwl_buf_putc(b, '}');
+        break;
+    }
+}
+
+etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b)
+{
+    const etwl_header *h = &ev->hdr;
+    const etwl_ext *x = &ev->ext;
+    uint32_t i, n;
+    int first = 1;
+    etwl_buf_printf(b,
+                    "{\"header\":{\"descriptor\":{\"id\":%u,\"version\":%u,\"channel\":%u,\"level\":%u,"
+                    "\"op_code\":%u,\"task\":%u,\"keyword\":%llu},\"thread_id\":%u,\"process_id\":%u,\"ts\":",
+                    h->desc.id, h->desc.version, h->desc.channel, h->desc.level, h->desc.opcode, h->desc.task,
+                    (unsigned long long)h->desc.keyword, (unsigned)h->tid, (unsigned)h->pid);
+    put_time(b, h->ts);
+    etwl_buf_puts(b, ",\"provider_guid\":");
+    put_guid(b, &h->provider_guid);
+    put_opt_string(b, h->has & ETWL_HAS_PROVIDER_NAME, ",\"provider_name\":", h->provider_name, h->provider_name_len);
+    put_opt_string(b, h->has & ETWL_HAS_EVENT_NAME, ",\"event_name\":", h->event_name, h->event_name_len);
+    etwl_buf_puts(b, ",\"activity_guid\":");
+    put_guid(b, &h->activity_guid);
+    etwl_buf_printf(b, ",\"flags\":%u,\"kernel_time\":%u,\"user_time\":%u,\"processor_time\":%llu", h->flags,
+                    (unsigned)h->kernel_time, (unsigned)h->user_time, (unsigned long long)h->processor_time);
+    if (h->has & ETWL_HAS_PROCESSOR) etwl_buf_printf(b, ",\"processor_number\":%u", (unsigned)h->processor);
+    if (h->has & ETWL_HAS_RECORD_ID) etwl_buf_printf(b, ",\"record_id\":%llu", (unsigned long long)h->record_id);
+    put_opt_string(b, h->has & ETWL_HAS_CHANNEL_NAME, ",\"channel_name\":", h->channel_name, h->channel_name_len);
+    put_opt_string(b, h->has & ETWL_HAS_COMPUTER, ",\"computer\":", h->computer, h->computer_len);
+    etwl_buf_puts(b, "},\"info\":{");
+    n = etwl_event_prop_count(ev);
+    for (i = 0; i < n; i++) {
+        uint32_t len;
+        const char *name = etwl_event_prop_name(ev, i, &len);
+        if (i) etwl_buf_putc(b, ',');
+        etwl_json_put_string(b, name, len);
+        etwl_buf_putc(b, ':');
+        etwl_json_put_value(b, etwl_event_prop(ev, i));
+    }
+    etwl_buf_puts(b, "},\"ext\":{");
+#define SEP() (first ? (void)(first = 0) : etwl_buf_putc(b, ','))
+    if (x->has & ETWL_EXT_SESSION_ID) {
+        SEP();
+        etwl_buf_printf(b, "\"session_id\":%u", (unsigned)x->session_id);
+    }
+    if (x->has & ETWL_EXT_RELATED_ACTIVITY) {
+        SEP();
+        etwl_buf_puts(b, "\"activity_id\":");
+        put_guid(b, &x->related_activity);
+    }
+    if (x->has & ETWL_EXT_USER_SID) {
+        SEP();
+        etwl_buf_puts(b, "\"user_sid\":");
+        etwl_json_put_string(b, x->user_sid, x->user_sid_len);
+    }
+    if (x->has & ETWL_EXT_INSTANCE_INFO) {
+        SEP();
+        etwl_buf_printf(b, "\"instance_info\":{\"id\":%u,\"parent_id\":%u,\"parent_guid\":", (unsigned)x->instance.id,
+                        (unsigned)x->instance.parent_id);
+        put_guid(b, &x->instance.parent_guid);
+        etwl_buf_putc(b, '}');
+    }
+    if (x->has & ETWL_EXT_STACKTRACE) {
+        SEP();
+        etwl_buf_printf(b, "\"stacktrace\":{\"matched_id\":%llu,\"addresses\":[", (unsigned long long)x->stack.matched_id);
+        for (i = 0; i < x->stack.count; i++)
+            etwl_buf_printf(b, i ? ",%llu" : "%llu", (unsigned long long)x->stack.addresses[i]);
+        etwl_buf_puts(b, "]}");
+    }
+    if (x->has & ETWL_EXT_PROCESS_START_KEY) {
+        SEP();
+        etwl_buf_printf(b, "\"process_start_key\":%llu", (unsigned long long)x->process_start_key);
+    }
+    if (x->has & ETWL_EXT_EVENT_KEY) {
+        SEP();
+        etwl_buf_printf(b, "\"event_key\":%llu", (unsigned long long)x->event_key);
+    }
+#undef SEP
+    etwl_buf_putc(b, '}');
+    {
+        /* an event no schema decoded keeps its bytes: header and raw payload */
+        uint32_t len = 0;
+        const uint8_t *p = etwl_event_payload(ev, &len);
+        if (!ev->schema && len && p) {
+            etwl_buf_puts(b, ",\"payload\":\"");
+            for (uint32_t k = 0; k < len; k++) etwl_buf_printf(b, "%02x", p[k]);
+            etwl_buf_putc(b, '"');
+        }
+    }
+    etwl_buf_putc(b, '}');
+    return b->oom ? ETWL_ENOMEM : ETWL_OK;
+}

@@ -1,0 +1,516 @@
+/* proctab.c - see proctab.h */
+#include "process/proctab.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/event.h"
+
+#define NBUCKETS 65536
+#define DEFAULT_GRACE (60LL * 10000000LL)
+#define DEFAULT_MAX 200000
+#define MAX_GENERATIONS 4 /* entries kept per pid: bounds every lookup */
+
+/* Entries live on one of two lists: alive (in start order) or exited (in
+ * exit order), so expiry only ever looks at the front of the exited list. */
+typedef struct plist {
+    etwl_proc *head, *tail;
+} plist;
+
+struct etwl_proctab {
+    etwl_proc *buckets[NBUCKETS];
+    plist alive, exited;
+    uint32_t count;
+    etwl_proctab_opts o;
+    int64_t last_expire;
+};
+
+etwl_proctab *etwl_proctab_new(const etwl_proctab_opts *o)
+{
+    etwl_proctab *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    if (o) t->o = *o;
+    if (t->o.grace <= 0) t->o.grace = DEFAULT_GRACE;
+    if (!t->o.max_procs) t->o.max_procs = DEFAULT_MAX;
+    return t;
+}
+
+static void free_proc(etwl_proc *p)
+{
+    free(p->image);
+    free(p->cmdline);
+    free(p->user);
+    free(p->integrity);
+    free(p);
+}
+
+void etwl_proctab_free(etwl_proctab *t)
+{
+    uint32_t i;
+    if (!t) return;
+    for (i = 0; i < NBUCKETS; i++) {
+        etwl_proc *p = t->buckets[i], *n;
+        for (; p; p = n) {
+            n = p->next;
+            free_proc(p);
+        }
+    }
+    free(t);
+}
+
+uint32_t etwl_proctab_count(const etwl_proctab *t) { return t->count; }
+
+static uint32_t bucket(uint32_t pid) { return (pid * 2654435761u) >> 16 & (NBUCKETS - 1); }
+
+static void list_remove(plist *l, etwl_proc *p)
+{
+    if (p->lru_prev) p->lru_prev->lru_next = p->lru_next;
+    else l->head = p->lru_next;
+    if (p->lru_next) p->lru_next->lru_prev = p->lru_prev;
+    else l->tail = p->lru_prev;
+    p->lru_prev = p->lru_next = NULL;
+}
+
+static void list_append(plist *l, etwl_proc *p)
+{
+    p->lru_prev = l->tail;
+    p->lru_next = NULL;
+    if (l->tail) l->tail->lru_next = p;
+    else l->head = p;
+    l->tail = p;
+}
+
+static void drop(etwl_proctab *t, etwl_proc *p)
+{
+    etwl_proc **pp = &t->buckets[bucket(p->pid)];
+    while (*pp && *pp != p) pp = &(*pp)->next;
+    if (*pp) *pp = p->next;
+    list_remove(p->exit ? &t->exited : &t->alive, p);
+    t->count--;
+    free_proc(p);
+}
+
+void etwl_proctab_expire(etwl_proctab *t, int64_t now)
+{
+    while (t->exited.head && t->exited.head->exit + t->o.grace < now) drop(t, t->exited.head);
+}
+
+static void mark_exit(etwl_proctab *t, etwl_proc *p, int64_t ts)
+{
+    if (p->exit) return;
+    list_remove(&t->alive, p);
+    p->exit = ts ? ts : 1;
+    list_append(&t->exited, p);
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n;
+    char *d;
+    if (!s || !*s) return NULL;
+    n = strlen(s) + 1;
+    d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+static const char *base_name(const char *s)
+{
+    const char *b = s, *p;
+    if (!s) return NULL;
+    for (p = s; *p; p++)
+        if (*p == '\\' || *p == '/') b = p + 1;
+    return *b ? b : s;
+}
+
+static void set_image(etwl_proc *p, const char *image)
+{
+    char *d;
+    if (!image || !*image || (p->image && strcmp(p->image, image) == 0)) return;
+    /* a short name (kernel ImageFileName) must not replace a full path */
+    if (p->image && !strpbrk(image, "\\/") && strpbrk(p->image, "\\/")) return;
+    d = dup_str(image);
+    if (!d) return;
+    free(p->image);
+    p->image = d;
+    p->name = base_name(d);
+}
+
+static void set_field(char **f, const char *v)
+{
+    char *d;
+    if (!v || !*v || (*f && strcmp(*f, v) == 0)) return;
+    d = dup_str(v);
+    if (!d) return;
+    free(*f);
+    *f = d;
+}
+
+static etwl_proc *newest(etwl_proctab *t, uint32_t pid, int alive_only)
+{
+    etwl_proc *p, *best = NULL;
+    for (p = t->buckets[bucket(pid)]; p; p = p->next) {
+        if (p->pid != pid || (alive_only && p->exit)) continue;
+        /* insertion order: earlier in the chain is newer */
+        if (!best) best = p;
+    }
+    return best;
+}
+
+const etwl_proc *etwl_proctab_find(etwl_proctab *t, uint32_t pid, int64_t ts)
+{
+    etwl_proc *p, *best = NULL, *fallback = NULL;
+    for (p = t->buckets[bucket(pid)]; p; p = p->next) {
+        if (p->pid != pid) continue;
+        if (!fallback) fallback = p;
+        if (ts && p->start && p->start > ts) continue; /* started later: a reused pid */
+        if (ts && p->exit && ts > p->exit + t->o.grace) continue;
+        if (!best || p->start > best->start) best = p;
+    }
+    return best ? best : (ts ? NULL : fallback);
+}
+
+const etwl_proc *etwl_proctab_parent(etwl_proctab *t, const etwl_proc *p)
+{
+    const etwl_proc *q;
+    if (!p || p->ppid == p->pid) return NULL;
+    q = etwl_proctab_find(t, p->ppid, p->start);
+    return q == p ? NULL : q;
+}
+
+static void enforce_cap(etwl_proctab *t)
+{
+    while (t->count > t->o.max_procs) {
+        if (t->exited.head) drop(t, t->exited.head);
+        else if (t->alive.head) drop(t, t->alive.head);
+        else break;
+    }
+}
+
+/* A pid reused again and again (or by an attacker) must not grow a chain
+ * that every lookup walks: keep the newest few generations. */
+static void trim_generations(etwl_proctab *t, etwl_proc *newest_p)
+{
+    etwl_proc *q, *n;
+    int gen = 0;
+    for (q = t->buckets[bucket(newest_p->pid)]; q; q = n) {
+        n = q->next;
+        if (q->pid != newest_p->pid) continue;
+        if (++gen > MAX_GENERATIONS && q->exit) drop(t, q);
+    }
+}
+
+etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int64_t ts, const char *image,
+                              const char *cmdline, const char *user)
+{
+    etwl_proc *p, *old;
+    uint32_t b = bucket(pid);
+    /* a stop that arrived before its start left an entry with no start time:
+     * this start belongs to it (out-of-order delivery) */
+    for (p = t->buckets[b]; p; p = p->next)
+        if (p->pid == pid && !p->start && p->exit && ts && p->exit >= ts) {
+            p->start = ts;
+            p->ppid = ppid;
+            goto fill;
+        }
+    old = newest(t, pid, 1);
+    if (old) {
+        /* a rundown (no start time), or the same start seen from a second
+         * source, describes the live entry: complete it */
+        if (!ts || old->start == ts) {
+            p = old;
+            goto fill;
+        }
+        /* otherwise the live entry's end was never seen and the pid was
+         * reused: it ended when this one started */
+        if (old->start < ts) mark_exit(t, old, ts);
+    }
+    p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->pid = pid;
+    p->ppid = ppid;
+    p->start = ts;
+    p->next = t->buckets[b];
+    t->buckets[b] = p;
+    list_append(&t->alive, p);
+    t->count++;
+    trim_generations(t, p);
+    enforce_cap(t);
+fill:
+    if (ppid) p->ppid = ppid;
+    set_image(p, image);
+    set_field(&p->cmdline, cmdline);
+    set_field(&p->user, user);
+    p->seen = ts;
+    return p;
+}
+
+void etwl_proctab_stop(etwl_proctab *t, uint32_t pid, int64_t ts, int32_t exit_code, int has_code)
+{
+    etwl_proc *p, *best = NULL;
+    for (p = t->buckets[bucket(pid)]; p; p = p->next)
+        if (p->pid == pid && !p->exit && (!ts || !p->start || p->start <= ts)) {
+            if (!best || p->start > best->start) best = p;
+        }
+    if (!best) {
+        /* a second stop for a process already ended adds nothing */
+        for (p = t->buckets[bucket(pid)]; p; p = p->next)
+            if (p->pid == pid && p->exit && (!p->start || !ts || p->start <= ts)) {
+                if (has_code && !p->has_exit_code) p->exit_code = exit_code, p->has_exit_code = 1;
+                return;
+            }
+        /* the start is late or was never seen: keep a tombstone */
+        best = calloc(1, sizeof *best);
+        if (!best) return;
+        best->pid = pid;
+        best->next = t->buckets[bucket(pid)];
+        t->buckets[bucket(pid)] = best;
+        best->exit = ts ? ts : 1;
+        list_append(&t->exited, best);
+        t->count++;
+        trim_generations(t, best);
+        enforce_cap(t);
+    } else {
+        mark_exit(t, best, ts);
+    }
+    if (has_code) {
+        best->exit_code = exit_code;
+        best->has_exit_code = 1;
+    }
+}
+
+/* ---- reading process events ------------------------------------------- */
+
+static int prop_str(etwl_event *ev, const char *name, char *buf, size_t n)
+{
+    const etwl_value *v = etwl_event_get(ev, name);
+    size_t k;
+    if (!v || v->type != ETWL_VT_STRING || v->n == 0) return 0;
+    k = v->n < n - 1 ? v->n : n - 1;
+    memcpy(buf, v->v.s, k);
+    buf[k] = 0;
+    if (strcmp(buf, "-") == 0) return 0; /* Windows' "no value" */
+    return 1;
+}
+
+/* Integers arrive as numbers (ETW, tracefs) or text ("4242", "0x1a2c"). */
+static int prop_u64(etwl_event *ev, const char *name, uint64_t *out)
+{
+    const etwl_value *v = etwl_event_get(ev, name);
+    char buf[32], *end;
+    if (!v) return 0;
+    switch (v->type) {
+    case ETWL_VT_INT: *out = (uint64_t)v->v.i; return 1;
+    case ETWL_VT_UINT:
+    case ETWL_VT_HEX: *out = v->v.u; return 1;
+    case ETWL_VT_NUMBER:
+    case ETWL_VT_STRING:
+        if (v->n == 0 || v->n >= sizeof buf) return 0;
+        memcpy(buf, v->v.s, v->n);
+        buf[v->n] = 0;
+        *out = strtoull(buf, &end, 0); /* 0x.. hex (Security) or decimal */
+        return *end == 0 && end != buf;
+    default: return 0;
+    }
+}
+
+static int64_t prop_time(etwl_event *ev, const char *name)
+{
+    const etwl_value *v = etwl_event_get(ev, name);
+    int64_t t;
+    char buf[40];
+    if (!v) return 0;
+    if (v->type == ETWL_VT_TIME) return v->v.i;
+    if (v->type != ETWL_VT_STRING || v->n < 19 || v->n >= sizeof buf) return 0;
+    memcpy(buf, v->v.s, v->n);
+    buf[v->n] = 0;
+    if (buf[10] == ' ') buf[10] = 'T'; /* Sysmon's "2024-03-05 10:11:18.010" is UTC */
+    if (etwl_time_parse(buf, v->n, &t) == ETWL_OK) return t;
+    if (v->n + 1 < sizeof buf) {
+        buf[v->n] = 'Z';
+        if (etwl_time_parse(buf, v->n + 1, &t) == ETWL_OK) return t;
+    }
+    return 0;
+}
+
+static const char *integrity_name(const char *sid)
+{
+    static const struct {
+        const char *sid, *name;
+    } map[] = {{"S-1-16-0", "Untrusted"}, {"S-1-16-4096", "Low"},     {"S-1-16-8192", "Medium"},
+               {"S-1-16-8448", "MediumPlus"}, {"S-1-16-12288", "High"}, {"S-1-16-16384", "System"},
+               {"S-1-16-20480", "Protected"}};
+    size_t i;
+    for (i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(sid, map[i].sid) == 0) return map[i].name;
+    return sid;
+}
+
+enum { SRC_NONE, SRC_KERNEL_MOF, SRC_KERNEL_PROCESS, SRC_SYSMON, SRC_SECURITY, SRC_LINUX };
+
+static int name_is(const etwl_header *h, const char *name, size_t n)
+{
+    size_t i;
+    if (h->provider_name_len != n) return 0;
+    if (memcmp(h->provider_name, name, n) == 0) return 1; /* names usually come in their own case */
+    for (i = 0; i < n; i++)
+        if (tolower((unsigned char)h->provider_name[i]) != tolower((unsigned char)name[i])) return 0;
+    return 1;
+}
+
+static int source_of(const etwl_header *h)
+{
+    static const struct {
+        const char *guid, *name;
+        int src;
+    } known[] = {{"{3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C}", "MSNT_SystemTrace/Process", SRC_KERNEL_MOF},
+                 {"{22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716}", "Microsoft-Windows-Kernel-Process", SRC_KERNEL_PROCESS},
+                 {"{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "Microsoft-Windows-Sysmon", SRC_SYSMON},
+                 {"{54849625-5478-4994-A5BA-3E3B0328C30D}", "Microsoft-Windows-Security-Auditing", SRC_SECURITY},
+                 {NULL, "process", SRC_LINUX}};
+    enum { NKNOWN = sizeof known / sizeof known[0] };
+    static etwl_guid guids[NKNOWN];
+    static size_t lens[NKNOWN];
+    static int ready;
+    size_t i;
+    if (!ready) { /* parsed once; the table is constant */
+        for (i = 0; i < NKNOWN; i++) {
+            if (known[i].guid) etwl_guid_parse(known[i].guid, ETWL_GUID_STRLEN, &guids[i]);
+            lens[i] = strlen(known[i].name);
+        }
+        ready = 1;
+    }
+    if (!etwl_guid_is_zero(&h->provider_guid)) {
+        for (i = 0; i < NKNOWN; i++)
+            if (known[i].guid && etwl_guid_equal(&guids[i], &h->provider_guid)) return known[i].src;
+    }
+    if (!(h->has & ETWL_HAS_PROVIDER_NAME)) return SRC_NONE;
+    for (i = 0; i < NKNOWN; i++)
+        if (name_is(h, known[i].name, lens[i])) return known[i].src;
+    return SRC_NONE;
+}
+
+void etwl_proctab_observe(etwl_proctab *t, etwl_event *ev, etwl_proc_event *out)
+{
+    const etwl_header *h = &ev->hdr;
+    char image[1024], cmd[8192], user[256], il[64];
+    uint64_t pid = 0, ppid = 0, code = 0;
+    int64_t ts = h->ts;
+    etwl_proc *p;
+    int src = source_of(h), have_code;
+    out->kind = ETWL_PE_NONE;
+    out->subject = h->pid;
+    out->has_subject = 1;
+    image[0] = cmd[0] = user[0] = il[0] = 0;
+    if (ts - t->last_expire > 10000000LL) { /* at most once per second of event time */
+        etwl_proctab_expire(t, ts);
+        t->last_expire = ts;
+    }
+    switch (src) {
+    case SRC_KERNEL_MOF: /* opcodes: 1 Start, 2 End, 3 DCStart, 4 DCEnd, 39 Defunct */
+        if (!prop_u64(ev, "ProcessId", &pid)) return;
+        out->subject = (uint32_t)pid;
+        prop_u64(ev, "ParentId", &ppid);
+        prop_str(ev, "ImageFileName", image, sizeof image);
+        prop_str(ev, "CommandLine", cmd, sizeof cmd);
+        prop_str(ev, "UserSID", user, sizeof user);
+        if (h->desc.opcode == 1 || h->desc.opcode == 3) {
+            p = etwl_proctab_start(t, (uint32_t)pid, (uint32_t)ppid, h->desc.opcode == 1 ? ts : 0, image, cmd, user);
+            out->kind = h->desc.opcode == 1 ? ETWL_PE_START : ETWL_PE_RUNDOWN;
+            if (p && prop_u64(ev, "SessionId", &code)) p->session = (uint32_t)code, p->has_session = 1;
+        } else if (h->desc.opcode == 2 || h->desc.opcode == 39) {
+            have_code = prop_u64(ev, "ExitStatus", &code);
+            etwl_proctab_stop(t, (uint32_t)pid, ts, (int32_t)code, have_code);
+            out->kind = ETWL_PE_STOP;
+        }
+        return;
+    case SRC_KERNEL_PROCESS:
+        if (h->desc.id != 1 && h->desc.id != 2) return;
+        if (!prop_u64(ev, "ProcessID", &pid)) return;
+        out->subject = (uint32_t)pid;
+        if (h->desc.id == 1) {
+            int64_t ct = prop_time(ev, "CreateTime");
+            prop_u64(ev, "ParentProcessID", &ppid);
+            prop_str(ev, "ImageName", image, sizeof image);
+            p = etwl_proctab_start(t, (uint32_t)pid, (uint32_t)ppid, ct ? ct : ts, image, NULL, NULL);
+            if (p && prop_u64(ev, "SessionID", &code)) p->session = (uint32_t)code, p->has_session = 1;
+            out->kind = ETWL_PE_START;
+        } else {
+            int64_t xt = prop_time(ev, "ExitTime");
+            have_code = prop_u64(ev, "ExitCode", &code);
+            etwl_proctab_stop(t, (uint32_t)pid, xt ? xt : ts, (int32_t)code, have_code);
+            out->kind = ETWL_PE_STOP;
+        }
+        return;
+    case SRC_SYSMON:
+        if (!prop_u64(ev, "ProcessId", &pid)) return; /* most Sysmon events name their process */
+        out->subject = (uint32_t)pid;
+        if (h->desc.id == 1) {
+            int64_t ut = prop_time(ev, "UtcTime");
+            prop_u64(ev, "ParentProcessId", &ppid);
+            prop_str(ev, "Image", image, sizeof image);
+            prop_str(ev, "CommandLine", cmd, sizeof cmd);
+            prop_str(ev, "User", user, sizeof user);
+            p = etwl_proctab_start(t, (uint32_t)pid, (uint32_t)ppid, ut ? ut : ts, image, cmd, user);
+            if (p && prop_str(ev, "IntegrityLevel", il, sizeof il)) set_field(&p->integrity, il);
+            /* the parent, as Sysmon saw it, fills gaps in what we know */
+            if (ppid && prop_str(ev, "ParentImage", image, sizeof image)) {
+                const etwl_proc *q = etwl_proctab_find(t, (uint32_t)ppid, ut ? ut : ts);
+                if (!q) {
+                    cmd[0] = 0;
+                    prop_str(ev, "ParentCommandLine", cmd, sizeof cmd);
+                    user[0] = 0;
+                    prop_str(ev, "ParentUser", user, sizeof user);
+                    etwl_proctab_start(t, (uint32_t)ppid, 0, 0, image, cmd, user);
+                } else if (!q->image) {
+                    set_image((etwl_proc *)q, image);
+                }
+            }
+            out->kind = ETWL_PE_START;
+        } else if (h->desc.id == 5) {
+            int64_t ut = prop_time(ev, "UtcTime");
+            etwl_proctab_stop(t, (uint32_t)pid, ut ? ut : ts, 0, 0);
+            out->kind = ETWL_PE_STOP;
+        }
+        return;
+    case SRC_SECURITY: /* pids are hex strings: "0x1a2c" */
+        if (h->desc.id == 4688) {
+            if (!prop_u64(ev, "NewProcessId", &pid)) return;
+            out->subject = (uint32_t)pid;
+            prop_u64(ev, "ProcessId", &ppid);
+            prop_str(ev, "NewProcessName", image, sizeof image);
+            prop_str(ev, "CommandLine", cmd, sizeof cmd);
+            if (!prop_str(ev, "TargetUserName", user, sizeof user)) prop_str(ev, "SubjectUserName", user, sizeof user);
+            p = etwl_proctab_start(t, (uint32_t)pid, (uint32_t)ppid, ts, image, cmd, user);
+            if (p && prop_str(ev, "MandatoryLabel", il, sizeof il)) set_field(&p->integrity, integrity_name(il));
+            out->kind = ETWL_PE_START;
+        } else if (h->desc.id == 4689) {
+            if (!prop_u64(ev, "ProcessId", &pid)) return;
+            out->subject = (uint32_t)pid;
+            have_code = prop_u64(ev, "Status", &code);
+            etwl_proctab_stop(t, (uint32_t)pid, ts, (int32_t)code, have_code);
+            out->kind = ETWL_PE_STOP;
+        } else if (prop_u64(ev, "ProcessId", &pid) || prop_u64(ev, "NewProcessId", &pid)) {
+            out->subject = (uint32_t)pid;
+        }
+        return;
+    case SRC_LINUX: /* etwlua's Linux process provider: 1 start, 2 exit, 3 rundown, 4 fork */
+        if (!prop_u64(ev, "pid", &pid)) return;
+        out->subject = (uint32_t)pid;
+        if (h->desc.id == 1 || h->desc.id == 3) {
+            prop_u64(ev, "ppid", &ppid);
+            prop_str(ev, "image", image, sizeof image);
+            prop_str(ev, "cmdline", cmd, sizeof cmd);
+            prop_str(ev, "user", user, sizeof user);
+            etwl_proctab_start(t, (uint32_t)pid, (uint32_t)ppid, h->desc.id == 1 ? ts : 0, image, cmd, user);
+            out->kind = h->desc.id == 1 ? ETWL_PE_START : ETWL_PE_RUNDOWN;
+        } else if (h->desc.id == 2) {
+            have_code = prop_u64(ev, "exit_code", &code);
+            etwl_proctab_stop(t, (uint32_t)pid, ts, (int32_t)code, have_code);
+            out->kind = ETWL_PE_STOP;
+        }
+        return;
+    default: return;
+    }
+}

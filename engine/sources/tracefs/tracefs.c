@@ -1,0 +1,725 @@
+/* tracefs.c - live sessions on Linux: a tracefs instance is the session.
+ *
+ * Reading: every CPU's ring buffer is opened non-blocking; each round reads
+ * what is there (up to MAX_PAGES pages per CPU), then merges the CPUs by
+ * timestamp and delivers in that order.  Order is exact within a round;
+ * an event recorded while a round was being read can reach the next round
+ * with a timestamp a few microseconds before that round's last event.
+ * When the buffers are empty the reader sleeps on a wake pipe for at most
+ * IDLE_MS, which bounds latency; close() writes to that pipe. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sources/tracefs/tfs.h"
+
+#define MAX_PAGES 64
+#define IDLE_MS 10
+#define PEND_WAIT 500000 /* 50 ms in FILETIME ticks: how long an event waits for its stack */
+#define STATS_EVERY_NS 250000000LL /* also how soon a --kill from outside is noticed */
+
+typedef struct page {
+    char *data;
+    int len;
+} page;
+
+typedef struct cpu_rd {
+    struct tracefs_cpu *tc;
+    struct kbuffer *kb;
+    page pages[MAX_PAGES];
+    int npages, cur; /* pages read this round, and the one being merged */
+    void *rec;       /* current record, NULL when this CPU is drained */
+    unsigned long long ts;
+    unsigned long long overrun; /* last value seen in per_cpu/cpuN/stats */
+    /* With STACK_TRACE, an event that ends a round waits here for the
+     * kernel_stack record that follows it, which the next round reads. */
+    char *pend;
+    unsigned pend_size, pend_cap;
+    unsigned long long pend_ts;
+    int64_t pend_until; /* FILETIME: after this it goes without a stack */
+} cpu_rd;
+
+typedef struct tfs {
+    etwl_source base;
+    const etwl_config *cfg;
+    struct tracefs_instance *inst;
+    struct tep_handle *tep;
+    int ncpu, page_size;
+    cpu_rd *cpus;
+    etwl_event ev;
+    etwl_stats st;
+    int wake[2];
+    int64_t boot_ft; /* FILETIME of boot: ring-buffer times are CLOCK_BOOTTIME */
+    etwl_schema **schemas;
+    uint8_t *wanted; /* by event id: delivered to the callback (1) or only used inside (0) */
+    int nids;
+    etwl_procprov *pp;
+    struct tracefs_dynevent *argv_probe;
+    char probe_system[64];
+    int process_provider;
+    char *user_specs[ETWL_MAX_PROVIDERS + 32]; /* "sys" or "sys:event" the user asked for */
+    int nspecs;
+    int stack_id;       /* ftrace:kernel_stack, when STACK_TRACE is on */
+    uint64_t *stack;    /* addresses for the event being delivered */
+    etwl_event_cb cb;
+    void *user;
+    etwl_status cb_status;
+    int64_t next_stats;
+    uint64_t unknown;
+} tfs;
+
+static int64_t now_ft(tfs *t)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return t->boot_ft + ((int64_t)ts.tv_sec * 10000000LL + ts.tv_nsec / 100);
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static int name_ok(const char *n)
+{
+    const char *p;
+    if (!*n || strlen(n) > 64 || n[0] == '.') return 0;
+    for (p = n; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.')) return 0;
+    return 1;
+}
+
+static etwl_status need_tracefs(etwl_error *err)
+{
+    const char *path = NULL;
+    if (geteuid() != 0)
+        return etwl_error_set(err, ETWL_EACCES,
+                              "live tracing needs root (tracefs instances and probes are root-only); "
+                              "run as root or replay a recording with -r FILE");
+    if (tracefs_tracing_dir_is_mounted(true, &path) < 0 || !path)
+        return etwl_error_set(err, ETWL_ENOTSUP,
+                              "tracefs is not mounted and could not be mounted at /sys/kernel/tracing (%s); "
+                              "is CONFIG_FTRACE enabled?", strerror(errno));
+    return ETWL_OK;
+}
+
+/* The dynamic loader's entry point as a file offset, for the argv probe. */
+static int loader_entry(char *path, size_t n, unsigned long long *off)
+{
+    static const char *const cands[] = {"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1",
+                                        "/lib/ld-linux-armhf.so.3", "/lib/ld-linux.so.2"};
+    size_t i;
+    for (i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+        unsigned char eh[64];
+        int fd;
+        char *real = realpath(cands[i], NULL);
+        if (!real) continue;
+        fd = open(real, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && read(fd, eh, sizeof eh) == (ssize_t)sizeof eh && memcmp(eh, "\177ELF", 4) == 0 && eh[4] == 2 &&
+            eh[5] == 1) { /* 64-bit little-endian */
+            uint64_t entry, phoff;
+            uint16_t phentsize, phnum, k;
+            memcpy(&entry, eh + 24, 8);
+            memcpy(&phoff, eh + 32, 8);
+            memcpy(&phentsize, eh + 54, 2);
+            memcpy(&phnum, eh + 56, 2);
+            for (k = 0; k < phnum && phentsize >= 56; k++) {
+                unsigned char ph[56];
+                uint32_t type;
+                uint64_t foff, vaddr, memsz;
+                if (pread(fd, ph, sizeof ph, (off_t)(phoff + (uint64_t)k * phentsize)) != (ssize_t)sizeof ph) break;
+                memcpy(&type, ph, 4);
+                memcpy(&foff, ph + 8, 8);
+                memcpy(&vaddr, ph + 16, 8);
+                memcpy(&memsz, ph + 40, 8);
+                if (type == 1 && entry >= vaddr && entry < vaddr + memsz) { /* PT_LOAD */
+                    *off = entry - vaddr + foff;
+                    snprintf(path, n, "%s", real);
+                    close(fd);
+                    free(real);
+                    return 1;
+                }
+            }
+        }
+        if (fd >= 0) close(fd);
+        free(real);
+    }
+    return 0;
+}
+
+static etwl_status create_argv_probe(tfs *t, etwl_error *err)
+{
+    char file[4096], fetch[4096];
+    unsigned long long off;
+    int i, k;
+    (void)err;
+    if (!loader_entry(file, sizeof file, &off)) return ETWL_ENOTSUP;
+    /* probe names are global; the instance name keeps sessions apart */
+    if (snprintf(t->probe_system, sizeof t->probe_system, "etwlua_%s", t->cfg->name) >= (int)sizeof t->probe_system)
+        return ETWL_ENOTSUP; /* name_ok() keeps names short enough; be safe */
+    for (i = 0; t->probe_system[i]; i++)
+        if (!isalnum((unsigned char)t->probe_system[i])) t->probe_system[i] = '_';
+    k = snprintf(fetch, sizeof fetch, "argc=+0(%%sp):u64");
+    for (i = 0; i < ETWL_ARGV_MAX; i++)
+        k += snprintf(fetch + k, sizeof fetch - (size_t)k, " a%d=+0(+%d(%%sp)):ustring", i, 8 * (i + 1));
+    t->argv_probe = tracefs_uprobe_alloc(t->probe_system, "argv", file, off, fetch);
+    if (!t->argv_probe) return ETWL_ENOMEM;
+    if (tracefs_dynevent_create(t->argv_probe) < 0) {
+        tracefs_dynevent_free(t->argv_probe);
+        t->argv_probe = NULL;
+        return ETWL_ENOTSUP;
+    }
+    return ETWL_OK;
+}
+
+static etwl_status enable(tfs *t, const char *sys, const char *ev, etwl_error *err)
+{
+    if (tracefs_event_enable(t->inst, sys, ev) < 0)
+        return etwl_error_set(err, ETWL_ENOTFOUND, "no tracepoint %s%s%s on this kernel (see available_events)", sys,
+                              ev ? ":" : "", ev ? ev : "");
+    return ETWL_OK;
+}
+
+/* Enables a tracepoint the user asked for: its events are delivered. */
+static etwl_status enable_user(tfs *t, const char *sys, const char *ev, etwl_error *err)
+{
+    etwl_status st = enable(t, sys, ev, err);
+    size_t n;
+    char *spec;
+    if (st || t->nspecs == (int)(sizeof t->user_specs / sizeof t->user_specs[0])) return st;
+    n = strlen(sys) + (ev ? strlen(ev) + 1 : 0) + 1;
+    spec = malloc(n);
+    if (!spec) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    snprintf(spec, n, "%s%s%s", sys, ev ? ":" : "", ev ? ev : "");
+    t->user_specs[t->nspecs++] = spec;
+    return ETWL_OK;
+}
+
+/* Kernel flag names, mapped onto sensible tracepoint sets. */
+static etwl_status enable_kernel_flags(tfs *t, uint32_t flags, etwl_error *err)
+{
+    static const struct {
+        uint32_t bit;
+        const char *sys, *ev;
+    } map[] = {
+        {0x00000001, "process", NULL},                /* process: the process provider */
+        {0x00000002, "task", "task_newtask"},         /* thread */
+        {0x00000002, "sched", "sched_process_exit"},
+        {0x00000010, "sched", "sched_switch"},        /* cswitch */
+        {0x00000080, "raw_syscalls", "sys_enter"},    /* syscall */
+        {0x00000100, "block", "block_rq_issue"},      /* disk_io */
+        {0x00000100, "block", "block_rq_complete"},
+        {0x02000000, "syscalls", "sys_enter_openat"}, /* file_io */
+        {0x02000000, "syscalls", "sys_enter_unlinkat"},
+        {0x02000000, "syscalls", "sys_enter_renameat2"},
+        {0x02000000, "syscalls", "sys_enter_fchmodat"},
+        {0x00010000, "sock", "inet_sock_set_state"},  /* network */
+        {0x00010000, "syscalls", "sys_enter_connect"},
+        {0x00001000, "exceptions", "page_fault_user"}, /* page_faults */
+        {0x00000040, "irq", "irq_handler_entry"},     /* interrupt */
+    };
+    uint32_t done = 0;
+    size_t i;
+    for (i = 0; i < sizeof map / sizeof map[0]; i++) {
+        etwl_status st;
+        if (!(flags & map[i].bit)) continue;
+        done |= map[i].bit;
+        if (strcmp(map[i].sys, "process") == 0) {
+            t->process_provider = 1;
+            continue;
+        }
+        st = enable_user(t, map[i].sys, map[i].ev, err);
+        if (st) return st;
+    }
+    if (flags & ~done)
+        return etwl_error_set(err, ETWL_ENOTSUP, "kernel flags 0x%x have no Linux equivalent; Linux maps process, "
+                              "thread, cswitch, syscall, disk_io, file_io, network, page_faults and interrupt",
+                              flags & ~done);
+    return ETWL_OK;
+}
+
+static etwl_status enable_process_provider(tfs *t, etwl_error *err)
+{
+    static const char *const evs[][2] = {{"sched", "sched_process_exec"}, {"sched", "sched_process_exit"},
+                                         {"task", "task_newtask"}, {"syscalls", "sys_enter_exit_group"}};
+    size_t i;
+    etwl_status st;
+    for (i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if ((st = enable(t, evs[i][0], evs[i][1], err)) != ETWL_OK) return st;
+    st = create_argv_probe(t, err);
+    if (st == ETWL_OK) st = enable(t, t->probe_system, "argv", err);
+    else if (t->base.diag)
+        t->base.diag("tracefs", "no uprobe at the dynamic loader: command lines come from /proc", t->base.diag_user);
+    return st == ETWL_ENOTSUP ? ETWL_OK : st;
+}
+
+static void destroy(etwl_source *s)
+{
+    tfs *t = (tfs *)s;
+    int i;
+    if (!t) return;
+    if (t->inst) {
+        tracefs_trace_off(t->inst);
+        tracefs_event_disable(t->inst, NULL, NULL);
+    }
+    for (i = 0; i < t->ncpu && t->cpus; i++) {
+        int k;
+        if (t->cpus[i].tc) tracefs_cpu_close(t->cpus[i].tc);
+        if (t->cpus[i].kb) kbuffer_free(t->cpus[i].kb);
+        for (k = 0; k < MAX_PAGES; k++) free(t->cpus[i].pages[k].data);
+        free(t->cpus[i].pend);
+    }
+    free(t->cpus);
+    if (t->inst) { /* the session must not outlive us */
+        tracefs_instance_destroy(t->inst);
+        tracefs_instance_free(t->inst);
+    }
+    if (t->argv_probe) {
+        tracefs_dynevent_destroy(t->argv_probe, true);
+        tracefs_dynevent_free(t->argv_probe);
+    }
+    for (i = 0; i < t->nids; i++) etwl_schema_free(t->schemas ? t->schemas[i] : NULL);
+    free(t->schemas);
+    free(t->wanted);
+    if (t->tep) tep_free(t->tep);
+    for (i = 0; i < t->nspecs; i++) free(t->user_specs[i]);
+    etwl_procprov_free(t->pp);
+    etwl_event_release(&t->ev);
+    if (t->wake[0] >= 0) close(t->wake[0]);
+    if (t->wake[1] >= 0) close(t->wake[1]);
+    free(t);
+}
+
+static etwl_status emit_cb(etwl_event *ev, void *ctx)
+{
+    tfs *t = ctx;
+    t->st.passed++;
+    t->st.read++;
+    return t->cb(ev, t->user);
+}
+
+static etwl_status tfs_open(const etwl_config *cfg, etwl_source **out, etwl_error *err)
+{
+    tfs *t;
+    etwl_status st;
+    struct timespec rt, bt;
+    int i, want_all = cfg->nproviders == 0 && cfg->kernel_flags == 0;
+    if (cfg->record_path)
+        return etwl_error_set(err, ETWL_ENOTSUP,
+                              "recording to .etl needs Windows (ETW); on Linux, record JSON lines: "
+                              "etwlua --dump --json > FILE.jsonl");
+    if ((st = need_tracefs(err)) != ETWL_OK) return st;
+    if (!name_ok(cfg->name))
+        return etwl_error_set(err, ETWL_EINVAL, "session name '%s': use letters, digits, '_', '-' or '.'", cfg->name);
+    t = calloc(1, sizeof *t);
+    if (!t) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    t->cfg = cfg;
+    t->wake[0] = t->wake[1] = -1;
+    etwl_event_init(&t->ev);
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_BOOTTIME, &bt);
+    t->boot_ft = etwl_time_from_unix_ns(((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000LL + (rt.tv_nsec - bt.tv_nsec));
+    t->inst = tracefs_instance_create(cfg->name);
+    if (!t->inst) {
+        st = etwl_error_set(err, ETWL_EIO, "cannot create tracefs instance '%s': %s", cfg->name, strerror(errno));
+        goto fail;
+    }
+    if (!tracefs_instance_is_new(t->inst)) {
+        /* someone else's session: never reuse or remove it */
+        tracefs_instance_free(t->inst);
+        t->inst = NULL;
+        st = etwl_error_set(err, ETWL_EEXIST, "session '%s' already exists (tracefs instance %s/instances/%s)",
+                            cfg->name, tracefs_tracing_dir(), cfg->name);
+        goto fail;
+    }
+    tracefs_trace_off(t->inst);
+    if (tracefs_instance_file_write(t->inst, "trace_clock", "boot") < 0) {
+        st = etwl_error_set(err, ETWL_ENOTSUP, "tracefs has no 'boot' trace clock");
+        goto fail;
+    }
+    if (cfg->buffer_kb && tracefs_instance_set_buffer_size(t->inst, cfg->buffer_kb, -1) < 0) {
+        st = etwl_error_set(err, ETWL_EINVAL, "cannot set the buffer size to %zu KB per CPU", cfg->buffer_kb);
+        goto fail;
+    }
+    if (cfg->enable_props & ETWL_ENABLE_STACK_TRACE) tracefs_option_enable(t->inst, TRACEFS_OPTION_STACKTRACE);
+    for (i = 0; i < cfg->nproviders; i++) {
+        const char *n = cfg->providers[i].name;
+        char sys[256], *colon;
+        if (!n[0]) {
+            st = etwl_error_set(err, ETWL_EINVAL, "tracefs providers are named system or system:event, not GUIDs");
+            goto fail;
+        }
+        if (strcmp(n, "process") == 0) {
+            t->process_provider = 1;
+            continue;
+        }
+        snprintf(sys, sizeof sys, "%s", n);
+        colon = strchr(sys, ':');
+        if (colon) *colon = 0;
+        if ((st = enable_user(t, sys, colon ? colon + 1 : NULL, err)) != ETWL_OK) goto fail;
+    }
+    if ((st = enable_kernel_flags(t, cfg->kernel_flags, err)) != ETWL_OK) goto fail;
+    if (want_all) t->process_provider = 1; /* the default: process events */
+    if (t->process_provider) {
+        t->pp = etwl_procprov_new(emit_cb, t);
+        if (!t->pp) {
+            st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+            goto fail;
+        }
+        if ((st = enable_process_provider(t, err)) != ETWL_OK) goto fail;
+    }
+    t->tep = tracefs_local_events(NULL);
+    if (!t->tep) {
+        st = etwl_error_set(err, ETWL_EIO, "cannot read the tracefs event formats");
+        goto fail;
+    }
+    if (cfg->enable_props & ETWL_ENABLE_STACK_TRACE) {
+        struct tep_event *ks = tep_find_event_by_name(t->tep, "ftrace", "kernel_stack");
+        if (ks) t->stack_id = ks->id;
+    }
+    t->ncpu = (int)sysconf(_SC_NPROCESSORS_CONF);
+    t->cpus = calloc((size_t)t->ncpu, sizeof *t->cpus);
+    if (!t->cpus) {
+        st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (i = 0; i < t->ncpu; i++) {
+        t->cpus[i].tc = tracefs_cpu_open(t->inst, i, true);
+        if (!t->cpus[i].tc) continue; /* an offline CPU */
+        t->page_size = tracefs_cpu_read_size(t->cpus[i].tc);
+        t->cpus[i].kb = kbuffer_alloc(sizeof(long) == 8 ? KBUFFER_LSIZE_8 : KBUFFER_LSIZE_4, KBUFFER_ENDIAN_LITTLE);
+        if (!t->cpus[i].kb) {
+            st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    if (pipe(t->wake) != 0) {
+        st = etwl_error_set(err, ETWL_EIO, "pipe: %s", strerror(errno));
+        goto fail;
+    }
+    fcntl(t->wake[1], F_SETFL, O_NONBLOCK);
+    /* capture from here on: what happens during the rundown waits in the
+     * ring buffers, so "started" means nothing is missed after it */
+    tracefs_trace_on(t->inst);
+    *out = &t->base;
+    return ETWL_OK;
+fail:
+    destroy(&t->base);
+    return st;
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+static etwl_schema *schema_for(tfs *t, struct tep_event *e)
+{
+    if (e->id < 0 || e->id > 65535) return NULL;
+    if (e->id >= t->nids) {
+        int n = e->id + 64;
+        etwl_schema **s = realloc(t->schemas, (size_t)n * sizeof *s);
+        uint8_t *w;
+        if (!s) return NULL;
+        t->schemas = s;
+        w = realloc(t->wanted, (size_t)n);
+        if (!w) return NULL;
+        t->wanted = w;
+        memset(s + t->nids, 0, (size_t)(n - t->nids) * sizeof *s);
+        memset(w + t->nids, 0xFF, (size_t)(n - t->nids)); /* 0xFF: not decided yet */
+        t->nids = n;
+    }
+    if (!t->schemas[e->id]) etwl_tfs_schema(e, &t->schemas[e->id], NULL);
+    if (t->wanted[e->id] == 0xFF) {
+        /* delivered when the user asked for it; events enabled only to
+         * build process events stay inside */
+        int wanted = 0, i;
+        size_t sl = strlen(e->system);
+        for (i = 0; i < t->nspecs; i++) {
+            const char *n = t->user_specs[i];
+            if (strcmp(n, e->system) == 0 ||
+                (strncmp(n, e->system, sl) == 0 && n[sl] == ':' && strcmp(n + sl + 1, e->name) == 0))
+                wanted = 1;
+        }
+        t->wanted[e->id] = (uint8_t)wanted;
+    }
+    return t->schemas[e->id];
+}
+
+/* One ring-buffer record into the event; then the process provider. */
+static etwl_status deliver(tfs *t, int cpu, void *data, unsigned size, unsigned long long ts)
+{
+    struct tep_event *e;
+    etwl_event *ev = &t->ev;
+    etwl_schema *s;
+    uint16_t type;
+    int32_t tid;
+    etwl_status st = ETWL_OK;
+    if (size < 8) return ETWL_OK;
+    memcpy(&type, data, 2);
+    memcpy(&tid, (char *)data + 4, 4);
+    e = tep_find_event(t->tep, type);
+    if (!e) {
+        t->unknown++;
+        return ETWL_OK;
+    }
+    s = schema_for(t, e);
+    etwl_event_begin(ev);
+    ev->hdr.provider_name = e->system;
+    ev->hdr.provider_name_len = (uint32_t)strlen(e->system);
+    ev->hdr.event_name = e->name;
+    ev->hdr.event_name_len = (uint32_t)strlen(e->name);
+    ev->hdr.has = ETWL_HAS_PROVIDER_NAME | ETWL_HAS_EVENT_NAME | ETWL_HAS_PROCESSOR;
+    ev->hdr.desc.id = type;
+    ev->hdr.desc.level = ETWL_LEVEL_INFORMATION;
+    ev->hdr.tid = (uint32_t)tid;
+    ev->hdr.pid = t->pp ? etwl_procprov_tgid(t->pp, (uint32_t)tid) : (uint32_t)tid;
+    ev->hdr.processor = (uint32_t)cpu;
+    ev->hdr.ts = t->boot_ft + (int64_t)(ts / 100);
+    ev->hdr.flags = sizeof(void *) == 8 ? ETWL_HDR_FLAG_64_BIT_HEADER : ETWL_HDR_FLAG_32_BIT_HEADER;
+    if (s) etwl_event_set_payload(ev, s, data, size);
+    if (t->stack) { /* from the kernel_stack record that followed it */
+        ev->ext.has |= ETWL_EXT_STACKTRACE;
+        ev->ext.stack.matched_id = 0;
+        ev->ext.stack.addresses = t->stack + 1;
+        ev->ext.stack.count = (uint32_t)t->stack[0];
+    }
+    t->st.read++;
+    if (s && t->wanted[e->id]) {
+        t->st.passed++;
+        st = t->cb(ev, t->user);
+        if (st) return st;
+    }
+    if (t->pp) st = etwl_procprov_feed(t->pp, ev, ev->hdr.ts);
+    return st;
+}
+
+static void poll_losses(tfs *t)
+{
+    int i;
+    uint64_t lost = 0;
+    for (i = 0; i < t->ncpu; i++) {
+        char file[64], *txt, *p;
+        snprintf(file, sizeof file, "per_cpu/cpu%d/stats", i);
+        txt = tracefs_instance_file_read(t->inst, file, NULL);
+        if (!txt) continue;
+        /* overrun: events overwritten; dropped events: refused when full */
+        if ((p = strstr(txt, "overrun:"))) lost += strtoull(p + 8, NULL, 10);
+        if ((p = strstr(txt, "dropped events:"))) lost += strtoull(p + 15, NULL, 10);
+        free(txt);
+    }
+    if (lost > t->st.lost) t->st.lost = lost;
+}
+
+static int read_round(tfs *t)
+{
+    int i, got = 0;
+    for (i = 0; i < t->ncpu; i++) {
+        cpu_rd *c = &t->cpus[i];
+        c->npages = c->cur = 0;
+        c->rec = NULL;
+        if (!c->tc) continue;
+        while (c->npages < MAX_PAGES) {
+            page *pg = &c->pages[c->npages];
+            int n;
+            if (!pg->data && !(pg->data = malloc((size_t)t->page_size))) break;
+            n = tracefs_cpu_read(c->tc, pg->data, true);
+            if (n <= 0) break;
+            pg->len = n;
+            c->npages++;
+            got = 1;
+        }
+        /* position on the first record */
+        while (c->cur < c->npages) {
+            kbuffer_load_subbuffer(c->kb, c->pages[c->cur].data);
+            c->rec = kbuffer_read_event(c->kb, &c->ts);
+            if (c->rec) break;
+            c->cur++;
+        }
+    }
+    return got;
+}
+
+static void advance(cpu_rd *c)
+{
+    c->rec = kbuffer_next_event(c->kb, &c->ts);
+    while (!c->rec && ++c->cur < c->npages) {
+        kbuffer_load_subbuffer(c->kb, c->pages[c->cur].data);
+        c->rec = kbuffer_read_event(c->kb, &c->ts);
+    }
+}
+
+static int is_type(const void *rec, unsigned size, int id)
+{
+    uint16_t type;
+    if (size < 2) return 0;
+    memcpy(&type, rec, 2);
+    return type == id;
+}
+
+/* When the record at c is the kernel_stack that followed an event, it
+ * becomes that event's stack (t->stack) and is consumed. */
+static void take_stack(tfs *t, cpu_rd *c, uint64_t *stackbuf)
+{
+    unsigned ssz = (unsigned)kbuffer_event_size(c->kb);
+    int32_t n = 0;
+    if (!is_type(c->rec, ssz, t->stack_id)) return;
+    if (ssz >= 16) memcpy(&n, (char *)c->rec + 8, 4);
+    if (n < 0) n = 0;
+    if (ssz < 16 || (unsigned)n > (ssz - 16) / 8) n = ssz < 16 ? 0 : (int32_t)((ssz - 16) / 8);
+    if (n > 64) n = 64;
+    stackbuf[0] = (uint64_t)n;
+    memcpy(stackbuf + 1, (char *)c->rec + 16, (size_t)n * 8);
+    t->stack = stackbuf;
+    advance(c);
+}
+
+static etwl_status tfs_process(etwl_source *s, etwl_event_cb cb, void *user, etwl_error *err)
+{
+    tfs *t = (tfs *)s;
+    etwl_status st = ETWL_OK;
+    t->cb = cb;
+    t->user = user;
+    if (t->pp && (st = etwl_procprov_rundown(t->pp, now_ft(t))) != ETWL_OK) goto done;
+    t->next_stats = now_ft(t);
+    while (!t->base.closing) {
+        int got = read_round(t);
+        /* k-way merge by timestamp across CPUs */
+        int64_t now = now_ft(t);
+        for (;;) {
+            int i, best = -1;
+            void *rec;
+            unsigned size;
+            unsigned long long ts;
+            uint64_t stackbuf[65];
+            for (i = 0; i < t->ncpu; i++) {
+                cpu_rd *c = &t->cpus[i];
+                unsigned long long head;
+                if (c->pend_size) {
+                    /* its stack is written right after it; a later round reads it */
+                    if (!c->rec && now < c->pend_until) continue;
+                    head = c->pend_ts;
+                } else if (c->rec) {
+                    head = c->ts;
+                } else {
+                    continue;
+                }
+                if (best < 0 || head < (t->cpus[best].pend_size ? t->cpus[best].pend_ts : t->cpus[best].ts)) best = i;
+            }
+            if (best < 0) break;
+            t->stack = NULL;
+            if (t->cpus[best].pend_size) {
+                cpu_rd *c = &t->cpus[best];
+                if (c->rec) take_stack(t, c, stackbuf);
+                st = deliver(t, best, c->pend, c->pend_size, c->pend_ts);
+                c->pend_size = 0;
+                t->stack = NULL;
+                if (st) goto done;
+                continue;
+            }
+            rec = t->cpus[best].rec;
+            size = (unsigned)kbuffer_event_size(t->cpus[best].kb);
+            ts = t->cpus[best].ts;
+            advance(&t->cpus[best]); /* pages stay valid for the whole round */
+            if (t->stack_id && !t->cpus[best].rec && !is_type(rec, size, t->stack_id)) {
+                /* the last record of this round: keep it for its stack */
+                cpu_rd *c = &t->cpus[best];
+                if (size > c->pend_cap) {
+                    char *b = realloc(c->pend, size);
+                    if (!b) {
+                        st = ETWL_ENOMEM;
+                        goto done;
+                    }
+                    c->pend = b;
+                    c->pend_cap = size;
+                }
+                memcpy(c->pend, rec, size);
+                c->pend_size = size;
+                c->pend_ts = ts;
+                c->pend_until = now_ft(t) + PEND_WAIT;
+                continue;
+            }
+            if (t->stack_id && t->cpus[best].rec) take_stack(t, &t->cpus[best], stackbuf);
+            st = deliver(t, best, rec, size, ts);
+            t->stack = NULL;
+            if (st) goto done;
+        }
+        if (t->pp && (st = etwl_procprov_flush(t->pp, now_ft(t), 0)) != ETWL_OK) goto done;
+        if (now_ft(t) >= t->next_stats) {
+            poll_losses(t);
+            t->next_stats = now_ft(t) + STATS_EVERY_NS / 100;
+            /* only --kill turns tracing off while we run: stop and clean up */
+            if (tracefs_trace_is_on(t->inst) == 0) break;
+        }
+        if (!got) {
+            struct pollfd pf = {t->wake[0], POLLIN, 0};
+            poll(&pf, 1, IDLE_MS);
+        }
+    }
+done:
+    /* events still waiting for a stack go without one rather than nowhere */
+    for (int i = 0; st == ETWL_OK && i < t->ncpu; i++)
+        if (t->cpus[i].pend_size) {
+            st = deliver(t, i, t->cpus[i].pend, t->cpus[i].pend_size, t->cpus[i].pend_ts);
+            t->cpus[i].pend_size = 0;
+        }
+    tracefs_trace_off(t->inst);
+    poll_losses(t);
+    if (t->pp && st == ETWL_OK) st = etwl_procprov_flush(t->pp, now_ft(t), 1);
+    if (st && st != ETWL_ESTOPPED) return etwl_error_set(err, st, "tracefs session stopped: %s", etwl_status_name(st));
+    return st == ETWL_ESTOPPED ? etwl_error_set(err, st, "stopped by the event callback") : ETWL_OK;
+}
+
+static void tfs_close(etwl_source *s)
+{
+    tfs *t = (tfs *)s;
+    if (t->wake[1] >= 0) {
+        ssize_t n = write(t->wake[1], "x", 1);
+        (void)n;
+    }
+}
+
+static etwl_status tfs_kill(const char *name, etwl_error *err)
+{
+    struct tracefs_instance *inst;
+    etwl_status st = need_tracefs(err);
+    char sys[80];
+    int i;
+    if (st) return st;
+    if (!name_ok(name)) return etwl_error_set(err, ETWL_EINVAL, "'%s' is not a session name", name);
+    if (!tracefs_instance_exists(name)) return etwl_error_set(err, ETWL_ENOTFOUND, "no session named '%s'", name);
+    inst = tracefs_instance_alloc(NULL, name);
+    if (!inst) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    /* a running etwlua notices tracing go off, stops and removes its own
+     * instance; give it a moment, then remove what is left ourselves */
+    tracefs_trace_off(inst);
+    for (i = 0; i < 40 && tracefs_instance_exists(name); i++) usleep(50000);
+    if (tracefs_instance_exists(name)) {
+        tracefs_event_disable(inst, NULL, NULL);
+        if (tracefs_instance_destroy(inst) < 0) {
+            tracefs_instance_free(inst);
+            return etwl_error_set(err, ETWL_EIO, "cannot remove instance '%s': %s", name, strerror(errno));
+        }
+    }
+    tracefs_instance_free(inst);
+    /* and the argv probe that session made, if any */
+    snprintf(sys, sizeof sys, "etwlua_%s", name);
+    for (i = 0; sys[i]; i++)
+        if (!isalnum((unsigned char)sys[i])) sys[i] = '_';
+    {
+        struct tracefs_dynevent *d = tracefs_dynevent_get(TRACEFS_DYNEVENT_UPROBE, sys, "argv");
+        if (d) {
+            tracefs_dynevent_destroy(d, true);
+            tracefs_dynevent_free(d);
+        }
+    }
+    return ETWL_OK;
+}
+
+static void tfs_stats(etwl_source *s, etwl_stats *out) { *out = ((tfs *)s)->st; }
+
+const etwl_source_ops etwl_tracefs_ops = {"tracefs", tfs_open, tfs_process, tfs_close, tfs_kill, tfs_stats, destroy};
+
+const etwl_source_ops *etwl_source_live(void) { return &etwl_tracefs_ops; }

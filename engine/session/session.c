@@ -1,10 +1,14 @@
-/* session.c - the neutral session API over the backend table. */
+/* session.c - the session API over the source registry.
+ *
+ * The core names no source: it asks the registry by name, or asks every
+ * source's probe how well it reads a recording the recogniser (sniff.c) has
+ * looked at, and runs the winner through the one delivery path
+ * (deliver.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "session/sniff.h"
 #include "session/source.h"
 
 struct etwl_session {
@@ -12,6 +16,8 @@ struct etwl_session {
     etwl_source *src;
 };
 
+/* sources registered at run time (tests inject fakes), asked before the
+ * built-in ones */
 #define MAX_SOURCES 16
 static const etwl_source_ops *registry[MAX_SOURCES];
 
@@ -28,21 +34,28 @@ etwl_status etwl_source_register(const etwl_source_ops *ops)
     return ETWL_ELIMIT;
 }
 
-const etwl_source_ops *etwl_source_find(const char *name)
+/* Calls fn on every source, registered ones first, until it returns
+ * non-NULL. */
+static const etwl_source_ops *each_source(const etwl_source_ops *(*fn)(const etwl_source_ops *, const void *),
+                                          const void *arg)
 {
+    const etwl_source_ops *r;
     int i;
-    const etwl_source_ops *live = etwl_source_live();
     for (i = 0; i < MAX_SOURCES && registry[i]; i++)
-        if (strcmp(registry[i]->name, name) == 0) return registry[i];
-    if (strcmp(name, etwl_replay_ops.name) == 0) return &etwl_replay_ops;
-#ifdef ETWL_HAVE_EVTX
-    if (strcmp(name, etwl_evtx_ops.name) == 0) return &etwl_evtx_ops;
-#endif
-    if (live && (strcmp(name, live->name) == 0 || strcmp(name, "live") == 0)) return live;
-    if (etwl_source_etl() && strcmp(name, etwl_source_etl()->name) == 0) return etwl_source_etl();
-    if (strcmp(name, "etl-native") == 0) return &etwl_etl_ops;
+        if ((r = fn(registry[i], arg))) return r;
+    for (i = 0; etwl_builtin_sources[i]; i++)
+        if ((r = fn(etwl_builtin_sources[i], arg))) return r;
     return NULL;
 }
+
+static const etwl_source_ops *by_name(const etwl_source_ops *ops, const void *name)
+{
+    if (strcmp(ops->name, name) == 0) return ops;
+    if ((ops->flags & ETWL_SOURCE_LIVE) && strcmp(name, "live") == 0) return ops;
+    return NULL;
+}
+
+const etwl_source_ops *etwl_source_find(const char *name) { return each_source(by_name, name); }
 
 #if defined(_WIN32)
 #define LIVE_NAME "live ETW sessions are"
@@ -50,48 +63,58 @@ const etwl_source_ops *etwl_source_find(const char *name)
 #define LIVE_NAME "live sessions on this platform (tracefs) are"
 #endif
 
-static etwl_status no_live(etwl_error *err)
+/* A recording as the probes see it. */
+typedef struct recording {
+    etwl_sniff_kind kind;
+    const char *path;
+    int is_dir;
+    int best;
+    const etwl_source_ops *winner;
+} recording;
+
+static const etwl_source_ops *ask_probe(const etwl_source_ops *ops, const void *arg)
 {
-    return etwl_error_set(err, ETWL_ENOTSUP, LIVE_NAME " not built into this etwlua yet; replay a recording with -r FILE");
+    recording *r = (recording *)arg;
+    int score = ops->probe ? ops->probe(r->kind, r->path, r->is_dir) : 0;
+    if (score > r->best) {
+        r->best = score;
+        r->winner = ops;
+    }
+    return NULL; /* ask every source */
 }
 
-/* Recordings are recognised by content (sniff.c); a folder is a set of
- * .evtx files.  The replay backend takes the rest, and names the binary
- * formats it does not read. */
-static const char *replay_kind(const char *path)
+/* Standard input, pipes, devices and missing paths are not looked at here
+ * (a pipe cannot be peeked, a missing file is reported by the source that
+ * opens it): they go to whichever source reads unknown text. */
+static const etwl_source_ops *for_recording(const char *path, etwl_error *err)
 {
+    recording r = {ETWL_SNIFF_TEXT, path, 0, 0, NULL};
     struct stat sb;
-    unsigned char magic[ETWL_SNIFF_BYTES];
-    size_t n;
-    FILE *f;
-    if (strcmp(path, "-") == 0 || stat(path, &sb) != 0) return "replay";
-    if (S_ISDIR(sb.st_mode)) return "evtx";
-    if (!S_ISREG(sb.st_mode) || !(f = fopen(path, "rb"))) return "replay";
-    n = fread(magic, 1, sizeof magic, f);
-    fclose(f);
-    switch (etwl_sniff(magic, n)) {
-    case ETWL_SNIFF_EVTX: return "evtx";
-    case ETWL_SNIFF_BINARY: return etwl_source_etl() ? etwl_source_etl()->name : "replay";
-#ifdef ETWL_HAVE_ZIP
-    /* compressed traces (.etl.zip from PerfView, .etl.gz), read in a stream */
-    case ETWL_SNIFF_ZIP: return "etl-native";
-    case ETWL_SNIFF_GZIP: return n && strlen(path) > 7 && strcmp(path + strlen(path) - 7, ".etl.gz") == 0 ? "etl-native" : "replay";
-#endif
-    default: return "replay";
+    if (strcmp(path, "-") != 0 && stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) {
+            r.is_dir = 1;
+            r.kind = ETWL_SNIFF_EVTX; /* a folder is a set of event logs */
+        } else if (S_ISREG(sb.st_mode)) {
+            r.kind = etwl_sniff_file(path);
+        }
     }
+    each_source(ask_probe, &r);
+    if (!r.winner) {
+        const char *why = etwl_sniff_unread(r.kind);
+        etwl_error_set(err, ETWL_ENOTSUP, "%s: %s", path, why ? why : "no source of this etwlua reads it");
+    }
+    return r.winner;
 }
 
 static const etwl_source_ops *pick(const etwl_config *cfg, etwl_error *err)
 {
     const etwl_source_ops *ops;
-    const char *name = cfg->backend ? cfg->backend : cfg->read_path ? replay_kind(cfg->read_path) : "live";
-    ops = etwl_source_find(name);
+    if (!cfg->backend && cfg->read_path) return for_recording(cfg->read_path, err);
+    ops = etwl_source_find(cfg->backend ? cfg->backend : "live");
     if (!ops) {
-        if (strcmp(name, "live") == 0) no_live(err);
-        else if (strcmp(name, "evtx") == 0)
-            etwl_error_set(err, ETWL_ENOTSUP, "%s: EVTX reading is not built into this etwlua (it needs libevtx)",
-                           cfg->read_path ? cfg->read_path : "evtx");
-        else etwl_error_set(err, ETWL_ENOTFOUND, "no session backend named '%s'", name);
+        if (!cfg->backend)
+            etwl_error_set(err, ETWL_ENOTSUP, LIVE_NAME " not built into this etwlua yet; replay a recording with -r FILE");
+        else etwl_error_set(err, ETWL_ENOTFOUND, "no session backend named '%s'", cfg->backend);
     }
     return ops;
 }
@@ -119,6 +142,8 @@ etwl_status etwl_session_open(const etwl_config *cfg, etwl_session **out, etwl_e
         return st;
     }
     s->src->ops = ops;
+    s->src->cfg = &s->cfg;
+    s->src->selects = !(ops->flags & ETWL_SOURCE_SELECTS);
     *out = s;
     return ETWL_OK;
 }
@@ -131,8 +156,17 @@ void etwl_session_set_diag(etwl_session *s, etwl_diag_cb cb, void *user)
 
 etwl_status etwl_session_process(etwl_session *s, etwl_event_cb cb, void *user, etwl_error *err)
 {
+    etwl_status st;
     if (!cb) return etwl_error_set(err, ETWL_EINVAL, "no event callback");
-    return s->src->ops->process(s->src, cb, user, err);
+    s->src->cb = cb;
+    s->src->user = user;
+    s->src->cb_status = ETWL_OK;
+    st = s->src->ops->process(s->src, err);
+    if (s->src->cb_status != ETWL_OK)
+        return etwl_error_set(err, s->src->cb_status, "stopped by the event callback (%s)",
+                              etwl_status_name(s->src->cb_status));
+    if (st == ETWL_ESTOPPED && s->src->closing) return ETWL_OK; /* a stop request is a normal end */
+    return st;
 }
 
 void etwl_session_close(etwl_session *s)
@@ -145,7 +179,11 @@ void etwl_session_close(etwl_session *s)
 void etwl_session_stats(etwl_session *s, etwl_stats *out)
 {
     memset(out, 0, sizeof *out);
-    s->src->ops->stats(s->src, out);
+    if (s->src->ops->stats) s->src->ops->stats(s->src, out);
+    out->read = s->src->st.read;
+    out->passed = s->src->st.passed;
+    out->filtered = s->src->st.filtered;
+    out->malformed = s->src->st.malformed;
 }
 
 const char *etwl_session_name(const etwl_session *s) { return s->cfg.name; }
@@ -167,8 +205,4 @@ etwl_status etwl_session_kill(const char *backend, const char *name, etwl_error 
     if (!ops->kill) return etwl_error_set(err, ETWL_ENOTSUP, "backend '%s' has no named sessions", ops->name);
     return ops->kill(name, err);
 }
-
-#if !defined(ETWL_HAVE_LIVE)
-const etwl_source_ops *etwl_source_live(void) { return NULL; }
-#endif
 

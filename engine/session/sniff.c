@@ -1,6 +1,7 @@
 /* sniff.c - see sniff.h */
 #include "session/sniff.h"
 
+#include <stdio.h>
 #include <string.h>
 
 etwl_sniff_kind etwl_sniff(const unsigned char *m, size_t n)
@@ -16,4 +17,20 @@ etwl_sniff_kind etwl_sniff(const unsigned char *m, size_t n)
     for (i = 0; i < ETWL_SNIFF_BYTES; i++)
         if (m[i] < 0x09 || (m[i] > 0x0d && m[i] < 0x20)) return ETWL_SNIFF_BINARY;
     return ETWL_SNIFF_TEXT;
+}
+
+etwl_sniff_kind etwl_sniff_file(const char *path)
+{
+    unsigned char m[ETWL_SNIFF_BYTES];
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ETWL_SNIFF_TEXT;
+    n = fread(m, 1, sizeof m, f);
+    fclose(f);
+    return etwl_sniff(m, n);
+}
+
+const char *etwl_sniff_unread(etwl_sniff_kind kind)
+{
+    return kind == ETWL_SNIFF_EVTX ? "EVTX reading is not built into this etwlua (it needs libevtx)" : NULL;
 }

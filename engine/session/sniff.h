@@ -1,8 +1,9 @@
 /* sniff.h - what a recording is, from its first bytes.
  *
- * The one recogniser: the session layer uses it to pick a backend (EVTX
- * files announce themselves), the JSON-lines reader to refuse, by name,
- * formats it does not read instead of reporting every line as bad JSON. */
+ * The one recogniser: the session layer hands its verdict to every source's
+ * probe to pick the reader (EVTX files announce themselves), and the
+ * JSON-lines reader uses it to refuse, by name, formats it does not read
+ * instead of reporting every line as bad JSON. */
 #ifndef ETWL_SNIFF_H
 #define ETWL_SNIFF_H
 
@@ -20,5 +21,11 @@ typedef enum etwl_sniff_kind {
 
 /* m holds the first n bytes of the input (n may be less than 8). */
 etwl_sniff_kind etwl_sniff(const unsigned char *m, size_t n);
+/* The same for a regular file; ETWL_SNIFF_TEXT when it cannot be read
+ * (the source that opens it says why). */
+etwl_sniff_kind etwl_sniff_file(const char *path);
+/* Why a recording of this kind finds no reader in this build (a format whose
+ * library was not built in), or NULL. */
+const char *etwl_sniff_unread(etwl_sniff_kind kind);
 
 #endif

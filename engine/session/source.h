@@ -1,54 +1,99 @@
-/* source.h - the backend function table.
+/* source.h - what an event source implements, and the one delivery path it
+ * hands its events to.
  *
- * Like SQLite's VFS: every event source (replay, ETW, tracefs, and the fakes
- * tests inject) is reached only through these entry points, so the session
- * layer never knows which one it drives. */
-#ifndef ETWL_SOURCE_H
-#define ETWL_SOURCE_H
+ * Like SQLite's VFS: every source (JSON lines, EVTX, ETL, tracefs, ETW, and
+ * the fakes tests inject) is reached only through its etwl_source_ops, found
+ * in the registry by name or by what it recognises; the session core names
+ * none of them.  A source only produces events: selection, counters, the
+ * stop request and the callback are done once, by etwl_source_deliver()
+ * (deliver.c). */
+#ifndef ETWL_SESSION_SOURCE_H
+#define ETWL_SESSION_SOURCE_H
 
 #include <signal.h>
 
 #include "etwl.h"
+#include "session/sniff.h"
 
 typedef struct etwl_source etwl_source;
 
 typedef struct etwl_source_ops {
     const char *name;
+    /* How well this source reads a recording whose first bytes the
+     * recogniser (sniff.c) classed as `kind`: 0 not at all, higher is better;
+     * path is "-" for standard input, and is_dir is set for a folder.  NULL
+     * for sources that only run live. */
+    int (*probe)(etwl_sniff_kind kind, const char *path, int is_dir);
     /* Creates the session (live) or opens the input (replay). */
     etwl_status (*open)(const etwl_config *cfg, etwl_source **out, etwl_error *err);
-    /* Blocks, delivering events to cb on the calling thread, until the input
-     * ends or close() is called. */
-    etwl_status (*process)(etwl_source *src, etwl_event_cb cb, void *user, etwl_error *err);
+    /* Blocks, handing each event to etwl_source_deliver() on the calling
+     * thread, until the input ends, close() is called, or delivery asks to
+     * stop (then it returns what etwl_source_deliver() returned). */
+    etwl_status (*process)(etwl_source *src, etwl_error *err);
     /* Async-signal-safe: may run in a signal or console handler or another
-     * thread while process() runs. */
+     * thread while process() runs.  `closing` is already set. */
     void (*close)(etwl_source *src);
     /* Stops a named session that may belong to another process. */
     etwl_status (*kill)(const char *name, etwl_error *err);
+    /* Fills what only the source knows (lost, buffers_lost,
+     * buffers_written); the delivery counters are added by the session. */
     void (*stats)(etwl_source *src, etwl_stats *out);
     /* Releases everything; the OS session, if any, is gone afterwards. */
     void (*destroy)(etwl_source *src);
+    unsigned flags; /* ETWL_SOURCE_* */
 } etwl_source_ops;
 
-/* Every backend's state starts with this. */
+/* The live source of its platform (answers to the name "live"). */
+#define ETWL_SOURCE_LIVE 0x1
+/* Its events were selected by the OS: delivery does not select again. */
+#define ETWL_SOURCE_SELECTS 0x2
+
+/* Every source's state starts with this.  The session fills it before
+ * process(); the source reads cfg and closing, and leaves the rest to
+ * deliver.c. */
 struct etwl_source {
     const etwl_source_ops *ops;
+    const etwl_config *cfg;
+    etwl_event_cb cb;
+    void *user;
+    etwl_status cb_status; /* what the callback returned when it asked to stop */
+    int selects;           /* selection by cfg is done here, not by the OS */
     etwl_diag_cb diag;
     void *diag_user;
+    etwl_stats st; /* read, passed, filtered, malformed */
     volatile sig_atomic_t closing;
 };
 
-/* Makes a backend available by name (tests register fakes).  At most 16. */
+/* ---- the one delivery path (deliver.c) ------------------------------ */
+
+/* A record was read.  Every record counts once, whatever becomes of it. */
+#define etwl_source_read(src) ((src)->st.read++)
+
+/* Hands one decoded event on: the session's selection (unless the OS did
+ * it), the counters, and the callback.  Returns ETWL_OK to go on; anything
+ * else means stop, and process() should return it as it is.  After a stop
+ * request it returns ETWL_ESTOPPED without calling the callback. */
+etwl_status etwl_source_deliver(etwl_source *src, etwl_event *ev);
+
+/* A record that cannot be read: counted, and reported to the diagnostic
+ * callback with where ("file:line", "file: record 12"...).  Returns
+ * ETWL_EPARSE (with err set to "where: msg") in strict mode, else ETWL_OK,
+ * and the record is skipped. */
+etwl_status etwl_source_malformed(etwl_source *src, const char *where, const char *msg, etwl_error *err);
+
+/* A note about the input that loses no record (a damaged file summary, a
+ * fallback taken): reported, not counted. */
+void etwl_source_note(etwl_source *src, const char *where, const char *msg);
+
+/* ---- the registry (session.c) --------------------------------------- */
+
+/* Makes a source available by name (tests register fakes).  At most 16
+ * besides the built-in ones. */
 etwl_status etwl_source_register(const etwl_source_ops *ops);
 const etwl_source_ops *etwl_source_find(const char *name);
-/* The live backend of this platform, or NULL when none is built. */
-const etwl_source_ops *etwl_source_live(void);
-/* The .etl reader of this build, or NULL when none is built. */
-const etwl_source_ops *etwl_source_etl(void);
 
-extern const etwl_source_ops etwl_replay_ops; /* JSON lines */
-extern const etwl_source_ops etwl_etl_ops; /* .etl files read natively (etl.c) */
-#ifdef ETWL_HAVE_EVTX
-extern const etwl_source_ops etwl_evtx_ops; /* .evtx files and folders (libevtx) */
-#endif
+/* The built-in sources, NULL-terminated, in the order they are asked
+ * (engine/sources/sources.c: one line per source). */
+extern const etwl_source_ops *const etwl_builtin_sources[];
 
 #endif

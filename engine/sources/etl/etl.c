@@ -103,7 +103,6 @@ typedef struct etl_src {
     uint32_t zcap;
     uint64_t file_off;    /* where the next buffer starts in the (uncompressed) stream */
     etwl_event ev;
-    etwl_stats st;
     etwl_schema_cache *schemas;  /* TraceLogging, by metadata */
     etwl_schema_cache *recorded; /* --schemas */
     etwl_schema_cache *embedded; /* TRACE_EVENT_INFO carried in the trace itself */
@@ -175,7 +174,6 @@ static void etl_destroy(etwl_source *base)
 }
 
 static void etl_close(etwl_source *base) { ((etl_src *)base)->base.closing = 1; }
-static void etl_stats(etwl_source *base, etwl_stats *out) { *out = ((etl_src *)base)->st; }
 
 /* TRACE_LOGFILE_HEADER, as the kernel's EventTrace_Header MOF class names
  * its fields; the two pointers are meaningless in a file, the strings that
@@ -745,13 +743,13 @@ static void peek(etl_src *s, wbuf *w)
         if (w->pos + 4 > w->end || etwl_le32(e) == 0xFFFFFFFFu) break; /* the rest is free */
         if (!(e[3] & TRACE_HEADER_FLAG)) {
             diag(s, w->off + w->pos, "no trace header here; the rest of this buffer is skipped");
-            s->st.malformed++;
+            s->base.st.malformed++;
             break;
         }
         size = event_size(e, w->end - w->pos);
         if (size < 8 || size > w->end - w->pos) {
             diag(s, w->off + w->pos, "an event size runs past its buffer; the rest of this buffer is skipped");
-            s->st.malformed++;
+            s->base.st.malformed++;
             break;
         }
         w->size = size;
@@ -814,7 +812,7 @@ static void attach_stack(etl_src *s, wbuf *w, int64_t raw, uint32_t thread)
             n += etwl_stackidx_key_frames(s->stacks, key, raw, frames + n, MAX_FRAMES - n);
         }
         w->pos += (size + 7) & ~7u;
-        s->st.read++;
+        s->base.st.read++;
     }
     if (s->stacks) {
         /* a kernel event without a thread in its header names it in its
@@ -873,7 +871,7 @@ static etwl_status learn(etl_src *s, const parsed *q, const uint8_t *e, uint64_t
 }
 
 /* Delivers the event at w->pos, then moves on. */
-static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
+static etwl_status deliver(etl_src *s, wbuf *w)
 {
     const uint8_t *e = w->data + w->pos;
     uint64_t off = w->off + w->pos;
@@ -885,14 +883,14 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
     etwl_status st = ETWL_OK;
     int64_t raw;
     w->pos += (size + 7) & ~7u;
-    s->st.read++;
+    s->base.st.read++;
     if (s->stacks) { /* stack records: joined to their events as ext.stacktrace */
         uint32_t hdr, sz;
         if (stack_hook(e, size, &hdr, &sz)) goto next;
     }
     if (!parse_event(e, size, w->proc, &q, &why)) {
         diag(s, off, why);
-        s->st.malformed++;
+        s->base.st.malformed++;
         goto next;
     }
     if ((q.has_hook && q.hook == 0 && !s->have_header) ||
@@ -905,7 +903,7 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
     if (!(raw == 0 && (q.r.header.flags & ETWL_HDR_FLAG_TRACE_MESSAGE))) q.r.header.timestamp = to_filetime(s, raw);
     etwl_event_begin(&s->ev);
     if (etwl_win_record_to_event(&q.r, schema, &s->ev, NULL) != ETWL_OK) {
-        s->st.malformed++;
+        s->base.st.malformed++;
         goto next;
     }
     /* the raw clock too: durations in the payload (a hard fault's start)
@@ -913,12 +911,7 @@ static etwl_status deliver(etl_src *s, wbuf *w, etwl_event_cb cb, void *user)
     s->ev.hdr.raw_ts = raw;
     s->ev.hdr.has |= ETWL_HAS_RAW_TS;
     attach_stack(s, w, raw, q.r.header.thread_id);
-    if (!etwl_config_matches(s->cfg, &s->ev)) {
-        s->st.filtered++;
-        goto next;
-    }
-    s->st.passed++;
-    st = cb(&s->ev, user);
+    st = etwl_source_deliver(&s->base, &s->ev);
 next:
     peek(s, w);
     return st;
@@ -987,12 +980,12 @@ static int load(etl_src *s, wbuf *w, etwl_error *err)
         }
         if ((uint32_t)k < size - BUF_HEADER) {
             diag(s, w->off, "the file ends inside a compressed buffer");
-            s->st.malformed++;
+            s->base.st.malformed++;
             s->eof = 1;
         }
         if (out < 0) {
             diag(s, w->off, "a compressed buffer does not decompress; skipped");
-            s->st.malformed++;
+            s->base.st.malformed++;
             w->live = 0;
             return 1;
         }
@@ -1005,7 +998,7 @@ static int load(etl_src *s, wbuf *w, etwl_error *err)
         len = BUF_HEADER + (uint32_t)k;
         if ((uint32_t)k < size - BUF_HEADER) {
             diag(s, w->off, "the file ends inside a buffer; the events read from it are delivered");
-            s->st.malformed++;
+            s->base.st.malformed++;
             s->eof = 1;
         }
         saved = etwl_le32(hdr + BH_SAVED);
@@ -1023,7 +1016,7 @@ static int load(etl_src *s, wbuf *w, etwl_error *err)
     }
     return 1;
 bad_end:
-    s->st.malformed++;
+    s->base.st.malformed++;
 end:
     s->eof = 1;
     return 0;
@@ -1122,7 +1115,7 @@ static int window_has_stacks(const etl_src *s)
     return 0;
 }
 
-static etwl_status etl_process(etwl_source *base, etwl_event_cb cb, void *user, etwl_error *err)
+static etwl_status etl_process(etwl_source *base, etwl_error *err)
 {
     etl_src *s = (etl_src *)base;
     while (!s->base.closing) {
@@ -1187,7 +1180,7 @@ static etwl_status etl_process(etwl_source *base, etwl_event_cb cb, void *user, 
         }
         /* a buffer is in time order: deliver its run up to the others' next */
         do {
-            if ((st = deliver(s, &s->win[best], cb, user)) != ETWL_OK) {
+            if ((st = deliver(s, &s->win[best])) != ETWL_OK) {
                 if (st == ETWL_ENOMEM) return etwl_error_set(err, st, "out of memory");
                 return etwl_error_set(err, st, "event processing stopped by its callback");
             }
@@ -1231,12 +1224,28 @@ static etwl_status etl_open(const etwl_config *cfg, etwl_source **out, etwl_erro
     return ETWL_OK;
 }
 
-const etwl_source_ops etwl_etl_ops = {
-    "etl-native", etl_open, etl_process, etl_close, NULL, etl_stats, etl_destroy,
-};
-
-/* Windows reads .etl files through OpenTraceW (engine/win/etw.c); this
- * reader serves every other OS, and compressed input everywhere it is built */
-#if !defined(_WIN32)
-const etwl_source_ops *etwl_source_etl(void) { return &etwl_etl_ops; }
+/* ETL buffers, and compressed traces (.etl.zip from PerfView, .etl.gz) read
+ * in a stream where libzip and zlib are built in.  Windows reads plain .etl
+ * files through OpenTraceW (engine/sources/etw), which outbids this reader
+ * there. */
+static int etl_probe(etwl_sniff_kind kind, const char *path, int is_dir)
+{
+    size_t n = strlen(path);
+    (void)is_dir;
+    if (kind == ETWL_SNIFF_BINARY) return 5;
+#ifdef ETWL_HAVE_ZIP
+    if (kind == ETWL_SNIFF_ZIP) return 10;
+    if (kind == ETWL_SNIFF_GZIP && n > 7 && strcmp(path + n - 7, ".etl.gz") == 0) return 10;
 #endif
+    (void)n;
+    return 0;
+}
+
+const etwl_source_ops etwl_etl_source = {
+    .name = "etl-native",
+    .probe = etl_probe,
+    .open = etl_open,
+    .process = etl_process,
+    .close = etl_close,
+    .destroy = etl_destroy,
+};

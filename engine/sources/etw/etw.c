@@ -107,11 +107,8 @@ typedef struct etw_src {
     ULONG tei_cap;
     prov_name provs[ETWL_MAX_PROVIDERS];
     int nprovs;
-    etwl_event_cb cb;
-    void *user;
-    etwl_status cb_status;
     uint64_t schema_errors;
-    etwl_stats st;
+    etwl_stats os_st; /* lost and buffer counters the OS reports */
 } etw_src;
 
 /* Empty properties with room for the logger and file names after them. */
@@ -290,21 +287,17 @@ static VOID WINAPI on_record(PEVENT_RECORD r)
     etwl_status st;
     uint32_t bad = 0;
     int i;
-    if (s->base.closing || s->cb_status) return;
-    s->st.read++;
+    if (s->base.closing || s->base.cb_status) return;
+    etwl_source_read(&s->base);
     schema = schema_for(s, r);
     etwl_event_begin(&s->ev);
     st = etwl_win_record_to_event((const etwl_win_record *)r, schema, &s->ev, &bad);
     if (st != ETWL_OK) {
-        s->st.malformed++;
+        s->base.st.malformed++;
         diag(s, "an event record could not be read; skipped");
         return;
     }
     h = etwl_event_header(&s->ev);
-    if (s->file_mode && !etwl_config_matches(s->cfg, &s->ev)) { /* a file was not filtered by the OS */
-        s->st.filtered++;
-        return;
-    }
     /* without a schema the name still comes from the session's own list */
     if (!(h->has & ETWL_HAS_PROVIDER_NAME))
         for (i = 0; i < s->nprovs; i++)
@@ -314,14 +307,13 @@ static VOID WINAPI on_record(PEVENT_RECORD r)
                 s->ev.hdr.has |= ETWL_HAS_PROVIDER_NAME;
                 break;
             }
-    s->st.passed++;
+    /* a live session was selected by the OS; a file is selected here */
     s->cur = r;
-    st = s->cb(&s->ev, s->user);
+    st = etwl_source_deliver(&s->base, &s->ev);
     s->cur = NULL;
     if (st != ETWL_OK) {
         /* the callback asked to stop: ProcessTrace returns once this buffer
          * is done, and no further event reaches the callback */
-        s->cb_status = st;
         s->base.closing = 1;
         close_trace(s);
     }
@@ -564,12 +556,10 @@ static etwl_status etw_file_open(const etwl_config *cfg, etwl_source **out, etwl
 
 /* ---- process, stats, kill -------------------------------------------------- */
 
-static etwl_status etw_process(etwl_source *base, etwl_event_cb cb, void *user, etwl_error *err)
+static etwl_status etw_process(etwl_source *base, etwl_error *err)
 {
     etw_src *s = (etw_src *)base;
     ULONG rc;
-    s->cb = cb;
-    s->user = user;
     if (s->schemas_bad) {
         char msg[800];
         snprintf(msg, sizeof msg, "%u schema line(s) skipped, the first: %s", s->schemas_bad, s->bad_schemas);
@@ -577,7 +567,7 @@ static etwl_status etw_process(etwl_source *base, etwl_event_cb cb, void *user, 
     }
     if (s->base.closing) return ETWL_OK;
     rc = s->api->ProcessTrace(&s->trace, 1, NULL, NULL);
-    if (s->cb_status) return etwl_error_set(err, s->cb_status, "event processing stopped by its callback");
+    if (s->base.cb_status) return s->base.cb_status; /* the session says it was the callback */
     if (rc != ERROR_SUCCESS && rc != ERROR_CANCELLED && !s->base.closing)
         return etwl_win_error(err, rc, "ProcessTrace", s->cfg->name);
     return ETWL_OK;
@@ -591,12 +581,12 @@ static void etw_stats(etwl_source *base, etwl_stats *out)
         s->last_poll = now;
         reset_props(s->query_props);
         if (s->api->ControlTraceW(0, s->name, s->query_props, EVENT_TRACE_CONTROL_QUERY) == ERROR_SUCCESS) {
-            s->st.lost = s->query_props->EventsLost;
-            s->st.buffers_lost = (uint64_t)s->query_props->RealTimeBuffersLost + s->query_props->LogBuffersLost;
-            s->st.buffers_written = s->query_props->BuffersWritten;
+            s->os_st.lost = s->query_props->EventsLost;
+            s->os_st.buffers_lost = (uint64_t)s->query_props->RealTimeBuffersLost + s->query_props->LogBuffersLost;
+            s->os_st.buffers_written = s->query_props->BuffersWritten;
         }
     }
-    *out = s->st;
+    *out = s->os_st;
 }
 
 static etwl_status etw_kill(const char *name, etwl_error *err)
@@ -612,14 +602,35 @@ static etwl_status etw_kill(const char *name, etwl_error *err)
     return etwl_win_error(err, rc, "ControlTraceW(STOP)", name);
 }
 
-const etwl_source_ops etwl_etw_ops = {
-    "etw", etw_open, etw_process, etw_close, etw_kill, etw_stats, etw_destroy,
+/* live: the OS selects the events (EnableTraceEx2 per provider) */
+const etwl_source_ops etwl_etw_source = {
+    .name = "etw",
+    .open = etw_open,
+    .process = etw_process,
+    .close = etw_close,
+    .kill = etw_kill,
+    .stats = etw_stats,
+    .destroy = etw_destroy,
+    .flags = ETWL_SOURCE_LIVE | ETWL_SOURCE_SELECTS,
 };
 
-/* .etl files: no session to stop or kill, no OS counters to poll */
-const etwl_source_ops etwl_etw_file_ops = {
-    "etl", etw_file_open, etw_process, etw_close, NULL, etw_stats, etw_destroy,
-};
+/* Plain .etl files go through OpenTraceW here, ahead of the native reader
+ * (engine/sources/etl), which keeps compressed input. */
+static int etw_file_probe(etwl_sniff_kind kind, const char *path, int is_dir)
+{
+    (void)path;
+    (void)is_dir;
+    return kind == ETWL_SNIFF_BINARY ? 10 : 0;
+}
 
-const etwl_source_ops *etwl_source_live(void) { return &etwl_etw_ops; }
-const etwl_source_ops *etwl_source_etl(void) { return &etwl_etw_file_ops; }
+/* .etl files: no session to stop or kill, no OS counters to poll; selected
+ * here, as a file is not filtered by the OS */
+const etwl_source_ops etwl_etw_file_source = {
+    .name = "etl",
+    .probe = etw_file_probe,
+    .open = etw_file_open,
+    .process = etw_process,
+    .close = etw_close,
+    .stats = etw_stats,
+    .destroy = etw_destroy,
+};

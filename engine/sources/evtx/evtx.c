@@ -34,11 +34,9 @@ typedef struct xprop {
 
 typedef struct evtx_src {
     etwl_source base;
-    const etwl_config *cfg;
     xfile *files;
     int nfiles;
     etwl_event ev;
-    etwl_stats st;
     uint8_t *xml;
     size_t xmlcap;
     /* parser state for one record */
@@ -310,7 +308,6 @@ static etwl_status evtx_open(const etwl_config *cfg, etwl_source **out, etwl_err
     struct stat sb;
     etwl_status st;
     if (!x) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
-    x->cfg = cfg;
     etwl_event_init(&x->ev);
     if (stat(cfg->read_path, &sb) != 0) {
         st = etwl_error_set(err, errno == ENOENT ? ETWL_ENOTFOUND : ETWL_EIO, "%s: %s", cfg->read_path, strerror(errno));
@@ -335,13 +332,15 @@ fail:
     return st;
 }
 
-static void diag(evtx_src *x, const char *file, long long rec, const char *msg)
+/* Every damage is counted as malformed and reported by file and record
+ * (rec < 0: the file as a whole); strict mode stops at an unreadable file or
+ * record (deliver.c). */
+static etwl_status diag(evtx_src *x, const char *file, long long rec, const char *msg, etwl_error *err)
 {
     char where[4200];
-    x->st.malformed++;
     if (rec >= 0) snprintf(where, sizeof where, "%s: record %lld", file, rec);
     else snprintf(where, sizeof where, "%s", file);
-    if (x->base.diag) x->base.diag(where, msg, x->base.diag_user);
+    return etwl_source_malformed(&x->base, where, msg, err);
 }
 
 /* Parses one record's XML into the event; 0 on a damaged record. */
@@ -413,7 +412,7 @@ static int parse_record(evtx_src *x, libevtx_record_t *r)
     return 1;
 }
 
-static etwl_status evtx_process(etwl_source *s, etwl_event_cb cb, void *user, etwl_error *err)
+static etwl_status evtx_process(etwl_source *s, etwl_error *err)
 {
     evtx_src *x = (evtx_src *)s;
     int fi;
@@ -421,6 +420,7 @@ static etwl_status evtx_process(etwl_source *s, etwl_event_cb cb, void *user, et
         libevtx_file_t *f = NULL;
         libevtx_error_t *le = NULL;
         int n = 0, i, nreg, nrecovered = 0, recovered_bad = 0;
+        etwl_status st = ETWL_OK;
         const char *path = x->files[fi].path;
         if (libevtx_file_initialize(&f, NULL) != 1) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         if (libevtx_file_open(f, path, LIBEVTX_OPEN_READ, &le) != 1) {
@@ -430,8 +430,7 @@ static etwl_status evtx_process(etwl_source *s, etwl_event_cb cb, void *user, et
                 libevtx_error_free(&le);
             }
             libevtx_file_free(&f, NULL);
-            diag(x, path, -1, msg);
-            if (x->cfg->strict) return etwl_error_set(err, ETWL_EPARSE, "%s: %s", path, msg);
+            if ((st = diag(x, path, -1, msg, err)) != ETWL_OK) return st;
             continue;
         }
         libevtx_file_get_number_of_records(f, &n, NULL);
@@ -447,66 +446,64 @@ static etwl_status evtx_process(etwl_source *s, etwl_event_cb cb, void *user, et
                 libevtx_file_get_number_of_recovered_records(f, &nrec, NULL);
                 snprintf(msg, sizeof msg, "file is damaged: %d records readable, %d recovered from damaged space", n,
                          nrec);
-                diag(x, path, -1, msg);
+                st = diag(x, path, -1, msg, err);
             }
             nrecovered = nrec;
             n += nrec;
         }
-        for (i = 0; i < n && !x->base.closing; i++) {
+        for (i = 0; i < n && st == ETWL_OK && !x->base.closing; i++) {
             libevtx_record_t *r = NULL;
             int ok;
-            etwl_status st;
-            x->st.read++;
+            etwl_source_read(&x->base);
             x->err[0] = 0;
             if ((i < nreg ? libevtx_file_get_record_by_index(f, i, &r, NULL)
                           : libevtx_file_get_recovered_record_by_index(f, i - nreg, &r, NULL)) != 1) {
-                diag(x, path, i, "damaged record (libevtx could not read it)");
-                if (x->cfg->strict) {
-                    libevtx_file_close(f, NULL);
-                    libevtx_file_free(&f, NULL);
-                    return etwl_error_set(err, ETWL_EPARSE, "%s: record index %d is damaged", path, i);
-                }
+                st = diag(x, path, i, "damaged record (libevtx could not read it)", err);
                 continue;
             }
             ok = parse_record(x, r);
             if (!ok && i >= nreg) { /* recovered fragments: summarised below */
                 recovered_bad++;
-                x->st.read--;
+                x->base.st.read--;
                 libevtx_record_free(&r, NULL);
                 continue;
             }
             if (!ok) {
                 uint64_t id = 0;
                 libevtx_record_get_identifier(r, &id, NULL);
-                diag(x, path, (long long)id, x->err[0] ? x->err : "damaged record");
+                st = diag(x, path, (long long)id, x->err[0] ? x->err : "damaged record", err);
                 libevtx_record_free(&r, NULL);
                 continue;
             }
             libevtx_record_free(&r, NULL);
-            if (!etwl_config_matches(x->cfg, &x->ev)) {
-                x->st.filtered++;
-                continue;
-            }
-            x->st.passed++;
-            st = cb(&x->ev, user);
-            if (st) {
-                libevtx_file_close(f, NULL);
-                libevtx_file_free(&f, NULL);
-                return etwl_error_set(err, st, "stopped by the event callback");
-            }
+            st = etwl_source_deliver(&x->base, &x->ev);
         }
-        if (recovered_bad) {
+        if (recovered_bad && st == ETWL_OK) {
             char msg[120];
             snprintf(msg, sizeof msg, "%d of %d recovered records could not be read", recovered_bad, nrecovered);
-            diag(x, path, -1, msg);
+            st = diag(x, path, -1, msg, err);
         }
         libevtx_file_close(f, NULL);
         libevtx_file_free(&f, NULL);
+        if (st != ETWL_OK) return st;
     }
     return ETWL_OK;
 }
 
 static void evtx_close(etwl_source *s) { (void)s; /* the loop checks closing */ }
-static void evtx_stats(etwl_source *s, etwl_stats *out) { *out = ((evtx_src *)s)->st; }
 
-const etwl_source_ops etwl_evtx_ops = {"evtx", evtx_open, evtx_process, evtx_close, NULL, evtx_stats, evtx_destroy};
+/* Event logs announce themselves ("ElfFile"); a folder is a set of them. */
+static int evtx_probe(etwl_sniff_kind kind, const char *path, int is_dir)
+{
+    (void)path;
+    return is_dir || kind == ETWL_SNIFF_EVTX ? 10 : 0;
+}
+
+const etwl_source_ops etwl_evtx_source = {
+    .name = "evtx",
+    .probe = evtx_probe,
+    .open = evtx_open,
+    .process = evtx_process,
+    .close = evtx_close,
+    .destroy = evtx_destroy,
+};

@@ -1,9 +1,10 @@
-/* replay.c - the replay backend: recorded traces through the session path.
+/* jsonl.c - the JSON-lines source (named "replay"): one event per line,
+ * from a file, a pipe or standard input.
  *
- * The format is chosen by content: EVTX and ETL files announce themselves
- * in their first bytes; anything else is read as JSON lines.  Malformed
+ * It reads whatever no other source claims, so binary formats it does not
+ * read get a clear message instead of a JSON error per line.  Malformed
  * records are reported with file and line, counted and skipped, or stop the
- * session in strict mode.  Nothing is dropped without a count. */
+ * session in strict mode (deliver.c).  Nothing is dropped without a count. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,7 +14,6 @@
 #include "core/event.h"
 #include "sources/jsonl/json_read.h"
 #include "util/lines.h"
-#include "session/sniff.h"
 #include "session/source.h"
 
 #ifdef _WIN32
@@ -30,14 +30,12 @@
 
 typedef struct replay {
     etwl_source base;
-    const etwl_config *cfg;
     const char *path; /* for messages */
     int fd, own_fd;
     int wake[2];
     etwl_lines lines;
     etwl_json_reader *jr;
     etwl_event ev;
-    etwl_stats st;
 } replay;
 
 static void replay_destroy(etwl_source *s)
@@ -86,7 +84,6 @@ static etwl_status replay_open(const etwl_config *cfg, etwl_source **out, etwl_e
     replay *r = calloc(1, sizeof *r);
     etwl_status st;
     if (!r) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
-    r->cfg = cfg;
     r->wake[0] = r->wake[1] = -1;
     r->path = cfg->read_path ? cfg->read_path : "-";
     etwl_event_init(&r->ev);
@@ -127,17 +124,10 @@ fail:
     return st;
 }
 
-static void diag(replay *r, const char *msg)
-{
-    char where[512];
-    snprintf(where, sizeof where, "%s:%llu", r->path, (unsigned long long)r->lines.lineno);
-    if (r->base.diag) r->base.diag(where, msg, r->base.diag_user);
-}
-
-static etwl_status replay_process(etwl_source *s, etwl_event_cb cb, void *user, etwl_error *err)
+static etwl_status replay_process(etwl_source *s, etwl_error *err)
 {
     replay *r = (replay *)s;
-    char msg[400];
+    char msg[400], where[512];
     for (;;) {
         const char *line;
         size_t len, i;
@@ -156,26 +146,16 @@ static etwl_status replay_process(etwl_source *s, etwl_event_cb cb, void *user, 
             for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++) {
             }
             if (i == len) continue; /* blank lines separate nothing; skip quietly */
-            r->st.read++;
             etwl_event_begin(&r->ev);
             st = etwl_json_parse_event(r->jr, line, len, &r->ev, msg, sizeof msg);
         }
-        if (k == ETWL_LINE_TOO_LONG) r->st.read++;
+        etwl_source_read(&r->base);
         if (st != ETWL_OK) {
-            r->st.malformed++;
-            if (r->cfg->strict)
-                return etwl_error_set(err, ETWL_EPARSE, "%s:%llu: %s", r->path, (unsigned long long)r->lines.lineno,
-                                      msg);
-            diag(r, msg);
+            snprintf(where, sizeof where, "%s:%llu", r->path, (unsigned long long)r->lines.lineno);
+            if ((st = etwl_source_malformed(&r->base, where, msg, err)) != ETWL_OK) return st;
             continue;
         }
-        if (!etwl_config_matches(r->cfg, &r->ev)) {
-            r->st.filtered++;
-            continue;
-        }
-        r->st.passed++;
-        st = cb(&r->ev, user);
-        if (st != ETWL_OK) return etwl_error_set(err, st, "stopped by the event callback (%s)", etwl_status_name(st));
+        if ((st = etwl_source_deliver(&r->base, &r->ev)) != ETWL_OK) return st;
     }
 }
 
@@ -192,7 +172,19 @@ static void replay_close(etwl_source *s)
 #endif
 }
 
-static void replay_stats(etwl_source *s, etwl_stats *out) { *out = ((replay *)s)->st; }
+/* The reader of last resort: anything no other source claims, except what
+ * only another (unbuilt) source could read: folders and EVTX files. */
+static int replay_probe(etwl_sniff_kind kind, const char *path, int is_dir)
+{
+    (void)path;
+    return is_dir || kind == ETWL_SNIFF_EVTX ? 0 : 1;
+}
 
-const etwl_source_ops etwl_replay_ops = {"replay", replay_open, replay_process, replay_close, NULL,
-                                         replay_stats, replay_destroy};
+const etwl_source_ops etwl_jsonl_source = {
+    .name = "replay",
+    .probe = replay_probe,
+    .open = replay_open,
+    .process = replay_process,
+    .close = replay_close,
+    .destroy = replay_destroy,
+};

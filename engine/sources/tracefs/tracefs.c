@@ -55,7 +55,7 @@ typedef struct tfs {
     int ncpu, page_size;
     cpu_rd *cpus;
     etwl_event ev;
-    etwl_stats st;
+    uint64_t lost; /* overruns and drops the ring buffers report */
     int wake[2];
     int64_t boot_ft; /* FILETIME of boot: ring-buffer times are CLOCK_BOOTTIME */
     etwl_schema **schemas;
@@ -69,9 +69,6 @@ typedef struct tfs {
     int nspecs;
     int stack_id;       /* ftrace:kernel_stack, when STACK_TRACE is on */
     uint64_t *stack;    /* addresses for the event being delivered */
-    etwl_event_cb cb;
-    void *user;
-    etwl_status cb_status;
     int64_t next_stats;
     uint64_t unknown;
 } tfs;
@@ -295,12 +292,12 @@ static void destroy(etwl_source *s)
     free(t);
 }
 
+/* the process provider's events (procprov.c) */
 static etwl_status emit_cb(etwl_event *ev, void *ctx)
 {
     tfs *t = ctx;
-    t->st.passed++;
-    t->st.read++;
-    return t->cb(ev, t->user);
+    etwl_source_read(&t->base);
+    return etwl_source_deliver(&t->base, ev);
 }
 
 static etwl_status tfs_open(const etwl_config *cfg, etwl_source **out, etwl_error *err)
@@ -486,12 +483,8 @@ static etwl_status deliver(tfs *t, int cpu, void *data, unsigned size, unsigned 
         ev->ext.stack.addresses = t->stack + 1;
         ev->ext.stack.count = (uint32_t)t->stack[0];
     }
-    t->st.read++;
-    if (s && t->wanted[e->id]) {
-        t->st.passed++;
-        st = t->cb(ev, t->user);
-        if (st) return st;
-    }
+    etwl_source_read(&t->base);
+    if (s && t->wanted[e->id] && (st = etwl_source_deliver(&t->base, ev)) != ETWL_OK) return st;
     if (t->pp) st = etwl_procprov_feed(t->pp, ev, ev->hdr.ts);
     return st;
 }
@@ -510,7 +503,7 @@ static void poll_losses(tfs *t)
         if ((p = strstr(txt, "dropped events:"))) lost += strtoull(p + 15, NULL, 10);
         free(txt);
     }
-    if (lost > t->st.lost) t->st.lost = lost;
+    if (lost > t->lost) t->lost = lost;
 }
 
 static int read_round(tfs *t)
@@ -576,12 +569,10 @@ static void take_stack(tfs *t, cpu_rd *c, uint64_t *stackbuf)
     advance(c);
 }
 
-static etwl_status tfs_process(etwl_source *s, etwl_event_cb cb, void *user, etwl_error *err)
+static etwl_status tfs_process(etwl_source *s, etwl_error *err)
 {
     tfs *t = (tfs *)s;
     etwl_status st = ETWL_OK;
-    t->cb = cb;
-    t->user = user;
     if (t->pp && (st = etwl_procprov_rundown(t->pp, now_ft(t))) != ETWL_OK) goto done;
     t->next_stats = now_ft(t);
     while (!t->base.closing) {
@@ -668,8 +659,9 @@ done:
     tracefs_trace_off(t->inst);
     poll_losses(t);
     if (t->pp && st == ETWL_OK) st = etwl_procprov_flush(t->pp, now_ft(t), 1);
-    if (st && st != ETWL_ESTOPPED) return etwl_error_set(err, st, "tracefs session stopped: %s", etwl_status_name(st));
-    return st == ETWL_ESTOPPED ? etwl_error_set(err, st, "stopped by the event callback") : ETWL_OK;
+    /* a stop the callback asked for, or a stop request: the session says which */
+    if (t->base.cb_status || st == ETWL_ESTOPPED) return st;
+    return st ? etwl_error_set(err, st, "tracefs session stopped: %s", etwl_status_name(st)) : ETWL_OK;
 }
 
 static void tfs_close(etwl_source *s)
@@ -718,8 +710,17 @@ static etwl_status tfs_kill(const char *name, etwl_error *err)
     return ETWL_OK;
 }
 
-static void tfs_stats(etwl_source *s, etwl_stats *out) { *out = ((tfs *)s)->st; }
+static void tfs_stats(etwl_source *s, etwl_stats *out) { out->lost = ((tfs *)s)->lost; }
 
-const etwl_source_ops etwl_tracefs_ops = {"tracefs", tfs_open, tfs_process, tfs_close, tfs_kill, tfs_stats, destroy};
-
-const etwl_source_ops *etwl_source_live(void) { return &etwl_tracefs_ops; }
+/* live only: the kernel selects the events (tracepoints enabled per
+ * provider), so delivery does not select again */
+const etwl_source_ops etwl_tracefs_source = {
+    .name = "tracefs",
+    .open = tfs_open,
+    .process = tfs_process,
+    .close = tfs_close,
+    .kill = tfs_kill,
+    .stats = tfs_stats,
+    .destroy = destroy,
+    .flags = ETWL_SOURCE_LIVE | ETWL_SOURCE_SELECTS,
+};

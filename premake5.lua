@@ -166,22 +166,29 @@ project "etwlua"
   if WINDOWS then links(WIN_SYSLIBS) else links { "m", "pthread" } end
 
 -- One cmocka binary per unit-test file, so a crash in one module's tests
--- cannot hide the results of another's.
+-- cannot hide the results of another's.  tests/ mirrors engine/: the tests
+-- of engine/core are in tests/core, and so on; tests/lib holds what they
+-- share.
 local extra_files = {
   test_cli = { "engine/cli/opts.c" },
 }
+local TEST_LIB = { "tests/lib/testlib.c", "tests/lib/testlib.h", "tests/lib/teib.c", "tests/lib/teib.h" }
 -- These drive POSIX facilities (pipes, open_memstream, signals) directly;
--- the Windows build covers the same code through tests/win instead.
+-- the Windows build covers the same code through tests/sources/etw instead.
 local POSIX_ONLY = { test_session = true, test_lua = true }
-for _, f in ipairs(os.matchfiles("tests/unit/test_*.c")) do
+-- The Windows backend's tests need the fake ETW/TDH API and run only in the
+-- Windows build.
+local WINDOWS_ONLY = "tests/sources/etw/"
+for _, f in ipairs(os.matchfiles("tests/**/test_*.c")) do
   local name = path.getbasename(f)
-  if not (WINDOWS and POSIX_ONLY[name]) then
+  if f:sub(1, #WINDOWS_ONLY) ~= WINDOWS_ONLY and not (WINDOWS and POSIX_ONLY[name]) then
   project(name)
     kind "ConsoleApp"
     common()
-    files { f, "tests/unit/testlib.c", "tests/unit/testlib.h", "tests/unit/teib.c", "tests/unit/teib.h" }
+    files { f }
+    files(TEST_LIB)
     if extra_files[name] then files(extra_files[name]) end
-    includedirs { "tests/unit", "engine/cli" }
+    includedirs { "tests/lib", "engine/cli" }
     -- where the Lua tests find lua/ (quoted for the shell that runs the compiler)
     buildoptions { "-DLUA_DIR='\"" .. os.getcwd() .. "/lua\"'" }
     links { "etwl" }
@@ -190,15 +197,16 @@ for _, f in ipairs(os.matchfiles("tests/unit/test_*.c")) do
   end
 end
 
--- The Windows backend's tests: the fake ETW/TDH API (tests/win/fake_etw.c)
--- stands in for advapi32 and tdh, so they run under Wine.
+-- The Windows backend's tests: the fake ETW/TDH API (tests/sources/etw/
+-- fake_etw.c) stands in for advapi32 and tdh, so they run under Wine.
 if WINDOWS then
-  for _, f in ipairs(os.matchfiles("tests/win/test_*.c")) do
+  for _, f in ipairs(os.matchfiles(WINDOWS_ONLY .. "test_*.c")) do
     project(path.getbasename(f))
       kind "ConsoleApp"
       common()
-      files { f, "tests/win/fake_etw.c", "tests/win/fake_etw.h", "tests/unit/testlib.c", "tests/unit/teib.c" }
-      includedirs { "tests/unit", "tests/win", "engine/sources/etw" }
+      files { f, WINDOWS_ONLY .. "fake_etw.c", WINDOWS_ONLY .. "fake_etw.h" }
+      files(TEST_LIB)
+      includedirs { "tests/lib", WINDOWS_ONLY, "engine/sources/etw" }
       buildoptions { "-DLUA_DIR='\"" .. os.getcwd() .. "/lua\"'" }
       links { "etwl" }
       use_pkg(DEPS .. " cmocka")

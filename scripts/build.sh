@@ -86,7 +86,7 @@ build)
 windows)
     build release
     build_windows
-    exec sh tests/win/run.sh
+    exec sh tests/sources/etw/run.sh
     ;;
 install)
     build release

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # CI may run us with stdin closed; tests that need a terminal (script) need one
 exec </dev/null
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lib/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suites_pass=0
 suites_fail=0
@@ -57,11 +57,11 @@ for cfg in release sanitize; do
             printf '%s\n' "$out" | grep -v '^\[ \(RUN\|      OK\) ' | tail -40
         fi
     done
-    suite "$cfg/e2e" bash tests/e2e/run.sh "build/bin/$cfg/etwlua"
+    suite "$cfg/e2e" bash tests/cli/e2e/run.sh "build/bin/$cfg/etwlua"
     # the ETL reader over the real traces in ../shared (skipped without it)
-    suite "$cfg/etl" bash tests/etl/run.sh "build/bin/$cfg/etwlua"
+    suite "$cfg/etl" bash tests/sources/etl/run.sh "build/bin/$cfg/etwlua"
     # live tracefs sessions: root only; the script says why when it skips
-    suite "$cfg/live" bash tests/linux/live.sh "build/bin/$cfg/etwlua"
+    suite "$cfg/live" bash tests/sources/tracefs/live.sh "build/bin/$cfg/etwlua"
 done
 
 # Lua-level suites: the rules over their own examples, the helpers, and the
@@ -72,7 +72,7 @@ suite rules-report python3 tests/rules/report.py build/bin/release/etwlua --chec
 
 # the Windows build under Wine: the ETW backend against the fake API, the
 # portable unit tests, and the end-to-end cases
-suite windows sh tests/win/run.sh
+suite windows sh tests/sources/etw/run.sh
 
 echo "$tests_pass passed, $tests_fail failed"
 [ $tests_fail = 0 ] && [ $suites_fail = 0 ]

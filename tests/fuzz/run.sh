@@ -7,9 +7,10 @@ cd "$(dirname "$0")/../.."
 secs=${1:-60}
 out=build/fuzz
 mkdir -p "$out"
-srcs="engine/arena.c engine/buf.c engine/config.c engine/decode.c engine/event.c engine/format.c engine/json_read.c
-      engine/json_write.c engine/schema.c engine/status.c engine/text_write.c engine/utf.c"
-flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iengine $(pkg-config --cflags yajl)"
+srcs="engine/util/arena.c engine/util/buf.c engine/session/config.c engine/core/decode.c engine/core/event.c
+      engine/core/format.c engine/sources/jsonl/json_read.c engine/output/json_write.c engine/core/schema.c
+      engine/core/status.c engine/output/text_write.c engine/util/utf.c"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iengine -Iengine/include $(pkg-config --cflags yajl)"
 for t in json decode; do
     clang $flags -o "$out/fuzz_$t" tests/fuzz/fuzz_$t.c $srcs $(pkg-config --libs yajl)
     mkdir -p "$out/corpus_$t"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tests/etl/synth.py OUT [cycles32] - writes a small ETL file laid out by
+"""tests/sources/etl/synth.py OUT [cycles32] - writes a small ETL file laid out by
 hand from the documented structures, for what the sample traces do not have.
 
 Default: instance headers (EVENT_INSTANCE_GUID_HEADER: a full header, then

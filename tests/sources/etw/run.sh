@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/win/run.sh - the Windows build under Wine: its cmocka tests (the ETW
+# tests/sources/etw/run.sh - the Windows build under Wine: its cmocka tests (the ETW
 # backend against the fake API, and the portable unit tests) and the
 # end-to-end cases, whose output must match the Linux build's byte for byte.
 # Expects scripts/build.sh to have cross-built build/mingw.  Ends with
@@ -9,7 +9,7 @@
 # nothing here reaches them (the tests install the fake; the end-to-end
 # cases never open a live session).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 BIN=build/mingw/bin/release
 if [ -x /usr/lib/wine/wine64 ]; then WINE=/usr/lib/wine/wine64; else WINE=$(command -v wine64 || command -v wine || true); fi
 if [ -z "$WINE" ] || [ ! -f "$BIN/etwlua.exe" ]; then
@@ -40,7 +40,7 @@ for t in "$BIN"/test_*.exe; do
     fi
 done
 
-out=$(ETWLUA_E2E_WINDOWS=1 bash tests/e2e/run.sh tests/win/etwlua-wine.sh 2>&1)
+out=$(ETWLUA_E2E_WINDOWS=1 bash tests/cli/e2e/run.sh tests/sources/etw/etwlua-wine.sh 2>&1)
 printf '%s\n' "$out" | grep -v '^e2e: [0-9]* passed'
 p=$(printf '%s\n' "$out" | sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed/\1/p')
 f=$(printf '%s\n' "$out" | sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed/\2/p')
@@ -60,7 +60,7 @@ for args in "--no-rules -r tests/data/events.jsonl --dump --json" "-r tests/data
     # shellcheck disable=SC2086
     build/bin/release/etwlua $args >build/mingw/linux.out 2>&1
     # shellcheck disable=SC2086
-    tests/win/etwlua-wine.sh $args >build/mingw/windows.out 2>&1
+    tests/sources/etw/etwlua-wine.sh $args >build/mingw/windows.out 2>&1
     if cmp -s build/mingw/linux.out build/mingw/windows.out; then pass=$((pass + 1)); else
         fail=$((fail + 1))
         echo "FAIL: 'etwlua $args' differs between the Linux and Windows builds"

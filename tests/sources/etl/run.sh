@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/etl/run.sh BIN - the native ETL reader over the real traces in
+# tests/sources/etl/run.sh BIN - the native ETL reader over the real traces in
 # ../shared/data/etl, checked against Microsoft TraceEvent's baselines where
 # they exist; then hostile files made from them.  Skips, saying so, when
 # ../shared is absent.  Ends with "etl: N passed, N failed".
@@ -7,7 +7,7 @@ set -u
 exec </dev/null
 BIN=$(realpath "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
-DATA=$HERE/../../../shared/data/etl
+DATA=$HERE/../../../../shared/data/etl
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 pass=0

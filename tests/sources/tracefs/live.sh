@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/linux/live.sh BIN - live tracefs sessions, for real (root only).
+# tests/sources/tracefs/live.sh BIN - live tracefs sessions, for real (root only).
 #
 # Skips, saying why, without root or tracefs.  Ends with
 # "live: N passed, N failed".

@@ -1,6 +1,6 @@
 /* test_etl.c - the portable pieces of the ETL reader: the Plain LZ77
  * decompressor of compressed buffers, and TraceLogging metadata.  The
- * reader itself runs over the real traces in ../shared (tests/etl/run.sh). */
+ * reader itself runs over the real traces in ../shared (tests/sources/etl/run.sh). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# tests/e2e/run.sh BIN [--update]
+# tests/cli/e2e/run.sh BIN [--update]
 #
 # Runs the etwlua binary on the files in tests/data and compares stdout,
-# stderr and the exit code with tests/e2e/cases/NAME.{out,err,code}.  Each
+# stderr and the exit code with tests/cli/e2e/cases/NAME.{out,err,code}.  Each
 # NAME.args holds the arguments (run from tests/data, so file names in
 # messages are stable).  --update rewrites the expected files; review the
 # diff before committing it.  Ends with "N passed, N failed".
@@ -15,7 +15,7 @@ exec </dev/null # stdin may be closed in CI; script(1) needs one
 BIN=$(realpath "$1")
 UPDATE=${2:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
-DATA=$HERE/../data
+DATA=$HERE/../../data
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 pass=0
@@ -150,7 +150,7 @@ if [ -n "$WINDOWS" ]; then
 else
 mkdir -p "$TMP/prefix/bin" "$TMP/prefix/share/etwlua" "$TMP/elsewhere"
 cp "$BIN" "$TMP/prefix/bin/etwlua"
-cp -R "$HERE/../../lua" "$TMP/prefix/share/etwlua/lua"
+cp -R "$HERE/../../../lua" "$TMP/prefix/share/etwlua/lua"
 (cd "$TMP/elsewhere" && env -u ETWLUA_LUA_DIR "$TMP/prefix/bin/etwlua" -r /dev/null \
     -e 'print(require("etwlua.path").name("C:\\x\\Y.EXE"), #require("etwlua.rules").all > 50)' 2>"$TMP/err")
 if grep -qx "y.exe.true" "$TMP/err"; then ok; else bad "installed layout finds lua/ and rules/"; cat "$TMP/err"; fi
@@ -159,7 +159,7 @@ fi
 # Damaged EVTX input (from the shared samples, when present): a truncated
 # file and one with a corrupted chunk are reported by file and record,
 # never crash, and the records that can be read still arrive.
-SAMPLE="$HERE/../../../shared/data/evtx-attack-samples/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx"
+SAMPLE="$HERE/../../../../shared/data/evtx-attack-samples/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx"
 if [ -n "$WINDOWS" ]; then
     echo "e2e: damaged-EVTX checks skipped on Windows (libevtx is not cross-built)"
 elif [ -f "$SAMPLE" ]; then

@@ -12,7 +12,6 @@
  *   e  reference: the same handler fed a fresh 16-field Lua table per event,
  *      built eagerly as a log shipper's Lua filter does
  *   f  the whole rule library (lua/rules) over the same mix */
-#include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +229,8 @@ static int run_script(bench *b, const char *name, uint64_t n, const char *code, 
     return 1;
 }
 
+static etwl_event *next_event(void *b, uint64_t i) { return deliver(b, i); }
+
 static double run_eager(bench *b, uint64_t n)
 {
     etwl_lua *x = host("local sink = 0\n"
@@ -237,48 +238,10 @@ static double run_eager(bench *b, uint64_t n)
                        "  local pid, id, name = t.pid, t.id, t.Name\n"
                        "  if #name > 0 then sink = sink + pid + id end\n"
                        "end\n");
-    lua_State *L;
-    uint64_t i;
     double t0;
-    int ref;
     if (!x) return 0;
-    L = x->L;
-    lua_getfield(L, LUA_REGISTRYINDEX, "etwl.loaded");
-    lua_getfield(L, -1, "etw");
-    lua_getfield(L, -1, "_bench_handler");
-    ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pop(L, 2);
     t0 = now_s();
-    for (i = 0; i < n; i++) {
-        etwl_event *ev = deliver(b, i);
-        uint32_t k, np = etwl_event_prop_count(ev);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-        lua_createtable(L, 0, 16);
-        lua_pushinteger(L, ev->hdr.pid);
-        lua_setfield(L, -2, "pid");
-        lua_pushinteger(L, ev->hdr.tid);
-        lua_setfield(L, -2, "tid");
-        lua_pushinteger(L, ev->hdr.desc.id);
-        lua_setfield(L, -2, "id");
-        lua_pushinteger(L, ev->hdr.desc.level);
-        lua_setfield(L, -2, "level");
-        lua_pushinteger(L, (lua_Integer)ev->hdr.desc.keyword);
-        lua_setfield(L, -2, "keyword");
-        lua_pushinteger(L, ev->hdr.ts);
-        lua_setfield(L, -2, "ts");
-        lua_pushlstring(L, ev->hdr.provider_name, ev->hdr.provider_name_len);
-        lua_setfield(L, -2, "provider");
-        lua_pushinteger(L, ev->hdr.desc.opcode);
-        lua_setfield(L, -2, "opcode");
-        for (k = 0; k < np; k++) {
-            uint32_t len;
-            const char *name = etwl_event_prop_name(ev, k, &len);
-            lua_pushlstring(L, name, len);
-            etwl_lua_push_value(L, etwl_event_prop(ev, k), 0);
-            lua_rawset(L, -3);
-        }
-        etwl_lua_pcall(x, 1, 0, NULL);
-    }
+    etwl_lua_bench_eager(x, next_event, b, n);
     t0 = now_s() - t0;
     etwl_lua_free(x);
     return t0;
@@ -375,7 +338,7 @@ int etwl_bench_main(int argc, char **argv)
         s = run(&b, x, n, NULL);
         report("f_rule_library", n, s);
         printf("bench f_rule_library rule_files=%d handlers=%d alerts=%llu\n", count, etwl_lua_nhandlers(x),
-               (unsigned long long)x->alerts);
+               (unsigned long long)etwl_lua_alerts(x));
         etwl_lua_free(x);
         fclose(o.alert_out);
     }

@@ -24,7 +24,7 @@ static int is_dir(const char *p)
 int etwl_default_rules_dir(etwl_lua *x, char *out, size_t n)
 {
     /* lua/rules in the source tree and in an install alike */
-    if (snprintf(out, n, "%s/rules", x->lua_dir) < (int)n && is_dir(out)) return 1;
+    if (snprintf(out, n, "%s/rules", etwl_lua_dir(x)) < (int)n && is_dir(out)) return 1;
     return 0;
 }
 
@@ -93,18 +93,12 @@ etwl_status etwl_load_rules(etwl_lua *x, const etwl_cli_opts *o, int *count, etw
         if (!etwl_default_rules_dir(x, dir, sizeof dir))
             return etwl_error_set(err, ETWL_ENOTFOUND,
                                   "the rule library was not found next to %s (use --no-rules, or --rules DIR)",
-                                  x->lua_dir);
+                                  etwl_lua_dir(x));
         if ((st = load_path(x, dir, count, err)) != ETWL_OK) return st;
     }
     for (i = 0; i < o->nrules_dirs; i++)
         if ((st = load_path(x, o->rules_dirs[i], count, err)) != ETWL_OK) return st;
     return ETWL_OK;
-}
-
-static int test_write(lua_State *L)
-{
-    fprintf(stdout, "%s\n", luaL_checkstring(L, 1));
-    return 0;
 }
 
 /* `etwlua test [RULES...]`: every rule over its own examples. */
@@ -121,7 +115,6 @@ int etwl_rule_test_main(int argc, char **argv)
         fprintf(stderr, "etwlua: %s\n", err.message);
         return 1;
     }
-    etwl_lua_set_test_mode(x, 1);
     o.no_rules = argc > 2; /* named rule files or folders replace the library */
     for (i = 2; i < argc && o.nrules_dirs < (int)(sizeof o.rules_dirs / sizeof o.rules_dirs[0]); i++)
         o.rules_dirs[o.nrules_dirs++] = argv[i];
@@ -130,26 +123,11 @@ int etwl_rule_test_main(int argc, char **argv)
         etwl_lua_free(x);
         return 6;
     }
-    /* scripts see only their sandbox, so the writer travels in the etw module */
-    lua_getfield(x->L, LUA_REGISTRYINDEX, "etwl.loaded");
-    lua_getfield(x->L, -1, "etw");
-    lua_pushcfunction(x->L, test_write);
-    lua_setfield(x->L, -2, "_test_write");
-    lua_pop(x->L, 2);
-    if (etwl_lua_load_string(x,
-                             "local etw = require 'etw'\n"
-                             "local n = require('etwlua.rules').selftest(etw._inject, etw._test_write)\n"
-                             "etw._test_failures = n\n",
-                             "etwlua test", &err) != ETWL_OK) {
+    if (etwl_lua_selftest(x, &failures, &err) != ETWL_OK) {
         fprintf(stderr, "etwlua: %s\n", err.message);
         etwl_lua_free(x);
         return 1;
     }
-    lua_getfield(x->L, LUA_REGISTRYINDEX, "etwl.loaded");
-    lua_getfield(x->L, -1, "etw");
-    lua_getfield(x->L, -1, "_test_failures");
-    failures = (int)lua_tointeger(x->L, -1);
-    lua_pop(x->L, 3);
     etwl_lua_free(x);
     return failures ? 1 : 0;
 }

@@ -10,6 +10,7 @@
 #include "etwl.h"
 #include "library.h"
 #include "lua/lua_host.h"
+#include "output/alert.h"
 #include "opts.h"
 #include "platform/sys.h"
 #include "output/traceevent/traceevent.h"
@@ -40,15 +41,30 @@ static const char *etw_buffers(const etwl_stats *st, char *buf, size_t n)
     return buf;
 }
 
+typedef struct loss {
+    const etwl_stats *st;
+    uint64_t fresh; /* lost since the last alert */
+} loss;
+
+static void loss_fields(etwl_buf *b, int json, void *ctx)
+{
+    const loss *l = ctx;
+    etwl_buf_printf(b, json ? "{\"buffers_lost\":%llu,\"lost\":%llu,\"new\":%llu}" : " buffers_lost=%llu lost=%llu new=%llu",
+                    (unsigned long long)l->st->buffers_lost, (unsigned long long)l->st->lost,
+                    (unsigned long long)l->fresh);
+}
+
 /* The engine's own alert: the session lost events (full ring buffers,
- * ETW buffer loss).  Same shapes as script alerts. */
+ * ETW buffer loss), written as script alerts are (output/alert.c). */
 static void check_losses(run *r, int final)
 {
     etwl_stats st;
     etwl_buf b;
-    char ts[ETWL_TIME_STRLEN + 1], bufs[96];
+    char ts[ETWL_TIME_STRLEN + 1], bufs[96], msg[200];
     struct timespec now;
     uint64_t total;
+    loss l;
+    etwl_alert a;
     if (!r->s) return;
     etwl_session_stats(r->s, &st);
     /* a lost ETW buffer held an unknown number of events: it counts as one */
@@ -56,19 +72,15 @@ static void check_losses(run *r, int final)
     if (total <= r->lost_reported) return;
     clock_gettime(CLOCK_REALTIME, &now);
     etwl_time_format(etwl_time_from_unix_ns((int64_t)now.tv_sec * 1000000000 + now.tv_nsec), ts);
+    snprintf(msg, sizeof msg, "%llu events lost so far%s%s", (unsigned long long)st.lost,
+             etw_buffers(&st, bufs, sizeof bufs), final ? " (at exit)" : "");
+    l = (loss){&st, total - r->lost_reported};
+    a = (etwl_alert){ts, "etwlua.events_lost", 18, "The session lost events", 23, "high", msg, strlen(msg), NULL,
+                     NULL, loss_fields, &l};
     etwl_buf_init(&b);
-    if (isatty(1))
-        etwl_buf_printf(&b, "%s ALERT [high] etwlua.events_lost: the session lost events - %llu lost so far%s%s\n", ts,
-                        (unsigned long long)st.lost, etw_buffers(&st, bufs, sizeof bufs),
-                        final ? " (at exit)" : "");
-    else
-        etwl_buf_printf(&b, "{\"time\":\"%s\",\"rule\":\"etwlua.events_lost\",\"title\":\"The session lost events\","
-                            "\"severity\":\"high\",\"techniques\":[],\"message\":\"%llu events lost so far%s\","
-                            "\"event\":null,\"fields\":{\"lost\":%llu,\"buffers_lost\":%llu,\"new\":%llu}}\n",
-                        ts, (unsigned long long)st.lost, etw_buffers(&st, bufs, sizeof bufs),
-                        (unsigned long long)st.lost, (unsigned long long)st.buffers_lost,
-                        (unsigned long long)(total - r->lost_reported));
-    if (b.data) fputs(b.data, stdout);
+    etwl_alert_write(&b, &a, !isatty(1));
+    etwl_buf_putc(&b, '\n');
+    if (!b.oom) fwrite(b.data, 1, b.len, stdout);
     etwl_buf_free(&b);
     r->lost_reported = total;
 }
@@ -148,7 +160,7 @@ static int load_scripts(etwl_cli_opts *o, run *r)
     lo.lua_dir = o->lua_dir;
     lo.proc_grace = o->proc_grace * 10000000LL;
     if (etwl_lua_new(&lo, &r->lua, &err) != ETWL_OK) return report(&err);
-    r->lua->timing = o->stats && !o->alerts_only;
+    etwl_lua_set_timing(r->lua, o->stats && !o->alerts_only);
     {
         int n = 0;
         if (etwl_load_rules(r->lua, o, &n, &err) != ETWL_OK) {

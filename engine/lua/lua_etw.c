@@ -12,8 +12,8 @@
 #include <time.h>
 
 #include "core/event.h"
-#include "sources/jsonl/json_read.h"
-#include "lua/lua_host.h"
+#include "lua/lua_int.h"
+#include "output/alert.h"
 #include "output/output.h"
 
 static void origin(lua_State *L, char *out, size_t n)
@@ -245,6 +245,9 @@ static int l_stats(lua_State *L)
 
 static const char *const severities[] = {"info", "low", "medium", "high", "critical", NULL};
 
+/* The value stays on the stack until l_alert returns: a value from __index,
+ * or a number converted in place, is in no table, and a later field's
+ * __index could otherwise collect it while its text is still used. */
 static const char *opt_field(lua_State *L, const char *k, size_t *n)
 {
     const char *s = NULL;
@@ -254,7 +257,6 @@ static const char *opt_field(lua_State *L, const char *k, size_t *n)
             luaL_error(L, "etw.alert: '%s' must be a string", k);
         s = lua_tolstring(L, -1, n);
     }
-    lua_pop(L, 1); /* the string stays alive in the table */
     return s;
 }
 
@@ -354,6 +356,61 @@ static void text_lua_value(lua_State *L, etwl_buf *b, int idx)
     lua_pop(L, 1);
 }
 
+/* The parts of a script alert that are Lua tables, for alert.c. */
+typedef struct lua_alert {
+    lua_State *L;
+    int tech, fields; /* stack slots; 0 when absent */
+} lua_alert;
+
+static void alert_techniques(etwl_buf *b, int json, void *ctx)
+{
+    lua_alert *la = ctx;
+    lua_State *L = la->L;
+    int tech = la->tech;
+    if (json) {
+        if (lua_type(L, tech) == LUA_TSTRING) {
+            etwl_buf_putc(b, '[');
+            json_lua_value(L, b, tech, 0);
+            etwl_buf_putc(b, ']');
+        } else {
+            json_lua_value(L, b, tech, 0);
+        }
+    } else if (lua_type(L, tech) == LUA_TSTRING) {
+        text_lua_value(L, b, tech);
+    } else {
+        lua_Integer k, n = (lua_Integer)lua_rawlen(L, tech);
+        for (k = 1; k <= n; k++) {
+            lua_rawgeti(L, tech, k);
+            if (k > 1) etwl_buf_putc(b, ',');
+            text_lua_value(L, b, lua_gettop(L));
+            lua_pop(L, 1);
+        }
+    }
+}
+
+static void alert_fields(etwl_buf *b, int json, void *ctx)
+{
+    lua_alert *la = ctx;
+    lua_State *L = la->L;
+    int fi = la->fields, k, nk;
+    const char **names;
+    if (json) {
+        json_lua_value(L, b, fi, 0);
+        return;
+    }
+    nk = sorted_keys(L, fi, &names);
+    for (k = 0; k < nk; k++) {
+        etwl_buf_putc(b, ' ');
+        etwl_text_put_escaped(b, names[k], strlen(names[k]));
+        etwl_buf_putc(b, '=');
+        lua_getfield(L, fi, names[k]);
+        text_lua_value(L, b, lua_gettop(L));
+        lua_pop(L, 1);
+    }
+    free(names);
+    lua_pop(L, 1); /* the keys */
+}
+
 /* etw.alert{rule=, title=, severity=, technique=, message=, event=, fields=} */
 static int l_alert(lua_State *L)
 {
@@ -363,7 +420,9 @@ static int l_alert(lua_State *L)
     const char *rule, *title, *msg, *sev;
     etwl_event *ev = NULL;
     char ts[ETWL_TIME_STRLEN + 1];
-    int i, tech;
+    int i;
+    lua_alert la = {L, 0, 0};
+    etwl_alert a;
     luaL_checktype(L, 1, LUA_TTABLE);
     rule = opt_field(L, "rule", &rn);
     if (!rule) return luaL_argerror(L, 1, "'rule' is required");
@@ -376,12 +435,12 @@ static int l_alert(lua_State *L)
     if (!severities[i]) return luaL_argerror(L, 1, "'severity' must be info, low, medium, high or critical");
     if (lua_getfield(L, 1, "event") != LUA_TNIL) ev = etwl_lua_check_event(L, -1); /* raises if expired */
     lua_pop(L, 1);
-    tech = lua_getfield(L, 1, "technique") != LUA_TNIL ? lua_gettop(L) : 0;
-    if (!tech) {
+    la.tech = lua_getfield(L, 1, "technique") != LUA_TNIL ? lua_gettop(L) : 0;
+    if (!la.tech) {
         lua_pop(L, 1);
-        tech = lua_getfield(L, 1, "techniques") != LUA_TNIL ? lua_gettop(L) : 0;
+        la.tech = lua_getfield(L, 1, "techniques") != LUA_TNIL ? lua_gettop(L) : 0;
     }
-    if (tech && lua_type(L, tech) != LUA_TSTRING && lua_type(L, tech) != LUA_TTABLE)
+    if (la.tech && lua_type(L, la.tech) != LUA_TSTRING && lua_type(L, la.tech) != LUA_TTABLE)
         return luaL_argerror(L, 1, "'technique' must be a string or a list of strings");
     if (ev) {
         etwl_time_format(ev->hdr.ts, ts);
@@ -391,7 +450,7 @@ static int l_alert(lua_State *L)
         etwl_time_format(etwl_time_from_unix_ns((int64_t)now.tv_sec * 1000000000 + now.tv_nsec), ts);
     }
     x->alerts++;
-    if (x->test_mode && x->capture_ref != LUA_NOREF) { /* etwlua test: collect, do not write */
+    if (x->capture_ref != LUA_NOREF) { /* etwlua test: collect, do not write */
         lua_rawgeti(L, LUA_REGISTRYINDEX, x->capture_ref);
         lua_pushlstring(L, rule, rn);
         lua_pushboolean(L, 1);
@@ -399,115 +458,18 @@ static int l_alert(lua_State *L)
         lua_pop(L, 1);
         return 0;
     }
+    la.fields = lua_getfield(L, 1, "fields") == LUA_TTABLE ? lua_gettop(L) : 0;
+    a = (etwl_alert){ts, rule, rn, title, tn, sev, msg, mn, ev, la.tech ? alert_techniques : NULL,
+                     la.fields ? alert_fields : NULL, &la};
     etwl_buf_reset(b);
-    if (x->o.alerts_json) {
-        etwl_buf_printf(b, "{\"time\":\"%s\",\"rule\":", ts);
-        etwl_json_put_string(b, rule, rn);
-        etwl_buf_puts(b, ",\"title\":");
-        etwl_json_put_string(b, title ? title : rule, title ? tn : rn);
-        etwl_buf_printf(b, ",\"severity\":\"%s\",\"techniques\":", sev);
-        if (!tech) etwl_buf_puts(b, "[]");
-        else if (lua_type(L, tech) == LUA_TSTRING) {
-            etwl_buf_putc(b, '[');
-            json_lua_value(L, b, tech, 0);
-            etwl_buf_putc(b, ']');
-        } else {
-            json_lua_value(L, b, tech, 0);
-        }
-        etwl_buf_puts(b, ",\"message\":");
-        etwl_json_put_string(b, msg ? msg : "", msg ? mn : 0);
-        etwl_buf_puts(b, ",\"event\":");
-        if (ev) etwl_event_write_json(ev, b);
-        else etwl_buf_puts(b, "null");
-        etwl_buf_puts(b, ",\"fields\":");
-        if (lua_getfield(L, 1, "fields") == LUA_TTABLE) json_lua_value(L, b, lua_gettop(L), 0);
-        else etwl_buf_puts(b, "{}");
-        lua_pop(L, 1);
-        etwl_buf_putc(b, '}');
-    } else {
-        etwl_buf_printf(b, "%s ALERT [%s] ", ts, sev);
-        etwl_text_put_escaped(b, rule, rn);
-        if (title) {
-            etwl_buf_puts(b, ": ");
-            etwl_text_put_escaped(b, title, tn);
-        }
-        if (tech) {
-            etwl_buf_puts(b, " (");
-            if (lua_type(L, tech) == LUA_TSTRING) text_lua_value(L, b, tech);
-            else {
-                lua_Integer k, n = (lua_Integer)lua_rawlen(L, tech);
-                for (k = 1; k <= n; k++) {
-                    lua_rawgeti(L, tech, k);
-                    if (k > 1) etwl_buf_putc(b, ',');
-                    text_lua_value(L, b, lua_gettop(L));
-                    lua_pop(L, 1);
-                }
-            }
-            etwl_buf_putc(b, ')');
-        }
-        if (msg) {
-            etwl_buf_puts(b, " - ");
-            etwl_text_put_escaped(b, msg, mn);
-        }
-        if (ev) etwl_buf_printf(b, " pid=%u", (unsigned)ev->hdr.pid);
-        if (lua_getfield(L, 1, "fields") == LUA_TTABLE) {
-            int fi = lua_gettop(L), k, nk;
-            const char **names;
-            nk = sorted_keys(L, fi, &names);
-            for (k = 0; k < nk; k++) {
-                etwl_buf_putc(b, ' ');
-                etwl_text_put_escaped(b, names[k], strlen(names[k]));
-                etwl_buf_putc(b, '=');
-                lua_getfield(L, fi, names[k]);
-                text_lua_value(L, b, lua_gettop(L));
-                lua_pop(L, 1);
-            }
-            free(names);
-            lua_pop(L, 1); /* the keys */
-        }
-        lua_pop(L, 1);
-    }
+    etwl_alert_write(b, &a, x->o.alerts_json);
     if (b->oom) return luaL_error(L, "out of memory");
     etwl_buf_putc(b, '\n');
     fwrite(b->data, 1, b->len, x->o.alert_out);
     return 0;
 }
 
-/* etw._inject(json) -> {rule_id = true, ...}: dispatches one event given as
- * a JSON line through the C filters and every handler (etwlua test only). */
-static int l_inject(lua_State *L)
-{
-    etwl_lua *x = etwl_lua_host(L);
-    size_t n;
-    const char *json = luaL_checklstring(L, 1, &n);
-    char err[300];
-    etwl_json_reader *jr;
-    etwl_event ev;
-    etwl_status st;
-    if (!x->test_mode) return luaL_error(L, "etw._inject is only for 'etwlua test'");
-    if (x->cur) return luaL_error(L, "etw._inject cannot run inside a handler");
-    jr = etwl_json_reader_new();
-    if (!jr) return luaL_error(L, "out of memory");
-    etwl_event_init(&ev);
-    ev.seq = x->dispatch_seq + 1000000; /* unrelated to any real event */
-    etwl_event_begin(&ev);
-    st = etwl_json_parse_event(jr, json, n, &ev, err, sizeof err);
-    etwl_json_reader_free(jr);
-    if (st != ETWL_OK) {
-        etwl_event_release(&ev);
-        return luaL_error(L, "etw._inject: %s", err);
-    }
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    x->capture_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    etwl_lua_dispatch(x, &ev);
-    luaL_unref(L, LUA_REGISTRYINDEX, x->capture_ref);
-    x->capture_ref = LUA_NOREF;
-    etwl_event_release(&ev);
-    return 1;
-}
-
-static const luaL_Reg etw_funcs[] = {{"_inject", l_inject},{"on", l_on},       {"alert", l_alert}, {"on_start", l_on_start},
+static const luaL_Reg etw_funcs[] = {{"on", l_on},       {"alert", l_alert}, {"on_start", l_on_start},
                                      {"on_stop", l_on_stop}, {"every", l_every}, {"stats", l_stats},
                                      {NULL, NULL}};
 

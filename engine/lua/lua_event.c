@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "core/event.h"
-#include "lua/lua_host.h"
+#include "lua/lua_int.h"
 
 #define EV_MT "etw.event"
 #define INFO_MT "etw.info"

@@ -7,7 +7,7 @@
  *   and a count hook that stops a handler after its instruction budget;
  * - the allocator enforces a memory cap, so a greedy handler fails with
  *   "not enough memory" instead of taking the process down. */
-#include "lua/lua_host.h"
+#include "lua/lua_int.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -320,6 +320,7 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     if (!x->o.err_out) x->o.err_out = stderr;
     if (!x->o.max_error_prints) x->o.max_error_prints = 3;
     x->mem_limit = x->o.memory_limit;
+    x->capture_ref = LUA_NOREF;
     {
         etwl_proctab_opts po;
         memset(&po, 0, sizeof po);
@@ -430,11 +431,11 @@ etwl_status etwl_lua_load_string(etwl_lua *x, const char *code, const char *name
 
 void etwl_lua_set_session(etwl_lua *x, etwl_session *s) { x->session = s; }
 
-void etwl_lua_set_test_mode(etwl_lua *x, int on)
-{
-    x->test_mode = on;
-    x->capture_ref = LUA_NOREF;
-}
+void etwl_lua_set_timing(etwl_lua *x, int on) { x->timing = on; }
+
+const char *etwl_lua_dir(const etwl_lua *x) { return x->lua_dir; }
+
+uint64_t etwl_lua_alerts(const etwl_lua *x) { return x->alerts; }
 
 void etwl_lua_set_option_list(etwl_lua *x, const char *name, const char *const *items, int n)
 {

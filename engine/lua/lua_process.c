@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/event.h"
-#include "lua/lua_host.h"
+#include "lua/lua_int.h"
 
 #define PROC_MT "etw.process"
 #define MAX_ANCESTORS 64

@@ -8,7 +8,7 @@
 #include <lauxlib.h>
 
 #include "sources/jsonl/json_read.h"
-#include "lua/lua_host.h"
+#include "lua/lua_int.h"
 #include "testlib.h"
 
 typedef struct fx {

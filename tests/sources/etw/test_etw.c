@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "fake_etw.h"
-#include "lua/lua_host.h"
+#include "lua/lua_int.h"
 #include "teib.h"
 #include "testlib.h"
 #include "sources/etw/win.h"

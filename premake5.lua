@@ -144,7 +144,7 @@ project "etwl"
   files { "engine/include/*.h", "engine/core/*.c", "engine/core/*.h", "engine/util/*.c", "engine/util/*.h",
           "engine/etwfmt/*.c", "engine/etwfmt/*.h", "engine/session/*.c", "engine/session/*.h",
           "engine/process/*.c", "engine/process/*.h", "engine/lua/*.c", "engine/lua/*.h",
-          "engine/output/*.c", "engine/output/*.h", "engine/output/traceevent/*.c", "engine/output/traceevent/*.h",
+          "engine/output/*.c", "engine/output/*.h",
           "engine/platform/*.h", "engine/sources/*.c",
           "engine/sources/jsonl/*.c", "engine/sources/jsonl/*.h", "engine/sources/etl/*.c", "engine/sources/etl/*.h" }
   if WINDOWS then
@@ -157,11 +157,20 @@ project "etwl"
   end
   use_pkg(DEPS .. LIVE_DEPS)
 
+-- The TraceEvent baseline writer (--format traceevent): only for comparing
+-- decodings with Microsoft TraceEvent, so it stays out of the engine library
+-- and only the CLI links it.
+project "etwl_traceevent"
+  kind "StaticLib"
+  common()
+  files { "engine/output/traceevent/*.c", "engine/output/traceevent/*.h" }
+  use_pkg(DEPS .. LIVE_DEPS)
+
 project "etwlua"
   kind "ConsoleApp"
   common()
   files { "engine/cli/*.c", "engine/cli/*.h" }
-  links { "etwl" }
+  links { "etwl_traceevent", "etwl" }
   use_pkg(DEPS .. LIVE_DEPS)
   if WINDOWS then links(WIN_SYSLIBS) else links { "m", "pthread" } end
 

@@ -75,11 +75,15 @@ end
 
 local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat libzip zlib"
 
-local function use_pkg(names)
+-- dynamic: link Lua and lpeg as shared libraries too (a shared library
+-- cannot take Debian's non-PIC static archives)
+local function use_pkg(names, dynamic)
   local r = pkg(names)
   includedirs(r.inc)
   libdirs(r.libdirs)
-  links(r.links)
+  for _, l in ipairs(r.links) do
+    links { dynamic and l:match("^:lib(.+)%.a$") or l }
+  end
   buildoptions(r.other)
 end
 
@@ -137,25 +141,39 @@ workspace "etwlua"
 local LIVE_DEPS = WINDOWS and "" or " libtracefs libtraceevent"
 local WIN_SYSLIBS = { "tdh", "advapi32", "ole32", "psapi", "pthread" }
 
+-- Every engine folder but the CLI and the optional TraceEvent writer; each
+-- platform leaves out the other's folders.  A new source is its folder under
+-- engine/sources/ and its line in engine/sources/sources.c: nothing here.
+local function engine_sources()
+  files { "engine/**.c", "engine/**.h" }
+  excludes { "engine/cli/**", "engine/output/traceevent/**" }
+  if WINDOWS then
+    -- libevtx, libtracefs and libtraceevent are not cross-built
+    excludes { "engine/platform/linux/**", "engine/sources/tracefs/**", "engine/sources/evtx/**" }
+    defines { "ETWL_HAVE_LIVE", "ETWL_HAVE_ETL" }
+  else
+    excludes { "engine/platform/win/**", "engine/sources/etw/**" }
+    defines { "ETWL_HAVE_LIVE" }
+  end
+end
+
 project "etwl"
   kind "StaticLib"
   common()
-  -- the neutral engine: every layer but the platform's own folders
-  files { "engine/include/*.h", "engine/core/*.c", "engine/core/*.h", "engine/util/*.c", "engine/util/*.h",
-          "engine/etwfmt/*.c", "engine/etwfmt/*.h", "engine/session/*.c", "engine/session/*.h",
-          "engine/process/*.c", "engine/process/*.h", "engine/lua/*.c", "engine/lua/*.h",
-          "engine/output/*.c", "engine/output/*.h",
-          "engine/platform/*.h", "engine/sources/*.c",
-          "engine/sources/jsonl/*.c", "engine/sources/jsonl/*.h", "engine/sources/etl/*.c", "engine/sources/etl/*.h" }
-  if WINDOWS then
-    files { "engine/platform/win/*.c", "engine/sources/etw/*.c", "engine/sources/etw/*.h" }
-    defines { "ETWL_HAVE_LIVE", "ETWL_HAVE_ETL" }
-  else
-    files { "engine/platform/linux/*.c", "engine/sources/tracefs/*.c", "engine/sources/tracefs/*.h",
-            "engine/sources/evtx/*.c" }
-    defines { "ETWL_HAVE_LIVE" }
-  end
+  engine_sources()
   use_pkg(DEPS .. LIVE_DEPS)
+
+-- The same engine as a shared library: what a plugin author links, and what
+-- tests/layout/exports.sh holds to the public header's functions.
+if not WINDOWS then
+project "etwl_shared"
+  kind "SharedLib"
+  targetname "etwlua" -- libetwlua.so: a name -letwl cannot pick instead of libetwl.a
+  common()
+  engine_sources()
+  use_pkg(DEPS .. LIVE_DEPS, true)
+  links { "m", "pthread" }
+end
 
 -- The TraceEvent baseline writer (--format traceevent): only for comparing
 -- decodings with Microsoft TraceEvent, so it stays out of the engine library

@@ -19,6 +19,15 @@ extern "C" {
 
 #define ETWL_VERSION "0.1.0"
 
+/* The library exports exactly the functions declared here (built with
+ * -fvisibility=hidden; tests/layout/exports.sh checks it with nm); every other
+ * etwl_ name is internal to the engine. */
+#if defined(__GNUC__) && !defined(_WIN32)
+#define ETWL_API __attribute__((visibility("default")))
+#else
+#define ETWL_API
+#endif
+
 /* printf-style checking; mingw builds use C99 printf (__USE_MINGW_ANSI_STDIO),
  * so %zu and %llu are checked as GNU formats there too. */
 #if defined(__MINGW32__)
@@ -33,22 +42,22 @@ extern "C" {
 
 typedef enum etwl_status {
     ETWL_OK = 0,
-    ETWL_EINVAL,      /* bad argument or option value */
+    ETWL_EINVAL, /* bad argument or option value */
     ETWL_ENOMEM,
-    ETWL_EIO,         /* read/write failure */
-    ETWL_EPARSE,      /* malformed input record */
-    ETWL_ERANGE,      /* number out of range */
-    ETWL_ETRUNC,      /* payload shorter than its schema says */
-    ETWL_ENOTFOUND,   /* no such property / session / provider */
-    ETWL_EEXIST,      /* a session with that name exists */
-    ETWL_ENOTSUP,     /* backend or feature not built on this platform */
-    ETWL_EACCES,      /* needs privileges */
-    ETWL_ESTOPPED,    /* a callback asked processing to stop */
-    ETWL_ESCHEMA,     /* schema is inconsistent */
-    ETWL_ELIMIT       /* a configured limit was hit */
+    ETWL_EIO,       /* read/write failure */
+    ETWL_EPARSE,    /* malformed input record */
+    ETWL_ERANGE,    /* number out of range */
+    ETWL_ETRUNC,    /* payload shorter than its schema says */
+    ETWL_ENOTFOUND, /* no such property / session / provider */
+    ETWL_EEXIST,    /* a session with that name exists */
+    ETWL_ENOTSUP,   /* backend or feature not built on this platform */
+    ETWL_EACCES,    /* needs privileges */
+    ETWL_ESTOPPED,  /* a callback asked processing to stop */
+    ETWL_ESCHEMA,   /* schema is inconsistent */
+    ETWL_ELIMIT     /* a configured limit was hit */
 } etwl_status;
 
-const char *etwl_status_name(etwl_status st);
+ETWL_API const char *etwl_status_name(etwl_status st);
 
 /* An error with context.  Functions that can fail with a detailed reason
  * take an etwl_error*; it may be NULL when the caller only wants the code. */
@@ -58,7 +67,7 @@ typedef struct etwl_error {
     char session[128]; /* set with ETWL_EEXIST: the name that is taken */
 } etwl_error;
 
-etwl_status etwl_error_set(etwl_error *err, etwl_status st, const char *fmt, ...) ETWL_PRINTF(3, 4);
+ETWL_API etwl_status etwl_error_set(etwl_error *err, etwl_status st, const char *fmt, ...) ETWL_PRINTF(3, 4);
 
 /* ---- small value types ----------------------------------------------- */
 
@@ -70,18 +79,18 @@ typedef struct etwl_guid {
 
 #define ETWL_GUID_STRLEN 38 /* "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" */
 /* Accepts with or without braces, any case.  Returns ETWL_EPARSE otherwise. */
-etwl_status etwl_guid_parse(const char *s, size_t n, etwl_guid *out);
+ETWL_API etwl_status etwl_guid_parse(const char *s, size_t n, etwl_guid *out);
 /* Writes 38 chars plus NUL into buf (>= 39 bytes), upper case with braces. */
-void etwl_guid_format(const etwl_guid *g, char *buf);
-int etwl_guid_is_zero(const etwl_guid *g);
-int etwl_guid_equal(const etwl_guid *a, const etwl_guid *b);
+ETWL_API void etwl_guid_format(const etwl_guid *g, char *buf);
+ETWL_API int etwl_guid_is_zero(const etwl_guid *g);
+ETWL_API int etwl_guid_equal(const etwl_guid *a, const etwl_guid *b);
 
 /* Timestamps are FILETIME: 100 ns ticks since 1601-01-01 UTC. */
 #define ETWL_TIME_STRLEN 28 /* "YYYY-MM-DDTHH:MM:SS.fffffffZ" */
-etwl_status etwl_time_parse(const char *s, size_t n, int64_t *out);
+ETWL_API etwl_status etwl_time_parse(const char *s, size_t n, int64_t *out);
 /* Writes RFC 3339 UTC with 7 fraction digits into buf (>= 29 bytes). */
-etwl_status etwl_time_format(int64_t filetime, char *buf);
-int64_t etwl_time_from_unix_ns(int64_t ns);
+ETWL_API etwl_status etwl_time_format(int64_t filetime, char *buf);
+ETWL_API int64_t etwl_time_from_unix_ns(int64_t ns);
 
 /* ---- decoded values -------------------------------------------------- */
 
@@ -125,7 +134,7 @@ struct etwl_member {
     etwl_value value;
 };
 
-const char *etwl_vtype_name(etwl_vtype t);
+ETWL_API const char *etwl_vtype_name(etwl_vtype t);
 
 /* ---- the event --------------------------------------------------------- */
 
@@ -174,10 +183,10 @@ typedef struct etwl_header {
     uint64_t record_id;       /* EVTX EventRecordID */
     const char *channel_name; /* EVTX channel, e.g. "Security" */
     uint32_t channel_name_len;
-    const char *computer;     /* EVTX computer name */
+    const char *computer; /* EVTX computer name */
     uint32_t computer_len;
     int64_t raw_ts; /* the file's own clock (QPC, cycles or FILETIME) before conversion */
-    uint32_t has; /* ETWL_HAS_* */
+    uint32_t has;   /* ETWL_HAS_* */
 } etwl_header;
 
 /* Extended data items; each is optional (see ETWL_EXT_*). */
@@ -212,32 +221,32 @@ typedef struct etwl_ext {
 
 typedef struct etwl_event etwl_event;
 
-const etwl_header *etwl_event_header(const etwl_event *ev);
-const etwl_ext *etwl_event_ext(const etwl_event *ev);
+ETWL_API const etwl_header *etwl_event_header(const etwl_event *ev);
+ETWL_API const etwl_ext *etwl_event_ext(const etwl_event *ev);
 /* Sequence number of the event within its session, from 1.  Bindings use it
  * to detect use of an event after its callback returned. */
-uint64_t etwl_event_seq(const etwl_event *ev);
+ETWL_API uint64_t etwl_event_seq(const etwl_event *ev);
 
 /* Properties.  Indexes run 0..count-1 in schema (or input) order.  A property
  * is decoded on first access and cached for the rest of the event. */
-uint32_t etwl_event_prop_count(etwl_event *ev);
-const char *etwl_event_prop_name(etwl_event *ev, uint32_t i, uint32_t *len);
+ETWL_API uint32_t etwl_event_prop_count(etwl_event *ev);
+ETWL_API const char *etwl_event_prop_name(etwl_event *ev, uint32_t i, uint32_t *len);
 /* Returns the index, or -1 if there is no property of that name. */
-int32_t etwl_event_prop_find(etwl_event *ev, const char *name, size_t len);
+ETWL_API int32_t etwl_event_prop_find(etwl_event *ev, const char *name, size_t len);
 /* Never fails for an index in range: a property that cannot be decoded comes
  * back as an ETWL_VT_ERROR value that says why. */
-const etwl_value *etwl_event_prop(etwl_event *ev, uint32_t i);
+ETWL_API const etwl_value *etwl_event_prop(etwl_event *ev, uint32_t i);
 /* Convenience: find + prop; NULL when absent. */
-const etwl_value *etwl_event_get(etwl_event *ev, const char *name);
+ETWL_API const etwl_value *etwl_event_get(etwl_event *ev, const char *name);
 
 /* The value-map name of property i's number (ETW valueMap or bitMap, e.g.
  * "Running", or "Read|Write" for a bitmap), looked up on first use; NULL
  * when the property has no map or the map has no name for the value.  Valid
  * during the callback. */
-const char *etwl_event_prop_map_name(etwl_event *ev, uint32_t i, uint32_t *len);
+ETWL_API const char *etwl_event_prop_map_name(etwl_event *ev, uint32_t i, uint32_t *len);
 
 /* Raw payload (may be NULL for text sources). */
-const uint8_t *etwl_event_payload(const etwl_event *ev, uint32_t *len);
+ETWL_API const uint8_t *etwl_event_payload(const etwl_event *ev, uint32_t *len);
 
 /* ---- output ------------------------------------------------------------ */
 
@@ -248,28 +257,28 @@ typedef struct etwl_buf {
     int oom; /* set once an append failed; further appends are ignored */
 } etwl_buf;
 
-void etwl_buf_init(etwl_buf *b);
-void etwl_buf_free(etwl_buf *b);
-void etwl_buf_reset(etwl_buf *b);
-void etwl_buf_put(etwl_buf *b, const void *p, size_t n);
-void etwl_buf_puts(etwl_buf *b, const char *s);
-void etwl_buf_putc(etwl_buf *b, char c);
-void etwl_buf_printf(etwl_buf *b, const char *fmt, ...) ETWL_PRINTF(2, 3);
+ETWL_API void etwl_buf_init(etwl_buf *b);
+ETWL_API void etwl_buf_free(etwl_buf *b);
+ETWL_API void etwl_buf_reset(etwl_buf *b);
+ETWL_API void etwl_buf_put(etwl_buf *b, const void *p, size_t n);
+ETWL_API void etwl_buf_puts(etwl_buf *b, const char *s);
+ETWL_API void etwl_buf_putc(etwl_buf *b, char c);
+ETWL_API void etwl_buf_printf(etwl_buf *b, const char *fmt, ...) ETWL_PRINTF(2, 3);
 
 /* One event as one JSON line (no newline), in the input's shape. */
-etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *out);
+ETWL_API etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *out);
 /* One event as one readable line (no newline).  Control characters, quotes,
  * backslashes and bidi overrides are escaped, so hostile strings cannot move
  * the cursor or forge fields. */
-etwl_status etwl_event_write_text(etwl_event *ev, etwl_buf *out);
+ETWL_API etwl_status etwl_event_write_text(etwl_event *ev, etwl_buf *out);
 /* Appends s as a JSON string literal (with quotes). */
-void etwl_json_put_string(etwl_buf *b, const char *s, size_t n);
+ETWL_API void etwl_json_put_string(etwl_buf *b, const char *s, size_t n);
 /* Appends s escaped for a terminal line (no quotes). */
-void etwl_text_put_escaped(etwl_buf *b, const char *s, size_t n);
+ETWL_API void etwl_text_put_escaped(etwl_buf *b, const char *s, size_t n);
 /* Multi-line text (tracebacks): each line escaped on its own, tabs shown as
  * two spaces, and every line after the first starts with `prefix`, so the
  * text stays readable yet cannot forge a line of its own. */
-void etwl_text_put_lines(etwl_buf *b, const char *s, size_t n, const char *prefix);
+ETWL_API void etwl_text_put_lines(etwl_buf *b, const char *s, size_t n, const char *prefix);
 
 /* ---- session configuration ------------------------------------------- */
 
@@ -294,10 +303,10 @@ void etwl_text_put_lines(etwl_buf *b, const char *s, size_t n, const char *prefi
 #define ETWL_MAX_EVENT_IDS 64
 
 typedef struct etwl_provider_spec {
-    char name[256];  /* provider name, or "" when given by GUID only */
+    char name[256]; /* provider name, or "" when given by GUID only */
     etwl_guid guid;
     int has_guid;
-    uint8_t level;   /* 1..5; default 5 (verbose) */
+    uint8_t level; /* 1..5; default 5 (verbose) */
     uint64_t match_any, match_all;
     /* Live ETW: only these event ids are wanted (an EVENT_FILTER_TYPE_EVENT_ID
      * filter, so the others are dropped in the kernel); 0 = all. */
@@ -306,51 +315,51 @@ typedef struct etwl_provider_spec {
 } etwl_provider_spec;
 
 typedef struct etwl_config {
-    char name[128];                 /* session name; default "etwlua" */
+    char name[128]; /* session name; default "etwlua" */
     etwl_provider_spec providers[ETWL_MAX_PROVIDERS];
     int nproviders;
-    uint32_t kernel_flags;          /* ETW EVENT_TRACE_FLAG_* bits */
-    uint32_t enable_props;          /* ETWL_ENABLE_* applied to every provider */
-    const char *read_path;          /* replay source: file path or "-" */
-    size_t max_line_bytes;          /* replay: longest accepted line */
-    int strict;                     /* replay: stop at the first malformed record */
-    size_t buffer_kb;               /* live: buffer size (per CPU on Linux) in KB; 0 = backend default */
+    uint32_t kernel_flags;             /* ETW EVENT_TRACE_FLAG_* bits */
+    uint32_t enable_props;             /* ETWL_ENABLE_* applied to every provider */
+    const char *read_path;             /* replay source: file path or "-" */
+    size_t max_line_bytes;             /* replay: longest accepted line */
+    int strict;                        /* replay: stop at the first malformed record */
+    size_t buffer_kb;                  /* live: buffer size (per CPU on Linux) in KB; 0 = backend default */
     uint32_t min_buffers, max_buffers; /* live ETW: buffer pool; 0 = default */
-    uint32_t flush_timer_s;         /* live ETW: seconds between buffer flushes; 0 = default */
-    const char *backend;            /* NULL: replay when read_path, else live */
-    const char *record_path;        /* live ETW: also write the events to this .etl file,
-                                       and their schemas to record_path + ".schemas" */
-    const char *schemas_path;       /* ETL replay: schemas written by a recording */
+    uint32_t flush_timer_s;            /* live ETW: seconds between buffer flushes; 0 = default */
+    const char *backend;               /* NULL: replay when read_path, else live */
+    const char *record_path;           /* live ETW: also write the events to this .etl file,
+                                          and their schemas to record_path + ".schemas" */
+    const char *schemas_path;          /* ETL replay: schemas written by a recording */
 } etwl_config;
 
-void etwl_config_init(etwl_config *cfg);
+ETWL_API void etwl_config_init(etwl_config *cfg);
 /* Parses "NAME|GUID[:LEVEL[:ANY[:ALL]]]" and appends it. */
-etwl_status etwl_config_add_provider(etwl_config *cfg, const char *spec, etwl_error *err);
+ETWL_API etwl_status etwl_config_add_provider(etwl_config *cfg, const char *spec, etwl_error *err);
 /* Parses "process,image_load,..." and ORs the flags in. */
-etwl_status etwl_config_add_kernel_flags(etwl_config *cfg, const char *list, etwl_error *err);
+ETWL_API etwl_status etwl_config_add_kernel_flags(etwl_config *cfg, const char *list, etwl_error *err);
 /* Parses "SID,TS_ID,STACK_TRACE,..." and ORs the properties in. */
-etwl_status etwl_config_add_enable_props(etwl_config *cfg, const char *list, etwl_error *err);
-etwl_status etwl_level_parse(const char *s, uint8_t *out);
+ETWL_API etwl_status etwl_config_add_enable_props(etwl_config *cfg, const char *list, etwl_error *err);
+ETWL_API etwl_status etwl_level_parse(const char *s, uint8_t *out);
 
 /* Kernel flag names, as used by -k and by the Windows kernel logger. */
 typedef struct etwl_kernel_flag {
     const char *name;
     uint32_t bit; /* EVENT_TRACE_FLAG_* */
 } etwl_kernel_flag;
-const etwl_kernel_flag *etwl_kernel_flags(size_t *count);
+ETWL_API const etwl_kernel_flag *etwl_kernel_flags(size_t *count);
 
 /* Does the event pass the session's provider / kernel-flag selection?
  * Live sessions select in the OS; replay uses this to get the same result. */
-int etwl_config_matches(const etwl_config *cfg, const etwl_event *ev);
+ETWL_API int etwl_config_matches(const etwl_config *cfg, const etwl_event *ev);
 
 /* ---- sessions ---------------------------------------------------------- */
 
 typedef struct etwl_stats {
-    uint64_t read;       /* records read from the source */
-    uint64_t passed;     /* delivered to the callback */
-    uint64_t filtered;   /* dropped by provider/kernel selection */
-    uint64_t malformed;  /* skipped as malformed */
-    uint64_t lost;       /* events lost by the source (buffers, overruns) */
+    uint64_t read;            /* records read from the source */
+    uint64_t passed;          /* delivered to the callback */
+    uint64_t filtered;        /* dropped by provider/kernel selection */
+    uint64_t malformed;       /* skipped as malformed */
+    uint64_t lost;            /* events lost by the source (buffers, overruns) */
     uint64_t buffers_lost;    /* ETW: whole buffers lost (real-time and log) */
     uint64_t buffers_written; /* ETW: buffers the session wrote */
 } etwl_stats;
@@ -362,18 +371,18 @@ typedef void (*etwl_diag_cb)(const char *where, const char *message, void *user)
 
 typedef struct etwl_session etwl_session;
 
-etwl_status etwl_session_open(const etwl_config *cfg, etwl_session **out, etwl_error *err);
-void etwl_session_set_diag(etwl_session *s, etwl_diag_cb cb, void *user);
+ETWL_API etwl_status etwl_session_open(const etwl_config *cfg, etwl_session **out, etwl_error *err);
+ETWL_API void etwl_session_set_diag(etwl_session *s, etwl_diag_cb cb, void *user);
 /* Blocks, calling cb synchronously and in order on this thread, until the
  * source ends or etwl_session_close() is called. */
-etwl_status etwl_session_process(etwl_session *s, etwl_event_cb cb, void *user, etwl_error *err);
+ETWL_API etwl_status etwl_session_process(etwl_session *s, etwl_event_cb cb, void *user, etwl_error *err);
 /* Async-signal-safe and thread-safe: makes process() return soon. */
-void etwl_session_close(etwl_session *s);
-void etwl_session_stats(etwl_session *s, etwl_stats *out);
-const char *etwl_session_name(const etwl_session *s);
-void etwl_session_free(etwl_session *s);
+ETWL_API void etwl_session_close(etwl_session *s);
+ETWL_API void etwl_session_stats(etwl_session *s, etwl_stats *out);
+ETWL_API const char *etwl_session_name(const etwl_session *s);
+ETWL_API void etwl_session_free(etwl_session *s);
 /* Stops a named session, in this process or (for live backends) on the OS. */
-etwl_status etwl_session_kill(const char *backend, const char *name, etwl_error *err);
+ETWL_API etwl_status etwl_session_kill(const char *backend, const char *name, etwl_error *err);
 
 #ifdef __cplusplus
 }

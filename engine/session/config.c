@@ -123,8 +123,7 @@ etwl_status etwl_config_add_provider(etwl_config *cfg, const char *spec, etwl_er
     if (name_parts == np && np > 1) {
         /* no valid tail: explain the most likely mistake */
         if (np <= 4 && lens[1] && level_parse_n(parts[1], lens[1], &sp.level) == ETWL_OK)
-            return etwl_error_set(err, ETWL_EINVAL,
-                                  "provider '%s': keywords must be numbers (0x... or decimal)", spec);
+            return etwl_error_set(err, ETWL_EINVAL, "provider '%s': keywords must be numbers (0x... or decimal)", spec);
         sp.level = ETWL_LEVEL_VERBOSE;
     }
     namelen = (size_t)(parts[name_parts - 1] + lens[name_parts - 1] - parts[0]);
@@ -143,21 +142,25 @@ etwl_status etwl_config_add_provider(etwl_config *cfg, const char *spec, etwl_er
 
 /* EVENT_TRACE_FLAG_* (evntrace.h) */
 static const etwl_kernel_flag kflags[] = {
-    {"process", 0x00000001},      {"thread", 0x00000002},         {"image_load", 0x00000004},
-    {"process_counters", 0x00000008}, {"cswitch", 0x00000010},    {"dpc", 0x00000020},
-    {"interrupt", 0x00000040},    {"syscall", 0x00000080},        {"disk_io", 0x00000100},
-    {"disk_file_io", 0x00000200}, {"disk_io_init", 0x00000400},   {"dispatcher", 0x00000800},
-    {"page_faults", 0x00001000},  {"hard_faults", 0x00002000},    {"virtual_alloc", 0x00004000},
-    {"vamap", 0x00008000},        {"network", 0x00010000},        {"registry", 0x00020000},
-    {"dbgprint", 0x00040000},     {"job", 0x00080000},            {"alpc", 0x00100000},
-    {"split_io", 0x00200000},     {"driver", 0x00800000},         {"profile", 0x01000000},
-    {"file_io", 0x02000000},      {"file_io_init", 0x04000000},
+    {"process", 0x00000001},       {"thread", 0x00000002},
+    {"image_load", 0x00000004},    {"process_counters", 0x00000008},
+    {"cswitch", 0x00000010},       {"dpc", 0x00000020},
+    {"interrupt", 0x00000040},     {"syscall", 0x00000080},
+    {"disk_io", 0x00000100},       {"disk_file_io", 0x00000200},
+    {"disk_io_init", 0x00000400},  {"dispatcher", 0x00000800},
+    {"page_faults", 0x00001000},   {"hard_faults", 0x00002000},
+    {"virtual_alloc", 0x00004000}, {"vamap", 0x00008000},
+    {"network", 0x00010000},       {"registry", 0x00020000},
+    {"dbgprint", 0x00040000},      {"job", 0x00080000},
+    {"alpc", 0x00100000},          {"split_io", 0x00200000},
+    {"driver", 0x00800000},        {"profile", 0x01000000},
+    {"file_io", 0x02000000},       {"file_io_init", 0x04000000},
 };
 
 static const struct {
     const char *alias, *name;
-} kalias[] = {{"tcpip", "network"}, {"net", "network"}, {"image", "image_load"}, {"file", "file_io"},
-              {"systemcall", "syscall"}, {"context_switch", "cswitch"}};
+} kalias[] = {{"tcpip", "network"}, {"net", "network"},        {"image", "image_load"},
+              {"file", "file_io"},  {"systemcall", "syscall"}, {"context_switch", "cswitch"}};
 
 const etwl_kernel_flag *etwl_kernel_flags(size_t *count)
 {
@@ -241,20 +244,20 @@ static const struct {
     uint32_t bits;
     const char *guid;
 } kclasses[] = {
-    {0x00000001 | 0x00000008, "{3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C}"}, /* Process */
-    {0x00000002 | 0x00000010 | 0x00000800, "{3D6FA8D1-FE05-11D0-9DDA-00C04FD7BA7C}"}, /* Thread, CSwitch */
-    {0x00000004, "{2CB15D1D-5FC1-11D2-ABE1-00A0C911F518}"},              /* Image */
+    {0x00000001 | 0x00000008, "{3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C}"},                           /* Process */
+    {0x00000002 | 0x00000010 | 0x00000800, "{3D6FA8D1-FE05-11D0-9DDA-00C04FD7BA7C}"},              /* Thread, CSwitch */
+    {0x00000004, "{2CB15D1D-5FC1-11D2-ABE1-00A0C911F518}"},                                        /* Image */
     {0x00000100 | 0x00000200 | 0x00000400 | 0x00800000, "{3D6FA8D4-FE05-11D0-9DDA-00C04FD7BA7C}"}, /* DiskIo */
-    {0x00000200 | 0x02000000 | 0x04000000, "{90CBDC39-4A3E-11D1-84F4-0000F80464E3}"}, /* FileIo */
-    {0x00010000, "{9A280AC0-C8E0-11D1-84E2-00C04FB998A2}"},              /* TcpIp */
-    {0x00010000, "{BF3A50C5-A9C9-4988-A005-2DF0B7C80F80}"},              /* UdpIp */
-    {0x00020000, "{AE53722E-C863-11D2-8659-00C04FA321A1}"},              /* Registry */
+    {0x00000200 | 0x02000000 | 0x04000000, "{90CBDC39-4A3E-11D1-84F4-0000F80464E3}"},              /* FileIo */
+    {0x00010000, "{9A280AC0-C8E0-11D1-84E2-00C04FB998A2}"},                                        /* TcpIp */
+    {0x00010000, "{BF3A50C5-A9C9-4988-A005-2DF0B7C80F80}"},                                        /* UdpIp */
+    {0x00020000, "{AE53722E-C863-11D2-8659-00C04FA321A1}"},                                        /* Registry */
     {0x00001000 | 0x00002000 | 0x00004000 | 0x00008000, "{3D6FA8D3-FE05-11D0-9DDA-00C04FD7BA7C}"}, /* PageFault */
     {0x00000020 | 0x00000040 | 0x00000080 | 0x01000000, "{CE1DBFB4-137E-4DA6-87B0-3F59AA102CBC}"}, /* PerfInfo */
-    {0x00100000, "{45D8CCCD-539F-4B72-A8B7-5C683142609A}"},              /* ALPC */
-    {0x00200000, "{D837CA92-12B9-44A5-AD6A-3A65B3578AA8}"},              /* SplitIo */
-    {0x00080000, "{3282FC76-FEED-498E-8AA7-E70F459D430E}"},              /* Job */
-    {0x00040000, "{13976D09-A327-438C-950B-7F03192815C7}"},              /* DbgPrint */
+    {0x00100000, "{45D8CCCD-539F-4B72-A8B7-5C683142609A}"},                                        /* ALPC */
+    {0x00200000, "{D837CA92-12B9-44A5-AD6A-3A65B3578AA8}"},                                        /* SplitIo */
+    {0x00080000, "{3282FC76-FEED-498E-8AA7-E70F459D430E}"},                                        /* Job */
+    {0x00040000, "{13976D09-A327-438C-950B-7F03192815C7}"},                                        /* DbgPrint */
 };
 
 static int kernel_match(uint32_t flags, const etwl_guid *g)

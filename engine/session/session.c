@@ -57,11 +57,8 @@ static const etwl_source_ops *by_name(const etwl_source_ops *ops, const void *na
 
 const etwl_source_ops *etwl_source_find(const char *name) { return each_source(by_name, name); }
 
-#if defined(_WIN32)
-#define LIVE_NAME "live ETW sessions are"
-#else
-#define LIVE_NAME "live sessions on this platform (tracefs) are"
-#endif
+/* no registered source has ETWL_SOURCE_LIVE */
+#define NO_LIVE "live sessions on this platform are"
 
 /* A recording as the probes see it. */
 typedef struct recording {
@@ -100,7 +97,7 @@ static const etwl_source_ops *for_recording(const char *path, etwl_error *err)
     }
     each_source(ask_probe, &r);
     if (!r.winner) {
-        const char *why = etwl_sniff_unread(r.kind);
+        const char *why = etwl_sources_unread(r.kind);
         etwl_error_set(err, ETWL_ENOTSUP, "%s: %s", path, why ? why : "no source of this etwlua reads it");
     }
     return r.winner;
@@ -113,7 +110,8 @@ static const etwl_source_ops *pick(const etwl_config *cfg, etwl_error *err)
     ops = etwl_source_find(cfg->backend ? cfg->backend : "live");
     if (!ops) {
         if (!cfg->backend)
-            etwl_error_set(err, ETWL_ENOTSUP, LIVE_NAME " not built into this etwlua yet; replay a recording with -r FILE");
+            etwl_error_set(err, ETWL_ENOTSUP,
+                           NO_LIVE " not built into this etwlua yet; replay a recording with -r FILE");
         else etwl_error_set(err, ETWL_ENOTFOUND, "no session backend named '%s'", cfg->backend);
     }
     return ops;
@@ -199,10 +197,11 @@ etwl_status etwl_session_kill(const char *backend, const char *name, etwl_error 
 {
     const etwl_source_ops *ops = etwl_source_find(backend ? backend : "live");
     if (!name || !name[0]) return etwl_error_set(err, ETWL_EINVAL, "session name is empty");
-    if (!ops) return backend ? etwl_error_set(err, ETWL_ENOTFOUND, "no session backend named '%s'", backend)
-                             : etwl_error_set(err, ETWL_ENOTSUP, LIVE_NAME " not built into this etwlua yet, "
-                                              "so there is no named session to kill");
+    if (!ops)
+        return backend ? etwl_error_set(err, ETWL_ENOTFOUND, "no session backend named '%s'", backend)
+                       : etwl_error_set(err, ETWL_ENOTSUP,
+                                        NO_LIVE " not built into this etwlua yet, "
+                                                "so there is no named session to kill");
     if (!ops->kill) return etwl_error_set(err, ETWL_ENOTSUP, "backend '%s' has no named sessions", ops->name);
     return ops->kill(name, err);
 }
-

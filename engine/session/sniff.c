@@ -29,8 +29,3 @@ etwl_sniff_kind etwl_sniff_file(const char *path)
     fclose(f);
     return etwl_sniff(m, n);
 }
-
-const char *etwl_sniff_unread(etwl_sniff_kind kind)
-{
-    return kind == ETWL_SNIFF_EVTX ? "EVTX reading is not built into this etwlua (it needs libevtx)" : NULL;
-}

@@ -24,8 +24,5 @@ etwl_sniff_kind etwl_sniff(const unsigned char *m, size_t n);
 /* The same for a regular file; ETWL_SNIFF_TEXT when it cannot be read
  * (the source that opens it says why). */
 etwl_sniff_kind etwl_sniff_file(const char *path);
-/* Why a recording of this kind finds no reader in this build (a format whose
- * library was not built in), or NULL. */
-const char *etwl_sniff_unread(etwl_sniff_kind kind);
 
 #endif

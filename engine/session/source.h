@@ -95,5 +95,8 @@ const etwl_source_ops *etwl_source_find(const char *name);
 /* The built-in sources, NULL-terminated, in the order they are asked
  * (engine/sources/sources.c: one line per source). */
 extern const etwl_source_ops *const etwl_builtin_sources[];
+/* Why a recording of this kind finds no reader in this build (its source
+ * was not built in), or NULL (sources.c). */
+const char *etwl_sources_unread(etwl_sniff_kind kind);
 
 #endif

@@ -32,3 +32,12 @@ const etwl_source_ops *const etwl_builtin_sources[] = {
 #endif
     NULL,
 };
+
+const char *etwl_sources_unread(etwl_sniff_kind kind)
+{
+#ifndef ETWL_HAVE_EVTX
+    if (kind == ETWL_SNIFF_EVTX) return "EVTX reading is not built into this etwlua (it needs libevtx)";
+#endif
+    (void)kind;
+    return NULL;
+}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/lines.h"
@@ -228,6 +229,107 @@ static void test_open_errors(void **st)
     }
 }
 
+/* ---- which source reads what (the recogniser and the probes) ------------ */
+
+static etwl_status open_msg(const char *path, const char *backend, etwl_session **s, etwl_error *e)
+{
+    etwl_config cfg;
+    etwl_config_init(&cfg);
+    cfg.read_path = path;
+    cfg.backend = backend;
+    memset(e, 0, sizeof *e);
+    return etwl_session_open(&cfg, s, e);
+}
+
+static void *fifo_writer(void *path)
+{
+    /* blocks until the reader opens the FIFO: no timing assumption */
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("{\"header\":{\"descriptor\":{\"id\":7}},\"info\":{}}\n", f);
+        fclose(f);
+    }
+    return NULL;
+}
+
+/* The answers the session gave before sources registered themselves, kept:
+ * a device that reads as zeros is refused as binary by the JSON-lines
+ * source; a FIFO is read as JSON lines; a folder goes to the EVTX source;
+ * gzip goes to the ETL reader only as .etl.gz; an explicit backend is used
+ * whatever the content, and an unknown one is an error. */
+static void test_source_picks(void **st)
+{
+    etwl_session *s = NULL;
+    etwl_error e;
+    char dir[] = "/tmp/etwl_dir_XXXXXX", fifo[64], gz[64];
+    static const unsigned char gzip_x[] = {0x1f, 0x8b, 8,    0,    0,    0,    0, 0, 0, 3, 0xab,
+                                           0,    0,    0x83, 0x16, 0xdc, 0x8c, 1, 0, 0, 0};
+    pthread_t th;
+    counter c;
+    (void)st;
+    assert_int_equal(open_msg("/dev/zero", NULL, &s, &e), ETWL_ENOTSUP);
+    assert_non_null(strstr(e.message, "/dev/zero: binary input"));
+
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(open_msg(dir, NULL, &s, &e), ETWL_ENOTFOUND);
+    assert_non_null(strstr(e.message, "no .evtx files in this folder"));
+
+    snprintf(fifo, sizeof fifo, "%s/f", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(pthread_create(&th, NULL, fifo_writer, fifo), 0);
+    assert_int_equal(open_msg(fifo, NULL, &s, &e), ETWL_OK);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(etwl_session_process(s, count_cb, &c, &e), ETWL_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&c.n), 1);
+    assert_int_equal(c.ids[0], 7);
+    etwl_session_free(s);
+    unlink(fifo);
+
+    snprintf(gz, sizeof gz, "%s/t.gz", dir);
+    {
+        FILE *f = fopen(gz, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(gzip_x, 1, sizeof gzip_x, f), sizeof gzip_x);
+        fclose(f);
+    }
+    assert_int_equal(open_msg(gz, NULL, &s, &e), ETWL_ENOTSUP);
+    assert_non_null(strstr(e.message, "zcat FILE | etwlua -r -"));
+    {
+        char etlgz[80];
+        snprintf(etlgz, sizeof etlgz, "%s/t.etl.gz", dir);
+        assert_int_equal(rename(gz, etlgz), 0);
+        /* the ETL reader takes it, and says it is no ETL file */
+        if (open_msg(etlgz, NULL, &s, &e) == ETWL_OK) {
+            memset(&c, 0, sizeof c);
+            assert_int_not_equal(etwl_session_process(s, count_cb, &c, &e), ETWL_OK);
+            etwl_session_free(s);
+        }
+        assert_non_null(strstr(e.message, "not an ETL file"));
+        unlink(etlgz);
+    }
+
+    /* explicit: JSON lines named as EVTX go to the EVTX source, which
+     * reports the file, never the JSON reader */
+    {
+        char *json = tmpfile_with("{\"header\":{}}\n");
+        assert_int_equal(open_msg(json, "evtx", &s, &e), ETWL_OK);
+        memset(&c, 0, sizeof c);
+        ndiag = 0;
+        etwl_session_set_diag(s, diag_cb, NULL);
+        assert_int_equal(etwl_session_process(s, count_cb, &c, &e), ETWL_OK);
+        assert_int_equal(atomic_load(&c.n), 0);
+        assert_int_equal(ndiag, 1);
+        etwl_session_free(s);
+        unlink(json);
+    }
+    assert_int_equal(open_msg("/dev/null", "nope", &s, &e), ETWL_ENOTFOUND);
+    assert_non_null(strstr(e.message, "no session backend named 'nope'"));
+    /* "live" names this platform's live source, when one is built */
+    if (etwl_source_find("live")) assert_true(etwl_source_find("live")->flags & ETWL_SOURCE_LIVE);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 /* ---- an injected backend with OS-like named sessions ------------------- */
 
 static struct {
@@ -412,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_replay_errors_and_selection),
         cmocka_unit_test(test_callback_stops),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_source_picks),
         cmocka_unit_test(test_exists_and_kill),
         cmocka_unit_test(test_lines),
     };

@@ -70,6 +70,12 @@ suite rules-examples build/bin/release/etwlua test
 suite lua-helpers build/bin/release/etwlua --no-rules -r /dev/null tests/lua/helpers.lua
 suite rules-report python3 tests/rules/report.py build/bin/release/etwlua --check tests/rules/evtx-attack-samples.md
 
+# the layout: the library exports only the public header's functions; the
+# counts the README and docs/ state are the tree's
+suite exports bash tests/layout/exports.sh build/bin/release/libetwlua.so
+suite docs-counts bash tests/docs/counts.sh build/bin/release/etwlua
+suite format bash tests/layout/format.sh
+
 # the Windows build under Wine: the ETW backend against the fake API, the
 # portable unit tests, and the end-to-end cases
 suite windows sh tests/sources/etw/run.sh

@@ -66,9 +66,9 @@ static int build_schemas(bench *b)
     static const struct {
         const char *provider;
         uint16_t id;
-    } types[8] = {{"Microsoft-Windows-Kernel-Process", 1}, {"Microsoft-Windows-Kernel-Process", 2},
-                  {"Microsoft-Windows-Kernel-File", 12},   {"Microsoft-Windows-Kernel-File", 14},
-                  {"Microsoft-Windows-Kernel-File", 16},   {"Microsoft-Windows-DNS-Client", 3008},
+    } types[8] = {{"Microsoft-Windows-Kernel-Process", 1},  {"Microsoft-Windows-Kernel-Process", 2},
+                  {"Microsoft-Windows-Kernel-File", 12},    {"Microsoft-Windows-Kernel-File", 14},
+                  {"Microsoft-Windows-Kernel-File", 16},    {"Microsoft-Windows-DNS-Client", 3008},
                   {"Microsoft-Windows-Kernel-Network", 10}, {"Microsoft-Windows-Kernel-Network", 11}};
     int t;
     etwl_error e;
@@ -174,18 +174,17 @@ static double now_s(void)
 
 static void report(const char *name, uint64_t n, double secs)
 {
-    printf("bench %s events=%llu ns_per_event=%.1f events_per_s=%.0f peak_rss_kb=%ld\n", name,
-           (unsigned long long)n, secs * 1e9 / (double)n, (double)n / secs, etwl_sys_peak_rss_kb());
+    printf("bench %s events=%llu ns_per_event=%.1f events_per_s=%.0f peak_rss_kb=%ld\n", name, (unsigned long long)n,
+           secs * 1e9 / (double)n, (double)n / secs, etwl_sys_peak_rss_kb());
     fflush(stdout);
 }
 
-static const char *case_c =
-    "local etw = require 'etw'\n"
-    "local sink = 0\n"
-    "etw.on(function(ev)\n"
-    "  local pid, id, name = ev.pid, ev.id, ev.info.Name\n"
-    "  if #name > 0 then sink = sink + pid + id end\n"
-    "end)\n";
+static const char *case_c = "local etw = require 'etw'\n"
+                            "local sink = 0\n"
+                            "etw.on(function(ev)\n"
+                            "  local pid, id, name = ev.pid, ev.id, ev.info.Name\n"
+                            "  if #name > 0 then sink = sink + pid + id end\n"
+                            "end)\n";
 
 static etwl_lua *host(const char *code)
 {

@@ -49,9 +49,9 @@ typedef struct loss {
 static void loss_fields(etwl_buf *b, int json, void *ctx)
 {
     const loss *l = ctx;
-    etwl_buf_printf(b, json ? "{\"buffers_lost\":%llu,\"lost\":%llu,\"new\":%llu}" : " buffers_lost=%llu lost=%llu new=%llu",
-                    (unsigned long long)l->st->buffers_lost, (unsigned long long)l->st->lost,
-                    (unsigned long long)l->fresh);
+    etwl_buf_printf(
+        b, json ? "{\"buffers_lost\":%llu,\"lost\":%llu,\"new\":%llu}" : " buffers_lost=%llu lost=%llu new=%llu",
+        (unsigned long long)l->st->buffers_lost, (unsigned long long)l->st->lost, (unsigned long long)l->fresh);
 }
 
 /* The engine's own alert: the session lost events (full ring buffers,
@@ -75,8 +75,8 @@ static void check_losses(run *r, int final)
     snprintf(msg, sizeof msg, "%llu events lost so far%s%s", (unsigned long long)st.lost,
              etw_buffers(&st, bufs, sizeof bufs), final ? " (at exit)" : "");
     l = (loss){&st, total - r->lost_reported};
-    a = (etwl_alert){ts, "etwlua.events_lost", 18, "The session lost events", 23, "high", msg, strlen(msg), NULL,
-                     NULL, loss_fields, &l};
+    a = (etwl_alert){ts,   "etwlua.events_lost", 18, "The session lost events", 23, "high", msg, strlen(msg), NULL,
+                     NULL, loss_fields,          &l};
     etwl_buf_init(&b);
     etwl_alert_write(&b, &a, !isatty(1));
     etwl_buf_putc(&b, '\n');
@@ -253,10 +253,11 @@ int main(int argc, char **argv)
     st = etwl_session_open(&o.cfg, &s, &err);
     if (st) {
         if (st == ETWL_EEXIST)
-            fprintf(stderr, "etwlua: a session named '%s' already exists; stop it with 'etwlua --kill %s' or pick "
-                            "another --name\n", err.session, err.session);
-        else
-            report(&err);
+            fprintf(stderr,
+                    "etwlua: a session named '%s' already exists; stop it with 'etwlua --kill %s' or pick "
+                    "another --name\n",
+                    err.session, err.session);
+        else report(&err);
         etwl_lua_free(r.lua);
         etwl_buf_free(&r.out);
         return etwl_exit_code(st);
@@ -270,7 +271,7 @@ int main(int argc, char **argv)
         if (!o.alerts_only)
             fprintf(stderr, "etwlua: live session '%s' started%s; stop it with Ctrl-C%s or 'etwlua --kill %s'\n",
                     etwl_session_name(s),
-                    o.record   ? ", recording"
+                    o.record     ? ", recording"
                     : r.main_job ? (r.nrule_files ? ", watching with the rule library, printing alerts"
                                                   : ", printing process starts")
                                  : "",
@@ -312,9 +313,9 @@ int main(int argc, char **argv)
     if (o.stats && r.lua) etwl_lua_print_stats(r.lua, stderr);
     if (o.stats)
         fprintf(stderr, "etwlua: stats: read=%llu passed=%llu filtered=%llu malformed=%llu lost=%llu%s\n",
-                (unsigned long long)stats.read, (unsigned long long)stats.passed,
-                (unsigned long long)stats.filtered, (unsigned long long)stats.malformed,
-                (unsigned long long)stats.lost, etw_buffers(&stats, bufs, sizeof bufs));
+                (unsigned long long)stats.read, (unsigned long long)stats.passed, (unsigned long long)stats.filtered,
+                (unsigned long long)stats.malformed, (unsigned long long)stats.lost,
+                etw_buffers(&stats, bufs, sizeof bufs));
     else if (stats.malformed)
         fprintf(stderr, "etwlua: skipped %llu malformed record(s)\n", (unsigned long long)stats.malformed);
     if (o.record && st == ETWL_OK)

@@ -8,12 +8,12 @@
 /* Exit codes, documented in the README. */
 enum {
     ETWL_EXIT_OK = 0,
-    ETWL_EXIT_FAILURE = 1,  /* runtime failure: I/O, strict-mode bad input */
-    ETWL_EXIT_USAGE = 2,    /* bad command line */
-    ETWL_EXIT_EXISTS = 3,   /* the session name is taken */
-    ETWL_EXIT_NOTSUP = 4,   /* not available on this platform or build */
-    ETWL_EXIT_ACCESS = 5,   /* needs root / Administrator */
-    ETWL_EXIT_SCRIPT = 6    /* a script failed to load */
+    ETWL_EXIT_FAILURE = 1, /* runtime failure: I/O, strict-mode bad input */
+    ETWL_EXIT_USAGE = 2,   /* bad command line */
+    ETWL_EXIT_EXISTS = 3,  /* the session name is taken */
+    ETWL_EXIT_NOTSUP = 4,  /* not available on this platform or build */
+    ETWL_EXIT_ACCESS = 5,  /* needs root / Administrator */
+    ETWL_EXIT_SCRIPT = 6   /* a script failed to load */
 };
 
 #define ETWL_CLI_MAX_SCRIPTS 64
@@ -29,10 +29,10 @@ typedef struct etwl_cli_opts {
     int dump, json, stats, help, version;
     int traceevent; /* --format traceevent */
     int alerts_only, unsafe;
-    long budget;        /* 0 = default */
-    double duration;    /* seconds; 0 = until stopped */
-    long proc_grace;    /* seconds exited processes stay in the table; 0 = default */
-    long memory_mb;     /* 0 = default */
+    long budget;     /* 0 = default */
+    double duration; /* seconds; 0 = until stopped */
+    long proc_grace; /* seconds exited processes stay in the table; 0 = default */
+    long memory_mb;  /* 0 = default */
     const char *lua_dir;
     int no_rules;
     const char *rules_dirs[16];

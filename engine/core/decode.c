@@ -38,8 +38,7 @@ static int fail(dctx *c, const char *fmt, ...)
 static int need(dctx *c, uint32_t pos, uint64_t len)
 {
     if (pos > c->n || len > (uint64_t)(c->n - pos))
-        return fail(c, "truncated: needs %llu bytes at offset %u, payload has %u", (unsigned long long)len,
-                    pos, c->n);
+        return fail(c, "truncated: needs %llu bytes at offset %u, payload has %u", (unsigned long long)len, pos, c->n);
     return 1;
 }
 
@@ -51,8 +50,7 @@ unsigned etwl_event_ptrsize(const etwl_event *ev)
 
 static int is_hex_out(uint16_t out)
 {
-    return (out >= ETWL_OUT_HEXINT8 && out <= ETWL_OUT_HEXINT64) || out == 31 /* NTSTATUS */ ||
-           out == ETWL_OUT_HRESULT;
+    return (out >= ETWL_OUT_HEXINT8 && out <= ETWL_OUT_HEXINT64) || out == 31 /* NTSTATUS */ || out == ETWL_OUT_HRESULT;
 }
 
 static int set_string(dctx *c, etwl_value *out, const char *s, uint32_t n)
@@ -72,27 +70,21 @@ static int ref_value(dctx *c, const etwl_value *v, uint64_t *out)
         *out = (uint64_t)v->v.i;
         return 1;
     case ETWL_VT_UINT:
-    case ETWL_VT_HEX:
-        *out = v->v.u;
-        return 1;
-    case ETWL_VT_ERROR:
-        return fail(c, "its count or length property could not be decoded");
-    default:
-        return fail(c, "count or length property is not an integer");
+    case ETWL_VT_HEX: *out = v->v.u; return 1;
+    case ETWL_VT_ERROR: return fail(c, "its count or length property could not be decoded");
+    default: return fail(c, "count or length property is not an integer");
     }
 }
 
 /* Decodes (out != NULL) or measures (out == NULL) one element. */
-static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int has_len, uint64_t len,
-                       etwl_value *out);
+static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int has_len, uint64_t len, etwl_value *out);
 
-static int decode_struct(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, etwl_value *out,
-                         int depth);
+static int decode_struct(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, etwl_value *out, int depth);
 
 /* One property: an element or an array of them.  vals holds the values of
  * the earlier members of the same scope (for count/length references). */
-static int decode_prop(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, const etwl_value *vals,
-                       uint32_t scope_lo, etwl_value *out, int depth)
+static int decode_prop(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, const etwl_value *vals, uint32_t scope_lo,
+                       etwl_value *out, int depth)
 {
     uint64_t count = 1, len = 0;
     int has_len = 0, is_array = (pr->flags & ETWL_PROP_ARRAY) != 0;
@@ -122,8 +114,7 @@ static int decode_prop(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, const
     /* a count that cannot fit in what is left is a lie: every element takes at
      * least one byte, except empty structs which the schema check forbids */
     if (count > (uint64_t)(c->n - *pos) && !(pr->flags & ETWL_PROP_STRUCT && count == 0))
-        return fail(c, "truncated: array of %llu at offset %u, payload has %u", (unsigned long long)count, *pos,
-                    c->n);
+        return fail(c, "truncated: array of %llu at offset %u, payload has %u", (unsigned long long)count, *pos, c->n);
     if (out) {
         items = etwl_arena_alloc(c->a, (size_t)(count ? count : 1) * sizeof *items);
         if (!items) return fail(c, "out of memory decoding array");
@@ -221,8 +212,7 @@ static int astring(dctx *c, uint32_t pos, uint32_t n, etwl_value *out)
     return set_string(c, out, s, olen);
 }
 
-static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int has_len, uint64_t len,
-                       etwl_value *out)
+static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int has_len, uint64_t len, etwl_value *out)
 {
     uint32_t p = *pos, size = 0;
     uint64_t u;
@@ -233,13 +223,12 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
     /* integers are decoded even when measuring: counts depend on them */
     if (!out) out = &tmp;
     switch (pr->intype) {
-    case ETWL_IN_NULL:
-        out->type = ETWL_VT_NULL;
-        return 1;
+    case ETWL_IN_NULL: out->type = ETWL_VT_NULL; return 1;
     case ETWL_IN_INT8: size = 1; goto sint;
     case ETWL_IN_INT16: size = 2; goto sint;
     case ETWL_IN_INT32: size = 4; goto sint;
-    case ETWL_IN_INT64: size = 8;
+    case ETWL_IN_INT64:
+        size = 8;
     sint:
         if (!need(c, p, size)) return 0;
         u = etwl_rd_le(c->p + p, size);
@@ -256,7 +245,8 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
     case ETWL_IN_UINT8: size = 1; goto uint;
     case ETWL_IN_UINT16: size = 2; goto uint;
     case ETWL_IN_UINT32: size = 4; goto uint;
-    case ETWL_IN_UINT64: size = 8;
+    case ETWL_IN_UINT64:
+        size = 8;
     uint:
         if (!need(c, p, size)) return 0;
         u = etwl_rd_le(c->p + p, size);
@@ -279,7 +269,8 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
         }
         break;
     case ETWL_IN_HEXINT32: size = 4; goto hex;
-    case ETWL_IN_HEXINT64: size = 8;
+    case ETWL_IN_HEXINT64:
+        size = 8;
     hex:
         if (!need(c, p, size)) return 0;
         out->type = ETWL_VT_HEX;
@@ -337,8 +328,8 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
         if (!need(c, p, size)) return 0;
         for (k = 0; k < 8; k++) f[k] = (unsigned)etwl_rd_le(c->p + p + 2 * k, 2);
         /* wYear wMonth wDayOfWeek wDay wHour wMinute wSecond wMilliseconds */
-        if (f[0] < 1601 || f[0] > 30827 || f[1] < 1 || f[1] > 12 || f[3] < 1 || f[3] > 31 || f[4] > 23 ||
-            f[5] > 59 || f[6] > 59 || f[7] > 999)
+        if (f[0] < 1601 || f[0] > 30827 || f[1] < 1 || f[1] > 12 || f[3] < 1 || f[3] > 31 || f[4] > 23 || f[5] > 59 ||
+            f[6] > 59 || f[7] > 999)
             return fail(c, "invalid SYSTEMTIME at offset %u", p);
         out->type = ETWL_VT_TIME;
         out->v.i = etwl_time_from_civil(f[0], f[1], f[3], f[4], f[5], f[6], (int64_t)f[7] * 10000);
@@ -505,8 +496,7 @@ static int decode_elem(dctx *c, const etwl_schema_prop *pr, uint32_t *pos, int h
         }
         break;
     }
-    default:
-        return fail(c, "unsupported in-type %u", pr->intype);
+    default: return fail(c, "unsupported in-type %u", pr->intype);
     }
     *pos = p + size;
     return 1;
@@ -536,14 +526,26 @@ static uint32_t fixed_size(const etwl_schema_prop *pr, unsigned ptrsize)
 {
     if (pr->flags & (ETWL_PROP_ARRAY | ETWL_PROP_STRUCT | ETWL_PROP_LENGTH_REF)) return 0;
     switch (pr->intype) {
-    case ETWL_IN_INT8: case ETWL_IN_UINT8: case ETWL_IN_ANSICHAR: return 1;
-    case ETWL_IN_INT16: case ETWL_IN_UINT16: case ETWL_IN_UNICODECHAR: return 2;
-    case ETWL_IN_INT32: case ETWL_IN_UINT32: case ETWL_IN_HEXINT32: case ETWL_IN_FLOAT:
+    case ETWL_IN_INT8:
+    case ETWL_IN_UINT8:
+    case ETWL_IN_ANSICHAR: return 1;
+    case ETWL_IN_INT16:
+    case ETWL_IN_UINT16:
+    case ETWL_IN_UNICODECHAR: return 2;
+    case ETWL_IN_INT32:
+    case ETWL_IN_UINT32:
+    case ETWL_IN_HEXINT32:
+    case ETWL_IN_FLOAT:
     case ETWL_IN_BOOLEAN: return 4;
-    case ETWL_IN_INT64: case ETWL_IN_UINT64: case ETWL_IN_HEXINT64: case ETWL_IN_DOUBLE:
+    case ETWL_IN_INT64:
+    case ETWL_IN_UINT64:
+    case ETWL_IN_HEXINT64:
+    case ETWL_IN_DOUBLE:
     case ETWL_IN_FILETIME: return 8;
-    case ETWL_IN_GUID: case ETWL_IN_SYSTEMTIME: return 16;
-    case ETWL_IN_POINTER: case ETWL_IN_SIZET: return ptrsize;
+    case ETWL_IN_GUID:
+    case ETWL_IN_SYSTEMTIME: return 16;
+    case ETWL_IN_POINTER:
+    case ETWL_IN_SIZET: return ptrsize;
     default: return 0;
     }
 }
@@ -613,4 +615,3 @@ const etwl_value *etwl_decode_top(etwl_event *ev, uint32_t i)
     ev->cache_gen[i] = gen;
     return v;
 }
-

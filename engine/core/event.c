@@ -45,8 +45,7 @@ void etwl_event_begin(etwl_event *ev)
     ev->off_err = NULL;
 }
 
-etwl_status etwl_event_set_payload(etwl_event *ev, const etwl_schema *schema, const uint8_t *payload,
-                                   uint32_t len)
+etwl_status etwl_event_set_payload(etwl_event *ev, const etwl_schema *schema, const uint8_t *payload, uint32_t len)
 {
     ev->payload = payload;
     ev->payload_len = len;
@@ -142,8 +141,7 @@ int32_t etwl_event_prop_find(etwl_event *ev, const char *name, size_t len)
     if (!ev->mindex && !build_member_index(ev)) {
         uint32_t i; /* out of arena: fall back to a scan rather than fail */
         for (i = 0; i < ev->nmembers; i++)
-            if (ev->members[i].name_len == len && memcmp(ev->members[i].name, name, len) == 0)
-                return (int32_t)i;
+            if (ev->members[i].name_len == len && memcmp(ev->members[i].name, name, len) == 0) return (int32_t)i;
         return -1;
     }
     h = etwl_hash(name, len) & ev->mindex_mask;
@@ -169,8 +167,8 @@ const etwl_value *etwl_event_get(etwl_event *ev, const char *name)
 
 const char *etwl_vtype_name(etwl_vtype t)
 {
-    static const char *names[] = {"null",   "bool",   "int",    "uint",  "hex",   "double", "number",
-                                  "string", "binary", "guid",   "time",  "array", "object", "error"};
+    static const char *names[] = {"null",   "bool",   "int",  "uint", "hex",   "double", "number",
+                                  "string", "binary", "guid", "time", "array", "object", "error"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 

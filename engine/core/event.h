@@ -48,8 +48,7 @@ etwl_status etwl_event_init(etwl_event *ev);
 void etwl_event_release(etwl_event *ev);
 /* Starts the next record: clears header, ext and properties. */
 void etwl_event_begin(etwl_event *ev);
-etwl_status etwl_event_set_payload(etwl_event *ev, const etwl_schema *schema, const uint8_t *payload,
-                                   uint32_t len);
+etwl_status etwl_event_set_payload(etwl_event *ev, const etwl_schema *schema, const uint8_t *payload, uint32_t len);
 void etwl_event_set_members(etwl_event *ev, const etwl_member *m, uint32_t n);
 
 /* decode.c */

@@ -31,7 +31,8 @@ etwl_status etwl_filter_set_provider(etwl_filter *f, const char *s, size_t n)
 {
     const char *colon = memchr(s, ':', n);
     /* "system:event" names one tracefs event */
-    if (colon && colon > s && (size_t)(colon - s) + 1 < n && (size_t)(n - (size_t)(colon - s) - 1) < sizeof f->event_name) {
+    if (colon && colon > s && (size_t)(colon - s) + 1 < n &&
+        (size_t)(n - (size_t)(colon - s) - 1) < sizeof f->event_name) {
         size_t en = n - (size_t)(colon - s) - 1;
         memcpy(f->event_name, colon + 1, en);
         f->event_name[en] = 0;

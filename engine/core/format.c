@@ -58,9 +58,9 @@ etwl_status etwl_guid_parse(const char *s, size_t n, etwl_guid *out)
 
 void etwl_guid_format(const etwl_guid *g, char *buf)
 {
-    snprintf(buf, ETWL_GUID_STRLEN + 1, "{%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}",
-             (unsigned)g->d1, (unsigned)g->d2, (unsigned)g->d3, g->d4[0], g->d4[1], g->d4[2],
-             g->d4[3], g->d4[4], g->d4[5], g->d4[6], g->d4[7]);
+    snprintf(buf, ETWL_GUID_STRLEN + 1, "{%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}", (unsigned)g->d1,
+             (unsigned)g->d2, (unsigned)g->d3, g->d4[0], g->d4[1], g->d4[2], g->d4[3], g->d4[4], g->d4[5], g->d4[6],
+             g->d4[7]);
 }
 
 int etwl_guid_is_zero(const etwl_guid *g)
@@ -151,8 +151,7 @@ static int digits(const char *s, int n, unsigned *out)
     return 1;
 }
 
-int64_t etwl_time_from_civil(int64_t y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s,
-                             int64_t ticks)
+int64_t etwl_time_from_civil(int64_t y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s, int64_t ticks)
 {
     int64_t days = days_from_civil(y, mo, d) + DAYS_1601_TO_1970;
     return days * TICKS_PER_DAY + ((int64_t)h * 3600 + mi * 60 + s) * TICKS_PER_SEC + ticks;
@@ -165,13 +164,11 @@ etwl_status etwl_time_parse(const char *s, size_t n, int64_t *out)
     size_t i = 19;
     int sign = 0, fd = 0;
     if (n < 20) return ETWL_EPARSE;
-    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-        !digits(s + 17, 2, &sec))
+    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d) ||
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2, &h) || s[13] != ':' ||
+        !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
         return ETWL_EPARSE;
-    if (y < 1601 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-        sec > 60)
+    if (y < 1601 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
         return ETWL_EPARSE;
     if (sec == 60) sec = 59; /* a leap second is held at :59 - FILETIME has none */
     if (s[i] == '.') {
@@ -193,8 +190,8 @@ etwl_status etwl_time_parse(const char *s, size_t n, int64_t *out)
         i++;
     } else if (s[i] == '+' || s[i] == '-') {
         sign = s[i] == '+' ? 1 : -1;
-        if (n - i < 6 || !digits(s + i + 1, 2, &oh) || s[i + 3] != ':' || !digits(s + i + 4, 2, &om) ||
-            oh > 23 || om > 59)
+        if (n - i < 6 || !digits(s + i + 1, 2, &oh) || s[i + 3] != ':' || !digits(s + i + 4, 2, &om) || oh > 23 ||
+            om > 59)
             return ETWL_EPARSE;
         i += 6;
     } else {
@@ -232,10 +229,7 @@ etwl_status etwl_time_format(int64_t ft, char *buf)
     return ETWL_OK;
 }
 
-int64_t etwl_time_from_unix_ns(int64_t ns)
-{
-    return (ns / 100) + DAYS_1601_TO_1970 * TICKS_PER_DAY;
-}
+int64_t etwl_time_from_unix_ns(int64_t ns) { return (ns / 100) + DAYS_1601_TO_1970 * TICKS_PER_DAY; }
 
 /* ---- SID ------------------------------------------------------------------ */
 
@@ -257,10 +251,8 @@ int etwl_sid_format(const uint8_t *p, size_t n, char *buf, size_t bufsz)
     if (etwl_sid_size(p, n) != n) return 0;
     for (i = 2; i < 8; i++) auth = (auth << 8) | p[i];
     /* Windows prints large authorities in hex, as ConvertSidToStringSid does */
-    if (auth >= (1ull << 32))
-        w = snprintf(buf, bufsz, "S-%u-0x%012llX", p[0], (unsigned long long)auth);
-    else
-        w = snprintf(buf, bufsz, "S-%u-%llu", p[0], (unsigned long long)auth);
+    if (auth >= (1ull << 32)) w = snprintf(buf, bufsz, "S-%u-0x%012llX", p[0], (unsigned long long)auth);
+    else w = snprintf(buf, bufsz, "S-%u-%llu", p[0], (unsigned long long)auth);
     if (w < 0 || (size_t)w >= bufsz) return 0;
     len = (size_t)w;
     for (i = 0; i < p[1]; i++) {

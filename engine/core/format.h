@@ -12,8 +12,7 @@
 void etwl_guid_from_bytes(const uint8_t *p, etwl_guid *g);
 /* The GUID's 16 bytes in memory order (little-endian fields), as ETW writes them. */
 void etwl_guid_to_bytes(const etwl_guid *g, uint8_t *p);
-int64_t etwl_time_from_civil(int64_t y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s,
-                             int64_t ticks);
+int64_t etwl_time_from_civil(int64_t y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s, int64_t ticks);
 /* Size of the binary SID at p, or 0 if it is not a valid SID within avail. */
 size_t etwl_sid_size(const uint8_t *p, size_t avail);
 /* "S-1-5-18"; returns its length, or 0 when the SID is invalid. */

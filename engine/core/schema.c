@@ -48,8 +48,8 @@ static int ref_ok(const etwl_schema_prop *props, uint32_t scope_lo, uint32_t sel
            t == ETWL_IN_HEXINT32 || t == ETWL_IN_HEXINT64;
 }
 
-static etwl_status check_scope(const etwl_schema_prop *props, uint32_t nprops, uint32_t lo, uint32_t n,
-                               int depth, etwl_error *err)
+static etwl_status check_scope(const etwl_schema_prop *props, uint32_t nprops, uint32_t lo, uint32_t n, int depth,
+                               etwl_error *err)
 {
     uint32_t i;
     if (depth > 8) return etwl_error_set(err, ETWL_ESCHEMA, "structs nested deeper than 8");
@@ -57,19 +57,23 @@ static etwl_status check_scope(const etwl_schema_prop *props, uint32_t nprops, u
         const etwl_schema_prop *p = &props[i];
         if (!p->name) return etwl_error_set(err, ETWL_ESCHEMA, "property %u has no name", i);
         if ((p->flags & ETWL_PROP_COUNT_REF) && !ref_ok(props, lo, i, p->count))
-            return etwl_error_set(err, ETWL_ESCHEMA, "property '%s': count refers to property %u, "
-                                  "not an earlier integer of the same scope", p->name, p->count);
+            return etwl_error_set(err, ETWL_ESCHEMA,
+                                  "property '%s': count refers to property %u, "
+                                  "not an earlier integer of the same scope",
+                                  p->name, p->count);
         if ((p->flags & ETWL_PROP_LENGTH_REF) && !ref_ok(props, lo, i, p->length))
-            return etwl_error_set(err, ETWL_ESCHEMA, "property '%s': length refers to property %u, "
-                                  "not an earlier integer of the same scope", p->name, p->length);
+            return etwl_error_set(err, ETWL_ESCHEMA,
+                                  "property '%s': length refers to property %u, "
+                                  "not an earlier integer of the same scope",
+                                  p->name, p->length);
         if (p->flags & ETWL_PROP_STRUCT) {
             etwl_status st;
             /* members always sit after the top level, which also rules out cycles
              * through the depth bound */
             if (p->struct_count == 0 || p->struct_start < lo + n ||
                 (uint32_t)p->struct_start + p->struct_count > nprops)
-                return etwl_error_set(err, ETWL_ESCHEMA, "struct '%s': members %u..+%u out of range",
-                                      p->name, p->struct_start, p->struct_count);
+                return etwl_error_set(err, ETWL_ESCHEMA, "struct '%s': members %u..+%u out of range", p->name,
+                                      p->struct_start, p->struct_count);
             st = check_scope(props, nprops, p->struct_start, p->struct_count, depth + 1, err);
             if (st) return st;
         }
@@ -77,8 +81,8 @@ static etwl_status check_scope(const etwl_schema_prop *props, uint32_t nprops, u
     return ETWL_OK;
 }
 
-etwl_status etwl_schema_new(const etwl_schema_prop *props, uint32_t nprops, uint32_t ntop,
-                            etwl_schema **out, etwl_error *err)
+etwl_status etwl_schema_new(const etwl_schema_prop *props, uint32_t nprops, uint32_t ntop, etwl_schema **out,
+                            etwl_error *err)
 {
     etwl_schema *s;
     etwl_status st;
@@ -145,8 +149,7 @@ int32_t etwl_schema_find(const etwl_schema *s, const char *name, size_t len)
     return -1;
 }
 
-int32_t etwl_schema_find_member(const etwl_schema *s, const etwl_schema_prop *st, const char *name,
-                                size_t len)
+int32_t etwl_schema_find_member(const etwl_schema *s, const etwl_schema_prop *st, const char *name, size_t len)
 {
     uint32_t i;
     for (i = st->struct_start; i < (uint32_t)st->struct_start + st->struct_count; i++)

@@ -74,12 +74,12 @@ enum {
 };
 
 /* etwl_schema_prop.flags (after PROPERTY_FLAGS in tdh.h) */
-#define ETWL_PROP_STRUCT 0x01     /* struct_start/struct_count are valid */
-#define ETWL_PROP_LENGTH_REF 0x02 /* length names an earlier property */
-#define ETWL_PROP_COUNT_REF 0x04  /* count names an earlier property */
-#define ETWL_PROP_ARRAY 0x08      /* value is an array, even of count 1 */
-#define ETWL_PROP_AT_OFFSET 0x10  /* at a fixed offset (tracefs formats) */
-#define ETWL_PROP_DATALOC_REL 0x20 /* __rel_loc: offset counts from after the field */
+#define ETWL_PROP_STRUCT 0x01       /* struct_start/struct_count are valid */
+#define ETWL_PROP_LENGTH_REF 0x02   /* length names an earlier property */
+#define ETWL_PROP_COUNT_REF 0x04    /* count names an earlier property */
+#define ETWL_PROP_ARRAY 0x08        /* value is an array, even of count 1 */
+#define ETWL_PROP_AT_OFFSET 0x10    /* at a fixed offset (tracefs formats) */
+#define ETWL_PROP_DATALOC_REL 0x20  /* __rel_loc: offset counts from after the field */
 #define ETWL_PROP_COUNT_INLINE 0x40 /* an array whose UINT16 count precedes it (TraceLogging) */
 
 typedef struct etwl_schema_prop {
@@ -90,7 +90,7 @@ typedef struct etwl_schema_prop {
     uint16_t count;  /* fixed element count, or index of the count property */
     uint16_t length; /* fixed length (bytes, or chars for strings), or index */
     uint16_t struct_start, struct_count;
-    uint32_t offset; /* with ETWL_PROP_AT_OFFSET */
+    uint32_t offset;      /* with ETWL_PROP_AT_OFFSET */
     const char *map_name; /* the value map the source names (ETW), or NULL */
 } etwl_schema_prop;
 
@@ -114,14 +114,13 @@ typedef struct etwl_schema {
 
 /* Builds a schema from TRACE_EVENT_INFO-shaped properties.  Checks every
  * reference and struct range, copies the names, and indexes them. */
-etwl_status etwl_schema_new(const etwl_schema_prop *props, uint32_t nprops, uint32_t ntop,
-                            etwl_schema **out, etwl_error *err);
+etwl_status etwl_schema_new(const etwl_schema_prop *props, uint32_t nprops, uint32_t ntop, etwl_schema **out,
+                            etwl_error *err);
 void etwl_schema_free(etwl_schema *s);
 /* Top-level lookup through the index; -1 when absent. */
 int32_t etwl_schema_find(const etwl_schema *s, const char *name, size_t len);
 /* Property lookup within a struct's members (linear; structs are small). */
-int32_t etwl_schema_find_member(const etwl_schema *s, const etwl_schema_prop *st, const char *name,
-                                size_t len);
+int32_t etwl_schema_find_member(const etwl_schema *s, const etwl_schema_prop *st, const char *name, size_t len);
 uint32_t etwl_hash(const char *s, size_t n);
 
 /* ---- builder for tests, benchmarks and simple sources ---------------- */

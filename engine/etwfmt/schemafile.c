@@ -63,8 +63,9 @@ void etwl_schemafile_line(etwl_buf *b, const etwl_schema_key *k, const uint8_t *
 {
     char g[ETWL_GUID_STRLEN + 1];
     etwl_guid_format(&k->provider, g);
-    etwl_buf_printf(b, "{\"provider\":\"%s\",\"id\":%u,\"version\":%u,\"opcode\":%u,\"meta_hash\":\"0x%016llx\",\"tei\":\"",
-                    g, k->id, k->version, k->opcode, (unsigned long long)k->meta_hash);
+    etwl_buf_printf(
+        b, "{\"provider\":\"%s\",\"id\":%u,\"version\":%u,\"opcode\":%u,\"meta_hash\":\"0x%016llx\",\"tei\":\"", g,
+        k->id, k->version, k->opcode, (unsigned long long)k->meta_hash);
     put_b64(b, tei, n);
     etwl_buf_puts(b, "\"}\n");
 }
@@ -73,8 +74,7 @@ static int get_uint(yajl_val root, const char *key, unsigned long long max, unsi
 {
     const char *path[] = {key, NULL};
     yajl_val v = yajl_tree_get(root, path, yajl_t_number);
-    if (!v || !YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0 || (unsigned long long)YAJL_GET_INTEGER(v) > max)
-        return 0;
+    if (!v || !YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0 || (unsigned long long)YAJL_GET_INTEGER(v) > max) return 0;
     *out = (unsigned long long)YAJL_GET_INTEGER(v);
     return 1;
 }
@@ -87,8 +87,7 @@ static const char *get_str(yajl_val root, const char *key)
 }
 
 /* One line into the cache; NULL, or why it was refused. */
-static const char *load_line(const char *line, etwl_schema_cache *c, uint8_t *blob, size_t cap, char *why,
-                             size_t whyn)
+static const char *load_line(const char *line, etwl_schema_cache *c, uint8_t *blob, size_t cap, char *why, size_t whyn)
 {
     yajl_val root = yajl_tree_parse(line, why, whyn);
     etwl_schema_key k;
@@ -109,7 +108,8 @@ static const char *load_line(const char *line, etwl_schema_cache *c, uint8_t *bl
     } else if (!get_uint(root, "id", 0xFFFF, &id) || !get_uint(root, "version", 0xFF, &ver) ||
                !get_uint(root, "opcode", 0xFF, &op)) {
         res = "\"id\", \"version\" or \"opcode\" is missing or out of range";
-    } else if (!mh || (errno = 0, k.meta_hash = strtoull(mh, &end, 16), *end || errno || mh[0] != '0' || mh[1] != 'x')) {
+    } else if (!mh ||
+               (errno = 0, k.meta_hash = strtoull(mh, &end, 16), *end || errno || mh[0] != '0' || mh[1] != 'x')) {
         res = "\"meta_hash\" is not 0x and hex digits";
     } else if (!tei || (n = get_b64(tei, blob, cap)) < 0) {
         res = "\"tei\" is not base64";
@@ -149,7 +149,8 @@ etwl_status etwl_schemafile_load(const char *path, etwl_schema_cache *c, uint32_
         len = strlen(line);
         if (len && line[len - 1] != '\n' && !feof(f)) {
             int ch;
-            while ((ch = fgetc(f)) != EOF && ch != '\n') {}
+            while ((ch = fgetc(f)) != EOF && ch != '\n') {
+            }
             res = "line too long";
         } else {
             while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;

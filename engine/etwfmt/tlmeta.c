@@ -59,9 +59,12 @@ static uint16_t out_type(uint8_t out, uint16_t in)
     case 3: return ETWL_OUT_BOOLEAN;
     case 4: /* HEX */
         switch (in) {
-        case ETWL_IN_INT8: case ETWL_IN_UINT8: return ETWL_OUT_HEXINT8;
-        case ETWL_IN_INT16: case ETWL_IN_UINT16: return ETWL_OUT_HEXINT16;
-        case ETWL_IN_INT32: case ETWL_IN_UINT32: return ETWL_OUT_HEXINT32;
+        case ETWL_IN_INT8:
+        case ETWL_IN_UINT8: return ETWL_OUT_HEXINT8;
+        case ETWL_IN_INT16:
+        case ETWL_IN_UINT16: return ETWL_OUT_HEXINT16;
+        case ETWL_IN_INT32:
+        case ETWL_IN_UINT32: return ETWL_OUT_HEXINT32;
         default: return ETWL_OUT_HEXINT64;
         }
     case 7: return ETWL_OUT_PORT;
@@ -79,8 +82,8 @@ typedef struct field {
     int remaining; /* for structs: members still to read */
 } field;
 
-etwl_status etwl_tlmeta_to_schema(const uint8_t *meta, size_t n, const uint8_t *traits, size_t tn,
-                                  etwl_schema **out, etwl_error *err)
+etwl_status etwl_tlmeta_to_schema(const uint8_t *meta, size_t n, const uint8_t *traits, size_t tn, etwl_schema **out,
+                                  etwl_error *err)
 {
     rd r = {meta, n, 0};
     uint16_t size = 0;
@@ -152,7 +155,7 @@ etwl_status etwl_tlmeta_to_schema(const uint8_t *meta, size_t n, const uint8_t *
             st = etwl_error_set(err, ETWL_ESCHEMA, "TraceLogging field '%s': in-type %u", name, in);
             goto done;
         } else {
-            fd->p.intype = in == TLG_IN_BOOL32    ? ETWL_IN_BOOLEAN
+            fd->p.intype = in == TLG_IN_BOOL32   ? ETWL_IN_BOOLEAN
                            : in == TLG_IN_BINARY ? ETWL_IN_MANIFEST_COUNTEDBINARY
                                                  : in;
             fd->p.outtype = out_type(outb & 0x7f, fd->p.intype);

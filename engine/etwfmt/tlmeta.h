@@ -22,7 +22,7 @@
 
 /* Converts the metadata (n bytes, untrusted) into a schema; traits may be
  * NULL.  The event name becomes schema->event_name. */
-etwl_status etwl_tlmeta_to_schema(const uint8_t *meta, size_t n, const uint8_t *traits, size_t tn,
-                                  etwl_schema **out, etwl_error *err);
+etwl_status etwl_tlmeta_to_schema(const uint8_t *meta, size_t n, const uint8_t *traits, size_t tn, etwl_schema **out,
+                                  etwl_error *err);
 
 #endif

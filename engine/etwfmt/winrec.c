@@ -64,8 +64,7 @@ static int ext_item(const etwl_win_ext_item *it, etwl_event *ev)
         x->process_start_key = etwl_le64(d);
         x->has |= ETWL_EXT_PROCESS_START_KEY;
         return 1;
-    default:
-        return 1; /* kinds we do not use (PMC counters, schema TL...) are fine */
+    default: return 1; /* kinds we do not use (PMC counters, schema TL...) are fine */
     }
 }
 

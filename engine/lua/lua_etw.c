@@ -21,8 +21,7 @@ static void origin(lua_State *L, char *out, size_t n)
     lua_Debug ar;
     if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
         snprintf(out, n, "%s:%d", ar.short_src, ar.currentline);
-    else
-        snprintf(out, n, "?");
+    else snprintf(out, n, "?");
 }
 
 static uint64_t check_u64(lua_State *L, int idx, const char *what)
@@ -106,8 +105,10 @@ static void compile_filter(lua_State *L, int idx, etwl_handler *h)
             lua_pushvalue(L, -1);
             h->where_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         } else {
-            luaL_error(L, "etw.on: unknown filter key '%s' (known: provider, id, opcode, task, version, level, "
-                          "keyword_any, keyword_all, pid, process, where)", k);
+            luaL_error(L,
+                       "etw.on: unknown filter key '%s' (known: provider, id, opcode, task, version, level, "
+                       "keyword_any, keyword_all, pid, process, where)",
+                       k);
         }
         lua_pop(L, 1);
     }
@@ -459,8 +460,9 @@ static int l_alert(lua_State *L)
         return 0;
     }
     la.fields = lua_getfield(L, 1, "fields") == LUA_TTABLE ? lua_gettop(L) : 0;
-    a = (etwl_alert){ts, rule, rn, title, tn, sev, msg, mn, ev, la.tech ? alert_techniques : NULL,
-                     la.fields ? alert_fields : NULL, &la};
+    a = (etwl_alert){
+        ts, rule, rn, title, tn, sev, msg, mn, ev, la.tech ? alert_techniques : NULL, la.fields ? alert_fields : NULL,
+        &la};
     etwl_buf_reset(b);
     etwl_alert_write(b, &a, x->o.alerts_json);
     if (b->oom) return luaL_error(L, "out of memory");
@@ -469,9 +471,9 @@ static int l_alert(lua_State *L)
     return 0;
 }
 
-static const luaL_Reg etw_funcs[] = {{"on", l_on},       {"alert", l_alert}, {"on_start", l_on_start},
-                                     {"on_stop", l_on_stop}, {"every", l_every}, {"stats", l_stats},
-                                     {NULL, NULL}};
+static const luaL_Reg etw_funcs[] = {
+    {"on", l_on},       {"alert", l_alert}, {"on_start", l_on_start}, {"on_stop", l_on_stop}, {"every", l_every},
+    {"stats", l_stats}, {NULL, NULL}};
 
 int etwl_luaopen_etw(lua_State *L)
 {

@@ -24,33 +24,83 @@
 #define EXT_MT "etw.ext"
 
 enum {
-    F_ID = 1, F_VERSION, F_CHANNEL, F_LEVEL, F_OPCODE, F_TASK, F_KEYWORD, F_PID, F_TID, F_TS, F_FILETIME,
-    F_PROVIDER, F_EVENT_NAME, F_RECORD_ID, F_CHANNEL_NAME, F_COMPUTER, F_PROVIDER_GUID, F_ACTIVITY_GUID, F_FLAGS, F_CPU, F_KTIME, F_UTIME, F_PTIME,
-    F_HEADER, F_INFO, F_EXT, F_PROCESS, F_PAYLOAD,
-    X_SESSION, X_ACTIVITY, X_SID, X_INSTANCE, X_STACK, X_PSKEY, X_EVKEY
+    F_ID = 1,
+    F_VERSION,
+    F_CHANNEL,
+    F_LEVEL,
+    F_OPCODE,
+    F_TASK,
+    F_KEYWORD,
+    F_PID,
+    F_TID,
+    F_TS,
+    F_FILETIME,
+    F_PROVIDER,
+    F_EVENT_NAME,
+    F_RECORD_ID,
+    F_CHANNEL_NAME,
+    F_COMPUTER,
+    F_PROVIDER_GUID,
+    F_ACTIVITY_GUID,
+    F_FLAGS,
+    F_CPU,
+    F_KTIME,
+    F_UTIME,
+    F_PTIME,
+    F_HEADER,
+    F_INFO,
+    F_EXT,
+    F_PROCESS,
+    F_PAYLOAD,
+    X_SESSION,
+    X_ACTIVITY,
+    X_SID,
+    X_INSTANCE,
+    X_STACK,
+    X_PSKEY,
+    X_EVKEY
 };
 
 static const struct {
     const char *name;
     int id;
 } getters[] = {
-    {"id", F_ID}, {"version", F_VERSION}, {"channel", F_CHANNEL}, {"level", F_LEVEL}, {"opcode", F_OPCODE},
-    {"task", F_TASK}, {"keyword", F_KEYWORD}, {"pid", F_PID}, {"tid", F_TID}, {"ts", F_TS},
-    {"filetime", F_FILETIME}, {"provider", F_PROVIDER}, {"event_name", F_EVENT_NAME},
-    {"record_id", F_RECORD_ID}, {"channel_name", F_CHANNEL_NAME}, {"computer", F_COMPUTER},
+    {"id", F_ID},
+    {"version", F_VERSION},
+    {"channel", F_CHANNEL},
+    {"level", F_LEVEL},
+    {"opcode", F_OPCODE},
+    {"task", F_TASK},
+    {"keyword", F_KEYWORD},
+    {"pid", F_PID},
+    {"tid", F_TID},
+    {"ts", F_TS},
+    {"filetime", F_FILETIME},
+    {"provider", F_PROVIDER},
+    {"event_name", F_EVENT_NAME},
+    {"record_id", F_RECORD_ID},
+    {"channel_name", F_CHANNEL_NAME},
+    {"computer", F_COMPUTER},
     {"provider_guid", F_PROVIDER_GUID},
-    {"activity_guid", F_ACTIVITY_GUID}, {"flags", F_FLAGS}, {"cpu", F_CPU}, {"kernel_time", F_KTIME},
-    {"user_time", F_UTIME}, {"processor_time", F_PTIME}, {"header", F_HEADER}, {"info", F_INFO}, {"ext", F_EXT},
-    {"process", F_PROCESS}, {"payload", F_PAYLOAD},
+    {"activity_guid", F_ACTIVITY_GUID},
+    {"flags", F_FLAGS},
+    {"cpu", F_CPU},
+    {"kernel_time", F_KTIME},
+    {"user_time", F_UTIME},
+    {"processor_time", F_PTIME},
+    {"header", F_HEADER},
+    {"info", F_INFO},
+    {"ext", F_EXT},
+    {"process", F_PROCESS},
+    {"payload", F_PAYLOAD},
 };
 
 static const struct {
     const char *name;
     int id;
 } ext_getters[] = {
-    {"session_id", X_SESSION}, {"activity_id", X_ACTIVITY}, {"user_sid", X_SID},
-    {"instance_info", X_INSTANCE}, {"stacktrace", X_STACK}, {"process_start_key", X_PSKEY},
-    {"event_key", X_EVKEY},
+    {"session_id", X_SESSION}, {"activity_id", X_ACTIVITY},    {"user_sid", X_SID},    {"instance_info", X_INSTANCE},
+    {"stacktrace", X_STACK},   {"process_start_key", X_PSKEY}, {"event_key", X_EVKEY},
 };
 
 enum { K_EVENT, K_HEADER, K_INFO, K_EXT };
@@ -88,10 +138,8 @@ static void push_guid(lua_State *L, const etwl_guid *g)
 static void push_time(lua_State *L, int64_t t)
 {
     char s[ETWL_TIME_STRLEN + 1];
-    if (etwl_time_format(t, s) == ETWL_OK)
-        lua_pushlstring(L, s, ETWL_TIME_STRLEN);
-    else
-        lua_pushinteger(L, t);
+    if (etwl_time_format(t, s) == ETWL_OK) lua_pushlstring(L, s, ETWL_TIME_STRLEN);
+    else lua_pushinteger(L, t);
 }
 
 void etwl_lua_push_value(lua_State *L, const etwl_value *v, int depth)
@@ -150,10 +198,8 @@ static void push_opt_int(lua_State *L, int has, lua_Integer v)
 
 static void push_provider(lua_State *L, const etwl_header *h)
 {
-    if (h->has & ETWL_HAS_PROVIDER_NAME)
-        lua_pushlstring(L, h->provider_name, h->provider_name_len);
-    else
-        push_guid(L, &h->provider_guid);
+    if (h->has & ETWL_HAS_PROVIDER_NAME) lua_pushlstring(L, h->provider_name, h->provider_name_len);
+    else push_guid(L, &h->provider_guid);
 }
 
 /* Pushes header field `id` of ev; the view ids push views of it. */
@@ -175,9 +221,7 @@ static int push_field(lua_State *L, etwl_event *ev, int id)
     case F_PROVIDER: push_provider(L, h); break;
     case F_EVENT_NAME: push_opt_str(L, h->has & ETWL_HAS_EVENT_NAME, h->event_name, h->event_name_len); break;
     case F_RECORD_ID: push_opt_int(L, h->has & ETWL_HAS_RECORD_ID, (lua_Integer)h->record_id); break;
-    case F_CHANNEL_NAME:
-        push_opt_str(L, h->has & ETWL_HAS_CHANNEL_NAME, h->channel_name, h->channel_name_len);
-        break;
+    case F_CHANNEL_NAME: push_opt_str(L, h->has & ETWL_HAS_CHANNEL_NAME, h->channel_name, h->channel_name_len); break;
     case F_COMPUTER: push_opt_str(L, h->has & ETWL_HAS_COMPUTER, h->computer, h->computer_len); break;
     case F_PROVIDER_GUID: push_guid(L, &h->provider_guid); break;
     case F_ACTIVITY_GUID: push_guid(L, &h->activity_guid); break;
@@ -301,9 +345,7 @@ static void push_ext_field(lua_State *L, etwl_event *ev, int id)
         }
         lua_setfield(L, -2, "addresses");
         break;
-    case X_PSKEY:
-        push_opt_int(L, x->has & ETWL_EXT_PROCESS_START_KEY, (lua_Integer)x->process_start_key);
-        break;
+    case X_PSKEY: push_opt_int(L, x->has & ETWL_EXT_PROCESS_START_KEY, (lua_Integer)x->process_start_key); break;
     case X_EVKEY: push_opt_int(L, x->has & ETWL_EXT_EVENT_KEY, (lua_Integer)x->event_key); break;
     default: lua_pushnil(L);
     }
@@ -458,8 +500,8 @@ static int ev_mapname(lua_State *L)
 
 static const luaL_Reg ev_methods[] = {
     {"json", ev_json}, {"totable", ev_totable}, {"mapname", ev_mapname}, {NULL, NULL}};
-static const luaL_Reg lev_meta[] = {{"__index", m_index},     {"__newindex", m_newindex}, {"__tostring", m_tostring},
-                                    {"__pairs", m_pairs},     {"__len", m_len},           {NULL, NULL}};
+static const luaL_Reg lev_meta[] = {{"__index", m_index}, {"__newindex", m_newindex}, {"__tostring", m_tostring},
+                                    {"__pairs", m_pairs}, {"__len", m_len},           {NULL, NULL}};
 
 static void push_getters(lua_State *L, int ext)
 {

@@ -24,9 +24,9 @@
  * platforms lack) */
 int luaopen_lpeg(lua_State *L);
 
-#define DEFAULT_BUDGET 1000000L         /* instructions per handler call */
-#define DEFAULT_MEMORY (256u << 20)     /* bytes for the whole Lua state */
-#define LOAD_BUDGET_FACTOR 100          /* top-level chunks may do setup work */
+#define DEFAULT_BUDGET 1000000L     /* instructions per handler call */
+#define DEFAULT_MEMORY (256u << 20) /* bytes for the whole Lua state */
+#define LOAD_BUDGET_FACTOR 100      /* top-level chunks may do setup work */
 
 etwl_lua *etwl_lua_host(lua_State *L) { return *(etwl_lua **)lua_getextraspace(L); }
 
@@ -66,8 +66,8 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     lua_getinfo(L, "Sl", ar);
     x->budget_hit = 1;
     lua_sethook(L, NULL, 0, 0); /* the error path must not trip it again */
-    lua_pushfstring(L, "%s:%d: instruction budget exceeded (%d instructions; raise it with --budget)",
-                    ar->short_src, ar->currentline, x->budget_armed);
+    lua_pushfstring(L, "%s:%d: instruction budget exceeded (%d instructions; raise it with --budget)", ar->short_src,
+                    ar->currentline, x->budget_armed);
     lua_error(L);
 }
 
@@ -236,7 +236,10 @@ static int sb_collectgarbage(lua_State *L)
         lua_pushnumber(L, (lua_Number)lua_gc(L, LUA_GCCOUNT) + (lua_Number)lua_gc(L, LUA_GCCOUNTB) / 1024.0);
         return 1;
     case 2: lua_pushboolean(L, lua_gc(L, LUA_GCSTEP, (int)luaL_optinteger(L, 2, 0))); return 1;
-    default: lua_gc(L, LUA_GCCOLLECT); lua_pushinteger(L, 0); return 1;
+    default:
+        lua_gc(L, LUA_GCCOLLECT);
+        lua_pushinteger(L, 0);
+        return 1;
     }
 }
 
@@ -271,10 +274,10 @@ static void copy_lib(lua_State *L, const char *lib)
 /* Pushes a fresh environment for one script. */
 static void new_sandbox_env(lua_State *L, etwl_lua *x)
 {
-    static const char *const base[] = {"assert", "error",  "ipairs",   "next",     "pairs",  "pcall",
-                                       "select", "tonumber", "tostring", "type",   "xpcall", "rawequal",
-                                       "rawget", "rawset", "rawlen",   "setmetatable", "getmetatable",
-                                       "_VERSION", NULL};
+    static const char *const base[] = {"assert",       "error",        "ipairs",   "next",     "pairs",
+                                       "pcall",        "select",       "tonumber", "tostring", "type",
+                                       "xpcall",       "rawequal",     "rawget",   "rawset",   "rawlen",
+                                       "setmetatable", "getmetatable", "_VERSION", NULL};
     static const char *const os_ok[] = {"clock", "time", "date", "difftime", NULL};
     int i;
     if (x->o.unsafe) {

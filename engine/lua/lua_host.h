@@ -13,16 +13,16 @@
 #include "etwl.h"
 
 typedef struct etwl_lua_opts {
-    long budget;           /* instructions per handler call; 0 = default */
-    size_t memory_limit;   /* bytes; 0 = default */
-    int unsafe;            /* give scripts io, os, debug, package */
+    long budget;         /* instructions per handler call; 0 = default */
+    size_t memory_limit; /* bytes; 0 = default */
+    int unsafe;          /* give scripts io, os, debug, package */
     int alerts_only;
-    int alerts_json;       /* 1 = JSON lines, 0 = readable line */
-    FILE *alert_out;       /* default stdout */
-    FILE *err_out;         /* default stderr */
-    const char *lua_dir;   /* where lua/ modules live; NULL = search */
-    int max_error_prints;  /* per handler; default 3 */
-    int64_t proc_grace;    /* FILETIME ticks exited processes are kept; 0 = default */
+    int alerts_json;      /* 1 = JSON lines, 0 = readable line */
+    FILE *alert_out;      /* default stdout */
+    FILE *err_out;        /* default stderr */
+    const char *lua_dir;  /* where lua/ modules live; NULL = search */
+    int max_error_prints; /* per handler; default 3 */
+    int64_t proc_grace;   /* FILETIME ticks exited processes are kept; 0 = default */
 } etwl_lua_opts;
 
 typedef struct etwl_lua etwl_lua;

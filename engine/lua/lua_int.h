@@ -19,8 +19,8 @@
 
 typedef struct etwl_handler {
     etwl_filter filter;
-    int fn_ref;     /* registry ref of the handler */
-    int where_ref;  /* optional Lua predicate, LUA_NOREF if none */
+    int fn_ref;       /* registry ref of the handler */
+    int where_ref;    /* optional Lua predicate, LUA_NOREF if none */
     char origin[160]; /* "script.lua:12" where it was registered */
     uint64_t calls, errors, budget_stops;
     uint64_t ns_total, ns_max;
@@ -52,11 +52,11 @@ struct etwl_lua {
     etwl_session *session;
     uint64_t alerts, handler_errors;
     etwl_buf buf;
-    const char *loading; /* script being loaded, for origins */
-    int budget_armed;    /* instructions the next pcall may run */
-    int budget_hit;      /* set by the count hook */
-    int timing;          /* measure handler time (for --stats) */
-    char lua_dir[1024];  /* where require() finds lua/ modules */
+    const char *loading;   /* script being loaded, for origins */
+    int budget_armed;      /* instructions the next pcall may run */
+    int budget_hit;        /* set by the count hook */
+    int timing;            /* measure handler time (for --stats) */
+    char lua_dir[1024];    /* where require() finds lua/ modules */
     uint64_t dispatch_seq; /* numbers the events handed to Lua */
     int capture_ref;       /* etwlua test: rule ids alerted during an injection, else LUA_NOREF */
     etwl_proctab *procs;   /* fed by every event, read by ev.process */

@@ -24,7 +24,7 @@ typedef struct etwl_alert {
     const char *severity; /* info, low, medium, high, critical */
     const char *message;  /* may be NULL */
     size_t message_len;
-    etwl_event *event; /* may be NULL */
+    etwl_event *event;                  /* may be NULL */
     etwl_alert_part techniques, fields; /* may be NULL: none */
     void *ctx;
 } etwl_alert;

@@ -207,7 +207,8 @@ etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b)
     }
     if (x->has & ETWL_EXT_STACKTRACE) {
         SEP();
-        etwl_buf_printf(b, "\"stacktrace\":{\"matched_id\":%llu,\"addresses\":[", (unsigned long long)x->stack.matched_id);
+        etwl_buf_printf(b, "\"stacktrace\":{\"matched_id\":%llu,\"addresses\":[",
+                        (unsigned long long)x->stack.matched_id);
         for (i = 0; i < x->stack.count; i++)
             etwl_buf_printf(b, i ? ",%llu" : "%llu", (unsigned long long)x->stack.addresses[i]);
         etwl_buf_puts(b, "]}");

@@ -13,13 +13,12 @@
 #include "output/output.h"
 #include "util/utf.h"
 
-
 static int needs_escape_cp(uint32_t cp)
 {
-    return (cp >= 0x80 && cp <= 0x9F) ||                 /* C1 controls */
-           cp == 0x2028 || cp == 0x2029 ||                /* line/paragraph separators */
-           (cp >= 0x200B && cp <= 0x200F) ||              /* zero-width, LRM, RLM */
-           (cp >= 0x202A && cp <= 0x202E) ||              /* bidi embeddings/overrides */
+    return (cp >= 0x80 && cp <= 0x9F) ||                   /* C1 controls */
+           cp == 0x2028 || cp == 0x2029 ||                 /* line/paragraph separators */
+           (cp >= 0x200B && cp <= 0x200F) ||               /* zero-width, LRM, RLM */
+           (cp >= 0x202A && cp <= 0x202E) ||               /* bidi embeddings/overrides */
            (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF; /* bidi isolates, BOM */
 }
 
@@ -38,9 +37,18 @@ static void put_escaped(etwl_buf *b, const char *s, size_t n, int quote)
             continue;
         }
         switch (ch) {
-        case '\n': etwl_buf_puts(b, "\\n"); i++; continue;
-        case '\r': etwl_buf_puts(b, "\\r"); i++; continue;
-        case '\t': etwl_buf_puts(b, "\\t"); i++; continue;
+        case '\n':
+            etwl_buf_puts(b, "\\n");
+            i++;
+            continue;
+        case '\r':
+            etwl_buf_puts(b, "\\r");
+            i++;
+            continue;
+        case '\t':
+            etwl_buf_puts(b, "\\t");
+            i++;
+            continue;
         default: break;
         }
         if (ch < 0x80) {
@@ -54,10 +62,8 @@ static void put_escaped(etwl_buf *b, const char *s, size_t n, int quote)
             i++;
             continue;
         }
-        if (needs_escape_cp(cp))
-            etwl_buf_printf(b, "\\u{%x}", (unsigned)cp);
-        else
-            etwl_buf_put(b, s + i, k);
+        if (needs_escape_cp(cp)) etwl_buf_printf(b, "\\u{%x}", (unsigned)cp);
+        else etwl_buf_put(b, s + i, k);
         i += k;
     }
 }
@@ -115,10 +121,8 @@ static void put_value(etwl_buf *b, const etwl_value *v)
         break;
     case ETWL_VT_TIME: {
         char t[ETWL_TIME_STRLEN + 1];
-        if (etwl_time_format(v->v.i, t) == ETWL_OK)
-            etwl_buf_puts(b, t);
-        else
-            etwl_buf_printf(b, "%lld", (long long)v->v.i);
+        if (etwl_time_format(v->v.i, t) == ETWL_OK) etwl_buf_puts(b, t);
+        else etwl_buf_printf(b, "%lld", (long long)v->v.i);
         break;
     }
     case ETWL_VT_ARRAY:
@@ -152,10 +156,8 @@ etwl_status etwl_event_write_text(etwl_event *ev, etwl_buf *b)
     const etwl_header *h = &ev->hdr;
     char t[ETWL_TIME_STRLEN + 1];
     uint32_t i, n;
-    if (etwl_time_format(h->ts, t) == ETWL_OK)
-        etwl_buf_puts(b, t);
-    else
-        etwl_buf_printf(b, "%lld", (long long)h->ts);
+    if (etwl_time_format(h->ts, t) == ETWL_OK) etwl_buf_puts(b, t);
+    else etwl_buf_printf(b, "%lld", (long long)h->ts);
     etwl_buf_putc(b, ' ');
     if (h->has & ETWL_HAS_PROVIDER_NAME) {
         etwl_text_put_escaped(b, h->provider_name, h->provider_name_len);
@@ -169,8 +171,8 @@ etwl_status etwl_event_write_text(etwl_event *ev, etwl_buf *b)
         etwl_text_put_escaped(b, h->event_name, h->event_name_len);
     }
     etwl_buf_printf(b, " id=%u v=%u op=%u task=%u lvl=%u kw=0x%llx pid=%u tid=%u", h->desc.id, h->desc.version,
-                    h->desc.opcode, h->desc.task, h->desc.level, (unsigned long long)h->desc.keyword,
-                    (unsigned)h->pid, (unsigned)h->tid);
+                    h->desc.opcode, h->desc.task, h->desc.level, (unsigned long long)h->desc.keyword, (unsigned)h->pid,
+                    (unsigned)h->tid);
     if (h->has & ETWL_HAS_PROCESSOR) etwl_buf_printf(b, " cpu=%u", (unsigned)h->processor);
     n = etwl_event_prop_count(ev);
     if (n) etwl_buf_puts(b, " |");

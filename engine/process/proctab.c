@@ -338,7 +338,7 @@ static const char *integrity_name(const char *sid)
 {
     static const struct {
         const char *sid, *name;
-    } map[] = {{"S-1-16-0", "Untrusted"}, {"S-1-16-4096", "Low"},     {"S-1-16-8192", "Medium"},
+    } map[] = {{"S-1-16-0", "Untrusted"},     {"S-1-16-4096", "Low"},   {"S-1-16-8192", "Medium"},
                {"S-1-16-8448", "MediumPlus"}, {"S-1-16-12288", "High"}, {"S-1-16-16384", "System"},
                {"S-1-16-20480", "Protected"}};
     size_t i;

@@ -15,15 +15,15 @@
 
 typedef struct etwl_proc {
     uint32_t pid, ppid;
-    int64_t start;  /* FILETIME; 0 when unknown (seen only by rundown or late) */
-    int64_t exit;   /* FILETIME; 0 while alive */
-    int64_t seen;   /* last event time that touched it */
+    int64_t start; /* FILETIME; 0 when unknown (seen only by rundown or late) */
+    int64_t exit;  /* FILETIME; 0 while alive */
+    int64_t seen;  /* last event time that touched it */
     int32_t exit_code;
     int has_exit_code;
     uint32_t session;
     int has_session;
     char *image, *cmdline, *user, *integrity;
-    const char *name; /* points into image: the file name */
+    const char *name;       /* points into image: the file name */
     struct etwl_proc *next; /* older entries with the same pid */
     struct etwl_proc *lru_prev, *lru_next;
 } etwl_proc;
@@ -40,8 +40,8 @@ void etwl_proctab_free(etwl_proctab *t);
 
 /* What an event says about processes, found by etwl_proctab_observe(). */
 typedef struct etwl_proc_event {
-    int kind;          /* ETWL_PE_* */
-    uint32_t subject;  /* the process the event is about */
+    int kind;         /* ETWL_PE_* */
+    uint32_t subject; /* the process the event is about */
     int has_subject;
 } etwl_proc_event;
 

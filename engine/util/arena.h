@@ -12,11 +12,11 @@
 typedef struct etwl_arena_chunk etwl_arena_chunk;
 
 typedef struct etwl_arena {
-    etwl_arena_chunk *head;  /* first chunk */
-    etwl_arena_chunk *cur;   /* chunk being filled */
-    size_t used;             /* bytes used in cur */
-    size_t limit;            /* 0 = unlimited; else max bytes held in chunks */
-    size_t held;             /* bytes held in chunks */
+    etwl_arena_chunk *head; /* first chunk */
+    etwl_arena_chunk *cur;  /* chunk being filled */
+    size_t used;            /* bytes used in cur */
+    size_t limit;           /* 0 = unlimited; else max bytes held in chunks */
+    size_t held;            /* bytes held in chunks */
 } etwl_arena;
 
 void etwl_arena_init(etwl_arena *a, size_t limit);

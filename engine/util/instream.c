@@ -57,8 +57,7 @@ static etwl_status open_zip(etwl_instream *s, const char *path, etwl_error *err)
         size_t len = e ? strlen(e) : 0;
         if (len > 4 && strcasecmp(e + len - 4, ".etl") == 0) {
             s->zf = zip_fopen_index(s->za, (zip_uint64_t)i, 0);
-            if (!s->zf)
-                return etwl_error_set(err, ETWL_EPARSE, "%s:%s: %s", path, e, zip_strerror(s->za));
+            if (!s->zf) return etwl_error_set(err, ETWL_EPARSE, "%s:%s: %s", path, e, zip_strerror(s->za));
             snprintf(s->name, sizeof s->name, "%s:%s", path, e);
             return ETWL_OK;
         }
@@ -77,8 +76,11 @@ etwl_status etwl_instream_open(const char *path, etwl_instream **out, etwl_error
     if (!s) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     snprintf(s->name, sizeof s->name, "%s", path);
     if (!(s->f = fopen(path, "rb"))) {
-        st = etwl_error_set(err, errno == ENOENT ? ETWL_ENOTFOUND : errno == EACCES ? ETWL_EACCES : ETWL_EIO, "%s: %s",
-                            path, strerror(errno));
+        st = etwl_error_set(err,
+                            errno == ENOENT   ? ETWL_ENOTFOUND
+                            : errno == EACCES ? ETWL_EACCES
+                                              : ETWL_EIO,
+                            "%s: %s", path, strerror(errno));
         goto fail;
     }
     n = fread(m, 1, sizeof m, s->f);
@@ -106,8 +108,7 @@ etwl_status etwl_instream_open(const char *path, etwl_instream **out, etwl_error
         st = etwl_error_set(err, ETWL_ENOTSUP, "%s: gzip input is not built into this etwlua", path);
         goto fail;
 #endif
-    default:
-        rewind(s->f);
+    default: rewind(s->f);
     }
     *out = s;
     return ETWL_OK;

@@ -13,9 +13,9 @@
 enum {
     ETWL_LINE_OK = 1,
     ETWL_LINE_EOF = 0,
-    ETWL_LINE_ERROR = -1,   /* read failed; errno is set */
+    ETWL_LINE_ERROR = -1,    /* read failed; errno is set */
     ETWL_LINE_TOO_LONG = -2, /* the line was skipped */
-    ETWL_LINE_WOKEN = -3    /* the wake descriptor became readable */
+    ETWL_LINE_WOKEN = -3     /* the wake descriptor became readable */
 };
 
 typedef struct etwl_lines {

@@ -22,8 +22,8 @@ static void test_full_line(void **st)
     etwl_cli_opts o;
     etwl_error e;
     (void)st;
-    assert_int_equal(parse(&o, &e, 14, "-r", "trace.jsonl", "--dump", "--json", "-p", "A:3", "--provider=B",
-                           "-k", "process", "-n", "mysess", "--stats", "rules.lua", "--strict"),
+    assert_int_equal(parse(&o, &e, 14, "-r", "trace.jsonl", "--dump", "--json", "-p", "A:3", "--provider=B", "-k",
+                           "process", "-n", "mysess", "--stats", "rules.lua", "--strict"),
                      ETWL_EXIT_OK);
     assert_string_equal(o.cfg.read_path, "trace.jsonl");
     assert_true(o.dump && o.json && o.stats && o.cfg.strict);
@@ -88,9 +88,9 @@ static void test_defaults_and_misc(void **st)
     assert_false(o.dump);
     assert_int_equal(parse(&o, &e, 1, "-h"), ETWL_EXIT_OK);
     assert_true(o.help);
-    assert_int_equal(parse(&o, &e, 8, "a.lua", "-e", "print(1)", "b.lua", "--budget", "5000", "--memory-mb=64",
-                           "--alerts-only"),
-                     ETWL_EXIT_OK);
+    assert_int_equal(
+        parse(&o, &e, 8, "a.lua", "-e", "print(1)", "b.lua", "--budget", "5000", "--memory-mb=64", "--alerts-only"),
+        ETWL_EXIT_OK);
     assert_int_equal(o.nscripts, 3); /* in command-line order */
     assert_string_equal(o.scripts[0].path, "a.lua");
     assert_null(o.scripts[1].path);
@@ -135,12 +135,9 @@ static void test_exit_codes(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full_line),
-        cmocka_unit_test(test_defaults_and_misc),
-        cmocka_unit_test(test_etw_buffers),
-        cmocka_unit_test(test_record),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_full_line),   cmocka_unit_test(test_defaults_and_misc),
+        cmocka_unit_test(test_etw_buffers), cmocka_unit_test(test_record),
+        cmocka_unit_test(test_errors),      cmocka_unit_test(test_exit_codes),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -176,7 +176,7 @@ static void test_strings(void **st)
     tl_u16(&F.p, 0x263A); /* U+263A */
     tl_u8(&F.p, 'Q');
     tl_bytes(&F.p, "caf\xe9\x80\0", 6); /* not UTF-8: Windows-1252 */
-    tl_u16(&F.p, 0xD800);                 /* lone surrogate */
+    tl_u16(&F.p, 0xD800);               /* lone surrogate */
     tl_u16(&F.p, 'z');
     tl_u16(&F.p, 0);
     tl_wstr(&F.p, "tail", 0);

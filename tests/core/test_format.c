@@ -56,8 +56,8 @@ static void test_time(void **st)
 
 static void test_sid(void **st)
 {
-    static const uint8_t sid[] = {1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0,
-                                  0xe9, 3, 0, 0};
+    static const uint8_t sid[] = {1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0,    0, 1, 0,
+                                  0, 0, 2, 0, 0, 0, 3, 0, 0,  0, 0xe9, 3, 0, 0};
     static const uint8_t big[] = {1, 0, 1, 2, 3, 4, 5, 6};
     char s[ETWL_SID_STRLEN];
     (void)st;
@@ -93,7 +93,9 @@ static void test_text_escaping(void **st)
     (void)st;
     etwl_buf_init(&b);
     /* cursor movement, a forged new line, a quote, bidi override, C1 CSI */
-    static const char in[] = "a\x1b[2J\nb=\"c\" \xe2\x80\xae" "exe.txt \xc2\x9b" "1m\\";
+    static const char in[] = "a\x1b[2J\nb=\"c\" \xe2\x80\xae"
+                             "exe.txt \xc2\x9b"
+                             "1m\\";
     etwl_text_put_escaped(&b, in, sizeof in - 1);
     assert_string_equal(b.data, "a\\x1b[2J\\nb=\\\"c\\\" \\u{202e}exe.txt \\u{9b}1m\\\\");
     etwl_buf_reset(&b);
@@ -137,9 +139,8 @@ static void test_arena_reuse(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_guid),          cmocka_unit_test(test_time),
-        cmocka_unit_test(test_sid),           cmocka_unit_test(test_utf),
-        cmocka_unit_test(test_text_escaping), cmocka_unit_test(test_arena_reuse),
+        cmocka_unit_test(test_guid),       cmocka_unit_test(test_time),          cmocka_unit_test(test_sid),
+        cmocka_unit_test(test_utf),        cmocka_unit_test(test_text_escaping), cmocka_unit_test(test_arena_reuse),
         cmocka_unit_test(test_text_lines),
     };
     return cmocka_run_group_tests_name("format", tests, NULL, NULL);

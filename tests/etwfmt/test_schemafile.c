@@ -58,11 +58,12 @@ static void test_round_trip(void **st)
     etwl_schemafile_line(&b, &k, t.b, t.names);
     k2 = k;
     k2.id = 0;
-    k2.meta_hash = 0xfedcba9876543211ull; /* a TraceLogging type */
+    k2.meta_hash = 0xfedcba9876543211ull;            /* a TraceLogging type */
     etwl_schemafile_line(&b, &k2, t.b, t.names - 1); /* every length of base64 tail */
     /* the bad lines, each skipped */
     etwl_buf_puts(&b, "not json\n");
-    etwl_buf_puts(&b, "{\"provider\":\"nope\",\"id\":1,\"version\":0,\"opcode\":0,\"meta_hash\":\"0x0\",\"tei\":\"\"}\n");
+    etwl_buf_puts(&b,
+                  "{\"provider\":\"nope\",\"id\":1,\"version\":0,\"opcode\":0,\"meta_hash\":\"0x0\",\"tei\":\"\"}\n");
     etwl_buf_puts(&b, "{\"provider\":\"{22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716}\",\"id\":70000,\"version\":0,"
                       "\"opcode\":0,\"meta_hash\":\"0x0\",\"tei\":\"\"}\n");
     etwl_buf_puts(&b, "{\"provider\":\"{22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716}\",\"id\":1,\"version\":0,"

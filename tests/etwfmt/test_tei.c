@@ -180,7 +180,8 @@ static void test_every_intype(void **st)
         ev.hdr.flags = ETWL_HDR_FLAG_64_BIT_HEADER;
         etwl_event_set_payload(&ev, s, (const uint8_t *)c[i].payload, (uint32_t)c[i].n);
         got = tl_json(etwl_event_get(&ev, "V"));
-        if (strcmp(got, c[i].json) != 0) fail_msg("in-type %u out-type %u: got %s, want %s", c[i].in, c[i].out, got, c[i].json);
+        if (strcmp(got, c[i].json) != 0)
+            fail_msg("in-type %u out-type %u: got %s, want %s", c[i].in, c[i].out, got, c[i].json);
         etwl_event_release(&ev);
         etwl_schema_free(s);
     }
@@ -328,12 +329,9 @@ static void test_value_maps(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_convert_and_decode),
-        cmocka_unit_test(test_hostile_blobs),
-        cmocka_unit_test(test_every_intype),
-        cmocka_unit_test(test_nested_arrays),
-        cmocka_unit_test(test_find_provider),
-        cmocka_unit_test(test_value_maps),
+        cmocka_unit_test(test_convert_and_decode), cmocka_unit_test(test_hostile_blobs),
+        cmocka_unit_test(test_every_intype),       cmocka_unit_test(test_nested_arrays),
+        cmocka_unit_test(test_find_provider),      cmocka_unit_test(test_value_maps),
     };
     return cmocka_run_group_tests_name("tei", tests, NULL, NULL);
 }

@@ -35,15 +35,30 @@ static void test_header_and_ext(void **st)
     r.header.t.kt.user_time = 9;
     r.processor_index = 0x0103; /* ProcessorNumber 3 (Alignment 1) */
     memset(related, 0x11, 16);
-    w = 5; memcpy(inst, &w, 4); w = 6; memcpy(inst + 4, &w, 4); memset(inst + 8, 0x22, 16);
-    v = 77; memcpy(st64, &v, 8);
-    v = 0xFFFFF80000001000ull; memcpy(st64 + 8, &v, 8);
-    v = 0x00007FF600001000ull; memcpy(st64 + 16, &v, 8);
-    v = 1; memcpy(st64 + 24, &v, 8);
-    v = 42; memcpy(key, &v, 8);
-    v = 0x1000000000123ull; memcpy(psk, &v, 8);
-    w = 2; memcpy(ts, &w, 4);
-    v = 0; memcpy(st32, &v, 8); w = 0x401000; memcpy(st32 + 8, &w, 4); memcpy(st32 + 12, &w, 4);
+    w = 5;
+    memcpy(inst, &w, 4);
+    w = 6;
+    memcpy(inst + 4, &w, 4);
+    memset(inst + 8, 0x22, 16);
+    v = 77;
+    memcpy(st64, &v, 8);
+    v = 0xFFFFF80000001000ull;
+    memcpy(st64 + 8, &v, 8);
+    v = 0x00007FF600001000ull;
+    memcpy(st64 + 16, &v, 8);
+    v = 1;
+    memcpy(st64 + 24, &v, 8);
+    v = 42;
+    memcpy(key, &v, 8);
+    v = 0x1000000000123ull;
+    memcpy(psk, &v, 8);
+    w = 2;
+    memcpy(ts, &w, 4);
+    v = 0;
+    memcpy(st32, &v, 8);
+    w = 0x401000;
+    memcpy(st32 + 8, &w, 4);
+    memcpy(st32 + 12, &w, 4);
 #define ITEM(k, t, p, n) items[k].ext_type = t, items[k].data_ptr = (uint64_t)(uintptr_t)(p), items[k].data_size = n
     ITEM(0, ETWL_EXT_TYPE_RELATED_ACTIVITYID, related, 16);
     ITEM(1, ETWL_EXT_TYPE_SID, sid, sizeof sid);
@@ -70,11 +85,12 @@ static void test_header_and_ext(void **st)
     assert_non_null(strstr(out.data, "\"provider_guid\":\"{22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716}\""));
     assert_non_null(strstr(out.data, "\"ts\":\"2024-03-05T10:11:12.1234567Z\""));
     assert_non_null(strstr(out.data, "\"kernel_time\":7,\"user_time\":9,\"processor_time\":0,\"processor_number\":3"));
-    assert_non_null(strstr(out.data, "\"ext\":{\"session_id\":2,\"activity_id\":\"{11111111-1111-1111-1111-111111111111}\","
-                                     "\"user_sid\":\"S-1-5-18\",\"instance_info\":{\"id\":5,\"parent_id\":6,"
-                                     "\"parent_guid\":\"{22222222-2222-2222-2222-222222222222}\"},\"stacktrace\":"
-                                     "{\"matched_id\":77,\"addresses\":[18446735277616533504,140694538686464,1]},"
-                                     "\"process_start_key\":281474976710947,\"event_key\":42}"));
+    assert_non_null(strstr(out.data,
+                           "\"ext\":{\"session_id\":2,\"activity_id\":\"{11111111-1111-1111-1111-111111111111}\","
+                           "\"user_sid\":\"S-1-5-18\",\"instance_info\":{\"id\":5,\"parent_id\":6,"
+                           "\"parent_guid\":\"{22222222-2222-2222-2222-222222222222}\"},\"stacktrace\":"
+                           "{\"matched_id\":77,\"addresses\":[18446735277616533504,140694538686464,1]},"
+                           "\"process_start_key\":281474976710947,\"event_key\":42}"));
     /* 32-bit stacks, a private session's processor time, a processor index */
     items[0].ext_type = ETWL_EXT_TYPE_STACK_TRACE32;
     items[0].data_ptr = (uint64_t)(uintptr_t)st32;

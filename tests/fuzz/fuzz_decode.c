@@ -8,8 +8,8 @@
 #include "core/event.h"
 #include "core/schema.h"
 
-static const uint16_t intypes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
-                                   22, 23, 25, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 1000};
+static const uint16_t intypes[] = {1,  2,  3,  4,  5,  6,  7,   8,   9,   10,  11,  12,  13,  14,  15,  16,  17,  18,
+                                   19, 20, 21, 22, 23, 25, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 1000};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -36,11 +36,11 @@ void teib_init(teib *t, const uint8_t *guid, uint16_t id, uint8_t version, uint8
     memcpy(t->b, guid ? guid : kernel_process, 16);
     teib_w16(t->b + 32, id);
     t->b[34] = version;
-    t->b[36] = 4;                      /* Level */
+    t->b[36] = 4; /* Level */
     t->b[37] = opcode;
-    teib_w16(t->b + 38, 1);            /* Task */
-    teib_w32(t->b + 40, 0x10);         /* Keyword, low */
-    teib_w32(t->b + 44, 0x80000000u);  /* Keyword, high */
+    teib_w16(t->b + 38, 1);           /* Task */
+    teib_w32(t->b + 40, 0x10);        /* Keyword, low */
+    teib_w32(t->b + 44, 0x80000000u); /* Keyword, high */
     teib_w32(t->b + 100, nprops);
     teib_w32(t->b + 104, ntop);
     t->nprops = nprops;
@@ -61,10 +61,7 @@ void teib_prop(teib *t, uint32_t i, const char *n, uint32_t flags, uint16_t a, u
     teib_w16(e + 18, length);
 }
 
-void teib_prop_map(teib *t, uint32_t i, const char *map)
-{
-    teib_w32(t->b + 112 + i * 24 + 12, name(t, map));
-}
+void teib_prop_map(teib *t, uint32_t i, const char *map) { teib_w32(t->b + 112 + i * 24 + 12, name(t, map)); }
 
 static uint32_t put_wide(uint8_t *b, uint32_t at, const char *s)
 {

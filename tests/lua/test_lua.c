@@ -114,9 +114,10 @@ static void install_publish(void)
     lua_pop(L, 2);
 }
 
-#define EV(id, prov, info) \
-    "{\"header\":{\"descriptor\":{\"id\":" #id ",\"level\":4,\"keyword\":3},\"process_id\":42,\"provider_name\":\"" prov \
-    "\"},\"info\":" info ",\"ext\":{\"user_sid\":\"S-1-5-18\"}}"
+#define EV(id, prov, info)                                                                                             \
+    "{\"header\":{\"descriptor\":{\"id\":" #id                                                                         \
+    ",\"level\":4,\"keyword\":3},\"process_id\":42,\"provider_name\":\"" prov "\"},\"info\":" info                     \
+    ",\"ext\":{\"user_sid\":\"S-1-5-18\"}}"
 
 static void test_fields_and_views(void **st)
 {
@@ -276,10 +277,20 @@ static void test_handler_order_across_scripts(void **st)
 static void test_sandbox_denials(void **st)
 {
     static const char *const denied[] = {
-        "os.execute('id')", "io.open('/etc/passwd')", "io.popen('id')", "debug.getinfo(1)",
-        "package.loadlib('x','y')", "require('os')", "require('io')", "dofile('/etc/passwd')",
-        "loadfile('/etc/passwd')", "load(string.dump(function() end))()", "require('../../etc/passwd')",
-        "collectgarbage('stop')", "os.exit(1)", "string.rep = nil; error('ok')",
+        "os.execute('id')",
+        "io.open('/etc/passwd')",
+        "io.popen('id')",
+        "debug.getinfo(1)",
+        "package.loadlib('x','y')",
+        "require('os')",
+        "require('io')",
+        "dofile('/etc/passwd')",
+        "loadfile('/etc/passwd')",
+        "load(string.dump(function() end))()",
+        "require('../../etc/passwd')",
+        "collectgarbage('stop')",
+        "os.exit(1)",
+        "string.rep = nil; error('ok')",
     };
     size_t i;
     etwl_error e;
@@ -392,7 +403,8 @@ static void test_require_lua_dir_and_lpeg(void **st)
     (void)st;
     install_publish();
     load("local path = require 'etwlua.path'; local lpeg = require 'lpeg'\n"
-         "require('etw')._test_publish(path.name('\\\\Device\\\\X\\\\CMD.EXE') .. lpeg.match(lpeg.C(lpeg.P'a'^1), 'aab'))");
+         "require('etw')._test_publish(path.name('\\\\Device\\\\X\\\\CMD.EXE') .. lpeg.match(lpeg.C(lpeg.P'a'^1), "
+         "'aab'))");
     assert_string_equal(result(), "cmd.exeaa");
 }
 

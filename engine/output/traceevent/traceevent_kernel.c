@@ -50,11 +50,11 @@ typedef struct tek_disk {
 } tek_disk;
 
 typedef struct tek_map { /* kernel path prefix -> DOS prefix */
-    uint32_t from, to; /* offsets in names */
+    uint32_t from, to;   /* offsets in names */
 } tek_map;
 
 typedef struct tek_tmap { /* thread id -> process id, open addressing */
-    uint32_t *tid; /* tid + 1; 0 is a free slot */
+    uint32_t *tid;        /* tid + 1; 0 is a free slot */
     int32_t *pid;
     uint32_t mask, n;
 } tek_tmap;
@@ -73,9 +73,9 @@ struct etwl_tek {
     tek_map *maps;
     uint32_t nmaps, capmaps;
     tek_threads now, all; /* in event order, as TraceLog converts; over the whole trace */
-    etwl_buf names;          /* NUL-terminated strings the tables point into */
-    char system_drive[8];    /* "C:" once SystemPaths is seen */
-    int64_t t0, freq;        /* first timestamp; QPC ticks per second */
+    etwl_buf names;       /* NUL-terminated strings the tables point into */
+    char system_drive[8]; /* "C:" once SystemPaths is seen */
+    int64_t t0, freq;     /* first timestamp; QPC ticks per second */
     int have_t0;
 };
 
@@ -127,9 +127,11 @@ static int num(etwl_event *ev, const char *name, uint64_t *out)
     const etwl_value *v = etwl_event_get(ev, name);
     if (!v) return 0;
     switch (v->type) {
-    case ETWL_VT_INT: case ETWL_VT_UINT: case ETWL_VT_HEX: case ETWL_VT_TIME: case ETWL_VT_BOOL:
-        *out = v->v.u;
-        return 1;
+    case ETWL_VT_INT:
+    case ETWL_VT_UINT:
+    case ETWL_VT_HEX:
+    case ETWL_VT_TIME:
+    case ETWL_VT_BOOL: *out = v->v.u; return 1;
     default: return 0;
     }
 }
@@ -290,9 +292,7 @@ etwl_status etwl_tek_learn(etwl_tek *k, etwl_event *ev)
          * defunct record alone leaves it "Process(N)" */
         if (h->desc.opcode >= 1 && h->desc.opcode <= 4) learn_proc(k, ev);
         break;
-    case ETWL_KC_THREAD:
-        track_thread(&k->all, ev);
-        break;
+    case ETWL_KC_THREAD: track_thread(&k->all, ev); break;
     case ETWL_KC_FILEIO:
         if (h->desc.opcode == 0 || h->desc.opcode == 32 || h->desc.opcode == 35 || h->desc.opcode == 36)
             learn_file(k, ev, h->ts);
@@ -364,7 +364,8 @@ static const char *file_name(const etwl_tek *k, uint64_t key, int64_t ts)
         if (k->files[mid].key < key) lo = mid + 1;
         else hi = mid;
     }
-    for (; lo < k->nfiles && k->files[lo].key == key && k->files[lo].start <= ts; lo++) name = str(k, k->files[lo].name);
+    for (; lo < k->nfiles && k->files[lo].key == key && k->files[lo].start <= ts; lo++)
+        name = str(k, k->files[lo].name);
     return name;
 }
 
@@ -372,8 +373,8 @@ static const char *file_name(const etwl_tek *k, uint64_t key, int64_t ts)
  * mapping, else the system drive before a rooted path. */
 static void put_user_path(const etwl_tek *k, etwl_buf *b, const char *s, size_t n)
 {
-    static const char *const defaults[][2] = {{"\\??\\", ""}, {"\\Device\\LanmanRedirector\\", "\\\\"},
-                                              {"\\Device\\Mup\\", "\\\\"}, {"\\\\", "\\\\"}};
+    static const char *const defaults[][2] = {
+        {"\\??\\", ""}, {"\\Device\\LanmanRedirector\\", "\\\\"}, {"\\Device\\Mup\\", "\\\\"}, {"\\\\", "\\\\"}};
     uint32_t i;
     const char *os = NULL;
     size_t j;
@@ -447,36 +448,41 @@ static double disk_service(const etwl_tek *k, uint32_t disk, int64_t ts, double 
 /* ---- views ----------------------------------------------------------------- */
 
 typedef enum fmt {
-    F_INT,      /* a 32-bit signed integer */
-    F_LONG,     /* a 64-bit signed integer */
-    F_ADDR,     /* "0x" and at least 8 lower-case hex digits */
-    F_VALUE,    /* etwlua's value as it is (strings, addresses, ports) */
-    F_PATH,     /* a kernel path with its drive letter */
-    F_PNAME,    /* the name of the process the field holds */
-    F_FILE,     /* the name of the file object the field holds */
-    F_BUILD,    /* a PE TimeDateStamp as a time */
-    F_PFLAGS,   /* Process flags by name */
-    F_IRPFLAGS, /* IRP flags by name, the priority bits cleared */
-    F_IOPRIO,   /* the I/O priority in the IRP flags */
-    F_ELAPSED,  /* a QPC duration in milliseconds */
-    F_SERVICE,  /* disk service time */
+    F_INT,       /* a 32-bit signed integer */
+    F_LONG,      /* a 64-bit signed integer */
+    F_ADDR,      /* "0x" and at least 8 lower-case hex digits */
+    F_VALUE,     /* etwlua's value as it is (strings, addresses, ports) */
+    F_PATH,      /* a kernel path with its drive letter */
+    F_PNAME,     /* the name of the process the field holds */
+    F_FILE,      /* the name of the file object the field holds */
+    F_BUILD,     /* a PE TimeDateStamp as a time */
+    F_PFLAGS,    /* Process flags by name */
+    F_IRPFLAGS,  /* IRP flags by name, the priority bits cleared */
+    F_IOPRIO,    /* the I/O priority in the IRP flags */
+    F_ELAPSED,   /* a QPC duration in milliseconds */
+    F_SERVICE,   /* disk service time */
     F_HARDFAULT, /* time since the fault's start */
-    F_CPU,      /* the processor number */
-    F_PRIO, F_DPC, F_ISR, F_RANK, /* the sample's flags byte */
-    F_PARENT_TID, F_PARENT_PID,   /* the creating thread, for thread starts */
-    F_UDP_CONTEXT, F_UDP_DSIZE,   /* TraceEvent's reading of a UDP record's bytes */
+    F_CPU,       /* the processor number */
+    F_PRIO,
+    F_DPC,
+    F_ISR,
+    F_RANK, /* the sample's flags byte */
+    F_PARENT_TID,
+    F_PARENT_PID, /* the creating thread, for thread starts */
+    F_UDP_CONTEXT,
+    F_UDP_DSIZE,   /* TraceEvent's reading of a UDP record's bytes */
     F_IMAGEID_PID, /* TraceEvent reads ImageID's process 4 bytes in, in the image size */
 } fmt;
 
 typedef enum fix {
     X_NONE,
-    X_PROCESS,  /* pid = the process; no thread */
-    X_PID,      /* pid = the field */
-    X_THREAD,   /* pid, tid = the thread's (not for Stop) */
-    X_IMAGE,    /* rundown and unload: pid = the field; no thread */
-    X_ISSUER,   /* tid = the field when unknown; pid = the thread's */
+    X_PROCESS,     /* pid = the process; no thread */
+    X_PID,         /* pid = the field */
+    X_THREAD,      /* pid, tid = the thread's (not for Stop) */
+    X_IMAGE,       /* rundown and unload: pid = the field; no thread */
+    X_ISSUER,      /* tid = the field when unknown; pid = the thread's */
     X_ISSUER_LATE, /* the same, and TraceEvent asks again when printing */
-    X_FLUSH,    /* TraceEvent reads the issuing thread 8 bytes in */
+    X_FLUSH,       /* TraceEvent reads the issuing thread 8 bytes in */
 } fix;
 
 typedef struct tfield {
@@ -486,7 +492,7 @@ typedef struct tfield {
 
 typedef struct view {
     etwl_kclass cls;
-    const char *ops; /* "1,2,3" */
+    const char *ops;           /* "1,2,3" */
     const char *task, *opname; /* NULL task: the class's; provider is "Windows Kernel" unless prefixed */
     fix x;
     const char *xsrc;
@@ -494,52 +500,93 @@ typedef struct view {
 } view;
 
 static const view views[] = {
-    {ETWL_KC_EVENTTRACE, "5", NULL, "Extension", X_NONE, NULL,
-     {{"GroupMask1", "GroupMask1", F_INT}, {"GroupMask2", "GroupMask2", F_INT}, {"GroupMask3", "GroupMask3", F_INT},
-      {"GroupMask4", "GroupMask4", F_INT}, {"GroupMask5", "GroupMask5", F_INT}, {"GroupMask6", "GroupMask6", F_INT},
-      {"GroupMask7", "GroupMask7", F_INT}, {"GroupMask8", "GroupMask8", F_INT},
+    {ETWL_KC_EVENTTRACE,
+     "5",
+     NULL,
+     "Extension",
+     X_NONE,
+     NULL,
+     {{"GroupMask1", "GroupMask1", F_INT},
+      {"GroupMask2", "GroupMask2", F_INT},
+      {"GroupMask3", "GroupMask3", F_INT},
+      {"GroupMask4", "GroupMask4", F_INT},
+      {"GroupMask5", "GroupMask5", F_INT},
+      {"GroupMask6", "GroupMask6", F_INT},
+      {"GroupMask7", "GroupMask7", F_INT},
+      {"GroupMask8", "GroupMask8", F_INT},
       {"KernelEventVersion", "KernelEventVersion", F_INT}}},
-    {ETWL_KC_EVENTTRACE, "32", NULL, "EndExtension", X_NONE, NULL,
-     {{"GroupMask1", "GroupMask1", F_INT}, {"GroupMask2", "GroupMask2", F_INT}, {"GroupMask3", "GroupMask3", F_INT},
-      {"GroupMask4", "GroupMask4", F_INT}, {"GroupMask5", "GroupMask5", F_INT}, {"GroupMask6", "GroupMask6", F_INT},
-      {"GroupMask7", "GroupMask7", F_INT}, {"GroupMask8", "GroupMask8", F_INT},
+    {ETWL_KC_EVENTTRACE,
+     "32",
+     NULL,
+     "EndExtension",
+     X_NONE,
+     NULL,
+     {{"GroupMask1", "GroupMask1", F_INT},
+      {"GroupMask2", "GroupMask2", F_INT},
+      {"GroupMask3", "GroupMask3", F_INT},
+      {"GroupMask4", "GroupMask4", F_INT},
+      {"GroupMask5", "GroupMask5", F_INT},
+      {"GroupMask6", "GroupMask6", F_INT},
+      {"GroupMask7", "GroupMask7", F_INT},
+      {"GroupMask8", "GroupMask8", F_INT},
       {"KernelEventVersion", "KernelEventVersion", F_INT}}},
     {ETWL_KC_EVENTTRACE, "8", NULL, "RundownComplete", X_NONE, NULL, {{NULL, NULL, F_INT}}},
-#define PROCESS_FIELDS                                                                                               \
-    {{"ProcessID", "ProcessId", F_INT}, {"ParentID", "ParentId", F_INT}, {"ImageFileName", "ImageFileName", F_PATH},  \
-     {"PageDirectoryBase", "DirectoryTableBase", F_ADDR}, {"Flags", "Flags", F_PFLAGS},                              \
-     {"SessionID", "SessionId", F_INT}, {"ExitStatus", "ExitStatus", F_INT},                                        \
-     {"UniqueProcessKey", "UniqueProcessKey", F_ADDR}, {"CommandLine", "CommandLine", F_VALUE},                     \
-     {"PackageFullName", "PackageFullName", F_VALUE}, {"ApplicationID", "ApplicationId", F_VALUE}}
+#define PROCESS_FIELDS                                                                                                 \
+    {                                                                                                                  \
+        {"ProcessID", "ProcessId", F_INT}, {"ParentID", "ParentId", F_INT},                                            \
+            {"ImageFileName", "ImageFileName", F_PATH}, {"PageDirectoryBase", "DirectoryTableBase", F_ADDR},           \
+            {"Flags", "Flags", F_PFLAGS}, {"SessionID", "SessionId", F_INT}, {"ExitStatus", "ExitStatus", F_INT},      \
+            {"UniqueProcessKey", "UniqueProcessKey", F_ADDR}, {"CommandLine", "CommandLine", F_VALUE},                 \
+            {"PackageFullName", "PackageFullName", F_VALUE},                                                           \
+        {                                                                                                              \
+            "ApplicationID", "ApplicationId", F_VALUE                                                                  \
+        }                                                                                                              \
+    }
     {ETWL_KC_PROCESS, "1", NULL, "Start", X_PROCESS, "ProcessId", PROCESS_FIELDS},
     {ETWL_KC_PROCESS, "2", NULL, "Stop", X_PROCESS, "ProcessId", PROCESS_FIELDS},
     {ETWL_KC_PROCESS, "3", NULL, "DCStart", X_PROCESS, "ProcessId", PROCESS_FIELDS},
     {ETWL_KC_PROCESS, "4", NULL, "DCStop", X_PROCESS, "ProcessId", PROCESS_FIELDS},
     {ETWL_KC_PROCESS, "39", NULL, "Defunct", X_PROCESS, "ProcessId", PROCESS_FIELDS},
 #define PROCESS_CTR_FIELDS                                                                                             \
-    {{"ProcessID", "ProcessId", F_INT}, {"MemoryCount", "PageFaultCount", F_INT}, {"HandleCount", "HandleCount", F_INT}, \
-     {"PeakVirtualSize", "PeakVirtualSize", F_LONG}, {"PeakWorkingSetSize", "PeakWorkingSetSize", F_LONG},            \
-     {"PeakPagefileUsage", "PeakPagefileUsage", F_LONG}, {"QuotaPeakPagedPoolUsage", "QuotaPeakPagedPoolUsage", F_LONG}, \
-     {"QuotaPeakNonPagedPoolUsage", "QuotaPeakNonPagedPoolUsage", F_LONG}, {"VirtualSize", "VirtualSize", F_LONG},    \
-     {"WorkingSetSize", "WorkingSetSize", F_LONG}, {"PagefileUsage", "PagefileUsage", F_LONG},                        \
-     {"QuotaPagedPoolUsage", "QuotaPagedPoolUsage", F_LONG},                                                           \
-     {"QuotaNonPagedPoolUsage", "QuotaNonPagedPoolUsage", F_LONG}, {"PrivatePageCount", "PrivatePageCount", F_LONG}}
+    {                                                                                                                  \
+        {"ProcessID", "ProcessId", F_INT}, {"MemoryCount", "PageFaultCount", F_INT},                                   \
+            {"HandleCount", "HandleCount", F_INT}, {"PeakVirtualSize", "PeakVirtualSize", F_LONG},                     \
+            {"PeakWorkingSetSize", "PeakWorkingSetSize", F_LONG}, {"PeakPagefileUsage", "PeakPagefileUsage", F_LONG},  \
+            {"QuotaPeakPagedPoolUsage", "QuotaPeakPagedPoolUsage", F_LONG},                                            \
+            {"QuotaPeakNonPagedPoolUsage", "QuotaPeakNonPagedPoolUsage", F_LONG},                                      \
+            {"VirtualSize", "VirtualSize", F_LONG}, {"WorkingSetSize", "WorkingSetSize", F_LONG},                      \
+            {"PagefileUsage", "PagefileUsage", F_LONG}, {"QuotaPagedPoolUsage", "QuotaPagedPoolUsage", F_LONG},        \
+            {"QuotaNonPagedPoolUsage", "QuotaNonPagedPoolUsage", F_LONG},                                              \
+        {                                                                                                              \
+            "PrivatePageCount", "PrivatePageCount", F_LONG                                                             \
+        }                                                                                                              \
+    }
     {ETWL_KC_PROCESS, "32", NULL, "PerfCtr", X_PID, "ProcessId", PROCESS_CTR_FIELDS},
     {ETWL_KC_PROCESS, "33", NULL, "PerfCtrRundown", X_PID, "ProcessId", PROCESS_CTR_FIELDS},
-#define THREAD_FIELDS                                                                                               \
-    {{"StackBase", "StackBase", F_ADDR}, {"StackLimit", "StackLimit", F_ADDR},                                      \
-     {"UserStackBase", "UserStackBase", F_ADDR}, {"UserStackLimit", "UserStackLimit", F_ADDR},                      \
-     {"StartAddr", "Affinity", F_ADDR}, {"Win32StartAddr", "Win32StartAddr", F_ADDR}, {"TebBase", "TebBase", F_ADDR}, \
-     {"SubProcessTag", "SubProcessTag", F_INT}, {"BasePriority", "BasePriority", F_INT},                            \
-     {"PagePriority", "PagePriority", F_INT}, {"IoPriority", "IoPriority", F_INT},                                  \
-     {"ThreadFlags", "ThreadFlags", F_INT}, {"ThreadName", "ThreadName", F_VALUE},                                  \
-     {"ParentThreadID", NULL, F_PARENT_TID}, {"ParentProcessID", NULL, F_PARENT_PID}}
+#define THREAD_FIELDS                                                                                                  \
+    {                                                                                                                  \
+        {"StackBase", "StackBase", F_ADDR}, {"StackLimit", "StackLimit", F_ADDR},                                      \
+            {"UserStackBase", "UserStackBase", F_ADDR}, {"UserStackLimit", "UserStackLimit", F_ADDR},                  \
+            {"StartAddr", "Affinity", F_ADDR}, {"Win32StartAddr", "Win32StartAddr", F_ADDR},                           \
+            {"TebBase", "TebBase", F_ADDR}, {"SubProcessTag", "SubProcessTag", F_INT},                                 \
+            {"BasePriority", "BasePriority", F_INT}, {"PagePriority", "PagePriority", F_INT},                          \
+            {"IoPriority", "IoPriority", F_INT}, {"ThreadFlags", "ThreadFlags", F_INT},                                \
+            {"ThreadName", "ThreadName", F_VALUE}, {"ParentThreadID", NULL, F_PARENT_TID},                             \
+        {                                                                                                              \
+            "ParentProcessID", NULL, F_PARENT_PID                                                                      \
+        }                                                                                                              \
+    }
     {ETWL_KC_THREAD, "1", NULL, "Start", X_THREAD, NULL, THREAD_FIELDS},
     {ETWL_KC_THREAD, "2", NULL, "Stop", X_THREAD, NULL, THREAD_FIELDS},
-#define IMAGE_FIELDS                                                                                               \
-    {{"ImageBase", "ImageBase", F_ADDR}, {"ImageSize", "ImageSize", F_INT}, {"ImageChecksum", "ImageCheckSum", F_INT}, \
-     {"TimeDateStamp", "TimeDateStamp", F_INT}, {"DefaultBase", "DefaultBase", F_ADDR},                           \
-     {"BuildTime", "TimeDateStamp", F_BUILD}, {"FileName", "FileName", F_PATH}}
+#define IMAGE_FIELDS                                                                                                   \
+    {                                                                                                                  \
+        {"ImageBase", "ImageBase", F_ADDR}, {"ImageSize", "ImageSize", F_INT},                                         \
+            {"ImageChecksum", "ImageCheckSum", F_INT}, {"TimeDateStamp", "TimeDateStamp", F_INT},                      \
+            {"DefaultBase", "DefaultBase", F_ADDR}, {"BuildTime", "TimeDateStamp", F_BUILD},                           \
+        {                                                                                                              \
+            "FileName", "FileName", F_PATH                                                                             \
+        }                                                                                                              \
+    }
     {ETWL_KC_IMAGE, "10", NULL, "Load", X_NONE, NULL, IMAGE_FIELDS},
     {ETWL_KC_IMAGE, "2", NULL, "Unload", X_IMAGE, "ProcessId", IMAGE_FIELDS},
     {ETWL_KC_IMAGE, "3", NULL, "DCStart", X_IMAGE, "ProcessId", IMAGE_FIELDS},
@@ -547,124 +594,305 @@ static const view views[] = {
     /* TraceEvent has no parser of its own for these two: it shows the MOF
      * class Windows describes them with */
     {ETWL_KC_IMAGE, "33", "MSNT_SystemTrace/Image", "KernelBase", X_NONE, NULL, {{"ImageBase", "ImageBase", F_ADDR}}},
-#define DISK_FIELDS                                                                                                \
-    {{"DiskNumber", "DiskNumber", F_INT}, {"IrpFlags", "IrpFlags", F_IRPFLAGS}, {"Priority", "IrpFlags", F_IOPRIO}, \
-     {"TransferSize", "TransferSize", F_INT}, {"ByteOffset", "ByteOffset", F_LONG}, {"Irp", "Irp", F_ADDR},       \
-     {"ElapsedTimeMSec", "HighResResponseTime", F_ELAPSED},                                                       \
-     {"DiskServiceTimeMSec", "HighResResponseTime", F_SERVICE}, {"FileKey", "FileObject", F_ADDR},                \
-     {"FileName", "FileObject", F_FILE}}
+#define DISK_FIELDS                                                                                                    \
+    {                                                                                                                  \
+        {"DiskNumber", "DiskNumber", F_INT}, {"IrpFlags", "IrpFlags", F_IRPFLAGS}, {"Priority", "IrpFlags", F_IOPRIO}, \
+            {"TransferSize", "TransferSize", F_INT}, {"ByteOffset", "ByteOffset", F_LONG}, {"Irp", "Irp", F_ADDR},     \
+            {"ElapsedTimeMSec", "HighResResponseTime", F_ELAPSED},                                                     \
+            {"DiskServiceTimeMSec", "HighResResponseTime", F_SERVICE}, {"FileKey", "FileObject", F_ADDR},              \
+        {                                                                                                              \
+            "FileName", "FileObject", F_FILE                                                                           \
+        }                                                                                                              \
+    }
     {ETWL_KC_DISKIO, "10", "DiskIO", "Read", X_ISSUER, "IssuingThreadId", DISK_FIELDS},
     {ETWL_KC_DISKIO, "11", "DiskIO", "Write", X_ISSUER, "IssuingThreadId", DISK_FIELDS},
     {ETWL_KC_DISKIO, "12", "DiskIO", "ReadInit", X_ISSUER, "IssuingThreadId", {{"Irp", "Irp", F_ADDR}}},
     {ETWL_KC_DISKIO, "13", "DiskIO", "WriteInit", X_ISSUER, "IssuingThreadId", {{"Irp", "Irp", F_ADDR}}},
     {ETWL_KC_DISKIO, "15", "DiskIO", "FlushInit", X_ISSUER, "IssuingThreadId", {{"Irp", "Irp", F_ADDR}}},
-    {ETWL_KC_DISKIO, "14", "DiskIO", "FlushBuffers", X_FLUSH, NULL,
-     {{"DiskNumber", "DiskNumber", F_INT}, {"IrpFlags", "IrpFlags", F_IRPFLAGS}, {"Irp", "Irp", F_ADDR},
+    {ETWL_KC_DISKIO,
+     "14",
+     "DiskIO",
+     "FlushBuffers",
+     X_FLUSH,
+     NULL,
+     {{"DiskNumber", "DiskNumber", F_INT},
+      {"IrpFlags", "IrpFlags", F_IRPFLAGS},
+      {"Irp", "Irp", F_ADDR},
       {"ElapsedTimeMSec", "HighResResponseTime", F_ELAPSED}}},
-    {ETWL_KC_PAGEFAULT, "32", "Memory", "HardFault", X_ISSUER_LATE, "TThreadId",
-     {{"ElapsedTimeMSec", "InitialTime", F_HARDFAULT}, {"ReadOffset", "ReadOffset", F_LONG},
-      {"VirtualAddress", "VirtualAddress", F_ADDR}, {"FileKey", "FileObject", F_ADDR},
-      {"ByteCount", "ByteCount", F_INT}, {"FileName", "FileObject", F_FILE}}},
-    {ETWL_KC_PERFINFO, "46", NULL, "Sample", X_ISSUER_LATE, "ThreadId",
-     {{"InstructionPointer", "InstructionPointer", F_ADDR}, {"ProcessorNumber", NULL, F_CPU},
-      {"Priority", "Reserved", F_PRIO}, {"ExecutingDPC", "Reserved", F_DPC}, {"ExecutingISR", "Reserved", F_ISR},
-      {"Rank", "Reserved", F_RANK}, {"Count", "Count", F_INT}}},
-    {ETWL_KC_PERFINFO, "73", NULL, "CollectionStart", X_NONE, NULL,
+    {ETWL_KC_PAGEFAULT,
+     "32",
+     "Memory",
+     "HardFault",
+     X_ISSUER_LATE,
+     "TThreadId",
+     {{"ElapsedTimeMSec", "InitialTime", F_HARDFAULT},
+      {"ReadOffset", "ReadOffset", F_LONG},
+      {"VirtualAddress", "VirtualAddress", F_ADDR},
+      {"FileKey", "FileObject", F_ADDR},
+      {"ByteCount", "ByteCount", F_INT},
+      {"FileName", "FileObject", F_FILE}}},
+    {ETWL_KC_PERFINFO,
+     "46",
+     NULL,
+     "Sample",
+     X_ISSUER_LATE,
+     "ThreadId",
+     {{"InstructionPointer", "InstructionPointer", F_ADDR},
+      {"ProcessorNumber", NULL, F_CPU},
+      {"Priority", "Reserved", F_PRIO},
+      {"ExecutingDPC", "Reserved", F_DPC},
+      {"ExecutingISR", "Reserved", F_ISR},
+      {"Rank", "Reserved", F_RANK},
+      {"Count", "Count", F_INT}}},
+    {ETWL_KC_PERFINFO,
+     "73",
+     NULL,
+     "CollectionStart",
+     X_NONE,
+     NULL,
      {{"SampleSource", "Source", F_INT}, {"NewInterval", "NewInterval", F_INT}, {"OldInterval", "OldInterval", F_INT}}},
-    {ETWL_KC_PERFINFO, "74", NULL, "CollectionEnd", X_NONE, NULL,
+    {ETWL_KC_PERFINFO,
+     "74",
+     NULL,
+     "CollectionEnd",
+     X_NONE,
+     NULL,
      {{"SampleSource", "Source", F_INT}, {"NewInterval", "NewInterval", F_INT}, {"OldInterval", "OldInterval", F_INT}}},
-#define TCP_SEND {{"size", "size", F_INT}, {"daddr", "daddr", F_VALUE}, {"saddr", "saddr", F_VALUE},               \
-                  {"dport", "dport", F_INT}, {"sport", "sport", F_INT}, {"startime", "startime", F_INT},           \
-                  {"endtime", "endtime", F_INT}, {"seqnum", "seqnum", F_INT}, {"connid", "connid", F_ADDR}}
-#define TCP_OTHER {{"size", "size", F_INT}, {"daddr", "daddr", F_VALUE}, {"saddr", "saddr", F_VALUE},              \
-                   {"dport", "dport", F_INT}, {"sport", "sport", F_INT}, {"connid", "connid", F_ADDR},             \
-                   {"seqnum", "seqnum", F_INT}}
+#define TCP_SEND                                                                                                       \
+    {                                                                                                                  \
+        {"size", "size", F_INT}, {"daddr", "daddr", F_VALUE}, {"saddr", "saddr", F_VALUE}, {"dport", "dport", F_INT},  \
+            {"sport", "sport", F_INT}, {"startime", "startime", F_INT}, {"endtime", "endtime", F_INT},                 \
+            {"seqnum", "seqnum", F_INT},                                                                               \
+        {                                                                                                              \
+            "connid", "connid", F_ADDR                                                                                 \
+        }                                                                                                              \
+    }
+#define TCP_OTHER                                                                                                      \
+    {                                                                                                                  \
+        {"size", "size", F_INT}, {"daddr", "daddr", F_VALUE}, {"saddr", "saddr", F_VALUE}, {"dport", "dport", F_INT},  \
+            {"sport", "sport", F_INT}, {"connid", "connid", F_ADDR},                                                   \
+        {                                                                                                              \
+            "seqnum", "seqnum", F_INT                                                                                  \
+        }                                                                                                              \
+    }
     {ETWL_KC_TCPIP, "10", NULL, "Send", X_PID, "PID", TCP_SEND},
     {ETWL_KC_TCPIP, "26", NULL, "SendIPV6", X_PID, "PID", TCP_SEND},
     {ETWL_KC_TCPIP, "11", NULL, "Recv", X_PID, "PID", TCP_OTHER},
     {ETWL_KC_TCPIP, "27", NULL, "RecvIPV6", X_PID, "PID", TCP_OTHER},
-#define UDP4 {{"context", NULL, F_UDP_CONTEXT}, {"saddr", "saddr", F_VALUE}, {"sport", "sport", F_INT},             \
-              {"size", "size", F_INT}, {"daddr", "daddr", F_VALUE}, {"dport", "dport", F_INT},                    \
-              {"dsize", NULL, F_UDP_DSIZE}}
-#define UDP6 {{"size", "size", F_INT}, {"dport", "dport", F_INT}, {"sport", "sport", F_INT},                       \
-              {"seqnum", "seqnum", F_INT}, {"connid", "connid", F_ADDR}}
+#define UDP4                                                                                                           \
+    {                                                                                                                  \
+        {"context", NULL, F_UDP_CONTEXT}, {"saddr", "saddr", F_VALUE}, {"sport", "sport", F_INT},                      \
+            {"size", "size", F_INT}, {"daddr", "daddr", F_VALUE}, {"dport", "dport", F_INT},                           \
+        {                                                                                                              \
+            "dsize", NULL, F_UDP_DSIZE                                                                                 \
+        }                                                                                                              \
+    }
+#define UDP6                                                                                                           \
+    {                                                                                                                  \
+        {"size", "size", F_INT}, {"dport", "dport", F_INT}, {"sport", "sport", F_INT}, {"seqnum", "seqnum", F_INT},    \
+        {                                                                                                              \
+            "connid", "connid", F_ADDR                                                                                 \
+        }                                                                                                              \
+    }
     {ETWL_KC_UDPIP, "10", NULL, "Send", X_PID, "PID", UDP4},
     {ETWL_KC_UDPIP, "11", NULL, "Recv", X_PID, "PID", UDP4},
     {ETWL_KC_UDPIP, "26", NULL, "SendIPV6", X_PID, "PID", UDP6},
     {ETWL_KC_UDPIP, "27", NULL, "RecvIPV6", X_PID, "PID", UDP6},
-    {ETWL_KC_SYSCONFIG, "10", NULL, "CPU", X_NONE, NULL,
-     {{"MHz", "MHz", F_INT}, {"NumberOfProcessors", "NumberOfProcessors", F_INT}, {"MemSize", "MemSize", F_INT},
-      {"PageSize", "PageSize", F_INT}, {"AllocationGranularity", "AllocationGranularity", F_INT},
-      {"ComputerName", "ComputerName", F_VALUE}, {"DomainName", "DomainName", F_VALUE},
+    {ETWL_KC_SYSCONFIG,
+     "10",
+     NULL,
+     "CPU",
+     X_NONE,
+     NULL,
+     {{"MHz", "MHz", F_INT},
+      {"NumberOfProcessors", "NumberOfProcessors", F_INT},
+      {"MemSize", "MemSize", F_INT},
+      {"PageSize", "PageSize", F_INT},
+      {"AllocationGranularity", "AllocationGranularity", F_INT},
+      {"ComputerName", "ComputerName", F_VALUE},
+      {"DomainName", "DomainName", F_VALUE},
       {"HyperThreadingFlag", "HyperThreadingFlag", F_ADDR}}},
-    {ETWL_KC_SYSCONFIG, "11", NULL, "PhyDisk", X_NONE, NULL,
-     {{"DiskNumber", "DiskNumber", F_INT}, {"BytesPerSector", "BytesPerSector", F_INT},
-      {"SectorsPerTrack", "SectorsPerTrack", F_INT}, {"TracksPerCylinder", "TracksPerCylinder", F_INT},
-      {"Cylinders", "Cylinders", F_LONG}, {"SCSIPort", "SCSIPort", F_INT}, {"SCSIPath", "SCSIPath", F_INT},
-      {"SCSITarget", "SCSITarget", F_INT}, {"SCSILun", "SCSILun", F_INT}, {"Manufacturer", "Manufacturer", F_VALUE},
-      {"PartitionCount", "PartitionCount", F_INT}, {"WriteCacheEnabled", "WriteCacheEnabled", F_INT},
-      {"BootDriveLetter", "BootDriveLetter", F_VALUE}, {"Spare", "Spare", F_VALUE}}},
-    {ETWL_KC_SYSCONFIG, "12", NULL, "LogDisk", X_NONE, NULL,
-     {{"StartOffset", "StartOffset", F_LONG}, {"PartitionSize", "PartitionSize", F_LONG},
-      {"DiskNumber", "DiskNumber", F_INT}, {"Size", "Size", F_INT}, {"DriveType", "DriveType", F_INT},
-      {"DriveLetterString", "DriveLetterString", F_VALUE}, {"PartitionNumber", "PartitionNumber", F_INT},
-      {"SectorsPerCluster", "SectorsPerCluster", F_INT}, {"BytesPerSector", "BytesPerSector", F_INT},
+    {ETWL_KC_SYSCONFIG,
+     "11",
+     NULL,
+     "PhyDisk",
+     X_NONE,
+     NULL,
+     {{"DiskNumber", "DiskNumber", F_INT},
+      {"BytesPerSector", "BytesPerSector", F_INT},
+      {"SectorsPerTrack", "SectorsPerTrack", F_INT},
+      {"TracksPerCylinder", "TracksPerCylinder", F_INT},
+      {"Cylinders", "Cylinders", F_LONG},
+      {"SCSIPort", "SCSIPort", F_INT},
+      {"SCSIPath", "SCSIPath", F_INT},
+      {"SCSITarget", "SCSITarget", F_INT},
+      {"SCSILun", "SCSILun", F_INT},
+      {"Manufacturer", "Manufacturer", F_VALUE},
+      {"PartitionCount", "PartitionCount", F_INT},
+      {"WriteCacheEnabled", "WriteCacheEnabled", F_INT},
+      {"BootDriveLetter", "BootDriveLetter", F_VALUE},
+      {"Spare", "Spare", F_VALUE}}},
+    {ETWL_KC_SYSCONFIG,
+     "12",
+     NULL,
+     "LogDisk",
+     X_NONE,
+     NULL,
+     {{"StartOffset", "StartOffset", F_LONG},
+      {"PartitionSize", "PartitionSize", F_LONG},
+      {"DiskNumber", "DiskNumber", F_INT},
+      {"Size", "Size", F_INT},
+      {"DriveType", "DriveType", F_INT},
+      {"DriveLetterString", "DriveLetterString", F_VALUE},
+      {"PartitionNumber", "PartitionNumber", F_INT},
+      {"SectorsPerCluster", "SectorsPerCluster", F_INT},
+      {"BytesPerSector", "BytesPerSector", F_INT},
       {"NumberOfFreeClusters", "NumberOfFreeClusters", F_LONG},
-      {"TotalNumberOfClusters", "TotalNumberOfClusters", F_LONG}, {"FileSystem", "FileSystem", F_VALUE},
+      {"TotalNumberOfClusters", "TotalNumberOfClusters", F_LONG},
+      {"FileSystem", "FileSystem", F_VALUE},
       {"VolumeExt", "VolumeExt", F_INT}}},
-    {ETWL_KC_SYSCONFIG, "13", NULL, "NIC", X_NONE, NULL,
-     {{"PhysicalAddrLen", "PhysicalAddrLen", F_INT}, {"PhysicalAddr", "PhysicalAddr", F_LONG},
-      {"Ipv4Index", "Ipv4Index", F_INT}, {"Ipv6Index", "Ipv6Index", F_INT},
-      {"NICDescription", "NICDescription", F_VALUE}, {"IpAddresses", "IpAddresses", F_VALUE},
+    {ETWL_KC_SYSCONFIG,
+     "13",
+     NULL,
+     "NIC",
+     X_NONE,
+     NULL,
+     {{"PhysicalAddrLen", "PhysicalAddrLen", F_INT},
+      {"PhysicalAddr", "PhysicalAddr", F_LONG},
+      {"Ipv4Index", "Ipv4Index", F_INT},
+      {"Ipv6Index", "Ipv6Index", F_INT},
+      {"NICDescription", "NICDescription", F_VALUE},
+      {"IpAddresses", "IpAddresses", F_VALUE},
       {"DnsServerAddresses", "DnsServerAddresses", F_VALUE}}},
-    {ETWL_KC_SYSCONFIG, "15", NULL, "Services", X_PID, "ProcessId",
-     {{"ServiceName", "ServiceName", F_VALUE}, {"DisplayName", "DisplayName", F_VALUE},
-      {"ProcessName", "ProcessId", F_PNAME}, {"ProcessID", "ProcessId", F_INT},
-      {"ServiceState", "ServiceState", F_INT}, {"SubProcessTag", "SubProcessTag", F_INT}}},
-    {ETWL_KC_SYSCONFIG, "16", NULL, "Power", X_NONE, NULL,
+    {ETWL_KC_SYSCONFIG,
+     "15",
+     NULL,
+     "Services",
+     X_PID,
+     "ProcessId",
+     {{"ServiceName", "ServiceName", F_VALUE},
+      {"DisplayName", "DisplayName", F_VALUE},
+      {"ProcessName", "ProcessId", F_PNAME},
+      {"ProcessID", "ProcessId", F_INT},
+      {"ServiceState", "ServiceState", F_INT},
+      {"SubProcessTag", "SubProcessTag", F_INT}}},
+    {ETWL_KC_SYSCONFIG,
+     "16",
+     NULL,
+     "Power",
+     X_NONE,
+     NULL,
      {{"S1", "S1", F_INT}, {"S2", "S2", F_INT}, {"S3", "S3", F_INT}, {"S4", "S4", F_INT}, {"S5", "S5", F_INT}}},
-    {ETWL_KC_SYSCONFIG, "17", NULL, "Network", X_NONE, NULL,
-     {{"TcbTablePartitions", "TcbTablePartitions", F_INT}, {"MaxHashTableSize", "MaxHashTableSize", F_INT},
-      {"MaxUserPort", "MaxUserPort", F_INT}, {"TcpTimedWaitDelay", "TcpTimedWaitDelay", F_INT}}},
-    {ETWL_KC_SYSCONFIG, "22", NULL, "PnP", X_NONE, NULL,
-     {{"DeviceID", "DeviceID", F_VALUE}, {"DeviceDescription", "DeviceDescription", F_VALUE},
-      {"FriendlyName", "FriendlyName", F_VALUE}, {"PdoName", "PdoName", F_VALUE},
+    {ETWL_KC_SYSCONFIG,
+     "17",
+     NULL,
+     "Network",
+     X_NONE,
+     NULL,
+     {{"TcbTablePartitions", "TcbTablePartitions", F_INT},
+      {"MaxHashTableSize", "MaxHashTableSize", F_INT},
+      {"MaxUserPort", "MaxUserPort", F_INT},
+      {"TcpTimedWaitDelay", "TcpTimedWaitDelay", F_INT}}},
+    {ETWL_KC_SYSCONFIG,
+     "22",
+     NULL,
+     "PnP",
+     X_NONE,
+     NULL,
+     {{"DeviceID", "DeviceID", F_VALUE},
+      {"DeviceDescription", "DeviceDescription", F_VALUE},
+      {"FriendlyName", "FriendlyName", F_VALUE},
+      {"PdoName", "PdoName", F_VALUE},
       {"ServiceName", "ServiceName", F_VALUE}}},
-    {ETWL_KC_SYSCONFIG, "23", NULL, "IDEChannel", X_NONE, NULL,
-     {{"TargetID", "TargetId", F_INT}, {"DeviceType", "DeviceType", F_INT},
-      {"DeviceTimingMode", "DeviceTimingMode", F_INT}, {"LocationInformationLen", "LocationInformationLen", F_INT},
+    {ETWL_KC_SYSCONFIG,
+     "23",
+     NULL,
+     "IDEChannel",
+     X_NONE,
+     NULL,
+     {{"TargetID", "TargetId", F_INT},
+      {"DeviceType", "DeviceType", F_INT},
+      {"DeviceTimingMode", "DeviceTimingMode", F_INT},
+      {"LocationInformationLen", "LocationInformationLen", F_INT},
       {"LocationInformation", "LocationInformation", F_VALUE}}},
-    {ETWL_KC_SYSCONFIG, "25", "MSNT_SystemTrace/SystemConfig", "Platform", X_NONE, NULL,
-     {{"SystemManufacturer", "SystemManufacturer", F_VALUE}, {"SystemProductName", "SystemProductName", F_VALUE},
-      {"BiosDate", "BiosDate", F_VALUE}, {"BiosVersion", "BiosVersion", F_VALUE}}},
-    {ETWL_KC_SYSCONFIGEX, "32", NULL, "BuildInfo", X_NONE, NULL,
-     {{"InstallDate", "InstallDate", F_VALUE}, {"BuildLab", "BuildLab", F_VALUE},
+    {ETWL_KC_SYSCONFIG,
+     "25",
+     "MSNT_SystemTrace/SystemConfig",
+     "Platform",
+     X_NONE,
+     NULL,
+     {{"SystemManufacturer", "SystemManufacturer", F_VALUE},
+      {"SystemProductName", "SystemProductName", F_VALUE},
+      {"BiosDate", "BiosDate", F_VALUE},
+      {"BiosVersion", "BiosVersion", F_VALUE}}},
+    {ETWL_KC_SYSCONFIGEX,
+     "32",
+     NULL,
+     "BuildInfo",
+     X_NONE,
+     NULL,
+     {{"InstallDate", "InstallDate", F_VALUE},
+      {"BuildLab", "BuildLab", F_VALUE},
       {"ProductName", "ProductName", F_VALUE}}},
-    {ETWL_KC_SYSCONFIGEX, "33", NULL, "SystemPaths", X_NONE, NULL,
+    {ETWL_KC_SYSCONFIGEX,
+     "33",
+     NULL,
+     "SystemPaths",
+     X_NONE,
+     NULL,
      {{"SystemDirectory", "SystemDirectory", F_VALUE}, {"SystemWindowsDirectory", "SystemWindowsDirectory", F_VALUE}}},
     {ETWL_KC_SYSCONFIGEX, "34", NULL, "UnknownVolume", X_NONE, NULL, {{"Value", "Value", F_VALUE}}},
-    {ETWL_KC_SYSCONFIGEX, "35", NULL, "VolumeMapping", X_NONE, NULL,
+    {ETWL_KC_SYSCONFIGEX,
+     "35",
+     NULL,
+     "VolumeMapping",
+     X_NONE,
+     NULL,
      {{"NtPath", "NtPath", F_VALUE}, {"DosPath", "DosPath", F_VALUE}}},
     {ETWL_KC_SYSCONFIGEX, "37", NULL, "Opcode(37)", X_NONE, NULL, {{NULL, NULL, F_INT}}},
     /* schemas the trace carries (read by etl.c); TraceEvent lists no fields */
     {ETWL_KC_METADATA, "32", "KernelTraceControl/MetaData", "EventInfo", X_NONE, NULL, {{NULL, NULL, F_INT}}},
     {ETWL_KC_METADATA, "33", "KernelTraceControl/MetaData", "EventMapInfo", X_NONE, NULL, {{NULL, NULL, F_INT}}},
-    {ETWL_KC_IMAGEID, "0", "KernelTraceControl/ImageID", NULL, X_NONE, NULL,
-     {{"ImageBase", "ImageBase", F_ADDR}, {"ImageSize", "ImageSize", F_INT}, {"ProcessID", NULL, F_IMAGEID_PID},
-      {"TimeDateStamp", "TimeDateStamp", F_INT}, {"BuildTime", "TimeDateStamp", F_BUILD},
+    {ETWL_KC_IMAGEID,
+     "0",
+     "KernelTraceControl/ImageID",
+     NULL,
+     X_NONE,
+     NULL,
+     {{"ImageBase", "ImageBase", F_ADDR},
+      {"ImageSize", "ImageSize", F_INT},
+      {"ProcessID", NULL, F_IMAGEID_PID},
+      {"TimeDateStamp", "TimeDateStamp", F_INT},
+      {"BuildTime", "TimeDateStamp", F_BUILD},
       {"OriginalFileName", "OriginalFileName", F_VALUE}}},
     {ETWL_KC_IMAGEID, "32", "KernelTraceControl/ImageID", "None", X_NONE, NULL, {{NULL, NULL, F_INT}}},
-#define RSDS_FIELDS {{"ImageBase", "ImageBase", F_ADDR}, {"GuidSig", "GuidSig", F_VALUE}, {"Age", "Age", F_INT}, \
-                     {"PDBFileName", "PdbFileName", F_VALUE}}
+#define RSDS_FIELDS                                                                                                    \
+    {                                                                                                                  \
+        {"ImageBase", "ImageBase", F_ADDR}, {"GuidSig", "GuidSig", F_VALUE}, {"Age", "Age", F_INT},                    \
+        {                                                                                                              \
+            "PDBFileName", "PdbFileName", F_VALUE                                                                      \
+        }                                                                                                              \
+    }
     {ETWL_KC_IMAGEID, "36", "KernelTraceControl/ImageID", "DbgID_RSDS", X_NONE, NULL, RSDS_FIELDS},
     {ETWL_KC_IMAGEID, "37", "KernelTraceControl/ImageID", "DbgID_ILRSDS", X_NONE, NULL, RSDS_FIELDS},
-    {ETWL_KC_IMAGEID, "64", "KernelTraceControl/ImageID", "FileVersion", X_NONE, NULL,
-     {{"ImageSize", "ImageSize", F_INT}, {"TimeDateStamp", "TimeDateStamp", F_INT},
-      {"BuildTime", "TimeDateStamp", F_BUILD}, {"OrigFileName", "OrigFileName", F_VALUE},
-      {"FileDescription", "FileDescription", F_VALUE}, {"FileVersion", "FileVersion", F_VALUE},
-      {"BinFileVersion", "BinFileVersion", F_VALUE}, {"VerLanguage", "VerLanguage", F_VALUE},
-      {"ProductName", "ProductName", F_VALUE}, {"CompanyName", "CompanyName", F_VALUE},
-      {"ProductVersion", "ProductVersion", F_VALUE}, {"FileId", "FileId", F_VALUE},
+    {ETWL_KC_IMAGEID,
+     "64",
+     "KernelTraceControl/ImageID",
+     "FileVersion",
+     X_NONE,
+     NULL,
+     {{"ImageSize", "ImageSize", F_INT},
+      {"TimeDateStamp", "TimeDateStamp", F_INT},
+      {"BuildTime", "TimeDateStamp", F_BUILD},
+      {"OrigFileName", "OrigFileName", F_VALUE},
+      {"FileDescription", "FileDescription", F_VALUE},
+      {"FileVersion", "FileVersion", F_VALUE},
+      {"BinFileVersion", "BinFileVersion", F_VALUE},
+      {"VerLanguage", "VerLanguage", F_VALUE},
+      {"ProductName", "ProductName", F_VALUE},
+      {"CompanyName", "CompanyName", F_VALUE},
+      {"ProductVersion", "ProductVersion", F_VALUE},
+      {"FileId", "FileId", F_VALUE},
       {"ProgramId", "ProgramId", F_VALUE}}},
 };
 
@@ -710,21 +938,27 @@ int etwl_tek_event(etwl_tek *k, etwl_event *ev, etwl_buf *name, int32_t *pid, in
     *pid = (int32_t)h->pid;
     *tid = (int32_t)h->tid;
     /* which process owns a thread, in event order as TraceLog converts */
-    if (c == ETWL_KC_THREAD)
-        track_thread(&k->now, ev);
+    if (c == ETWL_KC_THREAD) track_thread(&k->now, ev);
     if (absorbed(ev, h, c)) return -1;
     if (c == ETWL_KC_EVENTTRACE && h->desc.opcode == 0) {
         etwl_buf_puts(name, "Windows Kernel/EventTrace");
         return 2;
     }
     if (!(v = view_of(h))) return 0;
-    if (v->task && strchr(v->task, '/')) etwl_buf_printf(name, "%s%s%s", v->task, v->opname ? "/" : "", v->opname ? v->opname : "");
+    if (v->task && strchr(v->task, '/'))
+        etwl_buf_printf(name, "%s%s%s", v->task, v->opname ? "/" : "", v->opname ? v->opname : "");
     else etwl_buf_printf(name, "Windows Kernel/%s/%s", v->task ? v->task : etwl_kclass_info_of(c)->task, v->opname);
     switch (v->x) {
     case X_NONE: break;
-    case X_PROCESS: *pid = (int32_t)u(ev, v->xsrc); *tid = -1; break;
+    case X_PROCESS:
+        *pid = (int32_t)u(ev, v->xsrc);
+        *tid = -1;
+        break;
     case X_PID: *pid = (int32_t)u(ev, v->xsrc); break;
-    case X_IMAGE: *pid = (int32_t)u(ev, v->xsrc); *tid = -1; break;
+    case X_IMAGE:
+        *pid = (int32_t)u(ev, v->xsrc);
+        *tid = -1;
+        break;
     case X_THREAD:
         if (h->desc.opcode != 2) {
             *tid = (int32_t)u(ev, "TThreadId");
@@ -736,8 +970,7 @@ int etwl_tek_event(etwl_tek *k, etwl_event *ev, etwl_buf *name, int32_t *pid, in
         if (*tid == -1) *tid = (int32_t)u(ev, v->xsrc);
         if (*pid == -1) *pid = thread_pid(&k->now, (uint32_t)*tid);
         /* these classes look again when asked, with what the whole trace knows */
-        if (*pid == -1 && v->x == X_ISSUER_LATE)
-            *pid = thread_pid(&k->all, (uint32_t)*tid);
+        if (*pid == -1 && v->x == X_ISSUER_LATE) *pid = thread_pid(&k->all, (uint32_t)*tid);
         break;
     case X_FLUSH:
         p = etwl_event_payload(ev, &len);
@@ -798,11 +1031,23 @@ static void put_ms(etwl_buf *b, double ms)
 
 void etwl_tek_props(etwl_tek *k, etwl_event *ev, etwl_buf *out)
 {
-    static const char *const irp[] = {"Nocache", "MountCompletion", "SynchronousApi", "AssociatedIrp", "BufferedIO",
-                                      "DeallocateBuffer", "SynchronousPagingIO", "Create", "Read", "Write", "Close",
-                                      "DeferIOCompletion", "ObQueryName", "HoldDeviceQueue"};
+    static const char *const irp[] = {"Nocache",
+                                      "MountCompletion",
+                                      "SynchronousApi",
+                                      "AssociatedIrp",
+                                      "BufferedIO",
+                                      "DeallocateBuffer",
+                                      "SynchronousPagingIO",
+                                      "Create",
+                                      "Read",
+                                      "Write",
+                                      "Close",
+                                      "DeferIOCompletion",
+                                      "ObQueryName",
+                                      "HoldDeviceQueue"};
     static const char *const pflags[] = {"PackageFullName", "Wow64", "Protected"};
-    static const char *const prio[] = {"Notset", "Verylow", "Low", "Normal", "High", "Critical", "Reserved0", "Reserved1"};
+    static const char *const prio[] = {"Notset", "Verylow",  "Low",       "Normal",
+                                       "High",   "Critical", "Reserved0", "Reserved1"};
     const etwl_header *h = etwl_event_header(ev);
     const view *v = view_of(h);
     const tfield *f;
@@ -820,8 +1065,14 @@ void etwl_tek_props(etwl_tek *k, etwl_event *ev, etwl_buf *out)
         if (f->src) num(ev, f->src, &x);
         t.len = 0;
         switch (f->f) {
-        case F_INT: val.type = ETWL_VT_INT; val.v.i = (int32_t)(uint32_t)x; break;
-        case F_LONG: val.type = ETWL_VT_INT; val.v.i = (int64_t)x; break;
+        case F_INT:
+            val.type = ETWL_VT_INT;
+            val.v.i = (int32_t)(uint32_t)x;
+            break;
+        case F_LONG:
+            val.type = ETWL_VT_INT;
+            val.v.i = (int64_t)x;
+            break;
         case F_ADDR: etwl_buf_printf(&t, "0x%08llx", (unsigned long long)x); break;
         case F_VALUE:
             if (src) val = *src;
@@ -851,11 +1102,26 @@ void etwl_tek_props(etwl_tek *k, etwl_event *ev, etwl_buf *out)
                            ? (double)(h->raw_ts - (int64_t)x) * 1000.0 / (double)k->freq
                            : 0);
             break;
-        case F_CPU: val.type = ETWL_VT_INT; val.v.i = h->processor; break;
-        case F_PRIO: val.type = ETWL_VT_INT; val.v.i = (int64_t)((x >> 3) & 0x1F); break;
-        case F_DPC: val.type = ETWL_VT_BOOL; val.v.u = x & 1; break;
-        case F_ISR: val.type = ETWL_VT_BOOL; val.v.u = (x >> 1) & 1; break;
-        case F_RANK: val.type = ETWL_VT_INT; val.v.i = (int64_t)((x >> 8) & 0xFF); break;
+        case F_CPU:
+            val.type = ETWL_VT_INT;
+            val.v.i = h->processor;
+            break;
+        case F_PRIO:
+            val.type = ETWL_VT_INT;
+            val.v.i = (int64_t)((x >> 3) & 0x1F);
+            break;
+        case F_DPC:
+            val.type = ETWL_VT_BOOL;
+            val.v.u = x & 1;
+            break;
+        case F_ISR:
+            val.type = ETWL_VT_BOOL;
+            val.v.u = (x >> 1) & 1;
+            break;
+        case F_RANK:
+            val.type = ETWL_VT_INT;
+            val.v.i = (int64_t)((x >> 8) & 0xFF);
+            break;
         case F_PARENT_TID: /* the creating thread only for a start (opcode 1) */
             val.type = ETWL_VT_INT;
             val.v.i = h->desc.opcode == 1 ? (int32_t)h->tid : -1;

@@ -49,7 +49,6 @@ struct etwl_te {
     int have_t0;
 };
 
-
 etwl_te *etwl_te_new(void)
 {
     etwl_te *t = calloc(1, sizeof(etwl_te));
@@ -103,7 +102,9 @@ static void put_value(etwl_buf *b, const etwl_value *v)
     size_t start = b->len, chars = 0, i;
     char g[ETWL_GUID_STRLEN + 1];
     switch (v->type) {
-    case ETWL_VT_INT: etwl_te_put_grouped(b, v->v.i < 0 ? (uint64_t)0 - (uint64_t)v->v.i : (uint64_t)v->v.i, v->v.i < 0); break;
+    case ETWL_VT_INT:
+        etwl_te_put_grouped(b, v->v.i < 0 ? (uint64_t)0 - (uint64_t)v->v.i : (uint64_t)v->v.i, v->v.i < 0);
+        break;
     case ETWL_VT_UINT: /* TraceEvent shows 64-bit integers signed */
         etwl_te_put_grouped(b, v->v.u >> 63 ? (uint64_t)0 - v->v.u : v->v.u, (int)(v->v.u >> 63));
         break;
@@ -145,10 +146,11 @@ void etwl_te_put_prop(etwl_buf *b, const char *name, const etwl_value *v)
 /* TraceEvent's own field list for the logfile header. */
 static void put_header_props(etwl_buf *b, etwl_event *ev)
 {
-    static const char *order[] = {"BufferSize", "Version", "ProviderVersion", "NumberOfProcessors", "EndTime",
-                                  "TimerResolution", "MaxFileSize", "LogFileMode", "BuffersWritten",
-                                  "StartBuffers", "PointerSize", "EventsLost", "CPUSpeed", "BootTime", "PerfFreq",
-                                  "StartTime", "ReservedFlags", "BuffersLost", "SessionName", "LogFileName"};
+    static const char *order[] = {"BufferSize",     "Version",         "ProviderVersion", "NumberOfProcessors",
+                                  "EndTime",        "TimerResolution", "MaxFileSize",     "LogFileMode",
+                                  "BuffersWritten", "StartBuffers",    "PointerSize",     "EventsLost",
+                                  "CPUSpeed",       "BootTime",        "PerfFreq",        "StartTime",
+                                  "ReservedFlags",  "BuffersLost",     "SessionName",     "LogFileName"};
     const etwl_value *tz;
     size_t i;
     for (i = 0; i < sizeof order / sizeof order[0]; i++) {
@@ -363,6 +365,7 @@ etwl_status etwl_te_finish(etwl_te *t, etwl_buf *out)
 {
     uint32_t i;
     qsort(t->names, t->n, sizeof *t->names, by_name);
-    for (i = 0; i < t->n; i++) etwl_buf_printf(out, "COUNT %s:%llu\n", t->names[i].name, (unsigned long long)t->names[i].count);
+    for (i = 0; i < t->n; i++)
+        etwl_buf_printf(out, "COUNT %s:%llu\n", t->names[i].name, (unsigned long long)t->names[i].count);
     return out->oom ? ETWL_ENOMEM : ETWL_OK;
 }

@@ -90,16 +90,26 @@ static uint16_t intype_of(const char *t)
         const char *name;
         uint16_t in;
     } types[] = {
-        {"win:UnicodeString", ETWL_IN_UNICODESTRING}, {"win:AnsiString", ETWL_IN_ANSISTRING},
-        {"win:Int8", ETWL_IN_INT8},                   {"win:UInt8", ETWL_IN_UINT8},
-        {"win:Int16", ETWL_IN_INT16},                 {"win:UInt16", ETWL_IN_UINT16},
-        {"win:Int32", ETWL_IN_INT32},                 {"win:UInt32", ETWL_IN_UINT32},
-        {"win:Int64", ETWL_IN_INT64},                 {"win:UInt64", ETWL_IN_UINT64},
-        {"win:Float", ETWL_IN_FLOAT},                 {"win:Double", ETWL_IN_DOUBLE},
-        {"win:Boolean", ETWL_IN_BOOLEAN},             {"win:Binary", ETWL_IN_BINARY},
-        {"win:GUID", ETWL_IN_GUID},                   {"win:Pointer", ETWL_IN_POINTER},
-        {"win:FILETIME", ETWL_IN_FILETIME},           {"win:SYSTEMTIME", ETWL_IN_SYSTEMTIME},
-        {"win:SID", ETWL_IN_SID},                     {"win:HexInt32", ETWL_IN_HEXINT32},
+        {"win:UnicodeString", ETWL_IN_UNICODESTRING},
+        {"win:AnsiString", ETWL_IN_ANSISTRING},
+        {"win:Int8", ETWL_IN_INT8},
+        {"win:UInt8", ETWL_IN_UINT8},
+        {"win:Int16", ETWL_IN_INT16},
+        {"win:UInt16", ETWL_IN_UINT16},
+        {"win:Int32", ETWL_IN_INT32},
+        {"win:UInt32", ETWL_IN_UINT32},
+        {"win:Int64", ETWL_IN_INT64},
+        {"win:UInt64", ETWL_IN_UINT64},
+        {"win:Float", ETWL_IN_FLOAT},
+        {"win:Double", ETWL_IN_DOUBLE},
+        {"win:Boolean", ETWL_IN_BOOLEAN},
+        {"win:Binary", ETWL_IN_BINARY},
+        {"win:GUID", ETWL_IN_GUID},
+        {"win:Pointer", ETWL_IN_POINTER},
+        {"win:FILETIME", ETWL_IN_FILETIME},
+        {"win:SYSTEMTIME", ETWL_IN_SYSTEMTIME},
+        {"win:SID", ETWL_IN_SID},
+        {"win:HexInt32", ETWL_IN_HEXINT32},
         {"win:HexInt64", ETWL_IN_HEXINT64},
     };
     size_t i;
@@ -249,9 +259,9 @@ static int std_opcode(const char *name, uint8_t *v)
     static const struct {
         const char *name;
         uint8_t v;
-    } ops[] = {{"win:Info", 0},      {"win:Start", 1},  {"win:Stop", 2},    {"win:DC_Start", 3},
-               {"win:DC_Stop", 4},   {"win:Extension", 5}, {"win:Reply", 6}, {"win:Resume", 7},
-               {"win:Suspend", 8},   {"win:Send", 9},   {"win:Receive", 240}};
+    } ops[] = {{"win:Info", 0},    {"win:Start", 1},     {"win:Stop", 2},     {"win:DC_Start", 3},
+               {"win:DC_Stop", 4}, {"win:Extension", 5}, {"win:Reply", 6},    {"win:Resume", 7},
+               {"win:Suspend", 8}, {"win:Send", 9},      {"win:Receive", 240}};
     size_t i;
     for (i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(ops[i].name, name) == 0) {
@@ -445,8 +455,8 @@ done:
 
 etwl_status etwl_esm_data_schema(const etwl_guid *provider, const char *provider_name, etwl_schema **out)
 {
-    static const char *const names[] = {"Format", "MajorVersion", "MinorVersion", "Magic", "TotalChunks",
-                                        "ChunkNumber"};
+    static const char *const names[] = {"Format", "MajorVersion", "MinorVersion",
+                                        "Magic",  "TotalChunks",  "ChunkNumber"};
     etwl_schema_prop props[6];
     etwl_error e;
     etwl_status st;

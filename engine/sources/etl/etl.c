@@ -62,9 +62,21 @@
 
 /* trace header kinds (the third byte of every event) */
 enum {
-    TH_SYSTEM32 = 1, TH_SYSTEM64 = 2, TH_COMPACT32 = 3, TH_COMPACT64 = 4,
-    TH_FULL32 = 10, TH_INSTANCE32 = 11, TH_ERROR = 13, TH_WNODE = 14, TH_MESSAGE = 15,
-    TH_PERFINFO32 = 16, TH_PERFINFO64 = 17, TH_EVENT32 = 18, TH_EVENT64 = 19, TH_FULL64 = 20, TH_INSTANCE64 = 21
+    TH_SYSTEM32 = 1,
+    TH_SYSTEM64 = 2,
+    TH_COMPACT32 = 3,
+    TH_COMPACT64 = 4,
+    TH_FULL32 = 10,
+    TH_INSTANCE32 = 11,
+    TH_ERROR = 13,
+    TH_WNODE = 14,
+    TH_MESSAGE = 15,
+    TH_PERFINFO32 = 16,
+    TH_PERFINFO64 = 17,
+    TH_EVENT32 = 18,
+    TH_EVENT64 = 19,
+    TH_FULL64 = 20,
+    TH_INSTANCE64 = 21
 };
 #define TRACE_HEADER_FLAG 0x80
 
@@ -78,7 +90,6 @@ enum { MSG_SEQUENCE = 1, MSG_GUID = 2, MSG_COMPONENTID = 4, MSG_TIMESTAMP = 8, M
 
 /* clock types of TRACE_LOGFILE_HEADER.ReservedFlags */
 enum { CLOCK_QPC = 1, CLOCK_SYSTEM = 2, CLOCK_CYCLES = 3 };
-
 
 typedef struct wbuf {
     uint8_t *data;
@@ -99,18 +110,18 @@ typedef struct etl_src {
      * the merge of those that have one loaded */
     uint8_t seen[MAX_PROCS];
     uint32_t present[MAX_PROCS], stamp, nseen; /* nseen: highest seen + 1 */
-    uint8_t *zin;         /* a compressed buffer as read */
+    uint8_t *zin;                              /* a compressed buffer as read */
     uint32_t zcap;
-    uint64_t file_off;    /* where the next buffer starts in the (uncompressed) stream */
+    uint64_t file_off; /* where the next buffer starts in the (uncompressed) stream */
     etwl_event ev;
     etwl_schema_cache *schemas;  /* TraceLogging, by metadata */
     etwl_schema_cache *recorded; /* --schemas */
     etwl_schema_cache *embedded; /* TRACE_EVENT_INFO carried in the trace itself */
-    struct etl_map {              /* EVENT_MAP_INFO carried in the trace, by provider and name */
+    struct etl_map {             /* EVENT_MAP_INFO carried in the trace, by provider and name */
         etwl_guid provider;
         char *name;
         etwl_valuemap *map;
-    } *maps;
+    } * maps;
     uint32_t nmaps, capmaps;
     /* EventSource manifests being put together from their chunks */
     struct etl_esm {
@@ -118,11 +129,11 @@ typedef struct etl_src {
         uint16_t total, got;
         etwl_buf xml;
         int done;
-    } *esm;
+    } * esm;
     uint32_t nesm;
-    etwl_guid esm_provider; /* of the manifest being read */
-    char esm_name[256];     /* its provider's name, from its schemas */
-    etwl_schema *header_schema;  /* the logfile header */
+    etwl_guid esm_provider;     /* of the manifest being read */
+    char esm_name[256];         /* its provider's name, from its schemas */
+    etwl_schema *header_schema; /* the logfile header */
     /* from the logfile header */
     int have_header;
     unsigned nproc;
@@ -240,7 +251,8 @@ static int64_t to_filetime(const etl_src *s, int64_t raw)
     r = d % per_s;
     if (q > INT64_MAX / 20000000 || q < -(INT64_MAX / 20000000)) return raw;
     /* a hostile start time may push the sum past the range: wrap, do not overflow */
-    return (int64_t)((uint64_t)s->start_time + (uint64_t)(q * 10000000) + (uint64_t)(int64_t)((double)r * 1e7 / (double)per_s));
+    return (int64_t)((uint64_t)s->start_time + (uint64_t)(q * 10000000) +
+                     (uint64_t)(int64_t)((double)r * 1e7 / (double)per_s));
 }
 
 static const etwl_guid *group_guid(uint8_t group)
@@ -253,8 +265,8 @@ static const etwl_guid *group_guid(uint8_t group)
 
 typedef struct parsed {
     etwl_win_record r;
-    int classic;        /* kernel or MOF header: no id, opcode is the type */
-    uint16_t hook;      /* kernel events */
+    int classic;   /* kernel or MOF header: no id, opcode is the type */
+    uint16_t hook; /* kernel events */
     int has_hook;
     const uint8_t *tl_meta, *tl_traits;
     uint16_t tl_meta_n, tl_traits_n;
@@ -270,7 +282,10 @@ static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, c
     memset(q, 0, offsetof(parsed, ext)); /* per event: the items are set as found */
     q->r.processor_index = proc;
     switch (kind) {
-    case TH_SYSTEM32: case TH_SYSTEM64: case TH_COMPACT32: case TH_COMPACT64:
+    case TH_SYSTEM32:
+    case TH_SYSTEM64:
+    case TH_COMPACT32:
+    case TH_COMPACT64:
         hdr = (kind == TH_SYSTEM32 || kind == TH_SYSTEM64) ? 32 : 24;
         if (n < hdr) goto short_;
         size = etwl_le16(e + 4);
@@ -284,11 +299,13 @@ static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, c
             h->t.kt.kernel_time = etwl_le32(e + 24);
             h->t.kt.user_time = etwl_le32(e + 28);
         }
-        h->flags = ETWL_HDR_FLAG_CLASSIC_HEADER |
-                   ((kind == TH_SYSTEM32 || kind == TH_COMPACT32) ? ETWL_HDR_FLAG_32_BIT_HEADER : ETWL_HDR_FLAG_64_BIT_HEADER);
+        h->flags =
+            ETWL_HDR_FLAG_CLASSIC_HEADER |
+            ((kind == TH_SYSTEM32 || kind == TH_COMPACT32) ? ETWL_HDR_FLAG_32_BIT_HEADER : ETWL_HDR_FLAG_64_BIT_HEADER);
         q->classic = 1;
         break;
-    case TH_PERFINFO32: case TH_PERFINFO64:
+    case TH_PERFINFO32:
+    case TH_PERFINFO64:
         hdr = 16;
         if (n < hdr) goto short_;
         size = etwl_le16(e + 4);
@@ -301,7 +318,10 @@ static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, c
                    (kind == TH_PERFINFO32 ? ETWL_HDR_FLAG_32_BIT_HEADER : ETWL_HDR_FLAG_64_BIT_HEADER);
         q->classic = 1;
         break;
-    case TH_FULL32: case TH_FULL64: case TH_INSTANCE32: case TH_INSTANCE64:
+    case TH_FULL32:
+    case TH_FULL64:
+    case TH_INSTANCE32:
+    case TH_INSTANCE64:
         /* an instance header (TraceEventInstance) is a full header and
          * then InstanceId, ParentInstanceId and the parent's class GUID:
          * the layout of the instance-info extended item */
@@ -324,12 +344,13 @@ static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, c
         memcpy(h->provider_id, e + 24, 16);
         h->t.kt.kernel_time = etwl_le32(e + 40);
         h->t.kt.user_time = etwl_le32(e + 44);
-        h->flags = ETWL_HDR_FLAG_CLASSIC_HEADER | ((kind == TH_FULL32 || kind == TH_INSTANCE32)
-                                                       ? ETWL_HDR_FLAG_32_BIT_HEADER
-                                                       : ETWL_HDR_FLAG_64_BIT_HEADER);
+        h->flags =
+            ETWL_HDR_FLAG_CLASSIC_HEADER |
+            ((kind == TH_FULL32 || kind == TH_INSTANCE32) ? ETWL_HDR_FLAG_32_BIT_HEADER : ETWL_HDR_FLAG_64_BIT_HEADER);
         q->classic = 1;
         break;
-    case TH_EVENT32: case TH_EVENT64: {
+    case TH_EVENT32:
+    case TH_EVENT64: {
         uint32_t at;
         int k = 0;
         hdr = 80;
@@ -433,9 +454,7 @@ static int parse_event(const uint8_t *e, uint32_t n, uint16_t proc, parsed *q, c
         q->r.user_data_length = (uint16_t)(size - at);
         return 1;
     }
-    default:
-        *why = "an unknown event header kind, skipped";
-        return 0;
+    default: *why = "an unknown event header kind, skipped"; return 0;
     }
     if (size < hdr || size > n) goto bad_size;
     q->r.user_data = e + hdr;
@@ -545,7 +564,8 @@ static void learn_map(etl_src *s, const parsed *q, uint64_t off)
     }
     /* the map's name: UTF-16 at MapNameOffset from the EVENT_MAP_INFO */
     no = etwl_le32(p + 16);
-    for (i = 16 + no; no && no < n && i + 1 < n && (p[i] | p[i + 1]); i += 2) {}
+    for (i = 16 + no; no && no < n && i + 1 < n && (p[i] | p[i + 1]); i += 2) {
+    }
     if (!no || no >= n || i == 16 + no || !grow_maps(s)) {
         etwl_valuemap_free(m);
         return;
@@ -701,17 +721,20 @@ static const etwl_valuemap *resolve_map(const char *name, void *user)
  * does, events are delivered in time order: a window of buffers (four per
  * processor, at least 32, more while a processor seen so far has none
  * loaded, at most 512) is kept loaded and the earliest next event among
- * them goes first; an exhausted buffer is replaced by the next one read.  An event stamped far out of line (after the trace's end, say)
- * still arrives where its buffer has it. */
+ * them goes first; an exhausted buffer is replaced by the next one read.  An event stamped far out of line (after the
+ * trace's end, say) still arrives where its buffer has it. */
 
 static uint32_t event_size(const uint8_t *e, uint32_t room)
 {
     switch (e[2]) {
-    case TH_EVENT32: case TH_EVENT64: case TH_FULL32: case TH_FULL64:
-    case TH_INSTANCE32: case TH_INSTANCE64: case TH_MESSAGE:
-        return etwl_le16(e);
-    default:
-        return room >= 8 ? etwl_le16(e + 4) : 0;
+    case TH_EVENT32:
+    case TH_EVENT64:
+    case TH_FULL32:
+    case TH_FULL64:
+    case TH_INSTANCE32:
+    case TH_INSTANCE64:
+    case TH_MESSAGE: return etwl_le16(e);
+    default: return room >= 8 ? etwl_le16(e + 4) : 0;
     }
 }
 
@@ -720,11 +743,18 @@ static uint32_t event_size(const uint8_t *e, uint32_t room)
 static int64_t raw_time(const uint8_t *e, uint32_t size)
 {
     switch (e[2]) {
-    case TH_PERFINFO32: case TH_PERFINFO64: return size >= 16 ? (int64_t)etwl_le64(e + 8) : INT64_MIN;
-    case TH_SYSTEM32: case TH_SYSTEM64: case TH_COMPACT32: case TH_COMPACT64:
-    case TH_FULL32: case TH_FULL64: case TH_EVENT32: case TH_EVENT64:
-    case TH_INSTANCE32: case TH_INSTANCE64:
-        return size >= 24 ? (int64_t)etwl_le64(e + 16) : INT64_MIN;
+    case TH_PERFINFO32:
+    case TH_PERFINFO64: return size >= 16 ? (int64_t)etwl_le64(e + 8) : INT64_MIN;
+    case TH_SYSTEM32:
+    case TH_SYSTEM64:
+    case TH_COMPACT32:
+    case TH_COMPACT64:
+    case TH_FULL32:
+    case TH_FULL64:
+    case TH_EVENT32:
+    case TH_EVENT64:
+    case TH_INSTANCE32:
+    case TH_INSTANCE64: return size >= 24 ? (int64_t)etwl_le64(e + 16) : INT64_MIN;
     case TH_MESSAGE: {
         uint16_t mf = size >= 8 ? etwl_le16(e + 6) : 0;
         uint32_t at = 8 + ((mf & MSG_SEQUENCE) ? 4 : 0) + ((mf & MSG_GUID) ? 16 : (mf & MSG_COMPONENTID) ? 4 : 0);
@@ -769,9 +799,12 @@ static uint16_t stack_hook(const uint8_t *e, uint32_t room, uint32_t *hdr, uint3
     uint16_t hook;
     if (room < 8 || !(e[3] & TRACE_HEADER_FLAG)) return 0;
     switch (e[2]) {
-    case TH_SYSTEM32: case TH_SYSTEM64: *hdr = 32; break;
-    case TH_COMPACT32: case TH_COMPACT64: *hdr = 24; break;
-    case TH_PERFINFO32: case TH_PERFINFO64: *hdr = 16; break;
+    case TH_SYSTEM32:
+    case TH_SYSTEM64: *hdr = 32; break;
+    case TH_COMPACT32:
+    case TH_COMPACT64: *hdr = 24; break;
+    case TH_PERFINFO32:
+    case TH_PERFINFO64: *hdr = 16; break;
     default: return 0;
     }
     hook = etwl_le16(e + 6);
@@ -849,7 +882,8 @@ static void attach_stack(etl_src *s, wbuf *w, int64_t raw, uint32_t thread)
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static etwl_status learn(etl_src *s, const parsed *q, const uint8_t *e, uint64_t off)
+static etwl_status
+learn(etl_src *s, const parsed *q, const uint8_t *e, uint64_t off)
 {
     etwl_guid g;
     etwl_error err;
@@ -940,8 +974,8 @@ static int load(etl_src *s, wbuf *w, etwl_error *err)
     if (k < 0) return -1;
     size = k < BUF_HEADER ? 0 : etwl_le32(hdr + BH_SIZE);
     flag = k < BUF_HEADER ? 0 : etwl_le16(hdr + BH_FLAG);
-    if (s->file_off == 0 && (k < BUF_HEADER || size < MIN_BUFFER || size > MAX_BUFFER ||
-                             (!(flag & BUFFER_FLAG_COMPRESSED) && size % 8))) {
+    if (s->file_off == 0 &&
+        (k < BUF_HEADER || size < MIN_BUFFER || size > MAX_BUFFER || (!(flag & BUFFER_FLAG_COMPRESSED) && size % 8))) {
         etwl_error_set(err, ETWL_EPARSE, "%s: not an ETL file (no plausible buffer header at offset 0)",
                        etwl_instream_name(s->in));
         return -1;
@@ -1078,8 +1112,9 @@ static etwl_status scan_stacks(etl_src *s, etwl_error *err)
         }
         if (st != ETWL_OK) {
             /* a bound or memory: go on without what did not fit, and say so */
-            diag(s, w.off, "the stack index is full (64 M frames) or out of memory: later deferred and cached "
-                           "stacks are not joined to their events");
+            diag(s, w.off,
+                 "the stack index is full (64 M frames) or out of memory: later deferred and cached "
+                 "stacks are not joined to their events");
             st = ETWL_OK;
             break;
         }

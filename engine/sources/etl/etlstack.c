@@ -10,8 +10,8 @@
 typedef struct pending { /* a stack, or a cache reference, waiting for its event */
     int64_t ts;
     uint32_t thread, seq;
-    uint64_t key;        /* a reference: the cache key */
-    uint32_t off, n;     /* a stack: its frames in the pool */
+    uint64_t key;    /* a reference: the cache key */
+    uint32_t off, n; /* a stack: its frames in the pool */
     uint8_t is_ref, used;
 } pending;
 
@@ -59,8 +59,8 @@ static int put_frames(etwl_stackidx *x, const uint8_t *frames, uint32_t n, unsig
     return 1;
 }
 
-etwl_status etwl_stackidx_add_stack(etwl_stackidx *x, int64_t ts, uint32_t thread, const uint8_t *frames,
-                                    uint32_t n, unsigned ptr)
+etwl_status etwl_stackidx_add_stack(etwl_stackidx *x, int64_t ts, uint32_t thread, const uint8_t *frames, uint32_t n,
+                                    unsigned ptr)
 {
     pending *e;
     uint32_t off;
@@ -152,7 +152,8 @@ uint32_t etwl_stackidx_frames(etwl_stackidx *x, int64_t ts, uint32_t thread, uin
         pending *e = &x->p[lo];
         if (thread != 0xFFFFFFFFu && e->thread != thread) continue;
         e->used = 1;
-        n += e->is_ref ? etwl_stackidx_key_frames(x, e->key, ts, out + n, max - n) : copy(x, e->off, e->n, out + n, max - n);
+        n += e->is_ref ? etwl_stackidx_key_frames(x, e->key, ts, out + n, max - n)
+                       : copy(x, e->off, e->n, out + n, max - n);
     }
     return n;
 }

@@ -25,8 +25,8 @@ void etwl_stackidx_free(etwl_stackidx *x);
 
 /* The first pass.  frames: n pointers of ptr (4 or 8) bytes, little
  * endian.  Return ETWL_ENOMEM when the index cannot grow. */
-etwl_status etwl_stackidx_add_stack(etwl_stackidx *x, int64_t ts, uint32_t thread, const uint8_t *frames,
-                                    uint32_t n, unsigned ptr);
+etwl_status etwl_stackidx_add_stack(etwl_stackidx *x, int64_t ts, uint32_t thread, const uint8_t *frames, uint32_t n,
+                                    unsigned ptr);
 etwl_status etwl_stackidx_add_ref(etwl_stackidx *x, int64_t ts, uint32_t thread, uint64_t key);
 etwl_status etwl_stackidx_add_def(etwl_stackidx *x, uint64_t key, int64_t ts, const uint8_t *frames, uint32_t n,
                                   unsigned ptr);

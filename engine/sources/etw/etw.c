@@ -82,13 +82,13 @@ typedef struct etw_src {
     etwl_source base;
     const etwl_config *cfg;
     const etwl_etw_api *api;
-    int file_mode;           /* reading an .etl file, not a session */
+    int file_mode; /* reading an .etl file, not a session */
     wchar_t name[NAME_CHARS];
     wchar_t path[NAME_CHARS]; /* the .etl file read or recorded */
     TRACEHANDLE session, trace;
     int started, opened;
-    volatile LONG stopped; /* ControlTraceW(STOP) issued */
-    volatile LONG closed;  /* CloseTrace issued */
+    volatile LONG stopped;                            /* ControlTraceW(STOP) issued */
+    volatile LONG closed;                             /* CloseTrace issued */
     EVENT_TRACE_PROPERTIES *stop_props, *query_props; /* preallocated: close() may not allocate */
     ULONGLONG last_poll;
     etwl_event ev;
@@ -96,7 +96,7 @@ typedef struct etw_src {
     etwl_schema_cache *recorded; /* from --schemas: asked before TDH */
     uint32_t schemas_loaded, schemas_bad;
     char bad_schemas[700];
-    FILE *rec_schemas;           /* recording: one line per new event type */
+    FILE *rec_schemas; /* recording: one line per new event type */
     etwl_buf line;
     PEVENT_RECORD cur; /* the record being delivered, for map lookups */
     map_slot *maps;
@@ -214,8 +214,8 @@ static const etwl_schema *schema_for(etw_src *s, PEVENT_RECORD r)
         if (etwl_tei_to_schema(s->tei, size, &schema, &e) != ETWL_OK) {
             char g[ETWL_GUID_STRLEN + 1], msg[700];
             etwl_guid_format(&k.provider, g);
-            snprintf(msg, sizeof msg, "provider %s event %u version %u: unusable schema, raw payload only: %s", g,
-                     k.id, k.version, e.message);
+            snprintf(msg, sizeof msg, "provider %s event %u version %u: unusable schema, raw payload only: %s", g, k.id,
+                     k.version, e.message);
             if (s->schema_errors++ < 20) diag(s, msg);
             schema = NULL;
         } else if (s->rec_schemas) {
@@ -478,9 +478,10 @@ static void first_bad_line(const char *where, const char *what, void *user)
 static etwl_status load_schemas(etw_src *s, etwl_error *err)
 {
     if (!s->cfg->schemas_path) return ETWL_OK;
-    if (etwl_schema_cache_new(1u << 20, &s->recorded) != ETWL_OK) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
-    return etwl_schemafile_load(s->cfg->schemas_path, s->recorded, &s->schemas_loaded, &s->schemas_bad,
-                                first_bad_line, s, err);
+    if (etwl_schema_cache_new(1u << 20, &s->recorded) != ETWL_OK)
+        return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    return etwl_schemafile_load(s->cfg->schemas_path, s->recorded, &s->schemas_loaded, &s->schemas_bad, first_bad_line,
+                                s, err);
 }
 
 static etwl_status new_src(const etwl_config *cfg, int file_mode, etw_src **out, etwl_error *err)

@@ -4,8 +4,15 @@
 #include "sources/etw/win.h"
 
 static const etwl_etw_api real_api = {
-    StartTraceW, ControlTraceW, EnableTraceEx2, OpenTraceW, ProcessTrace, CloseTrace,
-    TdhGetEventInformation, TdhEnumerateProviders, TdhGetEventMapInformation,
+    StartTraceW,
+    ControlTraceW,
+    EnableTraceEx2,
+    OpenTraceW,
+    ProcessTrace,
+    CloseTrace,
+    TdhGetEventInformation,
+    TdhEnumerateProviders,
+    TdhGetEventMapInformation,
 };
 
 static const etwl_etw_api *current = &real_api;

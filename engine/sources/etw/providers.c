@@ -71,15 +71,12 @@ etwl_status etwl_win_error(etwl_error *err, ULONG code, const char *what, const 
                               what, sep, n);
     case ERROR_ALREADY_EXISTS:
         return etwl_error_set(err, ETWL_EEXIST, "%s: a session named '%s' already exists", what, n);
-    case ERROR_WMI_INSTANCE_NOT_FOUND:
-        return etwl_error_set(err, ETWL_ENOTFOUND, "no session named '%s'", n);
+    case ERROR_WMI_INSTANCE_NOT_FOUND: return etwl_error_set(err, ETWL_ENOTFOUND, "no session named '%s'", n);
     case ERROR_NO_SYSTEM_RESOURCES:
-        return etwl_error_set(err, ETWL_ELIMIT, "%s%s%s: the system has too many ETW sessions (at most 64)", what,
-                              sep, n);
-    case ERROR_NOT_FOUND:
-        return etwl_error_set(err, ETWL_ENOTFOUND, "%s%s%s: not found", what, sep, n);
+        return etwl_error_set(err, ETWL_ELIMIT, "%s%s%s: the system has too many ETW sessions (at most 64)", what, sep,
+                              n);
+    case ERROR_NOT_FOUND: return etwl_error_set(err, ETWL_ENOTFOUND, "%s%s%s: not found", what, sep, n);
     default:
-        return etwl_error_set(err, ETWL_EIO, "%s%s%s failed with Win32 error %lu", what, sep, n,
-                              (unsigned long)code);
+        return etwl_error_set(err, ETWL_EIO, "%s%s%s failed with Win32 error %lu", what, sep, n, (unsigned long)code);
     }
 }

@@ -116,7 +116,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **a)
             }
         } else {
             /* a text element: EventID, Level... */
-            x->elem = strcmp(el, "EventID") == 0        ? "EventID"
+            x->elem = strcmp(el, "EventID") == 0         ? "EventID"
                       : strcmp(el, "Version") == 0       ? "Version"
                       : strcmp(el, "Level") == 0         ? "Level"
                       : strcmp(el, "Task") == 0          ? "Task"
@@ -310,7 +310,8 @@ static etwl_status evtx_open(const etwl_config *cfg, etwl_source **out, etwl_err
     if (!x) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     etwl_event_init(&x->ev);
     if (stat(cfg->read_path, &sb) != 0) {
-        st = etwl_error_set(err, errno == ENOENT ? ETWL_ENOTFOUND : ETWL_EIO, "%s: %s", cfg->read_path, strerror(errno));
+        st =
+            etwl_error_set(err, errno == ENOENT ? ETWL_ENOTFOUND : ETWL_EIO, "%s: %s", cfg->read_path, strerror(errno));
         goto fail;
     }
     st = S_ISDIR(sb.st_mode) ? scan_dir(x, cfg->read_path, 0, err) : add_file(x, cfg->read_path);

@@ -21,19 +21,50 @@
 
 /* Where the parser is.  Structured contexts check keys and types; INFO and
  * VALUE contexts accept any JSON and build etwl_values. */
-typedef enum {
-    C_TOP, C_ROOT, C_HEADER, C_DESC, C_EXT, C_INST, C_STACK, C_ADDRS, C_INFO, C_VMAP, C_VARR
-} jctx;
+typedef enum { C_TOP, C_ROOT, C_HEADER, C_DESC, C_EXT, C_INST, C_STACK, C_ADDRS, C_INFO, C_VMAP, C_VARR } jctx;
 
 /* keys of the structured contexts */
 enum {
     K_NONE,
-    K_HEADER, K_INFO, K_EXT, K_PAYLOAD,
-    K_DESC, K_TID, K_PID, K_TS, K_PGUID, K_PNAME, K_ENAME, K_RECID, K_CHNAME, K_COMPUTER, K_AGUID, K_FLAGS, K_KTIME, K_UTIME, K_PTIME, K_PROC,
-    K_ID, K_VERSION, K_CHANNEL, K_LEVEL, K_OPCODE, K_TASK, K_KEYWORD,
-    K_SESSION, K_RELACT, K_SID, K_INSTINFO, K_STACKTRACE, K_PSKEY, K_EVKEY,
-    K_IID, K_IPARENT, K_IPGUID,
-    K_MATCHED, K_ADDRESSES
+    K_HEADER,
+    K_INFO,
+    K_EXT,
+    K_PAYLOAD,
+    K_DESC,
+    K_TID,
+    K_PID,
+    K_TS,
+    K_PGUID,
+    K_PNAME,
+    K_ENAME,
+    K_RECID,
+    K_CHNAME,
+    K_COMPUTER,
+    K_AGUID,
+    K_FLAGS,
+    K_KTIME,
+    K_UTIME,
+    K_PTIME,
+    K_PROC,
+    K_ID,
+    K_VERSION,
+    K_CHANNEL,
+    K_LEVEL,
+    K_OPCODE,
+    K_TASK,
+    K_KEYWORD,
+    K_SESSION,
+    K_RELACT,
+    K_SID,
+    K_INSTINFO,
+    K_STACKTRACE,
+    K_PSKEY,
+    K_EVKEY,
+    K_IID,
+    K_IPARENT,
+    K_IPGUID,
+    K_MATCHED,
+    K_ADDRESSES
 };
 
 typedef struct kdef {
@@ -43,27 +74,45 @@ typedef struct kdef {
 } kdef;
 
 static const kdef keys[] = {
-    {C_ROOT, "header", K_HEADER},         {C_ROOT, "info", K_INFO},
-    {C_ROOT, "ext", K_EXT},               {C_ROOT, "payload", K_PAYLOAD},
+    {C_ROOT, "header", K_HEADER},
+    {C_ROOT, "info", K_INFO},
+    {C_ROOT, "ext", K_EXT},
+    {C_ROOT, "payload", K_PAYLOAD},
     {C_HEADER, "descriptor", K_DESC},
-    {C_HEADER, "thread_id", K_TID},       {C_HEADER, "process_id", K_PID},
-    {C_HEADER, "ts", K_TS},               {C_HEADER, "provider_guid", K_PGUID},
-    {C_HEADER, "provider_name", K_PNAME}, {C_HEADER, "event_name", K_ENAME},
-    {C_HEADER, "record_id", K_RECID},     {C_HEADER, "channel_name", K_CHNAME},
+    {C_HEADER, "thread_id", K_TID},
+    {C_HEADER, "process_id", K_PID},
+    {C_HEADER, "ts", K_TS},
+    {C_HEADER, "provider_guid", K_PGUID},
+    {C_HEADER, "provider_name", K_PNAME},
+    {C_HEADER, "event_name", K_ENAME},
+    {C_HEADER, "record_id", K_RECID},
+    {C_HEADER, "channel_name", K_CHNAME},
     {C_HEADER, "computer", K_COMPUTER},
     {C_HEADER, "activity_guid", K_AGUID},
-    {C_HEADER, "flags", K_FLAGS},         {C_HEADER, "kernel_time", K_KTIME},
-    {C_HEADER, "user_time", K_UTIME},     {C_HEADER, "processor_time", K_PTIME},
-    {C_HEADER, "processor_number", K_PROC}, {C_DESC, "id", K_ID},
-    {C_DESC, "version", K_VERSION},       {C_DESC, "channel", K_CHANNEL},
-    {C_DESC, "level", K_LEVEL},           {C_DESC, "op_code", K_OPCODE},
-    {C_DESC, "task", K_TASK},             {C_DESC, "keyword", K_KEYWORD},
-    {C_EXT, "session_id", K_SESSION},     {C_EXT, "activity_id", K_RELACT},
-    {C_EXT, "user_sid", K_SID},           {C_EXT, "instance_info", K_INSTINFO},
-    {C_EXT, "stacktrace", K_STACKTRACE},  {C_EXT, "process_start_key", K_PSKEY},
-    {C_EXT, "event_key", K_EVKEY},        {C_INST, "id", K_IID},
-    {C_INST, "parent_id", K_IPARENT},     {C_INST, "parent_guid", K_IPGUID},
-    {C_STACK, "matched_id", K_MATCHED},   {C_STACK, "addresses", K_ADDRESSES},
+    {C_HEADER, "flags", K_FLAGS},
+    {C_HEADER, "kernel_time", K_KTIME},
+    {C_HEADER, "user_time", K_UTIME},
+    {C_HEADER, "processor_time", K_PTIME},
+    {C_HEADER, "processor_number", K_PROC},
+    {C_DESC, "id", K_ID},
+    {C_DESC, "version", K_VERSION},
+    {C_DESC, "channel", K_CHANNEL},
+    {C_DESC, "level", K_LEVEL},
+    {C_DESC, "op_code", K_OPCODE},
+    {C_DESC, "task", K_TASK},
+    {C_DESC, "keyword", K_KEYWORD},
+    {C_EXT, "session_id", K_SESSION},
+    {C_EXT, "activity_id", K_RELACT},
+    {C_EXT, "user_sid", K_SID},
+    {C_EXT, "instance_info", K_INSTINFO},
+    {C_EXT, "stacktrace", K_STACKTRACE},
+    {C_EXT, "process_start_key", K_PSKEY},
+    {C_EXT, "event_key", K_EVKEY},
+    {C_INST, "id", K_IID},
+    {C_INST, "parent_id", K_IPARENT},
+    {C_INST, "parent_guid", K_IPGUID},
+    {C_STACK, "matched_id", K_MATCHED},
+    {C_STACK, "addresses", K_ADDRESSES},
 };
 
 static const char *ctx_path(jctx c)
@@ -129,7 +178,11 @@ static int key_name_err(etwl_json_reader *r, const char *what)
 
 /* ---- info values ------------------------------------------------------- */
 
-static int in_value_ctx(etwl_json_reader *r) { jctx c = top(r); return c == C_INFO || c == C_VMAP || c == C_VARR; }
+static int in_value_ctx(etwl_json_reader *r)
+{
+    jctx c = top(r);
+    return c == C_INFO || c == C_VMAP || c == C_VARR;
+}
 
 /* Appends v to the current frame; for maps the name was set by the key. */
 static int frame_add(etwl_json_reader *r, const etwl_value *v)
@@ -227,13 +280,15 @@ static int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
 /* Integer field of the structured part. */
 static int set_uint(etwl_json_reader *r, const char *s, size_t n)
 {
-    static const struct { int key; uint64_t max; } lim[] = {
-        {K_TID, UINT32_MAX}, {K_PID, UINT32_MAX}, {K_RECID, UINT64_MAX}, {K_FLAGS, UINT16_MAX}, {K_KTIME, UINT32_MAX},
-        {K_UTIME, UINT32_MAX}, {K_PTIME, UINT64_MAX}, {K_PROC, UINT32_MAX}, {K_ID, UINT16_MAX},
-        {K_VERSION, UINT8_MAX}, {K_CHANNEL, UINT8_MAX}, {K_LEVEL, UINT8_MAX}, {K_OPCODE, UINT8_MAX},
-        {K_TASK, UINT16_MAX}, {K_KEYWORD, UINT64_MAX}, {K_SESSION, UINT32_MAX}, {K_IID, UINT32_MAX},
-        {K_IPARENT, UINT32_MAX}, {K_MATCHED, UINT64_MAX}, {K_ADDRESSES, UINT64_MAX}, {K_PSKEY, UINT64_MAX},
-        {K_EVKEY, UINT64_MAX}};
+    static const struct {
+        int key;
+        uint64_t max;
+    } lim[] = {{K_TID, UINT32_MAX},   {K_PID, UINT32_MAX},     {K_RECID, UINT64_MAX},   {K_FLAGS, UINT16_MAX},
+               {K_KTIME, UINT32_MAX}, {K_UTIME, UINT32_MAX},   {K_PTIME, UINT64_MAX},   {K_PROC, UINT32_MAX},
+               {K_ID, UINT16_MAX},    {K_VERSION, UINT8_MAX},  {K_CHANNEL, UINT8_MAX},  {K_LEVEL, UINT8_MAX},
+               {K_OPCODE, UINT8_MAX}, {K_TASK, UINT16_MAX},    {K_KEYWORD, UINT64_MAX}, {K_SESSION, UINT32_MAX},
+               {K_IID, UINT32_MAX},   {K_IPARENT, UINT32_MAX}, {K_MATCHED, UINT64_MAX}, {K_ADDRESSES, UINT64_MAX},
+               {K_PSKEY, UINT64_MAX}, {K_EVKEY, UINT64_MAX}};
     etwl_header *h = &r->ev->hdr;
     etwl_ext *x = &r->ev->ext;
     uint64_t v = 0, max = 0;
@@ -247,18 +302,24 @@ static int set_uint(etwl_json_reader *r, const char *s, size_t n)
         if (top(r) == C_ADDRS) return jerr(r, "ext.stacktrace.addresses: expected non-negative integers");
         return key_name_err(r, "expected a non-negative integer");
     }
-    if (k < 0) return jerr(r, "%s%s%s: number %.*s out of range (0..%llu)", ctx_path(top(r)),
-                           top(r) == C_ADDRS ? "" : ".", top(r) == C_ADDRS ? "" : r->keyname,
-                           (int)(n > 40 ? 40 : n), s, (unsigned long long)max);
+    if (k < 0)
+        return jerr(r, "%s%s%s: number %.*s out of range (0..%llu)", ctx_path(top(r)), top(r) == C_ADDRS ? "" : ".",
+                    top(r) == C_ADDRS ? "" : r->keyname, (int)(n > 40 ? 40 : n), s, (unsigned long long)max);
     switch (r->key) {
     case K_TID: h->tid = (uint32_t)v; break;
-    case K_RECID: h->record_id = v; h->has |= ETWL_HAS_RECORD_ID; break;
+    case K_RECID:
+        h->record_id = v;
+        h->has |= ETWL_HAS_RECORD_ID;
+        break;
     case K_PID: h->pid = (uint32_t)v; break;
     case K_FLAGS: h->flags = (uint16_t)v; break;
     case K_KTIME: h->kernel_time = (uint32_t)v; break;
     case K_UTIME: h->user_time = (uint32_t)v; break;
     case K_PTIME: h->processor_time = v; break;
-    case K_PROC: h->processor = (uint32_t)v; h->has |= ETWL_HAS_PROCESSOR; break;
+    case K_PROC:
+        h->processor = (uint32_t)v;
+        h->has |= ETWL_HAS_PROCESSOR;
+        break;
     case K_ID: h->desc.id = (uint16_t)v; break;
     case K_VERSION: h->desc.version = (uint8_t)v; break;
     case K_CHANNEL: h->desc.channel = (uint8_t)v; break;
@@ -266,12 +327,21 @@ static int set_uint(etwl_json_reader *r, const char *s, size_t n)
     case K_OPCODE: h->desc.opcode = (uint8_t)v; break;
     case K_TASK: h->desc.task = (uint16_t)v; break;
     case K_KEYWORD: h->desc.keyword = v; break;
-    case K_SESSION: x->session_id = (uint32_t)v; x->has |= ETWL_EXT_SESSION_ID; break;
+    case K_SESSION:
+        x->session_id = (uint32_t)v;
+        x->has |= ETWL_EXT_SESSION_ID;
+        break;
     case K_IID: x->instance.id = (uint32_t)v; break;
     case K_IPARENT: x->instance.parent_id = (uint32_t)v; break;
     case K_MATCHED: x->stack.matched_id = v; break;
-    case K_PSKEY: x->process_start_key = v; x->has |= ETWL_EXT_PROCESS_START_KEY; break;
-    case K_EVKEY: x->event_key = v; x->has |= ETWL_EXT_EVENT_KEY; break;
+    case K_PSKEY:
+        x->process_start_key = v;
+        x->has |= ETWL_EXT_PROCESS_START_KEY;
+        break;
+    case K_EVKEY:
+        x->event_key = v;
+        x->has |= ETWL_EXT_EVENT_KEY;
+        break;
     case K_ADDRESSES:
         if (r->naddrs == r->addrcap) {
             uint32_t cap = r->addrcap ? r->addrcap * 2 : 64;
@@ -323,7 +393,10 @@ static int set_string(etwl_json_reader *r, const char *s, size_t n)
         return 1;
     case K_PGUID: g = &h->provider_guid; break;
     case K_AGUID: g = &h->activity_guid; break;
-    case K_RELACT: g = &x->related_activity; x->has |= ETWL_EXT_RELATED_ACTIVITY; break;
+    case K_RELACT:
+        g = &x->related_activity;
+        x->has |= ETWL_EXT_RELATED_ACTIVITY;
+        break;
     case K_IPGUID: g = &x->instance.parent_guid; break;
     default: return key_name_err(r, "expected a number, got a string");
     }
@@ -342,7 +415,10 @@ static int set_payload(etwl_json_reader *r, const etwl_value *v, const char *s, 
     if (!(b = etwl_arena_alloc(&r->ev->arena, n / 2 + 1))) return jerr(r, "event too large");
     for (i = 0; i < n; i++) {
         char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0) return jerr(r, "payload: '%c' is not a hex digit", c);
         b[i / 2] = (uint8_t)(i % 2 ? (b[i / 2] << 4) | d : d);
     }
@@ -525,8 +601,8 @@ static int y_end_array(void *ctx)
     return 1;
 }
 
-static const yajl_callbacks callbacks = {y_null, y_bool, NULL, NULL, y_number, y_string, y_start_map,
-                                         y_map_key, y_end_map, y_start_array, y_end_array};
+static const yajl_callbacks callbacks = {y_null,      y_bool,    NULL,      NULL,          y_number,   y_string,
+                                         y_start_map, y_map_key, y_end_map, y_start_array, y_end_array};
 
 /* yajl replaces an unpaired surrogate escape (\ud800) with '?', silently
  * changing the value; find them first so the line is rejected instead.
@@ -570,8 +646,8 @@ void etwl_json_reader_free(etwl_json_reader *r)
     free(r);
 }
 
-etwl_status etwl_json_parse_event(etwl_json_reader *r, const char *line, size_t len, etwl_event *ev,
-                                  char *errbuf, size_t errsz)
+etwl_status etwl_json_parse_event(etwl_json_reader *r, const char *line, size_t len, etwl_event *ev, char *errbuf,
+                                  size_t errsz)
 {
     yajl_handle h;
     yajl_status ys;
@@ -611,8 +687,7 @@ etwl_status etwl_json_parse_event(etwl_json_reader *r, const char *line, size_t 
             for (p = (char *)msg; p && *p; p++)
                 if (*p == '\n' || *p == '\r') *p = ' ';
             while (msg && p > (char *)msg && p[-1] == ' ') *--p = 0;
-            snprintf(errbuf, errsz, "invalid JSON near byte %zu: %s", at + 1,
-                     msg ? (const char *)msg : "parse error");
+            snprintf(errbuf, errsz, "invalid JSON near byte %zu: %s", at + 1, msg ? (const char *)msg : "parse error");
             if (msg) yajl_free_error(h, msg);
         }
         st = ETWL_EPARSE;

@@ -12,7 +12,7 @@ etwl_json_reader *etwl_json_reader_new(void);
 void etwl_json_reader_free(etwl_json_reader *r);
 /* Parses one line into ev (which the caller has begun).  On ETWL_EPARSE,
  * errbuf says what and where inside the line. */
-etwl_status etwl_json_parse_event(etwl_json_reader *r, const char *line, size_t len, etwl_event *ev,
-                                  char *errbuf, size_t errsz);
+etwl_status etwl_json_parse_event(etwl_json_reader *r, const char *line, size_t len, etwl_event *ev, char *errbuf,
+                                  size_t errsz);
 
 #endif

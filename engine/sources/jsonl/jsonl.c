@@ -68,14 +68,13 @@ static etwl_status sniff(replay *r, etwl_error *err)
     case ETWL_SNIFF_ZIP:
         return etwl_error_set(err, ETWL_ENOTSUP, "%s: zip input (.etl.zip) is not supported yet", r->path);
     case ETWL_SNIFF_GZIP:
-        return etwl_error_set(err, ETWL_ENOTSUP, "%s: gzip input is not supported yet; pipe it: zcat FILE | etwlua -r -",
-                              r->path);
+        return etwl_error_set(err, ETWL_ENOTSUP,
+                              "%s: gzip input is not supported yet; pipe it: zcat FILE | etwlua -r -", r->path);
     case ETWL_SNIFF_BINARY: /* ETL files start with a WMI buffer header */
     case ETWL_SNIFF_EVTX:   /* only when EVTX reading is not built */
         return etwl_error_set(err, ETWL_ENOTSUP, "%s: binary input (ETL?) is not supported yet; expected JSON lines",
                               r->path);
-    default:
-        return ETWL_OK;
+    default: return ETWL_OK;
     }
 }
 
@@ -93,7 +92,10 @@ static etwl_status replay_open(const etwl_config *cfg, etwl_source **out, etwl_e
     } else {
         r->fd = open(r->path, O_RDONLY | O_CLOEXEC | O_BINARY);
         if (r->fd < 0) {
-            st = etwl_error_set(err, errno == EACCES ? ETWL_EACCES : errno == ENOENT ? ETWL_ENOTFOUND : ETWL_EIO,
+            st = etwl_error_set(err,
+                                errno == EACCES   ? ETWL_EACCES
+                                : errno == ENOENT ? ETWL_ENOTFOUND
+                                                  : ETWL_EIO,
                                 "%s: %s", r->path, strerror(errno));
             goto fail;
         }

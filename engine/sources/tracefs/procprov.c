@@ -569,8 +569,7 @@ static etwl_status complete_from_proc(etwl_procprov *pp, pending *p, int64_t now
     if (k > 0) {
         split_cmdline(buf, k, argv, &argc, ETWL_ARGV_MAX);
         pp->argv_proc++;
-        st = emit_start(pp, p->pid, p->filename, argv, argc, argc, "proc", k >= (ssize_t)sizeof buf - 1, p->ts,
-                        now, 0);
+        st = emit_start(pp, p->pid, p->filename, argv, argc, argc, "proc", k >= (ssize_t)sizeof buf - 1, p->ts, now, 0);
     } else {
         /* gone, and no argv: only the image is known */
         one[0] = p->filename;

@@ -23,7 +23,7 @@
 
 #define MAX_PAGES 64
 #define IDLE_MS 10
-#define PEND_WAIT 500000 /* 50 ms in FILETIME ticks: how long an event waits for its stack */
+#define PEND_WAIT 500000           /* 50 ms in FILETIME ticks: how long an event waits for its stack */
 #define STATS_EVERY_NS 250000000LL /* also how soon a --kill from outside is noticed */
 
 typedef struct page {
@@ -67,8 +67,8 @@ typedef struct tfs {
     int process_provider;
     char *user_specs[ETWL_MAX_PROVIDERS + 32]; /* "sys" or "sys:event" the user asked for */
     int nspecs;
-    int stack_id;       /* ftrace:kernel_stack, when STACK_TRACE is on */
-    uint64_t *stack;    /* addresses for the event being delivered */
+    int stack_id;    /* ftrace:kernel_stack, when STACK_TRACE is on */
+    uint64_t *stack; /* addresses for the event being delivered */
     int64_t next_stats;
     uint64_t unknown;
 } tfs;
@@ -101,7 +101,8 @@ static etwl_status need_tracefs(etwl_error *err)
     if (tracefs_tracing_dir_is_mounted(true, &path) < 0 || !path)
         return etwl_error_set(err, ETWL_ENOTSUP,
                               "tracefs is not mounted and could not be mounted at /sys/kernel/tracing (%s); "
-                              "is CONFIG_FTRACE enabled?", strerror(errno));
+                              "is CONFIG_FTRACE enabled?",
+                              strerror(errno));
     return ETWL_OK;
 }
 
@@ -204,21 +205,21 @@ static etwl_status enable_kernel_flags(tfs *t, uint32_t flags, etwl_error *err)
         uint32_t bit;
         const char *sys, *ev;
     } map[] = {
-        {0x00000001, "process", NULL},                /* process: the process provider */
-        {0x00000002, "task", "task_newtask"},         /* thread */
+        {0x00000001, "process", NULL},        /* process: the process provider */
+        {0x00000002, "task", "task_newtask"}, /* thread */
         {0x00000002, "sched", "sched_process_exit"},
-        {0x00000010, "sched", "sched_switch"},        /* cswitch */
-        {0x00000080, "raw_syscalls", "sys_enter"},    /* syscall */
-        {0x00000100, "block", "block_rq_issue"},      /* disk_io */
+        {0x00000010, "sched", "sched_switch"},     /* cswitch */
+        {0x00000080, "raw_syscalls", "sys_enter"}, /* syscall */
+        {0x00000100, "block", "block_rq_issue"},   /* disk_io */
         {0x00000100, "block", "block_rq_complete"},
         {0x02000000, "syscalls", "sys_enter_openat"}, /* file_io */
         {0x02000000, "syscalls", "sys_enter_unlinkat"},
         {0x02000000, "syscalls", "sys_enter_renameat2"},
         {0x02000000, "syscalls", "sys_enter_fchmodat"},
-        {0x00010000, "sock", "inet_sock_set_state"},  /* network */
+        {0x00010000, "sock", "inet_sock_set_state"}, /* network */
         {0x00010000, "syscalls", "sys_enter_connect"},
         {0x00001000, "exceptions", "page_fault_user"}, /* page_faults */
-        {0x00000040, "irq", "irq_handler_entry"},     /* interrupt */
+        {0x00000040, "irq", "irq_handler_entry"},      /* interrupt */
     };
     uint32_t done = 0;
     size_t i;
@@ -234,7 +235,8 @@ static etwl_status enable_kernel_flags(tfs *t, uint32_t flags, etwl_error *err)
         if (st) return st;
     }
     if (flags & ~done)
-        return etwl_error_set(err, ETWL_ENOTSUP, "kernel flags 0x%x have no Linux equivalent; Linux maps process, "
+        return etwl_error_set(err, ETWL_ENOTSUP,
+                              "kernel flags 0x%x have no Linux equivalent; Linux maps process, "
                               "thread, cswitch, syscall, disk_io, file_io, network, page_faults and interrupt",
                               flags & ~done);
     return ETWL_OK;
@@ -242,8 +244,10 @@ static etwl_status enable_kernel_flags(tfs *t, uint32_t flags, etwl_error *err)
 
 static etwl_status enable_process_provider(tfs *t, etwl_error *err)
 {
-    static const char *const evs[][2] = {{"sched", "sched_process_exec"}, {"sched", "sched_process_exit"},
-                                         {"task", "task_newtask"}, {"syscalls", "sys_enter_exit_group"}};
+    static const char *const evs[][2] = {{"sched", "sched_process_exec"},
+                                         {"sched", "sched_process_exit"},
+                                         {"task", "task_newtask"},
+                                         {"syscalls", "sys_enter_exit_group"}};
     size_t i;
     etwl_status st;
     for (i = 0; i < sizeof evs / sizeof evs[0]; i++)

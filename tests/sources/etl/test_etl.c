@@ -44,14 +44,8 @@ static void test_tlmeta(void **st)
     /* event "Ev": a UINT32, text as a counted UINT16 array shown as STRING,
      * a counted byte array, a struct of two, a constant-count array */
     static const uint8_t meta[] = {
-        0, 0, 0x00, 'E', 'v', 0,
-        'a', 0, 0x08,
-        't', 'x', 't', 0, 0xc6, 0x02,
-        'a', 'r', 'r', 0, 0x44,
-        's', 't', 0, 0x98, 0x02,
-        'x', 0, 0x04,
-        'y', 0, 0x05,
-        'c', 0, 0x24, 0x02, 0x00,
+        0, 0,    0x00, 'E', 'v', 0,    'a',  0,   0x08, 't',  'x', 't', 0,    0xc6, 0x02, 'a',  'r',  'r',
+        0, 0x44, 's',  't', 0,   0x98, 0x02, 'x', 0,    0x04, 'y', 0,   0x05, 'c',  0,    0x24, 0x02, 0x00,
     };
     static const uint8_t traits[] = {8, 0, 'P', 'r', 'o', 'v', 0, 0};
     uint8_t m[sizeof meta];
@@ -298,7 +292,7 @@ static void test_stackidx(void **st)
     /* key 7 holds frames A at time 100 (deleted), then B at time 300 */
     assert_int_equal(etwl_stackidx_add_def(x, 7, 100, f, 1, 8), ETWL_OK);
     assert_int_equal(etwl_stackidx_add_def(x, 7, 300, f + 8, 2, 8), ETWL_OK);
-    assert_int_equal(etwl_stackidx_add_ref(x, 250, 42, 7), ETWL_OK);     /* event at 250 on thread 42 */
+    assert_int_equal(etwl_stackidx_add_ref(x, 250, 42, 7), ETWL_OK);              /* event at 250 on thread 42 */
     assert_int_equal(etwl_stackidx_add_stack(x, 250, 43, f + 16, 1, 8), ETWL_OK); /* another thread, same tick */
     etwl_stackidx_done(x);
     assert_int_equal(etwl_stackidx_key_frames(x, 7, 50, out, 8), 1);
@@ -353,13 +347,15 @@ static void test_esmanifest(void **st)
     static const char xml[] =
         "<instrumentationManifest xmlns=\"http://schemas.microsoft.com/win/2004/08/events\"><instrumentation><events>"
         "<provider name=\"My-Source\" guid=\"{01020304-0506-0708-090a-0b0c0d0e0f10}\">"
-        "<tasks><task name=\"Request\" value=\"3\"><opcodes><opcode name=\"Retry\" value=\"11\"/></opcodes></task></tasks>"
+        "<tasks><task name=\"Request\" value=\"3\"><opcodes><opcode name=\"Retry\" "
+        "value=\"11\"/></opcodes></task></tasks>"
         "<events><event value=\"7\" version=\"2\" task=\"Request\" opcode=\"win:Start\" template=\"T\"/>"
         "<event value=\"8\" version=\"0\" task=\"Request\" opcode=\"Retry\"/></events>"
         "<templates><template tid=\"T\"><data name=\"url\" inType=\"win:UnicodeString\"/>"
         "<data name=\"n\" inType=\"win:UInt32\"/><data name=\"blob\" inType=\"win:Binary\" length=\"n\"/>"
         "<data name=\"flags\" inType=\"win:UInt32\" map=\"F\"/>"
-        "<data name=\"c\" inType=\"win:UInt16\"/><data name=\"arr\" inType=\"win:Int32\" count=\"c\"/></template></templates>"
+        "<data name=\"c\" inType=\"win:UInt16\"/><data name=\"arr\" inType=\"win:Int32\" "
+        "count=\"c\"/></template></templates>"
         "<maps><bitMap name=\"F\"><map value=\"0x4\" message=\"$(string.f.four)\"/>"
         "<map value=\"0x1\" message=\"$(string.f.one)\"/></bitMap></maps>"
         "</provider></events></instrumentation><localization><resources culture=\"en-US\"><stringTable>"
@@ -367,9 +363,12 @@ static void test_esmanifest(void **st)
         "</stringTable></resources></localization></instrumentationManifest>";
     static const char bomb[] =
         "<?xml version=\"1.0\"?><!DOCTYPE m [<!ENTITY a \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\">"
-        "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">"
-        "<!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\"><!ENTITY e \"&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;\">"
-        "<!ENTITY f \"&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;\"><!ENTITY g \"&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;\">]>"
+        "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c "
+        "\"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">"
+        "<!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\"><!ENTITY e "
+        "\"&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;\">"
+        "<!ENTITY f \"&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;\"><!ENTITY g "
+        "\"&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;\">]>"
         "<m><provider name=\"&g;\" guid=\"{01020304-0506-0708-090a-0b0c0d0e0f10}\"/></m>";
     esm_got g;
     etwl_esm_sink sink = {got_schema, got_map, &g};
@@ -472,7 +471,7 @@ static void test_kernel_layouts_fit(void **st)
         fclose(probe);
         etwl_config_init(&c);
         c.read_path = files[k];
-        c.backend = "etl-native"; /* on Windows too: never Wine's stub OpenTraceW */
+        c.backend = "etl-native";                            /* on Windows too: never Wine's stub OpenTraceW */
         if (etwl_session_open(&c, &s, &e) == ETWL_ENOTSUP) { /* zip, in a build without libzip */
             print_message("skipped: %s\n", e.message);
             continue;
@@ -481,8 +480,9 @@ static void test_kernel_layouts_fit(void **st)
         memset(&f, 0, sizeof f);
         assert_int_equal(etwl_session_process(s, check_fit, &f, &e), ETWL_OK);
         etwl_session_free(s);
-        if (f.bad) fail_msg("%s: %llu of %llu kernel events do not fit their layout; first: %s", files[k],
-                            (unsigned long long)f.bad, (unsigned long long)f.checked, f.first);
+        if (f.bad)
+            fail_msg("%s: %llu of %llu kernel events do not fit their layout; first: %s", files[k],
+                     (unsigned long long)f.bad, (unsigned long long)f.checked, f.first);
         assert_true(f.checked > 1000);
     }
 }
@@ -490,12 +490,8 @@ static void test_kernel_layouts_fit(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lz77),
-        cmocka_unit_test(test_tlmeta),
-        cmocka_unit_test(test_documented_layouts),
-        cmocka_unit_test(test_stackidx),
-        cmocka_unit_test(test_esmanifest),
-        cmocka_unit_test(test_kernel_layouts_fit),
+        cmocka_unit_test(test_lz77),     cmocka_unit_test(test_tlmeta),     cmocka_unit_test(test_documented_layouts),
+        cmocka_unit_test(test_stackidx), cmocka_unit_test(test_esmanifest), cmocka_unit_test(test_kernel_layouts_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

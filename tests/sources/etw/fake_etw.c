@@ -59,9 +59,9 @@ static const struct {
     GUID guid;
     ULONG flag;
 } kclass[] = {
-    {{0x3d6fa8d0, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}}, 0x1}, /* Process */
-    {{0x3d6fa8d1, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}}, 0x2}, /* Thread */
-    {{0x2cb15d1d, 0x5fc1, 0x11d2, {0xab, 0xe1, 0x00, 0xa0, 0xc9, 0x11, 0xf5, 0x18}}, 0x4}, /* Image */
+    {{0x3d6fa8d0, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}}, 0x1},     /* Process */
+    {{0x3d6fa8d1, 0xfe05, 0x11d0, {0x9d, 0xda, 0x00, 0xc0, 0x4f, 0xd7, 0xba, 0x7c}}, 0x2},     /* Thread */
+    {{0x2cb15d1d, 0x5fc1, 0x11d2, {0xab, 0xe1, 0x00, 0xa0, 0xc9, 0x11, 0xf5, 0x18}}, 0x4},     /* Image */
     {{0xae53722e, 0xc863, 0x11d2, {0x86, 0x59, 0x00, 0xc0, 0x4f, 0xa3, 0x21, 0xa1}}, 0x20000}, /* Registry */
 };
 
@@ -196,8 +196,8 @@ static ULONG WINAPI f_ControlTraceW(TRACEHANDLE h, LPCWSTR name, PEVENT_TRACE_PR
     return ERROR_SUCCESS;
 }
 
-static ULONG WINAPI f_EnableTraceEx2(TRACEHANDLE h, LPCGUID guid, ULONG code, UCHAR level, ULONGLONG any,
-                                     ULONGLONG all, ULONG timeout, PENABLE_TRACE_PARAMETERS params)
+static ULONG WINAPI f_EnableTraceEx2(TRACEHANDLE h, LPCGUID guid, ULONG code, UCHAR level, ULONGLONG any, ULONGLONG all,
+                                     ULONG timeout, PENABLE_TRACE_PARAMETERS params)
 {
     int i;
     ULONG k;
@@ -412,8 +412,7 @@ static ULONG WINAPI f_TdhGetEventInformation(PEVENT_RECORD r, ULONG nctx, PTDH_C
     for (i = 0; i < F.ntei; i++) {
         tei_entry *t = &F.tei[i];
         if (!IsEqualGUID(&t->provider, &r->EventHeader.ProviderId) || t->id != r->EventHeader.EventDescriptor.Id ||
-            t->version != r->EventHeader.EventDescriptor.Version ||
-            t->opcode != r->EventHeader.EventDescriptor.Opcode)
+            t->version != r->EventHeader.EventDescriptor.Version || t->opcode != r->EventHeader.EventDescriptor.Opcode)
             continue;
         if (t->meta_len && (metan != t->meta_len || memcmp(meta, t->meta, metan) != 0)) continue;
         if (!buf || *size < t->n) {
@@ -472,8 +471,15 @@ static ULONG WINAPI f_TdhGetEventMapInformation(PEVENT_RECORD r, LPWSTR name, PE
 }
 
 static const etwl_etw_api fake_api = {
-    f_StartTraceW, f_ControlTraceW, f_EnableTraceEx2, f_OpenTraceW, f_ProcessTrace, f_CloseTrace,
-    f_TdhGetEventInformation, f_TdhEnumerateProviders, f_TdhGetEventMapInformation,
+    f_StartTraceW,
+    f_ControlTraceW,
+    f_EnableTraceEx2,
+    f_OpenTraceW,
+    f_ProcessTrace,
+    f_CloseTrace,
+    f_TdhGetEventInformation,
+    f_TdhEnumerateProviders,
+    f_TdhGetEventMapInformation,
 };
 
 /* ---- test controls ---------------------------------------------------------- */
@@ -594,8 +600,8 @@ void fake_etw_lost(const char *name, ULONG events, ULONG rt_buffers, ULONG writt
     LeaveCriticalSection(&F.lock);
 }
 
-void fake_etw_add_tei(const GUID *provider, USHORT id, UCHAR version, UCHAR opcode, const void *meta,
-                      USHORT meta_len, const void *tei, ULONG n)
+void fake_etw_add_tei(const GUID *provider, USHORT id, UCHAR version, UCHAR opcode, const void *meta, USHORT meta_len,
+                      const void *tei, ULONG n)
 {
     tei_entry *t;
     if (F.ntei >= MAX_TEI || meta_len > sizeof F.tei[0].meta) return;

@@ -96,8 +96,8 @@ int fake_etw_push(const char *name, const fake_event *ev);
 void fake_etw_lost(const char *name, ULONG events, ULONG rt_buffers, ULONG written);
 /* TdhGetEventInformation's answer for one event type; meta (TraceLogging
  * metadata) must then match the event's EVENT_SCHEMA_TL item. */
-void fake_etw_add_tei(const GUID *provider, USHORT id, UCHAR version, UCHAR opcode, const void *meta,
-                      USHORT meta_len, const void *tei, ULONG n);
+void fake_etw_add_tei(const GUID *provider, USHORT id, UCHAR version, UCHAR opcode, const void *meta, USHORT meta_len,
+                      const void *tei, ULONG n);
 void fake_etw_add_provider(const char *name, const GUID *guid);
 /* TdhGetEventMapInformation's answer for a provider's map. */
 void fake_etw_add_map(const GUID *provider, const char *name, const void *emi, ULONG n);

@@ -33,8 +33,8 @@ typedef struct seen {
     char provider[64][64];
     uint32_t payload_len[64];
     uint32_t nprops[64];
-    int stop_after;   /* return ESTOPPED at this count (0: never) */
-    int stats_at;     /* read the session stats at this count */
+    int stop_after; /* return ESTOPPED at this count (0: never) */
+    int stats_at;   /* read the session stats at this count */
     etwl_session *s;
     etwl_stats stats;
     volatile LONG count;
@@ -286,7 +286,8 @@ static void test_kernel_flag_names(void **st)
         etwl_error e;
         config(&c, "k");
         if (etwl_config_add_kernel_flags(&c, want[i].name, &e) != ETWL_OK) fail_msg("%s: %s", want[i].name, e.message);
-        if (c.kernel_flags != want[i].bit) fail_msg("%s: 0x%x, the SDK says 0x%lx", want[i].name, c.kernel_flags, want[i].bit);
+        if (c.kernel_flags != want[i].bit)
+            fail_msg("%s: 0x%x, the SDK says 0x%lx", want[i].name, c.kernel_flags, want[i].bit);
     }
 }
 
@@ -447,7 +448,10 @@ static void test_schemas(void **st)
     teib_prop(&t, 0, "Other", 0, 2, 0, 1, 0);
     fake_etw_add_tei(&G_TEST, 0, 0, 0, meta_b, sizeof meta_b, t.b, t.names);
     s = open_test(&c, "t-schema");
-    memcpy(pl, "\x92\x10\x00\x00" "a\0.\0e\0x\0e\0\0\0", 16);
+    memcpy(pl,
+           "\x92\x10\x00\x00"
+           "a\0.\0e\0x\0e\0\0\0",
+           16);
     for (i = 0; i < 3; i++) {
         event(&ev, &G_TEST, 1, 4, 0);
         ev.payload = pl;
@@ -571,7 +575,7 @@ static void test_value_maps(void **st)
     assert_int_equal(m.n, 3);
     assert_string_equal(m.name[0], "Running");
     assert_string_equal(m.name[1], "Stopped");
-    assert_string_equal(m.name[2], "(none)"); /* 7 has no name */
+    assert_string_equal(m.name[2], "(none)");  /* 7 has no name */
     assert_int_equal(fake_etw_map_calls(), 2); /* the size, then the map: once for the session */
     etwl_session_free(s);
 }
@@ -676,7 +680,10 @@ static void test_record_and_replay(void **st)
     assert_true(f->log_file_mode & EVENT_TRACE_FILE_MODE_SEQUENTIAL);
     assert_true(f->log_file_mode & EVENT_TRACE_REAL_TIME_MODE);
     assert_string_equal(f->log_file_name, etl);
-    memcpy(pl, "\x92\x10\x00\x00" "a\0.\0e\0x\0e\0\0\0", 16);
+    memcpy(pl,
+           "\x92\x10\x00\x00"
+           "a\0.\0e\0x\0e\0\0\0",
+           16);
     for (i = 0; i < 3; i++) {
         event(&ev, &G_TEST, i == 2 ? 9 : 1, 4, 0);
         ev.payload = pl;
@@ -691,7 +698,8 @@ static void test_record_and_replay(void **st)
     assert_non_null(fp);
     while (fgets(line, sizeof line, fp)) {
         if (lines == 0) assert_string_equal(line, "{\"etwlua_schemas\":1}\n");
-        if (lines == 1) assert_non_null(strstr(line, "\"provider\":\"{11111111-2222-3333-4444-555555555555}\",\"id\":1,"));
+        if (lines == 1)
+            assert_non_null(strstr(line, "\"provider\":\"{11111111-2222-3333-4444-555555555555}\",\"id\":1,"));
         lines++;
     }
     fclose(fp);
@@ -781,14 +789,14 @@ static void test_script_end_to_end(void **st)
     o.lua_dir = LUA_DIR;
     assert_int_equal(etwl_lua_new(&o, &x, &e), ETWL_OK);
     st2 = etwl_lua_load_string(x,
-                                          "local etw = require 'etw'\n"
-                                          "etw.on({provider='Microsoft-Windows-Kernel-Process', id=1}, function(ev)\n"
-                                          "  if ev.info.ImageName:find('evil', 1, true) then\n"
-                                          "    etw.alert{rule='t.evil', severity='high', message=ev.info.ImageName,\n"
+                               "local etw = require 'etw'\n"
+                               "etw.on({provider='Microsoft-Windows-Kernel-Process', id=1}, function(ev)\n"
+                               "  if ev.info.ImageName:find('evil', 1, true) then\n"
+                               "    etw.alert{rule='t.evil', severity='high', message=ev.info.ImageName,\n"
                                "              fields={flags=ev.info.Flags, flag_names=ev:mapname('Flags')}}\n"
-                                          "  end\n"
-                                          "end)\n",
-                                          "t.lua", &e);
+                               "  end\n"
+                               "end)\n",
+                               "t.lua", &e);
     if (st2 != ETWL_OK) fail_msg("%s", e.message);
     fake_etw_add_provider("Microsoft-Windows-Kernel-Process", &G_KPROC);
     memcpy(g, &G_KPROC, 16);
@@ -807,7 +815,7 @@ static void test_script_end_to_end(void **st)
     }
     config(&c, "t-lua");
     assert_int_equal(etwl_config_add_provider(&c, "Microsoft-Windows-Kernel-Process", &e), ETWL_OK);
-    etwl_lua_wanted_ids(x, &c.providers[0]); /* as the CLI does */
+    etwl_lua_wanted_ids(x, &c.providers[0]);        /* as the CLI does */
     assert_int_equal(c.providers[0].nevent_ids, 2); /* 1 for the script, 2 for the process table */
     assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
     assert_int_equal(fake_etw_session("t-lua")->en[0].nids, 2);

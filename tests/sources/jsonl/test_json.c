@@ -190,7 +190,7 @@ static void test_duplicate_info_keys_kept(void **st)
 {
     (void)st;
     assert_int_equal(parse("{\"header\":{},\"info\":{\"a\":1,\"a\":2}}"), ETWL_OK);
-    assert_string_equal(tl_json(etwl_event_get(&EV, "a")), "1"); /* lookup: first */
+    assert_string_equal(tl_json(etwl_event_get(&EV, "a")), "1");         /* lookup: first */
     assert_non_null(strstr(write_json(), "\"info\":{\"a\":1,\"a\":2}")); /* output: both */
 }
 

@@ -81,6 +81,25 @@ static etwl_status load_path(etwl_lua *x, const char *path, int *count, etwl_err
     return st;
 }
 
+/* Every --rule and --skip-rule id must name a loaded rule: a misspelt id
+ * would otherwise run zero rules, or skip none, and exit 0. */
+static etwl_status check_selection(etwl_lua *x, etwl_error *err)
+{
+    etwl_status st =
+        etwl_lua_load_string(x,
+                             "local bad = require('etwlua.rules').unknown_selection()\n"
+                             "if #bad > 0 then error('no such rule: ' .. table.concat(bad, ', '), 0) end\n",
+                             "--rule", err);
+    const char *m;
+    char msg[sizeof err->message];
+    if (st == ETWL_OK) return ETWL_OK;
+    if (!err) return ETWL_EINVAL;
+    /* the message without the loader's wording and traceback */
+    m = strstr(err->message, "no such rule: ");
+    snprintf(msg, sizeof msg, "%.*s", m ? (int)strcspn(m, "\n") : 0, m ? m : "");
+    return m ? etwl_error_set(err, ETWL_EINVAL, "--rule/--skip-rule: %s", msg) : ETWL_EINVAL;
+}
+
 etwl_status etwl_load_rules(etwl_lua *x, const etwl_cli_opts *o, int *count, etwl_error *err)
 {
     char dir[2048];
@@ -98,6 +117,7 @@ etwl_status etwl_load_rules(etwl_lua *x, const etwl_cli_opts *o, int *count, etw
     }
     for (i = 0; i < o->nrules_dirs; i++)
         if ((st = load_path(x, o->rules_dirs[i], count, err)) != ETWL_OK) return st;
+    if (o->nrule_only || o->nrule_skip) return check_selection(x, err);
     return ETWL_OK;
 }
 

@@ -167,7 +167,8 @@ static int load_scripts(etwl_cli_opts *o, run *r)
             report(&err);
             etwl_lua_free(r->lua);
             r->lua = NULL;
-            return ETWL_EXIT_SCRIPT;
+            /* a misspelt --rule id is the user's mistake, not a script's */
+            return err.status == ETWL_EINVAL ? ETWL_EXIT_USAGE : ETWL_EXIT_SCRIPT;
         }
         r->nrule_files = n;
     }

@@ -50,6 +50,30 @@ static etwl_status level_parse_n(const char *s, size_t n, uint8_t *out)
 
 etwl_status etwl_level_parse(const char *s, uint8_t *out) { return level_parse_n(s, strlen(s), out); }
 
+/* The level name s (not itself a level) is within two edits of, or NULL. */
+static const char *near_level(const char *s, size_t n)
+{
+    static const char *names[] = {"critical", "error", "warning", "information", "verbose", "info"};
+    size_t k, i, j;
+    for (k = 0; k < sizeof names / sizeof names[0]; k++) {
+        size_t m = strlen(names[k]), prev[16], cur[16];
+        if (n < 3 || n > 13 || (n > m ? n - m : m - n) > 2) continue;
+        for (j = 0; j <= m; j++) prev[j] = j;
+        for (i = 1; i <= n; i++) {
+            cur[0] = i;
+            for (j = 1; j <= m; j++) {
+                size_t c = prev[j - 1] + (tolower((unsigned char)s[i - 1]) != names[k][j - 1]);
+                if (prev[j] + 1 < c) c = prev[j] + 1;
+                if (cur[j - 1] + 1 < c) c = cur[j - 1] + 1;
+                cur[j] = c;
+            }
+            memcpy(prev, cur, sizeof cur);
+        }
+        if (prev[m] <= 2) return names[k];
+    }
+    return NULL;
+}
+
 /* 0x-prefixed hex or decimal, full 64-bit range. */
 static int parse_u64(const char *s, size_t n, uint64_t *out)
 {
@@ -125,6 +149,20 @@ etwl_status etwl_config_add_provider(etwl_config *cfg, const char *spec, etwl_er
         if (np <= 4 && lens[1] && level_parse_n(parts[1], lens[1], &sp.level) == ETWL_OK)
             return etwl_error_set(err, ETWL_EINVAL, "provider '%s': keywords must be numbers (0x... or decimal)", spec);
         sp.level = ETWL_LEVEL_VERBOSE;
+        /* a GUID holds no ':', and a last field that is nearly a level name
+         * is a misspelt level, not part of a tracefs "system:event" name:
+         * taken as a name it would silently select nothing */
+        if (etwl_guid_parse(parts[0], lens[0], &sp.guid) == ETWL_OK)
+            return etwl_error_set(err, ETWL_EINVAL,
+                                  "provider '%s': '%.*s' is not a level (critical, error, warning, information, "
+                                  "verbose or 1-5)",
+                                  spec, (int)lens[1], parts[1]);
+        for (i = 1; i < np; i++) {
+            const char *near = near_level(parts[i], lens[i]);
+            if (near)
+                return etwl_error_set(err, ETWL_EINVAL, "provider '%s': unknown level '%.*s' (did you mean %s?)", spec,
+                                      (int)lens[i], parts[i], near);
+        }
     }
     namelen = (size_t)(parts[name_parts - 1] + lens[name_parts - 1] - parts[0]);
     if (namelen == 0) return etwl_error_set(err, ETWL_EINVAL, "provider '%s': empty name", spec);

@@ -63,6 +63,41 @@ function M.define(r)
   return r
 end
 
+-- The ids given to --rule and --skip-rule that name no loaded rule, as
+-- "ID (did you mean X?)" strings: a misspelt id must be an error, never a
+-- run with zero rules.
+local function distance(a, b)
+  if math.abs(#a - #b) > 3 then return 4 end
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+function M.unknown_selection()
+  local bad = {}
+  for _, list in ipairs { options.rules_only or {}, options.rules_skip or {} } do
+    for _, id in ipairs(list) do
+      if not M.by_id[id] then
+        local best, bd = nil, 4
+        for _, r in ipairs(M.all) do
+          local d = distance(id, r.id)
+          if d < bd then best, bd = r.id, d end
+        end
+        bad[#bad + 1] = best and (id .. " (did you mean " .. best .. "?)") or id
+      end
+    end
+  end
+  return bad
+end
+
 -- ---- normalisation ------------------------------------------------------
 
 local integrity_of = {

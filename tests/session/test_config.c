@@ -36,6 +36,28 @@ static void test_provider_specs(void **st)
     assert_non_null(strstr(e.message, "keywords must be numbers"));
 }
 
+/* A misspelt level is an error naming it, never a name that selects
+ * nothing; tracefs names that merely contain ':' stay names. */
+static void test_level_typos(void **st)
+{
+    etwl_config c;
+    etwl_error e;
+    (void)st;
+    etwl_config_init(&c);
+    assert_int_equal(etwl_config_add_provider(&c, "Microsoft-Windows-Kernel-Process:verbos", &e), ETWL_EINVAL);
+    assert_non_null(strstr(e.message, "unknown level 'verbos' (did you mean verbose?)"));
+    assert_int_equal(etwl_config_add_provider(&c, "X:infromation:0x10", &e), ETWL_EINVAL);
+    assert_non_null(strstr(e.message, "did you mean information?"));
+    assert_int_equal(etwl_config_add_provider(&c, "X:WARNNG", &e), ETWL_EINVAL);
+    assert_int_equal(etwl_config_add_provider(&c, "{22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716}:foo", &e), ETWL_EINVAL);
+    assert_non_null(strstr(e.message, "'foo' is not a level"));
+    assert_int_equal(c.nproviders, 0);
+    assert_int_equal(etwl_config_add_provider(&c, "sched:sched_switch", &e), ETWL_OK);
+    assert_int_equal(etwl_config_add_provider(&c, "irq:irq_handler_entry:info", &e), ETWL_OK);
+    assert_string_equal(c.providers[1].name, "irq:irq_handler_entry");
+    assert_int_equal(c.providers[1].level, ETWL_LEVEL_INFORMATION);
+}
+
 static void test_levels(void **st)
 {
     uint8_t l;
@@ -118,10 +140,8 @@ static void test_matching(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_provider_specs),
-        cmocka_unit_test(test_levels),
-        cmocka_unit_test(test_kernel_flags),
-        cmocka_unit_test(test_matching),
+        cmocka_unit_test(test_provider_specs), cmocka_unit_test(test_levels),   cmocka_unit_test(test_level_typos),
+        cmocka_unit_test(test_kernel_flags),   cmocka_unit_test(test_matching),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -311,6 +311,11 @@ int main(int argc, char **argv)
     if (fflush(stdout) != 0 && st == ETWL_OK) etwl_error_set(&err, st = ETWL_EIO, "writing output failed");
     etwl_session_stats(s, &stats);
     code = st ? report(&err) : ETWL_EXIT_OK;
+    if (code == ETWL_EXIT_OK && o.fail_on_error && r.lua && etwl_lua_errors(r.lua)) {
+        fprintf(stderr, "etwlua: %llu handler error(s) (--fail-on-error)\n",
+                (unsigned long long)etwl_lua_errors(r.lua));
+        code = ETWL_EXIT_FAILURE;
+    }
     if (o.stats && r.lua) etwl_lua_print_stats(r.lua, stderr);
     if (o.stats)
         fprintf(stderr, "etwlua: stats: read=%llu passed=%llu filtered=%llu malformed=%llu lost=%llu%s\n",

@@ -44,6 +44,8 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "      --lua-dir DIR        where require() finds modules (default: lua/)\n"
                               "      --proc-grace SECONDS how long exited processes stay in the process table (60)\n"
                               "      --alerts-only        print nothing but alerts on stdout\n"
+                              "      --fail-on-error      exit 1 when a handler raised an error (they are\n"
+                              "                           counted and reported, and processing goes on)\n"
                               "\n"
                               "Rules (the library in lua/rules loads by default, before scripts)\n"
                               "      --rules PATH         also load the rules in this file or folder\n"
@@ -253,6 +255,8 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             o->unsafe = 1;
         } else if (opt(argc, argv, &i, NULL, "--alerts-only", 0, &v, err, &bad)) {
             o->alerts_only = 1;
+        } else if (opt(argc, argv, &i, NULL, "--fail-on-error", 0, &v, err, &bad)) {
+            o->fail_on_error = 1;
         } else if (opt(argc, argv, &i, NULL, "--dump", 0, &v, err, &bad)) {
             o->dump = 1;
         } else if (opt(argc, argv, &i, NULL, "--json", 0, &v, err, &bad)) {

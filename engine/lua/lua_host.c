@@ -440,6 +440,8 @@ const char *etwl_lua_dir(const etwl_lua *x) { return x->lua_dir; }
 
 uint64_t etwl_lua_alerts(const etwl_lua *x) { return x->alerts; }
 
+uint64_t etwl_lua_errors(const etwl_lua *x) { return x->handler_errors; }
+
 void etwl_lua_set_option_list(etwl_lua *x, const char *name, const char *const *items, int n)
 {
     lua_State *L = x->L;

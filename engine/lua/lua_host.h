@@ -44,6 +44,8 @@ void etwl_lua_set_timing(etwl_lua *x, int on);
 const char *etwl_lua_dir(const etwl_lua *x);
 /* Alerts raised so far. */
 uint64_t etwl_lua_alerts(const etwl_lua *x);
+/* Handler and hook errors so far (each is reported when it happens). */
+uint64_t etwl_lua_errors(const etwl_lua *x);
 /* Runs on_start hooks; then dispatch per event; then on_stop hooks. */
 etwl_status etwl_lua_start(etwl_lua *x);
 /* The C filters run first: an event no handler wants never touches Lua. */

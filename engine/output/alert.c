@@ -44,6 +44,8 @@ void etwl_alert_write(etwl_buf *b, const etwl_alert *a, int json)
         etwl_buf_puts(b, " - ");
         etwl_text_put_escaped(b, a->message, a->message_len);
     }
-    if (a->event) etwl_buf_printf(b, " pid=%u", (unsigned)etwl_event_header(a->event)->pid);
+    /* the process that logged the event (the kernel, for a process start),
+     * named apart from the process the alert is about (fields pid=) */
+    if (a->event) etwl_buf_printf(b, " header_pid=%u", (unsigned)etwl_event_header(a->event)->pid);
     if (a->fields) a->fields(b, 0, a->ctx);
 }

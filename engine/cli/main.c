@@ -78,7 +78,7 @@ static void check_losses(run *r, int final)
     a = (etwl_alert){ts,   "etwlua.events_lost", 18, "The session lost events", 23, "high", msg, strlen(msg), NULL,
                      NULL, loss_fields,          &l};
     etwl_buf_init(&b);
-    etwl_alert_write(&b, &a, !isatty(1));
+    etwl_alert_write(&b, &a, etwl_alert_form_for(isatty(1)));
     etwl_buf_putc(&b, '\n');
     if (!b.oom) fwrite(b.data, 1, b.len, stdout);
     etwl_buf_free(&b);
@@ -156,7 +156,8 @@ static int load_scripts(etwl_cli_opts *o, run *r)
     lo.memory_limit = (size_t)o->memory_mb << 20;
     lo.unsafe = o->unsafe;
     lo.alerts_only = o->alerts_only;
-    lo.alerts_json = !isatty(1); /* JSON lines for machines, one readable line on a terminal */
+    /* JSON lines for machines, one readable line on a terminal */
+    lo.alerts_json = etwl_alert_form_for(isatty(1));
     lo.lua_dir = o->lua_dir;
     lo.proc_grace = o->proc_grace * 10000000LL;
     if (etwl_lua_new(&lo, &r->lua, &err) != ETWL_OK) return report(&err);

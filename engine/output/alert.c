@@ -7,9 +7,32 @@
  * it can neither move the cursor nor forge a line. */
 #include "output/alert.h"
 
-void etwl_alert_write(etwl_buf *b, const etwl_alert *a, int json)
+#include <stdlib.h>
+
+/* SGR colours by severity; the text between them is ours or escaped, so no
+ * input can end or forge a colour */
+static const char *severity_color(const char *sev)
 {
-    if (json) {
+    switch (sev[0]) {
+    case 'c': return "\033[1;31m"; /* critical: bold red */
+    case 'h': return "\033[31m";   /* high: red */
+    case 'm': return "\033[33m";   /* medium: yellow */
+    case 'l': return "\033[36m";   /* low: cyan */
+    default: return "\033[2m";     /* info: dim */
+    }
+}
+
+int etwl_alert_form_for(int is_terminal)
+{
+    const char *nc = getenv("NO_COLOR");
+    if (!is_terminal) return ETWL_ALERT_JSON;
+    return nc && nc[0] ? ETWL_ALERT_TEXT : ETWL_ALERT_TEXT_COLOR;
+}
+
+void etwl_alert_write(etwl_buf *b, const etwl_alert *a, int form)
+{
+    int color = form == ETWL_ALERT_TEXT_COLOR;
+    if (form == ETWL_ALERT_JSON) {
         etwl_buf_printf(b, "{\"time\":\"%s\",\"rule\":", a->time);
         etwl_json_put_string(b, a->rule, a->rule_len);
         etwl_buf_puts(b, ",\"title\":");
@@ -29,8 +52,10 @@ void etwl_alert_write(etwl_buf *b, const etwl_alert *a, int json)
         etwl_buf_putc(b, '}');
         return;
     }
-    etwl_buf_printf(b, "%s ALERT [%s] ", a->time, a->severity);
+    if (color) etwl_buf_printf(b, "%s %sALERT [%s]\033[0m \033[1m", a->time, severity_color(a->severity), a->severity);
+    else etwl_buf_printf(b, "%s ALERT [%s] ", a->time, a->severity);
     etwl_text_put_escaped(b, a->rule, a->rule_len);
+    if (color) etwl_buf_puts(b, "\033[0m");
     if (a->title) {
         etwl_buf_puts(b, ": ");
         etwl_text_put_escaped(b, a->title, a->title_len);

@@ -29,7 +29,16 @@ typedef struct etwl_alert {
     void *ctx;
 } etwl_alert;
 
-/* Appends the alert (no newline): JSON when json, else the readable line. */
-void etwl_alert_write(etwl_buf *b, const etwl_alert *a, int json);
+/* The form of an alert. */
+#define ETWL_ALERT_TEXT 0       /* one readable line */
+#define ETWL_ALERT_JSON 1       /* one JSON object */
+#define ETWL_ALERT_TEXT_COLOR 2 /* the readable line, severity and rule in colour */
+
+/* Appends the alert (no newline) in the form asked (ETWL_ALERT_*). */
+void etwl_alert_write(etwl_buf *b, const etwl_alert *a, int form);
+
+/* The form for a stream: JSON unless it is a terminal, coloured on a
+ * terminal unless NO_COLOR is set (no-color.org). */
+int etwl_alert_form_for(int is_terminal);
 
 #endif

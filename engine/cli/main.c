@@ -12,6 +12,7 @@
 #include "lua/lua_host.h"
 #include "output/alert.h"
 #include "opts.h"
+#include "tree.h"
 #include "platform/sys.h"
 #include "output/traceevent/traceevent.h"
 
@@ -216,6 +217,7 @@ int main(int argc, char **argv)
     etwl_sys_binary_stdio();
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return etwl_bench_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "test") == 0) return etwl_rule_test_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "tree") == 0) return etwl_tree_main(argc, argv);
     if (etwl_cli_parse(argc, argv, &o, &err) != ETWL_EXIT_OK) {
         report(&err);
         fprintf(stderr, "etwlua: see 'etwlua --help'\n");

@@ -7,6 +7,7 @@
 const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "       etwlua bench [N]        measure the scripting path (docs/performance.md)\n"
                               "       etwlua test [RULES...]  run rules over their own examples\n"
+                              "       etwlua tree -r FILE [--pid N] [--at TIME]  the process tree of a recording\n"
                               "       etwlua record -o FILE.etl [SELECTION] [SCRIPTS]\n"
                               "                               record a live ETW session (Windows) to an .etl\n"
                               "                               file, and each event type's schema beside it\n"

@@ -24,6 +24,9 @@ int etwl_sys_stop_after(double secs);
  * and identical on every OS (Windows would otherwise write CRLF). */
 void etwl_sys_binary_stdio(void);
 
+/* The width of the terminal on fd in columns, or 0 when fd is no terminal. */
+int etwl_sys_term_columns(int fd);
+
 /* Resident memory of this process now and at its peak, in KB (0: unknown). */
 long etwl_sys_rss_kb(void);
 long etwl_sys_peak_rss_kb(void);

@@ -84,3 +84,11 @@ long etwl_sys_rss_kb(void)
     if (!GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof pmc)) return 0;
     return (long)(pmc.WorkingSetSize / 1024);
 }
+
+int etwl_sys_term_columns(int fd)
+{
+    CONSOLE_SCREEN_BUFFER_INFO info;
+    HANDLE h = (HANDLE)_get_osfhandle(fd);
+    if (!_isatty(fd) || !GetConsoleScreenBufferInfo(h, &info)) return 0;
+    return info.srWindow.Right - info.srWindow.Left + 1;
+}

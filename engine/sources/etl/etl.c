@@ -1158,9 +1158,10 @@ static etwl_status etl_process(etwl_source *base, etwl_error *err)
         etwl_status st;
         /* keep the window full: four buffers a processor (relogged files
          * interleave several sessions' buffers), at least 32 */
-        int want = s->have_header && s->nproc ? 4 * (int)s->nproc + 4 : 32;
+        int want = 32;
+        if (s->have_header && s->nproc) /* the header's count is the file's word: compared before it is scaled */
+            want = s->nproc >= MAX_WINDOW / 4 ? MAX_WINDOW : 4 * (int)s->nproc + 4;
         if (want < 32) want = 32;
-        if (want > MAX_WINDOW) want = MAX_WINDOW;
         while (s->nwin < want && !s->eof) {
             int r = load(s, &s->win[s->nwin], err);
             if (r < 0) return err ? err->status : ETWL_EIO;

@@ -240,8 +240,8 @@ all=0
 for f in "$DATA"/*.etl "$DATA"/*.etl.zip; do
     for mode in json traceevent handler; do
         case $mode in
-        handler) timeout 300 "$BIN" --no-rules -r "$f" -e "$HANDLER" >/dev/null 2>"$TMP/err" ;;
-        *) timeout 300 "$BIN" --no-rules -r "$f" --dump --format $mode >/dev/null 2>"$TMP/err" ;;
+        handler) timeout -k 5 300 "$BIN" --no-rules -r "$f" -e "$HANDLER" >/dev/null 2>"$TMP/err" ;;
+        *) timeout -k 5 300 "$BIN" --no-rules -r "$f" --dump --format $mode >/dev/null 2>"$TMP/err" ;;
         esac
         code=$?
         if [ $code != 0 ] || ! clean; then bad "$(basename "$f") ($mode): exit $code"; tail -3 "$TMP/err"; all=1; fi
@@ -254,14 +254,14 @@ done
 # hostile clock in the process table (proctab.c), and a TraceEvent count of
 # no names (traceevent_write.c)
 if [ -d "$HOSTILE" ]; then
-    timeout 120 "$BIN" --no-rules -r "$HOSTILE/etl_nproc_overflow.etl" --dump >/dev/null 2>"$TMP/err"
+    timeout -k 5 120 "$BIN" --no-rules -r "$HOSTILE/etl_nproc_overflow.etl" --dump >/dev/null 2>"$TMP/err"
     code=$?
     if [ $code = 0 ] && clean; then ok; else bad "etl_nproc_overflow.etl: exit $code"; tail -3 "$TMP/err"; fi
-    timeout 120 "$BIN" --no-rules -r "$HOSTILE/proctab_overflow.etl.gz" -e "$HANDLER" >/dev/null 2>"$TMP/err"
+    timeout -k 5 120 "$BIN" --no-rules -r "$HOSTILE/proctab_overflow.etl.gz" -e "$HANDLER" >/dev/null 2>"$TMP/err"
     code=$?
     if [ $code = 0 ] && clean; then ok; else bad "proctab_overflow.etl.gz: exit $code"; tail -3 "$TMP/err"; fi
     # (its zip member is cut short: an error, exit 1, and nothing else)
-    timeout 120 "$BIN" --no-rules -r "$HOSTILE/te_null_qsort.etl.zip" --dump --format traceevent >/dev/null 2>"$TMP/err"
+    timeout -k 5 120 "$BIN" --no-rules -r "$HOSTILE/te_null_qsort.etl.zip" --dump --format traceevent >/dev/null 2>"$TMP/err"
     code=$?
     if [ $code -le 1 ] && clean; then ok; else bad "te_null_qsort.etl.zip: exit $code"; tail -3 "$TMP/err"; fi
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# tests/sources/evtx/run.sh BIN - EVTX replay against hostile files: libevtx
+# tests/sources/evtx/hostile.sh BIN - EVTX replay against hostile files: libevtx
 # runs in a child process per file, so a file that makes it allocate without
 # bound, leak, crash or hang costs that file only, and a stop ends a replay
 # stuck in it.  The reproducers come from ../shared/data/hostile (skipped,
 # saying so, when absent); a crash and a hang inside libevtx are made with an
 # LD_PRELOAD shim over two libevtx calls.  Every run has a time bound.
-# Ends with "evtx: N passed, N failed".
+# Ends with "evtx-hostile: N passed, N failed".
 set -u
 exec </dev/null
 BIN=$(realpath "$1")
@@ -45,7 +45,7 @@ if [ -d "$SHARED/evtx-attack-samples" ]; then
         bad "attack samples: expected 8255 records, none malformed"; tail -3 "$TMP/err"
     fi
 else
-    echo "evtx: attack-sample checks skipped (../shared/data/evtx-attack-samples is absent)"
+    echo "evtx-hostile: attack-sample checks skipped (../shared/data/evtx-attack-samples is absent)"
 fi
 
 H=$SHARED/hostile
@@ -58,7 +58,7 @@ if [ -d "$H" ]; then
         { [ $asan = 1 ] || { python3 -c "import sys; sys.exit(not $secs < 5)" && [ "$rss" -lt 102400 ]; }; }; then ok; else
         bad "evtx_recovered_oom.evtx: exit $code after $secs s, max RSS $rss KB"; tail -3 "$TMP/err"
     fi
-    echo "evtx: evtx_recovered_oom.evtx: $secs s, max RSS $rss KB"
+    echo "evtx-hostile: evtx_recovered_oom.evtx: $secs s, max RSS $rss KB"
     # 1 MB leaked by libevtx per damaged file: a folder of 400 stays under
     # 100 MB, and each file is read (127 malformed records each)
     mkdir "$TMP/leak"
@@ -67,9 +67,9 @@ if [ -d "$H" ]; then
     if [ "$code" = 0 ] && [ "$rss" -lt 102400 ] && grep -q "malformed=50800 " "$TMP/err"; then ok; else
         bad "400 leaking files: exit $code after $secs s, max RSS $rss KB"; tail -3 "$TMP/err"
     fi
-    echo "evtx: 400 copies of evtx_leak_1mb_per_file.evtx: $secs s, max RSS $rss KB"
+    echo "evtx-hostile: 400 copies of evtx_leak_1mb_per_file.evtx: $secs s, max RSS $rss KB"
 else
-    echo "evtx: hostile-file checks skipped (../shared/data/hostile is absent)"
+    echo "evtx-hostile: hostile-file checks skipped (../shared/data/hostile is absent)"
 fi
 
 # A crash and a hang inside libevtx, made by a shim: for a file whose name
@@ -77,9 +77,9 @@ fi
 # reader child only, after the open) crashes or never returns; the hang
 # first writes "CHILD-PID PARENT-PID" to $EVTX_SHIM_READY.
 if [ -z "$SAMPLE" ]; then
-    echo "evtx: crash and hang checks skipped (no sample .evtx in ../shared)"
+    echo "evtx-hostile: crash and hang checks skipped (no sample .evtx in ../shared)"
 elif ! command -v cc >/dev/null; then
-    echo "evtx: crash and hang checks skipped (no C compiler for the shim)"
+    echo "evtx-hostile: crash and hang checks skipped (no C compiler for the shim)"
 else
     cat >"$TMP/shim.c" <<'C'
 #define _GNU_SOURCE
@@ -127,7 +127,7 @@ C
     mkdir "$TMP/c"
     cp "$SAMPLE" "$TMP/c/a_crash.evtx"
     cp "$SAMPLE" "$TMP/c/b_good.evtx"
-    LD_PRELOAD=$TMP/shim.so timeout 60 "$BIN" --no-rules -r "$TMP/c" --stats >/dev/null 2>"$TMP/err"
+    LD_PRELOAD=$TMP/shim.so timeout -k 5 60 "$BIN" --no-rules -r "$TMP/c" --stats >/dev/null 2>"$TMP/err"
     code=$?
     if [ $code = 0 ] && grep -q "a_crash.evtx: the EVTX reader (libevtx) crashed (signal" "$TMP/err" &&
         grep -q "passed=$n " "$TMP/err"; then ok; else
@@ -139,7 +139,7 @@ C
     mkdir "$TMP/h"
     cp "$SAMPLE" "$TMP/h/a_hang.evtx"
     cp "$SAMPLE" "$TMP/h/b_good.evtx"
-    LD_PRELOAD=$TMP/shim.so timeout 60 "$BIN" --no-rules -r "$TMP/h" --stats >/dev/null 2>"$TMP/err"
+    LD_PRELOAD=$TMP/shim.so timeout -k 5 60 "$BIN" --no-rules -r "$TMP/h" --stats >/dev/null 2>"$TMP/err"
     code=$?
     if [ $code = 0 ] && grep -q "a_hang.evtx: the EVTX reader (libevtx) made no progress for 10 s" "$TMP/err" &&
         grep -q "passed=$n " "$TMP/err"; then ok; else
@@ -149,7 +149,7 @@ C
     # SIGTERM ends a replay stuck in libevtx within 2 s, and its child
     # with it; the signal is sent once the child is stuck (it says so)
     rm -f "$TMP/ready"
-    EVTX_SHIM_READY=$TMP/ready LD_PRELOAD=$TMP/shim.so timeout 60 "$BIN" --no-rules -r "$TMP/h/a_hang.evtx" \
+    EVTX_SHIM_READY=$TMP/ready LD_PRELOAD=$TMP/shim.so timeout -k 5 60 "$BIN" --no-rules -r "$TMP/h/a_hang.evtx" \
         >/dev/null 2>"$TMP/err" &
     job=$!
     for _ in $(seq 300); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
@@ -160,7 +160,7 @@ C
         wait $job
         code=$?
         ms=$((($(date +%s%N) - t0) / 1000000))
-        if [ $code != 124 ] && [ $ms -lt 2000 ] && ! kill -0 "$child" 2>/dev/null; then ok; else
+        if [ $code != 124 ] && [ $code != 137 ] && [ $ms -lt 2000 ] && ! kill -0 "$child" 2>/dev/null; then ok; else
             bad "SIGTERM on a replay stuck in libevtx: exit $code after $ms ms (child $child still there?)"
             tail -3 "$TMP/err"
         fi
@@ -171,5 +171,5 @@ C
     fi
 fi
 
-echo "evtx: $pass passed, $fail failed"
+echo "evtx-hostile: $pass passed, $fail failed"
 [ $fail = 0 ]

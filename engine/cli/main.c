@@ -305,7 +305,8 @@ int main(int argc, char **argv)
     st = etwl_session_process(s, on_event, &r, &err);
     if (r.te) {
         etwl_buf_reset(&r.out);
-        if (etwl_te_finish(r.te, &r.out) == ETWL_OK) fwrite(r.out.data, 1, r.out.len, stdout);
+        /* out.data is NULL when the trace gave nothing to count */
+        if (etwl_te_finish(r.te, &r.out) == ETWL_OK && r.out.len) fwrite(r.out.data, 1, r.out.len, stdout);
         etwl_te_free(r.te);
     }
     check_losses(&r, 1);

@@ -63,7 +63,8 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "\n"
                               "Input checking\n"
                               "      --strict             stop at the first malformed record (exit 1)\n"
-                              "      --max-line-bytes N   longest JSON line accepted (default 1048576)\n"
+                              "      --max-line-bytes N   longest JSON line accepted (default 1048576, at most\n"
+                              "                           67108864: 64 MiB, the most one event may hold)\n"
                               "\n"
                               "  -h, --help               this text\n"
                               "      --version            print the version\n"
@@ -185,8 +186,12 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             unsigned long long n;
             if (bad) return ETWL_EXIT_USAGE;
             n = strtoull(v, &end, 10);
-            if (*v < '0' || *v > '9' || *end || n < 64 || n > (1ull << 30)) {
-                etwl_error_set(err, ETWL_EINVAL, "--max-line-bytes: expected a number from 64 to 1073741824");
+            /* a longer line could only give an event over the event limit */
+            if (*v < '0' || *v > '9' || *end || n < 64 || n > ETWL_MAX_EVENT_BYTES) {
+                etwl_error_set(
+                    err, ETWL_EINVAL,
+                    "--max-line-bytes: expected a number from 64 to %u (64 MiB, the most one event may hold)",
+                    ETWL_MAX_EVENT_BYTES);
                 return ETWL_EXIT_USAGE;
             }
             o->cfg.max_line_bytes = (size_t)n;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVENT_ARENA_LIMIT (64u << 20) /* one event may hold at most 64 MiB decoded */
+#define EVENT_ARENA_LIMIT ETWL_MAX_EVENT_BYTES /* one event may hold at most 64 MiB decoded */
 
 etwl_status etwl_event_init(etwl_event *ev)
 {

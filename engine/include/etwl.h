@@ -314,6 +314,11 @@ typedef struct etwl_provider_spec {
     uint16_t nevent_ids;
 } etwl_provider_spec;
 
+/* The most one decoded event may hold; a longer one is "event too large".
+ * max_line_bytes is at most this: a longer line could only give such an
+ * event. */
+#define ETWL_MAX_EVENT_BYTES (64u << 20)
+
 typedef struct etwl_config {
     char name[128]; /* session name; default "etwlua" */
     etwl_provider_spec providers[ETWL_MAX_PROVIDERS];
@@ -321,7 +326,7 @@ typedef struct etwl_config {
     uint32_t kernel_flags;             /* ETW EVENT_TRACE_FLAG_* bits */
     uint32_t enable_props;             /* ETWL_ENABLE_* applied to every provider */
     const char *read_path;             /* replay source: file path or "-" */
-    size_t max_line_bytes;             /* replay: longest accepted line */
+    size_t max_line_bytes;             /* replay: longest accepted line, at most ETWL_MAX_EVENT_BYTES */
     int strict;                        /* replay: stop at the first malformed record */
     size_t buffer_kb;                  /* live: buffer size (per CPU on Linux) in KB; 0 = backend default */
     uint32_t min_buffers, max_buffers; /* live ETW: buffer pool; 0 = default */

@@ -91,9 +91,16 @@ static void drop(etwl_proctab *t, etwl_proc *p)
     free_proc(p);
 }
 
+/* Whether `ts` is more than the grace period after `exit`.  Event times
+ * come from the input, so this is worked out without a signed overflow. */
+static int past_grace(const etwl_proctab *t, int64_t exit, int64_t ts)
+{
+    return ts > exit && (uint64_t)ts - (uint64_t)exit > (uint64_t)t->o.grace;
+}
+
 void etwl_proctab_expire(etwl_proctab *t, int64_t now)
 {
-    while (t->exited.head && t->exited.head->exit + t->o.grace < now) drop(t, t->exited.head);
+    while (t->exited.head && past_grace(t, t->exited.head->exit, now)) drop(t, t->exited.head);
 }
 
 static void mark_exit(etwl_proctab *t, etwl_proc *p, int64_t ts)
@@ -165,7 +172,7 @@ const etwl_proc *etwl_proctab_find(etwl_proctab *t, uint32_t pid, int64_t ts)
         if (p->pid != pid) continue;
         if (!fallback) fallback = p;
         if (ts && p->start && p->start > ts) continue; /* started later: a reused pid */
-        if (ts && p->exit && ts > p->exit + t->o.grace) continue;
+        if (ts && p->exit && past_grace(t, p->exit, ts)) continue;
         if (!best || p->start > best->start) best = p;
     }
     return best ? best : (ts ? NULL : fallback);
@@ -403,7 +410,9 @@ void etwl_proctab_observe(etwl_proctab *t, etwl_event *ev, etwl_proc_event *out)
     out->subject = h->pid;
     out->has_subject = 1;
     image[0] = cmd[0] = user[0] = il[0] = 0;
-    if (ts - t->last_expire > 10000000LL) { /* at most once per second of event time */
+    /* at most once per second of event time; compared without subtracting
+     * in int64_t, which a hostile clock (INT64_MIN after a large time) overflows */
+    if (ts > t->last_expire && (uint64_t)ts - (uint64_t)t->last_expire > 10000000u) {
         etwl_proctab_expire(t, ts);
         t->last_expire = ts;
     }

@@ -115,6 +115,10 @@ static void test_errors(void **st)
     assert_int_equal(parse(&o, &e, 2, "-p", "X:3:zz"), ETWL_EXIT_USAGE);
     assert_int_equal(parse(&o, &e, 1, "--max-line-bytes=12"), ETWL_EXIT_USAGE);
     assert_int_equal(parse(&o, &e, 1, "--max-line-bytes=1e6"), ETWL_EXIT_USAGE);
+    /* no longer than the event limit, which a longer line could only exceed */
+    assert_int_equal(parse(&o, &e, 1, "--max-line-bytes=67108865"), ETWL_EXIT_USAGE);
+    assert_non_null(strstr(e.message, "from 64 to 67108864"));
+    assert_int_equal(parse(&o, &e, 1, "--max-line-bytes=67108864"), ETWL_EXIT_OK);
     assert_int_equal(parse(&o, &e, 2, "-n", ""), ETWL_EXIT_USAGE);
     assert_int_equal(parse(&o, &e, 1, "--dump=yes"), ETWL_EXIT_USAGE);
     assert_int_equal(parse(&o, &e, 2, "--budget", "10"), ETWL_EXIT_USAGE);

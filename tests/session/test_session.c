@@ -253,10 +253,11 @@ static void *fifo_writer(void *path)
 }
 
 /* The answers the session gave before sources registered themselves, kept:
- * a device that reads as zeros is refused as binary by the JSON-lines
- * source; a FIFO is read as JSON lines; a folder goes to the EVTX source;
- * gzip goes to the ETL reader only as .etl.gz; an explicit backend is used
- * whatever the content, and an unknown one is an error. */
+ * a device that reads as zeros is refused by the JSON-lines source, which
+ * names it and says it is a device, not a recording; a FIFO is read as JSON
+ * lines; a folder goes to the EVTX source; gzip goes to the ETL reader
+ * only as .etl.gz; an explicit backend is used whatever the content, and an
+ * unknown one is an error. */
 static void test_source_picks(void **st)
 {
     etwl_session *s = NULL;
@@ -268,7 +269,7 @@ static void test_source_picks(void **st)
     counter c;
     (void)st;
     assert_int_equal(open_msg("/dev/zero", NULL, &s, &e), ETWL_ENOTSUP);
-    assert_non_null(strstr(e.message, "/dev/zero: binary input"));
+    assert_non_null(strstr(e.message, "/dev/zero: not a regular file or recording (a character device"));
 
     assert_non_null(mkdtemp(dir));
     assert_int_equal(open_msg(dir, NULL, &s, &e), ETWL_ENOTFOUND);

@@ -364,7 +364,7 @@ static int by_name(const void *a, const void *b)
 etwl_status etwl_te_finish(etwl_te *t, etwl_buf *out)
 {
     uint32_t i;
-    qsort(t->names, t->n, sizeof *t->names, by_name);
+    if (t->n) qsort(t->names, t->n, sizeof *t->names, by_name); /* names is NULL when none was seen */
     for (i = 0; i < t->n; i++)
         etwl_buf_printf(out, "COUNT %s:%llu\n", t->names[i].name, (unsigned long long)t->names[i].count);
     return out->oom ? ETWL_ENOMEM : ETWL_OK;

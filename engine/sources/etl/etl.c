@@ -49,6 +49,8 @@
 #define MAX_BUFFER (64u << 20)
 #define MAX_DIAGS 50
 #define MAX_WINDOW 512 /* buffers kept for the merge */
+/* and the memory they may take: 512 buffers of 64 MiB would be 32 GiB */
+#define WINDOW_BYTES (256ull << 20)
 #define MAX_PROCS 1024 /* processors whose buffers the merge waits for */
 
 /* WMI_BUFFER_HEADER */
@@ -104,8 +106,8 @@ typedef struct etl_src {
     etwl_source base;
     const etwl_config *cfg;
     etwl_instream *in;
-    wbuf win[MAX_WINDOW]; /* loaded buffers, merged by time; [nwin..] keep memory */
-    int nwin, eof, first_done;
+    wbuf win[MAX_WINDOW];                   /* loaded buffers, merged by time; [nwin..] keep memory */
+    int nwin, eof, first_done, window_full; /* window_full: said once */
     /* processors with buffers in the file so far, and a stamp per pass of
      * the merge of those that have one loaded */
     uint8_t seen[MAX_PROCS];
@@ -720,7 +722,7 @@ static const etwl_valuemap *resolve_map(const char *name, void *user)
  * the file as they fill, so file order is not time order.  As ProcessTrace
  * does, events are delivered in time order: a window of buffers (four per
  * processor, at least 32, more while a processor seen so far has none
- * loaded, at most 512) is kept loaded and the earliest next event among
+ * loaded, at most 512 and 256 MiB) is kept loaded and the earliest next event among
  * them goes first; an exhausted buffer is replaced by the next one read.  An event stamped far out of line (after the
  * trace's end, say) still arrives where its buffer has it. */
 
@@ -1150,6 +1152,38 @@ static int window_has_stacks(const etl_src *s)
     return 0;
 }
 
+/* Whether another buffer may be loaded into win[nwin] with the window's
+ * memory kept under WINDOW_BYTES, counting the next buffer as large as a
+ * buffer may be; memory kept by exhausted buffers is let go first.  A full
+ * window is said once: the merge goes on with the buffers that fit, so no
+ * event is lost, but some may come out of time order. */
+static int window_room(etl_src *s)
+{
+    uint64_t used = MAX_BUFFER;
+    int i;
+    if (s->nwin == 0) return 1;
+    for (i = 0; i < s->nwin; i++) used += s->win[i].cap;
+    if (used >= WINDOW_BYTES) {
+        if (!s->window_full) {
+            char msg[200];
+            s->window_full = 1;
+            snprintf(msg, sizeof msg,
+                     "the merge window is full (%llu MiB of buffers): later buffers are merged with those that "
+                     "fit, so some events may come out of time order",
+                     (unsigned long long)(WINDOW_BYTES >> 20));
+            diag(s, s->file_off, msg);
+        }
+        return 0;
+    }
+    for (i = s->nwin + 1; i < MAX_WINDOW; i++) used += s->win[i].cap;
+    for (i = MAX_WINDOW - 1; i > s->nwin && used >= WINDOW_BYTES; i--) {
+        used -= s->win[i].cap;
+        free(s->win[i].data);
+        memset(&s->win[i], 0, sizeof s->win[i]);
+    }
+    return 1;
+}
+
 static etwl_status etl_process(etwl_source *base, etwl_error *err)
 {
     etl_src *s = (etl_src *)base;
@@ -1158,10 +1192,11 @@ static etwl_status etl_process(etwl_source *base, etwl_error *err)
         etwl_status st;
         /* keep the window full: four buffers a processor (relogged files
          * interleave several sessions' buffers), at least 32 */
-        int want = s->have_header && s->nproc ? 4 * (int)s->nproc + 4 : 32;
+        int want = 32;
+        if (s->have_header && s->nproc) /* the header's count is the file's word: compared before it is scaled */
+            want = s->nproc >= MAX_WINDOW / 4 ? MAX_WINDOW : 4 * (int)s->nproc + 4;
         if (want < 32) want = 32;
-        if (want > MAX_WINDOW) want = MAX_WINDOW;
-        while (s->nwin < want && !s->eof) {
+        while (s->nwin < want && !s->eof && window_room(s)) {
             int r = load(s, &s->win[s->nwin], err);
             if (r < 0) return err ? err->status : ETWL_EIO;
             if (r == 0) break;
@@ -1196,7 +1231,7 @@ static etwl_status etl_process(etwl_source *base, etwl_error *err)
          * processor's buffer hundreds of buffers late), within the window */
         for (i = 0; i < (int)s->nseen && !s->eof && s->nwin < MAX_WINDOW; i++)
             if (s->seen[i] && s->present[i] != s->stamp) missing = 1;
-        if (missing) {
+        if (missing && window_room(s)) {
             int r = load(s, &s->win[s->nwin], err);
             if (r < 0) return err ? err->status : ETWL_EIO;
             if (r > 0) s->nwin++;

@@ -5,21 +5,67 @@
  * hand-written here.  <System> fills the header, <EventData> (named Data
  * elements) or <UserData> (the children of its first element) fill the
  * properties, and the user SID goes to ext.  A damaged file or record is
- * reported with its file and record number, counted and skipped. */
+ * reported with its file and record number, counted and skipped.
+ *
+ * libevtx runs in a child process, one per file: hostile files make it
+ * allocate without bound, leak about a megabyte per damaged file, or crash
+ * (inside libfwevt).  The child has an address-space limit, streams each
+ * record's XML back through a pipe, and is killed when it makes no progress
+ * or the replay is stopped; whatever happens to it, the file is reported by
+ * name and the replay goes on with the next one. */
 #include <dirent.h>
 #include <errno.h>
 #include <expat.h>
+#include <fcntl.h>
 #include <libevtx.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "core/event.h"
 #include "session/source.h"
 
+/* AddressSanitizer reserves terabytes of shadow: no address-space limit there */
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_RLIMIT_AS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NO_RLIMIT_AS 1
+#endif
+#endif
+
 #define MAX_PROPS 256
 #define MAX_TEXT (1u << 20)
+#define MAX_XML (64u << 20)           /* one record's XML */
+#define CHILD_HEADROOM (256ull << 20) /* address space libevtx may take beyond what the process has */
+#define CHILD_STALL_MS 10000          /* a reader child silent this long is stuck */
+
+/* What a reader child sends: a header, then len bytes of text. */
+enum {
+    M_TIME = 'T',       /* a: the first record's written time (0: none) */
+    M_OPENFAIL = 'O',   /* libevtx cannot open the file; text: why */
+    M_DAMAGED = 'C',    /* a: records readable, b: recovered records */
+    M_UNREADABLE = 'U', /* a: index of a record libevtx could not read */
+    M_NOXML = 'B',      /* a record without XML; b: its identifier */
+    M_XML = 'X',        /* a record's XML; b: its identifier */
+    M_END = 'E'         /* the child is done with the file */
+};
+
+typedef struct child_msg {
+    int64_t a, b;
+    uint32_t len;
+    uint8_t type, recovered;
+} child_msg;
 
 typedef struct xfile {
     char *path;
@@ -49,6 +95,7 @@ typedef struct evtx_src {
     int nprops, cur_prop, unnamed;
     char provider[600], channel[600], computer[600], sid[200];
     char err[200];
+    volatile pid_t child; /* the reader process, for close() to kill */
 } evtx_src;
 
 /* ---- XML callbacks --------------------------------------------------------- */
@@ -227,24 +274,239 @@ static void XMLCALL on_end(void *ud, const XML_Char *el)
     if (x->depth == 1) x->in_system = x->in_eventdata = x->in_userdata = 0;
 }
 
-/* ---- files ------------------------------------------------------------------ */
+/* ---- the reader child ---------------------------------------------------- */
 
-static int64_t first_record_time(const char *path)
+static int put(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void send_msg(int fd, int type, int recovered, int64_t a, int64_t b, const void *text, size_t len)
+{
+    child_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = (uint8_t)type;
+    m.recovered = (uint8_t)recovered;
+    m.a = a;
+    m.b = b;
+    m.len = (uint32_t)len;
+    /* the parent gone or not reading: nothing left to do */
+    if (put(fd, &m, sizeof m) != 0 || (len && put(fd, text, len) != 0)) _exit(1);
+}
+
+/* The first record's time, for ordering a folder. */
+static void child_time(int fd, const char *path)
 {
     libevtx_file_t *f = NULL;
     libevtx_record_t *r = NULL;
     uint64_t t = 0;
-    if (libevtx_file_initialize(&f, NULL) != 1) return 0;
-    if (libevtx_file_open(f, path, LIBEVTX_OPEN_READ, NULL) == 1) {
-        if (libevtx_file_get_record_by_index(f, 0, &r, NULL) == 1) {
-            libevtx_record_get_written_time(r, &t, NULL);
-            libevtx_record_free(&r, NULL);
+    if (libevtx_file_initialize(&f, NULL) == 1) {
+        if (libevtx_file_open(f, path, LIBEVTX_OPEN_READ, NULL) == 1) {
+            if (libevtx_file_get_record_by_index(f, 0, &r, NULL) == 1) {
+                libevtx_record_get_written_time(r, &t, NULL);
+                libevtx_record_free(&r, NULL);
+            }
         }
-        libevtx_file_close(f, NULL);
     }
-    libevtx_file_free(&f, NULL);
-    return (int64_t)t;
+    send_msg(fd, M_TIME, 0, (int64_t)t, 0, NULL, 0);
 }
+
+/* Every record of the file, regular ones first, then the recovered ones
+ * when the file is damaged. */
+static void child_file(int fd, const char *path)
+{
+    libevtx_file_t *f = NULL;
+    libevtx_error_t *le = NULL;
+    uint8_t *xml = NULL;
+    size_t cap = 0;
+    int n = 0, i, nreg, nrec = 0;
+    if (libevtx_file_initialize(&f, NULL) != 1) {
+        send_msg(fd, M_OPENFAIL, 0, 0, 0, "out of memory", 13);
+        send_msg(fd, M_END, 0, 0, 0, NULL, 0);
+        return;
+    }
+    if (libevtx_file_open(f, path, LIBEVTX_OPEN_READ, &le) != 1) {
+        char text[300] = "cannot open as EVTX";
+        if (le) libevtx_error_sprint(le, text, sizeof text);
+        send_msg(fd, M_OPENFAIL, 0, 0, 0, text, strlen(text));
+        send_msg(fd, M_END, 0, 0, 0, NULL, 0);
+        return;
+    }
+    libevtx_file_get_number_of_records(f, &n, NULL);
+    nreg = n;
+    /* a damaged chunk is dropped whole by libevtx: say so, and replay the
+     * records it could recover, rather than lose them quietly.  Healthy files
+     * often hold old records in slack space; they are replayed only when the
+     * file is damaged and records were lost. */
+    if (libevtx_file_is_corrupted(f, NULL) == 1) {
+        libevtx_file_get_number_of_recovered_records(f, &nrec, NULL);
+        send_msg(fd, M_DAMAGED, 0, n, nrec, NULL, 0);
+        n += nrec;
+    }
+    for (i = 0; i < n; i++) {
+        libevtx_record_t *r = NULL;
+        uint64_t id = 0;
+        size_t size = 0;
+        int rec = i >= nreg;
+        if ((rec ? libevtx_file_get_recovered_record_by_index(f, i - nreg, &r, NULL)
+                 : libevtx_file_get_record_by_index(f, i, &r, NULL)) != 1) {
+            send_msg(fd, M_UNREADABLE, rec, i, 0, NULL, 0);
+            continue;
+        }
+        libevtx_record_get_identifier(r, &id, NULL);
+        if (libevtx_record_get_utf8_xml_string_size(r, &size, NULL) != 1 || size == 0 || size > MAX_XML) {
+            send_msg(fd, M_NOXML, rec, i, (int64_t)id, NULL, 0);
+        } else {
+            if (size > cap) {
+                uint8_t *b = realloc(xml, size);
+                if (b) xml = b, cap = size;
+            }
+            if (size > cap || libevtx_record_get_utf8_xml_string(r, xml, size, NULL) != 1)
+                send_msg(fd, M_NOXML, rec, i, (int64_t)id, NULL, 0);
+            else send_msg(fd, M_XML, rec, i, (int64_t)id, xml, strnlen((const char *)xml, size));
+        }
+        libevtx_record_free(&r, NULL);
+    }
+    send_msg(fd, M_END, 0, nrec, 0, NULL, 0);
+    /* nothing is freed: the process ends, and with it what libevtx leaks */
+}
+
+/* The bytes of address space this process has mapped, or 0 if unknown. */
+static unsigned long long mapped_bytes(void)
+{
+    unsigned long long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    if (fscanf(f, "%llu", &pages) != 1) pages = 0;
+    fclose(f);
+    return pages * (unsigned long long)sysconf(_SC_PAGESIZE);
+}
+
+/* Starts a reader child for path (the first record's time when for_time);
+ * its output is read from *fd.  Returns its pid, or -1 with errno set. */
+static pid_t spawn(evtx_src *x, const char *path, int for_time, int *fd)
+{
+    int p[2];
+    pid_t pid, parent = getpid();
+    unsigned long long limit = mapped_bytes();
+    if (pipe(p) != 0) return -1;
+    pid = fork();
+    if (pid == 0) {
+        struct rlimit rl = {0, 0};
+        close(p[0]);
+        /* stopping is the parent's business: it kills this child; a parent
+         * that dies takes it along */
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGPIPE, SIG_DFL);
+#ifdef __linux__
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+        if (getppid() != parent) _exit(1);
+        setrlimit(RLIMIT_CORE, &rl); /* a crash on a hostile file leaves no core behind */
+#ifndef NO_RLIMIT_AS
+        if (limit && getrlimit(RLIMIT_AS, &rl) == 0) {
+            limit += CHILD_HEADROOM;
+            if (rl.rlim_max == RLIM_INFINITY || limit < rl.rlim_max) {
+                rl.rlim_cur = (rlim_t)limit;
+                setrlimit(RLIMIT_AS, &rl);
+            }
+        }
+#endif
+        (void)limit;
+        if (for_time) child_time(p[1], path);
+        else child_file(p[1], path);
+        _exit(0);
+    }
+    close(p[1]);
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        errno = e;
+        return -1;
+    }
+    fcntl(p[0], F_SETFD, FD_CLOEXEC);
+    x->child = pid;
+    if (x->base.closing) kill(pid, SIGKILL); /* a stop that came before the pid was known */
+    *fd = p[0];
+    return pid;
+}
+
+static long long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Reads n bytes from the child: 1 read, 0 the child's output ended, -1 it
+ * made no progress for CHILD_STALL_MS, -2 the replay is stopping. */
+static int get(evtx_src *x, int fd, void *buf, size_t n)
+{
+    char *c = buf;
+    long long last = now_ms();
+    while (n) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        ssize_t k;
+        int r;
+        if (x->base.closing) return -2;
+        r = poll(&pf, 1, 250);
+        if (r < 0 && errno != EINTR) return 0;
+        if (r <= 0) {
+            if (now_ms() - last >= CHILD_STALL_MS) return -1;
+            continue;
+        }
+        k = read(fd, c, n);
+        if (k < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (k <= 0) return 0;
+        c += k;
+        n -= (size_t)k;
+        last = now_ms();
+    }
+    return 1;
+}
+
+/* Ends the child (killed unless it finished) and says how it ended in why
+ * (empty when it exited normally). */
+static void reap(evtx_src *x, pid_t pid, int fd, int finished, char *why, size_t n)
+{
+    int status = 0;
+    pid_t r;
+    why[0] = 0;
+    if (!finished) kill(pid, SIGKILL);
+    close(fd);
+    x->child = 0; /* before the wait: close() must not kill a reused pid */
+    while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+        ;
+    if (r != pid) return; /* SIGCHLD ignored by the host: no status */
+    if (WIFSIGNALED(status) && !(WTERMSIG(status) == SIGKILL && !finished))
+        snprintf(why, n, "crashed (signal %d, %s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+        snprintf(why, n, "failed (exit status %d)", WEXITSTATUS(status));
+}
+
+static int64_t first_record_time(evtx_src *x, const char *path)
+{
+    int fd;
+    child_msg m;
+    char why[100];
+    pid_t pid = spawn(x, path, 1, &fd);
+    if (pid < 0) return 0;
+    if (get(x, fd, &m, sizeof m) != 1 || m.type != M_TIME) m.a = 0;
+    reap(x, pid, fd, m.type == M_TIME, why, sizeof why);
+    return m.a;
+}
+
+/* ---- files ------------------------------------------------------------------ */
 
 static int by_time(const void *a, const void *b)
 {
@@ -260,7 +522,7 @@ static etwl_status add_file(evtx_src *x, const char *path)
     x->files = f;
     f[x->nfiles].path = strdup(path);
     if (!f[x->nfiles].path) return ETWL_ENOMEM;
-    f[x->nfiles].first = first_record_time(path);
+    f[x->nfiles].first = first_record_time(x, path);
     x->nfiles++;
     return ETWL_OK;
 }
@@ -344,19 +606,11 @@ static etwl_status diag(evtx_src *x, const char *file, long long rec, const char
     return etwl_source_malformed(&x->base, where, msg, err);
 }
 
-/* Parses one record's XML into the event; 0 on a damaged record. */
-static int parse_record(evtx_src *x, libevtx_record_t *r)
+/* Parses one record's XML (in x->xml, NUL-terminated) into the event; 0 on
+ * a damaged record. */
+static int parse_record(evtx_src *x)
 {
-    size_t size = 0;
     int i;
-    if (libevtx_record_get_utf8_xml_string_size(r, &size, NULL) != 1 || size == 0 || size > (64u << 20)) return 0;
-    if (size > x->xmlcap) {
-        uint8_t *b = realloc(x->xml, size);
-        if (!b) return 0;
-        x->xml = b;
-        x->xmlcap = size;
-    }
-    if (libevtx_record_get_utf8_xml_string(r, x->xml, size, NULL) != 1) return 0;
     {
         size_t n = strlen((const char *)x->xml), k, ctl = 0;
         for (k = 0; k < n; k++) ctl += is_xml_ctl(x->xml[k]);
@@ -413,85 +667,99 @@ static int parse_record(evtx_src *x, libevtx_record_t *r)
     return 1;
 }
 
+/* Replays one file from its reader child. */
+static etwl_status read_file(evtx_src *x, const char *path, etwl_error *err)
+{
+    int fd, r = 0, finished = 0, nrecovered = 0, recovered_bad = 0;
+    etwl_status st = ETWL_OK;
+    char why[100];
+    pid_t pid = spawn(x, path, 0, &fd);
+    if (pid < 0) return etwl_error_set(err, ETWL_EIO, "%s: cannot start the EVTX reader: %s", path, strerror(errno));
+    while (st == ETWL_OK && !x->base.closing) {
+        child_msg m;
+        if ((r = get(x, fd, &m, sizeof m)) != 1) break;
+        if (m.len > MAX_XML) { /* not what the child writes: it is not itself */
+            r = 0;
+            break;
+        }
+        if (m.len + 1 > x->xmlcap) {
+            uint8_t *b = realloc(x->xml, m.len + 1);
+            if (!b) {
+                st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+                break;
+            }
+            x->xml = b;
+            x->xmlcap = m.len + 1;
+        }
+        if (m.len && (r = get(x, fd, x->xml, m.len)) != 1) break;
+        x->xml[m.len] = 0;
+        if (m.type == M_END) {
+            finished = 1;
+            break;
+        } else if (m.type == M_OPENFAIL) {
+            st = diag(x, path, -1, (const char *)x->xml, err);
+        } else if (m.type == M_DAMAGED) {
+            char text[200];
+            nrecovered = (int)m.b;
+            snprintf(text, sizeof text, "file is damaged: %d records readable, %d recovered from damaged space",
+                     (int)m.a, (int)m.b);
+            st = diag(x, path, -1, text, err);
+        } else if (m.type == M_UNREADABLE) {
+            etwl_source_read(&x->base);
+            st = diag(x, path, m.a, "damaged record (libevtx could not read it)", err);
+        } else if (m.type == M_XML || m.type == M_NOXML) {
+            int ok;
+            etwl_source_read(&x->base);
+            x->err[0] = 0;
+            ok = m.type == M_XML && parse_record(x);
+            if (!ok && m.recovered) { /* recovered fragments: summarised below */
+                recovered_bad++;
+                x->base.st.read--;
+            } else if (!ok) {
+                st = diag(x, path, m.b, x->err[0] ? x->err : "damaged record", err);
+            } else {
+                st = etwl_source_deliver(&x->base, &x->ev);
+            }
+        } else {
+            r = 0;
+            break;
+        }
+    }
+    reap(x, pid, fd, finished, why, sizeof why);
+    if (st == ETWL_OK && !finished && !x->base.closing) {
+        char text[300];
+        snprintf(text, sizeof text, "the EVTX reader (libevtx) %s; the rest of the file is skipped",
+                 r == -1  ? "made no progress for 10 s"
+                 : why[0] ? why
+                 : r == 0 ? "stopped early (out of memory?)"
+                          : "stopped early");
+        st = diag(x, path, -1, text, err);
+    }
+    if (recovered_bad && st == ETWL_OK) {
+        char text[120];
+        snprintf(text, sizeof text, "%d of %d recovered records could not be read", recovered_bad, nrecovered);
+        st = diag(x, path, -1, text, err);
+    }
+    return st;
+}
+
 static etwl_status evtx_process(etwl_source *s, etwl_error *err)
 {
     evtx_src *x = (evtx_src *)s;
     int fi;
-    for (fi = 0; fi < x->nfiles && !x->base.closing; fi++) {
-        libevtx_file_t *f = NULL;
-        libevtx_error_t *le = NULL;
-        int n = 0, i, nreg, nrecovered = 0, recovered_bad = 0;
-        etwl_status st = ETWL_OK;
-        const char *path = x->files[fi].path;
-        if (libevtx_file_initialize(&f, NULL) != 1) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
-        if (libevtx_file_open(f, path, LIBEVTX_OPEN_READ, &le) != 1) {
-            char msg[300] = "cannot open as EVTX";
-            if (le) {
-                libevtx_error_sprint(le, msg, sizeof msg);
-                libevtx_error_free(&le);
-            }
-            libevtx_file_free(&f, NULL);
-            if ((st = diag(x, path, -1, msg, err)) != ETWL_OK) return st;
-            continue;
-        }
-        libevtx_file_get_number_of_records(f, &n, NULL);
-        nreg = n; /* regular records first, then any recovered ones */
-        {
-            /* a damaged chunk is dropped whole by libevtx: say so, and replay
-             * the records it could recover, rather than lose them quietly */
-            int nrec = 0;
-            /* healthy files often hold old records in slack space; they are
-             * replayed only when the file is damaged and records were lost */
-            if (libevtx_file_is_corrupted(f, NULL) == 1) {
-                char msg[200];
-                libevtx_file_get_number_of_recovered_records(f, &nrec, NULL);
-                snprintf(msg, sizeof msg, "file is damaged: %d records readable, %d recovered from damaged space", n,
-                         nrec);
-                st = diag(x, path, -1, msg, err);
-            }
-            nrecovered = nrec;
-            n += nrec;
-        }
-        for (i = 0; i < n && st == ETWL_OK && !x->base.closing; i++) {
-            libevtx_record_t *r = NULL;
-            int ok;
-            etwl_source_read(&x->base);
-            x->err[0] = 0;
-            if ((i < nreg ? libevtx_file_get_record_by_index(f, i, &r, NULL)
-                          : libevtx_file_get_recovered_record_by_index(f, i - nreg, &r, NULL)) != 1) {
-                st = diag(x, path, i, "damaged record (libevtx could not read it)", err);
-                continue;
-            }
-            ok = parse_record(x, r);
-            if (!ok && i >= nreg) { /* recovered fragments: summarised below */
-                recovered_bad++;
-                x->base.st.read--;
-                libevtx_record_free(&r, NULL);
-                continue;
-            }
-            if (!ok) {
-                uint64_t id = 0;
-                libevtx_record_get_identifier(r, &id, NULL);
-                st = diag(x, path, (long long)id, x->err[0] ? x->err : "damaged record", err);
-                libevtx_record_free(&r, NULL);
-                continue;
-            }
-            libevtx_record_free(&r, NULL);
-            st = etwl_source_deliver(&x->base, &x->ev);
-        }
-        if (recovered_bad && st == ETWL_OK) {
-            char msg[120];
-            snprintf(msg, sizeof msg, "%d of %d recovered records could not be read", recovered_bad, nrecovered);
-            st = diag(x, path, -1, msg, err);
-        }
-        libevtx_file_close(f, NULL);
-        libevtx_file_free(&f, NULL);
-        if (st != ETWL_OK) return st;
-    }
+    etwl_status st;
+    for (fi = 0; fi < x->nfiles && !x->base.closing; fi++)
+        if ((st = read_file(x, x->files[fi].path, err)) != ETWL_OK) return st;
     return ETWL_OK;
 }
 
-static void evtx_close(etwl_source *s) { (void)s; /* the loop checks closing */ }
+/* The loop checks closing; a child stuck inside libevtx is killed here
+ * (kill() is async-signal-safe). */
+static void evtx_close(etwl_source *s)
+{
+    pid_t pid = ((evtx_src *)s)->child;
+    if (pid > 0) kill(pid, SIGKILL);
+}
 
 /* Event logs announce themselves ("ElfFile"); a folder is a set of them. */
 static int evtx_probe(etwl_sniff_kind kind, const char *path, int is_dir)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/event.h"
 #include "sources/jsonl/json_read.h"
@@ -60,11 +61,22 @@ static etwl_status sniff(replay *r, etwl_error *err)
 {
     unsigned char m[ETWL_SNIFF_BYTES];
     long at = (long)lseek(r->fd, 0, SEEK_CUR), n;
+    etwl_sniff_kind kind;
+    struct stat sb;
     if (at < 0) return ETWL_OK; /* not seekable */
     n = (long)read(r->fd, m, sizeof m);
     if (lseek(r->fd, at, SEEK_SET) != at)
         return etwl_error_set(err, ETWL_EIO, "%s: cannot seek back after the first bytes", r->path);
-    switch (etwl_sniff(m, n > 0 ? (size_t)n : 0)) {
+    kind = etwl_sniff(m, n > 0 ? (size_t)n : 0);
+    /* a device such as /dev/zero is no recording at all: say what it is,
+     * not which recording it is not */
+    if (kind != ETWL_SNIFF_TEXT && fstat(r->fd, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return etwl_error_set(err, ETWL_ENOTSUP,
+                              "%s: not a regular file or recording (a %s whose first bytes are not text); etwlua "
+                              "reads JSON lines (a file, a pipe or '-'), .evtx files and folders of them, and ETL "
+                              "traces (.etl, .etl.zip, .etl.gz)",
+                              r->path, S_ISCHR(sb.st_mode) ? "character device" : "special file");
+    switch (kind) {
     case ETWL_SNIFF_ZIP:
         return etwl_error_set(err, ETWL_ENOTSUP, "%s: zip input (.etl.zip) is not supported yet", r->path);
     case ETWL_SNIFF_GZIP:
@@ -118,7 +130,10 @@ static etwl_status replay_open(const etwl_config *cfg, etwl_source **out, etwl_e
         st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         goto fail;
     }
-    etwl_lines_init(&r->lines, r->fd, cfg->max_line_bytes, r->wake[0]);
+    /* a line longer than the event limit could only give an event too large */
+    etwl_lines_init(&r->lines, r->fd,
+                    cfg->max_line_bytes > ETWL_MAX_EVENT_BYTES ? ETWL_MAX_EVENT_BYTES : cfg->max_line_bytes,
+                    r->wake[0]);
     *out = &r->base;
     return ETWL_OK;
 fail:

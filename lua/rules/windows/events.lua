@@ -540,8 +540,10 @@ rules.define {
     local t, d = low(p.target_object), low(p.details)
     if t:find("\\control\\minint", 1, true) then return true, "MiniNt key" end
     if t:find("\\services\\eventlog\\start$") and d:find("0x00000004", 1, true) then return true, "EventLog disabled" end
+    -- only the channels detections live on: Windows turns optional ones (CAPI2...) on and off itself
     if (t:find("\\wmi\\autologger\\eventlog%-") or t:find("\\winevt\\channels\\")) and t:find("\\enabled$")
-      and d:find("0x00000000", 1, true) then
+      and d:find("0x00000000", 1, true) and any(t, { "security", "system\\", "sysmon", "powershell", "taskscheduler",
+        "windows defender", "wmi-activity", "bits-client", "terminalservices", "applocker" }) then
       return true, "channel disabled"
     end
     return (t:find("enablescriptblocklogging$") or t:find("enablemodulelogging$")) ~= nil and d:find("0x00000000", 1, true) ~= nil,
@@ -553,6 +555,8 @@ rules.define {
                  { _id = 13, TargetObject = [[HKLM\System\CurrentControlSet\Control\WMI\Autologger\EventLog-Security\Enabled]],
                    Details = "DWORD (0x00000000)" } },
     negative = { { _id = 13, TargetObject = [[HKLM\System\CurrentControlSet\Services\EventLog\Start]], Details = "DWORD (0x00000002)" },
+                 { _id = 13, Image = [[C:\Windows\System32\svchost.exe]], Details = "DWORD (0x00000000)",
+                   TargetObject = [[HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\WINEVT\Channels\Microsoft-Windows-CAPI2/Operational\Enabled]] },
                  { _id = 13, TargetObject = [[HKLM\SOFTWARE\App\Enabled]], Details = "DWORD (0x00000000)" } },
   },
 }
@@ -591,7 +595,8 @@ rules.define {
   match = function(p)
     local t, d = low(p.target_object), low(p.details)
     if not ((t:find("^hku\\") or t:find("^hkcu\\")) and t:find("\\clsid\\", 1, true)
-            and (t:find("\\inprocserver32\\?%(?%a*%)?$") or t:find("\\localserver32\\?%(?%a*%)?$"))) then
+            and (t:find("\\inprocserver32$") or t:find("\\inprocserver32\\%(default%)$")
+                 or t:find("\\localserver32$") or t:find("\\localserver32\\%(default%)$"))) then
       return false
     end
     return not any(d, { "\\onedrive\\", "\\microsoft\\teams\\", "\\dropbox\\", "\\google\\" }), "server " .. tostring(p.details)
@@ -923,7 +928,7 @@ rules.define {
 
 local tool_pipes = m.wildcards {
   "\\msse-*-server", "\\msagent_*", "\\postex_*", "\\status_*", "\\mojo.5688.8052.*", "\\mojo.5688.8052.35780273329370473*",
-  "\\win_svc", "\\ntsvcs", "\\scerpc*", "\\dce_3d*", "\\wkssvc_*", "\\gruntsvc", "\\remcom_*", "\\csexecsvc*",
+  "\\win_svc", "\\dce_3d*", "\\wkssvc_*", "\\gruntsvc", "\\remcom_*", "\\csexecsvc*",
   "\\paexec*", "\\winpwnagepipe", "\\lsadump*", "\\cachedump*", "\\wceservicepipe", "\\isapi_http", "\\isapi_dg",
   "\\sdlrpc", "\\ahexec", "\\jaccdpqnvbrrxlaf", "\\spoolss_*", "\\demoagent_*", "\\interprocess_*", "\\lsass_*",
   "\\halfduplex_*", "\\svcctl_*", "\\rpc_*", "\\f4c3*", "\\fullduplex_*", "\\6e7645c4-32b5-4fcc-a1b8-*" }

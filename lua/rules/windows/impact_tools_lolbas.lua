@@ -205,7 +205,9 @@ rules.define {
                          "inveigh", "snaffler", "sharpview", "juicypotato", "printspoofer", "roguepotato",
                          "godpotato", "sweetpotato", "badpotato", "sharpwmi", "sharpsc", "sharprdp", "chisel",
                          "bloodhound", "adrecon", "powerup", "sharpgpoabuse", "krbrelay", "sharpersist", "koh.exe",
-                         "crackmapexec", "covenant", "grunt", "sharpmove", "sharpexec" })
+                         "crackmapexec", "covenant", "grunt", "sharpmove", "sharpexec", "uacme", "akagi",
+                         "fubuki", "keefarce", "furutaka", "herpaderp", "spoolfool", "efspotato", "rdpwinst",
+                         "winpwnage", "sharprdp" })
     return hit ~= nil, hit and ("tool " .. hit)
   end,
   examples = {
@@ -230,7 +232,7 @@ rules.define {
                          " kerberoast", "asreproast", "ptt /ticket:", "tgtdeleg", "dump /service:krbtgt",
                          "--collectionmethod", "-collectionmethod", "invoke-bloodhound", "-group=all",
                          "find /vulnerable", "request /ca:", "createnetonly /program:", "/ticket:doi",
-                         "changepw /ticket:", "golden /aes256:", "diamond /krbkey:" })
+                         "changepw /ticket:", "golden /aes256:", "diamond /krbkey:", "winpwnage.py" })
     return hit ~= nil, hit and ("arguments " .. hit)
   end,
   examples = {
@@ -331,6 +333,7 @@ rules.define {
       or (n == "pcalua.exe" and c:find("-a", 1, true))
       or (n == "conhost.exe" and c:find("--headless", 1, true))
       or (n == "scriptrunner.exe" and c:find("-appvscript", 1, true))
+      or (n == "vshadow.exe" and c:find("-exec=", 1, true))
   end,
   examples = {
     positive = { X("forfiles.exe", [[forfiles /p C:\Windows\System32 /m notepad.exe /c "cmd /c powershell -ep bypass -f C:\t\a.ps1"]]),
@@ -397,7 +400,7 @@ rules.define {
   },
 }
 
-local writable = m.wildcards { "*\\users\\*", "*\\programdata\\*", "*\\windows\\temp\\*", "*\\appdata\\*",
+local writable = m.wildcards { "*\\users\\*", "*\\programdata\\*", "*\\progra~3\\*", "*\\windows\\temp\\*", "*\\appdata\\*",
                                "*\\temp\\*", "*\\perflogs\\*", "\\\\*" }
 rules.define {
   id = "win.rundll32_regsvr32_user_dll", platform = "windows", severity = "medium",

@@ -391,10 +391,13 @@ rules.define {
   falsepositives = { "WSL or Hyper-V port forwarding set up by developers" },
   match = function(p)
     local c = cl(p)
-    return c:find("portproxy", 1, true) and (c:find(" add ", 1, true) or c:find(" set ", 1, true))
+    -- netsh takes any unique prefix: "netsh i p a v l=8001 listena=... c=..." is portproxy add v4tov4
+    return (c:find("portproxy", 1, true) and (c:find(" add ", 1, true) or c:find(" set ", 1, true)))
+      or (p.name == "netsh.exe" and (c:find("listena", 1, true) or c:find("listenp", 1, true)) and c:find("c%a*=")) or false
   end,
   examples = {
-    positive = { X("netsh.exe", [[netsh interface portproxy add v4tov4 listenport=4444 connectaddress=10.0.0.9 connectport=3389]]) },
+    positive = { X("netsh.exe", [[netsh interface portproxy add v4tov4 listenport=4444 connectaddress=10.0.0.9 connectport=3389]]),
+                 X("netsh.exe", [[netsh I p a v l=8001 listena=1.2.3.4 connectp=3389 c=1.2.3.5]]) },
     negative = { X("netsh.exe", [[netsh interface portproxy show all]]), X("netsh.exe", [[netsh advfirewall show allprofiles]]) },
   },
 }

@@ -360,7 +360,8 @@ rules.define {
   title = "Security log cleared",
   description = "Event 1102: someone cleared the Security log, the usual way to hide logons and process starts.",
   technique = { "T1070.001" },
-  falsepositives = { "Lab resets" },
+  falsepositives = { "Lab resets, and recordings that start by clearing the log: most OTRF and EVTX-ATTACK-SAMPLES "
+                       .. "captures open with the author's own 1102" },
   match = function(p) return p.event_id == 1102, "cleared by " .. tostring(p.user) end,
   examples = {
     positive = { { _id = 1102, SubjectUserName = "user01", SubjectDomainName = "EXAMPLE", SubjectUserSid = "S-1-5-21-1-2-3-1106" } },
@@ -373,7 +374,8 @@ rules.define {
   title = "Event log channel cleared",
   description = "Event 104: a log such as System, Sysmon or PowerShell was cleared.",
   technique = { "T1070.001" },
-  falsepositives = { "Admins clearing noisy application logs" },
+  falsepositives = { "Admins clearing noisy application logs, and recordings that start by clearing their logs (the "
+                       .. "OTRF captures)" },
   match = function(p) return p.event_id == 104, "channel " .. tostring(p.channel) end,
   examples = {
     positive = { { _id = 104, SubjectUserName = "bob", SubjectDomainName = "CORP", Channel = "Microsoft-Windows-Sysmon/Operational" } },
@@ -540,10 +542,11 @@ rules.define {
     local t, d = low(p.target_object), low(p.details)
     if t:find("\\control\\minint", 1, true) then return true, "MiniNt key" end
     if t:find("\\services\\eventlog\\start$") and d:find("0x00000004", 1, true) then return true, "EventLog disabled" end
-    -- only the channels detections live on: Windows turns optional ones (CAPI2...) on and off itself
-    if (t:find("\\wmi\\autologger\\eventlog%-") or t:find("\\winevt\\channels\\")) and t:find("\\enabled$")
-      and d:find("0x00000000", 1, true) and any(t, { "security", "system\\", "sysmon", "powershell", "taskscheduler",
-        "windows defender", "wmi-activity", "bits-client", "terminalservices", "applocker" }) then
+    -- only an autologger session's own switch or a channel's, and only for the logs detections live on:
+    -- Windows and installers (wevtutil im) flip optional channels and per-provider entries all the time
+    local chan = t:match("\\wmi\\autologger\\(eventlog%-[^\\]+)\\enabled$") or t:match("\\winevt\\channels\\([^\\]+)\\enabled$")
+    if chan and d:find("0x00000000", 1, true) and any(chan, { "security", "eventlog-system", "sysmon", "powershell",
+        "taskscheduler", "windows defender", "wmi-activity", "bits-client", "terminalservices", "applocker" }) then
       return true, "channel disabled"
     end
     return (t:find("enablescriptblocklogging$") or t:find("enablemodulelogging$")) ~= nil and d:find("0x00000000", 1, true) ~= nil,
@@ -594,6 +597,8 @@ rules.define {
   falsepositives = { "Per-user installs of apps with COM components (OneDrive, Teams)" },
   match = function(p)
     local t, d = low(p.target_object), low(p.details)
+    -- OneDrive registers its per-user COM servers on every update
+    if low(p.image):find("\\onedrive\\", 1, true) then return false end
     if not ((t:find("^hku\\") or t:find("^hkcu\\")) and t:find("\\clsid\\", 1, true)
             and (t:find("\\inprocserver32$") or t:find("\\inprocserver32\\%(default%)$")
                  or t:find("\\localserver32$") or t:find("\\localserver32\\%(default%)$"))) then
@@ -812,7 +817,9 @@ rules.define {
 
 local lsass_ok = m.set { "msmpeng.exe", "csrss.exe", "wininit.exe", "lsm.exe", "svchost.exe", "services.exe",
                          "wmiprvse.exe", "vmtoolsd.exe", "mrt.exe", "sense.exe", "mssense.exe", "lsass.exe",
-                         "searchindexer.exe", "taskhostw.exe", "smartscreen.exe", "sysmon.exe", "sysmon64.exe" }
+                         "searchindexer.exe", "taskhostw.exe", "smartscreen.exe", "sysmon.exe", "sysmon64.exe",
+                         -- the Azure guest agent's log collector walks every process (seen in the OTRF captures)
+                         "collectguestlogs.exe", "windowsazureguestagent.exe", "waappagent.exe" }
 local read_bits = 0x0010 -- PROCESS_VM_READ
 
 rules.define {
@@ -822,7 +829,9 @@ rules.define {
     .. "anything but the system and security processes is credential dumping (Mimikatz, procdump, Task Manager, "
     .. "comsvcs).",
   technique = { "T1003.001" },
-  falsepositives = { "Third-party security and backup agents (add them to the allow list)" },
+  falsepositives = { "Third-party security and backup agents (add them to the allow list)",
+                     "PowerShell Get-Process (the .NET Process class opens every process with 0x1f3fff), e.g. run "
+                       .. "remotely through WinRM: seen in the OTRF capture covenant_psremoting_command" },
   match = function(p)
     local a = p.granted_access or 0
     return p.target_name == "lsass.exe" and (a & read_bits) ~= 0 and not lsass_ok[p.name or ""] and true or false,
@@ -844,17 +853,26 @@ rules.define {
   description = "A call trace into dbghelp/dbgcore, comsvcs, or through UNKNOWN (shellcode) when opening lsass is a "
     .. "memory dump in progress.",
   technique = { "T1003.001" },
-  falsepositives = { "Windows Error Reporting dumping a crashed lsass (WerFault is allowed)" },
+  falsepositives = { "Windows Error Reporting dumping a crashed lsass (WerFault is allowed)",
+                     ".NET programs whose JIT frames show as UNKNOWN when they open lsass with read access "
+                       .. "(PowerShell Get-Process in the OTRF capture covenant_psremoting_command)" },
   match = function(p)
     if p.target_name ~= "lsass.exe" or p.name == "werfault.exe" or p.name == "wermgr.exe" then return false end
-    return hit(any(low(p.call_trace), { "dbghelp.dll", "dbgcore.dll", "comsvcs.dll", "unknown(" }), "call trace ")
+    local trace = low(p.call_trace)
+    local f = any(trace, { "dbghelp.dll", "dbgcore.dll", "comsvcs.dll" })
+    if f then return true, "call trace " .. f end
+    -- JIT-compiled .NET frames are UNKNOWN too: only count them when the handle can read memory
+    return trace:find("unknown(", 1, true) ~= nil and ((p.granted_access or 0) & 0x10) ~= 0 and not lsass_ok[p.name or ""],
+      "call trace from unbacked code"
   end,
   examples = {
     positive = { { SourceImage = [[C:\Windows\System32\rundll32.exe]], TargetImage = [[C:\Windows\system32\lsass.exe]],
                    GrantedAccess = "0x1fffff",
                    CallTrace = [[C:\Windows\SYSTEM32\ntdll.dll+a0084|C:\Windows\System32\KERNELBASE.dll+2a49d|C:\Windows\System32\dbgcore.DLL+6b5e|C:\Windows\System32\comsvcs.dll+3b6b]] } },
     negative = { { SourceImage = [[C:\Windows\system32\svchost.exe]], TargetImage = [[C:\Windows\system32\lsass.exe]],
-                   GrantedAccess = "0x1000", CallTrace = [[C:\Windows\SYSTEM32\ntdll.dll+9f5a4|C:\Windows\System32\KERNELBASE.dll+2a49d]] } },
+                   GrantedAccess = "0x1000", CallTrace = [[C:\Windows\SYSTEM32\ntdll.dll+9f5a4|C:\Windows\System32\KERNELBASE.dll+2a49d]] },
+                 { SourceImage = [[C:\WindowsAzure\GuestAgent\CollectGuestLogs.exe]], TargetImage = [[C:\Windows\system32\lsass.exe]],
+                   GrantedAccess = "0x1000", CallTrace = [[C:\windows\SYSTEM32\ntdll.dll+9fc24|C:\windows\System32\KERNELBASE.dll+2126e|UNKNOWN(00007FFB3BC81D2B)]] } },
   },
 }
 

@@ -56,6 +56,21 @@ function M.set(list)
   return s
 end
 
+--- Compiles plain needles into one search, once: the returned function(s)
+--- gives the first needle found in s (at the leftmost position), or nil for
+--- no match or a non-string.  Case-sensitive: pass lower-cased text and
+--- needles.  A loop, not recursion, so long script blocks cannot overflow.
+function M.finder(list)
+  local alt
+  for _, w in ipairs(list) do
+    local c = lpeg.C(lpeg.P(w))
+    alt = alt and (alt + c) or c
+  end
+  if not alt then return function() return nil end end
+  local pat = (1 - alt) ^ 0 * alt
+  return function(s) return type(s) == "string" and pat:match(s) or nil end
+end
+
 --- Case-insensitive plain substring test.
 function M.contains(s, needle)
   return type(s) == "string" and s:lower():find(needle:lower(), 1, true) ~= nil

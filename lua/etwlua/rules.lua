@@ -23,6 +23,7 @@
 local etw = require "etw"
 local match = require "etwlua.match"
 local cmdline = require "etwlua.cmdline"
+local enc = require "etwlua.encoding"
 
 local M = { all = {}, by_id = {}, errors = 0 }
 
@@ -154,6 +155,17 @@ local pmeta = {
         or cmdline.windows(p.command_line or "")
       rawset(p, "args", a)
       return a
+    elseif k == "decoded" then
+      -- PowerShell's -EncodedCommand decoded and lower-cased once (false when there is none)
+      local _, text = enc.encoded_command(rawget(p, "command_line"))
+      local d = text and text:lower() or false
+      rawset(p, "decoded", d)
+      return d
+    elseif k == "cl" then
+      -- the lower-cased command line ("" when absent), computed once for every rule that reads it
+      local c = (rawget(p, "command_line") or ""):lower()
+      rawset(p, "cl", c)
+      return c
     end
   end,
 }

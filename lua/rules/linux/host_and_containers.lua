@@ -15,6 +15,12 @@ local function any(s, list)
   for _, n in ipairs(list) do if s:find(n, 1, true) then return n end end
   return nil
 end
+local F1 = m.finder { "mimipenguin", "3snake", "truffleproc", "swap_digger" }
+local F2 = m.finder { "/var/log/auth", "/var/log/secure", "/var/log/syslog", "wtmp", "btmp", "/var/log/audit", "lastlog", "/var/log/messages" }
+local F3 = m.finder { "deepce.sh", "cdk evaluate", "cdk run", "cdk-exploit", "amicontained" }
+local F4 = m.finder { "auditd", "firewalld", "apparmor", "falco", "osqueryd", "wazuh", "crowdstrike", "falcon-sensor" }
+local F5 = m.finder { "xmrig", "minerd", "cpuminer", "xmr-stak", "kdevtmpfsi", "kinsing" }
+local F6 = m.finder { "stratum+tcp://", "stratum+ssl://", "--donate-level", "-o pool.", "cryptonight" }
 -- a write into PATH from a shell command: "> PATH", ">> PATH", tee, cp, mv, sed -i, install
 local function writes(c, path_pat)
   return c:find(">>?%s*[\"']?" .. path_pat) ~= nil or (c:find("tee", 1, true) and c:find(path_pat) ~= nil)
@@ -61,7 +67,7 @@ rules.define {
   match = function(p)
     local c = cl(p)
     return c:find("/proc/%d+/mem") ~= nil or c:find("/proc/%$[%w_{}]+/mem") ~= nil or
-      any(c:lower(), { "mimipenguin", "3snake", "truffleproc", "swap_digger" }) ~= nil
+      F1(c:lower()) ~= nil
   end,
   examples = {
     positive = { L("/usr/bin/dd", "dd if=/proc/812/mem bs=1 skip=94558217003008 count=4096"),
@@ -147,8 +153,7 @@ rules.define {
     if n == "shred" or n == "srm" or n == "wipe" then return true end
     if n == "truncate" then return c:find("%-s%s*0") ~= nil end
     if n == "rm" then
-      return any(c, { "/var/log/auth", "/var/log/secure", "/var/log/syslog", "wtmp", "btmp", "/var/log/audit", "lastlog",
-                      "/var/log/messages" }) ~= nil
+      return F2(c) ~= nil
     end
     if shells[n] then return c:find("[^>]>%s*/var/log/") ~= nil or c:find("^>%s*/var/log/") ~= nil end
     return false
@@ -196,7 +201,7 @@ rules.define {
     local c = cl(p)
     return (c:find("release_agent", 1, true) and c:find(">", 1, true)) or (c:find("core_pattern", 1, true) and c:find(">", 1, true))
       or c:find("chroot%s+/host%f[%s/]") or c:find("chroot%s+/mnt/host") or
-      any(c:lower(), { "deepce.sh", "cdk evaluate", "cdk run", "cdk-exploit", "amicontained" }) ~= nil
+      F3(c:lower()) ~= nil
   end,
   examples = {
     positive = { L("/bin/sh", [[sh -c 'echo "$host_path/cmd" > /tmp/cgrp/release_agent']]),
@@ -223,7 +228,7 @@ rules.define {
     end
     if n == "systemctl" or n == "service" then
       return (c:find("stop") or c:find("disable") or c:find("mask")) ~= nil and
-        any(c, { "auditd", "firewalld", "apparmor", "falco", "osqueryd", "wazuh", "crowdstrike", "falcon-sensor" }) ~= nil
+        F4(c) ~= nil
     end
     return false
   end,
@@ -265,8 +270,8 @@ rules.define {
   falsepositives = { "Hobby mining on your own machine" },
   match = function(p)
     local c, n = cl(p):lower(), p.name or ""
-    return any(n, { "xmrig", "minerd", "cpuminer", "xmr-stak", "kdevtmpfsi", "kinsing" }) ~= nil or
-      any(c, { "stratum+tcp://", "stratum+ssl://", "--donate-level", "-o pool.", "cryptonight" }) ~= nil
+    return F5(n) ~= nil or
+      F6(c) ~= nil
   end,
   examples = {
     positive = { L("/tmp/.x/xmrig", "xmrig -o pool.minexmr.com:443 -u 4A... --donate-level 1"),

@@ -3,7 +3,7 @@
 local rules = require "etwlua.rules"
 local m = require "etwlua.match"
 
-local function cl(p) return (p.command_line or ""):lower() end
+local function cl(p) return p.cl end
 local shells = m.set { "cmd.exe", "powershell.exe", "pwsh.exe", "wscript.exe", "cscript.exe", "mshta.exe",
                        "rundll32.exe", "regsvr32.exe" }
 

@@ -2,7 +2,7 @@
 local rules = require "etwlua.rules"
 local m = require "etwlua.match"
 
-local function cl(p) return (p.command_line or ""):lower() end
+local function cl(p) return p.cl end
 local url = "https?://"
 
 rules.define {

@@ -11,10 +11,38 @@ local function any(s, list)
   for _, n in ipairs(list) do if s:find(n, 1, true) then return n end end
   return nil
 end
+local F1 = m.finder { "amsiinitfailed", "amsiutils", "amsiscanbuffer", "amsicontext", "amsiopensession" }
+local F2 = m.finder { "downloadstring(", "downloaddata(", "downloadfile(", "invoke-webrequest", "iwr ", "net.webclient", "invoke-restmethod", "irm ", "start-bitstransfer", "msxml2.xmlhttp", "winhttp.winhttprequest" }
+local F3 = m.finder { "iex", "invoke-expression", "assembly]::load", "start-process", ".invoke(" }
+local F4 = m.finder { "invoke-reflectivepeinjection", "invoke-shellcode", "invoke-dllinjection", "reflectivepeinjection" }
+local F5 = m.finder { "getdelegateforfunctionpointer", "createthread", "marshal]::copy" }
+local F6 = m.finder { "frombase64string", "downloaddata", "readallbytes" }
+local F7 = m.finder { "gzipstream", "deflatestream", "io.compression" }
+local F8 = m.finder { "iex", "invoke-expression", ".invoke(", "scriptblock]::create" }
+local F9 = m.finder { "invoke-mimikatz", "invoke-kerberoast", "invoke-allchecks", "find-localadminaccess", "invoke-sharefinder", "get-domainuser", "get-netuser", "invoke-userhunter", "get-gpppassword", "invoke-dcsync", "invoke-powerdump", "invoke-ninjacopy", "out-minidump", "invoke-smbexec", "invoke-wmiexec", "invoke-thehash", "invoke-tokenmanipulation", "invoke-bypassuac", "invoke-psinject", "get-keystrokes", "invoke-portscan", "invoke-inveigh", "invoke-rubeus", "invoke-sharphound", "powerview", "invoke-empire", "get-domaingroupmember", "add-domainobjectacl", "invoke-credentialinjection", "invoke-eventvwrbypass", "get-domaincomputer", "invoke-wscriptbypassuac", "get-netsession", "get-domaintrust", "sekurlsa::" }
+local F10 = m.finder { "-dis", "-exclusion" }
+local F11 = m.finder { "clear-eventlog", "remove-eventlog", "limit-eventlog", "globalsession.clearlog", "wevtutil cl", "cachedgrouppolicysettings", "enablescriptblocklogging\",0", "psetwlogprovider", "auditpol /clear" }
+local F12 = m.finder { "createremotethread", "queueuserapc", "ntcreatethreadex", "virtualallocex" }
+local F13 = m.finder { "minidumpwritedump", "minidump", "out-minidump" }
+local F14 = m.finder { "getasynckeystate", "get-keystrokes", "copyfromscreen", "get-timedscreenshot", "get-clipboardcontents" }
+local F15 = m.finder { "%comspec%", "cmd /c", "cmd.exe /c", "cmd /q", "cmd.exe /q", "powershell", "pwsh", "mshta", "\\\\.\\pipe\\", "rundll32", "regsvr32", "-encodedcommand", " -enc ", "echo " }
+local F16 = m.finder { "\\admin$\\", "\\c$\\", "\\\\127.0.0.1\\" }
+local F18 = m.finder { "psexesvc", "remcom", "paexec", "csexec", "winexesvc", "btobto", "mimidrv", "mimikatz", "spoolfool", "winpwnage", "meterpreter", "gruntsvc" }
+local F19 = m.finder { "rtcore64", "dbutil_2_3", "gdrv.sys", "procexp152", "aswarpot", "kprocesshacker", "mhyprot", "zam64", "iqvw64e", "ene.sys", "winring0" }
+local F21 = m.finder { "mshta", "rundll32", "regsvr32", "wscript", "cscript", "certutil", "bitsadmin", "-enc", "hidden", "http://", "https://", "iex", "downloadstring", "frombase64", "%comspec%" }
+local F22 = m.finder { "\\onedrive", "\\google\\update", "\\microsoft\\teams", "\\dropbox" }
+local F24 = m.finder { "cmd.exe", "cmd", "powershell", "pwsh" }
+local F25 = m.finder { "\\microsoft\\teams\\", "\\onedrive", "\\discord\\", "\\slack\\", "\\zoom\\" }
+local F27 = m.finder { "security", "eventlog-system", "sysmon", "powershell", "taskscheduler", "windows defender", "wmi-activity", "bits-client", "terminalservices", "applocker" }
+local F28 = m.finder { "\\onedrive\\", "\\microsoft\\teams\\", "\\dropbox\\", "\\google\\" }
+local F29 = m.finder { "\\ms-settings\\shell\\open\\command", "\\mscfile\\shell\\open\\command", "\\exefile\\shell\\open\\command", "\\folder\\shell\\open\\command", "\\launcher.systemsettings\\shell\\open\\command", "\\app paths\\control.exe" }
+local F30 = m.finder { "cmd", "powershell", "mshta", "rundll32", "\\users\\", "\\temp\\", "\\programdata\\" }
+local F32 = m.finder { "dbghelp.dll", "dbgcore.dll", "comsvcs.dll" }
 local function hit(found, what) return found ~= nil, found and (what .. found) end
 local PS = [[C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe]]
 local user_dirs = { "\\users\\", "\\appdata\\", "\\temp\\", "\\programdata\\", "\\perflogs\\", "\\$recycle.bin\\",
                     "\\windows\\tasks\\", "\\public\\" }
+local user_dirs_f = m.finder(user_dirs)
 
 -- ---- PowerShell script blocks (4104) ------------------------------------
 
@@ -26,7 +54,7 @@ rules.define {
   falsepositives = { "Security research scripts" },
   match = function(p)
     local s = low(p.script)
-    return hit(any(s, { "amsiinitfailed", "amsiutils", "amsiscanbuffer", "amsicontext", "amsiopensession" })
+    return hit(F1(s)
       or (s:find("amsi.dll", 1, true) and s:find("virtualprotect", 1, true) and "amsi.dll patch"), "AMSI: ")
   end,
   examples = {
@@ -45,9 +73,8 @@ rules.define {
   falsepositives = { "Installers such as Chocolatey's bootstrap (iwr ... | iex)" },
   match = function(p)
     local s = low(p.script)
-    local dl = any(s, { "downloadstring(", "downloaddata(", "downloadfile(", "invoke-webrequest", "iwr ", "net.webclient",
-                        "invoke-restmethod", "irm ", "start-bitstransfer", "msxml2.xmlhttp", "winhttp.winhttprequest" })
-    local run = any(s, { "iex", "invoke-expression", "assembly]::load", "start-process", ".invoke(" })
+    local dl = F2(s)
+    local run = F3(s)
     return dl ~= nil and run ~= nil and s:find("https?://") ~= nil, dl and ("cradle " .. dl)
   end,
   examples = {
@@ -67,12 +94,12 @@ rules.define {
   falsepositives = { "Scripts that embed helper assemblies" },
   match = function(p)
     local s = low(p.script)
-    local f = any(s, { "invoke-reflectivepeinjection", "invoke-shellcode", "invoke-dllinjection", "reflectivepeinjection" })
+    local f = F4(s)
     if f then return true, f end
-    if s:find("virtualalloc", 1, true) and any(s, { "getdelegateforfunctionpointer", "createthread", "marshal]::copy" }) then
+    if s:find("virtualalloc", 1, true) and F5(s) then
       return true, "VirtualAlloc and execution of the new memory"
     end
-    return (s:find("assembly]::load(", 1, true) and any(s, { "frombase64string", "downloaddata", "readallbytes" })) ~= nil,
+    return (s:find("assembly]::load(", 1, true) and F6(s)) ~= nil,
       "Assembly::Load of bytes"
   end,
   examples = {
@@ -92,8 +119,8 @@ rules.define {
   falsepositives = { "Packed admin scripts" },
   match = function(p)
     local s = low(p.script)
-    return s:find("frombase64string", 1, true) ~= nil and any(s, { "gzipstream", "deflatestream", "io.compression" }) ~= nil
-      and any(s, { "iex", "invoke-expression", ".invoke(", "scriptblock]::create" }) ~= nil
+    return s:find("frombase64string", 1, true) ~= nil and F7(s) ~= nil
+      and F8(s) ~= nil
   end,
   examples = {
     positive = { { ScriptBlockText = [[IEX (New-Object IO.StreamReader(New-Object IO.Compression.GzipStream((New-Object IO.MemoryStream(,[Convert]::FromBase64String('H4sI...'))),[IO.Compression.CompressionMode]::Decompress))).ReadToEnd()]] } },
@@ -111,13 +138,7 @@ rules.define {
   falsepositives = { "Red-team exercises" },
   match = function(p)
     local s = low(p.script)
-    return hit(any(s, { "invoke-mimikatz", "invoke-kerberoast", "invoke-allchecks", "find-localadminaccess",
-      "invoke-sharefinder", "get-domainuser", "get-netuser", "invoke-userhunter", "get-gpppassword", "invoke-dcsync",
-      "invoke-powerdump", "invoke-ninjacopy", "out-minidump", "invoke-smbexec", "invoke-wmiexec", "invoke-thehash",
-      "invoke-tokenmanipulation", "invoke-bypassuac", "invoke-psinject", "get-keystrokes", "invoke-portscan",
-      "invoke-inveigh", "invoke-rubeus", "invoke-sharphound", "powerview", "invoke-empire", "get-domaingroupmember",
-      "add-domainobjectacl", "invoke-credentialinjection", "invoke-eventvwrbypass", "get-domaincomputer",
-      "invoke-wscriptbypassuac", "get-netsession", "get-domaintrust", "sekurlsa::" }), "function ")
+    return hit(F9(s), "function ")
   end,
   examples = {
     positive = { { ScriptBlockText = [[Invoke-Mimikatz -Command '"sekurlsa::logonpasswords"']] },
@@ -136,9 +157,8 @@ rules.define {
   falsepositives = { "Golden-image build scripts" },
   match = function(p)
     local s = low(p.script)
-    if s:find("mppreference", 1, true) and any(s, { "-dis", "-exclusion" }) then return true, "Defender preference" end
-    return hit(any(s, { "clear-eventlog", "remove-eventlog", "limit-eventlog", "globalsession.clearlog", "wevtutil cl",
-                        "cachedgrouppolicysettings", "enablescriptblocklogging\",0", "psetwlogprovider", "auditpol /clear" }),
+    if s:find("mppreference", 1, true) and F10(s) then return true, "Defender preference" end
+    return hit(F11(s),
       "tampering: ")
   end,
   examples = {
@@ -159,8 +179,7 @@ rules.define {
   falsepositives = { "None known" },
   match = function(p)
     local s = low(p.script)
-    return s:find("writeprocessmemory", 1, true) ~= nil and any(s, { "createremotethread", "queueuserapc",
-                                                                    "ntcreatethreadex", "virtualallocex" }) ~= nil
+    return s:find("writeprocessmemory", 1, true) ~= nil and F12(s) ~= nil
   end,
   examples = {
     positive = { { ScriptBlockText = [[$h=$k::OpenProcess(0x1F0FFF,$false,$pid);$a=$k::VirtualAllocEx($h,0,$sc.Length,0x3000,0x40);$k::WriteProcessMemory($h,$a,$sc,$sc.Length,[ref]0);$k::CreateRemoteThread($h,0,0,$a,0,0,0)]] } },
@@ -176,7 +195,7 @@ rules.define {
   falsepositives = { "None known" },
   match = function(p)
     local s = low(p.script)
-    return s:find("lsass", 1, true) ~= nil and any(s, { "minidumpwritedump", "minidump", "out-minidump" }) ~= nil
+    return s:find("lsass", 1, true) ~= nil and F13(s) ~= nil
   end,
   examples = {
     positive = { { ScriptBlockText = [[rundll32 C:\windows\system32\comsvcs.dll, MiniDump (Get-Process lsass).id C:\t\l.dmp full]] } },
@@ -193,8 +212,7 @@ rules.define {
   falsepositives = { "Accessibility or screenshot utilities written in PowerShell" },
   match = function(p)
     local s = low(p.script)
-    return hit(any(s, { "getasynckeystate", "get-keystrokes", "copyfromscreen", "get-timedscreenshot",
-                        "get-clipboardcontents" }), "collection: ")
+    return hit(F14(s), "collection: ")
   end,
   examples = {
     positive = { { ScriptBlockText = [[$state = $api::GetAsyncKeyState($c); if ($state -eq -32767) { $log += [char]$c }]] },
@@ -214,8 +232,7 @@ rules.define {
   falsepositives = { "Badly written installers wrapping batch files" },
   match = function(p)
     local i = low(p.image_path)
-    return hit(any(i, { "%comspec%", "cmd /c", "cmd.exe /c", "cmd /q", "cmd.exe /q", "powershell", "pwsh", "mshta",
-                        "\\\\.\\pipe\\", "rundll32", "regsvr32", "-encodedcommand", " -enc ", "echo " }), "image path ")
+    return hit(F15(i), "image path ")
   end,
   examples = {
     positive = { { ServiceName = "WinPwnage", ImagePath = [[%COMSPEC% /c ping -n 1 127.0.0.1 >nul && echo 'WinPwnage' > \\.\pipe\WinPwnagePipe]],
@@ -236,7 +253,7 @@ rules.define {
   falsepositives = { "Per-user updaters that install services from ProgramData" },
   match = function(p)
     local i = low(p.image_path)
-    local f = any(i, { "\\admin$\\", "\\c$\\", "\\\\127.0.0.1\\" }) or any(i, user_dirs)
+    local f = F16(i) or user_dirs_f(i)
     if f then return true, "image path under " .. f end
     -- Impacket names its service binary with 8 random letters of mixed case
     local base = (p.image_path or ""):match("^%%[Ss][Yy][Ss][Tt][Ee][Mm][Rr][Oo][Oo][Tt]%%\\(%a+)%.exe$")
@@ -261,8 +278,7 @@ rules.define {
   falsepositives = { "Administrators using PsExec" },
   match = function(p)
     local s = low(p.service_name) .. " " .. low(p.image_path)
-    return hit(any(s, { "psexesvc", "remcom", "paexec", "csexec", "winexesvc", "btobto", "mimidrv", "mimikatz",
-                        "spoolfool", "winpwnage", "meterpreter", "gruntsvc" }), "tool ")
+    return hit(F18(s), "tool ")
   end,
   examples = {
     positive = { { ServiceName = "PSEXESVC", ImagePath = [[%SystemRoot%\PSEXESVC.exe]] },
@@ -281,8 +297,7 @@ rules.define {
   match = function(p)
     local i = low(p.image_path)
     if not i:find("%.sys") then return false end
-    return hit(any(i, { "rtcore64", "dbutil_2_3", "gdrv.sys", "procexp152", "aswarpot", "kprocesshacker", "mhyprot",
-                        "zam64", "iqvw64e", "ene.sys", "winring0" }) or any(i, user_dirs), "driver ")
+    return hit(F19(i) or user_dirs_f(i), "driver ")
   end,
   examples = {
     positive = { { ServiceName = "RTCore64", ImagePath = [[C:\Users\a\AppData\Local\Temp\RTCore64.sys]],
@@ -303,8 +318,7 @@ rules.define {
   match = function(p)
     local a = low(p.action)
     if a == "" then return false end
-    local f = any(a, { "mshta", "rundll32", "regsvr32", "wscript", "cscript", "certutil", "bitsadmin", "-enc",
-                       "hidden", "http://", "https://", "iex", "downloadstring", "frombase64", "%comspec%" })
+    local f = F21(a)
     return f ~= nil, "action " .. tostring(p.action)
   end,
   examples = {
@@ -324,8 +338,8 @@ rules.define {
   falsepositives = { "Per-user updaters (Google, Teams, OneDrive) install such tasks" },
   match = function(p)
     local c = low(p.command)
-    if c == "" or any(c, { "\\onedrive", "\\google\\update", "\\microsoft\\teams", "\\dropbox" }) then return false end
-    return (any(c, user_dirs) or c:find("^\\\\")) ~= nil, "command " .. tostring(p.command)
+    if c == "" or F22(c) then return false end
+    return (user_dirs_f(c) or c:find("^\\\\")) ~= nil, "command " .. tostring(p.command)
   end,
   examples = {
     positive = { { TaskName = [[\SysUpd]], TaskContent = [[<Task><Actions><Exec><Command>C:\Users\Public\upd.exe</Command></Exec></Actions></Task>]] } },
@@ -345,7 +359,7 @@ rules.define {
   match = function(p)
     local r, c = low(p.run_as), low(p.command)
     return (r == "s-1-5-18" or r == "system" or r:find("nt authority\\system", 1, true)) and
-      any(c, { "cmd.exe", "cmd", "powershell", "pwsh" }) ~= nil and (c:find("cmd") or c:find("powershell") or c:find("pwsh")) ~= nil
+      F24(c) ~= nil and (c:find("cmd") or c:find("powershell") or c:find("pwsh")) ~= nil
   end,
   examples = {
     positive = { { TaskName = [[\x]], TaskContent = [[<Task><Principals><Principal id="Author"><UserId>S-1-5-18</UserId></Principal></Principals><Actions><Exec><Command>cmd.exe</Command><Arguments>/c C:\t\a.bat</Arguments></Exec></Actions></Task>]] } },
@@ -454,6 +468,7 @@ rules.define {
 
 local launchers = { "cmd", "powershell", "pwsh", "mshta", "rundll32", "regsvr32", "wscript", "cscript", "http",
                     "certutil", "bitsadmin", "%comspec%", "\\users\\public", "\\appdata\\", "\\temp\\", "\\programdata\\" }
+local launchers_f = m.finder(launchers)
 
 rules.define {
   id = "win.reg_run_key_suspicious", platform = "windows", logsource = "registry_set", severity = "high",
@@ -466,8 +481,8 @@ rules.define {
     local t = low(p.target_object)
     if not (t:find("\\currentversion\\run", 1, true) or t:find("\\policies\\explorer\\run", 1, true)) then return false end
     local d = low(p.details)
-    if any(d, { "\\microsoft\\teams\\", "\\onedrive", "\\discord\\", "\\slack\\", "\\zoom\\" }) then return false end
-    return hit(any(d, launchers), "value runs ")
+    if F25(d) then return false end
+    return hit(launchers_f(d), "value runs ")
   end,
   examples = {
     positive = { { _id = 13, EventType = "SetValue", Image = PS,
@@ -545,8 +560,7 @@ rules.define {
     -- only an autologger session's own switch or a channel's, and only for the logs detections live on:
     -- Windows and installers (wevtutil im) flip optional channels and per-provider entries all the time
     local chan = t:match("\\wmi\\autologger\\(eventlog%-[^\\]+)\\enabled$") or t:match("\\winevt\\channels\\([^\\]+)\\enabled$")
-    if chan and d:find("0x00000000", 1, true) and any(chan, { "security", "eventlog-system", "sysmon", "powershell",
-        "taskscheduler", "windows defender", "wmi-activity", "bits-client", "terminalservices", "applocker" }) then
+    if chan and d:find("0x00000000", 1, true) and F27(chan) then
       return true, "channel disabled"
     end
     return (t:find("enablescriptblocklogging$") or t:find("enablemodulelogging$")) ~= nil and d:find("0x00000000", 1, true) ~= nil,
@@ -604,7 +618,7 @@ rules.define {
                  or t:find("\\localserver32$") or t:find("\\localserver32\\%(default%)$"))) then
       return false
     end
-    return not any(d, { "\\onedrive\\", "\\microsoft\\teams\\", "\\dropbox\\", "\\google\\" }), "server " .. tostring(p.details)
+    return not F28(d), "server " .. tostring(p.details)
   end,
   examples = {
     positive = { { _id = 13, TargetObject = [[HKU\S-1-5-21-1-2-3-1000_Classes\CLSID\{BCDE0395-E52F-467C-8E3D-C4579291692E}\InprocServer32\(Default)]],
@@ -648,9 +662,7 @@ rules.define {
   falsepositives = { "None known" },
   match = function(p)
     local t = low(p.target_object)
-    return (t:find("^hku\\") or t:find("^hkcu\\")) and any(t, { "\\ms-settings\\shell\\open\\command",
-      "\\mscfile\\shell\\open\\command", "\\exefile\\shell\\open\\command", "\\folder\\shell\\open\\command",
-      "\\launcher.systemsettings\\shell\\open\\command", "\\app paths\\control.exe" }) ~= nil, "sets " .. tostring(p.target_object)
+    return (t:find("^hku\\") or t:find("^hkcu\\")) and F29(t) ~= nil, "sets " .. tostring(p.target_object)
   end,
   examples = {
     positive = { { _id = 13, TargetObject = [[HKU\S-1-5-21-1-2-3-1000_Classes\ms-settings\shell\open\command\DelegateExecute]],
@@ -670,7 +682,7 @@ rules.define {
   match = function(p)
     local t, d = low(p.target_object), low(p.details)
     if t:find("\\services\\[^\\]+\\imagepath$") then
-      return hit(any(d, { "cmd", "powershell", "mshta", "rundll32", "\\users\\", "\\temp\\", "\\programdata\\" }), "ImagePath ")
+      return hit(F30(d), "ImagePath ")
     end
     if t:find("\\appinit_dlls$") or t:find("\\appcertdlls\\") then return d ~= "" and d ~= "(empty)", "DLLs " .. d end
     if t:find("\\user shell folders\\startup$") or t:find("\\user shell folders\\common startup$") then
@@ -744,7 +756,7 @@ local odd_loaders = m.set { "rundll32.exe", "regsvr32.exe", "mshta.exe", "wscrip
                             "installutil.exe", "regasm.exe", "regsvcs.exe", "cmd.exe", "powershell.exe", "pwsh.exe",
                             "wmic.exe", "notepad.exe", "excel.exe", "winword.exe", "powerpnt.exe", "outlook.exe" }
 local function odd_image(p)
-  return odd_loaders[p.name or ""] or any(low(p.image), user_dirs) ~= nil
+  return odd_loaders[p.name or ""] or user_dirs_f(low(p.image)) ~= nil
 end
 
 rules.define {
@@ -859,7 +871,7 @@ rules.define {
   match = function(p)
     if p.target_name ~= "lsass.exe" or p.name == "werfault.exe" or p.name == "wermgr.exe" then return false end
     local trace = low(p.call_trace)
-    local f = any(trace, { "dbghelp.dll", "dbgcore.dll", "comsvcs.dll" })
+    local f = F32(trace)
     if f then return true, "call trace " .. f end
     -- JIT-compiled .NET frames are UNKNOWN too: only count them when the handle can read memory
     return trace:find("unknown(", 1, true) ~= nil and ((p.granted_access or 0) & 0x10) ~= 0 and not lsass_ok[p.name or ""],

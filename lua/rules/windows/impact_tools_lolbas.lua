@@ -4,11 +4,30 @@ local rules = require "etwlua.rules"
 local m = require "etwlua.match"
 local enc = require "etwlua.encoding"
 
-local function cl(p) return (p.command_line or ""):lower() end
+local function cl(p) return p.cl end
 local function any(s, list)
   for _, n in ipairs(list) do if s:find(n, 1, true) then return n end end
   return nil
 end
+local F1 = m.finder { "remove-wmiobject", "remove-ciminstance", ".delete()", "rwmi", "rcim" }
+local F2 = m.finder { "windefend", "msmpsvc", "sense", "sophos", "mcafee", "symantec", "veeam", "backupexec", "vss", "sql", "mssql", "wbengine", "sdrsvc", "acronis", "eset", "kaspersky", "avp" }
+local F3 = m.finder { "sophos", "mcafee", "symantec", "eset", "kaspersky", "defender", "crowdstrike", "carbon", "sentinel", "trend", "malwarebytes", "antivirus", "security" }
+local F4 = m.finder { "\\config\\sam", "\\config\\system", "\\config\\security", "ntds.dit" }
+local F5 = m.finder { "out-minidump", "minidumpwritedump", "tttracer", "dumpit", "processdump", "-ma " }
+local F6 = m.finder { "nanodump", "pypykatz", "lsassy", "safetykatz", "sharpkatz", "dumpert", "handlekatz", "ppldump", "mirrordump", "mimikatz", "mimidrv", "kekeo", "lazagne", "sharpdpapi", "sharpchrome", "gsecdump", "pwdump", "wce.exe", "procdump.exe" == n and "\0" or "quarkspwdump" }
+local F7 = m.finder { "sekurlsa::", "lsadump::", "--write c:\\", "nanodump", "pypykatz lsa", "kerberos::golden", "dpapi::", "token::elevate" }
+local F8 = m.finder { "rubeus", "sharphound", "seatbelt", "winpeas", "sharpup", "certify", "whisker", "kerbrute", "inveigh", "snaffler", "sharpview", "juicypotato", "printspoofer", "roguepotato", "godpotato", "sweetpotato", "badpotato", "sharpwmi", "sharpsc", "sharprdp", "chisel", "bloodhound", "adrecon", "powerup", "sharpgpoabuse", "krbrelay", "sharpersist", "koh.exe", "crackmapexec", "covenant", "grunt", "sharpmove", "sharpexec", "uacme", "akagi", "fubuki", "keefarce", "furutaka", "herpaderp", "spoolfool", "efspotato", "rdpwinst", "winpwnage", "sharprdp" }
+local F9 = m.finder { "asktgt /user:", "asktgs /ticket:", "s4u /impersonateuser:", "kerberoast /", " kerberoast", "asreproast", "ptt /ticket:", "tgtdeleg", "dump /service:krbtgt", "--collectionmethod", "-collectionmethod", "invoke-bloodhound", "-group=all", "find /vulnerable", "request /ca:", "createnetonly /program:", "/ticket:doi", "changepw /ticket:", "golden /aes256:", "diamond /krbkey:", "winpwnage.py" }
+local F10 = m.finder { "trustdmp", "objectcategory=computer", "objectcategory=person", "objectcategory=subnet", "objectcategory=organizationalunit", "dcmodes", "domainlist", "-gcb", "admincount=1", "objectcategory=group", "-sc ", "(objectclass=" }
+local F11 = m.finder { "password", "cpassword", "pwd=" }
+local F12 = m.finder { "powershell", "mshta", "rundll32", "regsvr32", "http", "certutil", ".exe\"", "calc" }
+local F13 = m.finder { "openurl", "fileprotocolhandler", "shellexec_rundll", "launchinfsection", "routethecall", "launchapplication", "installhdinfsection", "registerocx", "pcwutl" }
+local F14 = m.finder { "it_browseforfile", "pcwdiagnostic", "it_rebrowseforfile", "/../" }
+local F15 = m.finder { "powershell", "mshta", "rundll32", "certutil", "bitsadmin", "regsvr32", "wscript", "cscript", "http" }
+local F16 = m.finder { "disableantispyware", "disablerealtimemonitoring", "disablebehaviormonitoring", "disableioavprotection", "disableonaccessprotection", "\\exclusions\\", "disablescanonrealtimeenable", "tamperprotection" }
+local F17 = m.finder { "-dis", "-exclusionp", "-exclusione", "-exclusioni", "-mapsreporting 0", "-submitsamplesconsent 2", "-puaprotection 0" }
+local F18 = m.finder { "amsiutils", "amsiinitfailed", "amsiscanbuffer", "amsicontext", "amsi.dll" }
+local F19 = m.finder { "frombase64string", "downloaddata", "readallbytes", "invoke" }
 local S32 = [[C:\Windows\System32\]]
 local PS = [[C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe]]
 local function X(name, command_line, parent, extra)
@@ -30,8 +49,7 @@ rules.define {
   falsepositives = { "Storage cleanup scripts" },
   match = function(p)
     local c = cl(p)
-    return c:find("shadowcopy", 1, true) and any(c, { "remove-wmiobject", "remove-ciminstance", ".delete()", "rwmi",
-                                                      "rcim" })
+    return c:find("shadowcopy", 1, true) and F1(c)
   end,
   examples = {
     positive = { X(PS, [[powershell -c "Get-WmiObject Win32_Shadowcopy | ForEach-Object {$_.Delete();}"]]),
@@ -73,8 +91,7 @@ rules.define {
     local stop = ((n == "net.exe" or n == "net1.exe" or n == "sc.exe") and c:find("stop", 1, true))
       or (n == "taskkill.exe" and c:find("/im", 1, true))
     if not stop then return false end
-    local svc = any(c, { "windefend", "msmpsvc", "sense", "sophos", "mcafee", "symantec", "veeam", "backupexec",
-                         "vss", "sql", "mssql", "wbengine", "sdrsvc", "acronis", "eset", "kaspersky", "avp" })
+    local svc = F2(c)
     return svc ~= nil, "stops " .. tostring(svc)
   end,
   examples = {
@@ -93,8 +110,7 @@ rules.define {
   match = function(p)
     local c = cl(p)
     return c:find("product", 1, true) and c:find("uninstall", 1, true) and
-      any(c, { "sophos", "mcafee", "symantec", "eset", "kaspersky", "defender", "crowdstrike", "carbon", "sentinel",
-               "trend", "malwarebytes", "antivirus", "security" })
+      F3(c)
   end,
   examples = {
     positive = { X([[C:\Windows\System32\wbem\WMIC.exe]], [[wmic product where "name like '%%Sophos%%'" call uninstall /nointeractive]]) },
@@ -131,7 +147,7 @@ rules.define {
   falsepositives = { "Backup software" },
   match = function(p)
     local c = cl(p)
-    local target = any(c, { "\\config\\sam", "\\config\\system", "\\config\\security", "ntds.dit" })
+    local target = F4(c)
     if not target then return false end
     return (c:find("harddiskvolumeshadowcopy", 1, true) or c:find("esentutl", 1, true) or c:find("/vss", 1, true)
       or c:find("copy-item", 1, true) or c:find("invoke-ninjacopy", 1, true)), "copies " .. target
@@ -156,8 +172,7 @@ rules.define {
     return (n == "rdrleakdiag.exe" and c:find("fullmemdmp", 1, true))
       or (n == "sqldumper.exe" and c:find("0x01100", 1, true))
       or (n == "createdump.exe" and c:find("lsass", 1, true))
-      or (c:find("lsass", 1, true) and any(c, { "out-minidump", "minidumpwritedump", "tttracer",
-                                               "dumpit", "processdump", "-ma " }))
+      or (c:find("lsass", 1, true) and F5(c))
   end,
   examples = {
     positive = { X("rdrleakdiag.exe", [[rdrleakdiag.exe /p 640 /o C:\t /fullmemdmp /wait 1]]),
@@ -175,13 +190,9 @@ rules.define {
   falsepositives = { "Red-team exercises" },
   match = function(p)
     local n, o, c = p.name or "", (p.original_file_name or ""):lower(), cl(p)
-    local hit = any(n .. " " .. o, { "nanodump", "pypykatz", "lsassy", "safetykatz", "sharpkatz", "dumpert",
-                                     "handlekatz", "ppldump", "mirrordump", "mimikatz", "mimidrv", "kekeo",
-                                     "lazagne", "sharpdpapi", "sharpchrome", "gsecdump", "pwdump", "wce.exe",
-                                     "procdump.exe" == n and "\0" or "quarkspwdump" })
+    local hit = F6(n .. " " .. o)
     if hit then return true, "tool " .. hit end
-    hit = any(c, { "sekurlsa::", "lsadump::", "--write c:\\", "nanodump", "pypykatz lsa", "kerberos::golden",
-                   "dpapi::", "token::elevate" })
+    hit = F7(c)
     return hit ~= nil, hit and ("arguments " .. hit)
   end,
   examples = {
@@ -201,13 +212,7 @@ rules.define {
   falsepositives = { "Red-team and audit engagements" },
   match = function(p)
     local s = (p.name or "") .. " " .. (p.original_file_name or ""):lower()
-    local hit = any(s, { "rubeus", "sharphound", "seatbelt", "winpeas", "sharpup", "certify", "whisker", "kerbrute",
-                         "inveigh", "snaffler", "sharpview", "juicypotato", "printspoofer", "roguepotato",
-                         "godpotato", "sweetpotato", "badpotato", "sharpwmi", "sharpsc", "sharprdp", "chisel",
-                         "bloodhound", "adrecon", "powerup", "sharpgpoabuse", "krbrelay", "sharpersist", "koh.exe",
-                         "crackmapexec", "covenant", "grunt", "sharpmove", "sharpexec", "uacme", "akagi",
-                         "fubuki", "keefarce", "furutaka", "herpaderp", "spoolfool", "efspotato", "rdpwinst",
-                         "winpwnage", "sharprdp" })
+    local hit = F8(s)
     return hit ~= nil, hit and ("tool " .. hit)
   end,
   examples = {
@@ -228,11 +233,7 @@ rules.define {
   falsepositives = { "Red-team exercises" },
   match = function(p)
     local c = cl(p)
-    local hit = any(c, { "asktgt /user:", "asktgs /ticket:", "s4u /impersonateuser:", "kerberoast /",
-                         " kerberoast", "asreproast", "ptt /ticket:", "tgtdeleg", "dump /service:krbtgt",
-                         "--collectionmethod", "-collectionmethod", "invoke-bloodhound", "-group=all",
-                         "find /vulnerable", "request /ca:", "createnetonly /program:", "/ticket:doi",
-                         "changepw /ticket:", "golden /aes256:", "diamond /krbkey:", "winpwnage.py" })
+    local hit = F9(c)
     return hit ~= nil, hit and ("arguments " .. hit)
   end,
   examples = {
@@ -254,9 +255,7 @@ rules.define {
     if not (p.name == "adfind.exe" or (p.original_file_name or ""):lower() == "adfind.exe" or c:find("adfind", 1, true)) then
       return false
     end
-    return any(c, { "trustdmp", "objectcategory=computer", "objectcategory=person", "objectcategory=subnet",
-                    "objectcategory=organizationalunit", "dcmodes", "domainlist", "-gcb", "admincount=1",
-                    "objectcategory=group", "-sc ", "(objectclass=" })
+    return F10(c)
   end,
   examples = {
     positive = { X([[C:\t\AdFind.exe]], [[adfind.exe -f "(objectcategory=computer)" > ad_computers.txt]]),
@@ -275,7 +274,7 @@ rules.define {
   match = function(p)
     local c, n = cl(p), p.name or ""
     return (n == "reg.exe" and c:find("query", 1, true) and c:find("password", 1, true) and c:find("/f", 1, true))
-      or (n == "findstr.exe" and any(c, { "password", "cpassword", "pwd=" }))
+      or (n == "findstr.exe" and F11(c))
       or (n == "vaultcmd.exe" and c:find("/listcreds", 1, true))
       or (n == "cmdkey.exe" and c:find("/l", 1, true))
       or (c:find("\\winlogon", 1, true) and c:find("defaultpassword", 1, true))
@@ -328,8 +327,7 @@ rules.define {
   falsepositives = { "forfiles in cleanup scripts (they rarely start cmd with a download or script)" },
   match = function(p)
     local c, n = cl(p), p.name or ""
-    return (n == "forfiles.exe" and c:find("/c", 1, true) and any(c, { "powershell", "mshta", "rundll32", "regsvr32",
-                                                                      "http", "certutil", ".exe\"", "calc" }))
+    return (n == "forfiles.exe" and c:find("/c", 1, true) and F12(c))
       or (n == "pcalua.exe" and c:find("-a", 1, true))
       or (n == "conhost.exe" and c:find("--headless", 1, true))
       or (n == "scriptrunner.exe" and c:find("-appvscript", 1, true))
@@ -387,8 +385,7 @@ rules.define {
   match = function(p)
     if p.name ~= "rundll32.exe" then return false end
     local c = cl(p)
-    local hit = any(c, { "openurl", "fileprotocolhandler", "shellexec_rundll", "launchinfsection", "routethecall",
-                         "launchapplication", "installhdinfsection", "registerocx", "pcwutl" })
+    local hit = F13(c)
     return hit ~= nil, hit and ("export " .. hit)
   end,
   examples = {
@@ -465,7 +462,7 @@ rules.define {
   falsepositives = { "None known" },
   match = function(p)
     local c, n = cl(p), p.name or ""
-    return (n == "msdt.exe" and any(c, { "it_browseforfile", "pcwdiagnostic", "it_rebrowseforfile", "/../" }))
+    return (n == "msdt.exe" and F14(c))
       or (n == "wuauclt.exe" and c:find("/updatedeploymentprovider", 1, true) and c:find("/runhandlercomserver", 1, true))
   end,
   examples = {
@@ -597,8 +594,7 @@ rules.define {
     local _, carets = c:gsub("%a%^%a", "")
     local _, quotes = c:gsub("%a\"%a", "")
     local joined = c:gsub("%^", ""):gsub("\"", "")
-    local hidden = carets + quotes >= 3 and any(joined, { "powershell", "mshta", "rundll32", "certutil", "bitsadmin",
-                                                           "regsvr32", "wscript", "cscript", "http" }) or nil
+    local hidden = carets + quotes >= 3 and F15(joined) or nil
     return hidden ~= nil, hidden and ("hides " .. hidden)
   end,
   examples = {
@@ -617,14 +613,11 @@ rules.define {
   falsepositives = { "Third-party AV installers disabling Defender" },
   match = function(p)
     local c = cl(p)
-    if c:find("windows defender", 1, true) and any(c, { "disableantispyware", "disablerealtimemonitoring",
-        "disablebehaviormonitoring", "disableioavprotection", "disableonaccessprotection", "\\exclusions\\",
-        "disablescanonrealtimeenable", "tamperprotection" }) then
+    if c:find("windows defender", 1, true) and F16(c) then
       return true
     end
     if p.name == "mpcmdrun.exe" and c:find("-removedefinitions", 1, true) then return true end
-    if c:find("mppreference", 1, true) and any(c, { "-dis", "-exclusionp", "-exclusione", "-exclusioni",
-                                                    "-mapsreporting 0", "-submitsamplesconsent 2", "-puaprotection 0" }) then
+    if c:find("mppreference", 1, true) and F17(c) then
       return true
     end
     return false
@@ -648,9 +641,8 @@ rules.define {
   falsepositives = { "None known" },
   match = function(p)
     local c = cl(p)
-    local _, decoded = enc.encoded_command(p.command_line)
-    if decoded then c = c .. " " .. decoded:lower() end
-    return any(c, { "amsiutils", "amsiinitfailed", "amsiscanbuffer", "amsicontext", "amsi.dll" })
+    if p.decoded then c = c .. " " .. p.decoded end
+    return F18(c)
   end,
   examples = {
     positive = { X(PS, [[powershell -c "[Ref].Assembly.GetType('System.Management.Automation.AmsiUtils').GetField('amsiInitFailed','NonPublic,Static').SetValue($null,$true)"]]) },
@@ -667,10 +659,9 @@ rules.define {
   falsepositives = { "Scripts loading embedded helper assemblies" },
   match = function(p)
     local c = cl(p)
-    local _, decoded = enc.encoded_command(p.command_line)
-    if decoded then c = c .. " " .. decoded:lower() end
+    if p.decoded then c = c .. " " .. p.decoded end
     return (c:find("assembly]::load", 1, true) or c:find("assembly]::unsafeloadfrom", 1, true))
-      and any(c, { "frombase64string", "downloaddata", "readallbytes", "invoke" })
+      and F19(c)
   end,
   examples = {
     positive = { X(PS, [[powershell -c "[System.Reflection.Assembly]::Load([Convert]::FromBase64String($b)).EntryPoint.Invoke($null,$null)"]]) },

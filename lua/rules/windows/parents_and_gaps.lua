@@ -3,7 +3,7 @@
 local rules = require "etwlua.rules"
 local m = require "etwlua.match"
 
-local function cl(p) return (p.command_line or ""):lower() end
+local function cl(p) return p.cl end
 local S32 = [[C:\Windows\System32\]]
 local function X(name, command_line, parent, extra)
   local t = { image = name:find("\\", 1, true) and name or S32 .. name, command_line = command_line,

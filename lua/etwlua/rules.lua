@@ -36,7 +36,7 @@ local selecting = next(only) ~= nil
 local allowed = {
   id = true, platform = true, title = true, description = true, severity = true, technique = true,
   references = true, falsepositives = true, match = true, examples = true, logsource = true, author = true,
-  status = true, tags = true,
+  status = true, tags = true, names = true,
 }
 local required = { "id", "platform", "title", "description", "severity", "technique", "match", "examples" }
 local severities = { informational = true, low = true, medium = true, high = true, critical = true }
@@ -93,6 +93,18 @@ function M.define(r)
     if not seen then r.references[#r.references + 1] = url end
   end
   r.falsepositives = r.falsepositives or {}
+  if r.names ~= nil then
+    -- the image file names the rule can match: the engine runs it only on starts of these
+    if r.logsource ~= "process_creation" or type(r.names) ~= "table" or #r.names == 0 then
+      error("rule " .. r.id .. ": names must be a non-empty list of image file names (process_creation only)", 2)
+    end
+    local set = {}
+    for _, n in ipairs(r.names) do
+      if type(n) ~= "string" then error("rule " .. r.id .. ": names must be strings", 2) end
+      set[n:lower()] = true
+    end
+    r.names = set
+  end
   if type(r.examples) ~= "table" then error("rule " .. r.id .. ": examples must be a table", 2) end
   r.examples.positive = r.examples.positive or {}
   r.examples.negative = r.examples.negative or {}
@@ -155,12 +167,14 @@ local pmeta = {
         or cmdline.windows(p.command_line or "")
       rawset(p, "args", a)
       return a
-    elseif k == "decoded" then
-      -- PowerShell's -EncodedCommand decoded and lower-cased once (false when there is none)
-      local _, text = enc.encoded_command(rawget(p, "command_line"))
-      local d = text and text:lower() or false
-      rawset(p, "decoded", d)
-      return d
+    elseif k == "decoded" or k == "decoded_text" or k == "encoded" then
+      -- PowerShell's -EncodedCommand, found and decoded once per start: encoded is the base64 (false when
+      -- there is none), decoded_text its decoding, decoded the same lower-cased (false when absent)
+      local b64, text = enc.encoded_command(rawget(p, "command_line"))
+      rawset(p, "encoded", b64 or false)
+      rawset(p, "decoded_text", text or false)
+      rawset(p, "decoded", text and text:lower() or false)
+      return rawget(p, k)
     elseif k == "cl" then
       -- the lower-cased command line ("" when absent), computed once for every rule that reads it
       local c = (rawget(p, "command_line") or ""):lower()
@@ -448,8 +462,27 @@ M.logsources = {
   dns_query = { fields = { "query_name", "image", "pid" }, platforms = { windows = { sysmon(22, L.dns_query) } } },
 }
 
+-- The rules of a list that can match a process of this name, in their
+-- order: rules with `names` run only on those images.  Cached per name
+-- (bounded), so a start pays one table lookup, not a call per gated rule.
+local function select_rules(list, name)
+  local sel = list.by_name[name]
+  if sel then return sel end
+  sel = {}
+  for k = 1, #list do
+    local r = list[k]
+    if not r.names or r.names[name] then sel[#sel + 1] = r end
+  end
+  if list.cached < 4096 then
+    list.by_name[name] = sel
+    list.cached = list.cached + 1
+  end
+  return sel
+end
+
 local function run(p, ev, list)
   local fields = M.logsources[p.source or "process_creation"].fields
+  if list.gated then list = select_rules(list, p.name or "") end
   for k = 1, #list do
     local r = list[k]
     local ok, hit, msg = pcall(r.match, p)
@@ -478,7 +511,7 @@ register = function(r)
   local feeds = src.platforms[r.platform]
   local list = active[feeds]
   if not list then
-    list = {}
+    list = { by_name = {}, cached = 0 }
     active[feeds] = list
     for _, f in ipairs(feeds) do
       local norm = f.norm
@@ -486,6 +519,8 @@ register = function(r)
     end
   end
   list[#list + 1] = r
+  if r.names then list.gated = true end
+  list.by_name, list.cached = {}, 0
 end
 
 -- ---- examples and the self-test ------------------------------------------

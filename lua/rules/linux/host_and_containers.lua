@@ -36,6 +36,7 @@ end
 
 rules.define {
   id = "lnx.ptrace_attach_tool", platform = "linux", severity = "medium",
+  names = { "gdb", "strace", "ltrace", "gcore" },
   title = "Debugger or tracer attached to a running process",
   description = "gdb -p, strace -p or ltrace -p attach with ptrace to read or change another process (credential "
     .. "theft from sshd or a browser, code injection). A syscalls:sys_enter_ptrace tracepoint would also catch "
@@ -169,6 +170,7 @@ rules.define {
 
 rules.define {
   id = "lnx.docker_privileged_or_host_mount", platform = "linux", severity = "high",
+  names = { "docker", "podman", "nerdctl", "ctr" },
   title = "Container started privileged, with the host root or the Docker socket",
   description = "docker/podman run --privileged, -v /:/host, the docker.sock mounted inside, or --pid=host give the "
     .. "container full control of the host.",
@@ -212,6 +214,7 @@ rules.define {
 
 rules.define {
   id = "lnx.security_tooling_disabled", platform = "linux", severity = "high",
+  names = { "auditctl", "setenforce", "aa-teardown", "ufw", "iptables", "ip6tables", "nft", "systemctl", "service" },
   title = "auditd, SELinux, AppArmor or the firewall switched off",
   description = "auditctl -D/-e 0, stopping auditd, setenforce 0, aa-teardown, ufw disable, iptables -F or stopping "
     .. "firewalld remove the host's defences and audit trail.",
@@ -242,6 +245,7 @@ rules.define {
 
 rules.define {
   id = "lnx.socat_or_ssh_tunnel_shell", platform = "linux", severity = "high",
+  names = { "socat", "ssh" },
   title = "socat shell or reverse SSH tunnel",
   description = "socat exec:/system: to a TCP peer hands out a shell; ssh -R with -N (no command) from a server "
     .. "exposes internal ports to an outside host.",
@@ -282,6 +286,7 @@ rules.define {
 
 rules.define {
   id = "lnx.sudo_exploit_shapes", platform = "linux", severity = "critical",
+  names = { "sudo", "sudoedit", "pkexec" },
   title = "sudo or pkexec exploitation shapes",
   description = "sudo -u#-1 (CVE-2019-14287), sudoedit -s ending in a backslash (Baron Samedit) and pkexec with an "
     .. "empty argument list (PwnKit) escalate to root.",

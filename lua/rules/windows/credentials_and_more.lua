@@ -66,6 +66,7 @@ rules.define {
 local hives = { ["hklm\\sam"] = true, ["hklm\\security"] = true, ["hklm\\system"] = true }
 rules.define {
   id = "win.registry_hive_saved", platform = "windows", severity = "high",
+  names = { "reg.exe" },
   title = "SAM, SECURITY or SYSTEM hive saved to a file",
   description = "reg save of SAM/SECURITY/SYSTEM gives offline access to local hashes and LSA secrets.",
   technique = { "T1003.002", "T1003.004" },
@@ -112,6 +113,7 @@ rules.define {
 local system_user = m.wildcards { "*\\system", "system", "s-1-5-18", "*\\système", "*\\sistema" }
 rules.define {
   id = "win.whoami_as_system", platform = "windows", severity = "high",
+  names = { "whoami.exe" },
   title = "whoami run as SYSTEM",
   description = "Right after a privilege escalation, attackers check who they are; services never need to.",
   technique = { "T1033" },
@@ -146,6 +148,7 @@ rules.define {
 
 rules.define {
   id = "win.privileged_group_discovery", platform = "windows", severity = "low",
+  names = { "net.exe", "net1.exe" },
   title = "Privileged domain groups listed",
   description = "net group \"Domain Admins\" /domain and similar show whom to target.",
   technique = { "T1069.002" },
@@ -166,6 +169,7 @@ local bad_task = m.wildcards { "*powershell*", "*cmd*/c*", "*http*", "*\\appdata
                                "*mshta*", "*rundll32*", "*regsvr32*", "*wscript*", "*cscript*" }
 rules.define {
   id = "win.schtasks_suspicious_create", platform = "windows", severity = "high",
+  names = { "schtasks.exe" },
   title = "Scheduled task created to run a shell, script or user-folder binary",
   description = "schtasks /create with /tr pointing at PowerShell, cmd, a URL or a user-writable folder is a "
     .. "persistence and lateral-movement staple.",
@@ -189,6 +193,7 @@ rules.define {
 
 rules.define {
   id = "win.service_created_suspicious", platform = "windows", severity = "high",
+  names = { "sc.exe" },
   title = "Service created to run a shell or a user-folder binary",
   description = "sc create/config with binPath= pointing at cmd, PowerShell or a user-writable folder installs "
     .. "persistence or a one-shot SYSTEM command.",
@@ -234,6 +239,7 @@ rules.define {
 
 rules.define {
   id = "win.account_created_or_elevated", platform = "windows", severity = "high",
+  names = { "net.exe", "net1.exe" },
   title = "Local account created or added to Administrators",
   description = "net user /add and net localgroup administrators /add create a foothold account.",
   technique = { "T1136.001", "T1098" },

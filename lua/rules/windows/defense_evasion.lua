@@ -7,6 +7,7 @@ local url = "https?://"
 
 rules.define {
   id = "win.certutil_download", platform = "windows", severity = "high",
+  names = { "certutil.exe" },
   title = "certutil downloads a file",
   description = "certutil -urlcache/-verifyctl with a URL fetches payloads with a signed Microsoft binary.",
   technique = { "T1105", "T1218" },
@@ -27,6 +28,7 @@ rules.define {
 
 rules.define {
   id = "win.certutil_decode", platform = "windows", severity = "medium",
+  names = { "certutil.exe" },
   title = "certutil decodes a file",
   description = "certutil -decode/-decodehex turns a base64 or hex text file back into a binary.",
   technique = { "T1140" },
@@ -42,6 +44,7 @@ rules.define {
 
 rules.define {
   id = "win.bitsadmin_transfer", platform = "windows", severity = "medium",
+  names = { "bitsadmin.exe" },
   title = "bitsadmin downloads a file",
   description = "bitsadmin /transfer or /addfile with a URL uses BITS to fetch payloads.",
   technique = { "T1197", "T1105" },
@@ -60,6 +63,7 @@ rules.define {
 
 rules.define {
   id = "win.mshta_remote_or_inline", platform = "windows", severity = "high",
+  names = { "mshta.exe" },
   title = "mshta runs remote or inline script",
   description = "mshta with a URL, or with javascript:/vbscript: inline code, executes HTA payloads.",
   technique = { "T1218.005" },
@@ -79,6 +83,7 @@ rules.define {
 
 rules.define {
   id = "win.rundll32_no_arguments", platform = "windows", severity = "high",
+  names = { "rundll32.exe" },
   title = "rundll32 without arguments",
   description = "rundll32.exe started with no DLL is a classic injection host (Cobalt Strike's default spawnto).",
   technique = { "T1218.011", "T1055" },
@@ -186,6 +191,7 @@ local lsass_parent = m.set { "wininit.exe" }
 local svchost_parent = m.set { "services.exe", "msmpeng.exe", "svchost.exe" }
 rules.define {
   id = "win.svchost_wrong_parent", platform = "windows", severity = "high",
+  names = { "svchost.exe" },
   title = "svchost.exe with an unexpected parent",
   description = "svchost is started by services.exe; another parent means a fake or injected service host.",
   technique = { "T1036.005", "T1055" },
@@ -201,6 +207,7 @@ rules.define {
 
 rules.define {
   id = "win.lsass_wrong_parent", platform = "windows", severity = "critical",
+  names = { "lsass.exe" },
   title = "lsass.exe with an unexpected parent",
   description = "Only wininit.exe starts lsass; any other parent is a fake LSASS, often a credential harvester.",
   technique = { "T1036.005", "T1003" },
@@ -263,6 +270,7 @@ rules.define {
 
 rules.define {
   id = "win.cmstp_inf", platform = "windows", severity = "high",
+  names = { "cmstp.exe" },
   title = "cmstp installs a connection profile silently",
   description = "cmstp /s /ni with an .inf runs commands from the profile and can bypass UAC.",
   technique = { "T1218.003" },

@@ -60,6 +60,7 @@ rules.define {
 
 rules.define {
   id = "win.backup_catalog_or_usn_destroyed", platform = "windows", severity = "high",
+  names = { "wbadmin.exe", "fsutil.exe", "cipher.exe", "diskshadow.exe" },
   title = "Backups, USN journal or free space wiped",
   description = "wbadmin delete backup, fsutil usn deletejournal, cipher /w and diskshadow delete shadows destroy "
     .. "recovery data and traces.",
@@ -81,6 +82,7 @@ rules.define {
 
 rules.define {
   id = "win.security_services_stopped", platform = "windows", severity = "high",
+  names = { "net.exe", "net1.exe", "sc.exe", "taskkill.exe" },
   title = "Security, backup or database services stopped in bulk",
   description = "net stop, sc stop and taskkill aimed at Defender, VSS, backup or SQL services is ransomware "
     .. "preparing to encrypt.",
@@ -121,6 +123,7 @@ rules.define {
 
 rules.define {
   id = "win.icacls_grant_everyone_recursive", platform = "windows", severity = "medium",
+  names = { "icacls.exe" },
   title = "Full control granted to Everyone recursively",
   description = "icacls PATH /grant Everyone:F /T is ransomware opening every file before encrypting it.",
   technique = { "T1222.001" },
@@ -291,6 +294,7 @@ rules.define {
 
 rules.define {
   id = "win.msiexec_remote_package", platform = "windows", severity = "high",
+  names = { "msiexec.exe" },
   title = "msiexec installs a package from a URL",
   description = "msiexec /i or /q with an http(s) URL installs and runs remote code with a signed binary.",
   technique = { "T1218.007" },
@@ -304,6 +308,7 @@ rules.define {
 
 rules.define {
   id = "win.odbcconf_regsvr", platform = "windows", severity = "high",
+  names = { "odbcconf.exe" },
   title = "odbcconf loads a DLL",
   description = "odbcconf /a {regsvr DLL} or -f file.rsp runs DllRegisterServer of any DLL under a signed binary.",
   technique = { "T1218.008" },
@@ -320,6 +325,7 @@ rules.define {
 
 rules.define {
   id = "win.indirect_command_execution", platform = "windows", severity = "medium",
+  names = { "forfiles.exe", "pcalua.exe", "conhost.exe", "scriptrunner.exe", "vshadow.exe" },
   title = "Command run through forfiles, pcalua, conhost or scriptrunner",
   description = "forfiles /c, pcalua -a, conhost --headless and scriptrunner -appvscript start programs with a "
     .. "signed parent, breaking parent-based detections.",
@@ -376,6 +382,7 @@ rules.define {
 
 rules.define {
   id = "win.rundll32_proxy_exports", platform = "windows", severity = "high",
+  names = { "rundll32.exe" },
   title = "rundll32 runs a program through a proxy export",
   description = "url.dll OpenURL/FileProtocolHandler, shell32 ShellExec_RunDLL, advpack/ieadvpack "
     .. "LaunchINFSection, zipfldr RouteTheCall, pcwutl LaunchApplication and setupapi InstallHDInfSection start "
@@ -401,6 +408,7 @@ local writable = m.wildcards { "*\\users\\*", "*\\programdata\\*", "*\\progra~3\
                                "*\\temp\\*", "*\\perflogs\\*", "\\\\*" }
 rules.define {
   id = "win.rundll32_regsvr32_user_dll", platform = "windows", severity = "medium",
+  names = { "rundll32.exe", "regsvr32.exe" },
   title = "rundll32 or regsvr32 loads a DLL from a user-writable folder or a share",
   description = "Payload DLLs dropped in Users, ProgramData, Temp or fetched from a UNC path are run with "
     .. "rundll32/regsvr32 to hide behind a signed process.",
@@ -429,6 +437,7 @@ rules.define {
 
 rules.define {
   id = "win.lolbin_download_misc", platform = "windows", severity = "high",
+  names = { "mpcmdrun.exe", "desktopimgdownldr.exe", "certreq.exe", "expand.exe", "extrac32.exe", "esentutl.exe", "finger.exe", "hh.exe", "cmdl32.exe" },
   title = "Signed binary downloads a file",
   description = "MpCmdRun -DownloadFile, desktopimgdownldr /lockscreenurl, certreq -Post, esentutl from a share, "
     .. "expand/extrac32 from a share, finger and hh with URLs fetch payloads with Microsoft binaries.",
@@ -455,6 +464,7 @@ rules.define {
 
 rules.define {
   id = "win.msdt_or_wuauclt_proxy", platform = "windows", severity = "high",
+  names = { "msdt.exe", "wuauclt.exe" },
   title = "msdt (Follina) or wuauclt loads attacker code",
   description = "msdt with IT_BrowseForFile/PCWDiagnostic and wuauclt /UpdateDeploymentProvider DLL "
     .. "/RunHandlerComServer run code through signed Windows binaries.",
@@ -474,6 +484,7 @@ rules.define {
 
 rules.define {
   id = "win.msxsl_or_ieexec", platform = "windows", severity = "high",
+  names = { "msxsl.exe", "ieexec.exe", "presentationhost.exe" },
   title = "msxsl, IEExec or PresentationHost runs remote or user code",
   description = "msxsl.exe runs script in XSL; IEExec and PresentationHost run .NET code from a URL.",
   technique = { "T1220", "T1218" },
@@ -591,6 +602,7 @@ rules.define {
   falsepositives = { "Batch files escaping shell metacharacters (they escape > | &, not letters)" },
   match = function(p)
     local c = cl(p)
+    if not c:find("[%^\"]") then return false end
     local _, carets = c:gsub("%a%^%a", "")
     local _, quotes = c:gsub("%a\"%a", "")
     local joined = c:gsub("%^", ""):gsub("\"", "")

@@ -24,6 +24,7 @@ local uac_hosts = m.set { "consent.exe", "dllhost.exe", "mmc.exe", "werfault.exe
                           "perfmon.exe", "recdisc.exe", "migwiz.exe", "sysprep.exe", "[1]consent.exe" }
 rules.define {
   id = "win.elevated_shell_from_uac_host", platform = "windows", severity = "high",
+  names = { "cmd.exe", "powershell.exe", "pwsh.exe" },
   title = "Elevated shell started by an auto-elevating Windows binary",
   description = "consent, dllhost (COM elevation), mmc, WerFault, dism, taskmgr, clipup... starting cmd or "
     .. "PowerShell at high integrity is a UAC bypass (UACME and friends) handing out an elevated shell.",
@@ -47,6 +48,7 @@ local odd_parents = m.set { "hh.exe", "wuauclt.exe", "ftp.exe", "iexplore.exe", 
                             "regsvr32.exe", "odbcconf.exe", "msiexec.exe" }
 rules.define {
   id = "win.shell_from_unusual_parent", platform = "windows", severity = "high",
+  names = { "cmd.exe", "powershell.exe", "pwsh.exe" },
   title = "Shell started by a program that has no reason to start one",
   description = "cmd or PowerShell under Compiled HTML Help, wuauclt, ftp, Internet Explorer, WinRM's winrshost, "
     .. "smss, winlogon, mshta, regsvr32 or the WMI script host is exploitation or proxy execution.",
@@ -70,6 +72,7 @@ rules.define {
 
 rules.define {
   id = "win.installer_temp_binary_spawns_shell", platform = "windows", severity = "high",
+  names = { "cmd.exe", "powershell.exe", "pwsh.exe" },
   title = "Windows Installer custom-action binary starts a shell",
   description = "C:\\Windows\\Installer\\MSI*.tmp starting cmd or PowerShell is a malicious MSI's payload "
     .. "(msfvenom -f msi, AppLocker bypasses).",
@@ -88,6 +91,7 @@ rules.define {
 
 rules.define {
   id = "win.wmi_script_consumer_host", platform = "windows", severity = "high",
+  names = { "scrcons.exe" },
   title = "WMI ActiveScript consumer host started",
   description = "scrcons.exe only runs when an ActiveScriptEventConsumer fires: VBScript or JScript persistence "
     .. "in WMI.",
@@ -103,6 +107,7 @@ rules.define {
 
 rules.define {
   id = "win.mshta_dcom_embedding", platform = "windows", severity = "high",
+  names = { "mshta.exe" },
   title = "mshta started through DCOM",
   description = "mshta.exe -Embedding under svchost is the HTA application object activated remotely "
     .. "(LethalHTA lateral movement).",
@@ -206,6 +211,7 @@ rules.define {
 
 rules.define {
   id = "win.attrib_hides_executable", platform = "windows", severity = "medium",
+  names = { "attrib.exe" },
   title = "attrib hides an executable or script",
   description = "attrib +h (+s) on .exe, .dll, .ps1 or .bat files hides dropped tools from Explorer and dir.",
   technique = { "T1564.001" },
@@ -223,6 +229,7 @@ rules.define {
 
 rules.define {
   id = "win.script_host_odd_extension", platform = "windows", severity = "high",
+  names = { "wscript.exe", "cscript.exe" },
   title = "Script host runs a file with a non-script extension or an alternate data stream",
   description = "wscript /E:vbs icon.ico, cscript //E:jscript x.txt or a script in an ADS (file:stream.vbs) hide "
     .. "scripts behind harmless names.",
@@ -242,6 +249,7 @@ rules.define {
 
 rules.define {
   id = "win.explorer_root_proxy", platform = "windows", severity = "medium",
+  names = { "explorer.exe" },
   title = "explorer.exe used to start a program (/root)",
   description = "explorer.exe /root,\"C:\\...\\x.exe\" starts the program with explorer as its parent, breaking "
     .. "process-tree detections.",
@@ -259,6 +267,7 @@ rules.define {
 
 rules.define {
   id = "win.wusa_extract_to_protected_dir", platform = "windows", severity = "high",
+  names = { "wusa.exe", "makecab.exe" },
   title = "wusa or expand extracts into a Windows folder",
   description = "wusa /extract:C:\\Windows (or makecab of a manifest) plants files in protected folders without a "
     .. "prompt: a classic UAC-bypass step.",

@@ -150,6 +150,7 @@ rules.define {
 
 rules.define {
   id = "win.impacket_atexec_shell", platform = "windows", severity = "high",
+  names = { "cmd.exe" },
   title = "Impacket atexec command shape",
   description = "atexec registers a task running cmd.exe /C CMD > %windir%\\Temp\\<8 letters>.tmp 2>&1 and reads the "
     .. "file back over SMB.",
@@ -169,6 +170,7 @@ rules.define {
 
 rules.define {
   id = "win.services_spawns_shell_redirect", platform = "windows", severity = "high",
+  names = { "cmd.exe", "powershell.exe" },
   title = "Service control manager starts a shell with redirected output",
   description = "A service whose binary is cmd.exe /c ... > file is remote execution (PsExec clones, smbexec, "
     .. "Metasploit psexec), not a real service.",
@@ -191,6 +193,7 @@ rules.define {
 
 rules.define {
   id = "win.schtasks_remote", platform = "windows", severity = "medium",
+  names = { "schtasks.exe" },
   title = "Scheduled task created or run on a remote host",
   description = "schtasks /create or /run with /s HOST executes on another machine (lateral movement).",
   technique = { "T1053.005", "T1021" },
@@ -211,6 +214,7 @@ rules.define {
 
 rules.define {
   id = "win.sc_remote_service", platform = "windows", severity = "high",
+  names = { "sc.exe" },
   title = "Service created or reconfigured on a remote host",
   description = "sc \\\\HOST create/config binPath= runs a command as SYSTEM on another machine.",
   technique = { "T1021.002", "T1569.002", "T1543.003" },
@@ -268,6 +272,7 @@ rules.define {
 
 rules.define {
   id = "win.wmiprvse_spawns_lolbin", platform = "windows", severity = "high",
+  names = { "rundll32.exe", "regsvr32.exe", "mshta.exe", "wscript.exe", "cscript.exe", "msbuild.exe", "certutil.exe", "bitsadmin.exe" },
   title = "WMI provider host starts a script host or LOLBin",
   description = "WmiPrvSE.exe starting rundll32, regsvr32, mshta, scripts or msbuild is WMI-based execution "
     .. "(Win32_Process Create, event consumers).",
@@ -318,6 +323,7 @@ rules.define {
 
 rules.define {
   id = "win.accessibility_spawns_shell", platform = "windows", severity = "critical",
+  names = { "cmd.exe", "powershell.exe", "pwsh.exe" },
   title = "Accessibility tool starts a shell",
   description = "sethc, utilman or osk starting cmd or PowerShell is the backdoor of an IFEO or binary swap at work.",
   technique = { "T1546.008" },
@@ -427,6 +433,7 @@ rules.define {
 
 rules.define {
   id = "win.service_binpath_changed", platform = "windows", severity = "high",
+  names = { "sc.exe" },
   title = "Existing service pointed at a shell or a user folder",
   description = "sc config SVC binpath= cmd/powershell/a user-writable path hijacks a service to run as SYSTEM.",
   technique = { "T1543.003", "T1574.011" },
@@ -496,6 +503,7 @@ rules.define {
 
 rules.define {
   id = "win.hidden_or_guest_account", platform = "windows", severity = "high",
+  names = { "net.exe", "net1.exe" },
   title = "Hidden ($) account created or Guest account enabled",
   description = "net user NAME$ /add hides the account from net user; enabling Guest or adding it to a group opens a "
     .. "password-less way in.",
@@ -516,6 +524,7 @@ rules.define {
 
 rules.define {
   id = "win.sdbinst_shim", platform = "windows", severity = "high",
+  names = { "sdbinst.exe" },
   title = "Application shim database installed",
   description = "sdbinst installs a shim database that can inject DLLs or redirect programs at every start.",
   technique = { "T1546.011" },
@@ -553,6 +562,7 @@ rules.define {
 
 rules.define {
   id = "win.at_remote_or_interactive", platform = "windows", severity = "medium",
+  names = { "at.exe" },
   title = "Legacy at.exe job scheduled",
   description = "at.exe is deprecated; a job from it (remote with \\\\HOST, or /interactive) is old-school lateral "
     .. "movement or privilege escalation.",

@@ -1,25 +1,34 @@
 -- etwlua.rules: the rule engine behind lua/rules/.
 --
--- Rules describe suspicious events of a log source (process starts by default).
--- handler per process source, each behind a C filter (Sysmon 1, Security
--- 4688, Kernel-Process 1, the kernel logger's Process Start, and etwlua's
--- Linux provider), so only process starts ever enter Lua.  Each start is
--- normalised once into a record `p`, and every selected rule of its
--- platform runs on it.  A rule that throws is reported and skipped; it
--- never stops the others.
+-- A rule reads one log source (process_creation by default; ps_script,
+-- service_install, task_created, log_cleared, registry_set/registry_event,
+-- network_connection, image_load, process_access, create_remote_thread,
+-- pipe_created, file_event, audit_policy, account_change, wmi_event,
+-- share_access, dns_query).  Each source is a set of C filters (provider
+-- and event id) registered when its first enabled rule is defined, at load
+-- time, so events no rule wants never enter Lua.  Each event is normalised
+-- once into a record `p`, and every selected rule of its source and
+-- platform runs on it; process rules with `names` run only on those
+-- images.  A rule that throws is reported and skipped; it never stops the
+-- others.  rules.define validates at load time: unknown keys, severities
+-- outside informational|low|medium|high|critical and malformed ATT&CK ids
+-- are errors.
 --
 --   rules.define {
 --     id = "win.office_spawns_shell", platform = "windows",
 --     title = "...", description = "...", severity = "high",
 --     technique = { "T1204.002" }, references = { "https://..." },
---     falsepositives = { "..." },
+--     falsepositives = { "..." }, logsource = "process_creation",
+--     names = { "cmd.exe" },            -- optional: the images it can match
 --     match = function(p) return bool, message end,
 --     examples = { positive = { {...} }, negative = { {...} } },
 --   }
 --
--- p: platform, image, name (lower-case file name), command_line, args
--- (tokenised on first use), parent_image, parent_name, parent_command_line,
--- user, integrity, original_file_name, cwd, pid, ppid.
+-- Process records: platform, image, name (lower-case file name),
+-- command_line, cl (lower-cased, "" when absent), args (tokenised on first
+-- use), encoded/decoded_text/decoded (-EncodedCommand), parent_image,
+-- parent_name, parent_command_line, user, integrity, original_file_name,
+-- cwd, pid, ppid.  The other sources' fields are in docs/rules.md.
 local etw = require "etw"
 local match = require "etwlua.match"
 local cmdline = require "etwlua.cmdline"

@@ -624,7 +624,9 @@ rules.define {
     positive = { { _id = 13, TargetObject = [[HKU\S-1-5-21-1-2-3-1000_Classes\CLSID\{BCDE0395-E52F-467C-8E3D-C4579291692E}\InprocServer32\(Default)]],
                    Details = [[C:\Users\a\AppData\Roaming\x.dll]] } },
     negative = { { _id = 13, TargetObject = [[HKLM\SOFTWARE\Classes\CLSID\{0000}\InprocServer32\(Default)]],
-                   Details = [[C:\Windows\System32\x.dll]] } },
+                   Details = [[C:\Windows\System32\x.dll]] },
+                 { _id = 12, EventType = "CreateKey", Image = [[C:\Users\a\AppData\Local\Microsoft\OneDrive\19.002.0107.0005\FileSyncConfig.exe]],
+                   TargetObject = [[HKU\S-1-5-21-1-2-3-1104_Classes\CLSID\{A0396A93-DC06-4AEF-BEE9-95FFCCAEF20E}\InprocServer32]] } },
   },
 }
 

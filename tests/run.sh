@@ -71,6 +71,9 @@ done
 suite rules-examples build/bin/release/etwlua test
 suite lua-helpers build/bin/release/etwlua --no-rules -r /dev/null tests/lua/helpers.lua
 suite rules-report python3 tests/rules/report.py build/bin/release/etwlua --check tests/rules/evtx-attack-samples.md
+# the OTRF captures: converted once into a cache outside the tree (slow the
+# first time), skipped without ../shared
+suite otrf-report python3 tests/rules/otrf.py build/bin/release/etwlua --check tests/rules/otrf.md
 
 # the layout: the library exports only the public header's functions; the
 # counts the README and docs/ state are the tree's

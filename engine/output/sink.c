@@ -153,6 +153,8 @@ static void *writer(void *arg)
             failing = 1;
             if (atomic_load(&s->abort)) break;
             /* wait out the backoff, unless close runs out of time */
+            /* a batch that made progress (a partial send) waits the least */
+            if (done) backoff = BACKOFF_FIRST_MS;
             pthread_mutex_lock(&s->mu);
             {
                 struct timespec ts;
@@ -191,8 +193,6 @@ static void *writer(void *arg)
 etwl_status etwl_sink_open(const char *spec, const etwl_sink_opts *o, etwl_sink **out, etwl_error *err)
 {
     const etwl_sink_kind *k = NULL;
-    etwl_sink *s;
-    etwl_status st;
     int i;
     *out = NULL;
     for (i = 0; etwl_sink_kinds[i]; i++)
@@ -206,6 +206,15 @@ etwl_status etwl_sink_open(const char *spec, const etwl_sink_opts *o, etwl_sink 
                               "http(s)://URL, kafka://BROKERS/TOPIC or - (stdout)",
                               spec);
     if (k->unbuilt) return etwl_error_set(err, ETWL_ENOTSUP, "-o %s: %s", spec, k->unbuilt);
+    return etwl_sink_open_kind(k, spec, o, out, err);
+}
+
+etwl_status etwl_sink_open_kind(const etwl_sink_kind *k, const char *spec, const etwl_sink_opts *o, etwl_sink **out,
+                                etwl_error *err)
+{
+    etwl_sink *s;
+    etwl_status st;
+    *out = NULL;
     s = calloc(1, sizeof *s);
     if (!s || !(s->spec = strdup(spec))) {
         free(s);

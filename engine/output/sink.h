@@ -84,6 +84,9 @@ typedef struct etwl_sink_stats {
 
 /* "-" and "stdout" are not sinks: the caller writes stdout itself. */
 etwl_status etwl_sink_open(const char *spec, const etwl_sink_opts *o, etwl_sink **out, etwl_error *err);
+/* As etwl_sink_open, with the kind given (the tests' fake kinds). */
+etwl_status etwl_sink_open_kind(const etwl_sink_kind *k, const char *spec, const etwl_sink_opts *o, etwl_sink **out,
+                                etwl_error *err);
 /* Never blocks: 1 queued, 0 dropped (counted). */
 int etwl_sink_push(etwl_sink *s, const char *line, size_t n, const etwl_sink_meta *m);
 /* As push, but waits for room (for the benchmark's maximum rate only). */

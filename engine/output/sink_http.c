@@ -66,10 +66,13 @@ static int strip_format(char *url)
             else if (vl == 3 && strncmp(p + 7, "hec", 3) == 0) form = F_HEC;
             else return -2;
             /* remove "format=..&" or "[?&]format=.." */
-            if (amp) memmove(p, amp + 1, strlen(amp + 1) + 1);
-            else if (p == q + 1) *q = 0;
+            if (amp) {
+                memmove(p, amp + 1, strlen(amp + 1) + 1);
+                continue;
+            }
+            if (p == q + 1) *q = 0;
             else p[-1] = 0;
-            continue;
+            break;
         }
         p = amp ? amp + 1 : end;
     }
@@ -128,6 +131,8 @@ static etwl_status http_open(etwl_sink *self, const char *spec, const etwl_sink_
     }
     h->headers = curl_slist_append(NULL, form == F_ES ? "Content-Type: application/x-ndjson"
                                                       : "Content-Type: application/json");
+    /* no "Expect: 100-continue" round trip before each batch */
+    h->headers = curl_slist_append(h->headers, "Expect:");
     if (auth && *auth) {
         etwl_buf a;
         etwl_buf_init(&a);

@@ -28,7 +28,7 @@ typedef struct run {
     int nrule_files;
     etwl_session *s;
     uint64_t events, lost_reported;
-    etwl_te *te; /* --format traceevent */
+    etwl_te *te;        /* --format traceevent */
     etwl_outputs *outs; /* -o: NULL without */
     time_t last_check;
 } run;

@@ -150,12 +150,13 @@ void etwl_outputs_check(etwl_outputs *x)
         etwl_time_format(etwl_time_from_unix_ns((int64_t)now.tv_sec * 1000000000 + now.tv_nsec), ts);
         snprintf(msg, sizeof msg, "%llu alerts dropped so far by output %s (its queue was full)",
                  (unsigned long long)st.dropped, d.spec);
-        a = (etwl_alert){ts,   "etwlua.output_dropped", 21, "An output dropped alerts", 24, "high", msg, strlen(msg),
-                         NULL, NULL, dropped_fields, &d};
+        a = (etwl_alert){
+            ts,   "etwlua.output_dropped", 21, "An output dropped alerts", 24, "high", msg, strlen(msg), NULL,
+            NULL, dropped_fields,          &d};
         if (x->n > 1 || x->to_stdout) {
             route(x, &a, i);
             fflush(stdout); /* rare, and a reader waits for it */
-        } else { /* no other output to tell: stderr, never silence */
+        } else {            /* no other output to tell: stderr, never silence */
             etwl_buf_reset(&x->text);
             etwl_alert_write(&x->text, &a, 0);
             if (!x->text.oom) fprintf(stderr, "etwlua: %s\n", x->text.data);
@@ -174,8 +175,8 @@ int etwl_outputs_close(etwl_outputs *x, int stats)
         char *spec = strdup(etwl_sink_spec(x->sinks[i]));
         left = etwl_sink_close(x->sinks[i], &st);
         if (left)
-            fprintf(stderr, "etwlua: output %s: %llu alert(s) not delivered by the flush deadline\n",
-                    spec ? spec : "?", (unsigned long long)left);
+            fprintf(stderr, "etwlua: output %s: %llu alert(s) not delivered by the flush deadline\n", spec ? spec : "?",
+                    (unsigned long long)left);
         if (st.dropped)
             fprintf(stderr, "etwlua: output %s: %llu alert(s) dropped\n", spec ? spec : "?",
                     (unsigned long long)st.dropped);

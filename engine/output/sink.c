@@ -310,10 +310,7 @@ static int push(etwl_sink *s, const char *line, size_t n, const etwl_sink_meta *
     return 1;
 }
 
-int etwl_sink_push(etwl_sink *s, const char *line, size_t n, const etwl_sink_meta *m)
-{
-    return push(s, line, n, m, 0);
-}
+int etwl_sink_push(etwl_sink *s, const char *line, size_t n, const etwl_sink_meta *m) { return push(s, line, n, m, 0); }
 
 int etwl_sink_push_wait(etwl_sink *s, const char *line, size_t n, const etwl_sink_meta *m)
 {

@@ -37,8 +37,8 @@ typedef struct etwl_sink_rec {
     size_t len;
     char *rule, *host;
     size_t rule_len, host_len;
-    int sev;            /* 0 info .. 4 critical */
-    char time[32];      /* RFC 3339 */
+    int sev;       /* 0 info .. 4 critical */
+    char time[32]; /* RFC 3339 */
     char data[];
 } etwl_sink_rec;
 

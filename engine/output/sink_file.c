@@ -21,8 +21,7 @@ static int file_claims(const char *s) { return strncmp(s, "file:", 5) == 0; }
 
 static FILE *open_append(const char *path) { return fopen(path, "ab"); }
 
-static etwl_status file_open(etwl_sink *self, const char *spec, const etwl_sink_opts *o, void **state,
-                             etwl_error *err)
+static etwl_status file_open(etwl_sink *self, const char *spec, const etwl_sink_opts *o, void **state, etwl_error *err)
 {
     file_sink *f;
     const char *path = spec + 5;

@@ -79,8 +79,7 @@ static int strip_format(char *url)
     return form;
 }
 
-static etwl_status http_open(etwl_sink *self, const char *spec, const etwl_sink_opts *o, void **state,
-                             etwl_error *err)
+static etwl_status http_open(etwl_sink *self, const char *spec, const etwl_sink_opts *o, void **state, etwl_error *err)
 {
     static int global_done;
     http_sink *h;
@@ -109,8 +108,7 @@ static etwl_status http_open(etwl_sink *self, const char *spec, const etwl_sink_
         if (path && (q ? (size_t)(q - path) : strlen(path)) >= 6 &&
             strncmp((q ? q : path + strlen(path)) - 6, "/_bulk", 6) == 0)
             form = F_ES;
-        else if (path && strstr(path, "/services/collector"))
-            form = F_HEC;
+        else if (path && strstr(path, "/services/collector")) form = F_HEC;
         else {
             free(h->url);
             free(h);
@@ -129,8 +127,8 @@ static etwl_status http_open(etwl_sink *self, const char *spec, const etwl_sink_
         free(h);
         return etwl_error_set(err, ETWL_ENOMEM, "-o %s: libcurl failed to initialise", spec);
     }
-    h->headers = curl_slist_append(NULL, form == F_ES ? "Content-Type: application/x-ndjson"
-                                                      : "Content-Type: application/json");
+    h->headers =
+        curl_slist_append(NULL, form == F_ES ? "Content-Type: application/x-ndjson" : "Content-Type: application/json");
     /* no "Expect: 100-continue" round trip before each batch */
     h->headers = curl_slist_append(h->headers, "Expect:");
     if (auth && *auth) {
@@ -176,8 +174,7 @@ static void put_body(http_sink *h, const etwl_sink_rec *r)
         int64_t t100;
         etwl_buf_puts(&h->body, "{");
         /* FILETIME ticks since 1601 to Unix seconds, with milliseconds */
-        if (r->time[0] && etwl_time_parse(r->time, strlen(r->time), &t100) == ETWL_OK &&
-            t100 >= 116444736000000000LL) {
+        if (r->time[0] && etwl_time_parse(r->time, strlen(r->time), &t100) == ETWL_OK && t100 >= 116444736000000000LL) {
             int64_t ms = (t100 - 116444736000000000LL) / 10000;
             etwl_buf_printf(&h->body, "\"time\":%lld.%03lld,", (long long)(ms / 1000), (long long)(ms % 1000));
         }
@@ -209,10 +206,13 @@ static etwl_status http_send(void *state, etwl_sink_rec *const *recs, size_t n, 
     if (rc != CURLE_OK) return etwl_error_set(err, ETWL_EIO, "POST failed: %s", curl_easy_strerror(rc));
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
     if (code < 200 || code > 299) return etwl_error_set(err, ETWL_EIO, "POST answered HTTP %ld", code);
-    if (h->form == F_ES && !h->warned_items && h->reply.data && memmem(h->reply.data, h->reply.len, "\"errors\":true", 13)) {
+    if (h->form == F_ES && !h->warned_items && h->reply.data &&
+        memmem(h->reply.data, h->reply.len, "\"errors\":true", 13)) {
         h->warned_items = 1;
-        fprintf(stderr, "etwlua: output %s: Elasticsearch refused some alerts of a batch (\"errors\":true); "
-                        "they are not retried (said once)\n", h->url);
+        fprintf(stderr,
+                "etwlua: output %s: Elasticsearch refused some alerts of a batch (\"errors\":true); "
+                "they are not retried (said once)\n",
+                h->url);
     }
     *done = n;
     return ETWL_OK;

@@ -46,8 +46,7 @@ static etwl_status conf_set(rd_kafka_conf_t *c, const char *k, const char *v, co
     return ETWL_OK;
 }
 
-static etwl_status kafka_open(etwl_sink *self, const char *spec, const etwl_sink_opts *o, void **state,
-                              etwl_error *err)
+static etwl_status kafka_open(etwl_sink *self, const char *spec, const etwl_sink_opts *o, void **state, etwl_error *err)
 {
     kafka_sink *k;
     rd_kafka_conf_t *c;

@@ -19,10 +19,9 @@ const etwl_sink_kind etwl_sink_syslog = {
     .name = "syslog", .claims = claims_syslog, .unbuilt = "syslog output is not built into this etwlua (Windows)"};
 const etwl_sink_kind etwl_sink_http = {
     .name = "http", .claims = claims_http, .unbuilt = "HTTP output is not built into this etwlua (it needs libcurl)"};
-const etwl_sink_kind etwl_sink_kafka = {
-    .name = "kafka",
-    .claims = claims_kafka,
-    .unbuilt = "Kafka output is not built into this etwlua (it needs librdkafka)"};
+const etwl_sink_kind etwl_sink_kafka = {.name = "kafka",
+                                        .claims = claims_kafka,
+                                        .unbuilt = "Kafka output is not built into this etwlua (it needs librdkafka)"};
 #endif
 
 const etwl_sink_kind *const etwl_sink_kinds[] = {

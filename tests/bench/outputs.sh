@@ -2,10 +2,10 @@
 # tests/bench/outputs.sh [ETWLUA] [N] - alerts/s per output: file, syslog
 # over UDP and TCP to an rsyslogd started here, Kafka to librdkafka's mock
 # cluster (kafka_mock, built beside etwlua).  Runs `etwlua bench-outputs`,
-# which pushes N typical alerts (about 1.1 KB each) through each output's
+# which pushes N typical alerts (about 830 bytes each, with the event) through each output's
 # queue and writer thread twice: as fast as it delivers (max), and paced at
 # 100,000/s through the ordinary non-blocking push (drops then say whether
-# it keeps up).  Then counts what the receivers got.  Figures are in
+# it keeps up).  Then counts what rsyslogd got.  Figures are in
 # docs/performance.md#outputs.
 set -u
 cd "$(dirname "$0")/../.."
@@ -38,7 +38,7 @@ module(load="imudp" threads="1")
 module(load="imtcp")
 input(type="imudp" address="127.0.0.1" port="$UPORT" rcvbufSize="64m")
 input(type="imtcp" address="127.0.0.1" port="$TPORT")
-template(name="m" type="string" string="%msgid%\n")
+template(name="m" type="string" string="%inputname%\n")
 *.* action(type="omfile" file="$T/received.log" template="m" asyncWriting="on" ioBufferSize="1m" flushOnTXEnd="off")
 CONF
     rsyslogd -n -f "$T/rsyslog.conf" -i "$T/rsyslog.pid" >"$T/rsyslogd.out" 2>&1 &
@@ -48,7 +48,7 @@ CONF
     else echo "rsyslogd did not start: syslog skipped"; fi
 else echo "rsyslogd not installed: syslog skipped"; fi
 if [ -x "$KMOCK" ]; then
-    "$KMOCK" "$T" bench $((2 * N)) 600 >"$T/kmock.out" 2>&1 &
+    "$KMOCK" "$T" bench 0 600 >"$T/kmock.out" 2>&1 &
     KPID=$!
     PIDS="$PIDS $KPID"
     if wait_for 30 test -e "$T/bootstrap"; then specs+=(-o "kafka://$(cat "$T/bootstrap")/bench")
@@ -57,11 +57,10 @@ else echo "$KMOCK not built: kafka skipped"; fi
 
 "$BIN" bench-outputs -n "$N" "${specs[@]}"
 # what the receivers got (UDP loss at a receiver is invisible to the sender)
+received() { [ "$(grep -c imtcp "$T/received.log")" -ge $((2 * N)) ]; }
 if [ -n "${UPORT:-}" ]; then
-    wait_for 60 test "$(wc -l <"$T/received.log")" -ge $((4 * N))
-    echo "rsyslogd received $(wc -l <"$T/received.log") of $((4 * N)) syslog messages (UDP and TCP, both runs)"
+    wait_for 60 received
+    echo "rsyslogd received over UDP $(grep -c imudp "$T/received.log") of $((2 * N)), over TCP $(grep -c imtcp "$T/received.log") of $((2 * N)) (both runs each)"
 fi
-if [ -n "${KPID:-}" ]; then
-    wait_for 120 test "$(wc -l <"$T/consumed")" -ge $((2 * N))
-    echo "the mock cluster's consumer read $(wc -l <"$T/consumed") of $((2 * N)) Kafka messages"
-fi
+# Kafka: "undelivered 0, dropped 0" above means the mock broker acknowledged
+# every message (a delivery report that fails counts as dropped)

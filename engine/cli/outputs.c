@@ -2,6 +2,7 @@
 #include "outputs.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -44,7 +45,12 @@ etwl_status etwl_outputs_open(const etwl_cli_opts *o, int stdout_json, etwl_outp
     so.max_bytes = (size_t)o->out_queue_mb << 20;
     so.flush_seconds = o->out_flush;
     so.insecure = o->out_insecure;
+#ifdef _WIN32
+    /* gethostname needs winsock started; the environment has the name */
+    snprintf(x->hostname, sizeof x->hostname, "%s", getenv("COMPUTERNAME") ? getenv("COMPUTERNAME") : "");
+#else
     if (gethostname(x->hostname, sizeof x->hostname - 1) != 0) x->hostname[0] = 0;
+#endif
     x->hostname_len = strlen(x->hostname);
     for (i = 0; i < o->noutputs; i++) {
         const char *spec = o->outputs[i];

@@ -102,6 +102,15 @@ static void *writer(void *arg)
     size_t max = s->kind->batch ? s->kind->batch : 256;
     etwl_sink_rec **batch = malloc(max * sizeof *batch);
     int failing = 0;
+#ifndef _WIN32
+    {
+        /* signals (Ctrl-C, SIGUSR1) go to the main thread, whose handlers
+         * only set flags; this thread's I/O is never interrupted by them */
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, NULL);
+    }
+#endif
     pthread_mutex_lock(&s->mu);
     for (;;) {
         size_t n, start = 0, i;

@@ -44,6 +44,7 @@ typedef struct syslog_sink {
     etwl_buf buf, msg;
     size_t *ends;
     size_t nends;
+    int probing; /* datagrams: after a failure, one at a time until one is not refused */
 } syslog_sink;
 
 static int syslog_claims(const char *s) { return strncmp(s, "syslog:", 7) == 0; }
@@ -198,11 +199,27 @@ static etwl_status syslog_send(void *state, etwl_sink_rec *const *recs, size_t n
             etwl_buf_reset(&y->buf);
             format(y, &y->buf, recs[i]);
             if (y->buf.oom) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
-            if (send(y->fd, y->buf.data, y->buf.len > UDP_MAX ? UDP_MAX : y->buf.len, MSG_NOSIGNAL) < 0) {
-                if (errno == EMSGSIZE) continue; /* cut to UDP_MAX and still too big for this socket: skip */
+            if (send(y->fd, y->buf.data, y->buf.len > UDP_MAX ? UDP_MAX : y->buf.len, MSG_NOSIGNAL) < 0 &&
+                errno != EMSGSIZE) { /* EMSGSIZE: too big even cut to UDP_MAX for this socket: skipped */
                 etwl_error_set(err, ETWL_EIO, "send failed: %s", strerror(errno));
                 disconnect(y);
+                y->probing = 1;
                 return ETWL_EIO;
+            }
+            /* a refused datagram is reported only by the send after it:
+             * while recovering, the first one waits for a refusal (ICMP
+             * comes back within a round trip), so an outage costs at most
+             * the datagram in flight when it began, not one per retry */
+            if (y->probing) {
+                struct pollfd p = {y->fd, 0, 0};
+                int e = 0;
+                socklen_t el = sizeof e;
+                if (poll(&p, 1, 200) > 0 && (p.revents & POLLERR)) {
+                    getsockopt(y->fd, SOL_SOCKET, SO_ERROR, &e, &el);
+                    disconnect(y);
+                    return etwl_error_set(err, ETWL_EIO, "send failed: %s", strerror(e ? e : ECONNREFUSED));
+                }
+                y->probing = 0;
             }
             (*done)++;
         }

@@ -62,10 +62,9 @@ for cfg in release sanitize; do
     suite "$cfg/etl" bash tests/sources/etl/run.sh "build/bin/$cfg/etwlua"
     # live tracefs sessions: root only; the script says why when it skips
     suite "$cfg/live" bash tests/sources/tracefs/live.sh "build/bin/$cfg/etwlua"
+    # the -o outputs against rsyslogd, an HTTP server and Kafka's mock cluster
+    suite "$cfg/output" bash tests/output/run.sh "build/bin/$cfg/etwlua"
 done
-
-# the -o outputs against rsyslogd, an HTTP server and Kafka's mock cluster
-suite output bash tests/output/run.sh build/bin/release/etwlua
 
 # Lua-level suites: the rules over their own examples, the helpers, and the
 # report over the real attack samples (skipped without ../shared)

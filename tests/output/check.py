@@ -5,6 +5,7 @@
     check.py syslog-fields FILE HOST  RFC 5424 fields as rsyslog parsed them
     check.py es|hec FILE N [AUTH]     the batches' form, N alerts in all
     check.py kafka-keys FILE HOST     every message keyed by the host
+    check.py doc-snippets FILE        the toml and yaml blocks of a doc parse
 
 FORMAT: json (a file of JSON alerts), syslog (rsyslog's
 "MSGID|SEV|APP|HOST|PROCID|TIME|MSG" lines), kafka ("KEY<TAB>PAYLOAD"), es or
@@ -129,6 +130,22 @@ def main():
             key = line.split("\t", 1)[0]
             if key != sys.argv[3]:
                 fail("key %r, expected the host %r" % (key, sys.argv[3]))
+    elif cmd == "doc-snippets":
+        # Vector, Fluent Bit and Filebeat are not Debian packages: their
+        # snippets are at least checked to be well-formed TOML / YAML
+        import tomllib
+        text = open(sys.argv[2], encoding="utf-8").read()
+        blocks = re.findall(r"```(toml|yaml)\n(.*?)```", text, re.S)
+        for kind, body in blocks:
+            if kind == "toml":
+                tomllib.loads(body)
+            else:
+                try:
+                    import yaml
+                except ImportError:
+                    continue
+                yaml.safe_load(body)
+        print(len(blocks))
     else:
         fail("unknown command " + cmd)
 

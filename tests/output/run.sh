@@ -481,5 +481,10 @@ rc=$?
 if [ $rc = 2 ] && has "$D/err" "expected kafka://"; then ok "usage: kafka:// without a topic is exit 2"
 else no "usage: kafka spec (rc=$rc)" "$D/err"; fi
 
+# the fleet snippets of docs/outputs.md (the tools are not Debian packages)
+n=$(python3 "$HERE/check.py" doc-snippets docs/outputs.md 2>"$T/why")
+if [ "${n:-0}" -ge 3 ]; then ok "docs: the $n Vector/Filebeat TOML and YAML snippets of docs/outputs.md parse"
+else no "docs: outputs.md snippets" "$T/why"; fi
+
 echo "output: $pass passed, $fail failed"
 [ $fail = 0 ]

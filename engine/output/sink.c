@@ -39,6 +39,7 @@ struct etwl_sink {
     size_t nrec, nbytes;
     size_t inflight;
     int closing, finished, writer_waiting;
+    struct timespec deadline; /* set with closing */
     atomic_int abort;
     uint64_t queued, delivered, retries, undelivered;
     atomic_uint_least64_t dropped;
@@ -185,7 +186,7 @@ static void *writer(void *arg)
     /* what the kind holds itself (librdkafka's queue) gets what is left of
      * the deadline */
     if (s->closing && s->kind->finish) {
-        long ms = atomic_load(&s->abort) ? 0 : (long)(s->o.flush_seconds * 1000);
+        long ms = atomic_load(&s->abort) ? 0 : ms_until(&s->deadline);
         uint64_t left;
         pthread_mutex_unlock(&s->mu);
         left = s->kind->finish(s->state, ms);
@@ -346,6 +347,7 @@ uint64_t etwl_sink_close(etwl_sink *s, etwl_sink_stats *final)
     if (!s) return 0;
     deadline_in(&deadline, (long)(s->o.flush_seconds * 1000));
     pthread_mutex_lock(&s->mu);
+    s->deadline = deadline;
     s->closing = 1;
     pthread_cond_broadcast(&s->wake);
     while (!s->finished) {

@@ -73,7 +73,9 @@ local function pkg(names)
   return r
 end
 
-local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat libzip zlib"
+-- libcurl and librdkafka: the HTTP and Kafka outputs (engine/output/), Linux
+-- only; the Windows build says they are not built in.
+local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat libzip zlib" .. (WINDOWS and "" or " libcurl rdkafka")
 
 -- dynamic: link Lua and lpeg as shared libraries too (a shared library
 -- cannot take Debian's non-PIC static archives)
@@ -150,6 +152,8 @@ local function engine_sources()
   if WINDOWS then
     -- libevtx, libtracefs and libtraceevent are not cross-built
     excludes { "engine/platform/linux/**", "engine/sources/tracefs/**", "engine/sources/evtx/**" }
+    -- libcurl and librdkafka are not cross-built; syslog needs BSD sockets
+    excludes { "engine/output/sink_http.c", "engine/output/sink_kafka.c", "engine/output/sink_syslog.c" }
     defines { "ETWL_HAVE_LIVE", "ETWL_HAVE_ETL" }
   else
     excludes { "engine/platform/win/**", "engine/sources/etw/**" }
@@ -222,6 +226,16 @@ for _, f in ipairs(os.matchfiles("tests/**/test_*.c")) do
     use_pkg(DEPS .. LIVE_DEPS .. " cmocka")
     if WINDOWS then links(WIN_SYSLIBS) else links { "m", "pthread" } end
   end
+end
+
+-- tests/output/run.sh's Kafka counterpart: librdkafka's mock cluster and a
+-- consumer in one program (Linux: librdkafka is not cross-built).
+if not WINDOWS then
+project "kafka_mock"
+  kind "ConsoleApp"
+  common()
+  files { "tests/output/kafka_mock.c" }
+  use_pkg("rdkafka")
 end
 
 -- The Windows backend's tests: the fake ETW/TDH API (tests/sources/etw/

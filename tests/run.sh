@@ -64,6 +64,8 @@ for cfg in release sanitize; do
     suite "$cfg/evtx-hostile" bash tests/sources/evtx/hostile.sh "build/bin/$cfg/etwlua"
     # live tracefs sessions: root only; the script says why when it skips
     suite "$cfg/live" bash tests/sources/tracefs/live.sh "build/bin/$cfg/etwlua"
+    # the -o outputs against rsyslogd, an HTTP server and Kafka's mock cluster
+    suite "$cfg/output" bash tests/output/run.sh "build/bin/$cfg/etwlua"
 done
 
 # Lua-level suites: the rules over their own examples, the helpers, and the

@@ -12,6 +12,7 @@
 #include "lua/lua_host.h"
 #include "output/alert.h"
 #include "opts.h"
+#include "outputs.h"
 #include "tree.h"
 #include "platform/sys.h"
 #include "output/traceevent/traceevent.h"
@@ -28,7 +29,8 @@ typedef struct run {
     int nrule_files;
     etwl_session *s;
     uint64_t events, lost_reported;
-    etwl_te *te; /* --format traceevent */
+    etwl_te *te;        /* --format traceevent */
+    etwl_outputs *outs; /* -o: NULL without */
     time_t last_check;
 } run;
 
@@ -78,6 +80,11 @@ static void check_losses(run *r, int final)
     l = (loss){&st, total - r->lost_reported};
     a = (etwl_alert){ts,   "etwlua.events_lost", 18, "The session lost events", 23, "high", msg, strlen(msg), NULL,
                      NULL, loss_fields,          &l};
+    r->lost_reported = total;
+    if (r->outs) {
+        etwl_outputs_alert(&a, r->outs);
+        return;
+    }
     etwl_buf_init(&b);
     etwl_alert_write(&b, &a, etwl_alert_form_for(isatty(1)));
     etwl_buf_putc(&b, '\n');
@@ -118,6 +125,7 @@ static etwl_status on_event(etwl_event *ev, void *user)
     if ((++r->events & 4095) == 0 || time(NULL) != r->last_check) {
         r->last_check = time(NULL);
         check_losses(r, 0);
+        etwl_outputs_check(r->outs);
     }
     if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
     if (r->main_job && r->nrule_files == 0) {
@@ -161,6 +169,10 @@ static int load_scripts(etwl_cli_opts *o, run *r)
     lo.alerts_json = etwl_alert_form_for(isatty(1));
     lo.lua_dir = o->lua_dir;
     lo.proc_grace = o->proc_grace * 10000000LL;
+    if (r->outs) {
+        lo.alert_write = etwl_outputs_alert;
+        lo.alert_ctx = r->outs;
+    }
     if (etwl_lua_new(&lo, &r->lua, &err) != ETWL_OK) return report(&err);
     etwl_lua_set_timing(r->lua, o->stats && !o->alerts_only);
     {
@@ -218,6 +230,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return etwl_bench_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "test") == 0) return etwl_rule_test_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "tree") == 0) return etwl_tree_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "bench-outputs") == 0) return etwl_bench_outputs_main(argc, argv);
     if (etwl_cli_parse(argc, argv, &o, &err) != ETWL_EXIT_OK) {
         report(&err);
         fprintf(stderr, "etwlua: see 'etwlua --help'\n");
@@ -242,9 +255,14 @@ int main(int argc, char **argv)
     r.fp = stdout;
     etwl_buf_init(&r.out);
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+    if (etwl_outputs_open(&o, !isatty(1), &r.outs, &err) != ETWL_OK) {
+        etwl_buf_free(&r.out);
+        return report(&err);
+    }
     if (o.nscripts || !o.no_rules || o.nrules_dirs) {
         code = load_scripts(&o, &r);
         if (code != ETWL_EXIT_OK) {
+            etwl_outputs_close(r.outs, 0);
             etwl_buf_free(&r.out);
             return code;
         }
@@ -263,6 +281,7 @@ int main(int argc, char **argv)
                     err.session, err.session);
         else report(&err);
         etwl_lua_free(r.lua);
+        etwl_outputs_close(r.outs, 0);
         etwl_buf_free(&r.out);
         return etwl_exit_code(st);
     }
@@ -289,6 +308,7 @@ int main(int argc, char **argv)
     if (o.traceevent && o.dump && !(r.te = etwl_te_new())) {
         etwl_session_free(s);
         etwl_lua_free(r.lua);
+        etwl_outputs_close(r.outs, 0);
         etwl_buf_free(&r.out);
         return report(&(etwl_error){.status = ETWL_ENOMEM, .message = "out of memory"});
     }
@@ -312,6 +332,7 @@ int main(int argc, char **argv)
     check_losses(&r, 1);
     if (r.lua) etwl_lua_stop(r.lua);
     g_session = NULL;
+    etwl_outputs_check(r.outs); /* drops up to here, told before the flush */
     if (fflush(stdout) != 0 && st == ETWL_OK) etwl_error_set(&err, st = ETWL_EIO, "writing output failed");
     etwl_session_stats(s, &stats);
     code = st ? report(&err) : ETWL_EXIT_OK;
@@ -328,6 +349,9 @@ int main(int argc, char **argv)
                 etw_buffers(&stats, bufs, sizeof bufs));
     else if (stats.malformed)
         fprintf(stderr, "etwlua: skipped %llu malformed record(s)\n", (unsigned long long)stats.malformed);
+    /* flushed last, so alerts from on_stop hooks and the checks above go
+     * too; an alert dropped or not delivered is a runtime failure */
+    if (etwl_outputs_close(r.outs, o.stats) && code == ETWL_EXIT_OK) code = ETWL_EXIT_FAILURE;
     if (o.record && st == ETWL_OK)
         fprintf(stderr, "etwlua: recorded %llu events to %s, and the schemas of their types to %s.schemas\n",
                 (unsigned long long)stats.passed, o.cfg.record_path, o.cfg.record_path);

@@ -60,6 +60,15 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "                           baseline form: first 5 events of each name, then counts)\n"
                               "      --json               JSON lines instead of readable lines\n"
                               "      --stats              print counters on exit (stderr)\n"
+                              "  -o, --output SPEC        send alerts there instead of stdout, repeatable:\n"
+                              "                           file:PATH, syslog: (/dev/log), syslog:udp://HOST:PORT,\n"
+                              "                           syslog:tcp://HOST:PORT, http(s)://URL (Elasticsearch\n"
+                              "                           .../_bulk or Splunk .../services/collector),\n"
+                              "                           kafka://BROKERS/TOPIC; '-' keeps stdout too\n"
+                              "      --output-queue N     alerts queued per output before drops (100000)\n"
+                              "      --output-queue-mb N  bytes queued per output before drops, in MiB (64)\n"
+                              "      --output-flush SECS  deadline to deliver what is queued at exit (5)\n"
+                              "      --output-insecure    https: do not verify the certificate (loudly)\n"
                               "\n"
                               "Input checking\n"
                               "      --strict             stop at the first malformed record (exit 1)\n"
@@ -223,7 +232,33 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             o->cfg.buffer_kb = (size_t)kb;
         } else if (opt(argc, argv, &i, "-o", "--output", 1, &v, err, &bad)) {
             if (bad) return ETWL_EXIT_USAGE;
-            o->cfg.record_path = v;
+            if (o->record) {
+                o->cfg.record_path = v;
+            } else if (o->noutputs == ETWL_CLI_MAX_OUTPUTS) {
+                etwl_error_set(err, ETWL_EINVAL, "at most %d -o outputs", ETWL_CLI_MAX_OUTPUTS);
+                return ETWL_EXIT_USAGE;
+            } else if (!*v) {
+                etwl_error_set(err, ETWL_EINVAL, "-o needs an output (see --help)");
+                return ETWL_EXIT_USAGE;
+            } else {
+                o->outputs[o->noutputs++] = v;
+            }
+        } else if (opt(argc, argv, &i, NULL, "--output-queue", 1, &v, err, &bad)) {
+            if (bad || !parse_long(v, 1, 100000000L, &o->out_queue, "--output-queue", err)) return ETWL_EXIT_USAGE;
+        } else if (opt(argc, argv, &i, NULL, "--output-queue-mb", 1, &v, err, &bad)) {
+            if (bad || !parse_long(v, 1, 65536, &o->out_queue_mb, "--output-queue-mb", err)) return ETWL_EXIT_USAGE;
+        } else if (opt(argc, argv, &i, NULL, "--output-flush", 1, &v, err, &bad)) {
+            char *end;
+            double d;
+            if (bad) return ETWL_EXIT_USAGE;
+            d = strtod(v, &end);
+            if (*v < '0' || *v > '9' || *end || !(d > 0 && d <= 3600)) {
+                etwl_error_set(err, ETWL_EINVAL, "--output-flush: expected seconds, more than 0 and at most 3600");
+                return ETWL_EXIT_USAGE;
+            }
+            o->out_flush = d;
+        } else if (opt(argc, argv, &i, NULL, "--output-insecure", 0, &v, err, &bad)) {
+            o->out_insecure = 1;
         } else if (opt(argc, argv, &i, NULL, "--schemas", 1, &v, err, &bad)) {
             if (bad) return ETWL_EXIT_USAGE;
             o->cfg.schemas_path = v;
@@ -293,10 +328,6 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
     if (o->record && !o->nrules_dirs) o->no_rules = 1;
     if (o->record && !o->cfg.record_path) {
         etwl_error_set(err, ETWL_EINVAL, "record needs -o FILE.etl");
-        return ETWL_EXIT_USAGE;
-    }
-    if (o->cfg.record_path && !o->record) {
-        etwl_error_set(err, ETWL_EINVAL, "-o is for 'etwlua record -o FILE.etl'");
         return ETWL_EXIT_USAGE;
     }
     if (o->record && o->cfg.read_path) {

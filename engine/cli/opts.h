@@ -17,6 +17,7 @@ enum {
 };
 
 #define ETWL_CLI_MAX_SCRIPTS 64
+#define ETWL_CLI_MAX_OUTPUTS 16
 
 /* A script file, or inline code from -e, in command-line order. */
 typedef struct etwl_cli_script {
@@ -42,6 +43,12 @@ typedef struct etwl_cli_opts {
     int nrule_only, nrule_skip;
     const char *kill;
     int record; /* etwlua record -o FILE.etl */
+    /* -o SPEC outputs (outputs.h); their queue bounds and flush deadline */
+    const char *outputs[ETWL_CLI_MAX_OUTPUTS];
+    int noutputs;
+    long out_queue, out_queue_mb; /* 0 = default */
+    double out_flush;             /* seconds; 0 = default */
+    int out_insecure;
     etwl_cli_script scripts[ETWL_CLI_MAX_SCRIPTS];
     int nscripts;
 } etwl_cli_opts;

@@ -463,6 +463,7 @@ static int l_alert(lua_State *L)
     a = (etwl_alert){
         ts, rule, rn, title, tn, sev, msg, mn, ev, la.tech ? alert_techniques : NULL, la.fields ? alert_fields : NULL,
         &la};
+    if (x->o.alert_write) return x->o.alert_write(&a, x->o.alert_ctx), 0;
     etwl_buf_reset(b);
     etwl_alert_write(b, &a, x->o.alerts_json);
     if (b->oom) return luaL_error(L, "out of memory");

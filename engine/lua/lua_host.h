@@ -12,6 +12,8 @@
 
 #include "etwl.h"
 
+struct etwl_alert; /* output/alert.h */
+
 typedef struct etwl_lua_opts {
     long budget;         /* instructions per handler call; 0 = default */
     size_t memory_limit; /* bytes; 0 = default */
@@ -23,6 +25,9 @@ typedef struct etwl_lua_opts {
     const char *lua_dir;  /* where lua/ modules live; NULL = search */
     int max_error_prints; /* per handler; default 3 */
     int64_t proc_grace;   /* FILETIME ticks exited processes are kept; 0 = default */
+    /* set: alerts go here instead of alert_out (the -o outputs) */
+    void (*alert_write)(const struct etwl_alert *a, void *ctx);
+    void *alert_ctx;
 } etwl_lua_opts;
 
 typedef struct etwl_lua etwl_lua;

@@ -65,8 +65,19 @@ static void test_record(void **st)
     assert_int_equal(o.nscripts, 0); /* "record" is the verb, not a script */
     assert_int_equal(etwl_cli_parse(2, argv, &o, &e), ETWL_EXIT_USAGE);
     assert_non_null(strstr(e.message, "record needs -o"));
-    assert_int_equal(parse(&o, &e, 2, "-o", "x.etl"), ETWL_EXIT_USAGE);
-    assert_non_null(strstr(e.message, "etwlua record -o"));
+    /* outside record, -o names an alert output (repeatable), not a file */
+    assert_int_equal(parse(&o, &e, 4, "-o", "file:a.json", "-o", "-"), ETWL_EXIT_OK);
+    assert_null(o.cfg.record_path);
+    assert_int_equal(o.noutputs, 2);
+    assert_string_equal(o.outputs[0], "file:a.json");
+    assert_string_equal(o.outputs[1], "-");
+    assert_int_equal(parse(&o, &e, 2, "-o", ""), ETWL_EXIT_USAGE);
+    assert_int_equal(parse(&o, &e, 2, "--output-flush", "0"), ETWL_EXIT_USAGE);
+    assert_int_equal(parse(&o, &e, 5, "--output-queue", "10", "--output-queue-mb", "2", "--output-insecure"),
+                     ETWL_EXIT_OK);
+    assert_int_equal(o.out_queue, 10);
+    assert_int_equal(o.out_queue_mb, 2);
+    assert_true(o.out_insecure);
     assert_int_equal(parse(&o, &e, 4, "-r", "t.etl", "--schemas", "t.etl.schemas"), ETWL_EXIT_OK);
     assert_string_equal(o.cfg.schemas_path, "t.etl.schemas");
 }

@@ -41,6 +41,13 @@ typedef struct etwl_cli_opts {
     const char *rule_only[64], *rule_skip[64];
     int nrule_only, nrule_skip;
     const char *kill;
+    /* Sigma rules (engine/sigma): --sigma paths, the filters, and the
+     * --rule/--skip-rule ids found among them (known to the rule check) */
+    const char *sigma_paths[16];
+    int nsigma;
+    const char *sigma_level, *sigma_status;
+    const char *sigma_known[128];
+    int nsigma_known;
     int record; /* etwlua record -o FILE.etl */
     etwl_cli_script scripts[ETWL_CLI_MAX_SCRIPTS];
     int nscripts;

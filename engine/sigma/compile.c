@@ -457,19 +457,25 @@ static int compile_item(cx *c, const char *key, yaml_node_t *val, sg_item *it)
     it->all = m.all;
     it->field = key ? field_slot(c, field) : -1;
     if (!key && !m.match && !m.re) m.match = M_CONTAINS; /* keywords occur anywhere in the event */
-    free(k);
-    if (key && it->field < 0) return 0;
+    /* k stays until the values are done: m.xform points into it */
+    if (key && it->field < 0) return free(k), 0;
     if (val && val->type == YAML_SEQUENCE_NODE) {
         yaml_node_item_t *p;
+        int ok = 1;
         if (val->data.sequence.items.top == val->data.sequence.items.start) {
             fail(c, ETWL_SIGMA_VALUE, "%s: an empty list of values", it->text);
-            return 0;
+            return free(k), 0;
         }
-        for (p = val->data.sequence.items.start; p < val->data.sequence.items.top; p++)
-            if (!compile_value(c, &m, yaml_document_get_node(c->d, *p), it)) return 0;
-        return 1;
+        for (p = val->data.sequence.items.start; p < val->data.sequence.items.top && ok; p++)
+            ok = compile_value(c, &m, yaml_document_get_node(c->d, *p), it);
+        free(k);
+        return ok;
     }
-    return compile_value(c, &m, val, it);
+    {
+        int ok = compile_value(c, &m, val, it);
+        free(k);
+        return ok;
+    }
 }
 
 static int compile_map(cx *c, yaml_node_t *map, sg_item **items, int *nitems)

@@ -2,6 +2,7 @@
  *
  * A rule file may hold several documents (a correlation rule and the rules
  * it names); each is loaded whole.  Errors name the file and the line. */
+#include <stdio.h>
 #include <string.h>
 
 #include "sigma/sigma_int.h"
@@ -21,9 +22,13 @@ etwl_status sg_yaml_load(sg_yaml *y, const char *text, size_t n, const char *nam
         }
         d = &y->docs[y->ndocs];
         if (!yaml_parser_load(&p, d)) {
-            etwl_error_set(err, ETWL_EPARSE, "%s:%lu: invalid YAML: %s%s%s", name,
+            char from[64] = "";
+            /* where the construct that failed began, when libyaml says */
+            if (p.context && p.context_mark.line != p.problem_mark.line)
+                snprintf(from, sizeof from, " started on line %lu", (unsigned long)p.context_mark.line + 1);
+            etwl_error_set(err, ETWL_EPARSE, "%s:%lu: invalid YAML: %s%s%s%s", name,
                            (unsigned long)p.problem_mark.line + 1, p.problem ? p.problem : "error",
-                           p.context ? " " : "", p.context ? p.context : "");
+                           p.context ? " " : "", p.context ? p.context : "", from);
             yaml_parser_delete(&p);
             sg_yaml_free(y);
             return ETWL_EPARSE;

@@ -192,8 +192,13 @@ static const char *low_of(sg_matcher *m, centry *e)
 {
     if (!e->has_low) {
         size_t start = m->buf.len;
-        etwl_buf_put(&m->buf, m->buf.data + e->raw, e->n); /* data may move: copied first, then lowered */
+        char small[512], *tmp = e->n < sizeof small ? small : malloc(e->n);
+        /* the raw text lives in the buffer that grows: copied out first */
+        if (!tmp) return "";
+        memcpy(tmp, m->buf.data + e->raw, e->n);
+        etwl_buf_put(&m->buf, tmp, e->n);
         etwl_buf_putc(&m->buf, 0);
+        if (tmp != small) free(tmp);
         if (m->buf.oom) return "";
         for (size_t i = 0; i < e->n; i++) {
             char c = m->buf.data[start + i];

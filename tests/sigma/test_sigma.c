@@ -481,9 +481,10 @@ static void test_logsources(void **state)
     }
     etwl_sigma_free(s);
 
-    rule_set("title: x\nid: 6\nlogsource:\n  product: macos\n  category: process_creation\n"
-             "detection:\n  sel:\n    Image: a\n  condition: sel\n",
-             ETWL_SIGMA_LOGSOURCE);
+    s = rule_set("title: x\nid: 6\nlogsource:\n  product: macos\n  category: process_creation\n"
+                 "detection:\n  sel:\n    Image: a\n  condition: sel\n",
+                 ETWL_SIGMA_LOGSOURCE);
+    etwl_sigma_free(s);
     etwl_buf_free(&alert);
 }
 

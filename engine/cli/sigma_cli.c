@@ -130,6 +130,10 @@ etwl_status etwl_cli_sigma_setup(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_er
             if (etwl_sigma_find(cs->set, l[i]) >= 0 && safe_id(l[i]) && o->nsigma_known < 128)
                 o->sigma_known[o->nsigma_known++] = l[i];
     }
+    if ((st = etwl_sigma_prepare(cs->set, err)) != ETWL_OK) {
+        etwl_cli_sigma_finish(cs, 0);
+        return st;
+    }
     for (size_t i = 0; i < etwl_sigma_count(cs->set); i++) {
         etwl_sigma_state s = etwl_sigma_rule(cs->set, i)->state;
         bad += s != ETWL_SIGMA_OK && s != ETWL_SIGMA_FILTERED;

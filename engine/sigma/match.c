@@ -301,7 +301,11 @@ static int value_test(sg_matcher *m, const sg_rule *r, const sg_bind *bind, cent
         return str_test(op, t, e->n, s, on);
     }
     default: {
-        const char *t = v->cased ? raw_of(m, e) : low_of(m, e);
+        const char *t;
+        /* the prefilter scanned this field for the value's literal */
+        if (v->reg && v->seen != m->gen) return 0;
+        if (v->reg && v->op == SG_SUB && !v->cased) return 1;
+        t = v->cased ? raw_of(m, e) : low_of(m, e);
         return str_test(v->op, t, e->n, v->s, v->n);
     }
     }
@@ -372,3 +376,14 @@ int sg_eval(sg_matcher *m, const sg_rule *r, const sg_bind *bind)
 {
     return r->cond && node_test(m, r, bind, r->cond);
 }
+
+int sg_field_lower(sg_matcher *m, const char *prop, int hdr, int conv, const char **text, size_t *n)
+{
+    centry *e = field(m, prop, hdr, conv);
+    if (!e->present) return 0;
+    *text = low_of(m, e);
+    *n = e->n;
+    return !m->buf.oom;
+}
+
+uint32_t sg_matcher_gen(const sg_matcher *m) { return m->gen; }

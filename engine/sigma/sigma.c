@@ -22,12 +22,21 @@ typedef struct entry {
     sg_bind *bind;
 } entry;
 
+/* the entries of one event id (or of every id), and their prefilter */
+typedef struct run {
+    int32_t id;
+    size_t start, n;
+    sg_pf *pf; /* NULL: evaluate every entry (out of memory building it) */
+} run;
+
 typedef struct bucket {
     char *name; /* lower-cased */
     uint32_t h;
     int channel;
     entry *e;
     size_t n, cap;
+    run *runs;
+    size_t nruns;
 } bucket;
 
 struct etwl_sigma {
@@ -68,6 +77,8 @@ static void index_free(etwl_sigma *s)
 {
     for (size_t i = 0; i < s->nb; i++) {
         for (size_t k = 0; k < s->b[i].n; k++) free(s->b[i].e[k].bind);
+        for (size_t k = 0; k < s->b[i].nruns; k++) sg_pf_free(s->b[i].runs[k].pf);
+        free(s->b[i].runs);
         free(s->b[i].e);
         free(s->b[i].name);
     }
@@ -411,31 +422,71 @@ static etwl_status build_index(etwl_sigma *s)
             }
         }
     }
-    for (size_t i = 0; i < s->nb; i++) qsort(s->b[i].e, s->b[i].n, sizeof(entry), cmp_entry);
+    for (size_t i = 0; i < s->nb; i++) {
+        bucket *b = &s->b[i];
+        qsort(b->e, b->n, sizeof(entry), cmp_entry);
+        for (size_t k = 0; k < b->n;) { /* one run per event id */
+            size_t e = k;
+            run *nr;
+            sg_pf_rule *pr;
+            while (e < b->n && b->e[e].id == b->e[k].id) e++;
+            if (!(nr = realloc(b->runs, (b->nruns + 1) * sizeof *nr))) return ETWL_ENOMEM;
+            b->runs = nr;
+            nr[b->nruns] = (run){b->e[k].id, k, e - k, NULL};
+            if ((pr = malloc((e - k) * sizeof *pr)) != NULL) {
+                for (size_t j = k; j < e; j++) pr[j - k] = (sg_pf_rule){&s->rules[b->e[j].rule], b->e[j].bind};
+                nr[b->nruns].pf = sg_pf_build(pr, e - k);
+                free(pr);
+            }
+            /* values answer from the scan once registered: no run may lack it */
+            if (!nr[b->nruns].pf) {
+                b->nruns++;
+                return ETWL_ENOMEM;
+            }
+            b->nruns++;
+            k = e;
+        }
+    }
     s->dirty = 0;
     return ETWL_OK;
 }
 
+static size_t run_entries(etwl_sigma *s, bucket *b, run *r, etwl_event *ev, etwl_sigma_hit_fn hit, void *ctx)
+{
+    size_t hits = 0;
+    if (r->pf) sg_pf_scan(r->pf, s->m);
+    for (size_t i = 0; i < r->n; i++) {
+        const entry *e = &b->e[r->start + i];
+        if (r->pf && !sg_pf_candidate(r->pf, i)) continue;
+        if (sg_eval(s->m, &s->rules[e->rule], e->bind)) {
+            hits++;
+            if (hit) hit(ctx, ev, e->rule);
+        }
+    }
+    return hits;
+}
+
 static size_t run_bucket(etwl_sigma *s, bucket *b, etwl_event *ev, int32_t id, etwl_sigma_hit_fn hit, void *ctx)
 {
-    size_t lo = 0, hi = b->n, hits = 0;
-    /* the every-id entries sort first (-1) */
-    for (size_t i = 0; i < b->n && b->e[i].id == -1; i++)
-        if (sg_eval(s->m, &s->rules[b->e[i].rule], b->e[i].bind)) {
-            hits++;
-            if (hit) hit(ctx, ev, b->e[i].rule);
-        }
-    while (lo < hi) { /* first entry with this id */
+    size_t lo = 0, hi = b->nruns, hits = 0;
+    /* the every-id run sorts first (-1) */
+    if (b->nruns && b->runs[0].id == -1) hits += run_entries(s, b, &b->runs[0], ev, hit, ctx);
+    while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (b->e[mid].id < id) lo = mid + 1;
+        if (b->runs[mid].id < id) lo = mid + 1;
         else hi = mid;
     }
-    for (; lo < b->n && b->e[lo].id == id; lo++)
-        if (sg_eval(s->m, &s->rules[b->e[lo].rule], b->e[lo].bind)) {
-            hits++;
-            if (hit) hit(ctx, ev, b->e[lo].rule);
-        }
+    if (lo < b->nruns && b->runs[lo].id == id && id != -1) hits += run_entries(s, b, &b->runs[lo], ev, hit, ctx);
     return hits;
+}
+
+etwl_status etwl_sigma_prepare(etwl_sigma *s, etwl_error *err)
+{
+    if (s->dirty && build_index(s) != ETWL_OK) {
+        index_free(s);
+        return etwl_error_set(err, ETWL_ENOMEM, "sigma: out of memory building the rule index");
+    }
+    return ETWL_OK;
 }
 
 size_t etwl_sigma_match(etwl_sigma *s, etwl_event *ev, etwl_sigma_hit_fn hit, void *ctx)
@@ -443,7 +494,13 @@ size_t etwl_sigma_match(etwl_sigma *s, etwl_event *ev, etwl_sigma_hit_fn hit, vo
     const etwl_header *h = etwl_event_header(ev);
     bucket *b;
     size_t hits = 0;
-    if (s->dirty && build_index(s) != ETWL_OK) return 0;
+    /* etwl_sigma_prepare reports a failure; here it only leaves the index
+     * empty (dirty stays cleared so it is not rebuilt per event) */
+    if (s->dirty && build_index(s) != ETWL_OK) {
+        index_free(s);
+        s->dirty = 0;
+        return 0;
+    }
     if (!s->nb) return 0;
     sg_matcher_begin(s->m, ev);
     if ((h->has & ETWL_HAS_PROVIDER_NAME) && (b = find_bucket(s, h->provider_name, h->provider_name_len, 0)))

@@ -62,6 +62,10 @@ long etwl_sigma_find(const etwl_sigma *s, const char *id);
  * here (they may name Lua rules). */
 void etwl_sigma_select(etwl_sigma *s, const char *const *only, int nonly, const char *const *skip, int nskip);
 
+/* Builds the index and the prefilters (also done by the first match);
+ * fails only out of memory. */
+etwl_status etwl_sigma_prepare(etwl_sigma *s, etwl_error *err);
+
 /* Evaluates the event against its rules; calls hit for each match.  Returns
  * the number of matches. */
 typedef void (*etwl_sigma_hit_fn)(void *ctx, etwl_event *ev, size_t rule);

@@ -56,6 +56,11 @@ typedef struct sg_val {
     double num;
     uint8_t addr[16];
     int ref; /* SG_FIELDREF: field slot */
+    /* the prefilter: reg - its literal is scanned for in every run of the
+     * rule, so seen == the matcher's event generation tells whether it
+     * occurs in this event's field; mark - a scratch stamp while building */
+    uint8_t reg;
+    uint32_t seen, mark;
 } sg_val;
 
 /* One field (or the keywords, field -1) with its values: any value matches,
@@ -152,6 +157,30 @@ void sg_matcher_free(sg_matcher *m);
 void sg_matcher_begin(sg_matcher *m, etwl_event *ev);
 int sg_eval(sg_matcher *m, const sg_rule *r, const sg_bind *bind);
 uint64_t sg_matcher_limit_hits(const sg_matcher *m);
+/* A field's lower-cased text for this event (cached); 0 when absent.  The
+ * pointer holds until the next lookup. */
+int sg_field_lower(sg_matcher *m, const char *prop, int hdr, int conv, const char **text, size_t *n);
+/* This event's generation (sg_val.seen). */
+uint32_t sg_matcher_gen(const sg_matcher *m);
+
+/* ---- the literal prefilter (prefilter.c) ------------------------------ */
+/* For a run of index entries (one event id of one provider or channel):
+ * the literals each rule needs, per field, in a hash of 4-byte grams.  A
+ * rule whose condition cannot match unless one of its literals occurs is
+ * evaluated only when one does; rules without such literals always are. */
+typedef struct sg_pf sg_pf;
+typedef struct sg_pf_rule {
+    const sg_rule *rule;
+    const sg_bind *bind;
+} sg_pf_rule;
+sg_pf *sg_pf_build(const sg_pf_rule *rules, size_t n);
+void sg_pf_free(sg_pf *pf);
+/* Marks the candidates of this event; then sg_pf_candidate(pf, i) says
+ * whether entry i of the run must be evaluated. */
+void sg_pf_scan(sg_pf *pf, sg_matcher *m);
+int sg_pf_candidate(const sg_pf *pf, size_t i);
+/* How many of the run's rules the prefilter guards (for convert/stats). */
+size_t sg_pf_guarded(const sg_pf *pf);
 
 /* Wildcards once escapes are resolved: a pattern holds SG_STAR for an
  * unescaped * and SG_ONE for an unescaped ?, so \* and \? stay literal. */

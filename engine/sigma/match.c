@@ -329,6 +329,7 @@ static int item_test(sg_matcher *m, const sg_rule *r, const sg_bind *bind, const
     } else {
         const sg_bind *b = &bind[it->field];
         centry absent, *e;
+        if (it->anysub) return it->seen == m->gen; /* answered by the prefilter's scan */
         if (b->prop) {
             e = field(m, b->prop, b->hdr, b->conv);
         } else {

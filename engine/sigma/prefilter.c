@@ -18,7 +18,8 @@
 typedef struct lit {
     char *s;
     uint32_t len, off, entry, next;
-    sg_val *val; /* marked seen when found */
+    sg_val *val;   /* marked seen when found */
+    sg_item *item; /* and its item */
     int need;    /* found: the entry is a candidate */
 } lit;
 
@@ -36,6 +37,8 @@ struct sg_pf {
     uint8_t *always;
     uint32_t *stamp, gen;
     size_t n, guarded;
+    uint32_t *alist, *hits, *out; /* the always-evaluated entries; this event's hits; their merge */
+    size_t nalist, nhits;
 };
 
 /* ---- what a rule needs ---------------------------------------------------- */
@@ -296,8 +299,8 @@ static int build_field(sg_pf *pf, pfield *f, size_t fi, const size_t *lfield)
     return 1;
 }
 
-static int add_lit(sg_pf *pf, size_t **lfield, const sg_bind *b, const char *str, size_t len, sg_val *v, int needed,
-                   size_t entry)
+static int add_lit(sg_pf *pf, size_t **lfield, const sg_bind *b, const char *str, size_t len, sg_item *it, sg_val *v,
+                   int needed, size_t entry)
 {
     pfield *f = field_for(pf, b);
     lit *l;
@@ -322,6 +325,7 @@ static int add_lit(sg_pf *pf, size_t **lfield, const sg_bind *b, const char *str
     l->len = (uint32_t)len;
     l->entry = (uint32_t)entry;
     l->val = v;
+    l->item = it;
     l->need = needed;
     (*lfield)[pf->nl++] = (size_t)(f - pf->f);
     return 1;
@@ -337,7 +341,10 @@ sg_pf *sg_pf_build(const sg_pf_rule *rules, size_t n)
     pf->n = n;
     pf->always = calloc(n ? n : 1, 1);
     pf->stamp = calloc(n ? n : 1, sizeof *pf->stamp);
-    if (!pf->always || !pf->stamp) ok = 0;
+    pf->alist = calloc(n ? n : 1, sizeof *pf->alist);
+    pf->hits = calloc(n ? n : 1, sizeof *pf->hits);
+    pf->out = calloc(n ? n : 1, sizeof *pf->out);
+    if (!pf->always || !pf->stamp || !pf->alist || !pf->hits || !pf->out) ok = 0;
     for (size_t i = 0; i < n && ok; i++) {
         need d;
         const sg_rule *r = rules[i].rule;
@@ -363,15 +370,23 @@ sg_pf *sg_pf_build(const sg_pf_rule *rules, size_t n)
                         const char *ls;
                         size_t ln;
                         if (!val_lit(&it->v[x], &ls, &ln)) continue;
-                        ok = add_lit(pf, &lfield, &bind[it->field], ls, ln, &it->v[x],
+                        ok = add_lit(pf, &lfield, &bind[it->field], ls, ln, it, &it->v[x],
                                      d.known && it->v[x].mark == token, i);
                         it->v[x].reg = 1;
+                    }
+                    if (it->field >= 0 && bind[it->field].prop && !it->all) {
+                        int any = 1;
+                        for (int x = 0; x < it->nv && any; x++)
+                            any = it->v[x].reg && it->v[x].op == SG_SUB && !it->v[x].cased;
+                        it->anysub = (uint8_t)any;
                     }
                 }
         }
         need_free(&d);
     }
     for (size_t fi = 0; fi < pf->nf && ok; fi++) ok = build_field(pf, &pf->f[fi], fi, lfield);
+    for (size_t i = 0; i < n && ok; i++)
+        if (pf->always[i]) pf->alist[pf->nalist++] = (uint32_t)i;
     free(lfield);
     if (!ok) {
         sg_pf_free(pf);
@@ -392,6 +407,9 @@ void sg_pf_free(sg_pf *pf)
     free(pf->f);
     free(pf->always);
     free(pf->stamp);
+    free(pf->alist);
+    free(pf->hits);
+    free(pf->out);
     free(pf);
 }
 
@@ -402,6 +420,7 @@ void sg_pf_scan(sg_pf *pf, sg_matcher *m)
         memset(pf->stamp, 0, pf->n * sizeof *pf->stamp);
         pf->gen = 1;
     }
+    pf->nhits = 0;
     for (size_t fi = 0; fi < pf->nf; fi++) {
         const pfield *f = &pf->f[fi];
         const char *t;
@@ -414,12 +433,30 @@ void sg_pf_scan(sg_pf *pf, sg_matcher *m)
                 if (l->val->seen == mg && (!l->need || pf->stamp[l->entry] == pf->gen)) continue;
                 if (p < l->off || p - l->off + l->len > n || memcmp(t + p - l->off, l->s, l->len) != 0) continue;
                 l->val->seen = mg;
-                if (l->need) pf->stamp[l->entry] = pf->gen;
+                l->item->seen = mg;
+                if (l->need && pf->stamp[l->entry] != pf->gen) {
+                    pf->stamp[l->entry] = pf->gen;
+                    pf->hits[pf->nhits++] = l->entry;
+                }
             }
         }
     }
 }
 
-int sg_pf_candidate(const sg_pf *pf, size_t i) { return pf->always[i] || pf->stamp[i] == pf->gen; }
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+size_t sg_pf_candidates(sg_pf *pf, const uint32_t **list)
+{
+    size_t i = 0, j = 0, k = 0;
+    if (pf->nhits > 1) qsort(pf->hits, pf->nhits, sizeof *pf->hits, cmp_u32);
+    while (i < pf->nalist || j < pf->nhits) /* the two are disjoint */
+        pf->out[k++] = j >= pf->nhits || (i < pf->nalist && pf->alist[i] < pf->hits[j]) ? pf->alist[i++] : pf->hits[j++];
+    *list = pf->out;
+    return k;
+}
 
 size_t sg_pf_guarded(const sg_pf *pf) { return pf->guarded; }

@@ -26,7 +26,7 @@ typedef struct entry {
 typedef struct run {
     int32_t id;
     size_t start, n;
-    sg_pf *pf; /* NULL: evaluate every entry (out of memory building it) */
+    sg_pf *pf;
 } run;
 
 typedef struct bucket {
@@ -453,11 +453,12 @@ static etwl_status build_index(etwl_sigma *s)
 
 static size_t run_entries(etwl_sigma *s, bucket *b, run *r, etwl_event *ev, etwl_sigma_hit_fn hit, void *ctx)
 {
-    size_t hits = 0;
-    if (r->pf) sg_pf_scan(r->pf, s->m);
-    for (size_t i = 0; i < r->n; i++) {
-        const entry *e = &b->e[r->start + i];
-        if (r->pf && !sg_pf_candidate(r->pf, i)) continue;
+    size_t hits = 0, nc;
+    const uint32_t *cand;
+    sg_pf_scan(r->pf, s->m);
+    nc = sg_pf_candidates(r->pf, &cand);
+    for (size_t i = 0; i < nc; i++) {
+        const entry *e = &b->e[r->start + cand[i]];
         if (sg_eval(s->m, &s->rules[e->rule], e->bind)) {
             hits++;
             if (hit) hit(ctx, ev, e->rule);

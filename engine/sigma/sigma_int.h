@@ -68,6 +68,10 @@ typedef struct sg_val {
 typedef struct sg_item {
     int field; /* slot in the rule's field table; -1: keyword search */
     int all;
+    /* prefilter: every value is a registered case-insensitive substring, so
+     * the item holds iff one was seen in this event (seen == generation) */
+    uint8_t anysub;
+    uint32_t seen;
     sg_val *v;
     int nv;
     char *text; /* the key as written, for convert */
@@ -178,7 +182,8 @@ void sg_pf_free(sg_pf *pf);
 /* Marks the candidates of this event; then sg_pf_candidate(pf, i) says
  * whether entry i of the run must be evaluated. */
 void sg_pf_scan(sg_pf *pf, sg_matcher *m);
-int sg_pf_candidate(const sg_pf *pf, size_t i);
+/* The entries to evaluate for this event, in order. */
+size_t sg_pf_candidates(sg_pf *pf, const uint32_t **list);
 /* How many of the run's rules the prefilter guards (for convert/stats). */
 size_t sg_pf_guarded(const sg_pf *pf);
 

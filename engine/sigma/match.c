@@ -329,7 +329,8 @@ static int item_test(sg_matcher *m, const sg_rule *r, const sg_bind *bind, const
     } else {
         const sg_bind *b = &bind[it->field];
         centry absent, *e;
-        if (it->anysub) return it->seen == m->gen; /* answered by the prefilter's scan */
+        /* answered, or ruled out, by the prefilter's scan */
+        if (it->anysub || (it->allreg && it->seen != m->gen)) return it->seen == m->gen;
         if (b->prop) {
             e = field(m, b->prop, b->hdr, b->conv);
         } else {

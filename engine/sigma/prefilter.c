@@ -375,10 +375,13 @@ sg_pf *sg_pf_build(const sg_pf_rule *rules, size_t n)
                         it->v[x].reg = 1;
                     }
                     if (it->field >= 0 && bind[it->field].prop && !it->all) {
-                        int any = 1;
-                        for (int x = 0; x < it->nv && any; x++)
-                            any = it->v[x].reg && it->v[x].op == SG_SUB && !it->v[x].cased;
+                        int any = 1, reg = 1;
+                        for (int x = 0; x < it->nv; x++) {
+                            any = any && it->v[x].reg && it->v[x].op == SG_SUB && !it->v[x].cased;
+                            reg = reg && it->v[x].reg;
+                        }
                         it->anysub = (uint8_t)any;
+                        it->allreg = (uint8_t)reg;
                     }
                 }
         }

@@ -70,7 +70,7 @@ typedef struct sg_item {
     int all;
     /* prefilter: every value is a registered case-insensitive substring, so
      * the item holds iff one was seen in this event (seen == generation) */
-    uint8_t anysub;
+    uint8_t anysub, allreg; /* allreg: every value registered (not |all): none seen, no match */
     uint32_t seen;
     sg_val *v;
     int nv;

@@ -43,7 +43,9 @@ static const gtype types[NTYPES] = {
     {7, 30, {"Image", "ImageLoaded", "OriginalFileName", "Signed", "Hashes", NULL}},
     {11, 20, {"Image", "TargetFilename", "User", NULL}},
     {13, 20, {"EventType", "Image", "TargetObject", "Details", NULL}},
-    {3, 10, {"Image", "User", "Protocol", "Initiated", "DestinationIp", "DestinationHostname", "DestinationPort", NULL}},
+    {3,
+     10,
+     {"Image", "User", "Protocol", "Initiated", "DestinationIp", "DestinationHostname", "DestinationPort", NULL}},
     {22, 8, {"Image", "QueryName", "QueryStatus", "QueryResults", NULL}},
     {10, 5, {"SourceImage", "TargetImage", "GrantedAccess", "CallTrace", NULL}},
     {1,
@@ -57,18 +59,25 @@ static const gtype types[NTYPES] = {
  * that rules describe (an encoded PowerShell, a temp-folder binary). */
 static const char *value_for(const char *f, int i)
 {
-    static const char *const images[] = {
-        "C:\\Windows\\System32\\svchost.exe", "C:\\Program Files\\App\\app.exe",
-        "C:\\Windows\\explorer.exe", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
-        "C:\\Users\\alice\\AppData\\Local\\Temp\\setup.exe", "C:\\Windows\\System32\\cmd.exe"};
-    static const char *const cmds[] = {"svchost.exe -k netsvcs -p", "\"C:\\Program Files\\App\\app.exe\" --update",
+    static const char *const images[] = {"C:\\Windows\\System32\\svchost.exe",
+                                         "C:\\Program Files\\App\\app.exe",
+                                         "C:\\Windows\\explorer.exe",
+                                         "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+                                         "C:\\Users\\alice\\AppData\\Local\\Temp\\setup.exe",
+                                         "C:\\Windows\\System32\\cmd.exe"};
+    static const char *const cmds[] = {"svchost.exe -k netsvcs -p",
+                                       "\"C:\\Program Files\\App\\app.exe\" --update",
                                        "powershell -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAKQA=",
-                                       "cmd.exe /c dir C:\\Users", "explorer.exe", "setup.exe /S"};
+                                       "cmd.exe /c dir C:\\Users",
+                                       "explorer.exe",
+                                       "setup.exe /S"};
     int k = i % 6;
     if (!strcmp(f, "Image") || !strcmp(f, "SourceImage") || !strcmp(f, "ParentImage")) return images[k];
     if (!strcmp(f, "CommandLine") || !strcmp(f, "ParentCommandLine")) return cmds[k];
-    if (!strcmp(f, "ImageLoaded")) return k & 1 ? "C:\\Windows\\System32\\ntdll.dll" : "C:\\Program Files\\App\\lib.dll";
-    if (!strcmp(f, "TargetFilename")) return k & 1 ? "C:\\Users\\alice\\AppData\\Local\\Temp\\x.tmp" : "C:\\Windows\\Temp\\log.txt";
+    if (!strcmp(f, "ImageLoaded"))
+        return k & 1 ? "C:\\Windows\\System32\\ntdll.dll" : "C:\\Program Files\\App\\lib.dll";
+    if (!strcmp(f, "TargetFilename"))
+        return k & 1 ? "C:\\Users\\alice\\AppData\\Local\\Temp\\x.tmp" : "C:\\Windows\\Temp\\log.txt";
     if (!strcmp(f, "TargetObject"))
         return k & 1 ? "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\Updater"
                      : "HKCU\\Software\\App\\Settings\\LastRun";

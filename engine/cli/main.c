@@ -25,7 +25,7 @@ typedef struct run {
     uint64_t diags;
     etwl_lua *lua;
     etwl_cli_sigma *sigma; /* --sigma rules, matched in C before the Lua handlers */
-    int main_job; /* live, no script, no --dump: print process starts */
+    int main_job;          /* live, no script, no --dump: print process starts */
     int nrule_files;
     etwl_session *s;
     uint64_t events, lost_reported;
@@ -292,7 +292,7 @@ int main(int argc, char **argv)
                     etwl_session_name(s),
                     o.record     ? ", recording"
                     : r.main_job ? (r.nrule_files || r.sigma ? ", watching with the rule library, printing alerts"
-                                                  : ", printing process starts")
+                                                             : ", printing process starts")
                                  : "",
                     o.duration > 0 ? ", --duration," : "", etwl_session_name(s));
     }

@@ -19,8 +19,9 @@ etwl_status etwl_cli_sigma_setup(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_er
 {
     *out = NULL;
     if (!o->nsigma && !o->sigma_level && !o->sigma_status) return ETWL_OK;
-    return etwl_error_set(err, ETWL_ENOTSUP, "--sigma: Sigma rules are not built into this etwlua (they need "
-                                             "libyaml and PCRE2; use the Linux build)");
+    return etwl_error_set(err, ETWL_ENOTSUP,
+                          "--sigma: Sigma rules are not built into this etwlua (they need "
+                          "libyaml and PCRE2; use the Linux build)");
 }
 void etwl_cli_sigma_event(etwl_cli_sigma *cs, etwl_event *ev, FILE *fp)
 {

@@ -176,8 +176,7 @@ static int parse_mods(cx *c, char *key, mods *m, char **field)
             }
             m->xform[m->nxform++] = tok;
         } else if (strcmp(tok, "expand") == 0) {
-            fail(c, ETWL_SIGMA_MODIFIER, "modifier 'expand' on %s: placeholders need values etwlua is not given",
-                 key);
+            fail(c, ETWL_SIGMA_MODIFIER, "modifier 'expand' on %s: placeholders need values etwlua is not given", key);
             return 0;
         } else {
             fail(c, ETWL_SIGMA_MODIFIER, "unknown modifier '%s' on %s", tok, key);
@@ -415,8 +414,8 @@ static int compile_value(cx *c, const mods *m, yaml_node_t *n, sg_item *it)
         int ec;
         PCRE2_SIZE off;
         v.op = SG_RE;
-        v.re = pcre2_compile((PCRE2_SPTR)s, PCRE2_ZERO_TERMINATED, (uint32_t)m->re_flags | PCRE2_UTF | PCRE2_NO_UTF_CHECK,
-                             &ec, &off, NULL);
+        v.re = pcre2_compile((PCRE2_SPTR)s, PCRE2_ZERO_TERMINATED,
+                             (uint32_t)m->re_flags | PCRE2_UTF | PCRE2_NO_UTF_CHECK, &ec, &off, NULL);
         if (!v.re) {
             /* not valid UTF-8, or a pattern PCRE2 rejects */
             PCRE2_UCHAR msg[160];
@@ -945,7 +944,7 @@ static void put_node(etwl_buf *b, const sg_rule *r, const sg_node *n)
 
 void sg_plan_write(const sg_rule *r, etwl_buf *b)
 {
-    static const char *const opn[] = {"equals", "startswith", "endswith", "contains", "glob", "regex",
+    static const char *const opn[] = {"equals", "startswith", "endswith", "contains", "glob",    "regex",
                                       "cidr",   "number",     "is null",  "exists",   "fieldref"};
     static const char *const cmpn[] = {">", ">=", "<", "<="};
     etwl_buf_printf(b, "rule %s: %s\n", r->info.id ? r->info.id : "(no id)", r->info.title ? r->info.title : "");
@@ -978,7 +977,10 @@ void sg_plan_write(const sg_rule *r, etwl_buf *b)
         for (int j = 0; j < s->nmaps; j++) {
             for (int k = 0; k < s->nitems[j]; k++) {
                 const sg_item *it = &s->maps[j][k];
-                etwl_buf_printf(b, "    %s%s %s %s:", s->nmaps > 1 && k == 0 ? "- " : s->nmaps > 1 ? "  " : "",
+                etwl_buf_printf(b, "    %s%s %s %s:",
+                                s->nmaps > 1 && k == 0 ? "- "
+                                : s->nmaps > 1         ? "  "
+                                                       : "",
                                 it->field < 0 ? "(keywords)" : r->fields[it->field], it->all ? "all" : "any",
                                 it->nv == 1 ? "value" : "values");
                 for (int v = 0; v < it->nv && v < 50; v++) {

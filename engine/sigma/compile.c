@@ -811,8 +811,13 @@ etwl_status sg_compile(sg_rule *r, yaml_document_t *d, yaml_node_t *root)
     r->refs = str_list(&c, sg_yaml_get(d, root, "references"), &r->nrefs);
     r->fps = str_list(&c, sg_yaml_get(d, root, "falsepositives"), &r->nfps);
     r->tags = str_list(&c, sg_yaml_get(d, root, "tags"), &r->ntags);
+    r->name = dup(&c, get_str(&c, root, "name"));
     if (sg_yaml_get(d, root, "correlation")) {
-        fail(&c, ETWL_SIGMA_CORRELATION, "correlation rules are not implemented yet");
+        const char *cwhy = NULL;
+        char buf[256];
+        r->corr = sg_corr_parse(d, root, &cwhy, buf, sizeof buf);
+        if (!r->corr) fail(&c, ETWL_SIGMA_CORRELATION, "correlation: %s", cwhy ? cwhy : "out of memory");
+        r->info.logsource = dup(&c, "correlation");
         goto out;
     }
     if (!r->info.title || !sg_yaml_get(d, root, "detection")) {
@@ -900,6 +905,9 @@ void sg_rule_free(sg_rule *r)
     for (i = 0; i < r->nfields; i++) free(r->fields[i]);
     free(r->fields);
     free(r->cond_text);
+    free(r->name);
+    free(r->corrs);
+    sg_corr_free(r->corr);
     memset(r, 0, sizeof *r);
 }
 
@@ -966,6 +974,7 @@ void sg_plan_write(const sg_rule *r, etwl_buf *b)
         }
         etwl_buf_putc(b, '\n');
     }
+    if (r->corr) sg_corr_describe(r->corr, b);
     if (r->cond) {
         etwl_buf_printf(b, "  condition: %s\n  plan: ", r->cond_text);
         put_node(b, r, r->cond);

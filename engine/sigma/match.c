@@ -386,3 +386,12 @@ int sg_field_lower(sg_matcher *m, const char *prop, int hdr, int conv, const cha
 }
 
 uint32_t sg_matcher_gen(const sg_matcher *m) { return m->gen; }
+
+int sg_field_text(sg_matcher *m, const char *prop, int hdr, int conv, int lower, const char **text, size_t *n)
+{
+    centry *e = field(m, prop, hdr, conv);
+    if (!e->present) return 0;
+    *text = lower ? low_of(m, e) : raw_of(m, e);
+    *n = e->n;
+    return !m->buf.oom;
+}

@@ -388,9 +388,52 @@ static int cmp_entry(const void *a, const void *b)
     return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
+/* Correlations find their rules; each rule learns the correlations it
+ * feeds, and whether it alerts itself (not when every one of them says
+ * generate: false). */
+static etwl_status link_correlations(etwl_sigma *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->rules[i].corrs);
+        s->rules[i].corrs = NULL;
+        s->rules[i].ncorrs = 0;
+        s->rules[i].quiet = 0;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        sg_rule *r = &s->rules[i];
+        char why[300];
+        if (!r->corr || r->info.state != ETWL_SIGMA_OK) continue;
+        if (!sg_corr_resolve(r->corr, s->rules, s->n, i, why, sizeof why)) {
+            r->info.state = ETWL_SIGMA_CORRELATION;
+            r->info.reason = strdup(why);
+            s->running--;
+        }
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        sg_rule *r = &s->rules[i];
+        if (!r->corr || r->info.state != ETWL_SIGMA_OK) continue;
+        for (size_t k = 0; k < s->n; k++) {
+            sg_rule *b = &s->rules[k];
+            int *nc;
+            if (k == i || !sg_corr_feeds(r->corr, k)) continue;
+            if (!(nc = realloc(b->corrs, (size_t)(b->ncorrs + 1) * sizeof *nc))) return ETWL_ENOMEM;
+            b->corrs = nc;
+            b->corrs[b->ncorrs++] = (int)i;
+        }
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        sg_rule *b = &s->rules[i];
+        int gen = 0;
+        for (int k = 0; k < b->ncorrs; k++) gen |= sg_corr_generates(s->rules[b->corrs[k]].corr);
+        b->quiet = b->ncorrs > 0 && !gen;
+    }
+    return ETWL_OK;
+}
+
 static etwl_status build_index(etwl_sigma *s)
 {
     index_free(s);
+    if (link_correlations(s) != ETWL_OK) return ETWL_ENOMEM;
     for (size_t i = 0; i < s->n; i++) {
         sg_rule *r = &s->rules[i];
         if (r->info.state != ETWL_SIGMA_OK) continue;
@@ -460,10 +503,17 @@ static size_t run_entries(etwl_sigma *s, bucket *b, run *r, etwl_event *ev, etwl
     nc = sg_pf_candidates(r->pf, &cand);
     for (size_t i = 0; i < nc; i++) {
         const entry *e = &b->e[r->start + cand[i]];
-        if (sg_eval(s->m, &s->rules[e->rule], e->bind)) {
+        const sg_rule *rule = &s->rules[e->rule];
+        if (!sg_eval(s->m, rule, e->bind)) continue;
+        if (!rule->quiet) {
             hits++;
             if (hit) hit(ctx, ev, e->rule);
         }
+        for (int k = 0; k < rule->ncorrs; k++)
+            if (sg_corr_feed(s->rules[rule->corrs[k]].corr, s->m, rule, e->src, e->rule, ev)) {
+                hits++;
+                if (hit) hit(ctx, ev, (size_t)rule->corrs[k]);
+            }
     }
     return hits;
 }
@@ -513,6 +563,22 @@ size_t etwl_sigma_match(etwl_sigma *s, etwl_event *ev, etwl_sigma_hit_fn hit, vo
 }
 
 uint64_t etwl_sigma_regex_limit_hits(const etwl_sigma *s) { return sg_matcher_limit_hits(s->m); }
+
+uint64_t etwl_sigma_corr_evictions(const etwl_sigma *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->rules[i].corr) n += sg_corr_evicted(s->rules[i].corr);
+    return n;
+}
+
+size_t etwl_sigma_corr_groups(const etwl_sigma *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->rules[i].corr) n += sg_corr_groups(s->rules[i].corr);
+    return n;
+}
 
 void etwl_sigma_plan(const etwl_sigma *s, size_t rule, etwl_buf *b) { sg_plan_write(&s->rules[rule], b); }
 

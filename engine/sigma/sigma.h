@@ -22,7 +22,7 @@ typedef enum etwl_sigma_state {
     ETWL_SIGMA_MODIFIER,    /* a modifier etwlua does not implement */
     ETWL_SIGMA_CONDITION,   /* condition syntax or an unknown selection */
     ETWL_SIGMA_VALUE,       /* a value a modifier cannot take (bad regex, bad CIDR) */
-    ETWL_SIGMA_CORRELATION, /* a correlation rule (not implemented yet) */
+    ETWL_SIGMA_CORRELATION, /* a correlation etwlua cannot serve, or naming rules that do not run */
     ETWL_SIGMA_NSTATES
 } etwl_sigma_state;
 
@@ -80,5 +80,10 @@ void etwl_sigma_plan(const etwl_sigma *s, size_t rule, etwl_buf *b);
 /* Regular expressions that hit the PCRE2 match or depth limit (counted as
  * no match). */
 uint64_t etwl_sigma_regex_limit_hits(const etwl_sigma *s);
+
+/* Correlation state: groups dropped to stay within bounds (expired ones are
+ * not counted), and groups held now. */
+uint64_t etwl_sigma_corr_evictions(const etwl_sigma *s);
+size_t etwl_sigma_corr_groups(const etwl_sigma *s);
 
 #endif

@@ -18,6 +18,8 @@
 #define SG_RE_MATCH_LIMIT 100000 /* PCRE2 match() calls per match attempt */
 #define SG_RE_DEPTH_LIMIT 10000  /* PCRE2 backtracking depth */
 
+typedef struct sg_matcher sg_matcher; /* match.c */
+
 /* ---- YAML (yaml.c) ---------------------------------------------------- */
 typedef struct sg_yaml {
     yaml_document_t docs[8];
@@ -138,7 +140,32 @@ typedef struct sg_rule {
     const sg_source *srcs[8];
     int nsrcs;
     char *cond_text;
+    char *name;           /* the optional name correlations refer to */
+    struct sg_corr *corr; /* a correlation rule (correlate.c) */
+    int *corrs, ncorrs;   /* the correlations this rule feeds */
+    int quiet;            /* fed correlations all say generate: false */
 } sg_rule;
+
+/* ---- correlation rules (correlate.c) ------------------------------------ */
+#define SG_CORR_MAX_GROUPS 10000 /* per correlation; the oldest go first */
+#define SG_CORR_MAX_ITEMS 4096   /* timestamps or values kept per group */
+typedef struct sg_corr sg_corr;
+/* Parses the correlation map of a rule; on a problem sets *why. */
+sg_corr *sg_corr_parse(yaml_document_t *d, yaml_node_t *root, const char **why, char *buf, size_t n);
+void sg_corr_free(sg_corr *c);
+/* Resolves the rules it names among rules[0..n); 0 with a reason when one
+ * is missing or does not run. */
+int sg_corr_resolve(sg_corr *c, sg_rule *rules, size_t n, size_t self, char *why, size_t wn);
+/* A referenced rule matched: feeds the state; returns 1 when the
+ * correlation fires for this event. */
+int sg_corr_feed(sg_corr *c, sg_matcher *m, const sg_rule *base, const sg_source *src, size_t base_idx, etwl_event *ev);
+void sg_corr_describe(const sg_corr *c, etwl_buf *b);
+uint64_t sg_corr_evicted(const sg_corr *c);
+int sg_corr_generates(const sg_corr *c);
+int sg_corr_feeds(const sg_corr *c, size_t rule);
+size_t sg_corr_groups(const sg_corr *c);
+/* A field's text (raw or lower-cased) for this event; 0 when absent. */
+int sg_field_text(sg_matcher *m, const char *prop, int hdr, int conv, int lower, const char **text, size_t *n);
 
 /* Compiles a parsed rule document; the rule keeps its reason when it cannot
  * run.  Returns ETWL_ENOMEM only. */
@@ -153,7 +180,6 @@ typedef struct sg_bind {
     uint8_t hdr, conv;
 } sg_bind;
 
-typedef struct sg_matcher sg_matcher;
 sg_matcher *sg_matcher_new(void);
 void sg_matcher_free(sg_matcher *m);
 /* Starts an event: the field cache (each value rendered and lower-cased at

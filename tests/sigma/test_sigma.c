@@ -25,12 +25,14 @@ typedef struct hits {
     etwl_sigma *s;
     int n;
     etwl_buf alert;
+    etwl_buf *ids;
 } hits;
 
 static void on_hit(void *ctx, etwl_event *ev, size_t rule)
 {
     hits *h = ctx;
     h->n++;
+    if (h->ids) etwl_buf_printf(h->ids, "%s,", etwl_sigma_rule(h->s, rule)->id);
     etwl_buf_reset(&h->alert);
     etwl_sigma_alert(h->s, rule, ev, &h->alert, ETWL_ALERT_JSON);
 }
@@ -52,7 +54,7 @@ static int replay(etwl_sigma *s, const char *provider, int id, const char *chann
     etwl_config cfg;
     etwl_session *ses;
     etwl_error err;
-    hits h = {s, 0, {0}};
+    hits h = {s, 0, {0}, NULL};
     char chan[256] = "";
     assert_non_null(f);
     if (channel) snprintf(chan, sizeof chan, ",\"channel_name\":\"%s\"", channel);
@@ -68,6 +70,43 @@ static int replay(etwl_sigma *s, const char *provider, int id, const char *chann
         etwl_buf_reset(alert);
         if (h.alert.data) etwl_buf_puts(alert, h.alert.data);
     }
+    etwl_buf_free(&h.alert);
+    return h.n;
+}
+
+/* Sysmon 1 events at these seconds past 10:00:00, with these info objects;
+ * returns the hits, and their rule ids (comma-separated) in ids. */
+static int replay_at(etwl_sigma *s, const int *secs, const char *const *infos, int n, etwl_buf *ids)
+{
+    const char *path = tl_tmp_path("sigma-corr.jsonl");
+    FILE *f = fopen(path, "w");
+    etwl_config cfg;
+    etwl_session *ses;
+    etwl_error err;
+    hits h = {s, 0, {0}, NULL};
+    assert_non_null(f);
+    for (int i = 0; i < n; i++) {
+        char line[4096], ts[64];
+        snprintf(ts, sizeof ts, "2024-03-05T%02d:%02d:%02d.0000000Z", 10 + secs[i] / 3600, secs[i] / 60 % 60,
+                 secs[i] % 60);
+        snprintf(line, sizeof line, HDR, 1, SYSMON, "", infos[i]);
+        /* the header's fixed time, replaced */
+        char *at = strstr(line, "2024-03-05T10:11:12.1234567Z");
+        assert_non_null(at);
+        memcpy(at, ts, strlen(ts));
+        fputs(line, f);
+    }
+    fclose(f);
+    etwl_buf_init(&h.alert);
+    etwl_config_init(&cfg);
+    cfg.read_path = path;
+    assert_int_equal(etwl_session_open(&cfg, &ses, &err), ETWL_OK);
+    if (ids) {
+        etwl_buf_reset(ids);
+        h.ids = ids;
+    }
+    assert_int_equal(etwl_session_process(ses, on_event, &h, &err), ETWL_OK);
+    etwl_session_free(ses);
     etwl_buf_free(&h.alert);
     return h.n;
 }
@@ -557,6 +596,140 @@ static void test_convert(void **state)
     etwl_sigma_free(s);
 }
 
+/* A base rule per Image suffix, and a correlation over them. */
+static etwl_sigma *corr_set(const char *correlation, etwl_sigma_state want)
+{
+    static char y[8192];
+    etwl_sigma *s;
+    etwl_error err;
+    snprintf(y, sizeof y,
+             "title: net\nid: base-net\nname: net_use\nlogsource:\n  product: windows\n"
+             "  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\net.exe'\n"
+             "  condition: sel\n---\n"
+             "title: who\nid: base-who\nlogsource:\n  product: windows\n  category: process_creation\n"
+             "detection:\n  sel:\n    Image|endswith: '\\whoami.exe'\n  condition: sel\n---\n"
+             "title: corr\nid: corr-1\nlevel: high\ncorrelation:\n%s",
+             correlation);
+    assert_int_equal(etwl_sigma_new(&s), ETWL_OK);
+    assert_int_equal(etwl_sigma_load_string(s, y, strlen(y), "corr.yml", &err), ETWL_OK);
+    assert_int_equal(etwl_sigma_count(s), 3);
+    assert_int_equal(etwl_sigma_prepare(s, &err), ETWL_OK);
+    if (etwl_sigma_rule(s, 2)->state != want)
+        fail_msg("correlation state %s: %s", etwl_sigma_state_name(etwl_sigma_rule(s, 2)->state),
+                 etwl_sigma_rule(s, 2)->reason ? etwl_sigma_rule(s, 2)->reason : "-");
+    return s;
+}
+
+#define NET(u) "{\"Image\":\"C:\\\\net.exe\",\"User\":\"" u "\",\"CommandLine\":\"net " u "\"}"
+#define NETC(u, c) "{\"Image\":\"C:\\\\net.exe\",\"User\":\"" u "\",\"CommandLine\":\"" c "\"}"
+#define WHO(u) "{\"Image\":\"C:\\\\whoami.exe\",\"User\":\"" u "\"}"
+
+static void test_correlation_event_count(void **state)
+{
+    (void)state;
+    etwl_buf ids;
+    etwl_sigma *s = corr_set("  type: event_count\n  rules:\n    - net_use\n  group-by:\n    - User\n"
+                             "  timespan: 10s\n  condition:\n    gte: 3\n",
+                             ETWL_SIGMA_OK);
+    const char *ev[] = {NET("alice"), NET("bob"), NET("alice"), NET("alice"), NET("bob"), NET("bob")};
+    int t1[] = {0, 1, 2, 5, 30, 31};
+    etwl_buf_init(&ids);
+    /* alice: 3 within 10 s, fires once; bob: 1 then 2 much later: no; the
+     * base rule is quiet (generate: false) */
+    assert_int_equal(replay_at(s, t1, ev, 6, &ids), 1);
+    assert_string_equal(ids.data, "corr-1,");
+    etwl_sigma_free(s);
+    s = corr_set("  type: event_count\n  rules:\n    - base-net\n  group-by:\n    - User\n"
+                 "  timespan: 10s\n  generate: true\n  condition:\n    gte: 3\n",
+                 ETWL_SIGMA_OK);
+    {
+        int t2[] = {0, 20, 40, 41, 42, 43};
+        const char *ev2[] = {NET("alice"), NET("alice"), NET("alice"), NET("alice"), NET("alice"), NET("alice")};
+        /* 6 base alerts (generate: true), and one correlation at 40-42 */
+        assert_int_equal(replay_at(s, t2, ev2, 6, &ids), 7);
+    }
+    etwl_sigma_free(s);
+    etwl_buf_free(&ids);
+}
+
+static void test_correlation_value_count(void **state)
+{
+    (void)state;
+    etwl_sigma *s = corr_set("  type: value_count\n  rules: net_use\n  group-by:\n    - User\n"
+                             "  timespan: 1m\n  condition:\n    gte: 3\n    field: CommandLine\n",
+                             ETWL_SIGMA_OK);
+    const char *ev[] = {NETC("a", "net user"), NETC("a", "net user"), NETC("a", "net group"), NETC("b", "net x"),
+                        NETC("a", "net view")};
+    int t[] = {0, 1, 2, 3, 4};
+    assert_int_equal(replay_at(s, t, ev, 5, NULL), 1);
+    etwl_sigma_free(s);
+}
+
+static void test_correlation_temporal(void **state)
+{
+    (void)state;
+    etwl_sigma *s = corr_set("  type: temporal\n  rules:\n    - base-who\n    - net_use\n  group-by:\n"
+                             "    - User\n  timespan: 5s\n",
+                             ETWL_SIGMA_OK);
+    const char *ev[] = {NET("a"), WHO("a"), WHO("b"), NET("b")};
+    int t[] = {0, 3, 10, 20};
+    /* a: both within 5 s (either order); b: 10 s apart */
+    assert_int_equal(replay_at(s, t, ev, 4, NULL), 1);
+    etwl_sigma_free(s);
+    s = corr_set("  type: temporal_ordered\n  rules:\n    - base-who\n    - net_use\n  group-by:\n"
+                 "    - User\n  timespan: 5s\n",
+                 ETWL_SIGMA_OK);
+    {
+        const char *ev2[] = {NET("a"), WHO("a"), WHO("b"), NET("b")};
+        int t2[] = {0, 1, 2, 3};
+        /* a: net then whoami, the wrong order; b: whoami then net */
+        assert_int_equal(replay_at(s, t2, ev2, 4, NULL), 1);
+    }
+    etwl_sigma_free(s);
+}
+
+static void test_correlation_errors(void **state)
+{
+    (void)state;
+    etwl_sigma *s = corr_set("  type: event_count\n  rules: nosuch\n  timespan: 10s\n  condition:\n    gte: 2\n",
+                             ETWL_SIGMA_CORRELATION);
+    assert_non_null(strstr(etwl_sigma_rule(s, 2)->reason, "nosuch"));
+    etwl_sigma_free(s);
+    s = corr_set("  type: event_count\n  rules: net_use\n  timespan: 10s\n  condition:\n    lt: 2\n",
+                 ETWL_SIGMA_CORRELATION);
+    etwl_sigma_free(s);
+    s = corr_set("  type: event_count\n  rules: net_use\n  timespan: forever\n  condition:\n    gte: 2\n",
+                 ETWL_SIGMA_CORRELATION);
+    etwl_sigma_free(s);
+    s = corr_set("  type: sum\n  rules: net_use\n  timespan: 1m\n", ETWL_SIGMA_CORRELATION);
+    etwl_sigma_free(s);
+    s = corr_set("  type: event_count\n  rules: net_use\n  timespan: 1m\n  condition:\n    gte: 100000\n",
+                 ETWL_SIGMA_CORRELATION);
+    etwl_sigma_free(s);
+}
+
+/* A group-by field unique in every event: the state stays bounded. */
+static void test_correlation_bounded(void **state)
+{
+    (void)state;
+    enum { N = 30000 };
+    static int t[N];
+    static char bufs[N][128];
+    static const char *ev[N];
+    etwl_sigma *s = corr_set("  type: event_count\n  rules: net_use\n  group-by:\n    - User\n"
+                             "  timespan: 1h\n  condition:\n    gte: 2\n",
+                             ETWL_SIGMA_OK);
+    for (int i = 0; i < N; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "{\"Image\":\"C:\\\\net.exe\",\"User\":\"u%d\"}", i);
+        ev[i] = bufs[i];
+        t[i] = i / 10; /* all within the hour: nothing expires by time */
+    }
+    assert_int_equal(replay_at(s, t, ev, N, NULL), 0);
+    assert_true(etwl_sigma_corr_groups(s) <= 10000);
+    assert_true(etwl_sigma_corr_evictions(s) >= N - 10000);
+    etwl_sigma_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +753,11 @@ int main(void)
         cmocka_unit_test(test_logsources),
         cmocka_unit_test(test_filters_and_selection),
         cmocka_unit_test(test_convert),
+        cmocka_unit_test(test_correlation_event_count),
+        cmocka_unit_test(test_correlation_value_count),
+        cmocka_unit_test(test_correlation_temporal),
+        cmocka_unit_test(test_correlation_errors),
+        cmocka_unit_test(test_correlation_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -176,10 +176,16 @@ void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats)
                 "etwlua: sigma: %llu regular-expression match(es) hit the PCRE2 match limit (counted as no "
                 "match)\n",
                 (unsigned long long)lim);
+    if (cs->set && etwl_sigma_corr_evictions(cs->set))
+        fprintf(stderr, "etwlua: sigma: %llu correlation group(s) dropped to keep the state bounded\n",
+                (unsigned long long)etwl_sigma_corr_evictions(cs->set));
     if (stats && cs->set)
-        fprintf(stderr, "etwlua: sigma stats: rules=%zu running=%zu alerts=%llu regex_limit_hits=%llu\n",
+        fprintf(stderr,
+                "etwlua: sigma stats: rules=%zu running=%zu alerts=%llu regex_limit_hits=%llu "
+                "correlation_groups=%zu correlation_evictions=%llu\n",
                 etwl_sigma_count(cs->set), etwl_sigma_running(cs->set), (unsigned long long)cs->alerts,
-                (unsigned long long)lim);
+                (unsigned long long)lim, etwl_sigma_corr_groups(cs->set),
+                (unsigned long long)etwl_sigma_corr_evictions(cs->set));
     etwl_sigma_free(cs->set);
     etwl_buf_free(&cs->out);
     free(cs);

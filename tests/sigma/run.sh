@@ -143,6 +143,39 @@ T "$BIN" sigma convert "$TMP/rules/win/whoami.yml" >"$TMP/conv" 2>&1
 grep -q "Image any value: endswith '\\\\x5cwhoami.exe'" "$TMP/conv" && grep -q "Image <- NewProcessName" "$TMP/conv" && ok ||
     bad "convert: $(cat "$TMP/conv")"
 
+# 5b. a correlation: three whoami in a minute by one user; the base rule is quiet
+cat >"$TMP/corr.yml" <<'Y'
+title: whoami base
+id: 0a0a0a0a-0000-4000-8000-0000000000c1
+name: whoami_base
+logsource:
+  product: windows
+  category: process_creation
+detection:
+  sel:
+    Image|endswith: '\whoami.exe'
+  condition: sel
+---
+title: Whoami Burst
+id: 0a0a0a0a-0000-4000-8000-0000000000c2
+level: high
+correlation:
+  type: event_count
+  rules:
+    - whoami_base
+  group-by:
+    - User
+  timespan: 1m
+  condition:
+    gte: 3
+Y
+for s in 10 20 30 40; do
+    printf '%s,"info":{"Image":"C:\\\\whoami.exe","User":"alice"}}\n' "${H/10:11:12/10:11:$s}"
+done >"$TMP/corr.jsonl"
+T "$BIN" --no-rules --sigma "$TMP/corr.yml" -r "$TMP/corr.jsonl" --stats >"$TMP/out" 2>"$TMP/err"
+[ "$(grep -c '"rule":"0a0a0a0a-0000-4000-8000-0000000000c2"' "$TMP/out")" = 1 ] && [ "$(grep -c '"rule"' "$TMP/out")" = 1 ] &&
+    grep -q "correlation_groups=1 " "$TMP/err" && ok || bad "correlation: $(cat "$TMP/out" "$TMP/err")"
+
 # 6. SigmaHQ's corpus: the compile figures, and the regression cases
 pct() { sed -n 's/^sigma-check: [0-9]* rules: [0-9]* compile and run (\([0-9.]*\)%).*/\1/p' "$1"; }
 if [ -d "$SIGMA/rules" ]; then

@@ -912,16 +912,24 @@ void sg_rule_free(sg_rule *r)
 }
 
 /* ---- convert: the plan, readable ----------------------------------------- */
+/* A pattern, readable: wildcards as * and ?, literal ones escaped, control
+ * bytes, quotes and backslashes as \xNN (etwl_sigma_plan escapes the rest
+ * for the terminal). */
 static void put_pat(etwl_buf *b, const char *s, size_t n)
 {
+    size_t run = 0;
     etwl_buf_putc(b, '\'');
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i <= n; i++) {
+        int special = i == n || s[i] == SG_STAR || s[i] == SG_ONE || s[i] == '*' || s[i] == '?' ||
+                      (unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '\'' || s[i] == '\\';
+        if (!special) continue;
+        if (i > run) etwl_buf_put(b, s + run, i - run);
+        run = i + 1;
+        if (i == n) break;
         if (s[i] == SG_STAR) etwl_buf_putc(b, '*');
         else if (s[i] == SG_ONE) etwl_buf_putc(b, '?');
         else if (s[i] == '*' || s[i] == '?') etwl_buf_printf(b, "\\%c", s[i]);
-        else if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '\'' || s[i] == '\\')
-            etwl_buf_printf(b, "\\x%02x", (unsigned char)s[i]);
-        else etwl_buf_putc(b, s[i]);
+        else etwl_buf_printf(b, "\\x%02x", (unsigned char)s[i]);
     }
     etwl_buf_putc(b, '\'');
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "output/alert.h"
+#include "output/output.h"
 #include "sigma/sigma_int.h"
 
 typedef struct entry {
@@ -580,7 +581,23 @@ size_t etwl_sigma_corr_groups(const etwl_sigma *s)
     return n;
 }
 
-void etwl_sigma_plan(const etwl_sigma *s, size_t rule, etwl_buf *b) { sg_plan_write(&s->rules[rule], b); }
+/* Rule files come from anywhere: every line of the plan goes through the
+ * terminal escaper (controls, bidi overrides), the newlines kept. */
+void etwl_sigma_plan(const etwl_sigma *s, size_t rule, etwl_buf *b)
+{
+    etwl_buf t;
+    size_t i = 0;
+    etwl_buf_init(&t);
+    sg_plan_write(&s->rules[rule], &t);
+    while (t.data && i < t.len) {
+        const char *nl = memchr(t.data + i, '\n', t.len - i);
+        size_t end = nl ? (size_t)(nl - t.data) : t.len;
+        etwl_text_put_controls_escaped(b, t.data + i, end - i);
+        if (nl) etwl_buf_putc(b, '\n');
+        i = end + 1;
+    }
+    etwl_buf_free(&t);
+}
 
 /* ---- the alert ------------------------------------------------------------ */
 static void techniques(etwl_buf *b, int json, void *ctx)

@@ -202,7 +202,7 @@ else
     "$BIN" -n etwl-t-sigma --no-rules --sigma "$SIGMA/rules/linux/process_creation" --duration 20 \
         >"$TMP/live.out" 2>"$TMP/live.err" &
     lp=$!
-    for _ in $(seq 200); do grep -q "started" "$TMP/live.err" 2>/dev/null && break; sleep 0.05; done
+    for _ in $(seq 600); do grep -q "started" "$TMP/live.err" 2>/dev/null && break; sleep 0.05; done
     grep -q started "$TMP/live.err" || bad "live session did not start: $(cat "$TMP/live.err")"
     # System Information Discovery (42df45e7...) names /uname; loop until seen or bounded
     for _ in $(seq 40); do

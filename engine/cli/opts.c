@@ -57,6 +57,7 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "                           (repeatable; deprecated/ and unsupported/ skipped)\n"
                               "      --sigma-level LEVEL  only Sigma rules of this level or higher\n"
                               "      --sigma-status LIST  only Sigma rules of these statuses (stable,test,...)\n"
+                              "      --sigma-config FILE  values of the placeholders |expand names\n"
                               "\n"
                               "Output\n"
                               "      --dump               print every event that passes the selection\n"
@@ -263,6 +264,9 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
         } else if (opt(argc, argv, &i, NULL, "--sigma-status", 1, &v, err, &bad)) {
             if (bad) return ETWL_EXIT_USAGE;
             o->sigma_status = v;
+        } else if (opt(argc, argv, &i, NULL, "--sigma-config", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            o->sigma_config = v;
         } else if (opt(argc, argv, &i, NULL, "--no-rules", 0, &v, err, &bad)) {
             o->no_rules = 1;
         } else if (opt(argc, argv, &i, NULL, "--rule", 1, &v, err, &bad)) {

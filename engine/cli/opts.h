@@ -45,7 +45,7 @@ typedef struct etwl_cli_opts {
      * --rule/--skip-rule ids found among them (known to the rule check) */
     const char *sigma_paths[16];
     int nsigma;
-    const char *sigma_level, *sigma_status;
+    const char *sigma_level, *sigma_status, *sigma_config;
     const char *sigma_known[128];
     int nsigma_known;
     int record; /* etwlua record -o FILE.etl */

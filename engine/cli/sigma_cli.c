@@ -18,7 +18,7 @@
 etwl_status etwl_cli_sigma_setup(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_error *err)
 {
     *out = NULL;
-    if (!o->nsigma && !o->sigma_level && !o->sigma_status) return ETWL_OK;
+    if (!o->nsigma && !o->sigma_level && !o->sigma_status && !o->sigma_config) return ETWL_OK;
     return etwl_error_set(err, ETWL_ENOTSUP,
                           "--sigma: Sigma rules are not built into this etwlua (they need "
                           "libyaml and PCRE2; use the Linux build)");
@@ -103,8 +103,9 @@ etwl_status etwl_cli_sigma_setup(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_er
     size_t bad = 0;
     *out = NULL;
     if (!o->nsigma) {
-        if (o->sigma_level || o->sigma_status)
-            return etwl_error_set(err, ETWL_EINVAL, "--sigma-level and --sigma-status need --sigma PATH");
+        if (o->sigma_level || o->sigma_status || o->sigma_config)
+            return etwl_error_set(err, ETWL_EINVAL,
+                                  "--sigma-level, --sigma-status and --sigma-config need --sigma PATH");
         return ETWL_OK;
     }
     if (!(cs = calloc(1, sizeof *cs)) || etwl_sigma_new(&cs->set) != ETWL_OK) {
@@ -113,7 +114,8 @@ etwl_status etwl_cli_sigma_setup(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_er
     }
     etwl_buf_init(&cs->out);
     cs->form = etwl_alert_form_for(isatty(1));
-    if ((o->sigma_level && (st = etwl_sigma_set_min_level(cs->set, o->sigma_level, err)) != ETWL_OK) ||
+    if ((o->sigma_config && (st = etwl_sigma_set_config(cs->set, o->sigma_config, err)) != ETWL_OK) ||
+        (o->sigma_level && (st = etwl_sigma_set_min_level(cs->set, o->sigma_level, err)) != ETWL_OK) ||
         (o->sigma_status && (st = etwl_sigma_set_statuses(cs->set, o->sigma_status, err)) != ETWL_OK)) {
         etwl_cli_sigma_finish(cs, 0);
         return st;
@@ -195,11 +197,16 @@ void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats)
 static int load_all(etwl_sigma *s, char **argv, int from, int to)
 {
     etwl_error err;
-    for (int i = from; i < to; i++)
-        if (etwl_sigma_load(s, argv[i], &err) != ETWL_OK) {
-            fprintf(stderr, "etwlua: sigma: %s\n", err.message);
-            return 0;
+    for (int i = from; i < to; i++) {
+        /* --config FILE: placeholders for |expand, for the paths after it */
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < to) {
+            if (etwl_sigma_set_config(s, argv[++i], &err) == ETWL_OK) continue;
+        } else if (etwl_sigma_load(s, argv[i], &err) == ETWL_OK) {
+            continue;
         }
+        fprintf(stderr, "etwlua: sigma: %s\n", err.message);
+        return 0;
+    }
     return 1;
 }
 
@@ -210,7 +217,7 @@ static int cmd_check(int argc, char **argv)
     int quiet = 0, from = 3;
     if (argc > 3 && strcmp(argv[3], "--quiet") == 0) quiet = 1, from = 4;
     if (argc <= from) {
-        fprintf(stderr, "usage: etwlua sigma check [--quiet] PATH...\n");
+        fprintf(stderr, "usage: etwlua sigma check [--quiet] [--config FILE] PATH...\n");
         return ETWL_EXIT_USAGE;
     }
     if (etwl_sigma_new(&s) != ETWL_OK) return ETWL_EXIT_FAILURE;
@@ -472,8 +479,8 @@ int etwl_sigma_cli_main(int argc, char **argv)
     if (argc > 2 && strcmp(argv[2], "check") == 0) return cmd_check(argc, argv);
     if (argc > 2 && strcmp(argv[2], "convert") == 0) return cmd_convert(argc, argv);
     if (argc > 2 && strcmp(argv[2], "test") == 0) return cmd_test(argc, argv);
-    fprintf(stderr, "usage: etwlua sigma check [--quiet] PATH...\n"
-                    "       etwlua sigma convert RULE.yml...\n"
+    fprintf(stderr, "usage: etwlua sigma check [--quiet] [--config FILE] PATH...\n"
+                    "       etwlua sigma convert [--config FILE] RULE.yml...\n"
                     "       etwlua sigma test RULES... --regression DIR\n");
     return ETWL_EXIT_USAGE;
 }

@@ -17,6 +17,7 @@
 typedef struct cx {
     sg_rule *r;
     yaml_document_t *d;
+    const sg_phs *ph;
     char reason[512];
     etwl_sigma_state state;
     int oom;
@@ -138,7 +139,7 @@ enum { M_CONTAINS = 1, M_STARTS = 2, M_ENDS = 4 };
 
 typedef struct mods {
     int match; /* M_* */
-    int all, cased, re, re_flags, cidr, exists, fieldref, num, cmp;
+    int all, cased, re, re_flags, cidr, exists, fieldref, num, cmp, expand;
     const char *xform[8]; /* value transformations, in the order written */
     int nxform;
 } mods;
@@ -176,8 +177,7 @@ static int parse_mods(cx *c, char *key, mods *m, char **field)
             }
             m->xform[m->nxform++] = tok;
         } else if (strcmp(tok, "expand") == 0) {
-            fail(c, ETWL_SIGMA_MODIFIER, "modifier 'expand' on %s: placeholders need values etwlua is not given", key);
-            return 0;
+            m->expand = 1;
         } else {
             fail(c, ETWL_SIGMA_MODIFIER, "unknown modifier '%s' on %s", tok, key);
             return 0;
@@ -363,6 +363,48 @@ static int xform_values(cx *c, const mods *m, int k, bstr *in, sg_item *it)
     return ok;
 }
 
+static int compile_text(cx *c, const mods *m, const char *s, sg_item *it)
+{
+    bstr b = {NULL, 0};
+    int ok;
+    if (!unescape(s, m->nxform == 0, &b)) return free(b.p), (c->oom = 1), 0;
+    ok = xform_values(c, m, 0, &b, it);
+    free(b.p);
+    return ok;
+}
+
+/* |expand: each %name% becomes each of its values (--sigma-config), the
+ * value a Sigma string like the rest (its wildcards count) */
+static int expand_value(cx *c, const mods *m, const char *s, sg_item *it, int depth)
+{
+    const char *p = strchr(s, '%'), *q = p ? strchr(p + 1, '%') : NULL;
+    const sg_ph *ph = NULL;
+    int ok = 1;
+    if (!p || !q) return compile_text(c, m, s, it);
+    if (depth >= 8) {
+        fail(c, ETWL_SIGMA_VALUE, "%s: more than 8 placeholders in one value", it->text);
+        return 0;
+    }
+    for (int i = 0; c->ph && i < c->ph->n && !ph; i++)
+        if (strlen(c->ph->v[i].name) == (size_t)(q - p - 1) &&
+            memcmp(c->ph->v[i].name, p + 1, (size_t)(q - p - 1)) == 0)
+            ph = &c->ph->v[i];
+    if (!ph) {
+        fail(c, ETWL_SIGMA_MODIFIER, "%s: expand: placeholder %.*s has no values (give them with --sigma-config)",
+             it->text, (int)(q - p + 1), p);
+        return 0;
+    }
+    for (int k = 0; k < ph->nvals && ok; k++) {
+        size_t n = (size_t)(p - s) + strlen(ph->vals[k]) + strlen(q + 1) + 1;
+        char *x = malloc(n);
+        if (!x) return (c->oom = 1), 0;
+        snprintf(x, n, "%.*s%s%s", (int)(p - s), s, ph->vals[k], q + 1);
+        ok = expand_value(c, m, x, it, depth + 1);
+        free(x);
+    }
+    return ok;
+}
+
 static int compile_value(cx *c, const mods *m, yaml_node_t *n, sg_item *it)
 {
     const char *s = sg_yaml_str(n);
@@ -433,14 +475,8 @@ static int compile_value(cx *c, const mods *m, yaml_node_t *n, sg_item *it)
         }
         return 1;
     }
-    {
-        bstr b = {NULL, 0};
-        int ok;
-        if (!unescape(s, m->nxform == 0, &b)) return free(b.p), (c->oom = 1), 0;
-        ok = xform_values(c, m, 0, &b, it);
-        free(b.p);
-        return ok;
-    }
+    if (m->expand) return expand_value(c, m, s, it, 0);
+    return compile_text(c, m, s, it);
 }
 
 /* One "field|mods: value(s)" pair of a selection map; field NULL: keywords. */
@@ -788,7 +824,7 @@ static void compile_detection(cx *c, yaml_node_t *det)
     r->cond = parse_condition(c, r->cond_text);
 }
 
-etwl_status sg_compile(sg_rule *r, yaml_document_t *d, yaml_node_t *root)
+etwl_status sg_compile(sg_rule *r, yaml_document_t *d, yaml_node_t *root, const sg_phs *ph)
 {
     cx c;
     yaml_node_t *ls;
@@ -796,6 +832,7 @@ etwl_status sg_compile(sg_rule *r, yaml_document_t *d, yaml_node_t *root)
     memset(&c, 0, sizeof c);
     c.r = r;
     c.d = d;
+    c.ph = ph;
     if (!root || root->type != YAML_MAPPING_NODE) {
         fail(&c, ETWL_SIGMA_YAML, "not a Sigma rule (a YAML map expected)");
         goto out;

@@ -49,6 +49,7 @@ struct etwl_sigma {
     size_t nb;
     int dirty;
     sg_matcher *m;
+    sg_phs ph; /* --sigma-config placeholders */
 };
 
 static const char *const levels[] = {"informational", "low", "medium", "high", "critical"};
@@ -94,6 +95,12 @@ void etwl_sigma_free(etwl_sigma *s)
     index_free(s);
     for (size_t i = 0; i < s->n; i++) sg_rule_free(&s->rules[i]);
     free(s->rules);
+    for (int i = 0; i < s->ph.n; i++) {
+        for (int k = 0; k < s->ph.v[i].nvals; k++) free(s->ph.v[i].vals[k]);
+        free(s->ph.v[i].vals);
+        free(s->ph.v[i].name);
+    }
+    free(s->ph.v);
     sg_matcher_free(s->m);
     free(s);
 }
@@ -133,6 +140,69 @@ etwl_status etwl_sigma_set_statuses(etwl_sigma *s, const char *list, etwl_error 
     if (!set) return etwl_error_set(err, ETWL_EINVAL, "--sigma-status needs at least one status");
     s->status_set = set;
     return ETWL_OK;
+}
+
+etwl_status etwl_sigma_set_config(etwl_sigma *s, const char *path, etwl_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+    sg_yaml y;
+    yaml_node_t *root, *map;
+    yaml_document_t *d;
+    etwl_status st = ETWL_OK;
+    if (!f) return etwl_error_set(err, ETWL_EIO, "--sigma-config %s: cannot open", path);
+    buf = malloc(1 << 20);
+    n = buf ? fread(buf, 1, 1 << 20, f) : 0;
+    fclose(f);
+    if (!buf) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    if (n == 1 << 20) {
+        free(buf);
+        return etwl_error_set(err, ETWL_ELIMIT, "--sigma-config %s: larger than 1 MB", path);
+    }
+    st = sg_yaml_load(&y, buf, n, path, err);
+    free(buf);
+    if (st != ETWL_OK) return st;
+    d = &y.docs[0];
+    root = y.ndocs ? sg_yaml_root(&y, 0) : NULL;
+    map = root ? sg_yaml_get(d, root, "placeholders") : NULL;
+    if (root && !map) map = sg_yaml_get(d, root, "vars");
+    if (!map || map->type != YAML_MAPPING_NODE) {
+        sg_yaml_free(&y);
+        return etwl_error_set(err, ETWL_EPARSE, "--sigma-config %s: expected a map 'placeholders:' (name: values)",
+                              path);
+    }
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top && !st; pr++) {
+        const char *name = sg_yaml_str(yaml_document_get_node(d, pr->key));
+        yaml_node_t *v = yaml_document_get_node(d, pr->value);
+        sg_ph *ph, *nv = realloc(s->ph.v, (size_t)(s->ph.n + 1) * sizeof *nv);
+        if (!nv) {
+            st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+            break;
+        }
+        s->ph.v = nv;
+        ph = &nv[s->ph.n];
+        memset(ph, 0, sizeof *ph);
+        if (!name || !(ph->name = strdup(name))) {
+            st = etwl_error_set(err, ETWL_EPARSE, "--sigma-config %s: a placeholder name must be text", path);
+            break;
+        }
+        s->ph.n++;
+        if (v && v->type == YAML_SCALAR_NODE) {
+            if ((ph->vals = malloc(sizeof *ph->vals)) && (ph->vals[0] = strdup(sg_yaml_str(v)))) ph->nvals = 1;
+        } else if (v && v->type == YAML_SEQUENCE_NODE) {
+            ph->vals =
+                calloc((size_t)(v->data.sequence.items.top - v->data.sequence.items.start) + 1, sizeof *ph->vals);
+            for (yaml_node_item_t *p = v->data.sequence.items.start; ph->vals && p < v->data.sequence.items.top; p++) {
+                const char *x = sg_yaml_str(yaml_document_get_node(d, *p));
+                if (x && (ph->vals[ph->nvals] = strdup(x))) ph->nvals++;
+            }
+        }
+        if (!ph->nvals)
+            st = etwl_error_set(err, ETWL_EPARSE, "--sigma-config %s: placeholder %s has no values", path, name);
+    }
+    sg_yaml_free(&y);
+    return st;
 }
 
 static int filtered(const etwl_sigma *s, const sg_rule *r)
@@ -199,7 +269,7 @@ etwl_status etwl_sigma_load_string(etwl_sigma *s, const char *text, size_t n, co
         return ETWL_OK;
     }
     for (int d = 0; d < y.ndocs; d++) {
-        if (!(r = new_rule(s)) || sg_compile(r, &y.docs[d], sg_yaml_root(&y, d)) != ETWL_OK) {
+        if (!(r = new_rule(s)) || sg_compile(r, &y.docs[d], sg_yaml_root(&y, d), &s->ph) != ETWL_OK) {
             sg_yaml_free(&y);
             return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         }

@@ -44,6 +44,12 @@ const char *etwl_sigma_state_name(etwl_sigma_state st);
 etwl_status etwl_sigma_set_min_level(etwl_sigma *s, const char *level, etwl_error *err);
 etwl_status etwl_sigma_set_statuses(etwl_sigma *s, const char *list, etwl_error *err);
 
+/* Placeholder values for the |expand modifier, from a YAML file:
+ *   placeholders:            (or vars:)
+ *     Admins_Workstations: [ws1, ws2]
+ * For the rules loaded after it. */
+etwl_status etwl_sigma_set_config(etwl_sigma *s, const char *path, etwl_error *err);
+
 /* Loads a .yml/.yaml file, or every one under a folder (sorted; folders
  * named deprecated or unsupported are skipped).  Fails only when the path
  * cannot be read; a rule that cannot run is kept with its reason. */

@@ -169,7 +169,17 @@ int sg_field_text(sg_matcher *m, const char *prop, int hdr, int conv, int lower,
 
 /* Compiles a parsed rule document; the rule keeps its reason when it cannot
  * run.  Returns ETWL_ENOMEM only. */
-etwl_status sg_compile(sg_rule *r, yaml_document_t *d, yaml_node_t *root);
+/* Placeholder values for |expand (--sigma-config). */
+typedef struct sg_ph {
+    char *name;
+    char **vals;
+    int nvals;
+} sg_ph;
+typedef struct sg_phs {
+    sg_ph *v;
+    int n;
+} sg_phs;
+etwl_status sg_compile(sg_rule *r, yaml_document_t *d, yaml_node_t *root, const sg_phs *ph);
 void sg_rule_free(sg_rule *r);
 void sg_plan_write(const sg_rule *r, etwl_buf *b);
 

@@ -350,6 +350,45 @@ static void test_unsupported_modifiers(void **state)
     pc_fails("  sel:\n    Image|frobnicate: 'x'\n  condition: sel\n", ETWL_SIGMA_MODIFIER, "frobnicate");
 }
 
+static void test_expand(void **state)
+{
+    (void)state;
+    const char *cfg = tl_tmp_path("sigma-config.yml");
+    const char *rule = "title: e\nid: e1\nlogsource:\n  product: windows\n  category: process_creation\n"
+                       "detection:\n  sel:\n    User|expand: '%admins%'\n  condition: sel\n";
+    const char *alice = "{\"User\":\"CORP\\\\alice\"}", *eve = "{\"User\":\"CORP\\\\eve\"}";
+    etwl_sigma *s;
+    etwl_error err;
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("placeholders:\n  admins:\n    - 'CORP\\alice'\n    - '*\\root'\n", f);
+    fclose(f);
+    assert_int_equal(etwl_sigma_new(&s), ETWL_OK);
+    assert_int_equal(etwl_sigma_set_config(s, cfg, &err), ETWL_OK);
+    assert_int_equal(etwl_sigma_load_string(s, rule, strlen(rule), "e.yml", &err), ETWL_OK);
+    assert_int_equal(etwl_sigma_rule(s, 0)->state, ETWL_SIGMA_OK);
+    assert_int_equal(replay(s, SYSMON, 1, NULL, &alice, 1, NULL), 1);
+    assert_int_equal(replay(s, SYSMON, 1, NULL, &eve, 1, NULL), 0);
+    {
+        const char *root = "{\"User\":\"HOST\\\\root\"}"; /* a placeholder value keeps its wildcards */
+        assert_int_equal(replay(s, SYSMON, 1, NULL, &root, 1, NULL), 1);
+    }
+    etwl_sigma_free(s);
+    /* a placeholder the config lacks is a stated reason */
+    s = rule_set("title: e\nid: e2\nlogsource:\n  product: windows\n  category: process_creation\n"
+                 "detection:\n  sel:\n    User|expand: '%nobody%'\n  condition: sel\n",
+                 ETWL_SIGMA_MODIFIER);
+    assert_non_null(strstr(etwl_sigma_rule(s, 0)->reason, "%nobody%"));
+    etwl_sigma_free(s);
+    f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("- not a map\n", f);
+    fclose(f);
+    assert_int_equal(etwl_sigma_new(&s), ETWL_OK);
+    assert_int_equal(etwl_sigma_set_config(s, cfg, &err), ETWL_EPARSE);
+    etwl_sigma_free(s);
+}
+
 static void test_conditions(void **state)
 {
     (void)state;
@@ -746,6 +785,7 @@ int main(void)
         cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_exists_fieldref_numbers),
         cmocka_unit_test(test_unsupported_modifiers),
+        cmocka_unit_test(test_expand),
         cmocka_unit_test(test_conditions),
         cmocka_unit_test(test_deep_conditions),
         cmocka_unit_test(test_huge_value_list),

@@ -338,7 +338,9 @@ static int item_test(sg_matcher *m, const sg_rule *r, const sg_bind *bind, const
             e = &absent;
         }
         for (int k = 0; k < it->nv; k++) {
-            int hit = value_test(m, r, bind, e, &it->v[k]);
+            const sg_val *v = &it->v[k];
+            /* a scanned-for literal that did not occur: no call needed */
+            int hit = v->reg && v->seen != m->gen ? 0 : value_test(m, r, bind, e, v);
             if (hit && !it->all) return 1;
             if (!hit && it->all) return 0;
         }

@@ -73,9 +73,11 @@ local function pkg(names)
   return r
 end
 
--- libcurl and librdkafka: the HTTP and Kafka outputs (engine/output/), Linux
--- only; the Windows build says they are not built in.
-local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat libzip zlib" .. (WINDOWS and "" or " libcurl rdkafka")
+-- libcurl and librdkafka: the HTTP and Kafka outputs (engine/output/);
+-- libyaml and PCRE2: the Sigma rules (engine/sigma).  Linux only: the
+-- Windows cross build says they are not built in.
+local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat libzip zlib" ..
+             (WINDOWS and "" or " libcurl rdkafka yaml-0.1 libpcre2-8")
 
 -- dynamic: link Lua and lpeg as shared libraries too (a shared library
 -- cannot take Debian's non-PIC static archives)
@@ -111,7 +113,7 @@ local function common()
     buildoptions { "-fvisibility=hidden" }
     -- EVTX needs libevtx and expat, which are not cross-built: the Windows
     -- build says so when it is given an .evtx file.
-    defines { "ETWL_HAVE_EVTX", "ETWL_HAVE_ZIP", "ETWL_HAVE_EXPAT" }
+    defines { "ETWL_HAVE_EVTX", "ETWL_HAVE_ZIP", "ETWL_HAVE_EXPAT", "ETWL_HAVE_SIGMA" }
   end
   filter "configurations:Debug"
     symbols "On"
@@ -151,7 +153,8 @@ local function engine_sources()
   excludes { "engine/cli/**", "engine/output/traceevent/**" }
   if WINDOWS then
     -- libevtx, libtracefs and libtraceevent are not cross-built
-    excludes { "engine/platform/linux/**", "engine/sources/tracefs/**", "engine/sources/evtx/**" }
+    excludes { "engine/platform/linux/**", "engine/sources/tracefs/**", "engine/sources/evtx/**",
+               "engine/sigma/**" }
     -- libcurl and librdkafka are not cross-built; syslog needs BSD sockets
     excludes { "engine/output/sink_http.c", "engine/output/sink_kafka.c", "engine/output/sink_syslog.c" }
     defines { "ETWL_HAVE_LIVE", "ETWL_HAVE_ETL" }
@@ -210,9 +213,12 @@ local POSIX_ONLY = { test_session = true, test_lua = true }
 -- The Windows backend's tests need the fake ETW/TDH API and run only in the
 -- Windows build.
 local WINDOWS_ONLY = "tests/sources/etw/"
+-- The Sigma engine needs libyaml and PCRE2, which are not cross-built.
+local NOT_WINDOWS = "tests/sigma/"
 for _, f in ipairs(os.matchfiles("tests/**/test_*.c")) do
   local name = path.getbasename(f)
-  if f:sub(1, #WINDOWS_ONLY) ~= WINDOWS_ONLY and not (WINDOWS and POSIX_ONLY[name]) then
+  if f:sub(1, #WINDOWS_ONLY) ~= WINDOWS_ONLY and not (WINDOWS and POSIX_ONLY[name])
+     and not (WINDOWS and f:sub(1, #NOT_WINDOWS) == NOT_WINDOWS) then
   project(name)
     kind "ConsoleApp"
     common()

@@ -66,12 +66,16 @@ for cfg in release sanitize; do
     suite "$cfg/live" bash tests/sources/tracefs/live.sh "build/bin/$cfg/etwlua"
     # the -o outputs against rsyslogd, an HTTP server and Kafka's mock cluster
     suite "$cfg/output" bash tests/output/run.sh "build/bin/$cfg/etwlua"
+    # Sigma rules through the command (SigmaHQ's corpus from ../shared; live as root)
+    suite "$cfg/sigma" bash tests/sigma/run.sh "build/bin/$cfg/etwlua"
 done
 
 # Lua-level suites: the rules over their own examples, the helpers, and the
 # report over the real attack samples (skipped without ../shared)
 suite rules-examples build/bin/release/etwlua test
 suite lua-helpers build/bin/release/etwlua --no-rules -r /dev/null tests/lua/helpers.lua
+# SigmaHQ's own regression cases (skipped without ../shared)
+suite sigma-regression bash tests/sigma/regression.sh build/bin/release/etwlua
 suite rules-report python3 tests/rules/report.py build/bin/release/etwlua --check tests/rules/evtx-attack-samples.md
 # the OTRF captures: converted once into a cache outside the tree (slow the
 # first time), skipped without ../shared

@@ -11,7 +11,8 @@
  *   d  the same with 10 handlers on disjoint filters
  *   e  reference: the same handler fed a fresh 16-field Lua table per event,
  *      built eagerly as a log shipper's Lua filter does
- *   f  the whole rule library (lua/rules) over the same mix */
+ *   f  the whole rule library (lua/rules) over the same mix
+ *   g  Sigma rules over a Sysmon mix and over process starts (bench_sigma.c) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +342,7 @@ int etwl_bench_main(int argc, char **argv)
         etwl_lua_free(x);
         fclose(o.alert_out);
     }
+    if (WANT('g') && etwl_bench_sigma(n) != 0) return 1;
     etwl_event_release(&b.ev);
     {
         int i;

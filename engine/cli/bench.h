@@ -3,5 +3,7 @@
 #define ETWL_CLI_BENCH_H
 
 int etwl_bench_main(int argc, char **argv);
+/* Case g: Sigma rules (bench_sigma.c). */
+int etwl_bench_sigma(unsigned long long n);
 
 #endif

@@ -83,13 +83,26 @@ static etwl_status load_path(etwl_lua *x, const char *path, int *count, etwl_err
 
 /* Every --rule and --skip-rule id must name a loaded rule: a misspelt id
  * would otherwise run zero rules, or skip none, and exit 0. */
-static etwl_status check_selection(etwl_lua *x, etwl_error *err)
+static etwl_status check_selection(etwl_lua *x, const etwl_cli_opts *o, etwl_error *err)
 {
-    etwl_status st =
-        etwl_lua_load_string(x,
-                             "local bad = require('etwlua.rules').unknown_selection()\n"
-                             "if #bad > 0 then error('no such rule: ' .. table.concat(bad, ', '), 0) end\n",
-                             "--rule", err);
+    /* ids that name Sigma rules are known too (engine/cli/sigma_cli.c puts
+     * only ids of [A-Za-z0-9._-] in sigma_known, so they quote safely) */
+    etwl_buf code;
+    etwl_status st;
+    etwl_buf_init(&code);
+    etwl_buf_puts(&code, "local sigma = {");
+    for (int i = 0; i < o->nsigma_known; i++) etwl_buf_printf(&code, "['%s']=true,", o->sigma_known[i]);
+    etwl_buf_puts(&code, "}\nlocal bad = {}\n"
+                         "for _, b in ipairs(require('etwlua.rules').unknown_selection()) do\n"
+                         "  if not sigma[b:match('^%S+')] then bad[#bad + 1] = b end\n"
+                         "end\n"
+                         "if #bad > 0 then error('no such rule: ' .. table.concat(bad, ', '), 0) end\n");
+    if (code.oom) {
+        etwl_buf_free(&code);
+        return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    }
+    st = etwl_lua_load_string(x, code.data, "--rule", err);
+    etwl_buf_free(&code);
     const char *m;
     char msg[sizeof err->message];
     if (st == ETWL_OK) return ETWL_OK;
@@ -117,7 +130,7 @@ etwl_status etwl_load_rules(etwl_lua *x, const etwl_cli_opts *o, int *count, etw
     }
     for (i = 0; i < o->nrules_dirs; i++)
         if ((st = load_path(x, o->rules_dirs[i], count, err)) != ETWL_OK) return st;
-    if (o->nrule_only || o->nrule_skip) return check_selection(x, err);
+    if (o->nrule_only || o->nrule_skip) return check_selection(x, o, err);
     return ETWL_OK;
 }
 

@@ -15,6 +15,7 @@
 #include "outputs.h"
 #include "tree.h"
 #include "platform/sys.h"
+#include "sigma_cli.h"
 #include "output/traceevent/traceevent.h"
 
 #define MAX_DIAG_PRINTED 20
@@ -25,7 +26,8 @@ typedef struct run {
     FILE *fp;
     uint64_t diags;
     etwl_lua *lua;
-    int main_job; /* live, no script, no --dump: print process starts */
+    etwl_cli_sigma *sigma; /* --sigma rules, matched in C before the Lua handlers */
+    int main_job;          /* live, no script, no --dump: print process starts */
     int nrule_files;
     etwl_session *s;
     uint64_t events, lost_reported;
@@ -127,8 +129,9 @@ static etwl_status on_event(etwl_event *ev, void *user)
         check_losses(r, 0);
         etwl_outputs_check(r->outs);
     }
+    if (r->sigma) etwl_cli_sigma_event(r->sigma, ev, r->fp);
     if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
-    if (r->main_job && r->nrule_files == 0) {
+    if (r->main_job && r->nrule_files == 0 && !r->sigma) {
         const etwl_header *h = etwl_event_header(ev);
         if (!(h->has & ETWL_HAS_PROVIDER_NAME) || h->provider_name_len != 7 ||
             memcmp(h->provider_name, "process", 7) != 0 || h->desc.id != 1)
@@ -231,6 +234,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "test") == 0) return etwl_rule_test_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "tree") == 0) return etwl_tree_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "bench-outputs") == 0) return etwl_bench_outputs_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "sigma") == 0) return etwl_sigma_cli_main(argc, argv);
     if (etwl_cli_parse(argc, argv, &o, &err) != ETWL_EXIT_OK) {
         report(&err);
         fprintf(stderr, "etwlua: see 'etwlua --help'\n");
@@ -259,9 +263,24 @@ int main(int argc, char **argv)
         etwl_buf_free(&r.out);
         return report(&err);
     }
+    /* Sigma rules first: their ids are known to the --rule check */
+    if (etwl_cli_sigma_setup(&o, &r.sigma, &err) != ETWL_OK) {
+        etwl_outputs_close(r.outs, 0);
+        etwl_buf_free(&r.out);
+        return report(&err);
+    }
+    if (r.outs) etwl_cli_sigma_set_outputs(r.sigma, r.outs);
+    if (r.sigma && o.no_rules && !o.nscripts && !o.nrules_dirs && o.nsigma_known < o.nrule_only + o.nrule_skip) {
+        /* no Lua rules to name: every --rule id must be a Sigma id */
+        etwl_cli_sigma_finish(r.sigma, 0);
+        etwl_outputs_close(r.outs, 0);
+        etwl_buf_free(&r.out);
+        return report(&(etwl_error){.status = ETWL_EINVAL, .message = "--rule/--skip-rule: an id names no rule"});
+    }
     if (o.nscripts || !o.no_rules || o.nrules_dirs) {
         code = load_scripts(&o, &r);
         if (code != ETWL_EXIT_OK) {
+            etwl_cli_sigma_finish(r.sigma, 0);
             etwl_outputs_close(r.outs, 0);
             etwl_buf_free(&r.out);
             return code;
@@ -280,6 +299,7 @@ int main(int argc, char **argv)
                     "another --name\n",
                     err.session, err.session);
         else report(&err);
+        etwl_cli_sigma_finish(r.sigma, 0);
         etwl_lua_free(r.lua);
         etwl_outputs_close(r.outs, 0);
         etwl_buf_free(&r.out);
@@ -295,8 +315,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "etwlua: live session '%s' started%s; stop it with Ctrl-C%s or 'etwlua --kill %s'\n",
                     etwl_session_name(s),
                     o.record     ? ", recording"
-                    : r.main_job ? (r.nrule_files ? ", watching with the rule library, printing alerts"
-                                                  : ", printing process starts")
+                    : r.main_job ? (r.nrule_files || r.sigma ? ", watching with the rule library, printing alerts"
+                                                             : ", printing process starts")
                                  : "",
                     o.duration > 0 ? ", --duration," : "", etwl_session_name(s));
     }
@@ -342,6 +362,8 @@ int main(int argc, char **argv)
         code = ETWL_EXIT_FAILURE;
     }
     if (o.stats && r.lua) etwl_lua_print_stats(r.lua, stderr);
+    etwl_cli_sigma_finish(r.sigma, o.stats);
+    r.sigma = NULL;
     if (o.stats)
         fprintf(stderr, "etwlua: stats: read=%llu passed=%llu filtered=%llu malformed=%llu lost=%llu%s\n",
                 (unsigned long long)stats.read, (unsigned long long)stats.passed, (unsigned long long)stats.filtered,

@@ -8,6 +8,7 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "       etwlua bench [N]        measure the scripting path (docs/performance.md)\n"
                               "       etwlua test [RULES...]  run rules over their own examples\n"
                               "       etwlua tree -r FILE [--pid N] [--at TIME]  the process tree of a recording\n"
+                              "       etwlua sigma check|convert|test ...  Sigma rules (docs/sigma.md)\n"
                               "       etwlua record -o FILE.etl [SELECTION] [SCRIPTS]\n"
                               "                               record a live ETW session (Windows) to an .etl\n"
                               "                               file, and each event type's schema beside it\n"
@@ -52,7 +53,12 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "      --rules PATH         also load the rules in this file or folder\n"
                               "      --no-rules           do not load the library\n"
                               "      --rule ID            run only this rule (repeatable)\n"
-                              "      --skip-rule ID       do not run this rule (repeatable)\n"
+                              "      --skip-rule ID       do not run this rule (repeatable; Lua or Sigma ids)\n"
+                              "      --sigma PATH         also run the Sigma rules in this .yml file or folder\n"
+                              "                           (repeatable; deprecated/ and unsupported/ skipped)\n"
+                              "      --sigma-level LEVEL  only Sigma rules of this level or higher\n"
+                              "      --sigma-status LIST  only Sigma rules of these statuses (stable,test,...)\n"
+                              "      --sigma-config FILE  values of the placeholders |expand names\n"
                               "\n"
                               "Output\n"
                               "      --dump               print every event that passes the selection\n"
@@ -286,6 +292,22 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
                 return ETWL_EXIT_USAGE;
             }
             o->rules_dirs[o->nrules_dirs++] = v;
+        } else if (opt(argc, argv, &i, NULL, "--sigma", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            if (o->nsigma == 16) {
+                etwl_error_set(err, ETWL_EINVAL, "at most 16 --sigma");
+                return ETWL_EXIT_USAGE;
+            }
+            o->sigma_paths[o->nsigma++] = v;
+        } else if (opt(argc, argv, &i, NULL, "--sigma-level", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            o->sigma_level = v;
+        } else if (opt(argc, argv, &i, NULL, "--sigma-status", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            o->sigma_status = v;
+        } else if (opt(argc, argv, &i, NULL, "--sigma-config", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            o->sigma_config = v;
         } else if (opt(argc, argv, &i, NULL, "--no-rules", 0, &v, err, &bad)) {
             o->no_rules = 1;
         } else if (opt(argc, argv, &i, NULL, "--rule", 1, &v, err, &bad)) {

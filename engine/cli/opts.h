@@ -42,6 +42,13 @@ typedef struct etwl_cli_opts {
     const char *rule_only[64], *rule_skip[64];
     int nrule_only, nrule_skip;
     const char *kill;
+    /* Sigma rules (engine/sigma): --sigma paths, the filters, and the
+     * --rule/--skip-rule ids found among them (known to the rule check) */
+    const char *sigma_paths[16];
+    int nsigma;
+    const char *sigma_level, *sigma_status, *sigma_config;
+    const char *sigma_known[128];
+    int nsigma_known;
     int record; /* etwlua record -o FILE.etl */
     /* -o SPEC outputs (outputs.h); their queue bounds and flush deadline */
     const char *outputs[ETWL_CLI_MAX_OUTPUTS];

@@ -16,6 +16,13 @@
 #   attack-alerts-folder    alerts of one replay of the whole folder
 #                           ../shared/data/evtx-attack-samples/ (skipped,
 #                           saying so, when ../shared is missing)
+#   sigma-win-pc-rules, sigma-win-pc-run
+#                           SigmaHQ's Windows process_creation rules, and how
+#                           many of them compile and run (`BIN sigma check`
+#                           over ../shared/data/sigma; skipped without it)
+#   sigma-lnx-pc-rules, sigma-lnx-pc-run   the same for Linux process_creation
+#   sigma-win-rules, sigma-win-run         the same for all of rules/windows
+#   sigma-regression-passed the regression cases `BIN sigma test` passes
 #
 # A marker with any other NAME, or a malformed one, fails.  Prints "ok count
 # NAME in FILE" or "FAIL ..." per marker and ends with one line
@@ -50,7 +57,10 @@ finish() {
 declare -A value  # NAME -> the true count, when it could be computed
 declare -A why    # NAME -> why it could not be
 declare -A skip   # NAME -> why its check is skipped (missing ../shared)
-KNOWN="windows-rules linux-rules total-rules test-checks attack-alerts-per-file attack-alerts-folder"
+KNOWN="windows-rules linux-rules total-rules test-checks attack-alerts-per-file attack-alerts-folder
+sigma-win-pc-rules sigma-win-pc-run sigma-lnx-pc-rules sigma-lnx-pc-run sigma-win-rules sigma-win-run
+sigma-regression-passed"
+KNOWN=$(echo $KNOWN)
 
 # ---- the rule library ---------------------------------------------------
 count_defines() { # dir
@@ -141,6 +151,43 @@ folder_count() {
     fi
 }
 
+# ---- SigmaHQ's corpus: run only when a marker asks for it ----------------
+SIGMA=../shared/data/sigma
+sigma_done=0
+sigma_counts() {
+    [ $sigma_done = 1 ] && return
+    sigma_done=1
+    local names="sigma-win-pc-rules sigma-win-pc-run sigma-lnx-pc-rules sigma-lnx-pc-run sigma-win-rules sigma-win-run
+        sigma-regression-passed" n dir pre line
+    if [ ! -d "$SIGMA/rules" ]; then
+        for n in $names; do skip[$n]="$SIGMA is missing"; done
+        return
+    fi
+    if [ $have_bin = 0 ]; then
+        for n in $names; do why[$n]="no etwlua binary"; done
+        return
+    fi
+    for pre in win-pc:windows/process_creation lnx-pc:linux/process_creation win:windows; do
+        dir=${pre#*:}
+        pre=${pre%%:*}
+        line=$(timeout 120 "$BIN" sigma check --quiet "$SIGMA/rules/$dir" 2>/dev/null </dev/null | tail -1)
+        if [[ $line =~ ^sigma-check:\ ([0-9]+)\ rules:\ ([0-9]+)\ compile ]]; then
+            value[sigma-$pre-rules]=${BASH_REMATCH[1]}
+            value[sigma-$pre-run]=${BASH_REMATCH[2]}
+        else
+            why[sigma-$pre-rules]="'$BIN sigma check' printed no figures"
+            why[sigma-$pre-run]=${why[sigma-$pre-rules]}
+        fi
+    done
+    line=$(timeout 600 "$BIN" sigma test "$SIGMA/rules" "$SIGMA/rules-emerging-threats" "$SIGMA/rules-threat-hunting" \
+        --regression "$SIGMA/regression_data" 2>/dev/null </dev/null | tail -1)
+    if [[ $line =~ ^sigma-regression:\ ([0-9]+)\ passed ]]; then
+        value[sigma-regression-passed]=${BASH_REMATCH[1]}
+    else
+        why[sigma-regression-passed]="'$BIN sigma test' printed no total"
+    fi
+}
+
 # ---- every marker --------------------------------------------------------
 markers=0
 for f in README.md docs/*.md; do
@@ -158,6 +205,7 @@ for f in README.md docs/*.md; do
         *) bad "unknown count $name in $f (known: $KNOWN)"; continue ;;
         esac
         [ "$name" = attack-alerts-folder ] && folder_count
+        case $name in sigma-*) sigma_counts ;; esac
         if [ -n "${value[$name]:-}" ]; then
             if [ "${value[$name]}" = "$said" ]; then
                 ok "count $name in $f"

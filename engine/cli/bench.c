@@ -234,10 +234,10 @@ static etwl_event *next_event(void *b, uint64_t i) { return deliver(b, i); }
 static double run_eager(bench *b, uint64_t n)
 {
     etwl_lua *x = host("local sink = 0\n"
-                       "require('etw')._bench_handler = function(t)\n"
+                       "require('etw').on(function(t)\n"
                        "  local pid, id, name = t.pid, t.id, t.Name\n"
                        "  if #name > 0 then sink = sink + pid + id end\n"
-                       "end\n");
+                       "end)\n");
     double t0;
     if (!x) return 0;
     t0 = now_s();

@@ -70,10 +70,10 @@ static etwl_status load_path(etwl_lua *x, const char *path, int *count, etwl_err
     etwl_status st = ETWL_OK;
     int i;
     if (is_dir(path)) collect(path, &l, 0);
-    else return (++*count, etwl_lua_load_file(x, path, err));
+    else return (++*count, etwl_lua_load_rule_file(x, path, err));
     qsort(l.v, (size_t)l.n, sizeof *l.v, cmp);
     for (i = 0; i < l.n && st == ETWL_OK; i++) {
-        st = etwl_lua_load_file(x, l.v[i], err);
+        st = etwl_lua_load_rule_file(x, l.v[i], err);
         ++*count;
     }
     for (i = 0; i < l.n; i++) free(l.v[i]);

@@ -96,11 +96,15 @@ static void check_losses(run *r, int final)
 }
 
 static etwl_session *volatile g_session;
+static etwl_lua *volatile g_lua;
 
 static void on_stop(void)
 {
     etwl_session *s = g_session;
     if (s) etwl_session_close(s); /* async-signal-safe */
+    /* a handler stuck in Lua would never get back to the session loop: the
+     * host's watchdog interrupts it (sets a flag only: async-signal-safe) */
+    etwl_lua_request_stop(g_lua);
 }
 
 static void on_diag(const char *where, const char *msg, void *user)
@@ -176,6 +180,7 @@ static int load_scripts(etwl_cli_opts *o, run *r)
         lo.alert_write = etwl_outputs_alert;
         lo.alert_ctx = r->outs;
     }
+    lo.handler_timeout_ms = o->handler_timeout_ms;
     if (etwl_lua_new(&lo, &r->lua, &err) != ETWL_OK) return report(&err);
     etwl_lua_set_timing(r->lua, o->stats && !o->alerts_only);
     {
@@ -308,6 +313,7 @@ int main(int argc, char **argv)
     etwl_session_set_diag(s, on_diag, &r);
     r.s = s;
     g_session = s;
+    g_lua = r.lua;
     etwl_sys_on_stop(on_stop);
     if (!o.cfg.read_path) {
         r.main_job = !o.nscripts && !o.dump && !o.record;
@@ -353,6 +359,7 @@ int main(int argc, char **argv)
     if (r.lua) etwl_lua_stop(r.lua);
     g_session = NULL;
     etwl_outputs_check(r.outs); /* drops up to here, told before the flush */
+    g_lua = NULL;
     if (fflush(stdout) != 0 && st == ETWL_OK) etwl_error_set(&err, st = ETWL_EIO, "writing output failed");
     etwl_session_stats(s, &stats);
     code = st ? report(&err) : ETWL_EXIT_OK;

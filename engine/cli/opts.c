@@ -41,6 +41,7 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "  script.lua               load a Lua script\n"
                               "  -e CODE                  run a one-line script\n"
                               "      --budget N           instructions per handler call (default 1000000)\n"
+                              "      --handler-timeout MS wall-clock limit of one handler call (default 1000)\n"
                               "      --memory-mb N        memory cap of the Lua state (default 256)\n"
                               "      --unsafe             give scripts io, os, debug and package\n"
                               "      --lua-dir DIR        where require() finds modules (default: lua/)\n"
@@ -220,6 +221,9 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             o->scripts[o->nscripts++].code = v;
         } else if (opt(argc, argv, &i, NULL, "--budget", 1, &v, err, &bad)) {
             if (bad || !parse_long(v, 1000, 2000000000L, &o->budget, "--budget", err)) return ETWL_EXIT_USAGE;
+        } else if (opt(argc, argv, &i, NULL, "--handler-timeout", 1, &v, err, &bad)) {
+            if (bad || !parse_long(v, 10, 3600000L, &o->handler_timeout_ms, "--handler-timeout", err))
+                return ETWL_EXIT_USAGE;
         } else if (opt(argc, argv, &i, NULL, "--memory-mb", 1, &v, err, &bad)) {
             if (bad || !parse_long(v, 4, 65536, &o->memory_mb, "--memory-mb", err)) return ETWL_EXIT_USAGE;
         } else if (opt(argc, argv, &i, NULL, "--duration", 1, &v, err, &bad)) {

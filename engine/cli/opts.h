@@ -30,11 +30,12 @@ typedef struct etwl_cli_opts {
     int dump, json, stats, help, version;
     int traceevent; /* --format traceevent */
     int alerts_only, unsafe;
-    int fail_on_error; /* handler errors give exit 1 */
-    long budget;       /* 0 = default */
-    double duration;   /* seconds; 0 = until stopped */
-    long proc_grace;   /* seconds exited processes stay in the table; 0 = default */
-    long memory_mb;    /* 0 = default */
+    int fail_on_error;       /* handler errors give exit 1 */
+    long budget;             /* 0 = default */
+    double duration;         /* seconds; 0 = until stopped */
+    long proc_grace;         /* seconds exited processes stay in the table; 0 = default */
+    long memory_mb;          /* 0 = default */
+    long handler_timeout_ms; /* --handler-timeout; 0 = default */
     const char *lua_dir;
     int no_rules;
     const char *rules_dirs[16];

@@ -4,13 +4,18 @@
  * The recording goes through the session like any replay; every event
  * feeds a process table (what each event says about processes, from every
  * process source) and the tree keeps each process instance it reveals.
- * The tree is drawn when the input ends. */
+ * The rule library runs over the same events (unless --no-rules), and each
+ * alert is counted on the process the event was about.  The tree is drawn
+ * when the input ends. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "library.h"
+#include "lua/lua_host.h"
 #include "opts.h"
+#include "output/alert.h"
 #include "platform/sys.h"
 #include "process/proctab.h"
 #include "process/tree.h"
@@ -19,7 +24,18 @@
 typedef struct tree_run {
     etwl_proctab *tab;
     etwl_ptree *tree;
+    etwl_lua *lua;    /* the rule library, or NULL with --no-rules */
+    uint32_t subject; /* the process the current event is about */
+    int64_t ts;
 } tree_run;
+
+/* Alerts are raised while the current event is dispatched: they belong to
+ * its subject process. */
+static void on_alert(const etwl_alert *a, void *ctx)
+{
+    tree_run *r = ctx;
+    etwl_ptree_alert(r->tree, r->subject, r->ts, a->rule, a->rule_len);
+}
 
 static etwl_status on_event(etwl_event *ev, void *user)
 {
@@ -27,14 +43,34 @@ static etwl_status on_event(etwl_event *ev, void *user)
     etwl_proc_event pe;
     etwl_proctab_observe(r->tab, ev, &pe);
     etwl_ptree_observe(r->tree, r->tab, ev, &pe);
+    r->subject = pe.subject;
+    r->ts = etwl_event_header(ev)->ts;
+    if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
     return ETWL_OK;
 }
 
-static const char usage[] = "usage: etwlua tree -r FILE|DIR [--pid N] [--at TIME] [--json|--text]\n"
+static etwl_status load_library(tree_run *r, int no_rules, etwl_error *err)
+{
+    etwl_lua_opts lo;
+    etwl_cli_opts co;
+    int n = 0;
+    etwl_status st;
+    if (no_rules) return ETWL_OK;
+    memset(&lo, 0, sizeof lo);
+    memset(&co, 0, sizeof co);
+    lo.alert_write = on_alert;
+    lo.alert_ctx = r;
+    if ((st = etwl_lua_new(&lo, &r->lua, err)) != ETWL_OK) return st;
+    if ((st = etwl_load_rules(r->lua, &co, &n, err)) != ETWL_OK) return st;
+    return etwl_lua_start(r->lua);
+}
+
+static const char usage[] = "usage: etwlua tree -r FILE|DIR [--pid N] [--at TIME] [--json|--text] [--no-rules]\n"
                             "  --pid N     only the processes with pid N, their descendants and ancestors\n"
                             "  --at TIME   only the processes alive at TIME (RFC 3339, UTC)\n"
                             "  --json      JSON lines, one per process in tree order (the default when\n"
-                            "              stdout is not a terminal); --text the readable tree\n";
+                            "              stdout is not a terminal); --text the readable tree\n"
+                            "  --no-rules  do not run the rule library (each process shows its alerts)\n";
 
 static int bad_usage(const char *fmt, const char *arg)
 {
@@ -53,7 +89,7 @@ int etwl_tree_main(int argc, char **argv)
     etwl_status st;
     etwl_buf out;
     tree_run r;
-    int i, code = ETWL_EXIT_OK;
+    int i, code = ETWL_EXIT_OK, no_rules = 0;
     memset(&v, 0, sizeof v);
     etwl_config_init(&cfg);
     v.json = !isatty(1);
@@ -76,6 +112,8 @@ int etwl_tree_main(int argc, char **argv)
             v.json = 1;
         } else if (strcmp(a, "--text") == 0) {
             v.json = 0;
+        } else if (strcmp(a, "--no-rules") == 0) {
+            no_rules = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage, stdout);
             return ETWL_EXIT_OK;
@@ -85,12 +123,18 @@ int etwl_tree_main(int argc, char **argv)
     }
     if (!cfg.read_path) return bad_usage("%s", "a recording is needed (-r FILE); live snapshots are not built yet");
     v.width = v.json ? 0 : (unsigned)etwl_sys_term_columns(1);
+    memset(&r, 0, sizeof r);
     r.tab = etwl_proctab_new(NULL);
     r.tree = etwl_ptree_new(0);
     etwl_buf_init(&out);
     if (!r.tab || !r.tree) {
         fprintf(stderr, "etwlua tree: out of memory\n");
         code = ETWL_EXIT_FAILURE;
+        goto done;
+    }
+    if ((st = load_library(&r, no_rules, &err)) != ETWL_OK) {
+        fprintf(stderr, "etwlua tree: %s\n", err.message);
+        code = ETWL_EXIT_SCRIPT;
         goto done;
     }
     if ((st = etwl_session_open(&cfg, &s, &err)) != ETWL_OK ||
@@ -101,6 +145,7 @@ int etwl_tree_main(int argc, char **argv)
         code = etwl_exit_code(st);
         goto done;
     }
+    if (r.lua) etwl_lua_stop(r.lua);
     etwl_buf_reset(&out);
     if (!etwl_ptree_write(r.tree, &v, &out) && !v.json) etwl_buf_puts(&out, "(no process in this view)\n");
     if (out.oom || fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
@@ -109,6 +154,7 @@ int etwl_tree_main(int argc, char **argv)
     }
 done:
     etwl_session_free(s);
+    etwl_lua_free(r.lua);
     etwl_ptree_free(r.tree);
     etwl_proctab_free(r.tab);
     etwl_buf_free(&out);

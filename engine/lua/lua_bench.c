@@ -13,14 +13,11 @@ etwl_status etwl_lua_bench_eager(etwl_lua *x, etwl_event *(*next)(void *ctx, uin
     lua_State *L = x->L;
     uint64_t i;
     int ref;
-    lua_getfield(L, LUA_REGISTRYINDEX, "etwl.loaded");
-    lua_getfield(L, -1, "etw");
-    if (lua_getfield(L, -1, "_bench_handler") != LUA_TFUNCTION) {
-        lua_pop(L, 3);
-        return ETWL_ENOTFOUND;
-    }
-    ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pop(L, 2);
+    /* the bench script registers its handler with etw.on (scripts cannot
+     * write into the shared etw module); it is called here directly, with a
+     * table instead of the event */
+    if (x->nh < 1) return ETWL_ENOTFOUND;
+    ref = x->h[0].fn_ref;
     for (i = 0; i < n; i++) {
         etwl_event *ev = next(ctx, i);
         uint32_t k, np = etwl_event_prop_count(ev);
@@ -51,6 +48,5 @@ etwl_status etwl_lua_bench_eager(etwl_lua *x, etwl_event *(*next)(void *ctx, uin
         }
         etwl_lua_pcall(x, 1, 0, NULL);
     }
-    luaL_unref(L, LUA_REGISTRYINDEX, ref);
     return ETWL_OK;
 }

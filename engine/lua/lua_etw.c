@@ -148,7 +148,7 @@ static int l_on(lua_State *L)
         return luaL_argerror(L, 1, "expected a filter table or a function");
     }
     luaL_checktype(L, fn, LUA_TFUNCTION);
-    if (x->cur) return luaL_error(L, "etw.on: register handlers while loading, not from a handler");
+    etwl_lua_check_load_time(L, "etw.on");
     h = new_handler(L, x);
     if (fidx) compile_filter(L, fidx, h); /* may raise; see new_handler */
     lua_pushvalue(L, fn);
@@ -171,15 +171,19 @@ static int add_ref(lua_State *L, int **refs, int *n)
     return 0;
 }
 
+/* Hooks and timers are registered while a script loads: registered from a
+ * handler, they would grow C arrays outside --memory-mb, once per event. */
 static int l_on_start(lua_State *L)
 {
     etwl_lua *x = etwl_lua_host(L);
+    etwl_lua_check_load_time(L, "etw.on_start");
     return add_ref(L, &x->start_refs, &x->nstart);
 }
 
 static int l_on_stop(lua_State *L)
 {
     etwl_lua *x = etwl_lua_host(L);
+    etwl_lua_check_load_time(L, "etw.on_stop");
     return add_ref(L, &x->stop_refs, &x->nstop);
 }
 
@@ -190,6 +194,7 @@ static int l_every(lua_State *L)
     lua_Number sec = luaL_checknumber(L, 1);
     etwl_timer *t;
     luaL_checktype(L, 2, LUA_TFUNCTION);
+    etwl_lua_check_load_time(L, "etw.every");
     if (!(sec >= 0.001 && sec <= 86400.0 * 365)) return luaL_argerror(L, 1, "seconds must be 0.001 to one year");
     t = realloc(x->timers, (size_t)(x->ntimers + 1) * sizeof *t);
     if (!t) return luaL_error(L, "out of memory");
@@ -246,17 +251,25 @@ static int l_stats(lua_State *L)
 
 static const char *const severities[] = {"info", "low", "medium", "high", "critical", NULL};
 
-/* The value stays on the stack until l_alert returns: a value from __index,
- * or a number converted in place, is in no table, and a later field's
- * __index could otherwise collect it while its text is still used. */
+/* Fields are read raw: an __index function would run script code between
+ * fields, while the text of earlier fields is in use.  The value (or its
+ * capped copy) stays on the stack until l_alert returns, so its text lives
+ * as long as the alert is being written. */
+static int get_raw(lua_State *L, int t, const char *k)
+{
+    lua_pushstring(L, k);
+    return lua_rawget(L, t);
+}
+
 static const char *opt_field(lua_State *L, const char *k, size_t *n)
 {
     const char *s = NULL;
-    lua_getfield(L, 1, k);
+    get_raw(L, 1, k);
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
             luaL_error(L, "etw.alert: '%s' must be a string", k);
         s = lua_tolstring(L, -1, n);
+        if (*n > ETWL_LUA_FIELD_CAP) s = etwl_lua_push_capped(L, s, *n, n);
     }
     return s;
 }
@@ -313,7 +326,7 @@ static void json_lua_table(lua_State *L, etwl_buf *b, int idx, int depth)
             if (i) etwl_buf_putc(b, ',');
             etwl_json_put_string(b, names[i], strlen(names[i]));
             etwl_buf_putc(b, ':');
-            lua_getfield(L, idx, names[i]);
+            get_raw(L, idx, names[i]);
             json_lua_value(L, b, lua_gettop(L), depth + 1);
             lua_pop(L, 1);
         }
@@ -339,7 +352,18 @@ static void json_lua_value(lua_State *L, etwl_buf *b, int idx, int depth)
         break;
     case LUA_TSTRING:
         s = lua_tolstring(L, idx, &n);
-        etwl_json_put_string(b, s, n);
+        if (b->len > ETWL_LUA_ALERT_CAP) { /* one 64 KiB string, referenced from many fields */
+            lua_pushfstring(L, "\xe2\x80\xa6[truncated %I bytes]", (lua_Integer)n);
+            s = lua_tolstring(L, -1, &n);
+            etwl_json_put_string(b, s, n);
+            lua_pop(L, 1);
+        } else if (n > ETWL_LUA_FIELD_CAP) {
+            s = etwl_lua_push_capped(L, s, n, &n);
+            etwl_json_put_string(b, s, n);
+            lua_pop(L, 1);
+        } else {
+            etwl_json_put_string(b, s, n);
+        }
         break;
     case LUA_TTABLE:
         luaL_checkstack(L, 4, "alert fields too deep");
@@ -353,7 +377,15 @@ static void text_lua_value(lua_State *L, etwl_buf *b, int idx)
 {
     size_t n;
     const char *s = luaL_tolstring(L, idx, &n);
-    etwl_text_put_escaped(b, s, n);
+    if (b->len > ETWL_LUA_ALERT_CAP) {
+        etwl_buf_printf(b, "\xe2\x80\xa6[truncated %zu bytes]", n);
+    } else if (n > ETWL_LUA_FIELD_CAP) {
+        s = etwl_lua_push_capped(L, s, n, &n);
+        etwl_text_put_escaped(b, s, n);
+        lua_pop(L, 1);
+    } else {
+        etwl_text_put_escaped(b, s, n);
+    }
     lua_pop(L, 1);
 }
 
@@ -404,7 +436,7 @@ static void alert_fields(etwl_buf *b, int json, void *ctx)
         etwl_buf_putc(b, ' ');
         etwl_text_put_escaped(b, names[k], strlen(names[k]));
         etwl_buf_putc(b, '=');
-        lua_getfield(L, fi, names[k]);
+        get_raw(L, fi, names[k]);
         text_lua_value(L, b, lua_gettop(L));
         lua_pop(L, 1);
     }
@@ -434,12 +466,12 @@ static int l_alert(lua_State *L)
     for (i = 0; severities[i]; i++)
         if (strcmp(sev, severities[i]) == 0) break;
     if (!severities[i]) return luaL_argerror(L, 1, "'severity' must be info, low, medium, high or critical");
-    if (lua_getfield(L, 1, "event") != LUA_TNIL) ev = etwl_lua_check_event(L, -1); /* raises if expired */
+    if (get_raw(L, 1, "event") != LUA_TNIL) ev = etwl_lua_check_event(L, -1); /* raises if expired */
     lua_pop(L, 1);
-    la.tech = lua_getfield(L, 1, "technique") != LUA_TNIL ? lua_gettop(L) : 0;
+    la.tech = get_raw(L, 1, "technique") != LUA_TNIL ? lua_gettop(L) : 0;
     if (!la.tech) {
         lua_pop(L, 1);
-        la.tech = lua_getfield(L, 1, "techniques") != LUA_TNIL ? lua_gettop(L) : 0;
+        la.tech = get_raw(L, 1, "techniques") != LUA_TNIL ? lua_gettop(L) : 0;
     }
     if (la.tech && lua_type(L, la.tech) != LUA_TSTRING && lua_type(L, la.tech) != LUA_TTABLE)
         return luaL_argerror(L, 1, "'technique' must be a string or a list of strings");
@@ -459,7 +491,7 @@ static int l_alert(lua_State *L)
         lua_pop(L, 1);
         return 0;
     }
-    la.fields = lua_getfield(L, 1, "fields") == LUA_TTABLE ? lua_gettop(L) : 0;
+    la.fields = get_raw(L, 1, "fields") == LUA_TTABLE ? lua_gettop(L) : 0;
     a = (etwl_alert){
         ts, rule, rn, title, tn, sev, msg, mn, ev, la.tech ? alert_techniques : NULL, la.fields ? alert_fields : NULL,
         &la};
@@ -469,6 +501,7 @@ static int l_alert(lua_State *L)
     if (b->oom) return luaL_error(L, "out of memory");
     etwl_buf_putc(b, '\n');
     fwrite(b->data, 1, b->len, x->o.alert_out);
+    etwl_lua_buf_trim(x);
     return 0;
 }
 

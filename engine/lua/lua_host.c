@@ -5,6 +5,14 @@
  *   copies of the library tables, so one script cannot tamper with another;
  * - every call into Lua goes through etwl_lua_pcall(): a traceback handler
  *   and a count hook that stops a handler after its instruction budget;
+ *   the budget belongs to the call, across pcall and coroutines (see
+ *   budget_hook), and Lua patterns count their steps (lua_strmatch.c);
+ * - a watchdog thread interrupts a handler that runs past
+ *   --handler-timeout of wall-clock time, or any call once the process is
+ *   asked to stop;
+ * - scripts see read-only views of the shared tables (the etw module, the
+ *   modules under lua/, the string metatable), and cannot set finalizers,
+ *   which Lua runs with hooks off;
  * - the allocator enforces a memory cap, so a greedy handler fails with
  *   "not enough memory" instead of taking the process down. */
 #include "lua/lua_int.h"
@@ -27,6 +35,12 @@ int luaopen_lpeg(lua_State *L);
 #define DEFAULT_BUDGET 1000000L     /* instructions per handler call */
 #define DEFAULT_MEMORY (256u << 20) /* bytes for the whole Lua state */
 #define LOAD_BUDGET_FACTOR 100      /* top-level chunks may do setup work */
+#define DEFAULT_TIMEOUT_MS 1000     /* wall-clock limit of one handler call */
+#define HOOK_STEP 1000              /* the count hook's period (the budget's granularity) */
+#define WD_TICK_MS 10               /* how often the watchdog looks */
+#define STOP_GRACE_NS 500000000ull  /* after a stop request: a running call may finish this long */
+#define STOP_SKIP_NS 1000000000ull  /* ... and handlers are called this long */
+#define STOP_EXIT_NS 1500000000ull  /* a call that ignores the interrupt this long ends the process */
 
 etwl_lua *etwl_lua_host(lua_State *L) { return *(etwl_lua **)lua_getextraspace(L); }
 
@@ -60,21 +74,142 @@ static int traceback(lua_State *L)
     return 1;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar);
+
+/* Ends the running call: sets the hook to fire at every instruction of this
+ * thread, so that a pcall or a coroutine.resume that catches the error gets
+ * it again at the next instruction, until the call returns to the host. */
+static void raise_stop(lua_State *L, lua_Debug *ar)
+{
+    etwl_lua *x = etwl_lua_host(L);
+    int why = atomic_load(&x->interrupt);
+    x->budget_hit = 1;
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    if (ar && lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+        lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
+    else luaL_where(L, 1);
+    if (why == ETWL_INT_STOP) lua_pushliteral(L, "interrupted: etwlua is stopping");
+    else if (why == ETWL_INT_TIMEOUT)
+        lua_pushfstring(L, "interrupted after %d ms of wall-clock time (raise it with --handler-timeout)",
+                        (int)x->o.handler_timeout_ms);
+    else lua_pushfstring(L, "instruction budget exceeded (%d instructions; raise it with --budget)", x->budget_armed);
+    lua_concat(L, 2);
+    lua_error(L);
+}
+
+/* The count hook fires every budget_step instructions of whichever thread
+ * runs (a coroutine inherits it from its creator), and charges the call's
+ * one budget: N coroutines share it instead of getting N fresh counts. */
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     etwl_lua *x = etwl_lua_host(L);
-    lua_getinfo(L, "Sl", ar);
-    x->budget_hit = 1;
-    lua_sethook(L, NULL, 0, 0); /* the error path must not trip it again */
-    lua_pushfstring(L, "%s:%d: instruction budget exceeded (%d instructions; raise it with --budget)", ar->short_src,
-                    ar->currentline, x->budget_armed);
-    lua_error(L);
+    if (x->depth == 0) return; /* no call of ours is running */
+    if (!atomic_load(&x->interrupt) && !x->budget_hit) {
+        x->budget_used += x->budget_step;
+        if (x->budget_used <= x->budget_limit) return;
+    }
+    raise_stop(L, ar);
 }
+
+void etwl_lua_match_steps(lua_State *L)
+{
+    etwl_lua *x = etwl_lua_host(L);
+    if (x->depth == 0) return;
+    x->match_chunks++;
+    if (!atomic_load(&x->interrupt) && !x->budget_hit) {
+        x->budget_used += ETWL_MATCH_STEP_CHUNK / ETWL_MATCH_STEP_COST;
+        if (x->budget_used <= x->budget_limit) return;
+    }
+    raise_stop(L, NULL);
+}
+
+/* ---- the watchdog ------------------------------------------------------ */
+
+/* One thread per host.  It only sets an atomic flag, under wd_mu and only
+ * while the main thread is inside a timed call (which it cannot leave
+ * without taking wd_mu).  The count hook, armed in every thread a call runs
+ * (coroutines inherit it) at most HOOK_STEP instructions apart, sees the
+ * flag and raises.  lua_sethook(L, hook, LUA_MASKCOUNT, 1), which lua.c
+ * makes from its SIGINT handler, is not needed for that, and from another
+ * thread it would walk the state's call list while that thread changes it.
+ * Inside one C call no hook runs: patterns check the same flag
+ * (lua_strmatch.c), and finalizers, which run with hooks off, are refused
+ * by the sandbox. */
+static void *watchdog(void *arg)
+{
+    etwl_lua *x = arg;
+    uint64_t limit = (uint64_t)x->o.handler_timeout_ms * 1000000u;
+    pthread_mutex_lock(&x->wd_mu);
+    while (!x->wd_quit) {
+        struct timespec ts;
+        uint64_t now;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += WD_TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&x->wd_cv, &x->wd_mu, &ts);
+        if (x->wd_quit) break;
+        now = now_ns();
+        if (atomic_load(&x->stop_request) && !x->stop_ns) x->stop_ns = now;
+        if (!x->wd_start) continue;
+        if (!atomic_load(&x->interrupt)) {
+            int why = 0;
+            if (x->stop_ns && now - (x->stop_ns > x->wd_start ? x->stop_ns : x->wd_start) > STOP_GRACE_NS)
+                why = ETWL_INT_STOP;
+            else if (limit && now - x->wd_start > limit) why = ETWL_INT_TIMEOUT;
+            if (why) atomic_store(&x->interrupt, why);
+        } else if (x->stop_ns && now - x->stop_ns > STOP_EXIT_NS && now - x->wd_start > STOP_EXIT_NS) {
+            /* stuck in C code that never returns to Lua: a stop must still
+             * end the process */
+            static const char msg[] = "etwlua: a script is stuck in a C call and ignores the stop; exiting\n";
+            if (write(2, msg, sizeof msg - 1) < 0) _exit(1);
+            _exit(1);
+        }
+    }
+    pthread_mutex_unlock(&x->wd_mu);
+    return NULL;
+}
+
+void etwl_lua_request_stop(etwl_lua *x)
+{
+    if (x) atomic_store(&x->stop_request, 1);
+}
+
+/* After a stop request and its grace, handlers are no longer called: the
+ * events still in flight go by without Lua, so the process ends soon. */
+static int stopping(etwl_lua *x)
+{
+    uint64_t s;
+    if (!atomic_load(&x->stop_request)) return 0;
+    pthread_mutex_lock(&x->wd_mu);
+    s = x->stop_ns;
+    pthread_mutex_unlock(&x->wd_mu);
+    return s && now_ns() - s > STOP_SKIP_NS;
+}
+
+/* ---- the protected call ------------------------------------------------ */
 
 int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit)
 {
     lua_State *L = x->L;
-    int rc, msgh = 1, base = 0;
+    int rc, msgh = 1, base = 0, hit;
+    /* a nested call (etw._inject's handlers) has a budget and a clock of its
+     * own; the caller's are restored when it returns */
+    long saved_used = x->budget_used, saved_limit = x->budget_limit;
+    int saved_hit = x->budget_hit, saved_int;
+    uint64_t saved_start;
+    /* load chunks have no wall-clock limit (the rule library takes a while
+     * to compile on a slow machine); handlers, hooks and timers do */
+    int timed = !(x->loading && x->depth == 0);
     /* the traceback handler lives at stack slot 1 for the state's lifetime,
      * so no call has to move it into place - except when called from inside
      * a C function (etw._inject), whose slot 1 is its own first argument */
@@ -84,24 +219,75 @@ int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit)
         lua_insert(L, base);
         msgh = base;
     }
-    /* Arming the hook resets its count; it stays armed afterwards, which
-     * costs nothing while C runs, since every entry into Lua comes through
-     * here and re-arms it. */
+    x->budget_used = 0;
+    x->budget_limit = x->budget_armed;
     x->budget_hit = 0;
-    lua_sethook(L, budget_hook, LUA_MASKCOUNT, x->budget_armed);
+    x->depth++;
+    pthread_mutex_lock(&x->wd_mu);
+    saved_start = x->wd_start;
+    saved_int = atomic_exchange(&x->interrupt, 0);
+    x->wd_start = timed ? now_ns() : 0;
+    /* arming resets the count; every thread a handler creates inherits it */
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, x->budget_step);
+    pthread_mutex_unlock(&x->wd_mu);
     rc = lua_pcall(L, nargs, nresults, msgh);
-    if (budget_hit) *budget_hit = x->budget_hit;
+    pthread_mutex_lock(&x->wd_mu);
+    x->wd_start = saved_start;
+    atomic_store(&x->interrupt, saved_int);
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, saved_hit || saved_int ? 1 : x->budget_step);
+    pthread_mutex_unlock(&x->wd_mu);
+    x->depth--;
+    hit = x->budget_hit;
+    x->budget_used = saved_used;
+    x->budget_limit = saved_limit;
+    x->budget_hit = saved_hit;
+    if (budget_hit) *budget_hit = hit;
     if (rc != LUA_OK) {
         size_t n;
         const char *msg = lua_tolstring(L, -1, &n);
         etwl_buf_reset(&x->buf);
-        if (msg) etwl_buf_put(&x->buf, msg, n);
-        else etwl_buf_puts(&x->buf, rc == LUA_ERRMEM ? "not enough memory" : "(error object is not a string)");
+        if (msg) { /* a script's error(("x"):rep(1e8)) stays readable */
+            etwl_buf_put(&x->buf, msg, n > ETWL_LUA_FIELD_CAP ? ETWL_LUA_FIELD_CAP : n);
+            if (n > ETWL_LUA_FIELD_CAP)
+                etwl_buf_printf(&x->buf, "\xe2\x80\xa6[truncated %zu bytes]", n - ETWL_LUA_FIELD_CAP);
+        } else {
+            etwl_buf_puts(&x->buf, rc == LUA_ERRMEM ? "not enough memory" : "(error object is not a string)");
+        }
         if (rc == LUA_ERRMEM) etwl_buf_puts(&x->buf, " (the Lua memory cap; raise it with --memory-mb)");
         lua_pop(L, 1);
     }
     if (base) lua_remove(L, base);
     return rc;
+}
+
+const char *etwl_lua_push_capped(lua_State *L, const char *s, size_t n, size_t *out_n)
+{
+    size_t keep = ETWL_LUA_FIELD_CAP;
+    if (n <= ETWL_LUA_FIELD_CAP) {
+        lua_pushlstring(L, s, n);
+    } else {
+        /* cut before a UTF-8 continuation byte, never inside a character */
+        while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80) keep--;
+        lua_pushlstring(L, s, keep);
+        lua_pushfstring(L, "\xe2\x80\xa6[truncated %I bytes]", (lua_Integer)(n - keep));
+        lua_concat(L, 2);
+    }
+    return lua_tolstring(L, -1, out_n);
+}
+
+void etwl_lua_buf_trim(etwl_lua *x)
+{
+    if (x->buf.cap > ETWL_LUA_BUF_KEEP) {
+        etwl_buf_free(&x->buf);
+        etwl_buf_init(&x->buf);
+    }
+}
+
+void etwl_lua_check_load_time(lua_State *L, const char *what)
+{
+    etwl_lua *x = etwl_lua_host(L);
+    if (!x->loading || x->depth > 1 || x->cur)
+        luaL_error(L, "%s: register while the script loads, not from a handler, hook or timer", what);
 }
 
 /* ---- module search ----------------------------------------------------- */
@@ -138,8 +324,178 @@ static void find_lua_dir(etwl_lua *x, char *out, size_t n)
 
 static void new_sandbox_env(lua_State *L, etwl_lua *x);
 
+/* ---- read-only views ----------------------------------------------------
+ *
+ * The etw module, the modules under lua/ and the metatables of strings and
+ * userdata are shared by every script and by the rule library: one script
+ * that replaced etw.alert or string.lower would silence all the others.  A
+ * script therefore sees them through proxies: empty tables whose metatable
+ * (hidden by __metatable) reads the real table, wraps table values in
+ * proxies too, and refuses writes with an error naming the writer's line.
+ * Each script has its own proxies (cache below), so even rawset on one
+ * changes only the script's own view.  Upvalues of the metamethods: 1 the
+ * real table, 2 the script's proxy cache, 3 a name for messages. */
+
+static void push_ro(lua_State *L, int real, int cache, const char *name);
+
+static int ro_index(lua_State *L)
+{
+    lua_settop(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    if (lua_type(L, -1) == LUA_TTABLE)
+        push_ro(L, lua_gettop(L), lua_upvalueindex(2), lua_tostring(L, lua_upvalueindex(3)));
+    return 1;
+}
+
+/* A write raises inside a handler, hook or timer (a handler error like any
+ * other: reported with its origin, counted, the next event goes on).  While
+ * a script loads, an error would make the whole run fail to start, which is
+ * what the tampering wanted (no alerts from the rule library): there the
+ * write is refused with an error message naming the line, counted, and the
+ * script goes on loading. */
+static int ro_newindex(lua_State *L)
+{
+    etwl_lua *x = etwl_lua_host(L);
+    luaL_where(L, 1);
+    lua_pushfstring(L, "%s is read-only: it is shared by every script (copy what you need into a table of your own)",
+                    lua_tostring(L, lua_upvalueindex(3)));
+    lua_concat(L, 2);
+    if (x->loading && x->depth == 1 && !x->cur) {
+        size_t n;
+        const char *msg = lua_tolstring(L, -1, &n);
+        x->handler_errors++;
+        if (++x->ro_reports <= (uint64_t)x->o.max_error_prints) {
+            etwl_buf b;
+            etwl_buf_init(&b);
+            etwl_text_put_escaped(&b, msg, n);
+            fprintf(x->o.err_out, "etwlua: %s failed: %s (the write is ignored)\n", x->loading, b.data ? b.data : "");
+            if (x->ro_reports == (uint64_t)x->o.max_error_prints)
+                fprintf(x->o.err_out, "etwlua: further writes to read-only tables are counted, not printed\n");
+            etwl_buf_free(&b);
+        }
+        return 0;
+    }
+    return lua_error(L);
+}
+
+static int ro_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, lua_upvalueindex(1)));
+    return 1;
+}
+
+static int ro_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (!lua_next(L, lua_upvalueindex(1))) return 0;
+    if (lua_type(L, -1) == LUA_TTABLE)
+        push_ro(L, lua_gettop(L), lua_upvalueindex(2), lua_tostring(L, lua_upvalueindex(3)));
+    return 2;
+}
+
+/* pairs(proxy): the iterator keeps the real table as an upvalue; passing it
+ * as pairs' state would hand it to the script */
+static int ro_pairs(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_pushvalue(L, lua_upvalueindex(3));
+    lua_pushcclosure(L, ro_next, 3);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    return 3;
+}
+
+static void push_ro(lua_State *L, int real, int cache, const char *name)
+{
+    static const struct {
+        const char *k;
+        lua_CFunction f;
+    } mm[] = {{"__index", ro_index}, {"__newindex", ro_newindex}, {"__len", ro_len}, {"__pairs", ro_pairs}};
+    size_t i;
+    real = lua_absindex(L, real);
+    cache = lua_absindex(L, cache);
+    lua_pushvalue(L, real);
+    if (lua_rawget(L, cache) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+    lua_newtable(L); /* the proxy */
+    lua_createtable(L, 0, 5);
+    for (i = 0; i < sizeof mm / sizeof mm[0]; i++) {
+        lua_pushvalue(L, real);
+        lua_pushvalue(L, cache);
+        lua_pushstring(L, name);
+        lua_pushcclosure(L, mm[i].f, 3);
+        lua_setfield(L, -2, mm[i].k);
+    }
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, real);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, cache);
+}
+
+/* getmetatable for the sandbox: tables as usual (their __metatable field
+ * is honoured); the metatables of strings and userdata are shared, so a
+ * script gets a read-only view (upvalue 1: the script's proxy cache). */
+static int sb_getmetatable(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (!lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushliteral(L, "__metatable");
+    if (lua_rawget(L, -2) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
+    if (lua_type(L, 1) == LUA_TTABLE) return 1;
+    push_ro(L, -1, lua_upvalueindex(1), lua_type(L, 1) == LUA_TSTRING ? "the string metatable" : "a shared metatable");
+    return 1;
+}
+
+/* setmetatable for the sandbox: no finalizers.  Lua runs __gc with hooks
+ * off, so no budget or watchdog could stop a looping one; Lua marks an
+ * object for finalization only when its metatable has __gc at this call, so
+ * refusing it here is enough (adding __gc later has no effect). */
+static int sb_setmetatable(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L, "setmetatable: __gc finalizers are not allowed in the sandbox (they run where no "
+                                 "budget or watchdog can stop them)");
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+/* coroutine.resume for the sandbox: a coroutine that ran out of the call's
+ * budget (or was interrupted) ends the handler, not just the coroutine. */
+static int sb_co_resume(lua_State *L)
+{
+    etwl_lua *x = etwl_lua_host(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    if (x->depth && (x->budget_hit || atomic_load(&x->interrupt))) {
+        /* the coroutine's own message says where and why */
+        if (lua_type(L, 2) == LUA_TSTRING) {
+            lua_pushvalue(L, 2);
+            return lua_error(L);
+        }
+        return luaL_error(L, "instruction budget exceeded in a coroutine");
+    }
+    return lua_gettop(L);
+}
+
 /* require(name) inside the sandbox: the built-in modules, then text files
- * under the lua directory, each loaded once per state with its own env. */
+ * under the lua directory, each loaded once per state with its own env.
+ * Tables come back as read-only views (upvalue 1: the script's cache),
+ * except to the rule library (upvalue 2 true), whose files extend the
+ * modules under lua/ (etwlua.rules' registry); etw stays read-only to it. */
 static int sb_require(lua_State *L)
 {
     etwl_lua *x = etwl_lua_host(L);
@@ -147,7 +503,13 @@ static int sb_require(lua_State *L)
     const char *name = luaL_checklstring(L, 1, &n);
     char path[2048];
     lua_getfield(L, LUA_REGISTRYINDEX, "etwl.loaded"); /* loaded */
-    if (lua_getfield(L, -1, name) != LUA_TNIL) return 1;
+    if (lua_getfield(L, -1, name) != LUA_TNIL) {
+        if (lua_type(L, -1) == LUA_TTABLE && !(lua_toboolean(L, lua_upvalueindex(2)) && strcmp(name, "etw") != 0)) {
+            lua_pushfstring(L, "module '%s'", name);
+            push_ro(L, -2, lua_upvalueindex(1), lua_tostring(L, -1));
+        }
+        return 1;
+    }
     lua_pop(L, 1);
     for (i = 0; i < n; i++)
         if (!(name[i] == '.' || name[i] == '_' || name[i] == '-' || (name[i] >= 'a' && name[i] <= 'z') ||
@@ -178,6 +540,10 @@ static int sb_require(lua_State *L)
     }
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, name); /* loaded[name] = module */
+    if (lua_type(L, -1) == LUA_TTABLE && !lua_toboolean(L, lua_upvalueindex(2))) {
+        lua_pushfstring(L, "module '%s'", name);
+        push_ro(L, -2, lua_upvalueindex(1), lua_tostring(L, -1));
+    }
     return 1;
 }
 
@@ -213,15 +579,29 @@ static int sb_print(lua_State *L)
     /* scripts' prints go to stderr so they never mix with alert lines */
     etwl_lua *x = etwl_lua_host(L);
     int i, n = lua_gettop(L);
+    size_t total = 0;
     etwl_buf_reset(&x->buf);
+    /* a line carries at most ETWL_LUA_FIELD_CAP bytes of the script's text:
+     * print(("x"):rep(4e7)) must not build a line outside --memory-mb */
     for (i = 1; i <= n; i++) {
         size_t len;
         const char *s = luaL_tolstring(L, i, &len);
         if (i > 1) etwl_buf_putc(&x->buf, '\t');
+        if (total + len > ETWL_LUA_FIELD_CAP) {
+            size_t keep = ETWL_LUA_FIELD_CAP - total;
+            while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80) keep--; /* whole characters */
+            etwl_text_put_escaped(&x->buf, s, keep);
+            etwl_buf_printf(&x->buf, "\xe2\x80\xa6[truncated %zu bytes%s]", len - keep,
+                            i < n ? " and the values after it" : "");
+            lua_pop(L, 1);
+            break;
+        }
+        total += len;
         etwl_text_put_escaped(&x->buf, s, len);
         lua_pop(L, 1);
     }
     fprintf(x->o.err_out, "%s\n", x->buf.data ? x->buf.data : "");
+    etwl_lua_buf_trim(x);
     return 0;
 }
 
@@ -274,10 +654,9 @@ static void copy_lib(lua_State *L, const char *lib)
 /* Pushes a fresh environment for one script. */
 static void new_sandbox_env(lua_State *L, etwl_lua *x)
 {
-    static const char *const base[] = {"assert",       "error",        "ipairs",   "next",     "pairs",
-                                       "pcall",        "select",       "tonumber", "tostring", "type",
-                                       "xpcall",       "rawequal",     "rawget",   "rawset",   "rawlen",
-                                       "setmetatable", "getmetatable", "_VERSION", NULL};
+    static const char *const base[] = {"assert", "error",    "ipairs",   "next",     "pairs",  "pcall",
+                                       "select", "tonumber", "tostring", "type",     "xpcall", "rawequal",
+                                       "rawget", "rawset",   "rawlen",   "_VERSION", NULL};
     static const char *const os_ok[] = {"clock", "time", "date", "difftime", NULL};
     int i;
     if (x->o.unsafe) {
@@ -295,8 +674,22 @@ static void new_sandbox_env(lua_State *L, etwl_lua *x)
     copy_lib(L, "utf8");
     copy_lib(L, "coroutine");
     copy_fields(L, "os", os_ok);
-    lua_pushcfunction(L, sb_require);
-    lua_setfield(L, -2, "require");
+    lua_newtable(L); /* this script's read-only views, see push_ro */
+    lua_pushvalue(L, -1);
+    lua_pushboolean(L, x->rule_library);
+    lua_pushcclosure(L, sb_require, 2);
+    lua_setfield(L, -3, "require");
+    lua_pushcclosure(L, sb_getmetatable, 1);
+    lua_setfield(L, -2, "getmetatable");
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, sb_setmetatable, 1);
+    lua_setfield(L, -2, "setmetatable");
+    lua_getfield(L, -1, "coroutine"); /* the script's copy */
+    lua_getglobal(L, "coroutine");
+    lua_getfield(L, -1, "resume");
+    lua_pushcclosure(L, sb_co_resume, 1);
+    lua_setfield(L, -3, "resume");
+    lua_pop(L, 2);
     lua_pushcfunction(L, sb_print);
     lua_setfield(L, -2, "print");
     lua_pushcfunction(L, sb_collectgarbage);
@@ -335,15 +728,27 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
         }
     }
     x->budget_armed = (int)(x->o.budget > 0x7fffffff ? 0x7fffffff : x->o.budget);
+    x->budget_step = x->budget_armed < HOOK_STEP ? x->budget_armed : HOOK_STEP;
+    if (x->o.handler_timeout_ms <= 0) x->o.handler_timeout_ms = DEFAULT_TIMEOUT_MS;
     etwl_buf_init(&x->buf);
+    pthread_mutex_init(&x->wd_mu, NULL);
+    pthread_cond_init(&x->wd_cv, NULL);
+    atomic_init(&x->interrupt, 0);
+    atomic_init(&x->stop_request, 0);
     L = lua_newstate(l_alloc, x);
     if (!L) {
-        free(x);
+        etwl_lua_free(x);
         return etwl_error_set(err, ETWL_ENOMEM, "cannot create the Lua state");
     }
     x->L = L;
     *(etwl_lua **)lua_getextraspace(L) = x;
     luaL_openlibs(L);
+    etwl_lua_bounded_patterns(L);
+    if (pthread_create(&x->wd_thread, NULL, watchdog, x) != 0) {
+        etwl_lua_free(x);
+        return etwl_error_set(err, ETWL_ENOMEM, "cannot start the handler watchdog thread");
+    }
+    x->wd_running = 1;
     /* lpeg is linked in; require "lpeg" finds it through package.preload
      * (unsafe mode) or the registry (sandbox) */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -384,6 +789,15 @@ void etwl_lua_free(etwl_lua *x)
 {
     int i;
     if (!x) return;
+    if (x->wd_running) {
+        pthread_mutex_lock(&x->wd_mu);
+        x->wd_quit = 1;
+        pthread_cond_signal(&x->wd_cv);
+        pthread_mutex_unlock(&x->wd_mu);
+        pthread_join(x->wd_thread, NULL);
+    }
+    pthread_cond_destroy(&x->wd_cv);
+    pthread_mutex_destroy(&x->wd_mu);
     if (x->L) lua_close(x->L);
     for (i = 0; i < x->caph; i++) etwl_filter_free(&x->h[i].filter);
     free(x->h);
@@ -418,6 +832,15 @@ etwl_status etwl_lua_load_file(etwl_lua *x, const char *path, etwl_error *err)
         return st;
     }
     return run_chunk(x, path, err);
+}
+
+etwl_status etwl_lua_load_rule_file(etwl_lua *x, const char *path, etwl_error *err)
+{
+    etwl_status st;
+    x->rule_library = 1;
+    st = etwl_lua_load_file(x, path, err);
+    x->rule_library = 0;
+    return st;
 }
 
 etwl_status etwl_lua_load_string(etwl_lua *x, const char *code, const char *name, etwl_error *err)
@@ -524,13 +947,14 @@ static etwl_status run_hooks(etwl_lua *x, const int *refs, int n, const char *wh
 
 etwl_status etwl_lua_start(etwl_lua *x) { return run_hooks(x, x->start_refs, x->nstart, "etw.on_start"); }
 
-etwl_status etwl_lua_stop(etwl_lua *x) { return run_hooks(x, x->stop_refs, x->nstop, "etw.on_stop"); }
-
-static uint64_t now_ns(void)
+etwl_status etwl_lua_stop(etwl_lua *x)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    /* after a stop request the on_stop hooks get a grace period of their
+     * own, then the watchdog interrupts them as it did the handlers */
+    pthread_mutex_lock(&x->wd_mu);
+    if (x->stop_ns) x->stop_ns = now_ns();
+    pthread_mutex_unlock(&x->wd_mu);
+    return run_hooks(x, x->stop_refs, x->nstop, "etw.on_stop");
 }
 
 static void run_timers(etwl_lua *x, int64_t ts)
@@ -556,6 +980,7 @@ etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev)
     const char *pname = NULL;
     /* every event feeds the process table, wanted by a handler or not */
     etwl_proctab_observe(x->procs, ev, &x->pe);
+    if (stopping(x)) return ETWL_OK;
     if (x->need_process) {
         const etwl_proc *p = etwl_proctab_find(x->procs, x->pe.subject, ev->hdr.ts);
         pname = p ? p->name : NULL;
@@ -608,6 +1033,7 @@ etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev)
         x->cur = NULL; /* expires the userdata and its views */
     }
     if (x->ntimers) run_timers(x, ev->hdr.ts);
+    etwl_lua_buf_trim(x);
     return ETWL_OK;
 }
 

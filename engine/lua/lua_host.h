@@ -28,6 +28,7 @@ typedef struct etwl_lua_opts {
     /* set: alerts go here instead of alert_out (the -o outputs) */
     void (*alert_write)(const struct etwl_alert *a, void *ctx);
     void *alert_ctx;
+    long handler_timeout_ms; /* wall-clock limit of one handler call; 0 = default (1000) */
 } etwl_lua_opts;
 
 typedef struct etwl_lua etwl_lua;
@@ -39,6 +40,10 @@ typedef struct etwl_lua etwl_lua;
 etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err);
 void etwl_lua_free(etwl_lua *x);
 etwl_status etwl_lua_load_file(etwl_lua *x, const char *path, etwl_error *err);
+/* A file of the rule library (or of --rules DIR): unlike a script, it may
+ * write into the modules under lua/ (rules.by_id[...]); the etw module and
+ * the string metatable are read-only to it too. */
+etwl_status etwl_lua_load_rule_file(etwl_lua *x, const char *path, etwl_error *err);
 etwl_status etwl_lua_load_string(etwl_lua *x, const char *code, const char *name, etwl_error *err);
 void etwl_lua_set_session(etwl_lua *x, etwl_session *s);
 /* etw.options[name] = {items...}, read by Lua modules such as etwlua.rules. */
@@ -56,6 +61,11 @@ etwl_status etwl_lua_start(etwl_lua *x);
 /* The C filters run first: an event no handler wants never touches Lua. */
 etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev);
 etwl_status etwl_lua_stop(etwl_lua *x);
+/* Asks the host to end whatever Lua is running: the watchdog interrupts the
+ * running call within a few milliseconds, and handlers stop being called
+ * once a short grace period has passed.  Async-signal-safe (only sets an
+ * atomic flag), for the CLI's SIGINT/SIGTERM handler; x may be NULL. */
+void etwl_lua_request_stop(etwl_lua *x);
 int etwl_lua_nhandlers(const etwl_lua *x);
 /* The event ids of provider p that the loaded handlers (and the process
  * table) can use, for a kernel-side event-id filter: sets p->nevent_ids to 0
@@ -69,8 +79,8 @@ void etwl_lua_print_stats(etwl_lua *x, FILE *f);
  * one line per rule on stdout.  *failures counts the rules that missed. */
 etwl_status etwl_lua_selftest(etwl_lua *x, int *failures, etwl_error *err);
 
-/* `etwlua bench` (lua_bench.c): the eager baseline.  Calls the function a
- * bench script stored in require('etw')._bench_handler n times, each with a
+/* `etwlua bench` (lua_bench.c): the eager baseline.  Calls the first
+ * handler the bench script registered with etw.on n times, each with a
  * table of every header field and property of next(ctx, i): what decoding
  * everything up front would cost. */
 etwl_status etwl_lua_bench_eager(etwl_lua *x, etwl_event *(*next)(void *ctx, uint64_t i), void *ctx, uint64_t n);

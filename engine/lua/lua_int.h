@@ -8,6 +8,8 @@
 #ifndef ETWL_LUA_INT_H
 #define ETWL_LUA_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include <lua.h>
@@ -52,16 +54,35 @@ struct etwl_lua {
     etwl_session *session;
     uint64_t alerts, handler_errors;
     etwl_buf buf;
-    const char *loading;   /* script being loaded, for origins */
-    int budget_armed;      /* instructions the next pcall may run */
-    int budget_hit;        /* set by the count hook */
-    int timing;            /* measure handler time (for --stats) */
-    char lua_dir[1024];    /* where require() finds lua/ modules */
-    uint64_t dispatch_seq; /* numbers the events handed to Lua */
-    int capture_ref;       /* etwlua test: rule ids alerted during an injection, else LUA_NOREF */
-    etwl_proctab *procs;   /* fed by every event, read by ev.process */
-    etwl_proc_event pe;    /* what the current event says about processes */
-    int need_process;      /* some filter has a process key */
+    const char *loading; /* script being loaded, for origins */
+    int rule_library;    /* loading a rule file: it may write the lua/ modules */
+    uint64_t ro_reports; /* writes to read-only views refused while loading */
+    int budget_armed;    /* instructions the next pcall may run */
+    int budget_hit;      /* set by the count hook (or the watchdog) for the running call */
+    long budget_used;    /* instructions the running call has used, counted in budget_step chunks */
+    long budget_limit;   /* its budget */
+    int budget_step;     /* the count hook's period */
+    int depth;           /* etwl_lua_pcall nesting */
+    /* ETWL_MATCH_STEP_CHUNKs of pattern steps ever charged (tests read it) */
+    uint64_t match_chunks;
+    /* the wall-clock watchdog (lua_host.c): a thread that interrupts a
+     * handler running longer than handler_timeout_ms, or any Lua call once
+     * the process is asked to stop */
+    pthread_mutex_t wd_mu;
+    pthread_cond_t wd_cv;
+    pthread_t wd_thread;
+    int wd_running, wd_quit;
+    uint64_t wd_start;       /* monotonic ns the timed call began; 0 = none */
+    atomic_int interrupt;    /* ETWL_INT_*: why the running call must end */
+    atomic_int stop_request; /* set by etwl_lua_request_stop (signal context) */
+    uint64_t stop_ns;        /* when the watchdog saw the stop request */
+    int timing;              /* measure handler time (for --stats) */
+    char lua_dir[1024];      /* where require() finds lua/ modules */
+    uint64_t dispatch_seq;   /* numbers the events handed to Lua */
+    int capture_ref;         /* etwlua test: rule ids alerted during an injection, else LUA_NOREF */
+    etwl_proctab *procs;     /* fed by every event, read by ev.process */
+    etwl_proc_event pe;      /* what the current event says about processes */
+    int need_process;        /* some filter has a process key */
 };
 
 /* The one protected call: runs the function below nargs arguments with a
@@ -69,6 +90,36 @@ struct etwl_lua {
  * (with traceback) is left in x->buf and the stack is restored.  Stack slot
  * 1 of the state holds the handler; nothing may pop below it. */
 int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit);
+
+/* why a call is interrupted (etwl_lua.interrupt) */
+#define ETWL_INT_TIMEOUT 1
+#define ETWL_INT_STOP 2
+
+/* The longest string an alert field or a print line carries; longer ones
+ * are cut at a UTF-8 boundary and marked "…[truncated N bytes]". */
+#define ETWL_LUA_FIELD_CAP (64u << 10)
+/* Past this many bytes of an alert line, its remaining strings are written
+ * as the marker alone: the same capped string referenced from 10,000 fields
+ * costs the Lua state nothing, but would make a 4 GB line. */
+#define ETWL_LUA_ALERT_CAP (1u << 20)
+/* etwl_lua.buf is given back after use once it grew past this. */
+#define ETWL_LUA_BUF_KEEP (1u << 20)
+
+/* lua_strmatch.c: the step-counted pattern functions.  The matcher calls
+ * etwl_lua_match_steps (lua_host.c) every ETWL_MATCH_STEP_CHUNK steps; it
+ * raises when the call is over budget or interrupted. */
+#define ETWL_MATCH_STEP_CHUNK 1024
+#define ETWL_MATCH_STEP_COST 1 /* matcher steps per budget instruction */
+void etwl_lua_bounded_patterns(lua_State *L);
+void etwl_lua_match_steps(lua_State *L);
+
+/* Pushes s (n bytes) cut to ETWL_LUA_FIELD_CAP with the truncation marker
+ * when longer; returns the pushed text and sets *out_n. */
+const char *etwl_lua_push_capped(lua_State *L, const char *s, size_t n, size_t *out_n);
+/* Frees x->buf's memory once it grew past ETWL_LUA_BUF_KEEP. */
+void etwl_lua_buf_trim(etwl_lua *x);
+/* Raises unless scripts are being loaded (etw.on, every, on_start, on_stop). */
+void etwl_lua_check_load_time(lua_State *L, const char *what);
 
 /* lua_event.c */
 void etwl_lua_event_open(lua_State *L);

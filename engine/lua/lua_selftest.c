@@ -45,6 +45,14 @@ static int l_inject(lua_State *L)
     return 1;
 }
 
+/* done(failures): the result (the module is read-only to scripts) */
+static int l_done(lua_State *L)
+{
+    lua_pushinteger(L, luaL_checkinteger(L, 1));
+    lua_setfield(L, LUA_REGISTRYINDEX, "etwl.selftest.failures");
+    return 0;
+}
+
 /* write(line): the report goes to stdout, which scripts cannot reach */
 static int l_write(lua_State *L)
 {
@@ -52,7 +60,7 @@ static int l_write(lua_State *L)
     return 0;
 }
 
-static const luaL_Reg selftest_funcs[] = {{"inject", l_inject}, {"write", l_write}, {NULL, NULL}};
+static const luaL_Reg selftest_funcs[] = {{"inject", l_inject}, {"write", l_write}, {"done", l_done}, {NULL, NULL}};
 
 etwl_status etwl_lua_selftest(etwl_lua *x, int *failures, etwl_error *err)
 {
@@ -65,13 +73,11 @@ etwl_status etwl_lua_selftest(etwl_lua *x, int *failures, etwl_error *err)
     lua_pop(L, 1);
     st = etwl_lua_load_string(x,
                               "local t = require 'etwlua.selftest'\n"
-                              "t.failures = require('etwlua.rules').selftest(t.inject, t.write)\n",
+                              "t.done(require('etwlua.rules').selftest(t.inject, t.write))\n",
                               "etwlua test", err);
     if (st != ETWL_OK) return st;
-    lua_getfield(L, LUA_REGISTRYINDEX, "etwl.loaded");
-    lua_getfield(L, -1, "etwlua.selftest");
-    lua_getfield(L, -1, "failures");
+    lua_getfield(L, LUA_REGISTRYINDEX, "etwl.selftest.failures");
     *failures = (int)lua_tointeger(L, -1);
-    lua_pop(L, 3);
+    lua_pop(L, 1);
     return ETWL_OK;
 }

@@ -1,9 +1,11 @@
 /* test_lua.c - the scripting layer: lazy event userdata and expiry, filter
  * compilation, handler order, sandbox, budget, memory cap, error isolation
  * and stack balance. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lauxlib.h>
 
@@ -22,11 +24,12 @@ typedef struct fx {
 
 static fx F;
 
-static void host(long budget, size_t mem)
+static void host_timeout(long budget, size_t mem, long timeout_ms)
 {
     etwl_lua_opts o;
     etwl_error e;
     memset(&o, 0, sizeof o);
+    o.handler_timeout_ms = timeout_ms;
     o.budget = budget;
     o.memory_limit = mem;
     o.alerts_json = 1;
@@ -35,6 +38,8 @@ static void host(long budget, size_t mem)
     o.lua_dir = LUA_DIR;
     assert_int_equal(etwl_lua_new(&o, &F.x, &e), ETWL_OK);
 }
+
+static void host(long budget, size_t mem) { host_timeout(budget, mem, 0); }
 
 static int setup(void **st)
 {
@@ -104,6 +109,23 @@ static int publish(lua_State *L)
     return 0;
 }
 
+/* _test_append(s): appends to test.order (scripts cannot write into the
+ * shared etw module, so handlers of different scripts meet here) */
+static int append(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, "test.order");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "");
+    }
+    lua_pushvalue(L, 1);
+    lua_concat(L, 2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "test.order");
+    return 1;
+}
+
 static void install_publish(void)
 {
     lua_State *L = F.x->L;
@@ -111,6 +133,8 @@ static void install_publish(void)
     lua_getfield(L, -1, "etw");
     lua_pushcfunction(L, publish);
     lua_setfield(L, -2, "_test_publish");
+    lua_pushcfunction(L, append);
+    lua_setfield(L, -2, "_test_append");
     lua_pop(L, 2);
 }
 
@@ -266,10 +290,10 @@ static void test_handler_order_across_scripts(void **st)
     install_publish();
     load("local etw = require 'etw'; ORDER = ''\n"
          "etw.on(function() _G.x = 1 end)\n"
-         "etw.on({id=1}, function() etw.order = (etw.order or '') .. 'a' end)\n");
+         "etw.on({id=1}, function() etw._test_append('a') end)\n");
     load("local etw = require 'etw'\n"
-         "etw.on({id=1}, function() etw.order = etw.order .. 'b' end)\n"
-         "etw.on(function() etw.order = etw.order .. 'c'; etw._test_publish(etw.order) end)\n");
+         "etw.on({id=1}, function() etw._test_append('b') end)\n"
+         "etw.on(function() etw._test_publish(etw._test_append('c')) end)\n");
     send(EV(1, "P", "{}"));
     assert_string_equal(result(), "abc");
 }
@@ -520,6 +544,304 @@ static void test_wanted_ids_too_many(void **st)
     assert_int_equal(p.nevent_ids, 0); /* more than one filter takes: none */
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* alert_uaf_index.lua: fields are read raw, so an __index function never
+ * runs between fields (it used to collect the string of the previous one);
+ * a number converted in place stays on the stack until the alert is out. */
+static void test_alert_reads_fields_raw(void **st)
+{
+    etwl_error e;
+    (void)st;
+    assert_int_equal(load_err("local etw = require 'etw'\n"
+                              "local mt = { __index = function(t, k)\n"
+                              "  if k == 'rule' then return string.rep('R', 64) .. tostring(math.random()) end\n"
+                              "  if k == 'title' then collectgarbage(); collectgarbage(); return nil end\n"
+                              "end }\n"
+                              "etw.alert(setmetatable({}, mt))\n",
+                              &e),
+                     ETWL_EINVAL);
+    assert_non_null(strstr(e.message, "'rule' is required"));
+    load("local etw = require 'etw'\n"
+         "etw.alert(setmetatable({rule = 12345, message = 0.5, fields = setmetatable({}, {__index = function()\n"
+         "  collectgarbage(); return 'x' end})}, {__index = function() collectgarbage() end}))\n");
+    fflush(F.af);
+    assert_non_null(strstr(F.alerts, "\"rule\":\"12345\""));
+    assert_non_null(strstr(F.alerts, "\"message\":\"0.5\""));
+    assert_non_null(strstr(F.alerts, "\"fields\":{}"));
+}
+
+/* What the id=2 handler below published: an integer. */
+static long count_of(void)
+{
+    long n;
+    lua_getfield(F.x->L, LUA_REGISTRYINDEX, "test.result");
+    n = (long)lua_tointeger(F.x->L, -1);
+    lua_pop(F.x->L, 1);
+    return n;
+}
+
+static int publish_any(lua_State *L)
+{
+    lua_settop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "test.result");
+    return 0;
+}
+
+/* sb_pcall_budget.lua, sb_coroutine_budget.lua: one budget per handler call,
+ * across pcall and coroutines; the call ends (its code after the loop never
+ * runs) and counts as a budget stop; the next event is handled.  A loop
+ * iteration below is 4 instructions, so 2x the budget is budget/2 of them. */
+static void test_budget_holds_across_pcall_and_coroutines(void **st)
+{
+    static const char *const escapes[] = {
+        "pcall(function() while true do C.n = C.n + 1 end end)\n"
+        "while true do C.n = C.n + 1 end\n",
+        "for i = 1, 2000 do\n"
+        "  local co = coroutine.create(function() while true do C.n = C.n + 1 end end)\n"
+        "  coroutine.resume(co)\n"
+        "end\n",
+        "for i = 1, 2000 do\n" /* wrap, and the error caught by pcall */
+        "  pcall(coroutine.wrap(function() while true do C.n = C.n + 1 end end))\n"
+        "end\n",
+        "local co = coroutine.wrap(function() while true do C.n = C.n + 1; coroutine.yield() end end)\n"
+        "while true do pcall(co) end\n",
+    };
+    size_t i;
+    (void)st;
+    for (i = 0; i < sizeof escapes / sizeof escapes[0]; i++) {
+        char code[1024];
+        etwl_lua_free(F.x);
+        host(100000, 0);
+        install_publish();
+        lua_getfield(F.x->L, LUA_REGISTRYINDEX, "etwl.loaded");
+        lua_getfield(F.x->L, -1, "etw");
+        lua_pushcfunction(F.x->L, publish_any);
+        lua_setfield(F.x->L, -2, "_test_publish_any");
+        lua_pop(F.x->L, 2);
+        snprintf(code, sizeof code,
+                 "local etw = require 'etw'\nC = {n = 0}\n"
+                 "etw.on({id=1}, function(ev)\n%s  C.after = true\nend)\n"
+                 "etw.on({id=2}, function(ev) etw._test_publish_any(C.after and -1 or C.n) end)\n",
+                 escapes[i]);
+        load(code);
+        send(EV(1, "P", "{}"));
+        send(EV(2, "P", "{}")); /* the next event is handled */
+        if (count_of() < 1000 || count_of() > 100000 / 2) {
+            print_error("escape %zu ran %ld iterations\n", i, count_of());
+            fail();
+        }
+        assert_int_equal(F.x->h[0].budget_stops, 1);
+        assert_int_equal(F.x->h[1].errors, 0);
+    }
+}
+
+/* sb_redos.lua: backtracking inside one string.find is charged to the
+ * budget, through the string methods and the library functions alike. */
+static void test_pattern_backtracking_is_bounded(void **st)
+{
+    double t0;
+    (void)st;
+    etwl_lua_free(F.x);
+    host(100000, 0);
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "etw.on({id=1}, function(ev)\n"
+         "  local s = string.rep('a', 40)\n"
+         "  s:find(string.rep('a?', 40) .. s .. 'b')\n"
+         "end)\n"
+         "etw.on({id=2}, function(ev)\n"
+         "  local s = string.rep('a', 40)\n"
+         "  for _ in string.gmatch(s, string.rep('a?', 40) .. s .. 'b') do end\n"
+         "end)\n"
+         "etw.on({id=3}, function(ev) etw._test_publish(('abc'):gsub('b', 'x') .. ('x1'):match('%d')) end)\n");
+    t0 = now_s();
+    send(EV(1, "P", "{}"));
+    send(EV(2, "P", "{}"));
+    assert_true(now_s() - t0 < 5); /* 2^40 steps otherwise */
+    assert_int_equal(F.x->h[0].budget_stops, 1);
+    assert_int_equal(F.x->h[1].budget_stops, 1);
+    send(EV(3, "P", "{}"));
+    assert_string_equal(result(), "axc1");
+}
+
+/* The watchdog: with an instruction budget too large to matter, a handler
+ * stuck in one pattern match is interrupted at --handler-timeout, counted,
+ * and the next event is handled. */
+static void test_watchdog_interrupts_a_stuck_call(void **st)
+{
+    double t0, dt;
+    (void)st;
+    etwl_lua_free(F.x);
+    host_timeout(2000000000L, 0, 200);
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "etw.on({id=1}, function(ev)\n"
+         "  local s = string.rep('a', 60)\n"
+         "  pcall(string.find, s, string.rep('a?', 60) .. s .. 'b')\n"
+         "  while true do end\n"
+         "end)\n"
+         "etw.on({id=2}, function(ev) etw._test_publish('next') end)\n");
+    t0 = now_s();
+    send(EV(1, "P", "{}"));
+    dt = now_s() - t0;
+    if (dt < 0.15 || dt > 5) {
+        print_error("the stuck handler ran %.3f s (limit 0.2 s)\n", dt);
+        fail();
+    }
+    send(EV(2, "P", "{}"));
+    assert_string_equal(result(), "next");
+    assert_int_equal(F.x->h[0].budget_stops, 1);
+    fflush(F.ef);
+    assert_non_null(strstr(F.errs, "interrupted after 200 ms of wall-clock time"));
+}
+
+static int started;
+
+static int mark_started(lua_State *L)
+{
+    (void)L;
+    __atomic_store_n(&started, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+static void *stop_when_started(void *arg)
+{
+    int i;
+    for (i = 0; i < 2000 && !__atomic_load_n(&started, __ATOMIC_SEQ_CST); i++) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    etwl_lua_request_stop(arg);
+    return NULL;
+}
+
+/* A stop request (SIGINT/SIGTERM in the CLI) ends a handler stuck in Lua
+ * with no budget or timeout to speak of, within the stop grace. */
+static void test_stop_request_interrupts(void **st)
+{
+    pthread_t t;
+    double t0;
+    (void)st;
+    etwl_lua_free(F.x);
+    host_timeout(2000000000L, 0, 3600000);
+    lua_getfield(F.x->L, LUA_REGISTRYINDEX, "etwl.loaded");
+    lua_getfield(F.x->L, -1, "etw");
+    lua_pushcfunction(F.x->L, mark_started);
+    lua_setfield(F.x->L, -2, "_test_started");
+    lua_pop(F.x->L, 2);
+    load("local etw = require 'etw'\n"
+         "etw.on({id=1}, function(ev) etw._test_started(); while true do end end)\n");
+    started = 0;
+    assert_int_equal(pthread_create(&t, NULL, stop_when_started, F.x), 0);
+    t0 = now_s();
+    send(EV(1, "P", "{}"));
+    assert_true(now_s() - t0 < 2);
+    pthread_join(t, NULL);
+    fflush(F.ef);
+    assert_non_null(strstr(F.errs, "interrupted: etwlua is stopping"));
+}
+
+/* sb_gc_loop.lua and registration from handlers */
+static void test_finalizers_and_late_registration_refused(void **st)
+{
+    etwl_error e;
+    (void)st;
+    assert_int_equal(load_err("setmetatable({}, {__gc = function() while true do end end})", &e), ETWL_EINVAL);
+    assert_non_null(strstr(e.message, "__gc finalizers are not allowed"));
+    load("local etw = require 'etw'\n"
+         "etw.on({id=1}, function(ev) etw.every(3600, function() end) end)\n"
+         "etw.on({id=2}, function(ev) etw.on_stop(function() end) end)\n"
+         "etw.on({id=3}, function(ev) etw.on(function() end) end)\n"
+         "etw.on_start(function() etw.on_start(function() end) end)\n");
+    send(EV(1, "P", "{}"));
+    send(EV(2, "P", "{}"));
+    send(EV(3, "P", "{}"));
+    etwl_lua_start(F.x);
+    assert_int_equal(F.x->ntimers, 0);
+    assert_int_equal(F.x->nstop, 0);
+    assert_int_equal(F.x->nstart, 1);
+    assert_int_equal(F.x->nh, 3);
+    fflush(F.ef);
+    assert_non_null(strstr(F.errs, "test:2: etw.every: register while the script loads"));
+    assert_non_null(strstr(F.errs, "test:3: etw.on_stop: register while the script loads"));
+    assert_non_null(strstr(F.errs, "test:4: etw.on: register while the script loads"));
+    assert_non_null(strstr(F.errs, "test:5: etw.on_start: register while the script loads"));
+}
+
+/* sb_string_metatable.lua: shared tables are read-only views; a write is
+ * an error naming the line, and the other scripts are unaffected. */
+static void test_shared_tables_read_only(void **st)
+{
+    (void)st;
+    install_publish();
+    load("getmetatable('').__index.lower = function(s) return '' end\n"
+         "require('etw').alert = function() end\n"
+         "rawset(require('etw'), 'on', function() end)\n"
+         "rawset(getmetatable(''), '__index', {lower = function() return '' end})\n");
+    fflush(F.ef);
+    assert_non_null(strstr(F.errs, "test:1: the string metatable is read-only"));
+    assert_non_null(strstr(F.errs, "test:2: module 'etw' is read-only"));
+    assert_int_equal(F.x->handler_errors, 2);
+    load(
+        "local etw = require 'etw'\n"
+        "local n = 0\n"
+        "for k in pairs(etw) do n = n + 1 end\n"
+        "etw.on({id=1}, function(ev)\n"
+        "  etw.alert{rule = ('ABC'):lower()}\n"
+        "  etw._test_publish(table.concat({tostring(getmetatable(etw)), tostring(n > 5), tostring(#etw),\n"
+        "    tostring(pcall(setmetatable, etw, {})), tostring(getmetatable('').__index.upper == string.upper)}, ' '))\n"
+        "end)\n"
+        "etw.on({id=2}, function(ev) require('etw').options = {} end)\n");
+    send(EV(1, "P", "{}"));
+    assert_string_equal(result(), "false true 0 false true");
+    fflush(F.af);
+    assert_non_null(strstr(F.alerts, "\"rule\":\"abc\""));
+    send(EV(2, "P", "{}"));
+    assert_int_equal(F.x->h[1].errors, 1);
+    fflush(F.ef);
+    assert_non_null(strstr(F.errs, "test:9: module 'etw' is read-only"));
+}
+
+/* A 40 MB message used to give a 240 MB alert line: strings are capped,
+ * marked, and the host's buffer is given back after a large line. */
+static void test_alert_and_print_text_capped(void **st)
+{
+    char marker[64];
+    (void)st;
+    load("local etw = require 'etw'\n"
+         "local big = ('\\1'):rep(200000)\n"
+         "etw.on({id=1}, function(ev)\n"
+         "  etw.alert{rule = 'r', message = big, fields = {a = big, b = big, c = big, d = big}, technique = {big}}\n"
+         "  print(big, 'after')\n"
+         "end)\n");
+    send(EV(1, "P", "{}"));
+    fflush(F.af);
+    fflush(F.ef);
+    snprintf(marker, sizeof marker, "\xe2\x80\xa6[truncated %u bytes]", 200000u - ETWL_LUA_FIELD_CAP);
+    assert_non_null(strstr(F.alerts, marker));
+    assert_true(F.alerts_n < 7 * 6 * ETWL_LUA_FIELD_CAP); /* 6 strings, each escaped to at most 6 bytes a byte */
+    assert_true(F.alerts_n > 6 * ETWL_LUA_FIELD_CAP);
+    assert_non_null(strstr(F.errs, "and the values after it]"));
+    assert_true(F.errs_n < 5 * ETWL_LUA_FIELD_CAP);
+    assert_true(F.x->buf.cap <= ETWL_LUA_BUF_KEEP);
+    /* one capped string from many fields: the line stays bounded */
+    load("local etw = require 'etw'\n"
+         "local big, f = ('y'):rep(200000), {}\n"
+         "for i = 1, 1000 do f['k' .. i] = big end\n"
+         "etw.on({id=2}, function(ev) etw.alert{rule = 'many', fields = f} end)\n");
+    fseek(F.af, 0, SEEK_SET);
+    send(EV(2, "P", "{}"));
+    fflush(F.af);
+    assert_non_null(strstr(F.alerts, "\"rule\":\"many\""));
+    assert_true(F.alerts_n < ETWL_LUA_ALERT_CAP + 1000 * 64);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +863,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_require_lua_dir_and_lpeg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_on_event_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_process_table_from_lua, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alert_reads_fields_raw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budget_holds_across_pcall_and_coroutines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pattern_backtracking_is_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watchdog_interrupts_a_stuck_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_request_interrupts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finalizers_and_late_registration_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_tables_read_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alert_and_print_text_capped, setup, teardown),
     };
     return cmocka_run_group_tests_name("lua", tests, NULL, NULL);
 }

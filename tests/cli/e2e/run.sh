@@ -100,6 +100,67 @@ wait $holder 2>/dev/null
 if [ $code = 0 ] && [ $(($(date +%s) - start)) -lt 5 ] && grep -q "read=0" "$TMP/err"; then ok; else bad "SIGINT on a blocked replay (exit $code)"; fi
 fi
 
+# SIGTERM ends a process whose handler is stuck in Lua, with a budget and a
+# handler timeout too large to matter, within 2 s: the stop interrupts the
+# handler through the watchdog, then the normal shutdown runs.  The handler
+# prints a marker before it loops; every wait below is bounded.
+if [ -n "$WINDOWS" ]; then
+    echo "e2e: SIGTERM-with-a-stuck-handler check skipped on Windows (console control events instead of signals)"
+else
+"$BIN" --no-rules --budget 2000000000 --handler-timeout 3600000 -r "$DATA/events.jsonl" --stats -e 'local etw = require "etw"
+etw.on({id=1}, function(ev) print("handler-running"); while true do end end)' >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 1 1200); do grep -q handler-running "$TMP/err" && break; sleep 0.05; done
+start=$(date +%s%N)
+kill -TERM $pid
+for _ in $(seq 1 400); do kill -0 $pid 2>/dev/null || break; sleep 0.01; done
+ms=$((($(date +%s%N) - start) / 1000000))
+kill -KILL $pid 2>/dev/null
+wait $pid
+code=$?
+if [ $code = 0 ] && [ $ms -lt 2000 ] && grep -q "interrupted: etwlua is stopping" "$TMP/err" &&
+    grep -q "budget_stops=1" "$TMP/err"; then ok; else
+    bad "SIGTERM with a stuck handler: exit $code after $ms ms"; tail -3 "$TMP/err"; fi
+fi
+
+# The sandbox's known escapes (../shared/data/hostile, when present): each
+# ends within the budget, is counted as a budget stop or an error, and the
+# next event is still handled.
+HOSTILE="$HERE/../../../../shared/data/hostile"
+if [ -d "$HOSTILE" ]; then
+    for f in sb_pcall_budget sb_coroutine_budget sb_redos sb_gc_loop; do
+        start=$(date +%s%N)
+        timeout 60 "$BIN" --budget 100000 --no-rules -r "$DATA/events.jsonl" --stats "$HOSTILE/$f.lua" >"$TMP/out" 2>"$TMP/err"
+        code=$?
+        ms=$((($(date +%s%N) - start) / 1000000))
+        n=$(sed -n 's/.*calls=\([0-9]*\) errors=\([0-9]*\).*/\1 \2/p' "$TMP/err")
+        if [ $code = 0 ] && [ $ms -lt 10000 ] && [ -n "$n" ] && [ "${n% *}" = "${n#* }" ] && [ "${n% *}" -gt 1 ]; then ok; else
+            bad "hostile $f: exit $code after $ms ms, calls/errors ${n:-?}"; tail -3 "$TMP/err"; fi
+    done
+    # registration from a handler is refused (timers used to grow per event)
+    "$BIN" --no-rules -r "$DATA/events.jsonl" --stats -e 'local etw = require "etw"
+etw.on(function(ev) etw.every(3600, function() end) end)' >"$TMP/out" 2>"$TMP/err"
+    if grep -q "etw.every: register while the script loads" "$TMP/err"; then ok; else bad "etw.every from a handler"; fi
+    # alert_uaf_index.lua: no use-after-free (the sanitize build aborts on one)
+    "$BIN" --no-rules -r "$DATA/events.jsonl" "$HOSTILE/alert_uaf_index.lua" >"$TMP/out" 2>"$TMP/err"
+    code=$?
+    if [ $code = 6 ] && grep -q "'rule' is required" "$TMP/err"; then ok; else bad "alert_uaf_index.lua: exit $code"; tail -3 "$TMP/err"; fi
+    # sb_string_metatable.lua: an error naming the script, and the rule
+    # library still raises every alert it raises without it
+    SAMPLES="$HERE/../../../../shared/data/evtx-attack-samples"
+    if [ -d "$SAMPLES" ] && [ -z "$WINDOWS" ]; then
+        base=$("$BIN" -r "$SAMPLES" --alerts-only 2>/dev/null | grep -c '"rule"')
+        for script in "$HOSTILE/sb_string_metatable.lua" "-e require('etw').alert=function()end"; do
+            if [ "${script#-e }" != "$script" ]; then set -- -e "${script#-e }"; else set -- "$script"; fi
+            n=$("$BIN" -r "$SAMPLES" --alerts-only "$@" 2>"$TMP/err" | grep -c '"rule"')
+            if [ "$base" -gt 0 ] && [ "$n" = "$base" ] && grep -q "is read-only" "$TMP/err"; then ok; else
+                bad "tampering ($*): $n alerts, $base without it"; tail -3 "$TMP/err"; fi
+        done
+    fi
+else
+    echo "e2e: hostile sandbox checks skipped (../shared/data/hostile is absent)"
+fi
+
 # Binary inputs that are not what they seem are named, not parsed line by
 # line as JSON.
 printf 'PK\003\004rest' >"$TMP/t.etl.zip"

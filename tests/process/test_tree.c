@@ -112,13 +112,13 @@ static void test_lineage_and_reuse(void **st)
 static void test_bound(void **st)
 {
     etwl_ptree_view v;
-    char time[32];
+    char time[48];
     int i;
     (void)st;
     etwl_ptree_free(T);
     T = etwl_ptree_new(3);
     for (i = 0; i < 5; i++) {
-        snprintf(time, sizeof time, "2024-03-05T11:00:0%d.000Z", i);
+        snprintf(time, sizeof time, "2024-03-05T11:00:0%d.000Z", i % 10);
         sysmon(1, time, 1000u + (unsigned)i, 1, "C:\\\\x.exe");
     }
     assert_int_equal(etwl_ptree_count(T), 3);

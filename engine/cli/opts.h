@@ -41,7 +41,8 @@ typedef struct etwl_cli_opts {
     const char *rule_only[64], *rule_skip[64];
     int nrule_only, nrule_skip;
     const char *kill;
-    int record; /* etwlua record -o FILE.etl */
+    int record;       /* etwlua record -o FILE.etl */
+    int evtx_libevtx; /* --evtx-reader libevtx */
     etwl_cli_script scripts[ETWL_CLI_MAX_SCRIPTS];
     int nscripts;
 } etwl_cli_opts;

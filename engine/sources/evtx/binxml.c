@@ -122,6 +122,50 @@ void bx_utf16_put(bx_buf *out, const uint8_t *s, size_t units)
     if (out->p) out->p[out->len] = 0;
 }
 
+/* Numbers are written by hand: printf was the largest cost of a record. */
+static void put_u64(bx_buf *out, uint64_t v)
+{
+    char t[24], *e = t + sizeof t, *q = e;
+    do {
+        *--q = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    bx_put(out, q, (size_t)(e - q));
+}
+
+static void put_i64(bx_buf *out, int64_t v)
+{
+    if (v < 0) {
+        bx_putc(out, '-');
+        put_u64(out, (uint64_t)0 - (uint64_t)v);
+    } else put_u64(out, (uint64_t)v);
+}
+
+/* v as `digits` hex digits (upper or lower case) */
+static void put_hexw(bx_buf *out, uint64_t v, int digits, int upper)
+{
+    const char *hx = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+    char t[16];
+    int i;
+    for (i = digits - 1; i >= 0; i--) {
+        t[i] = hx[v & 15];
+        v >>= 4;
+    }
+    bx_put(out, t, (size_t)digits);
+}
+
+/* v as exactly `digits` decimal digits */
+static void put_decw(bx_buf *out, uint64_t v, int digits)
+{
+    char t[20];
+    int i;
+    for (i = digits - 1; i >= 0; i--) {
+        t[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    bx_put(out, t, (size_t)digits);
+}
+
 /* FILETIME (100 ns since 1601) as libevtx writes it: nanoseconds, UTC. */
 static void put_filetime(bx_buf *out, uint64_t ft)
 {
@@ -138,14 +182,41 @@ static void put_filetime(bx_buf *out, uint64_t ft)
     unsigned d = doy - (153 * mp + 2) / 5 + 1;
     unsigned m = mp < 10 ? mp + 3 : mp - 9;
     if (m <= 2) y++;
-    bx_printf(out, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%07" PRIu64 "00Z", y, m, d, (unsigned)(rem / 3600),
-              (unsigned)(rem / 60 % 60), (unsigned)(rem % 60), frac);
+    if (y < 0 || y > 9999) { /* not a date FILETIME can reach; kept exact anyway */
+        bx_printf(out, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%07" PRIu64 "00Z", y, m, d, (unsigned)(rem / 3600),
+                  (unsigned)(rem / 60 % 60), (unsigned)(rem % 60), frac);
+        return;
+    }
+    put_decw(out, (uint64_t)y, 4);
+    bx_putc(out, '-');
+    put_decw(out, m, 2);
+    bx_putc(out, '-');
+    put_decw(out, d, 2);
+    bx_putc(out, 'T');
+    put_decw(out, (uint64_t)(rem / 3600), 2);
+    bx_putc(out, ':');
+    put_decw(out, (uint64_t)(rem / 60 % 60), 2);
+    bx_putc(out, ':');
+    put_decw(out, (uint64_t)(rem % 60), 2);
+    bx_putc(out, '.');
+    put_decw(out, frac, 7);
+    bx_put(out, "00Z", 3);
 }
 
 static void put_guid(bx_buf *out, const uint8_t *g)
 {
-    bx_printf(out, "{%08" PRIX32 "-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}", rd32(g), rd16(g + 4), rd16(g + 6),
-              g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+    int i;
+    bx_putc(out, '{');
+    put_hexw(out, rd32(g), 8, 1);
+    bx_putc(out, '-');
+    put_hexw(out, rd16(g + 4), 4, 1);
+    bx_putc(out, '-');
+    put_hexw(out, rd16(g + 6), 4, 1);
+    bx_putc(out, '-');
+    put_hexw(out, (uint64_t)g[8] << 8 | g[9], 4, 1);
+    bx_putc(out, '-');
+    for (i = 10; i < 16; i++) put_hexw(out, g[i], 2, 1);
+    bx_putc(out, '}');
 }
 
 static int put_sid(bx_buf *out, const uint8_t *s, size_t n)
@@ -156,8 +227,14 @@ static int put_sid(bx_buf *out, const uint8_t *s, size_t n)
     count = s[1];
     if (n < 8 + 4u * count) return -1;
     for (i = 2; i < 8; i++) auth = auth << 8 | s[i];
-    bx_printf(out, "S-%u-%" PRIu64, s[0], auth);
-    for (i = 0; i < count; i++) bx_printf(out, "-%" PRIu32, rd32(s + 8 + 4 * i));
+    bx_put(out, "S-", 2);
+    put_u64(out, s[0]);
+    bx_putc(out, '-');
+    put_u64(out, auth);
+    for (i = 0; i < count; i++) {
+        bx_putc(out, '-');
+        put_u64(out, rd32(s + 8 + 4 * i));
+    }
     return 0;
 }
 
@@ -188,16 +265,22 @@ static size_t fixed_size(uint8_t type)
 static void put_scalar(bx_buf *out, uint8_t type, const uint8_t *d, size_t n)
 {
     switch (type) {
-    case BX_INT8: bx_printf(out, "%d", (int8_t)d[0]); break;
-    case BX_UINT8: bx_printf(out, "%u", d[0]); break;
-    case BX_INT16: bx_printf(out, "%d", (int16_t)rd16(d)); break;
-    case BX_UINT16: bx_printf(out, "%u", rd16(d)); break;
-    case BX_INT32: bx_printf(out, "%" PRId32, (int32_t)rd32(d)); break;
-    case BX_UINT32: bx_printf(out, "%" PRIu32, rd32(d)); break;
-    case BX_INT64: bx_printf(out, "%" PRId64, (int64_t)rd64(d)); break;
-    case BX_UINT64: bx_printf(out, "%" PRIu64, rd64(d)); break;
-    case BX_HEX32: bx_printf(out, "0x%08" PRIx32, rd32(d)); break;
-    case BX_HEX64: bx_printf(out, "0x%016" PRIx64, rd64(d)); break;
+    case BX_INT8: put_i64(out, (int8_t)d[0]); break;
+    case BX_UINT8: put_u64(out, d[0]); break;
+    case BX_INT16: put_i64(out, (int16_t)rd16(d)); break;
+    case BX_UINT16: put_u64(out, rd16(d)); break;
+    case BX_INT32: put_i64(out, (int32_t)rd32(d)); break;
+    case BX_UINT32: put_u64(out, rd32(d)); break;
+    case BX_INT64: put_i64(out, (int64_t)rd64(d)); break;
+    case BX_UINT64: put_u64(out, rd64(d)); break;
+    case BX_HEX32:
+        bx_put(out, "0x", 2);
+        put_hexw(out, rd32(d), 8, 0);
+        break;
+    case BX_HEX64:
+        bx_put(out, "0x", 2);
+        put_hexw(out, rd64(d), 16, 0);
+        break;
     case BX_BOOL: bx_put(out, rd32(d) ? "true" : "false", rd32(d) ? 4 : 5); break;
     case BX_REAL32: {
         float f;
@@ -284,6 +367,47 @@ int bx_render_value(bx_buf *out, uint8_t type, const uint8_t *d, size_t n)
     return 0;
 }
 
+int bx_value_ok(uint8_t type, const uint8_t *d, size_t n)
+{
+    size_t fs;
+    switch (type) {
+    case BX_NULL:
+    case BX_STRING:
+    case BX_ANSI:
+    case BX_BINARY:
+    case BX_ARRAY | BX_STRING: return 0;
+    case BX_SID: return n >= 8 && n >= 8 + 4u * d[1] ? 0 : -1;
+    case BX_SIZET: return n == 8 || n == 4 ? 0 : -1;
+    default: break;
+    }
+    fs = fixed_size(type & 0x7f);
+    if (!fs) return -1;
+    return (type & BX_ARRAY) || n >= fs ? 0 : -1;
+}
+
+static size_t normalise_eol(char *p, size_t len)
+{
+    size_t i, o = 0;
+    for (i = 0; i < len; i++) {
+        if (p[i] == '\r') {
+            p[o++] = '\n';
+            if (i + 1 < len && p[i + 1] == '\n') i++;
+        } else p[o++] = p[i];
+    }
+    return o;
+}
+
+int bx_render_text(bx_buf *out, uint8_t type, const uint8_t *d, size_t n)
+{
+    size_t from = out->len;
+    if (bx_render_value(out, type, d, n) != 0) return -1;
+    if (out->p) {
+        out->len = from + normalise_eol(out->p + from, out->len - from);
+        out->p[out->len] = 0;
+    }
+    return 0;
+}
+
 /* ---- chunks and names ----------------------------------------------------------- */
 
 #define NAMES_CAP (256u << 10)
@@ -320,7 +444,7 @@ static const char *name_at(bx_chunk *c, uint32_t off, size_t *len)
     bx_buf *dst;
     size_t at;
     if (c->cache[slot].off == off && off) {
-        *len = strlen(c->names.p + c->cache[slot].at);
+        *len = c->cache[slot].len;
         return c->names.p + c->cache[slot].at;
     }
     if (off < 512 || (uint64_t)off + 8 > c->len) return NULL;
@@ -339,6 +463,7 @@ static const char *name_at(bx_chunk *c, uint32_t off, size_t *len)
     if (dst == &c->names) {
         c->cache[slot].off = off;
         c->cache[slot].at = (uint32_t)at;
+        c->cache[slot].len = (uint32_t)*len;
     }
     return dst->p + at;
 }
@@ -390,16 +515,10 @@ static int read_name(walk *w, uint32_t *pos, uint32_t end, bx_buf *ab, size_t *a
 /* Text as expat reports it: line ends normalised to \n. */
 static void emit_text(walk *w, bx_buf *t, size_t from)
 {
-    size_t i, o = from;
-    char *p = t->p;
+    size_t o;
     if (t->len == from || !w->sink->text) return;
-    for (i = from; i < t->len; i++) {
-        if (p[i] == '\r') {
-            p[o++] = '\n';
-            if (i + 1 < t->len && p[i + 1] == '\n') i++;
-        } else p[o++] = p[i];
-    }
-    w->sink->text(w->sink->ud, p + from, o - from);
+    o = normalise_eol(t->p + from, t->len - from);
+    w->sink->text(w->sink->ud, t->p + from, o);
     t->len = from;
 }
 
@@ -604,6 +723,18 @@ static int walk_element(walk *w, uint32_t *pos, uint32_t end, int level, int has
     if (ws) emit_ws(w, level);
     if (w->sink->start) w->sink->start(w->sink->ud, c->attrbuf.p + name_at_, attrs, na);
     c->attrbuf.len = mark;
+    if (tok == 0x02 && w->sink->value && p + 5 <= end && (d[p] == 0x0d || d[p] == 0x0e) && d[p + 4] == 0x04) {
+        /* the common content: one value, handed on undecoded */
+        const sub *sb = get_sub(w, rd16(d + p + 1));
+        if (sb && sb->type != BX_BINXML && !(sb->type & BX_ARRAY)) {
+            if (bx_value_ok(sb->type, d + sb->off, sb->size) != 0) return fail(c, p, "bad substitution value");
+            if (sb->size && sb->type != BX_NULL) w->sink->value(w->sink->ud, sb->type, d + sb->off, sb->size);
+            if (w->sink->end) w->sink->end(w->sink->ud);
+            w->depth--;
+            *pos = p + 5;
+            return 0;
+        }
+    }
     if (tok == 0x02) {
         size_t from = c->scratch.len;
         for (;;) {

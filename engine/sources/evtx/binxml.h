@@ -79,7 +79,18 @@ typedef struct bx_sink {
     void (*start)(void *ud, const char *name, const bx_attr *a, int na);
     void (*text)(void *ud, const char *s, size_t n);
     void (*end)(void *ud);
+    /* Optional: content that is one substitution value (not an array or
+     * BinXml), passed undecoded so it can be decoded only if read; without
+     * it, the value comes as text.  The bytes are valid as long as the chunk. */
+    void (*value)(void *ud, uint8_t type, const uint8_t *data, uint32_t n);
 } bx_sink;
+
+/* 0 when bx_render_value would render this value, else -1: checked while
+ * walking, so a value decoded later cannot fail. */
+int bx_value_ok(uint8_t type, const uint8_t *data, size_t n);
+
+/* The value as text, as the walk would report it (line ends normalised). */
+int bx_render_text(bx_buf *out, uint8_t type, const uint8_t *data, size_t n);
 
 /* One chunk being walked, with its name cache. */
 typedef struct bx_chunk {
@@ -87,7 +98,7 @@ typedef struct bx_chunk {
     uint32_t len;
     /* names converted once per chunk: offset -> UTF-8 in names */
     struct {
-        uint32_t off, at;
+        uint32_t off, at, len;
     } cache[512];
     bx_buf names;
     bx_buf scratch;  /* element text being assembled */

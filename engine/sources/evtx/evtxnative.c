@@ -30,7 +30,11 @@ typedef struct nfile {
 
 typedef struct nprop {
     size_t name, name_len; /* in names */
-    size_t text, len;      /* in texts; text == (size_t)-1 until text arrives */
+    size_t text, len;      /* in texts */
+    /* or a substitution value not decoded yet (lazy set) */
+    const uint8_t *data;
+    uint32_t size;
+    uint8_t type, lazy;
 } nprop;
 
 typedef struct nsrc {
@@ -69,9 +73,11 @@ static int new_prop(nsrc *x, const char *name)
     p = &x->props[x->nprops];
     p->name = x->pnames.len;
     p->name_len = n;
-    bx_put(&x->pnames, name, n);
+    bx_put(&x->pnames, name, n + 1);              /* with its NUL */
+    if (x->ptexts.len) bx_put(&x->ptexts, "", 1); /* ends the text before */
     p->text = x->ptexts.len;
     p->len = 0;
+    p->lazy = 0;
     return x->nprops++;
 }
 
@@ -140,11 +146,42 @@ static void on_start(void *ud, const char *el, const bx_attr *a, int na)
     if (x->in_userdata && x->depth == 4) x->cur_prop = new_prop(x, el);
 }
 
+static void on_text(void *ud, const char *s, size_t len);
+
+/* A lazy property's text, decoded now (into ptexts, where its text goes). */
+static void materialise(nsrc *x, nprop *p)
+{
+    size_t from = x->ptexts.len;
+    p->lazy = 0;
+    bx_render_text(&x->ptexts, p->type, p->data, p->size); /* checked while walking */
+    p->len = x->ptexts.len - from;
+}
+
+static void on_value(void *ud, uint8_t type, const uint8_t *data, uint32_t n)
+{
+    nsrc *x = ud;
+    if (x->cur_prop >= 0) {
+        nprop *p = &x->props[x->cur_prop];
+        if (!p->len && !p->lazy) { /* the whole value of a property: decoded when read */
+            p->data = data;
+            p->size = n;
+            p->type = type;
+            p->lazy = 1;
+            return;
+        }
+    }
+    x->chunk.scratch.len = 0;
+    bx_render_text(&x->chunk.scratch, type, data, n);
+    if (x->chunk.scratch.len) on_text(ud, x->chunk.scratch.p, x->chunk.scratch.len);
+    x->chunk.scratch.len = 0;
+}
+
 static void on_text(void *ud, const char *s, size_t len)
 {
     nsrc *x = ud;
     if (x->cur_prop >= 0 && len > 0) {
         nprop *p = &x->props[x->cur_prop];
+        if (p->lazy) materialise(x, p);
         if (p->len + len + 1 > MAX_TEXT) return; /* a megabyte of text per value is plenty */
         /* a property's text is contiguous: only the newest takes text */
         bx_put(&x->ptexts, s, len);
@@ -296,11 +333,33 @@ static void note(nsrc *x, const char *file, int chunk, const char *msg)
     etwl_source_note(&x->base, where, msg);
 }
 
+/* Decodes a property's substitution value on its first read. */
+static void fill(etwl_event *ev, uint32_t i, etwl_member *m, void *user)
+{
+    nsrc *x = user;
+    nprop *p = &x->props[i];
+    bx_buf *b = &x->chunk.scratch;
+    b->len = 0;
+    if (bx_render_text(b, p->type, p->data, p->size) != 0 || b->oom) {
+        m->value.type = ETWL_VT_ERROR;
+        m->value.v.s = "cannot decode this value";
+        m->value.n = (uint32_t)strlen(m->value.v.s);
+        return;
+    }
+    m->value.v.s = etwl_arena_strdup(&ev->arena, b->p ? b->p : "", b->len);
+    m->value.n = (uint32_t)b->len;
+    if (!m->value.v.s) {
+        m->value.type = ETWL_VT_ERROR;
+        m->value.v.s = "out of memory";
+        m->value.n = 13;
+    }
+}
+
 /* Maps one record onto the event; 0 on a damaged record (chunk.err says
  * why). */
 static int parse_record(nsrc *x, const evtx_record *r)
 {
-    static const bx_sink sink = {NULL, on_start, on_text, on_end};
+    static const bx_sink sink = {NULL, on_start, on_text, on_end, on_value};
     bx_sink s = sink;
     int i;
     s.ud = x;
@@ -312,24 +371,28 @@ static int parse_record(nsrc *x, const evtx_record *r)
     x->sid[0] = 0;
     x->pnames.len = x->ptexts.len = 0;
     if (bx_walk(&x->chunk, r->data, r->data_end, &s) != 0) return 0;
+    bx_put(&x->ptexts, "", 1); /* ends the last text */
     if (x->pnames.oom || x->ptexts.oom) {
         snprintf(x->chunk.err, sizeof x->chunk.err, "out of memory");
         return 0;
     }
     {
+        /* names point into pnames and texts into ptexts, which stay as
+         * they are until the next record; lazy values are decoded on read */
         etwl_member *m = etwl_arena_alloc(&x->ev.arena, (size_t)(x->nprops ? x->nprops : 1) * sizeof *m);
-        if (!m) return 0;
+        uint8_t *pending = etwl_arena_alloc(&x->ev.arena, (size_t)(x->nprops ? x->nprops : 1));
+        if (!m || !pending) return 0;
         for (i = 0; i < x->nprops; i++) {
             nprop *p = &x->props[i];
-            m[i].name = etwl_arena_strdup(&x->ev.arena, x->pnames.p ? x->pnames.p + p->name : "", p->name_len);
+            m[i].name = x->pnames.p ? x->pnames.p + p->name : "";
             m[i].name_len = (uint32_t)p->name_len;
             memset(&m[i].value, 0, sizeof m[i].value);
             m[i].value.type = ETWL_VT_STRING;
-            m[i].value.v.s = etwl_arena_strdup(&x->ev.arena, p->len ? x->ptexts.p + p->text : "", p->len);
+            m[i].value.v.s = p->len ? x->ptexts.p + p->text : "";
             m[i].value.n = (uint32_t)p->len;
-            if (!m[i].name || !m[i].value.v.s) return 0;
+            pending[i] = p->lazy;
         }
-        etwl_event_set_members(&x->ev, m, (uint32_t)x->nprops);
+        etwl_event_set_lazy_members(&x->ev, m, (uint32_t)x->nprops, pending, fill, x);
     }
     return 1;
 }

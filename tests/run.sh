@@ -60,6 +60,8 @@ for cfg in release sanitize; do
     suite "$cfg/e2e" bash tests/cli/e2e/run.sh "build/bin/$cfg/etwlua"
     # the ETL reader over the real traces in ../shared (skipped without it)
     suite "$cfg/etl" bash tests/sources/etl/run.sh "build/bin/$cfg/etwlua"
+    # the native EVTX reader against libevtx, and damaged files (skipped without ../shared)
+    suite "$cfg/evtx" bash tests/sources/evtx/run.sh "build/bin/$cfg/etwlua"
     # live tracefs sessions: root only; the script says why when it skips
     suite "$cfg/live" bash tests/sources/tracefs/live.sh "build/bin/$cfg/etwlua"
 done

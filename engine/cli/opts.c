@@ -226,6 +226,7 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             o->cfg.schemas_path = v;
         } else if (opt(argc, argv, &i, NULL, "--evtx-reader", 1, &v, err, &bad)) {
             if (bad) return ETWL_EXIT_USAGE;
+            o->evtx_reader_given = 1;
             if (strcmp(v, "native") == 0) o->evtx_libevtx = 0;
             else if (strcmp(v, "libevtx") == 0) {
 #ifdef ETWL_HAVE_EVTX
@@ -314,14 +315,12 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
         etwl_error_set(err, ETWL_EINVAL, "record makes a live session; it cannot read -r");
         return ETWL_EXIT_USAGE;
     }
-    if (o->evtx_libevtx) {
-        /* the libevtx source by name: it reads the .evtx file or folder -r names */
-        if (!o->cfg.read_path) {
-            etwl_error_set(err, ETWL_EINVAL, "--evtx-reader is for replaying EVTX with -r");
-            return ETWL_EXIT_USAGE;
-        }
-        o->cfg.backend = "evtx-libevtx";
+    if (o->evtx_reader_given && !o->cfg.read_path) {
+        etwl_error_set(err, ETWL_EINVAL, "--evtx-reader is for replaying EVTX with -r");
+        return ETWL_EXIT_USAGE;
     }
+    /* the libevtx source by name: it reads the .evtx file or folder -r names */
+    if (o->evtx_libevtx) o->cfg.backend = "evtx-libevtx";
     if (o->cfg.min_buffers && o->cfg.max_buffers && o->cfg.min_buffers > o->cfg.max_buffers) {
         etwl_error_set(err, ETWL_EINVAL, "--min-buffers %u is more than --max-buffers %u", o->cfg.min_buffers,
                        o->cfg.max_buffers);

@@ -41,8 +41,9 @@ typedef struct etwl_cli_opts {
     const char *rule_only[64], *rule_skip[64];
     int nrule_only, nrule_skip;
     const char *kill;
-    int record;       /* etwlua record -o FILE.etl */
-    int evtx_libevtx; /* --evtx-reader libevtx */
+    int record;            /* etwlua record -o FILE.etl */
+    int evtx_libevtx;      /* --evtx-reader libevtx */
+    int evtx_reader_given; /* --evtx-reader at all */
     etwl_cli_script scripts[ETWL_CLI_MAX_SCRIPTS];
     int nscripts;
 } etwl_cli_opts;

@@ -480,7 +480,9 @@ typedef struct walk {
     const bx_sink *sink;
     const sub *subs; /* the current template instance's values */
     uint32_t nsubs;
-    int depth; /* recursion, for the limit */
+    int depth;       /* recursion, for the limit */
+    uint32_t tokens; /* elements and values walked, for the limit */
+    size_t output;   /* text reported, for the limit */
     char indent[2 * BX_MAX_DEPTH + 2];
 } walk;
 
@@ -518,6 +520,7 @@ static void emit_text(walk *w, bx_buf *t, size_t from)
     size_t o;
     if (t->len == from || !w->sink->text) return;
     o = normalise_eol(t->p + from, t->len - from);
+    w->output += o;
     w->sink->text(w->sink->ud, t->p + from, o);
     t->len = from;
 }
@@ -542,6 +545,8 @@ static int value_token(walk *w, uint32_t *pos, uint32_t end, bx_buf *t, int leve
     bx_chunk *c = w->c;
     const uint8_t *d = c->data;
     uint8_t tok = d[*pos];
+    if (++w->tokens > BX_MAX_TOKENS || t->len + w->output > BX_MAX_OUTPUT)
+        return fail(c, *pos, "record expands past the limit of its walk");
     switch (tok & 0xBF) {
     case 0x05: { /* value text */
         uint16_t n;
@@ -630,6 +635,8 @@ static int walk_array(walk *w, const sub *sb, const char *name, const bx_attr *a
             if (bx_render_value(&c->scratch, type, d + i, fs) != 0) return fail(c, sb->off, "bad array value");
             next = i + fs;
         } else return fail(c, sb->off, "array of a type that has no fixed size");
+        if (++w->tokens > BX_MAX_TOKENS || w->output > BX_MAX_OUTPUT)
+            return fail(c, sb->off, "record expands past the limit of its walk");
         if (item++) emit_ws(w, level);
         if (w->sink->start) w->sink->start(w->sink->ud, name, attrs, na);
         emit_text(w, &c->scratch, 0);
@@ -652,6 +659,8 @@ static int walk_element(walk *w, uint32_t *pos, uint32_t end, int level, int has
     int na = 0, i, children = 0;
     uint32_t p = *pos + 1;
     if (++w->depth > BX_MAX_DEPTH) return fail(c, *pos, "elements nested too deep");
+    if (++w->tokens > BX_MAX_TOKENS || w->output > BX_MAX_OUTPUT)
+        return fail(c, *pos, "record expands past the limit of its walk");
     if (has_dep) p += 2;
     p += 4; /* data size: the tokens say where the element ends */
     if (p > end) return fail(c, *pos, "truncated element");
@@ -728,6 +737,7 @@ static int walk_element(walk *w, uint32_t *pos, uint32_t end, int level, int has
         const sub *sb = get_sub(w, rd16(d + p + 1));
         if (sb && sb->type != BX_BINXML && !(sb->type & BX_ARRAY)) {
             if (bx_value_ok(sb->type, d + sb->off, sb->size) != 0) return fail(c, p, "bad substitution value");
+            w->output += sb->size;
             if (sb->size && sb->type != BX_NULL) w->sink->value(w->sink->ud, sb->type, d + sb->off, sb->size);
             if (w->sink->end) w->sink->end(w->sink->ud);
             w->depth--;

@@ -67,6 +67,10 @@ void bx_utf16_put(bx_buf *out, const uint8_t *s, size_t units);
 #define BX_MAX_DEPTH 64  /* nested elements and template instances */
 #define BX_MAX_SUBS 4096 /* substitution values of one template instance */
 #define BX_MAX_ATTRS 64  /* attributes of one element */
+/* Work per record: a template may use a BinXml value that instantiates a
+ * template again, so a small record could otherwise expand exponentially. */
+#define BX_MAX_TOKENS 100000
+#define BX_MAX_OUTPUT (16u << 20) /* bytes of text reported per record */
 
 typedef struct bx_attr {
     const char *name, *value;

@@ -71,7 +71,12 @@ int evtx_file_open(evtx_file *x, const char *path, char *msg, size_t msgsz)
         x->f = NULL;
         return -1;
     }
-    x->nchunks = (uint32_t)((x->size - EVTX_HEADER_SIZE) / EVTX_CHUNK_SIZE);
+    {
+        /* a last chunk cut short still holds records where it has them */
+        uint64_t n = (x->size - EVTX_HEADER_SIZE) / EVTX_CHUNK_SIZE;
+        if ((x->size - EVTX_HEADER_SIZE) % EVTX_CHUNK_SIZE >= EVTX_RECORDS_START) n++;
+        x->nchunks = n > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)n;
+    }
     return 0;
 }
 
@@ -89,9 +94,12 @@ int evtx_file_chunk(evtx_file *x, uint32_t i)
     x->stopped = 0;
     x->why[0] = 0;
     if (i >= x->nchunks) return 0;
-    if (fseeko(x->f, (off_t)EVTX_HEADER_SIZE + (off_t)i * EVTX_CHUNK_SIZE, SEEK_SET) != 0 ||
-        fread(x->chunk, 1, EVTX_CHUNK_SIZE, x->f) != EVTX_CHUNK_SIZE)
-        return -1;
+    {
+        uint64_t at = EVTX_HEADER_SIZE + (uint64_t)i * EVTX_CHUNK_SIZE, left = x->size - at;
+        x->avail = left < EVTX_CHUNK_SIZE ? (uint32_t)left : EVTX_CHUNK_SIZE;
+        if (fseeko(x->f, (off_t)at, SEEK_SET) != 0 || fread(x->chunk, 1, x->avail, x->f) != x->avail) return -1;
+        memset(x->chunk + x->avail, 0, EVTX_CHUNK_SIZE - x->avail);
+    }
     if (memcmp(x->chunk, "ElfChnk", 8) != 0) return 0;
     {
         uint32_t c = evtx_crc32(x->chunk, 120);
@@ -115,33 +123,53 @@ int evtx_file_chunk(evtx_file *x, uint32_t i)
         x->data_crc_ok = evtx_crc32(x->chunk + EVTX_RECORDS_START, fso - EVTX_RECORDS_START) == rd32(x->chunk + 52);
         x->limit = fso;
     }
+    if (x->limit > x->avail) x->limit = x->avail;
     x->next = EVTX_RECORDS_START;
     return 1;
 }
 
-int evtx_file_record(evtx_file *x, evtx_record *r)
+/* A record header at off that holds together within end. */
+static int record_at(const evtx_file *x, uint32_t off, uint32_t end, evtx_record *r)
 {
     const uint8_t *c = x->chunk;
-    uint32_t off = x->next, size;
-    if (off + 28 > x->limit) return 0;
-    if (rd32(c + off) != 0x00002a2a) {
-        x->stopped = 1;
-        snprintf(x->why, sizeof x->why, "no record signature at chunk offset %" PRIu32, off);
-        return 0;
-    }
+    uint32_t size;
+    if (off + 28 > end || rd32(c + off) != 0x00002a2a) return 0;
     size = rd32(c + off + 4);
-    if (size < 28 || size > x->limit - off || rd32(c + off + size - 4) != size) {
-        x->stopped = 1;
-        snprintf(x->why, sizeof x->why, "record at chunk offset %" PRIu32 " has a bad size (%" PRIu32 ")", off, size);
-        return 0;
-    }
+    if (size < 28 || size > end - off || rd32(c + off + size - 4) != size) return 0;
     r->off = off;
     r->size = size;
     r->id = rd64(c + off + 8);
     r->written = rd64(c + off + 16);
     r->data = off + 24;
     r->data_end = off + size - 4;
-    x->next = off + size;
+    return 1;
+}
+
+int evtx_file_scan(evtx_file *x, evtx_record *r)
+{
+    uint32_t off = (x->next + 7) & ~7u;
+    for (; off + 28 <= x->avail; off += 8)
+        if (record_at(x, off, x->avail, r)) {
+            x->next = off + r->size;
+            return 1;
+        }
+    x->next = x->avail;
+    return 0;
+}
+
+int evtx_file_record(evtx_file *x, evtx_record *r)
+{
+    const uint8_t *c = x->chunk;
+    uint32_t off = x->next;
+    if (off + 28 > x->limit) return 0;
+    if (!record_at(x, off, x->limit, r)) {
+        x->stopped = 1;
+        if (rd32(c + off) != 0x00002a2a)
+            snprintf(x->why, sizeof x->why, "no record signature where the next record should be");
+        else snprintf(x->why, sizeof x->why, "record with a bad size (%" PRIu32 ")", rd32(c + off + 4));
+        return 0;
+    }
+    x->next = off + r->size;
     return 1;
 }
 

@@ -27,7 +27,8 @@ typedef struct evtx_file {
     uint64_t size;
     uint8_t header[EVTX_HEADER_SIZE];
     uint8_t chunk[EVTX_CHUNK_SIZE];
-    uint32_t nchunks;  /* whole chunks in the file */
+    uint32_t nchunks;  /* chunks in the file, the last maybe cut short */
+    uint32_t avail;    /* bytes of the loaded chunk the file holds */
     uint32_t ci;       /* index of the chunk in chunk[] */
     uint32_t next;     /* offset of the next record in chunk[] */
     uint32_t limit;    /* records end here (the chunk's free space offset) */
@@ -52,6 +53,11 @@ int evtx_file_chunk(evtx_file *x, uint32_t i);
  * and why[] set when the end was damage rather than the chunk's last
  * record). */
 int evtx_file_record(evtx_file *x, evtx_record *r);
+
+/* Recovery in a damaged chunk: the next thing from the current offset on
+ * (8-byte aligned, to the end of the chunk) that has a record's signature
+ * and a consistent size.  1 and *r, or 0 when there is none. */
+int evtx_file_scan(evtx_file *x, evtx_record *r);
 
 /* Written time of the first record of the first chunk that holds one (for
  * ordering the files of a folder); 0 when there is none. */

@@ -397,11 +397,51 @@ static int parse_record(nsrc *x, const evtx_record *r)
     return 1;
 }
 
+/* One record: delivered, or reported by file, chunk and offset and skipped. */
+static etwl_status one_record(nsrc *x, const char *path, uint32_t ci, const evtx_record *r, etwl_error *err)
+{
+    char msg[300];
+    etwl_source_read(&x->base);
+    if (!parse_record(x, r)) {
+        snprintf(msg, sizeof msg, "record %" PRIu64 " skipped: %s", r->id, x->chunk.err[0] ? x->chunk.err : "damaged");
+        return diag(x, path, (int)ci, r->off, msg, err);
+    }
+    return etwl_source_deliver(&x->base, &x->ev);
+}
+
+/* Recovery: whatever parses as a record from the current offset to the
+ * end of the chunk.  Candidates that do not parse are slack, not records
+ * the file says it has: they are counted in one note, not reported one by
+ * one. */
+static etwl_status recover(nsrc *x, const char *path, uint32_t ci, const char *what)
+{
+    evtx_file *f = x->fx;
+    evtx_record r;
+    unsigned found = 0, unreadable = 0;
+    etwl_status st = ETWL_OK;
+    char msg[200];
+    while (st == ETWL_OK && !x->base.closing && evtx_file_scan(f, &r) == 1) {
+        if (!parse_record(x, &r)) {
+            unreadable++;
+            continue;
+        }
+        found++;
+        etwl_source_read(&x->base);
+        st = etwl_source_deliver(&x->base, &x->ev);
+    }
+    if ((found || unreadable) && st == ETWL_OK) {
+        snprintf(msg, sizeof msg, "%u records recovered from %s (%u more could not be read)", found, what, unreadable);
+        note(x, path, (int)ci, msg);
+    }
+    return st;
+}
+
 static etwl_status read_file(nsrc *x, const char *path, etwl_error *err)
 {
     evtx_file *f = x->fx;
     char msg[200];
     uint32_t ci;
+    int damaged, file_damaged = 0;
     etwl_status st = ETWL_OK;
     if (evtx_file_open(f, path, msg, sizeof msg) != 0) return diag(x, path, -1, -1, msg, err);
     for (ci = 0; ci < f->nchunks && st == ETWL_OK && !x->base.closing; ci++) {
@@ -412,20 +452,33 @@ static etwl_status read_file(nsrc *x, const char *path, etwl_error *err)
             break;
         }
         if (got == 0) continue;
+        damaged = !f->header_crc_ok || !f->data_crc_ok || f->avail < EVTX_CHUNK_SIZE;
+        if (f->avail < EVTX_CHUNK_SIZE) {
+            snprintf(msg, sizeof msg, "chunk cut short (%" PRIu32 " of 65536 bytes): read as far as it parses",
+                     f->avail);
+            note(x, path, (int)ci, msg);
+        }
         if (!f->header_crc_ok) note(x, path, (int)ci, "chunk header checksum mismatch: read as far as it parses");
         if (!f->data_crc_ok) note(x, path, (int)ci, "chunk records checksum mismatch: read as far as they parse");
         bx_chunk_reset(&x->chunk, f->chunk, EVTX_CHUNK_SIZE);
-        while (st == ETWL_OK && !x->base.closing && evtx_file_record(f, &r) == 1) {
-            etwl_source_read(&x->base);
-            if (!parse_record(x, &r)) {
-                snprintf(msg, sizeof msg, "record %" PRIu64 " skipped: %s", r.id,
-                         x->chunk.err[0] ? x->chunk.err : "damaged");
-                st = diag(x, path, (int)ci, r.off, msg, err);
-                continue;
-            }
-            st = etwl_source_deliver(&x->base, &x->ev);
+        while (st == ETWL_OK && !x->base.closing && evtx_file_record(f, &r) == 1) st = one_record(x, path, ci, &r, err);
+        if (st == ETWL_OK && f->stopped) {
+            st = diag(x, path, (int)ci, f->next, f->why, err);
+            f->next += 8;
+            damaged = 1;
         }
-        if (st == ETWL_OK && f->stopped) st = diag(x, path, (int)ci, f->next, f->why, err);
+        /* the chunk cannot be trusted to say where its records end */
+        if (damaged && st == ETWL_OK) st = recover(x, path, ci, "damaged or slack space");
+        file_damaged |= damaged;
+    }
+    /* A damaged file may have lost records that survive in the slack of
+     * its healthy chunks (as libevtx recovers them); a healthy file's slack
+     * holds old records it no longer has, and is left alone. */
+    for (ci = 0; file_damaged && ci < f->nchunks && st == ETWL_OK && !x->base.closing; ci++) {
+        if (evtx_file_chunk(f, ci) != 1 || !f->header_crc_ok || !f->data_crc_ok || f->avail < EVTX_CHUNK_SIZE) continue;
+        bx_chunk_reset(&x->chunk, f->chunk, EVTX_CHUNK_SIZE);
+        f->next = f->limit;
+        st = recover(x, path, ci, "slack space in a damaged file");
     }
     evtx_file_close(f);
     return st;

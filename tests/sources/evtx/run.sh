@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tests/sources/evtx/run.sh BIN - the native EVTX reader: byte-identical to
-# the libevtx path over the shared attack samples (same.sh), the damaged
-# files damage.py makes from one of them, and the --evtx-reader option.
+# the libevtx path over the shared attack samples (same.sh), every field
+# equal to the Rust evtx crate's rendering of the Sigma regression cases
+# (crate_check.py), the damaged files damage.py makes from one sample, and
+# the --evtx-reader option.
 # Skips the shared-data checks, saying so, when ../shared is absent.  Ends
 # with "evtx: N passed, N failed".
 set -u
@@ -43,7 +45,18 @@ pass=$((pass + ${p:-0}))
 fail=$((fail + ${f:-1}))
 [ "${f:-1}" = 0 ] || printf '%s\n' "$out" | grep -v '^evtx-same:' | head -20
 
-# 2. damaged files: the records the native reader must still deliver, the
+# 2. a second, independent parser: the Rust evtx crate's JSON of the Sigma
+# regression cases, field by field (crate_check.py says how values are
+# normalised); it skips, saying so, without ../shared/data/sigma
+out=$(python3 "$HERE/crate_check.py" "$BIN")
+p=$(printf '%s\n' "$out" | sed -n 's/^evtx-crate: \([0-9]*\) passed, \([0-9]*\) failed/\1/p')
+f=$(printf '%s\n' "$out" | sed -n 's/^evtx-crate: \([0-9]*\) passed, \([0-9]*\) failed/\2/p')
+pass=$((pass + ${p:-0}))
+fail=$((fail + ${f:-1}))
+[ "${f:-1}" = 0 ] || printf '%s\n' "$out" | grep -v '^evtx-crate:' | head -20
+printf '%s\n' "$out" | grep 'skipped' || true
+
+# 3. damaged files: the records the native reader must still deliver, the
 # records it must report, and what it must say; libevtx's count beside it
 python3 "$HERE/damage.py" "$DATA/Privilege Escalation/Sysmon_UACME_64.evtx" "$TMP" >"$TMP/cases" ||
     bad "damage.py failed"

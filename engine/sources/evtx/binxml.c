@@ -468,6 +468,31 @@ static const char *name_at(bx_chunk *c, uint32_t off, size_t *len)
     return dst->p + at;
 }
 
+/* A template's literal text (a value token's UTF-16 at off, nch units),
+ * converted once per chunk like the names: "Name" attribute values are in
+ * every record of their template. */
+static void literal_put(bx_chunk *c, bx_buf *t, uint32_t off, uint16_t nch)
+{
+    unsigned slot = (off >> 1) & 511;
+    size_t at;
+    if (c->cache[slot].off == off) {
+        bx_put(t, c->names.p + c->cache[slot].at, c->cache[slot].len);
+        return;
+    }
+    if (c->names.len + 3u * nch + 1 > NAMES_CAP) {
+        bx_utf16_put(t, c->data + off, nch);
+        return;
+    }
+    at = c->names.len;
+    bx_utf16_put(&c->names, c->data + off, nch);
+    bx_putc(&c->names, 0);
+    if (c->names.oom) return;
+    c->cache[slot].off = off;
+    c->cache[slot].at = (uint32_t)at;
+    c->cache[slot].len = (uint32_t)(c->names.len - at - 1);
+    bx_put(t, c->names.p + at, c->cache[slot].len);
+}
+
 /* ---- the walk --------------------------------------------------------------------- */
 
 typedef struct sub {
@@ -554,7 +579,8 @@ static int value_token(walk *w, uint32_t *pos, uint32_t end, bx_buf *t, int leve
         if (d[*pos + 1] != BX_STRING) return fail(c, *pos, "value token of a type other than string");
         n = rd16(d + *pos + 2);
         if ((uint64_t)*pos + 4 + 2u * n > end) return fail(c, *pos, "truncated value");
-        bx_utf16_put(t, d + *pos + 4, n);
+        /* the text itself starts 4 bytes in: never a name's offset */
+        literal_put(c, t, *pos + 4, n);
         *pos += 4 + 2u * n;
         *nonempty = 1;
         return 1;

@@ -15,6 +15,16 @@
 #include <zlib.h>
 #endif
 
+/* 64-bit file offsets: mingw's off_t is 32 bits, and event logs grow past
+ * 2 GB */
+#ifdef _WIN32
+#define seek64(f, o) _fseeki64((f), (long long)(o), SEEK_SET)
+#define size64(f) (_fseeki64((f), 0, SEEK_END) == 0 ? _ftelli64(f) : -1)
+#else
+#define seek64(f, o) fseeko((f), (off_t)(o), SEEK_SET)
+#define size64(f) (fseeko((f), 0, SEEK_END) == 0 ? (long long)ftello(f) : -1)
+#endif
+
 static uint32_t rd32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -59,8 +69,8 @@ int evtx_file_open(evtx_file *x, const char *path, char *msg, size_t msgsz)
         snprintf(msg, msgsz, "cannot open: %s", strerror(errno));
         return -1;
     }
-    if (fseek(x->f, 0, SEEK_END) == 0) {
-        long long n = ftello(x->f);
+    {
+        long long n = size64(x->f);
         x->size = n > 0 ? (uint64_t)n : 0;
     }
     rewind(x->f);
@@ -97,7 +107,7 @@ int evtx_file_chunk(evtx_file *x, uint32_t i)
     {
         uint64_t at = EVTX_HEADER_SIZE + (uint64_t)i * EVTX_CHUNK_SIZE, left = x->size - at;
         x->avail = left < EVTX_CHUNK_SIZE ? (uint32_t)left : EVTX_CHUNK_SIZE;
-        if (fseeko(x->f, (off_t)at, SEEK_SET) != 0 || fread(x->chunk, 1, x->avail, x->f) != x->avail) return -1;
+        if (seek64(x->f, at) != 0 || fread(x->chunk, 1, x->avail, x->f) != x->avail) return -1;
         memset(x->chunk + x->avail, 0, EVTX_CHUNK_SIZE - x->avail);
     }
     if (memcmp(x->chunk, "ElfChnk", 8) != 0) return 0;

@@ -508,6 +508,11 @@ typedef struct walk {
     int depth;       /* recursion, for the limit */
     uint32_t tokens; /* elements and values walked, for the limit */
     size_t output;   /* text reported, for the limit */
+    int inst_depth;  /* template instances entered: 1 is the record's own */
+    int text_values; /* the text being assembled holds substitution values */
+    /* the value tokens of the attribute being read: template text seen,
+     * substitution values seen, and the last one's slot (or -1) */
+    int tok_lit, tok_sub, tok_slot;
     char indent[2 * BX_MAX_DEPTH + 2];
 } walk;
 
@@ -546,6 +551,8 @@ static void emit_text(walk *w, bx_buf *t, size_t from)
     if (t->len == from || !w->sink->text) return;
     o = normalise_eol(t->p + from, t->len - from);
     w->output += o;
+    w->c->text_from_values = w->text_values;
+    w->text_values = 0;
     w->sink->text(w->sink->ud, t->p + from, o);
     t->len = from;
 }
@@ -554,6 +561,7 @@ static void emit_ws(walk *w, int level)
 {
     int n = 2 * level;
     if (n > 2 * BX_MAX_DEPTH) n = 2 * BX_MAX_DEPTH;
+    w->c->text_from_values = 0;
     w->indent[0] = '\n';
     memset(w->indent + 1, ' ', (size_t)n);
     if (w->sink->text) w->sink->text(w->sink->ud, w->indent, (size_t)n + 1);
@@ -581,6 +589,7 @@ static int value_token(walk *w, uint32_t *pos, uint32_t end, bx_buf *t, int leve
         if ((uint64_t)*pos + 4 + 2u * n > end) return fail(c, *pos, "truncated value");
         /* the text itself starts 4 bytes in: never a name's offset */
         literal_put(c, t, *pos + 4, n);
+        w->tok_lit++;
         *pos += 4 + 2u * n;
         *nonempty = 1;
         return 1;
@@ -593,6 +602,7 @@ static int value_token(walk *w, uint32_t *pos, uint32_t end, bx_buf *t, int leve
         bx_utf16_put(t, d + *pos + 3, n);
         *pos += 3 + 2u * n;
         *nonempty = 1;
+        w->tok_lit++;
         return 1;
     }
     case 0x08: /* character reference */
@@ -600,6 +610,7 @@ static int value_token(walk *w, uint32_t *pos, uint32_t end, bx_buf *t, int leve
         put_utf8(t, rd16(d + *pos + 1));
         *pos += 3;
         *nonempty = 1;
+        w->tok_lit++;
         return 1;
     case 0x09: { /* entity reference: the five XML ones */
         size_t at, save = c->attrbuf.len;
@@ -614,15 +625,27 @@ static int value_token(walk *w, uint32_t *pos, uint32_t end, bx_buf *t, int leve
         else if (!strcmp(nm, "apos")) bx_putc(t, '\'');
         c->attrbuf.len = save;
         *nonempty = 1;
+        w->tok_lit++;
         return 1;
     }
     case 0x0d:   /* normal substitution */
     case 0x0e: { /* optional substitution */
         const sub *s;
+        uint16_t id;
         if (*pos + 4 > end) return fail(c, *pos, "truncated substitution");
-        s = get_sub(w, rd16(d + *pos + 1));
+        id = rd16(d + *pos + 1);
+        s = get_sub(w, id);
         *pos += 4;
         if (!s || s->type == BX_NULL || s->size == 0) return 1;
+        w->tok_sub++;
+        w->tok_slot = s->type != BX_BINXML && !(s->type & BX_ARRAY) ? (int)s->off : -1;
+        (void)id;
+        if (kids && s->type != BX_BINXML) {
+            /* text made of values and more: a compiled template could not
+             * say where each value's text goes */
+            c->data_shaped = 1;
+            w->text_values = 1;
+        }
         if (s->type == BX_BINXML) {
             uint32_t p = s->off;
             if (!kids) return 1; /* BinXml in an attribute: nothing to say */
@@ -663,8 +686,10 @@ static int walk_array(walk *w, const sub *sb, const char *name, const bx_attr *a
         } else return fail(c, sb->off, "array of a type that has no fixed size");
         if (++w->tokens > BX_MAX_TOKENS || w->output > BX_MAX_OUTPUT)
             return fail(c, sb->off, "record expands past the limit of its walk");
+        c->data_shaped = 1; /* how many elements depends on the value */
         if (item++) emit_ws(w, level);
         if (w->sink->start) w->sink->start(w->sink->ud, name, attrs, na);
+        w->text_values = 1;
         emit_text(w, &c->scratch, 0);
         if (w->sink->end) w->sink->end(w->sink->ud);
         i = next;
@@ -681,6 +706,7 @@ static int walk_element(walk *w, uint32_t *pos, uint32_t end, int level, int has
     uint8_t tok = d[*pos];
     size_t name_at_, mark = c->attrbuf.len;
     size_t aname[BX_MAX_ATTRS], aval[BX_MAX_ATTRS], alen[BX_MAX_ATTRS];
+    int afrom[BX_MAX_ATTRS];
     bx_attr attrs[BX_MAX_ATTRS];
     int na = 0, i, children = 0;
     uint32_t p = *pos + 1;
@@ -700,6 +726,8 @@ static int walk_element(walk *w, uint32_t *pos, uint32_t end, int level, int has
         from = c->attrbuf.len;
         /* attribute values go in scratch, then behind the names in attrbuf */
         c->scratch.len = 0;
+        w->tok_lit = w->tok_sub = 0;
+        w->tok_slot = -1;
         while (p < end && (r = value_token(w, &p, end, &c->scratch, -1, &nonempty, NULL)) == 1) {
         }
         if (p >= end) return fail(c, p, "truncated attribute");
@@ -723,6 +751,9 @@ static int walk_element(walk *w, uint32_t *pos, uint32_t end, int level, int has
         aname[na] = an;
         aval[na] = from;
         alen[na] = c->scratch.len;
+        afrom[na] = !w->tok_sub                                          ? BX_FROM_TEMPLATE
+                    : w->tok_sub == 1 && !w->tok_lit && w->tok_slot >= 0 ? w->tok_slot
+                                                                         : BX_FROM_MIXED;
         na++;
         c->scratch.len = 0;
     }
@@ -732,6 +763,7 @@ static int walk_element(walk *w, uint32_t *pos, uint32_t end, int level, int has
         attrs[i].name = c->attrbuf.p + aname[i];
         attrs[i].value = c->attrbuf.p + aval[i];
         attrs[i].value_len = alen[i];
+        attrs[i].from = afrom[i];
     }
     tok = d[p++];
     if (tok != 0x02 && tok != 0x03) return fail(c, p - 1, "expected the end of a start tag");
@@ -857,7 +889,9 @@ static int walk_template(walk *w, uint32_t *pos, uint32_t end, int level)
     w->subs = subs;
     w->nsubs = n;
     tp = def + 24;
+    w->inst_depth++;
     r = walk_fragment(w, &tp, def + 24 + tsize, level, 1);
+    w->inst_depth--;
     w->subs = osubs;
     w->nsubs = onsubs;
     free(subs);
@@ -902,6 +936,33 @@ int bx_walk(bx_chunk *c, uint32_t off, uint32_t end, const bx_sink *sink)
     c->err[0] = 0;
     c->scratch.len = 0;
     c->attrbuf.len = 0;
+    c->data_shaped = 0;
     if (end > c->len) return fail(c, off, "record runs past its chunk");
     return walk_fragment(&w, &off, end, 0, 1);
+}
+
+int bx_instance_at(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance *in)
+{
+    const uint8_t *d = c->data;
+    uint32_t p = off, tsize, i, voff;
+    if (end > c->len || p + 4 + 14 > end || d[p] != 0x0f || d[p + 4] != 0x0c) return -1;
+    p += 4 + 6;
+    in->def = rd32(d + p);
+    p += 4;
+    if (in->def == p) { /* the definition is here */
+        if (p + 24 > end) return -1;
+        tsize = rd32(d + p + 20);
+        if ((uint64_t)p + 24 + tsize > end) return -1;
+        p += 24 + tsize;
+    }
+    if (in->def < 512 || (uint64_t)in->def + 24 > c->len || p + 4 > end) return -1;
+    in->n = rd32(d + p);
+    p += 4;
+    if (in->n > BX_MAX_SUBS || (uint64_t)p + 4u * in->n > end) return -1;
+    in->descs = p;
+    voff = p + 4 * in->n;
+    for (i = 0; i < in->n; i++) voff += rd16(d + p + 4 * i);
+    if (voff > end || (voff < end && d[voff] != 0x00)) return -1;
+    in->values = p + 4 * in->n;
+    return 0;
 }

@@ -75,7 +75,15 @@ void bx_utf16_put(bx_buf *out, const uint8_t *s, size_t units);
 typedef struct bx_attr {
     const char *name, *value;
     size_t value_len;
+    /* where the value came from, for compiling templates: the chunk
+     * offset of the substitution value (>= 0) when it is exactly one scalar
+     * value, BX_FROM_TEMPLATE when it is the template's own text,
+     * BX_FROM_MIXED otherwise */
+    int from;
 } bx_attr;
+
+#define BX_FROM_TEMPLATE (-2)
+#define BX_FROM_MIXED (-1)
 
 /* What a walk reports, as an XML parser would for libevtx's XML text. */
 typedef struct bx_sink {
@@ -88,6 +96,16 @@ typedef struct bx_sink {
      * it, the value comes as text.  The bytes are valid as long as the chunk. */
     void (*value)(void *ud, uint8_t type, const uint8_t *data, uint32_t n);
 } bx_sink;
+
+/* A record's event data in its usual form: a fragment header, one template
+ * instance and the end of the stream.  0 and *in filled, else -1 (then it
+ * is only walked). */
+typedef struct bx_instance {
+    uint32_t def;    /* the template definition's offset (its cache key) */
+    uint32_t n;      /* substitution values */
+    uint32_t descs;  /* offset of the n (size u16, type u8, 0) descriptors */
+    uint32_t values; /* offset of the first value */
+} bx_instance;
 
 /* 0 when bx_render_value would render this value, else -1: checked while
  * walking, so a value decoded later cannot fail. */
@@ -109,8 +127,16 @@ typedef struct bx_chunk {
     bx_buf attrbuf;  /* attribute values of the element being opened */
     bx_buf nameconv; /* an uncached name */
     char err[160];   /* why a walk failed */
+    /* set by a walk: 1 when the text being reported (sink->text) holds
+     * substitution values */
+    int text_from_values;
+    /* set by a walk: it rendered a substitution value as part of mixed
+     * text or an array, so its events depend on more than the templates
+     * and the types and presence of the values */
+    int data_shaped;
 } bx_chunk;
 
+int bx_instance_at(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance *in);
 void bx_chunk_reset(bx_chunk *c, const uint8_t *data, uint32_t len);
 void bx_chunk_free(bx_chunk *c);
 

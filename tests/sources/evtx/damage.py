@@ -48,6 +48,12 @@ def emit(name, d, nrec, nbad, what):
     print(name, nrec, nbad, what)
 
 
+# a flipped bit in the file header's unused bytes: noted, nothing lost; the
+# file counts as damaged (as libevtx has it), so slack records come too
+d = bytearray(data)
+d[100] ^= 0x01
+emit("bad-file-header-checksum", d, "%d+" % total, 0, "file header checksum mismatch")
+
 # a flipped bit in the chunk header's unused bytes: the header checksum
 # fails, every record still reads
 d = bytearray(data)

@@ -62,6 +62,8 @@ for cfg in release sanitize; do
     suite "$cfg/etl" bash tests/sources/etl/run.sh "build/bin/$cfg/etwlua"
     # EVTX replay against hostile files: libevtx's child process per file
     suite "$cfg/evtx-hostile" bash tests/sources/evtx/hostile.sh "build/bin/$cfg/etwlua"
+    # the native EVTX reader against libevtx, and damaged files (skipped without ../shared)
+    suite "$cfg/evtx" bash tests/sources/evtx/run.sh "build/bin/$cfg/etwlua"
     # live tracefs sessions: root only; the script says why when it skips
     suite "$cfg/live" bash tests/sources/tracefs/live.sh "build/bin/$cfg/etwlua"
     # the -o outputs against rsyslogd, an HTTP server and Kafka's mock cluster

@@ -18,6 +18,8 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "                           folder of them, an .etl file (also .etl.zip, .etl.gz)\n"
                               "                           on every OS; '-' reads JSON lines on stdin\n"
                               "      --schemas FILE       ETL replay: schemas written by 'etwlua record'\n"
+                              "      --evtx-reader R      EVTX replay: native (default) or libevtx (the slower\n"
+                              "                           reader it is checked against)\n"
                               "  (none)                   a live session (Linux: tracefs; Windows: ETW);\n"
                               "                           with no script and no --dump it runs the rule library\n"
                               "                           and prints alerts (with --no-rules: process starts)\n"
@@ -272,6 +274,21 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
         } else if (opt(argc, argv, &i, NULL, "--schemas", 1, &v, err, &bad)) {
             if (bad) return ETWL_EXIT_USAGE;
             o->cfg.schemas_path = v;
+        } else if (opt(argc, argv, &i, NULL, "--evtx-reader", 1, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            o->evtx_reader_given = 1;
+            if (strcmp(v, "native") == 0) o->evtx_libevtx = 0;
+            else if (strcmp(v, "libevtx") == 0) {
+#ifdef ETWL_HAVE_EVTX
+                o->evtx_libevtx = 1;
+#else
+                etwl_error_set(err, ETWL_EINVAL, "--evtx-reader libevtx: this etwlua is built without libevtx");
+                return ETWL_EXIT_USAGE;
+#endif
+            } else {
+                etwl_error_set(err, ETWL_EINVAL, "--evtx-reader: expected native or libevtx, not '%s'", v);
+                return ETWL_EXIT_USAGE;
+            }
         } else if (opt(argc, argv, &i, NULL, "--min-buffers", 1, &v, err, &bad)) {
             long n;
             if (bad || !parse_long(v, 2, 65536, &n, "--min-buffers", err)) return ETWL_EXIT_USAGE;
@@ -360,6 +377,12 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
         etwl_error_set(err, ETWL_EINVAL, "record makes a live session; it cannot read -r");
         return ETWL_EXIT_USAGE;
     }
+    if (o->evtx_reader_given && !o->cfg.read_path) {
+        etwl_error_set(err, ETWL_EINVAL, "--evtx-reader is for replaying EVTX with -r");
+        return ETWL_EXIT_USAGE;
+    }
+    /* the libevtx source by name: it reads the .evtx file or folder -r names */
+    if (o->evtx_libevtx) o->cfg.backend = "evtx-libevtx";
     if (o->cfg.min_buffers && o->cfg.max_buffers && o->cfg.min_buffers > o->cfg.max_buffers) {
         etwl_error_set(err, ETWL_EINVAL, "--min-buffers %u is more than --max-buffers %u", o->cfg.min_buffers,
                        o->cfg.max_buffers);

@@ -50,7 +50,9 @@ typedef struct etwl_cli_opts {
     const char *sigma_level, *sigma_status, *sigma_config;
     const char *sigma_known[128];
     int nsigma_known;
-    int record; /* etwlua record -o FILE.etl */
+    int record;            /* etwlua record -o FILE.etl */
+    int evtx_libevtx;      /* --evtx-reader libevtx */
+    int evtx_reader_given; /* --evtx-reader at all */
     /* -o SPEC outputs (outputs.h); their queue bounds and flush deadline */
     const char *outputs[ETWL_CLI_MAX_OUTPUTS];
     int noutputs;

@@ -37,6 +37,7 @@ void etwl_event_begin(etwl_event *ev)
     ev->seq++;
     ev->members = NULL;
     ev->nmembers = 0;
+    ev->pending = NULL;
     ev->mindex = NULL;
     ev->schema = NULL;
     ev->payload = NULL;
@@ -81,7 +82,17 @@ void etwl_event_set_members(etwl_event *ev, const etwl_member *m, uint32_t n)
 {
     ev->members = m;
     ev->nmembers = n;
+    ev->pending = NULL;
     ev->mindex = NULL;
+}
+
+void etwl_event_set_lazy_members(etwl_event *ev, etwl_member *m, uint32_t n, uint8_t *pending,
+                                 void (*fill)(etwl_event *ev, uint32_t i, etwl_member *m, void *user), void *user)
+{
+    etwl_event_set_members(ev, m, n);
+    ev->pending = pending;
+    ev->fill = fill;
+    ev->fill_user = user;
 }
 
 const etwl_header *etwl_event_header(const etwl_event *ev) { return &ev->hdr; }
@@ -156,7 +167,12 @@ int32_t etwl_event_prop_find(etwl_event *ev, const char *name, size_t len)
 const etwl_value *etwl_event_prop(etwl_event *ev, uint32_t i)
 {
     if (ev->schema) return i < ev->schema->ntop ? etwl_decode_top(ev, i) : NULL;
-    return i < ev->nmembers ? &ev->members[i].value : NULL;
+    if (i >= ev->nmembers) return NULL;
+    if (ev->pending && ev->pending[i]) {
+        ev->pending[i] = 0;
+        ev->fill(ev, i, (etwl_member *)&ev->members[i], ev->fill_user);
+    }
+    return &ev->members[i].value;
 }
 
 const etwl_value *etwl_event_get(etwl_event *ev, const char *name)

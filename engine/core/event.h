@@ -25,6 +25,11 @@ struct etwl_event {
     /* text properties (JSON, EVTX): name/value pairs in input order */
     const etwl_member *members;
     uint32_t nmembers;
+    /* members whose value is filled on first read (EVTX substitution
+     * values): pending[i] set until fill() has run for member i */
+    uint8_t *pending;
+    void (*fill)(etwl_event *ev, uint32_t i, etwl_member *m, void *user);
+    void *fill_user;
     uint16_t *mindex; /* lazily built name index, in the arena */
     uint32_t mindex_mask;
 
@@ -50,6 +55,11 @@ void etwl_event_release(etwl_event *ev);
 void etwl_event_begin(etwl_event *ev);
 etwl_status etwl_event_set_payload(etwl_event *ev, const etwl_schema *schema, const uint8_t *payload, uint32_t len);
 void etwl_event_set_members(etwl_event *ev, const etwl_member *m, uint32_t n);
+/* The same, with values decoded only when read: fill(ev, i, &m[i], user)
+ * runs on the first read of member i when pending[i] is set (both arrays
+ * live as long as the event; fill must leave a value, an error at worst). */
+void etwl_event_set_lazy_members(etwl_event *ev, etwl_member *m, uint32_t n, uint8_t *pending,
+                                 void (*fill)(etwl_event *ev, uint32_t i, etwl_member *m, void *user), void *user);
 
 /* decode.c */
 const etwl_value *etwl_decode_top(etwl_event *ev, uint32_t i);

@@ -7,6 +7,7 @@
 
 extern const etwl_source_ops etwl_jsonl_source;
 extern const etwl_source_ops etwl_etl_source;
+extern const etwl_source_ops etwl_evtx_native_source;
 #ifdef ETWL_HAVE_EVTX
 extern const etwl_source_ops etwl_evtx_source;
 #endif
@@ -18,10 +19,11 @@ extern const etwl_source_ops etwl_etw_source, etwl_etw_file_source;
 #endif
 
 const etwl_source_ops *const etwl_builtin_sources[] = {
-    &etwl_jsonl_source, /* JSON lines: the replay of last resort */
-    &etwl_etl_source,   /* .etl, .etl.zip, .etl.gz read natively */
+    &etwl_jsonl_source,       /* JSON lines: the replay of last resort */
+    &etwl_etl_source,         /* .etl, .etl.zip, .etl.gz read natively */
+    &etwl_evtx_native_source, /* .evtx files and folders, read natively */
 #ifdef ETWL_HAVE_EVTX
-    &etwl_evtx_source, /* .evtx files and folders */
+    &etwl_evtx_source, /* the same through libevtx (--evtx-reader libevtx) */
 #endif
 #if defined(ETWL_HAVE_LIVE) && !defined(_WIN32)
     &etwl_tracefs_source, /* live on Linux */
@@ -35,9 +37,6 @@ const etwl_source_ops *const etwl_builtin_sources[] = {
 
 const char *etwl_sources_unread(etwl_sniff_kind kind)
 {
-#ifndef ETWL_HAVE_EVTX
-    if (kind == ETWL_SNIFF_EVTX) return "EVTX reading is not built into this etwlua (it needs libevtx)";
-#endif
     (void)kind;
     return NULL;
 }

@@ -765,11 +765,11 @@ static void evtx_close(etwl_source *s)
 static int evtx_probe(etwl_sniff_kind kind, const char *path, int is_dir)
 {
     (void)path;
-    return is_dir || kind == ETWL_SNIFF_EVTX ? 10 : 0;
+    return is_dir || kind == ETWL_SNIFF_EVTX ? 5 : 0; /* below the native reader */
 }
 
 const etwl_source_ops etwl_evtx_source = {
-    .name = "evtx",
+    .name = "evtx-libevtx",
     .probe = evtx_probe,
     .open = evtx_open,
     .process = evtx_process,

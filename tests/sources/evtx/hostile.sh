@@ -48,12 +48,25 @@ else
     echo "evtx-hostile: attack-sample checks skipped (../shared/data/evtx-attack-samples is absent)"
 fi
 
+# The libevtx reader is the cross-check since etwlua reads EVTX itself; the
+# checks of its child process name it.  The native reader gets the same
+# hostile files below.
+LIBEVTX="--evtx-reader libevtx"
 H=$SHARED/hostile
 if [ -d "$H" ]; then
+    # the native reader: both hostile files end fast and small
+    for f in evtx_recovered_oom.evtx evtx_leak_1mb_per_file.evtx; do
+        read -r code secs rss < <(measure "$TMP/err" "$BIN" --no-rules -r "$H/$f" --stats)
+        if [ "$code" = 0 ] && grep -q "read=" "$TMP/err" &&
+            { [ $asan = 1 ] || { python3 -c "import sys; sys.exit(not $secs < 5)" && [ "$rss" -lt 102400 ]; }; }; then ok; else
+            bad "native reader, $f: exit $code after $secs s, max RSS $rss KB"; tail -3 "$TMP/err"
+        fi
+        echo "evtx-hostile: native reader, $f: $secs s, max RSS $rss KB"
+    done
     # a damaged log that makes libevtx allocate without bound (3 GB in 25 s
     # before): the file is reported, and the run ends in under 5 s with
     # under 100 MB
-    read -r code secs rss < <(measure "$TMP/err" "$BIN" --no-rules -r "$H/evtx_recovered_oom.evtx")
+    read -r code secs rss < <(measure "$TMP/err" "$BIN" $LIBEVTX --no-rules -r "$H/evtx_recovered_oom.evtx")
     if [ "$code" = 0 ] && grep -q "evtx_recovered_oom.evtx: file is damaged" "$TMP/err" &&
         { [ $asan = 1 ] || { python3 -c "import sys; sys.exit(not $secs < 5)" && [ "$rss" -lt 102400 ]; }; }; then ok; else
         bad "evtx_recovered_oom.evtx: exit $code after $secs s, max RSS $rss KB"; tail -3 "$TMP/err"
@@ -63,7 +76,7 @@ if [ -d "$H" ]; then
     # 100 MB, and each file is read (127 malformed records each)
     mkdir "$TMP/leak"
     for i in $(seq 400); do ln -s "$H/evtx_leak_1mb_per_file.evtx" "$TMP/leak/c$i.evtx"; done
-    read -r code secs rss < <(measure "$TMP/err" "$BIN" --no-rules -r "$TMP/leak" --stats)
+    read -r code secs rss < <(measure "$TMP/err" "$BIN" $LIBEVTX --no-rules -r "$TMP/leak" --stats)
     if [ "$code" = 0 ] && [ "$rss" -lt 102400 ] && grep -q "malformed=50800 " "$TMP/err"; then ok; else
         bad "400 leaking files: exit $code after $secs s, max RSS $rss KB"; tail -3 "$TMP/err"
     fi
@@ -121,13 +134,13 @@ C
     cc -shared -fPIC -o "$TMP/shim.so" "$TMP/shim.c" -ldl || bad "cannot build the shim"
     # an ASan build wants its runtime first; the shim only goes after it
     export ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0
-    n=$("$BIN" --no-rules -r "$SAMPLE" --stats 2>&1 >/dev/null | sed -n 's/.*passed=\([0-9]*\).*/\1/p')
+    n=$("$BIN" $LIBEVTX --no-rules -r "$SAMPLE" --stats 2>&1 >/dev/null | sed -n 's/.*passed=\([0-9]*\).*/\1/p')
 
     # a crash costs its file only: reported by name, the next file is read
     mkdir "$TMP/c"
     cp "$SAMPLE" "$TMP/c/a_crash.evtx"
     cp "$SAMPLE" "$TMP/c/b_good.evtx"
-    LD_PRELOAD=$TMP/shim.so timeout -k 5 60 "$BIN" --no-rules -r "$TMP/c" --stats >/dev/null 2>"$TMP/err"
+    LD_PRELOAD=$TMP/shim.so timeout -k 5 60 "$BIN" $LIBEVTX --no-rules -r "$TMP/c" --stats >/dev/null 2>"$TMP/err"
     code=$?
     if [ $code = 0 ] && grep -q "a_crash.evtx: the EVTX reader (libevtx) crashed (signal" "$TMP/err" &&
         grep -q "passed=$n " "$TMP/err"; then ok; else
@@ -139,7 +152,7 @@ C
     mkdir "$TMP/h"
     cp "$SAMPLE" "$TMP/h/a_hang.evtx"
     cp "$SAMPLE" "$TMP/h/b_good.evtx"
-    LD_PRELOAD=$TMP/shim.so timeout -k 5 60 "$BIN" --no-rules -r "$TMP/h" --stats >/dev/null 2>"$TMP/err"
+    LD_PRELOAD=$TMP/shim.so timeout -k 5 60 "$BIN" $LIBEVTX --no-rules -r "$TMP/h" --stats >/dev/null 2>"$TMP/err"
     code=$?
     if [ $code = 0 ] && grep -q "a_hang.evtx: the EVTX reader (libevtx) made no progress for 10 s" "$TMP/err" &&
         grep -q "passed=$n " "$TMP/err"; then ok; else
@@ -149,7 +162,7 @@ C
     # SIGTERM ends a replay stuck in libevtx within 2 s, and its child
     # with it; the signal is sent once the child is stuck (it says so)
     rm -f "$TMP/ready"
-    EVTX_SHIM_READY=$TMP/ready LD_PRELOAD=$TMP/shim.so timeout -k 5 60 "$BIN" --no-rules -r "$TMP/h/a_hang.evtx" \
+    EVTX_SHIM_READY=$TMP/ready LD_PRELOAD=$TMP/shim.so timeout -k 5 60 "$BIN" $LIBEVTX --no-rules -r "$TMP/h/a_hang.evtx" \
         >/dev/null 2>"$TMP/err" &
     job=$!
     for _ in $(seq 300); do [ -s "$TMP/ready" ] && break; sleep 0.1; done

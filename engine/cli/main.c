@@ -1,4 +1,5 @@
 /* main.c - the etwlua command. */
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -86,11 +87,26 @@ static void check_losses(run *r, int final)
 }
 
 static etwl_session *volatile g_session;
+/* A stop can arrive before the session exists (while scripts load or the
+ * tracefs instance is made): it is remembered, and honoured once the
+ * session is there, so start-up never leaves a session behind. */
+static volatile sig_atomic_t g_stop;
 
 static void on_stop(void)
 {
     etwl_session *s = g_session;
+    g_stop = 1;
     if (s) etwl_session_close(s); /* async-signal-safe */
+}
+
+static void list_one(const etwl_session_info *si, void *user)
+{
+    int *n = user;
+    if ((*n)++ == 0) printf("%-24s %8s  %-6s %s\n", "NAME", "OWNER", "STATE", "RECORDING");
+    if (si->owner_pid)
+        printf("%-24s %8ld  %-6s %s\n", si->name, si->owner_pid, si->owner_alive ? "alive" : "gone",
+               si->recording ? "yes" : "no");
+    else printf("%-24s %8s  %-6s %s\n", si->name, "-", "?", si->recording ? "yes" : "no");
 }
 
 static void on_diag(const char *where, const char *msg, void *user)
@@ -227,12 +243,22 @@ int main(int argc, char **argv)
         printf("etwlua %s\n", ETWL_VERSION);
         return ETWL_EXIT_OK;
     }
+    if (o.list) {
+        int n = 0;
+        st = etwl_session_list(NULL, list_one, &n, &err);
+        if (st) return report(&err);
+        if (!n) fprintf(stderr, "etwlua: no etwlua sessions\n");
+        return fflush(stdout) == 0 ? ETWL_EXIT_OK : ETWL_EXIT_FAILURE;
+    }
     if (o.kill) {
         st = etwl_session_kill(NULL, o.kill, &err);
         if (st) return report(&err);
         fprintf(stderr, "etwlua: stopped session '%s'\n", o.kill);
         return ETWL_EXIT_OK;
     }
+    /* before anything that needs cleaning up: a stop from here on is
+     * remembered (g_stop) rather than killing the process mid-start */
+    etwl_sys_on_stop(on_stop);
     memset(&r, 0, sizeof r);
     r.o = &o;
     r.fp = stdout;
@@ -250,6 +276,11 @@ int main(int argc, char **argv)
      * --dump shows, or record keeps, every event) */
     if (!o.cfg.read_path && !o.dump && !o.record)
         for (int i = 0; i < o.cfg.nproviders; i++) etwl_lua_wanted_ids(r.lua, &o.cfg.providers[i]);
+    if (g_stop) { /* stopped while scripts loaded */
+        etwl_lua_free(r.lua);
+        etwl_buf_free(&r.out);
+        return ETWL_EXIT_OK;
+    }
     st = etwl_session_open(&o.cfg, &s, &err);
     if (st) {
         if (st == ETWL_EEXIST)
@@ -265,7 +296,13 @@ int main(int argc, char **argv)
     etwl_session_set_diag(s, on_diag, &r);
     r.s = s;
     g_session = s;
-    etwl_sys_on_stop(on_stop);
+    if (g_stop) { /* asked to stop while starting: remove the session, quietly */
+        g_session = NULL;
+        etwl_session_free(s);
+        etwl_lua_free(r.lua);
+        etwl_buf_free(&r.out);
+        return ETWL_EXIT_OK;
+    }
     if (!o.cfg.read_path) {
         r.main_job = !o.nscripts && !o.dump && !o.record;
         if (!o.alerts_only)

@@ -40,6 +40,7 @@ typedef struct etwl_cli_opts {
     const char *rule_only[64], *rule_skip[64];
     int nrule_only, nrule_skip;
     const char *kill;
+    int list;   /* --list */
     int record; /* etwlua record -o FILE.etl */
     etwl_cli_script scripts[ETWL_CLI_MAX_SCRIPTS];
     int nscripts;

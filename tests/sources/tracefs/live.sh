@@ -88,11 +88,26 @@ group() { printf 'etwlua_%s' "$(printf '%s' "$1" | sed 's/_/__/g; s/-/_d/g; s/\.
 probe_left() { grep -q "$(group "$1")/" "$TRACEFS/uprobe_events"; }
 instance_gone() { [ ! -d "$TRACEFS/instances/$1" ] && ! probe_left "$1"; }
 
+# Sessions run until the test has seen what it waits for, not for a fixed
+# time: SHOW prints each process start on stderr (unbuffered, unlike the
+# --dump output), and stop_when stops the session with SIGTERM once a
+# pattern appeared COUNT times (at most LIMIT s), then waits for it.
+SHOW='local etw = require "etw"
+etw.on({provider="process"}, function(ev)
+  if ev.event_name == "start" then print("START", ev.info.argv_source, ev.info.cmdline) end
+end)'
+stop_when() { # name pattern [count]
+    local f=$TMP/$1.err pat=$2 want=${3:-1}
+    until_ok "$LIMIT" eval '[ "$(grep -c -- "$pat" "$f")" -ge "$want" ]'
+    kill -TERM "${PID[$1]}" 2>/dev/null
+    bwait "${PID[$1]}"
+}
+
 # 1. /bin/echo with a unique argument: full command line, pid and ppid.
 mark="uniq-$$-$RANDOM"
-start $P-main --json --duration 4 --dump -p process || bad "session did not start"
+start $P-main --json --dump -p process -e "$SHOW" || bad "session did not start"
 timeout -s KILL "$LIMIT" bash -c "/bin/echo $mark 'second arg' >/dev/null & echo \$! \$\$ >$TMP/ids; wait"
-bwait "${PID[$P-main]}"
+stop_when $P-main "^START.[a-z]*./bin/echo $mark" # (not bash -c, whose command line has it too)
 read -r echo_pid sh_pid <"$TMP/ids"
 python3 - "$TMP/$P-main.out" "$mark" "$echo_pid" "$sh_pid" <<'PY' && ok || bad "/bin/echo not seen whole"
 import json, sys
@@ -108,14 +123,14 @@ for line in open(path):
         sys.exit(0)
 sys.exit("no start event for " + mark)
 PY
-instance_gone $P-main && ok || bad "instance left after --duration"
+instance_gone $P-main && ok || bad "instance left after SIGTERM"
 
 # 2. A 50-deep sh -c chain, whole and with correct parentage.
 mark="chain-$$-$RANDOM"
-start $P-main --json --duration 5 --dump -p process || bad "session did not start"
+start $P-main --json --dump -p process -e "$SHOW" || bad "session did not start"
 S='n=$1; if [ "$n" -lt 50 ]; then sh -c "$0" "$0" $((n+1)) '$mark'; fi; true'
-sh -c "$S" "$S" 1 "$mark"
-bwait "${PID[$P-main]}"
+timeout -s KILL "$LIMIT" sh -c "$S" "$S" 1 "$mark"
+stop_when $P-main "^START.*' 50 $mark\$" # the last level
 python3 - "$TMP/$P-main.out" "$mark" <<'PY' && ok || bad "50-deep chain"
 import json, sys
 levels = {}
@@ -156,32 +171,39 @@ for sig in INT TERM HUP; do
     [ $code = 0 ] && instance_gone "$n" && ok || bad "SIG$sig: exit $code, instance $(ls "$TRACEFS/instances")"
 done
 
+# --duration ends a session by itself, and cleans up
+start $P-int --duration 1 || bad "--duration session did not start"
+bwait "${PID[$P-int]}"
+code=$?
+[ $code = 0 ] && instance_gone $P-int && ok || bad "--duration: exit $code, instance $(ls "$TRACEFS/instances")"
+
 # 5. Two sessions with different names at once both see the same process.
 mark="two-$$-$RANDOM"
-start $P-a --json --duration 4 --dump -p process || bad "a did not start"
-start $P-b --json --duration 4 --dump -p process || bad "b did not start"
+start $P-a --json --dump -p process -e "$SHOW" || bad "a did not start"
+start $P-b --json --dump -p process -e "$SHOW" || bad "b did not start"
 /bin/echo "$mark" >/dev/null
-bwait "${PID[$P-a]}"
-bwait "${PID[$P-b]}"
+stop_when $P-a "START.*$mark"
+stop_when $P-b "START.*$mark"
 grep -q "$mark" "$TMP/$P-a.out" && grep -q "$mark" "$TMP/$P-b.out" && ok || bad "two sessions"
 
 # 6. A script filter on sched:sched_process_exec passes only those events.
-start $P-f -p sched --duration 3 -e 'local etw = require "etw"
+start $P-f -p sched -e 'local etw = require "etw"
 etw.on({provider="sched:sched_process_exec"}, function(ev) print(ev.provider .. ":" .. ev.event_name, ev.info.filename) end)' ||
     bad "filter session did not start"
 /bin/echo filtered >/dev/null
-bwait "${PID[$P-f]}"
+stop_when $P-f "sched:sched_process_exec.*/bin/echo"
 grep -q "sched:sched_process_exec.*/bin/echo" "$TMP/$P-f.err" &&
     ! grep -v "^etwlua" "$TMP/$P-f.err" | grep -vq "^sched:sched_process_exec" && ok || bad "script filter"
 
 # 7. A deliberately tiny buffer under load reports losses, not silence.
-start $P-loss --buffer-kb 4 -p raw_syscalls:sys_enter --stats --duration 3 -e 'local etw = require "etw"
+start $P-loss --buffer-kb 4 -p raw_syscalls:sys_enter --stats -e 'local etw = require "etw"
 etw.on(function(ev) local x = 0 for i = 1, 2000 do x = x + i end end)' || bad "loss session did not start"
 timeout -s KILL "$LIMIT" python3 -c 'import os
 for i in range(300000): os.getppid()' &
 gen=$!
-bwait "${PID[$P-loss]}"
 bwait $gen >/dev/null
+kill -TERM "${PID[$P-loss]}"
+bwait "${PID[$P-loss]}"
 lost=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' "$TMP/$P-loss.err" | tail -1)
 [ "${lost:-0}" -gt 0 ] && grep -q '"rule":"etwlua.events_lost"' "$TMP/$P-loss.out" && ok ||
     bad "loss accounting (lost=${lost:-?}: $(tail -3 "$TMP/$P-loss.err"))"
@@ -189,10 +211,11 @@ lost=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' "$TMP/$P-loss.err" | tail -1)
 # 8. STACK_TRACE: each event's kernel stack arrives in ext.stacktrace, also
 # under a burst of execs, when events end read rounds and their stack
 # records only arrive with the next round.
-start $P-f -p sched:sched_process_exec -E STACK_TRACE --dump --json --duration 3 || bad "stack session did not start"
+start $P-f -p sched:sched_process_exec -E STACK_TRACE --dump --json -e 'local etw = require "etw"
+etw.on(function(ev) print("EXEC", ev.info.filename) end)' || bad "stack session did not start"
 /bin/echo stacks >/dev/null
 for i in $(seq 300); do /bin/true; done
-bwait "${PID[$P-f]}"
+stop_when $P-f "EXEC./bin/true" 300
 python3 - "$TMP/$P-f.out" <<'PY' && ok || bad "STACK_TRACE"
 import json, sys
 seen = 0
@@ -238,7 +261,7 @@ lp=${PID[$P-list]}
 timeout -s KILL "$LIMIT" "$BIN" --list >"$TMP/list1" 2>&1
 grep -Eq "^$P-list +$lp +alive +yes$" "$TMP/list1" && ok || bad "--list of a running session: $(cat "$TMP/list1")"
 kill -KILL "$lp"
-bwait "$lp" >/dev/null
+bwait "$lp" >/dev/null 2>&1 # (and no "Killed" notice)
 timeout -s KILL "$LIMIT" "$BIN" --list >"$TMP/list2" 2>&1
 grep -Eq "^$P-list +$lp +gone +yes$" "$TMP/list2" && ok || bad "--list after kill -9: $(cat "$TMP/list2")"
 probe_left $P-list && ok || bad "the orphan's probe should stay armed until --kill"

@@ -276,11 +276,6 @@ int main(int argc, char **argv)
      * --dump shows, or record keeps, every event) */
     if (!o.cfg.read_path && !o.dump && !o.record)
         for (int i = 0; i < o.cfg.nproviders; i++) etwl_lua_wanted_ids(r.lua, &o.cfg.providers[i]);
-    if (g_stop) { /* stopped while scripts loaded */
-        etwl_lua_free(r.lua);
-        etwl_buf_free(&r.out);
-        return ETWL_EXIT_OK;
-    }
     st = etwl_session_open(&o.cfg, &s, &err);
     if (st) {
         if (st == ETWL_EEXIST)
@@ -296,16 +291,12 @@ int main(int argc, char **argv)
     etwl_session_set_diag(s, on_diag, &r);
     r.s = s;
     g_session = s;
-    if (g_stop) { /* asked to stop while starting: remove the session, quietly */
-        g_session = NULL;
-        etwl_session_free(s);
-        etwl_lua_free(r.lua);
-        etwl_buf_free(&r.out);
-        return ETWL_EXIT_OK;
-    }
+    /* asked to stop while starting: the session ends at once and is
+     * cleaned up on the usual path (stats included) */
+    if (g_stop) etwl_session_close(s);
     if (!o.cfg.read_path) {
         r.main_job = !o.nscripts && !o.dump && !o.record;
-        if (!o.alerts_only)
+        if (!o.alerts_only && !g_stop)
             fprintf(stderr, "etwlua: live session '%s' started%s; stop it with Ctrl-C%s or 'etwlua --kill %s'\n",
                     etwl_session_name(s),
                     o.record     ? ", recording"

@@ -17,7 +17,10 @@ UPDATE=${2:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 DATA=$HERE/../../data
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+# Only this shell cleans up: a background job killed between bash's fork
+# and its exec is a copy of this shell and would run the trap (seen under
+# load: it removed TMP in the middle of the run).
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$TMP"' EXIT
 pass=0
 fail=0
 
@@ -86,7 +89,6 @@ if [ -n "$WINDOWS" ]; then
     echo "e2e: SIGINT check skipped on Windows (console control events instead of signals)"
 else
 mkfifo "$TMP/fifo"
-# (sh, not a bash subshell: one killed before its exec would run our EXIT trap)
 sh -c 'exec sleep 30 >"$1"' sh "$TMP/fifo" &
 holder=$!
 "$BIN" -r - --stats <"$TMP/fifo" 2>"$TMP/err" &

@@ -17,6 +17,9 @@ P=etwl-$$
 NAMES="$P-main $P-exists $P-int $P-term $P-hup $P-a $P-b $P-f $P-loss
 $P-x ${P}_x $P-list $P-st"
 cleanup() {
+    # only this shell: a background job killed between bash's fork and its
+    # exec is a copy of this shell and would run this trap mid-test
+    [ "$BASHPID" = "$$" ] || return
     for n in $NAMES; do
         "$BIN" --kill "$n" >/dev/null 2>&1
     done

@@ -12,7 +12,7 @@ RATE=${2:-250000}
 SECS=${3:-10}
 HERE=$(cd "$(dirname "$0")" && pwd)
 TMP=$(mktemp -d)
-trap '[ "$BASHPID" = "$$" ] && { rm -rf "$TMP"; "$BIN" --kill etwl-bench >/dev/null 2>&1; }' EXIT
+trap 'read -r me _ </proc/self/stat; [ "$me" = "$$" ] && { rm -rf "$TMP"; "$BIN" --kill etwl-bench >/dev/null 2>&1; }' EXIT
 [ "$(id -u)" = 0 ] || { echo "bench live: skipped (needs root)"; exit 0; }
 rules="$HERE/../../scripts/examples/process_starts.lua $HERE/../../scripts/examples/dns_idn.lua"
 /usr/bin/time -f "%U %S %e" -o "$TMP/time" "$BIN" -n etwl-bench -p process -p syscalls:sys_enter_getppid \

@@ -19,8 +19,9 @@ DATA=$HERE/../../data
 TMP=$(mktemp -d)
 # Only this shell cleans up: a background job killed between bash's fork
 # and its exec is a copy of this shell and would run the trap (seen under
-# load: it removed TMP in the middle of the run).
-trap '[ "$BASHPID" = "$$" ] && rm -rf "$TMP"' EXIT
+# load: it removed TMP in the middle of the run).  The pid comes from
+# /proc/self read by a builtin, so it is the process running the trap.
+trap 'read -r me _ </proc/self/stat; [ "$me" = "$$" ] && rm -rf "$TMP"' EXIT
 pass=0
 fail=0
 

@@ -19,7 +19,9 @@ $P-x ${P}_x $P-list $P-st"
 cleanup() {
     # only this shell: a background job killed between bash's fork and its
     # exec is a copy of this shell and would run this trap mid-test
-    [ "$BASHPID" = "$$" ] || return
+    local me
+    read -r me _ </proc/self/stat # (a builtin: this process's own pid)
+    [ "$me" = "$$" ] || return
     for n in $NAMES; do
         "$BIN" --kill "$n" >/dev/null 2>&1
     done

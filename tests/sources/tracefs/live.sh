@@ -282,6 +282,10 @@ for i in $(seq 0 19); do
     d=$(awk -v i="$i" 'BEGIN { printf "%.3f", i * 2 / 19 }')
     "$BIN" -n $P-st --no-rules -p process >/dev/null 2>"$TMP/st.err" &
     sp=$!
+    # count from etwlua's exec: a signal to bash's child before its exec
+    # would hit a copy of this shell, which shares (and moves) our read
+    # offset in this script
+    until_ok "$LIMIT" eval '[ "$(readlink /proc/$sp/exe)" = "$BIN" ] || ! kill -0 $sp 2>/dev/null'
     sleep "$d"
     kill -TERM "$sp" 2>/dev/null
     bwait "$sp" >/dev/null

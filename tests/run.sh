@@ -72,6 +72,23 @@ for cfg in release sanitize; do
     suite "$cfg/sigma" bash tests/sigma/run.sh "build/bin/$cfg/etwlua"
 done
 
+# The live tests again with both cores busy (two shell busy loops, killed by
+# pid afterwards): start-up, stops and waits must hold on a loaded machine.
+# Bounded, like every wait in the suites.
+live_under_load() {
+    local b1 b2 rc
+    sh -c 'while :; do :; done' &
+    b1=$!
+    sh -c 'while :; do :; done' &
+    b2=$!
+    timeout -k 30 900 bash tests/sources/tracefs/live.sh build/bin/release/etwlua
+    rc=$?
+    kill "$b1" "$b2"
+    wait "$b1" "$b2" 2>/dev/null
+    return $rc
+}
+suite live-under-load live_under_load
+
 # Lua-level suites: the rules over their own examples, the helpers, and the
 # report over the real attack samples (skipped without ../shared)
 suite rules-examples build/bin/release/etwlua test

@@ -1,4 +1,5 @@
 /* main.c - the etwlua command. */
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -97,14 +98,29 @@ static void check_losses(run *r, int final)
 
 static etwl_session *volatile g_session;
 static etwl_lua *volatile g_lua;
+/* A stop can arrive before the session exists (while scripts load or the
+ * tracefs instance is made): it is remembered, and honoured once the
+ * session is there, so start-up never leaves a session behind. */
+static volatile sig_atomic_t g_stop;
 
 static void on_stop(void)
 {
     etwl_session *s = g_session;
+    g_stop = 1;
     if (s) etwl_session_close(s); /* async-signal-safe */
     /* a handler stuck in Lua would never get back to the session loop: the
      * host's watchdog interrupts it (sets a flag only: async-signal-safe) */
     etwl_lua_request_stop(g_lua);
+}
+
+static void list_one(const etwl_session_info *si, void *user)
+{
+    int *n = user;
+    if ((*n)++ == 0) printf("%-24s %8s  %-6s %s\n", "NAME", "OWNER", "STATE", "RECORDING");
+    if (si->owner_pid)
+        printf("%-24s %8ld  %-6s %s\n", si->name, si->owner_pid, si->owner_alive ? "alive" : "gone",
+               si->recording ? "yes" : "no");
+    else printf("%-24s %8s  %-6s %s\n", si->name, "-", "?", si->recording ? "yes" : "no");
 }
 
 static void on_diag(const char *where, const char *msg, void *user)
@@ -253,12 +269,22 @@ int main(int argc, char **argv)
         printf("etwlua %s\n", ETWL_VERSION);
         return ETWL_EXIT_OK;
     }
+    if (o.list) {
+        int n = 0;
+        st = etwl_session_list(NULL, list_one, &n, &err);
+        if (st) return report(&err);
+        if (!n) fprintf(stderr, "etwlua: no etwlua sessions\n");
+        return fflush(stdout) == 0 ? ETWL_EXIT_OK : ETWL_EXIT_FAILURE;
+    }
     if (o.kill) {
         st = etwl_session_kill(NULL, o.kill, &err);
         if (st) return report(&err);
         fprintf(stderr, "etwlua: stopped session '%s'\n", o.kill);
         return ETWL_EXIT_OK;
     }
+    /* before anything that needs cleaning up: a stop from here on is
+     * remembered (g_stop) rather than killing the process mid-start */
+    etwl_sys_on_stop(on_stop);
     memset(&r, 0, sizeof r);
     r.o = &o;
     r.fp = stdout;
@@ -314,10 +340,12 @@ int main(int argc, char **argv)
     r.s = s;
     g_session = s;
     g_lua = r.lua;
-    etwl_sys_on_stop(on_stop);
+    /* asked to stop while starting: the session ends at once and is
+     * cleaned up on the usual path (stats included) */
+    if (g_stop) etwl_session_close(s);
     if (!o.cfg.read_path) {
         r.main_job = !o.nscripts && !o.dump && !o.record;
-        if (!o.alerts_only)
+        if (!o.alerts_only && !g_stop)
             fprintf(stderr, "etwlua: live session '%s' started%s; stop it with Ctrl-C%s or 'etwlua --kill %s'\n",
                     etwl_session_name(s),
                     o.record     ? ", recording"

@@ -38,6 +38,8 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "      --max-buffers N      live ETW: most buffers before events are lost (OS default)\n"
                               "      --flush-timer SECS   live ETW: flush buffers at least this often (1)\n"
                               "      --kill NAME          stop the named session and exit\n"
+                              "      --list               list etwlua's live sessions, their owner's pid and\n"
+                              "                           whether it still runs, and exit\n"
                               "\n"
                               "Scripts (run in the order given)\n"
                               "  script.lua               load a Lua script\n"
@@ -196,6 +198,9 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
                 return ETWL_EXIT_USAGE;
             }
             strcpy(o->cfg.name, v);
+        } else if (opt(argc, argv, &i, NULL, "--list", 0, &v, err, &bad)) {
+            if (bad) return ETWL_EXIT_USAGE;
+            o->list = 1;
         } else if (opt(argc, argv, &i, NULL, "--kill", 1, &v, err, &bad)) {
             if (bad) return ETWL_EXIT_USAGE;
             o->kill = v;

@@ -50,6 +50,7 @@ typedef struct etwl_cli_opts {
     const char *sigma_level, *sigma_status, *sigma_config;
     const char *sigma_known[128];
     int nsigma_known;
+    int list;              /* --list */
     int record;            /* etwlua record -o FILE.etl */
     int evtx_libevtx;      /* --evtx-reader libevtx */
     int evtx_reader_given; /* --evtx-reader at all */

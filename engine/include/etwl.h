@@ -389,6 +389,19 @@ ETWL_API void etwl_session_free(etwl_session *s);
 /* Stops a named session, in this process or (for live backends) on the OS. */
 ETWL_API etwl_status etwl_session_kill(const char *backend, const char *name, etwl_error *err);
 
+/* A session on the OS, as etwl_session_list() reports it. */
+typedef struct etwl_session_info {
+    const char *name;
+    long owner_pid;  /* the process that started it; 0 when unknown */
+    int owner_alive; /* that process still runs (a dead owner leaves the session recording) */
+    int recording;   /* the session still records events */
+} etwl_session_info;
+typedef void (*etwl_session_list_fn)(const etwl_session_info *si, void *user);
+/* Calls fn for each session this program's live backend started on the OS,
+ * running or orphaned (as logman query -ets).  ETWL_ENOTSUP when the
+ * backend cannot list them. */
+ETWL_API etwl_status etwl_session_list(const char *backend, etwl_session_list_fn fn, void *user, etwl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

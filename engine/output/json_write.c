@@ -24,21 +24,25 @@ void etwl_json_put_string(etwl_buf *b, const char *s, size_t n)
         unsigned char ch = p[i];
         const char *esc = NULL;
         char u[7];
-        if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != 0x7f) {
-            /* U+2028/U+2029 end lines in JavaScript; escape them too */
-            if (ch == 0xE2 && i + 2 < n && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
-                etwl_buf_put(b, s + i - run, run);
-                run = 0;
-                etwl_buf_puts(b, p[i + 2] == 0xA8 ? "\\u2028" : "\\u2029");
-                i += 2;
-                continue;
-            }
+        uint32_t cp = ch;
+        size_t k = 1;
+        if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
             run++;
             continue;
         }
+        if (ch >= 0x80) {
+            /* C1, bidi and invisible controls (utf.h has the list) are
+             * escaped; other UTF-8, and bytes that are not UTF-8, stay */
+            k = etwl_utf8_seq(p + i, n - i, &cp);
+            if (!k || !etwl_cp_needs_escape(cp)) {
+                run += k ? k : 1;
+                i += k ? k - 1 : 0;
+                continue;
+            }
+        }
         etwl_buf_put(b, s + i - run, run);
         run = 0;
-        switch (ch) {
+        switch (cp) {
         case '"': esc = "\\\""; break;
         case '\\': esc = "\\\\"; break;
         case '\n': esc = "\\n"; break;
@@ -46,11 +50,13 @@ void etwl_json_put_string(etwl_buf *b, const char *s, size_t n)
         case '\t': esc = "\\t"; break;
         case '\b': esc = "\\b"; break;
         case '\f': esc = "\\f"; break;
-        default:
-            u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hexd[ch >> 4], u[5] = hexd[ch & 15], u[6] = 0;
+        default: /* every code point on the list is in the BMP */
+            u[0] = '\\', u[1] = 'u', u[2] = hexd[(cp >> 12) & 15], u[3] = hexd[(cp >> 8) & 15],
+            u[4] = hexd[(cp >> 4) & 15], u[5] = hexd[cp & 15], u[6] = 0;
             esc = u;
         }
         etwl_buf_puts(b, esc);
+        i += k - 1;
     }
     etwl_buf_put(b, s + n - run, run);
     etwl_buf_putc(b, '"');

@@ -13,15 +13,6 @@
 #include "output/output.h"
 #include "util/utf.h"
 
-static int needs_escape_cp(uint32_t cp)
-{
-    return (cp >= 0x80 && cp <= 0x9F) ||                   /* C1 controls */
-           cp == 0x2028 || cp == 0x2029 ||                 /* line/paragraph separators */
-           (cp >= 0x200B && cp <= 0x200F) ||               /* zero-width, LRM, RLM */
-           (cp >= 0x202A && cp <= 0x202E) ||               /* bidi embeddings/overrides */
-           (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF; /* bidi isolates, BOM */
-}
-
 static void put_escaped(etwl_buf *b, const char *s, size_t n, int quote)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -62,7 +53,7 @@ static void put_escaped(etwl_buf *b, const char *s, size_t n, int quote)
             i++;
             continue;
         }
-        if (needs_escape_cp(cp)) etwl_buf_printf(b, "\\u{%x}", (unsigned)cp);
+        if (etwl_cp_needs_escape(cp)) etwl_buf_printf(b, "\\u{%x}", (unsigned)cp);
         else etwl_buf_put(b, s + i, k);
         i += k;
     }

@@ -205,3 +205,19 @@ etwl_status etwl_session_kill(const char *backend, const char *name, etwl_error 
     if (!ops->kill) return etwl_error_set(err, ETWL_ENOTSUP, "backend '%s' has no named sessions", ops->name);
     return ops->kill(name, err);
 }
+
+etwl_status etwl_session_list(const char *backend, etwl_session_list_fn fn, void *user, etwl_error *err)
+{
+    const etwl_source_ops *ops = etwl_source_find(backend ? backend : "live");
+    if (!ops)
+        return backend ? etwl_error_set(err, ETWL_ENOTFOUND, "no session backend named '%s'", backend)
+                       : etwl_error_set(err, ETWL_ENOTSUP,
+                                        NO_LIVE " not built into this etwlua yet, "
+                                                "so there are no sessions to list");
+    if (!ops->list)
+        return etwl_error_set(err, ETWL_ENOTSUP,
+                              "listing sessions is not supported by the %s backend yet; on Windows, "
+                              "'logman query -ets' lists them",
+                              ops->name);
+    return ops->list(fn, user, err);
+}

@@ -35,6 +35,9 @@ typedef struct etwl_source_ops {
     void (*close)(etwl_source *src);
     /* Stops a named session that may belong to another process. */
     etwl_status (*kill)(const char *name, etwl_error *err);
+    /* Calls fn for each session of this backend on the OS; NULL when the
+     * backend cannot list them. */
+    etwl_status (*list)(etwl_session_list_fn fn, void *user, etwl_error *err);
     /* Fills what only the source knows (lost, buffers_lost,
      * buffers_written); the delivery counters are added by the session. */
     void (*stats)(etwl_source *src, etwl_stats *out);

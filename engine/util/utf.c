@@ -54,6 +54,13 @@ int etwl_utf8_valid(const char *s, size_t n)
     return 1;
 }
 
+int etwl_cp_needs_escape(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || (cp >= 0x200B && cp <= 0x200F) || cp == 0x2028 ||
+           cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
+           (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
 static size_t put_cp(char *o, uint32_t c)
 {
     if (c < 0x80) {

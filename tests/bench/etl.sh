@@ -16,7 +16,8 @@ bytes=$(wc -c <"$tmp/big.etl")
 script='local etw = require "etw"
 etw.on(function(ev) local a, b, c = ev.pid, ev.opcode, ev.info.ProcessId end)'
 start=$(date +%s.%N)
-build/bin/release/etwlua --no-rules -r "$tmp/big.etl" -e "$script" --stats 2>"$tmp/err" >/dev/null
+# bounded: a hang fails the bench instead of blocking whoever runs it
+timeout -s KILL 600 build/bin/release/etwlua --no-rules -r "$tmp/big.etl" -e "$script" --stats 2>"$tmp/err" >/dev/null
 end=$(date +%s.%N)
 events=$(sed -n 's/.*stats: read=\([0-9]*\).*/\1/p' "$tmp/err")
 python3 -c "

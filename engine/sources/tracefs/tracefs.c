@@ -8,6 +8,8 @@
  * When the buffers are empty the reader sleeps on a wake pipe for at most
  * IDLE_MS, which bounds latency; close() writes to that pipe. */
 #include <ctype.h>
+#include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -71,6 +73,7 @@ typedef struct tfs {
     uint64_t *stack; /* addresses for the event being delivered */
     int64_t next_stats;
     uint64_t unknown;
+    int owns_state; /* wrote /run/etwlua/NAME */
 } tfs;
 
 static int64_t now_ft(tfs *t)
@@ -89,6 +92,87 @@ static int name_ok(const char *n)
     for (p = n; *p; p++)
         if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.')) return 0;
     return 1;
+}
+
+/* The uprobe group of a session.  Probe groups are global, so distinct
+ * session names must give distinct groups (rt-c and rt_c once shared one):
+ * '_' is written "__", '-' "_d" and '.' "_o", which decodes back.  The
+ * kernel caps a group at 63 bytes; a name too long for that gets
+ * "_h" and a 64-bit FNV-1a hash instead ("_h" is no escape, so the two forms
+ * never meet), and a hash collision fails loudly when the probe is created,
+ * as any existing group does. */
+static void probe_group(const char *name, char *out, size_t n)
+{
+    size_t k = (size_t)snprintf(out, n, "etwlua_");
+    const char *p;
+    for (p = name; *p && k + 2 < 64; p++) { /* n >= 64 */
+        if (isalnum((unsigned char)*p)) {
+            out[k++] = *p;
+            continue;
+        }
+        out[k++] = '_';
+        out[k++] = *p == '_' ? '_' : *p == '-' ? 'd' : 'o';
+    }
+    out[k] = 0;
+    if (*p) { /* did not fit */
+        uint64_t h = 14695981039346656037ULL;
+        for (p = name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        snprintf(out, n, "etwlua__h%016llx", (unsigned long long)h);
+    }
+}
+
+/* Who owns a session: /run/etwlua/NAME holds the owner's pid and start
+ * time (so a reused pid is not taken for the owner), for --list.  Written
+ * once the instance exists, removed after it is gone; a killed owner
+ * leaves it, which is how --list tells a dead owner. */
+#define STATE_DIR "/run/etwlua"
+
+static unsigned long long proc_start_time(long pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long v = 0;
+    FILE *f;
+    int field;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    if (!(f = fopen(path, "r"))) return 0;
+    buf[fread(buf, 1, sizeof buf - 1, f)] = 0;
+    fclose(f);
+    if (!(p = strrchr(buf, ')'))) return 0;
+    /* field 22 (starttime); p is at the end of field 2 */
+    for (field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
+    if (p) v = strtoull(p + 1, NULL, 10);
+    return v;
+}
+
+static void state_path(const char *name, char *out, size_t n) { snprintf(out, n, STATE_DIR "/%s", name); }
+
+static void state_write(const char *name)
+{
+    char path[256], tmp[320];
+    FILE *f;
+    mkdir("/run", 0755);
+    mkdir(STATE_DIR, 0755);
+    state_path(name, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    if (!(f = fopen(tmp, "w"))) return; /* --list then shows no owner */
+    fprintf(f, "pid=%ld\nstart=%llu\n", (long)getpid(), proc_start_time((long)getpid()));
+    if (fclose(f) != 0 || rename(tmp, path) != 0) unlink(tmp);
+}
+
+/* The owner's pid (0: unknown) and whether that process still runs. */
+static long state_owner(const char *name, int *alive)
+{
+    char path[256];
+    long pid = 0;
+    unsigned long long start = 0;
+    FILE *f;
+    *alive = 0;
+    state_path(name, path, sizeof path);
+    if (!(f = fopen(path, "r"))) return 0;
+    if (fscanf(f, "pid=%ld start=%llu", &pid, &start) < 1) pid = 0;
+    fclose(f);
+    if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM)) *alive = proc_start_time(pid) == start;
+    return pid > 0 ? pid : 0;
 }
 
 static etwl_status need_tracefs(etwl_error *err)
@@ -150,27 +234,40 @@ static int loader_entry(char *path, size_t n, unsigned long long *off)
     return 0;
 }
 
+static int have_uprobes(void)
+{
+    char *f = tracefs_get_tracing_file("uprobe_events");
+    int ok = f && access(f, W_OK) == 0;
+    tracefs_put_tracing_file(f);
+    return ok;
+}
+
 static etwl_status create_argv_probe(tfs *t, etwl_error *err)
 {
     char file[4096], fetch[4096];
     unsigned long long off;
     int i, k;
-    (void)err;
-    if (!loader_entry(file, sizeof file, &off)) return ETWL_ENOTSUP;
-    /* probe names are global; the instance name keeps sessions apart */
-    if (snprintf(t->probe_system, sizeof t->probe_system, "etwlua_%s", t->cfg->name) >= (int)sizeof t->probe_system)
-        return ETWL_ENOTSUP; /* name_ok() keeps names short enough; be safe */
-    for (i = 0; t->probe_system[i]; i++)
-        if (!isalnum((unsigned char)t->probe_system[i])) t->probe_system[i] = '_';
+    /* without a loader to probe or uprobe support, command lines come
+     * from /proc (ENOTSUP: the caller says so and goes on) */
+    if (!loader_entry(file, sizeof file, &off) || !have_uprobes()) return ETWL_ENOTSUP;
+    probe_group(t->cfg->name, t->probe_system, sizeof t->probe_system);
     k = snprintf(fetch, sizeof fetch, "argc=+0(%%sp):u64");
     for (i = 0; i < ETWL_ARGV_MAX; i++)
         k += snprintf(fetch + k, sizeof fetch - (size_t)k, " a%d=+0(+%d(%%sp)):ustring", i, 8 * (i + 1));
     t->argv_probe = tracefs_uprobe_alloc(t->probe_system, "argv", file, off, fetch);
-    if (!t->argv_probe) return ETWL_ENOMEM;
+    if (!t->argv_probe) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     if (tracefs_dynevent_create(t->argv_probe) < 0) {
+        /* never run on silently without argv, nor on a probe that is not
+         * ours (whoever made it would remove it under us) */
+        int e = errno;
         tracefs_dynevent_free(t->argv_probe);
         t->argv_probe = NULL;
-        return ETWL_ENOTSUP;
+        return etwl_error_set(err, ETWL_EIO, "cannot create the argv uprobe %s:argv for session '%s': %s%s%s%s",
+                              t->probe_system, t->cfg->name, strerror(e),
+                              e == EEXIST ? "; a probe of that name is left from an earlier session, and "
+                                            "'etwlua --kill "
+                                          : "",
+                              e == EEXIST ? t->cfg->name : "", e == EEXIST ? "' removes it" : "");
     }
     return ETWL_OK;
 }
@@ -253,8 +350,8 @@ static etwl_status enable_process_provider(tfs *t, etwl_error *err)
     for (i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if ((st = enable(t, evs[i][0], evs[i][1], err)) != ETWL_OK) return st;
     st = create_argv_probe(t, err);
-    if (st == ETWL_OK) st = enable(t, t->probe_system, "argv", err);
-    else if (t->base.diag)
+    if (st == ETWL_OK) return enable(t, t->probe_system, "argv", err);
+    if (st == ETWL_ENOTSUP && t->base.diag)
         t->base.diag("tracefs", "no uprobe at the dynamic loader: command lines come from /proc", t->base.diag_user);
     return st == ETWL_ENOTSUP ? ETWL_OK : st;
 }
@@ -283,6 +380,11 @@ static void destroy(etwl_source *s)
     if (t->argv_probe) {
         tracefs_dynevent_destroy(t->argv_probe, true);
         tracefs_dynevent_free(t->argv_probe);
+    }
+    if (t->owns_state) {
+        char path[256];
+        state_path(t->cfg->name, path, sizeof path);
+        unlink(path);
     }
     for (i = 0; i < t->nids; i++) etwl_schema_free(t->schemas ? t->schemas[i] : NULL);
     free(t->schemas);
@@ -339,6 +441,8 @@ static etwl_status tfs_open(const etwl_config *cfg, etwl_source **out, etwl_erro
         goto fail;
     }
     tracefs_trace_off(t->inst);
+    state_write(cfg->name);
+    t->owns_state = 1;
     if (tracefs_instance_file_write(t->inst, "trace_clock", "boot") < 0) {
         st = etwl_error_set(err, ETWL_ENOTSUP, "tracefs has no 'boot' trace clock");
         goto fail;
@@ -677,15 +781,34 @@ static void tfs_close(etwl_source *s)
     }
 }
 
+/* Removes the argv probe a session made, if it is there. */
+static int remove_probe(const char *name)
+{
+    char sys[64];
+    struct tracefs_dynevent *d;
+    probe_group(name, sys, sizeof sys);
+    d = tracefs_dynevent_get(TRACEFS_DYNEVENT_UPROBE, sys, "argv");
+    if (!d) return 0;
+    tracefs_dynevent_destroy(d, true);
+    tracefs_dynevent_free(d);
+    return 1;
+}
+
 static etwl_status tfs_kill(const char *name, etwl_error *err)
 {
     struct tracefs_instance *inst;
     etwl_status st = need_tracefs(err);
-    char sys[80];
+    char path[256];
     int i;
     if (st) return st;
     if (!name_ok(name)) return etwl_error_set(err, ETWL_EINVAL, "'%s' is not a session name", name);
-    if (!tracefs_instance_exists(name)) return etwl_error_set(err, ETWL_ENOTFOUND, "no session named '%s'", name);
+    state_path(name, path, sizeof path);
+    if (!tracefs_instance_exists(name)) {
+        /* an instance removed by hand can leave its probe and state */
+        int had = remove_probe(name);
+        had |= unlink(path) == 0;
+        return had ? ETWL_OK : etwl_error_set(err, ETWL_ENOTFOUND, "no session named '%s'", name);
+    }
     inst = tracefs_instance_alloc(NULL, name);
     if (!inst) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     /* a running etwlua notices tracing go off, stops and removes its own
@@ -700,17 +823,36 @@ static etwl_status tfs_kill(const char *name, etwl_error *err)
         }
     }
     tracefs_instance_free(inst);
-    /* and the argv probe that session made, if any */
-    snprintf(sys, sizeof sys, "etwlua_%s", name);
-    for (i = 0; sys[i]; i++)
-        if (!isalnum((unsigned char)sys[i])) sys[i] = '_';
-    {
-        struct tracefs_dynevent *d = tracefs_dynevent_get(TRACEFS_DYNEVENT_UPROBE, sys, "argv");
-        if (d) {
-            tracefs_dynevent_destroy(d, true);
-            tracefs_dynevent_free(d);
-        }
+    /* and the argv probe and owner record that session left, if any */
+    remove_probe(name);
+    unlink(path);
+    return ETWL_OK;
+}
+
+/* The sessions etwlua made: instances with an owner record. */
+static etwl_status tfs_list(etwl_session_list_fn fn, void *user, etwl_error *err)
+{
+    etwl_status st = need_tracefs(err);
+    DIR *d;
+    struct dirent *e;
+    if (st) return st;
+    if (!(d = opendir(STATE_DIR))) return ETWL_OK; /* none yet */
+    while ((e = readdir(d))) {
+        etwl_session_info si;
+        struct tracefs_instance *inst;
+        char *on;
+        if (!name_ok(e->d_name) || strstr(e->d_name, ".tmp") || !tracefs_instance_exists(e->d_name)) continue;
+        memset(&si, 0, sizeof si);
+        si.name = e->d_name;
+        si.owner_pid = state_owner(e->d_name, &si.owner_alive);
+        inst = tracefs_instance_alloc(NULL, e->d_name);
+        on = inst ? tracefs_instance_file_read(inst, "tracing_on", NULL) : NULL;
+        si.recording = on && on[0] == '1';
+        free(on);
+        tracefs_instance_free(inst);
+        fn(&si, user);
     }
+    closedir(d);
     return ETWL_OK;
 }
 
@@ -724,6 +866,7 @@ const etwl_source_ops etwl_tracefs_source = {
     .process = tfs_process,
     .close = tfs_close,
     .kill = tfs_kill,
+    .list = tfs_list,
     .stats = tfs_stats,
     .destroy = destroy,
     .flags = ETWL_SOURCE_LIVE | ETWL_SOURCE_SELECTS,

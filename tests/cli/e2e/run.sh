@@ -17,7 +17,11 @@ UPDATE=${2:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 DATA=$HERE/../../data
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+# Only this shell cleans up: a background job killed between bash's fork
+# and its exec is a copy of this shell and would run the trap (seen under
+# load: it removed TMP in the middle of the run).  The pid comes from
+# /proc/self read by a builtin, so it is the process running the trap.
+trap 'read -r me _ </proc/self/stat; [ "$me" = "$$" ] && rm -rf "$TMP"' EXIT
 pass=0
 fail=0
 
@@ -86,14 +90,24 @@ if [ -n "$WINDOWS" ]; then
     echo "e2e: SIGINT check skipped on Windows (console control events instead of signals)"
 else
 mkfifo "$TMP/fifo"
-sleep 30 >"$TMP/fifo" &
+sh -c 'exec sleep 30 >"$1"' sh "$TMP/fifo" &
 holder=$!
-"$BIN" -r - --stats <"$TMP/fifo" 2>"$TMP/err" &
-pid=$!
-sleep 0.5
-kill -INT $pid
+# bounded by timeout(1): a lost signal fails the check instead of hanging
+# the suite.  (No watchdog job to kill: a bash child signalled before its
+# exec is a copy of this shell and disturbs it.)
+timeout -s KILL 20 "$BIN" -r - --stats <"$TMP/fifo" 2>"$TMP/err" &
+tpid=$!
+pid=
+for _ in $(seq 400); do pid=$(pgrep -P $tpid) && break; sleep 0.05; done
+# a background job of a non-interactive shell starts with SIGINT ignored:
+# send it only once etwlua catches it (bit 2 of SigCgt), bounded
+for _ in $(seq 400); do
+    [ $((0x$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/${pid:-0}/status 2>/dev/null || echo 0) & 2)) != 0 ] && break
+    sleep 0.05
+done
+kill -INT ${pid:-$tpid}
 start=$(date +%s)
-wait $pid
+wait $tpid
 code=$?
 kill $holder 2>/dev/null
 wait $holder 2>/dev/null
@@ -159,6 +173,51 @@ etw.on(function(ev) etw.every(3600, function() end) end)' >"$TMP/out" 2>"$TMP/er
     fi
 else
     echo "e2e: hostile sandbox checks skipped (../shared/data/hostile is absent)"
+fi
+
+# Hostile strings (C0/C1 controls, ANSI/OSC, bidi and invisible controls)
+# never reach any output raw: the events dumped (JSON and text), the alerts
+# and print() of a script echoing them, piped (JSON alerts) and on a
+# terminal (readable alerts, under script(1)).  A byte scan, so it does not
+# depend on how each writer spells its escapes.
+HOSTILE="$HERE/../../../../shared/data/hostile"
+scan_raw() { # files...: fails naming the first raw control sequence
+    python3 - "$@" <<'PY'
+import re, sys
+# C1 (U+0080-009F), U+061C, U+200B-200F, U+2028-202E, U+2060-2064, U+2066-2069,
+# U+FEFF, and the C0 controls other than tab (print's separator) and line ends
+bad = re.compile(rb"\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8b-\x8f\xa8-\xae]|\xe2\x81[\xa0-\xa4\xa6-\xa9]|\xef\xbb\xbf|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# the engine's own colour codes on readable alerts (output/alert.c) are the
+# only escape sequences allowed: no input can produce or end one
+ours = re.compile(rb"\x1b\[(?:0|1|2|31|33|36|1;31)m")
+for f in sys.argv[1:]:
+    d = ours.sub(b"", open(f, "rb").read())
+    m = bad.search(d)
+    if m:
+        sys.exit("%s: raw %r at byte %d" % (f, m.group(), m.start()))
+PY
+}
+if [ -n "$WINDOWS" ]; then
+    echo "e2e: hostile-output check skipped on Windows (needs script(1))"
+elif [ -f "$HOSTILE/hostile_fields.jsonl" ]; then
+    H=$HOSTILE/hostile_fields.jsonl
+    "$BIN" --no-rules -r "$H" "$HOSTILE/alert_echo_fields.lua" >"$TMP/h1.out" 2>"$TMP/h1.err"
+    "$BIN" --no-rules -r "$H" --dump --json >"$TMP/h2.out" 2>"$TMP/h2.err"
+    "$BIN" --no-rules -r "$H" --dump >"$TMP/h3.out" 2>"$TMP/h3.err"
+    script -qc "\"$BIN\" --no-rules -r \"$H\" \"$HOSTILE/alert_echo_fields.lua\"" /dev/null >"$TMP/h4.tty"
+    script -qc "\"$BIN\" --no-rules -r \"$H\" --dump" /dev/null >"$TMP/h5.tty"
+    for f in h1.out h1.err h2.out h3.out h4.tty h5.tty; do
+        if [ -s "$TMP/$f" ] && scan_raw "$TMP/$f"; then ok; else bad "hostile strings raw in $f"; fi
+    done
+    # the escapes are the same values: JSON output read back gives the input's strings
+    python3 - "$H" "$TMP/h2.out" <<'PY' && ok || bad "hostile JSON output does not read back to the input"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
+b = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+assert [x["info"] for x in a] == [y["info"] for y in b], "info differs"
+PY
+else
+    echo "e2e: hostile-output check skipped (../shared/data/hostile is absent)"
 fi
 
 # Binary inputs that are not what they seem are named, not parsed line by

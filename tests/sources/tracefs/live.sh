@@ -10,8 +10,19 @@ pass=0
 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# Session names are this run's own, so runs from other worktrees on the
+# same machine cannot collide with ours; every name a check uses, for the
+# cleanup.
+P=etwl-$$
+NAMES="$P-main $P-exists $P-int $P-term $P-hup $P-a $P-b $P-f $P-loss
+$P-x ${P}_x $P-list $P-st"
 cleanup() {
-    for n in etwl-t-main etwl-t-exists etwl-t-int etwl-t-term etwl-t-hup etwl-t-a etwl-t-b etwl-t-f etwl-t-loss; do
+    # only this shell: a background job killed between bash's fork and its
+    # exec is a copy of this shell and would run this trap mid-test
+    local me
+    read -r me _ </proc/self/stat # (a builtin: this process's own pid)
+    [ "$me" = "$$" ] || return
+    for n in $NAMES; do
         "$BIN" --kill "$n" >/dev/null 2>&1
     done
     rm -rf "$TMP"
@@ -24,34 +35,86 @@ if [ "$(id -u)" != 0 ]; then
 fi
 # etwlua mounts tracefs itself; a failing --kill of a missing name tells us
 # whether tracefs is usable at all
-"$BIN" --kill etwl-t-probe >"$TMP/probe" 2>&1
+"$BIN" --kill $P-probe >"$TMP/probe" 2>&1
 if grep -q "tracefs is not mounted" "$TMP/probe"; then
     echo "live: 0 passed, 0 failed (skipped: $(cat "$TMP/probe"))"
     exit 0
 fi
 TRACEFS=$(awk '$3 == "tracefs" { print $2; exit }' /proc/mounts)
+# How long a session may take to start, or to stop, on a loaded machine.
+# Waits poll for readiness and end as soon as it is there; this is only
+# the bound that turns a hang into a failure.
+LIMIT=${ETWLUA_LIVE_LIMIT:-60}
 
-# Starts a session in the background and waits until its instance exists.
+declare -A PID # session name -> pid
+# Starts a session in the background and waits until its instance exists
+# and it says it started (it handles SIGINT/SIGTERM/SIGHUP by then; a
+# background job of this shell starts with SIGINT ignored until etwlua
+# installs its handler).
 start() { # name args...
-    local name=$1
+    local name=$1 i
     shift
     "$BIN" -n "$name" --no-rules "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    eval "pid_${name//-/_}=$!"
-    for _ in $(seq 100); do
+    PID[$name]=$!
+    for ((i = 0; i < LIMIT * 20; i++)); do
         [ -d "$TRACEFS/instances/$name" ] && grep -q "started" "$TMP/$name.err" 2>/dev/null && return 0
+        kill -0 $! 2>/dev/null || return 1
         sleep 0.05
     done
     return 1
 }
-instance_gone() { [ ! -d "$TRACEFS/instances/$1" ] && ! grep -q "etwlua_${1//[^a-zA-Z0-9]/_}/" "$TRACEFS/uprobe_events"; }
+# Waits for a process of ours to end, at most SECS (default LIMIT), and
+# returns its exit code; one that does not end is killed (exit 137) so the
+# suite never hangs.
+bwait() { # pid [secs]
+    local pid=$1 secs=${2:-$LIMIT} i
+    for ((i = 0; i < secs * 20; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "FAIL: pid $pid still running after ${secs}s; killed"
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid"
+}
+# Polls until a command succeeds, at most SECS.
+until_ok() { # secs command...
+    local secs=$1 i
+    shift
+    for ((i = 0; i < secs * 20; i++)); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+# The uprobe group of a session name, as tracefs.c derives it.
+group() { printf 'etwlua_%s' "$(printf '%s' "$1" | sed 's/_/__/g; s/-/_d/g; s/\./_o/g')"; }
+probe_left() { grep -q "$(group "$1")/" "$TRACEFS/uprobe_events"; }
+instance_gone() { [ ! -d "$TRACEFS/instances/$1" ] && ! probe_left "$1"; }
+
+# Sessions run until the test has seen what it waits for, not for a fixed
+# time: SHOW prints each process start on stderr (unbuffered, unlike the
+# --dump output), and stop_when stops the session with SIGTERM once a
+# pattern appeared COUNT times (at most LIMIT s), then waits for it.
+SHOW='local etw = require "etw"
+etw.on({provider="process"}, function(ev)
+  if ev.event_name == "start" then print("START", ev.info.argv_source, ev.info.cmdline) end
+end)'
+stop_when() { # name pattern [count]
+    local f=$TMP/$1.err pat=$2 want=${3:-1}
+    until_ok "$LIMIT" eval '[ "$(grep -c -- "$pat" "$f")" -ge "$want" ]'
+    kill -TERM "${PID[$1]}" 2>/dev/null
+    bwait "${PID[$1]}"
+}
 
 # 1. /bin/echo with a unique argument: full command line, pid and ppid.
 mark="uniq-$$-$RANDOM"
-start etwl-t-main --json --duration 4 --dump -p process || bad "session did not start"
-bash -c "/bin/echo $mark 'second arg' >/dev/null & echo \$! \$\$ >$TMP/ids; wait"
-wait "$pid_etwl_t_main"
+start $P-main --json --dump -p process -e "$SHOW" || bad "session did not start"
+timeout -s KILL "$LIMIT" bash -c "/bin/echo $mark 'second arg' >/dev/null & echo \$! \$\$ >$TMP/ids; wait"
+stop_when $P-main "^START.[a-z]*./bin/echo $mark" # (not bash -c, whose command line has it too)
 read -r echo_pid sh_pid <"$TMP/ids"
-python3 - "$TMP/etwl-t-main.out" "$mark" "$echo_pid" "$sh_pid" <<'PY' && ok || bad "/bin/echo not seen whole"
+python3 - "$TMP/$P-main.out" "$mark" "$echo_pid" "$sh_pid" <<'PY' && ok || bad "/bin/echo not seen whole"
 import json, sys
 path, mark, pid, ppid = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 for line in open(path):
@@ -65,15 +128,15 @@ for line in open(path):
         sys.exit(0)
 sys.exit("no start event for " + mark)
 PY
-instance_gone etwl-t-main && ok || bad "instance left after --duration"
+instance_gone $P-main && ok || bad "instance left after SIGTERM"
 
 # 2. A 50-deep sh -c chain, whole and with correct parentage.
 mark="chain-$$-$RANDOM"
-start etwl-t-main --json --duration 5 --dump -p process || bad "session did not start"
+start $P-main --json --dump -p process -e "$SHOW" || bad "session did not start"
 S='n=$1; if [ "$n" -lt 50 ]; then sh -c "$0" "$0" $((n+1)) '$mark'; fi; true'
-sh -c "$S" "$S" 1 "$mark"
-wait "$pid_etwl_t_main"
-python3 - "$TMP/etwl-t-main.out" "$mark" <<'PY' && ok || bad "50-deep chain"
+timeout -s KILL "$LIMIT" sh -c "$S" "$S" 1 "$mark"
+stop_when $P-main "^START.*' 50 $mark\$" # the last level
+python3 - "$TMP/$P-main.out" "$mark" <<'PY' && ok || bad "50-deep chain"
 import json, sys
 levels = {}
 for line in open(sys.argv[1]):
@@ -87,68 +150,78 @@ for k in range(2, 51):
 PY
 
 # 3. The exists error, and kill.
-mkdir "$TRACEFS/instances/etwl-t-exists"
-"$BIN" -n etwl-t-exists --no-rules --duration 1 >/dev/null 2>"$TMP/exists.err"
+mkdir "$TRACEFS/instances/$P-exists"
+timeout -s KILL "$LIMIT" "$BIN" -n $P-exists --no-rules --duration 1 >/dev/null 2>"$TMP/exists.err"
 code=$?
-[ $code = 3 ] && grep -q "session named 'etwl-t-exists' already exists" "$TMP/exists.err" && [ -d "$TRACEFS/instances/etwl-t-exists" ] &&
+[ $code = 3 ] && grep -q "session named '$P-exists' already exists" "$TMP/exists.err" && [ -d "$TRACEFS/instances/$P-exists" ] &&
     ok || bad "exists error (exit $code: $(cat "$TMP/exists.err"))"
-"$BIN" --kill etwl-t-exists 2>/dev/null && [ ! -d "$TRACEFS/instances/etwl-t-exists" ] && ok || bad "--kill"
-"$BIN" --kill etwl-t-exists 2>"$TMP/kill.err"
+"$BIN" --kill $P-exists 2>/dev/null && [ ! -d "$TRACEFS/instances/$P-exists" ] && ok || bad "--kill"
+"$BIN" --kill $P-exists 2>"$TMP/kill.err"
 [ $? = 1 ] && grep -q "no session named" "$TMP/kill.err" && ok || bad "--kill of a missing session"
 # a running session killed from outside stops, and cleans up
-start etwl-t-main --dump || bad "session did not start"
-"$BIN" --kill etwl-t-main 2>/dev/null
-for _ in $(seq 50); do kill -0 "$pid_etwl_t_main" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$pid_etwl_t_main" 2>/dev/null && { bad "killed session still running"; kill "$pid_etwl_t_main"; } || ok
-instance_gone etwl-t-main && ok || bad "instance left after --kill"
+start $P-main --dump || bad "session did not start"
+timeout -s KILL "$LIMIT" "$BIN" --kill $P-main 2>/dev/null
+until_ok "$LIMIT" eval '! kill -0 "${PID[$P-main]}" 2>/dev/null' && ok || bad "killed session still running"
+bwait "${PID[$P-main]}" 5 >/dev/null
+instance_gone $P-main && ok || bad "instance left after --kill"
 
 # 4. SIGINT, SIGTERM and SIGHUP leave nothing behind.
 for sig in INT TERM HUP; do
-    n=etwl-t-$(echo $sig | tr A-Z a-z)
+    n=$P-$(echo $sig | tr A-Z a-z)
     start "$n" --dump || bad "$n did not start"
-    eval "p=\$pid_${n//-/_}"
+    p=${PID[$n]}
     kill -$sig "$p"
-    wait "$p"
+    bwait "$p"
     code=$?
     [ $code = 0 ] && instance_gone "$n" && ok || bad "SIG$sig: exit $code, instance $(ls "$TRACEFS/instances")"
 done
 
+# --duration ends a session by itself, and cleans up
+start $P-int --duration 1 || bad "--duration session did not start"
+bwait "${PID[$P-int]}"
+code=$?
+[ $code = 0 ] && instance_gone $P-int && ok || bad "--duration: exit $code, instance $(ls "$TRACEFS/instances")"
+
 # 5. Two sessions with different names at once both see the same process.
 mark="two-$$-$RANDOM"
-start etwl-t-a --json --duration 4 --dump -p process || bad "a did not start"
-start etwl-t-b --json --duration 4 --dump -p process || bad "b did not start"
+start $P-a --json --dump -p process -e "$SHOW" || bad "a did not start"
+start $P-b --json --dump -p process -e "$SHOW" || bad "b did not start"
 /bin/echo "$mark" >/dev/null
-wait "$pid_etwl_t_a" "$pid_etwl_t_b"
-grep -q "$mark" "$TMP/etwl-t-a.out" && grep -q "$mark" "$TMP/etwl-t-b.out" && ok || bad "two sessions"
+stop_when $P-a "START.*$mark"
+stop_when $P-b "START.*$mark"
+grep -q "$mark" "$TMP/$P-a.out" && grep -q "$mark" "$TMP/$P-b.out" && ok || bad "two sessions"
 
 # 6. A script filter on sched:sched_process_exec passes only those events.
-start etwl-t-f -p sched --duration 3 -e 'local etw = require "etw"
+start $P-f -p sched -e 'local etw = require "etw"
 etw.on({provider="sched:sched_process_exec"}, function(ev) print(ev.provider .. ":" .. ev.event_name, ev.info.filename) end)' ||
     bad "filter session did not start"
 /bin/echo filtered >/dev/null
-wait "$pid_etwl_t_f"
-grep -q "sched:sched_process_exec.*/bin/echo" "$TMP/etwl-t-f.err" &&
-    ! grep -v "^etwlua" "$TMP/etwl-t-f.err" | grep -vq "^sched:sched_process_exec" && ok || bad "script filter"
+stop_when $P-f "sched:sched_process_exec.*/bin/echo"
+grep -q "sched:sched_process_exec.*/bin/echo" "$TMP/$P-f.err" &&
+    ! grep -v "^etwlua" "$TMP/$P-f.err" | grep -vq "^sched:sched_process_exec" && ok || bad "script filter"
 
 # 7. A deliberately tiny buffer under load reports losses, not silence.
-start etwl-t-loss --buffer-kb 4 -p raw_syscalls:sys_enter --stats --duration 3 -e 'local etw = require "etw"
+start $P-loss --buffer-kb 4 -p raw_syscalls:sys_enter --stats -e 'local etw = require "etw"
 etw.on(function(ev) local x = 0 for i = 1, 2000 do x = x + i end end)' || bad "loss session did not start"
-python3 -c 'import os
+timeout -s KILL "$LIMIT" python3 -c 'import os
 for i in range(300000): os.getppid()' &
-wait "$pid_etwl_t_loss"
-wait
-lost=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' "$TMP/etwl-t-loss.err" | tail -1)
-[ "${lost:-0}" -gt 0 ] && grep -q '"rule":"etwlua.events_lost"' "$TMP/etwl-t-loss.out" && ok ||
-    bad "loss accounting (lost=${lost:-?}: $(tail -3 "$TMP/etwl-t-loss.err"))"
+gen=$!
+bwait $gen >/dev/null
+kill -TERM "${PID[$P-loss]}"
+bwait "${PID[$P-loss]}"
+lost=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' "$TMP/$P-loss.err" | tail -1)
+[ "${lost:-0}" -gt 0 ] && grep -q '"rule":"etwlua.events_lost"' "$TMP/$P-loss.out" && ok ||
+    bad "loss accounting (lost=${lost:-?}: $(tail -3 "$TMP/$P-loss.err"))"
 
 # 8. STACK_TRACE: each event's kernel stack arrives in ext.stacktrace, also
 # under a burst of execs, when events end read rounds and their stack
 # records only arrive with the next round.
-start etwl-t-f -p sched:sched_process_exec -E STACK_TRACE --dump --json --duration 3 || bad "stack session did not start"
+start $P-f -p sched:sched_process_exec -E STACK_TRACE --dump --json -e 'local etw = require "etw"
+etw.on(function(ev) print("EXEC", ev.info.filename) end)' || bad "stack session did not start"
 /bin/echo stacks >/dev/null
 for i in $(seq 300); do /bin/true; done
-wait "$pid_etwl_t_f"
-python3 - "$TMP/etwl-t-f.out" <<'PY' && ok || bad "STACK_TRACE"
+stop_when $P-f "EXEC./bin/true" 300
+python3 - "$TMP/$P-f.out" <<'PY' && ok || bad "STACK_TRACE"
 import json, sys
 seen = 0
 for line in open(sys.argv[1]):
@@ -159,6 +232,74 @@ for line in open(sys.argv[1]):
     seen += 1
 assert seen > 0
 PY
+
+# 9. Session names that differ only in '-' and '_' (X-Y, X_Y) get their own
+# argv probes: both see command lines from the probe, also after the first
+# one stops (it once removed the probe the two shared).
+show='local etw = require "etw"
+etw.on({provider="process"}, function(ev)
+  if ev.event_name == "start" then print("START", ev.info.argv_source, ev.info.cmdline) end
+end)'
+start $P-x -p process -e "$show" || bad "$P-x did not start"
+start ${P}_x -p process -e "$show" || bad "${P}_x did not start"
+[ "$(group $P-x)" != "$(group ${P}_x)" ] && probe_left $P-x && probe_left ${P}_x && ok ||
+    bad "colliding names: two probe groups ($(grep -o 'etwlua_[^/]*' "$TRACEFS/uprobe_events" | tr '\n' ' '))"
+seen() { grep -q "START.probe.*$2" "$TMP/$1.err"; }
+m1="collide-1-$$-$RANDOM"
+/bin/echo "$m1" >/dev/null
+until_ok "$LIMIT" seen $P-x "$m1" && ok || bad "X-Y: argv from the probe ($(grep "$m1" "$TMP/$P-x.err"))"
+until_ok "$LIMIT" seen ${P}_x "$m1" && ok || bad "X_Y: argv from the probe ($(grep "$m1" "$TMP/${P}_x.err"))"
+kill -TERM "${PID[$P-x]}"
+bwait "${PID[$P-x]}" >/dev/null
+m2="collide-2-$$-$RANDOM"
+/bin/echo "$m2" >/dev/null
+until_ok "$LIMIT" seen ${P}_x "$m2" && ok || bad "X_Y keeps its probe after X-Y stops ($(grep "$m2" "$TMP/${P}_x.err"))"
+kill -TERM "${PID[${P}_x]}"
+bwait "${PID[${P}_x]}" >/dev/null
+instance_gone $P-x && instance_gone ${P}_x && ok || bad "colliding names: left behind"
+
+# 10. --list shows each session with its owner and whether the owner runs;
+# a session whose owner was killed (-9) keeps recording, and --list says
+# so, until --kill removes it.
+start $P-list || bad "$P-list did not start"
+lp=${PID[$P-list]}
+timeout -s KILL "$LIMIT" "$BIN" --list >"$TMP/list1" 2>&1
+grep -Eq "^$P-list +$lp +alive +yes$" "$TMP/list1" && ok || bad "--list of a running session: $(cat "$TMP/list1")"
+kill -KILL "$lp"
+bwait "$lp" >/dev/null 2>&1 # (and no "Killed" notice)
+timeout -s KILL "$LIMIT" "$BIN" --list >"$TMP/list2" 2>&1
+grep -Eq "^$P-list +$lp +gone +yes$" "$TMP/list2" && ok || bad "--list after kill -9: $(cat "$TMP/list2")"
+probe_left $P-list && ok || bad "the orphan's probe should stay armed until --kill"
+timeout -s KILL "$LIMIT" "$BIN" --kill $P-list 2>/dev/null
+timeout -s KILL "$LIMIT" "$BIN" --list >"$TMP/list3" 2>&1
+! grep -q "$P-list" "$TMP/list3" && instance_gone $P-list && ok || bad "--list after --kill: $(cat "$TMP/list3")"
+
+# 11. A stop during start-up never leaves a session behind: SIGTERM at 20
+# delays from 0 to 2 s after launch (before, during and after the instance
+# and the probe are made, and while the rundown runs).
+left=0
+for i in $(seq 0 19); do
+    d=$(awk -v i="$i" 'BEGIN { printf "%.3f", i * 2 / 19 }')
+    "$BIN" -n $P-st --no-rules -p process >/dev/null 2>"$TMP/st.err" &
+    sp=$!
+    # count from etwlua's exec: a signal to bash's child before its exec
+    # would hit a copy of this shell, which shares (and moves) our read
+    # offset in this script
+    until_ok "$LIMIT" eval '[ "$(readlink /proc/$sp/exe)" = "$BIN" ] || ! kill -0 $sp 2>/dev/null'
+    sleep "$d"
+    kill -TERM "$sp" 2>/dev/null
+    bwait "$sp" >/dev/null
+    code=$?
+    if ! instance_gone $P-st || [ -e /run/etwlua/$P-st ]; then
+        left=$((left + 1))
+        echo "FAIL: SIGTERM after ${d}s (exit $code) left: $(ls "$TRACEFS/instances") $(grep -o 'etwlua_[^/]*' "$TRACEFS/uprobe_events")"
+        timeout -s KILL "$LIMIT" "$BIN" --kill $P-st >/dev/null 2>&1
+    elif [ "$code" != 0 ] && [ "$code" != 143 ]; then
+        left=$((left + 1))
+        echo "FAIL: SIGTERM after ${d}s: exit $code: $(cat "$TMP/st.err")"
+    fi
+done
+[ $left = 0 ] && ok || bad "SIGTERM during start-up: $left of 20 delays failed"
 
 echo "live: $pass passed, $fail failed"
 [ $fail = 0 ]

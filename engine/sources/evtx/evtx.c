@@ -13,7 +13,6 @@
  * record's XML back through a pipe, and is killed when it makes no progress
  * or the replay is stopped; whatever happens to it, the file is reported by
  * name and the replay goes on with the next one. */
-#include <dirent.h>
 #include <errno.h>
 #include <expat.h>
 #include <fcntl.h>
@@ -24,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +32,7 @@
 
 #include "core/event.h"
 #include "session/source.h"
+#include "sources/evtx/evtxlist.h"
 
 /* AddressSanitizer reserves terabytes of shadow: no address-space limit there */
 #if defined(__SANITIZE_ADDRESS__)
@@ -67,11 +66,6 @@ typedef struct child_msg {
     uint8_t type, recovered;
 } child_msg;
 
-typedef struct xfile {
-    char *path;
-    int64_t first; /* time of the first record, for ordering a folder */
-} xfile;
-
 typedef struct xprop {
     char *name;
     char *text;
@@ -80,8 +74,7 @@ typedef struct xprop {
 
 typedef struct evtx_src {
     etwl_source base;
-    xfile *files;
-    int nfiles;
+    etwl_evtx_list files; /* the .evtx files, in time order */
     etwl_event ev;
     uint8_t *xml;
     size_t xmlcap;
@@ -508,52 +501,15 @@ static int64_t first_record_time(evtx_src *x, const char *path)
 
 /* ---- files ------------------------------------------------------------------ */
 
-static int by_time(const void *a, const void *b)
-{
-    const xfile *x = a, *y = b;
-    if (x->first != y->first) return x->first < y->first ? -1 : 1;
-    return strcmp(x->path, y->path);
-}
-
-static etwl_status add_file(evtx_src *x, const char *path)
-{
-    xfile *f = realloc(x->files, (size_t)(x->nfiles + 1) * sizeof *f);
-    if (!f) return ETWL_ENOMEM;
-    x->files = f;
-    f[x->nfiles].path = strdup(path);
-    if (!f[x->nfiles].path) return ETWL_ENOMEM;
-    f[x->nfiles].first = first_record_time(x, path);
-    x->nfiles++;
-    return ETWL_OK;
-}
-
-static etwl_status scan_dir(evtx_src *x, const char *dir, int depth, etwl_error *err)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    etwl_status st = ETWL_OK;
-    if (!d) return etwl_error_set(err, ETWL_EIO, "%s: %s", dir, strerror(errno));
-    while ((de = readdir(d)) != NULL && st == ETWL_OK) {
-        char path[4096];
-        struct stat sb;
-        size_t n = strlen(de->d_name);
-        if (de->d_name[0] == '.') continue;
-        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) continue;
-        if (stat(path, &sb) != 0) continue;
-        if (S_ISDIR(sb.st_mode) && depth < 8) st = scan_dir(x, path, depth + 1, err);
-        else if (S_ISREG(sb.st_mode) && n > 5 && strcasecmp(de->d_name + n - 5, ".evtx") == 0) st = add_file(x, path);
-    }
-    closedir(d);
-    return st;
-}
+/* the libevtx child's answer, for ordering a folder */
+static int64_t first_time(const char *path, void *x) { return first_record_time(x, path); }
 
 static void evtx_destroy(etwl_source *s)
 {
     evtx_src *x = (evtx_src *)s;
     int i;
     if (!x) return;
-    for (i = 0; i < x->nfiles; i++) free(x->files[i].path);
-    free(x->files);
+    etwl_evtx_list_free(&x->files);
     for (i = 0; i < MAX_PROPS; i++) {
         free(x->props[i].name);
         free(x->props[i].text);
@@ -567,22 +523,10 @@ static void evtx_destroy(etwl_source *s)
 static etwl_status evtx_open(const etwl_config *cfg, etwl_source **out, etwl_error *err)
 {
     evtx_src *x = calloc(1, sizeof *x);
-    struct stat sb;
     etwl_status st;
     if (!x) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     etwl_event_init(&x->ev);
-    if (stat(cfg->read_path, &sb) != 0) {
-        st =
-            etwl_error_set(err, errno == ENOENT ? ETWL_ENOTFOUND : ETWL_EIO, "%s: %s", cfg->read_path, strerror(errno));
-        goto fail;
-    }
-    st = S_ISDIR(sb.st_mode) ? scan_dir(x, cfg->read_path, 0, err) : add_file(x, cfg->read_path);
-    if (st) goto fail;
-    if (S_ISDIR(sb.st_mode) && x->nfiles == 0) {
-        st = etwl_error_set(err, ETWL_ENOTFOUND, "%s: no .evtx files in this folder", cfg->read_path);
-        goto fail;
-    }
-    qsort(x->files, (size_t)x->nfiles, sizeof *x->files, by_time);
+    if ((st = etwl_evtx_list_make(&x->files, cfg->read_path, first_time, x, err)) != ETWL_OK) goto fail;
     x->xp = XML_ParserCreate("UTF-8");
     if (!x->xp) {
         st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
@@ -748,8 +692,8 @@ static etwl_status evtx_process(etwl_source *s, etwl_error *err)
     evtx_src *x = (evtx_src *)s;
     int fi;
     etwl_status st;
-    for (fi = 0; fi < x->nfiles && !x->base.closing; fi++)
-        if ((st = read_file(x, x->files[fi].path, err)) != ETWL_OK) return st;
+    for (fi = 0; fi < x->files.n && !x->base.closing; fi++)
+        if ((st = read_file(x, x->files.files[fi].path, err)) != ETWL_OK) return st;
     return ETWL_OK;
 }
 

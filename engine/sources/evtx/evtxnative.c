@@ -6,27 +6,20 @@
  * first element) the properties, and the user SID goes to ext.  No XML is
  * written or parsed.  Damage is reported by file, chunk and offset, and
  * what still parses is read. */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 
 #include "core/event.h"
 #include "session/source.h"
+#include "sources/evtx/evtxlist.h"
 #include "sources/evtx/binxml.h"
 #include "sources/evtx/evtxfile.h"
 
 #define MAX_PROPS 256
 #define MAX_TEXT (1u << 20)
-
-typedef struct nfile {
-    char *path;
-    int64_t first; /* time of the first record, for ordering a folder */
-} nfile;
 
 typedef struct nprop {
     size_t name, name_len; /* in names */
@@ -74,8 +67,7 @@ typedef struct plan {
 
 typedef struct nsrc {
     etwl_source base;
-    nfile *files;
-    int nfiles;
+    etwl_evtx_list files; /* the .evtx files, in time order */
     etwl_event ev;
     evtx_file *fx;
     bx_chunk chunk;
@@ -371,52 +363,17 @@ static void on_end(void *ud)
 
 /* ---- files --------------------------------------------------------------------- */
 
-static int by_time(const void *a, const void *b)
+static int64_t first_time(const char *path, void *x)
 {
-    const nfile *x = a, *y = b;
-    if (x->first != y->first) return x->first < y->first ? -1 : 1;
-    return strcmp(x->path, y->path);
-}
-
-static etwl_status add_file(nsrc *x, const char *path)
-{
-    nfile *f = realloc(x->files, (size_t)(x->nfiles + 1) * sizeof *f);
-    if (!f) return ETWL_ENOMEM;
-    x->files = f;
-    f[x->nfiles].path = strdup(path);
-    if (!f[x->nfiles].path) return ETWL_ENOMEM;
-    f[x->nfiles].first = (int64_t)evtx_file_first_time(path);
-    x->nfiles++;
-    return ETWL_OK;
-}
-
-static etwl_status scan_dir(nsrc *x, const char *dir, int depth, etwl_error *err)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    etwl_status st = ETWL_OK;
-    if (!d) return etwl_error_set(err, ETWL_EIO, "%s: %s", dir, strerror(errno));
-    while ((de = readdir(d)) != NULL && st == ETWL_OK) {
-        char path[4096];
-        struct stat sb;
-        size_t n = strlen(de->d_name);
-        if (de->d_name[0] == '.') continue;
-        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) continue;
-        if (stat(path, &sb) != 0) continue;
-        if (S_ISDIR(sb.st_mode) && depth < 8) st = scan_dir(x, path, depth + 1, err);
-        else if (S_ISREG(sb.st_mode) && n > 5 && strcasecmp(de->d_name + n - 5, ".evtx") == 0) st = add_file(x, path);
-    }
-    closedir(d);
-    return st;
+    (void)x;
+    return (int64_t)evtx_file_first_time(path);
 }
 
 static void native_destroy(etwl_source *s)
 {
     nsrc *x = (nsrc *)s;
-    int i;
     if (!x) return;
-    for (i = 0; i < x->nfiles; i++) free(x->files[i].path);
-    free(x->files);
+    etwl_evtx_list_free(&x->files);
     if (x->fx) evtx_file_close(x->fx);
     free(x->fx);
     bx_chunk_free(&x->chunk);
@@ -434,7 +391,6 @@ static void native_destroy(etwl_source *s)
 static etwl_status native_open(const etwl_config *cfg, etwl_source **out, etwl_error *err)
 {
     nsrc *x = calloc(1, sizeof *x);
-    struct stat sb;
     etwl_status st;
     if (!x) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     etwl_event_init(&x->ev);
@@ -449,18 +405,7 @@ static etwl_status native_open(const etwl_config *cfg, etwl_source **out, etwl_e
         st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         goto fail;
     }
-    if (stat(cfg->read_path, &sb) != 0) {
-        st =
-            etwl_error_set(err, errno == ENOENT ? ETWL_ENOTFOUND : ETWL_EIO, "%s: %s", cfg->read_path, strerror(errno));
-        goto fail;
-    }
-    st = S_ISDIR(sb.st_mode) ? scan_dir(x, cfg->read_path, 0, err) : add_file(x, cfg->read_path);
-    if (st) goto fail;
-    if (S_ISDIR(sb.st_mode) && x->nfiles == 0) {
-        st = etwl_error_set(err, ETWL_ENOTFOUND, "%s: no .evtx files in this folder", cfg->read_path);
-        goto fail;
-    }
-    qsort(x->files, (size_t)x->nfiles, sizeof *x->files, by_time);
+    if ((st = etwl_evtx_list_make(&x->files, cfg->read_path, first_time, x, err)) != ETWL_OK) goto fail;
     *out = &x->base;
     return ETWL_OK;
 fail:
@@ -833,8 +778,8 @@ static etwl_status native_process(etwl_source *s, etwl_error *err)
 {
     nsrc *x = (nsrc *)s;
     int fi;
-    for (fi = 0; fi < x->nfiles && !x->base.closing; fi++) {
-        etwl_status st = read_file(x, x->files[fi].path, err);
+    for (fi = 0; fi < x->files.n && !x->base.closing; fi++) {
+        etwl_status st = read_file(x, x->files.files[fi].path, err);
         if (st != ETWL_OK) return st;
     }
     return ETWL_OK;

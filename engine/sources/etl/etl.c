@@ -1010,8 +1010,11 @@ static int load(etl_src *s, wbuf *w, etwl_error *err)
         saved = etwl_le32(hdr + BH_SAVED);
         if (grow(w, saved > BUF_HEADER && saved <= MAX_BUFFER ? saved : 65536, err) != ETWL_OK) return -1;
         out = etwl_lz77_decompress(s->zin, (size_t)k, w->data + BUF_HEADER, w->cap - BUF_HEADER);
-        if (out < 0 && w->cap < MAX_BUFFER) { /* SavedOffset may understate it */
-            if (grow(w, MAX_BUFFER, err) != ETWL_OK) return -1;
+        /* SavedOffset may understate the size: retry with twice the room, and
+         * only when the input ran out of room, not when it is malformed, so
+         * a small hostile buffer cannot make every load take the maximum */
+        while (out == ETWL_LZ77_FULL && w->cap < MAX_BUFFER) {
+            if (grow(w, w->cap > MAX_BUFFER / 2 ? MAX_BUFFER : w->cap * 2, err) != ETWL_OK) return -1;
             out = etwl_lz77_decompress(s->zin, (size_t)k, w->data + BUF_HEADER, w->cap - BUF_HEADER);
         }
         if ((uint32_t)k < size - BUF_HEADER) {

@@ -23,7 +23,7 @@ long etwl_lz77_decompress(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
         nflags--;
         if (!(flags & (1u << nflags))) {
             if (ip >= n) return (long)op;
-            if (op >= cap) return -1;
+            if (op >= cap) return ETWL_LZ77_FULL;
             out[op++] = in[ip++];
             continue;
         }
@@ -66,7 +66,8 @@ long etwl_lz77_decompress(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
                 len += 7;
             }
             len += 3;
-            if (off > op || len > cap - op) return -1;
+            if (off > op) return -1;
+            if (len > cap - op) return ETWL_LZ77_FULL;
             for (i = 0; i < len; i++, op++) out[op] = out[op - off]; /* may overlap: byte by byte */
         }
     }

@@ -84,10 +84,39 @@ typedef struct shell {
     int64_t ts;
 } shell;
 
-static volatile sig_atomic_t g_int;
+static volatile sig_atomic_t g_int, g_term;
 
 /* Ctrl-C ends the running move or wait, never the shell (Ctrl-D does) */
-static void on_int(void) { g_int = 1; }
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_int = 1;
+}
+
+/* SIGTERM, SIGHUP (and the console's close on Windows) end the shell as
+ * Ctrl-D does, so a live session is taken down */
+static void on_stop(void)
+{
+    g_term = 1;
+    g_int = 1;
+}
+
+static void catch_signals(void)
+{
+    etwl_sys_on_stop(on_stop);
+#ifdef _WIN32
+    signal(SIGINT, on_sigint);
+#else
+    {
+        /* no SA_RESTART: the prompt's read returns, and drops the line */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigint;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+    }
+#endif
+}
 
 /* ---- the feeder --------------------------------------------------------- */
 
@@ -199,9 +228,9 @@ static etwl_status feed_next(feed *f, etwl_event **out, etwl_error *err)
         f->want = 1;
         pthread_cond_broadcast(&f->cv);
         /* a replay answers at once, unless it reads a slow input (a pipe) */
-        while (!f->have && !f->eof && !g_int) wait_tick(f);
+        while (!f->have && !f->eof && !g_int && !g_term) wait_tick(f);
         if (f->have) *out = f->ev;
-        else if (g_int) st = ETWL_ESTOPPED;
+        else if (g_int || g_term) st = ETWL_ESTOPPED;
         else if (f->st != ETWL_OK) st = etwl_error_set(err, f->st, "%s", f->err.message);
         pthread_mutex_unlock(&f->mu);
         return st;
@@ -210,13 +239,13 @@ static etwl_status feed_next(feed *f, etwl_event **out, etwl_error *err)
         qline l = {NULL, 0};
         char msg[400];
         pthread_mutex_lock(&f->mu);
-        while (!f->qcount && !f->eof && !g_int) wait_tick(f);
+        while (!f->qcount && !f->eof && !g_int && !g_term) wait_tick(f);
         if (f->qcount) {
             l = f->q[f->qhead];
             f->qhead = (f->qhead + 1) % f->qcap;
             f->qcount--;
             f->qbytes -= l.n;
-        } else if (g_int) {
+        } else if (g_int || g_term) {
             st = ETWL_ESTOPPED;
         } else if (f->st != ETWL_OK) {
             st = etwl_error_set(err, f->st, "%s", f->err.message);
@@ -309,7 +338,7 @@ static etwl_status walk_rest(shell *sh, void (*fn)(shell *sh, etwl_event *ev, vo
     while (ev) {
         fn(sh, ev, u);
         ++*n;
-        if (g_int) {
+        if (g_int || g_term) {
             g_int = 0;
             return ETWL_ESTOPPED;
         }
@@ -562,10 +591,16 @@ static char *read_line(input *in, const char *prompt)
 {
 #ifdef ETWL_HAVE_LIBEDIT
     if (in->tty) {
-        char *l;
-        fflush(stdout);
-        l = readline(prompt);
-        return l;
+        for (;;) {
+            char *l;
+            fflush(stdout);
+            g_int = 0;
+            l = readline(prompt);
+            /* Ctrl-C at the prompt drops the line being typed, as a shell does;
+             * libedit returns NULL for it, which is not the end of input */
+            if (l || !g_int || g_term) return l;
+            fputc('\n', stdout);
+        }
     }
 #endif
     (void)prompt, (void)in;
@@ -656,8 +691,12 @@ static void repl(shell *sh)
     input_open(&in, sh->x);
     etwl_buf_init(&chunk);
     for (;;) {
+        if (g_term) break;
         l = read_line(&in, chunk.len ? ">> " : "etwlua> ");
-        if (!l) break;
+        if (!l || g_term) {
+            free(l);
+            break;
+        }
         if (chunk.len) etwl_buf_putc(&chunk, '\n');
         etwl_buf_puts(&chunk, l);
         free(l);
@@ -675,7 +714,7 @@ static void repl(shell *sh)
         etwl_buf_reset(&chunk);
         if (sh->f.live) tell_dropped(&sh->f);
     }
-    if (chunk.len) { /* the input ended inside a chunk: say why it never ran */
+    if (chunk.len && !g_term) { /* the input ended inside a chunk: say why it never ran */
         etwl_buf_putc(&chunk, 0);
         etwl_lua_shell_eval(sh->x, chunk.data);
     }
@@ -724,6 +763,8 @@ int etwl_shell_main(int argc, char **argv)
     if (o.nscripts)
         return bad_usage("takes no script ('%s'): load one with run(path) at the prompt",
                          o.scripts[0].path ? o.scripts[0].path : "-e");
+    if (o.cfg.read_path && strcmp(o.cfg.read_path, "-") == 0)
+        return bad_usage("%s", "-r - would read the trace from the prompt's own input: give a file");
     if (o.dump || o.record || o.noutputs || o.nsigma || o.list || o.kill)
         return bad_usage("%s", "--dump, record, -o, --sigma, --list and --kill are not for the shell");
 
@@ -774,7 +815,7 @@ int etwl_shell_main(int argc, char **argv)
         goto done;
     }
     etwl_lua_set_session(sh.x, sh.f.s);
-    etwl_sys_on_stop(on_int);
+    catch_signals();
     if (pthread_create(&sh.f.thread, NULL, feeder, &sh.f) != 0) {
         fprintf(stderr, "etwlua shell: cannot start the session thread\n");
         code = ETWL_EXIT_FAILURE;

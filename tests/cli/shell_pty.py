@@ -172,6 +172,10 @@ def tty_tests(state):
         t.read_until(lambda s: s.rstrip().endswith(">>"), "continuation prompt")
         out = t.type("print('line', i) end\n")
         check("tty: a chunk continues over lines", "line\t1" in out and "line\t2" in out, out)
+        t.type("half a line\x03")  # Ctrl-C at the prompt: a new prompt, the line dropped
+        out = t.type("1 + 2\n")
+        check("tty: Ctrl-C at the prompt drops the line, the shell goes on",
+              re.search(r"^3$", out, re.M) is not None and "half a line" not in out, out)
         code = None
         os.write(t.master, b"\x04")
         code = t.wait_exit()
@@ -293,6 +297,15 @@ def pipe_tests(state):
               and out.rstrip().endswith("nil"), out + err)
     finally:
         os.unlink(script)
+    code, out, err = pipe(["-r", TRACE], "run('win.powershell_encoded_command')\ntree(6520)\n", env)
+    check("pipe: run(rule id) runs one library rule; tree() shows its alert on the process",
+          "run: 7 event(s), 1 alert(s)" in out and
+          re.search(r"6600 powershell.exe \[1 alert: win.powershell_encoded_command\]", out) is not None, out + err)
+    sigma_rule = os.path.join(ROOT, "tests/data/shell_sigma.yml")
+    code, out, err = pipe(["-r", TRACE], "skip(3)\nsigma(%r)\nev\nstats().seen\n" % sigma_rule, env)
+    check("pipe: sigma(path) runs Sigma rules over the rest of the trace",
+          '"rule":"6a3c1f0e-4b2d-4e8f-9a7b-1c2d3e4f5a6b"' in out and "sigma: 4 event(s)" in out and
+          out.rstrip().endswith("nil\n7"), out + err)
     code, out, err = pipe(["-r", TRACE], "run('no.such.rule')\nev.id\n", env)
     check("pipe: run(unknown rule id) is an error, the shell goes on", "no.such.rule" in err and
           out.rstrip().endswith("1"), out + err)
@@ -305,6 +318,8 @@ def pipe_tests(state):
     check("pipe: a script argument is a usage error (exit 2)", code == 2 and "run(path)" in err, err)
     code, out, err = pipe(["-r", "/no/such/trace.jsonl"], "", env)
     check("pipe: a missing trace is an error", code != 0 and "trace.jsonl" in err, err)
+    code, out, err = pipe(["-r", "-"], "", env)
+    check("pipe: -r - is a usage error (stdin is the prompt's)", code == 2 and "-r -" in err, err)
     code, out, err = pipe(["--buffer", "0", "-r", TRACE], "", env)
     check("pipe: --buffer 0 is a usage error", code == 2 and "--buffer" in err, err)
 

@@ -714,10 +714,8 @@ static void repl(shell *sh)
         etwl_buf_reset(&chunk);
         if (sh->f.live) tell_dropped(&sh->f);
     }
-    if (chunk.len && !g_term) { /* the input ended inside a chunk: say why it never ran */
-        etwl_buf_putc(&chunk, 0);
-        etwl_lua_shell_eval(sh->x, chunk.data);
-    }
+    if (chunk.len && !g_term) /* say why it never ran */
+        fprintf(stderr, "error: the input ended inside an unfinished chunk (%zu byte(s) not run)\n", chunk.len);
     if (in.tty) fputc('\n', stdout);
     etwl_buf_free(&chunk);
 }

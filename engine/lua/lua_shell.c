@@ -14,6 +14,7 @@
 
 #include "core/event.h"
 #include "lua/lua_int.h"
+#include "output/output.h"
 
 struct etwl_lua_shell {
     etwl_shell_ops ops;
@@ -165,20 +166,20 @@ static int l_show(lua_State *L)
         uint32_t len;
         const char *name = etwl_event_prop_name(ev, i, &len);
         etwl_buf_puts(&b, "  ");
-        etwl_text_put_escaped(&b, name, len);
+        etwl_text_put_controls_escaped(&b, name, len);
         etwl_buf_puts(&b, " = ");
         lua_settop(L, 1);
         etwl_lua_push_value(L, etwl_event_prop(ev, i), 0);
         if (lua_type(L, -1) == LUA_TSTRING) {
             size_t sl;
             const char *s = lua_tolstring(L, -1, &sl);
-            etwl_text_put_escaped(&b, s, sl);
+            etwl_text_put_controls_escaped(&b, s, sl);
         } else if (lua_type(L, -1) == LUA_TTABLE) {
             etwl_buf_puts(&b, "(table)");
         } else {
             size_t sl;
             const char *s = luaL_tolstring(L, -1, &sl);
-            etwl_text_put_escaped(&b, s, sl);
+            etwl_text_put_controls_escaped(&b, s, sl);
         }
         lua_pop(L, 1);
         etwl_buf_putc(&b, '\n');
@@ -287,8 +288,10 @@ etwl_status etwl_lua_shell_open(etwl_lua *x, const etwl_shell_ops *ops, etwl_err
 
 /* ---- typed lines ----------------------------------------------------------- */
 
-/* One value as the prompt shows it; strings escaped (a property may hold
- * terminal control sequences) and cut at ETWL_LUA_FIELD_CAP. */
+/* One value as the prompt shows it, cut at ETWL_LUA_FIELD_CAP: controls
+ * and bidi characters escaped (a property may hold terminal sequences),
+ * backslashes and quotes as they are, so paths read as typed (as the
+ * process tree shows them). */
 static void render(lua_State *L, int idx, etwl_buf *b, int nested)
 {
     size_t n;
@@ -307,7 +310,7 @@ static void render(lua_State *L, int idx, etwl_buf *b, int nested)
             if (k > 1) etwl_buf_puts(b, ", ");
             if (lua_type(L, -2) == LUA_TSTRING) {
                 s = lua_tolstring(L, -2, &n);
-                etwl_text_put_escaped(b, s, n > ETWL_LUA_FIELD_CAP ? ETWL_LUA_FIELD_CAP : n);
+                etwl_text_put_controls_escaped(b, s, n > ETWL_LUA_FIELD_CAP ? ETWL_LUA_FIELD_CAP : n);
             } else {
                 etwl_buf_puts(b, "[");
                 render(L, -2, b, 1);
@@ -326,7 +329,7 @@ static void render(lua_State *L, int idx, etwl_buf *b, int nested)
     s = luaL_tolstring(L, idx, &n);
     /* an event's line comes from the engine's text writer, escaped already */
     if (lua_type(L, idx) == LUA_TLIGHTUSERDATA) etwl_buf_put(b, s, n > ETWL_LUA_FIELD_CAP ? ETWL_LUA_FIELD_CAP : n);
-    else etwl_text_put_escaped(b, s, n > ETWL_LUA_FIELD_CAP ? ETWL_LUA_FIELD_CAP : n);
+    else etwl_text_put_controls_escaped(b, s, n > ETWL_LUA_FIELD_CAP ? ETWL_LUA_FIELD_CAP : n);
     if (n > ETWL_LUA_FIELD_CAP) etwl_buf_printf(b, "\xe2\x80\xa6[truncated %zu bytes]", n - ETWL_LUA_FIELD_CAP);
     lua_pop(L, 1);
 }

@@ -259,6 +259,8 @@ def pipe_tests(state):
     check("pipe: moves and prints values", "\n6600\n" in out and out.rstrip().endswith("\n4104"), out)
     check("pipe: EOF exits 0", code == 0, "exit %d, stderr %s" % (code, err))
 
+    code, out, err = pipe(["-r", TRACE], "for i = 1, 2 do\nprint(i)\n", env)
+    check("pipe: input that ends inside a chunk says so", "unfinished chunk" in err and code == 0, err)
     code, out, err = pipe(["-r", TRACE], "nosuch.call()\nev.pid\n", env)
     check("pipe: an error goes to stderr and the shell goes on",
           "attempt to index a nil value" in err and out.rstrip().endswith("4") and code == 0, out + err)

@@ -54,6 +54,9 @@ static int step(lua_State *L, etwl_lua *x)
     x->cur = NULL;
     memset(&err, 0, sizeof err);
     st = x->shell->ops.next(x->shell->ops.ctx, &ev, &err);
+    /* waiting for a live event is not the line's work; the instruction
+     * budget still counts all of it */
+    etwl_lua_rearm_clock(x);
     if (st == ETWL_OK && ev) {
         etwl_proctab_observe(x->procs, ev, &x->pe); /* for ev.process */
         x->cur = ev;

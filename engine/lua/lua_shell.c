@@ -38,9 +38,10 @@ void etwl_lua_shell_free(etwl_lua *x)
 static void set_ev_global(lua_State *L, etwl_lua *x)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, x->shell->env_ref);
+    lua_pushliteral(L, "ev");
     if (x->cur) etwl_lua_push_event(L, x, x->cur);
     else lua_pushnil(L);
-    lua_setfield(L, -2, "ev");
+    lua_rawset(L, -3); /* raw: an --unsafe _G may carry the user's metatable */
     lua_pop(L, 1);
 }
 
@@ -382,7 +383,10 @@ int etwl_lua_shell_eval(etwl_lua *x, const char *code)
     etwl_buf_init(&ret);
     etwl_buf_puts(&ret, "return ");
     etwl_buf_put(&ret, code, n);
-    x->mem_enforce = 0; /* a failed compile must not be a memory error of ours */
+    /* compiled outside the cap (a chunk is at most 1 MiB, so this is
+     * bounded): with the cap full of the user's tables, `t = nil` must
+     * still compile, or the memory could never be given back */
+    x->mem_enforce = 0;
     rc = ret.oom ? LUA_ERRMEM : luaL_loadbufferx(L, ret.data, ret.len, "=stdin", "t");
     if (rc != LUA_OK) {
         lua_pop(L, 1);

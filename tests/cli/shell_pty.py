@@ -299,6 +299,11 @@ def pipe_tests(state):
     check("pipe: the instruction budget ends a looping line, the shell goes on",
           "instruction budget exceeded" in err and out.rstrip().endswith("1"), out + err)
 
+    code, out, err = pipe(["-r", TRACE, "--memory-mb", "16", "--budget", "100000000", "--handler-timeout", "600000"],
+                          "t = {}\nfor i = 1, 1e8 do t[i] = ('x'):rep(100) .. i end\nt = nil\n"
+                          "collectgarbage()\nx = {1, 2}\n#x\n", env)
+    check("pipe: the memory cap ends a hoarding line; t = nil gives the memory back",
+          "the Lua memory cap" in err and out.rstrip().endswith("\n2") and code == 0, out[-300:] + err)
     code, out, err = pipe(["-r", TRACE], "io\nos.execute\n", env)
     check("pipe: no io or os.execute without --unsafe", out.split()[-2:] == ["nil", "nil"], out + err)
     code, out, err = pipe(["-r", TRACE, "--unsafe"], "type(io.open)\n", env)

@@ -20,7 +20,7 @@ struct etwl_lua_shell {
     etwl_shell_ops ops;
     int env_ref;
     etwl_handler find; /* find{}'s compiled filter, reused */
-    int find_used;
+    int in_where;      /* find's `where` runs: a nested find would replace the filter */
 };
 
 #define MAX_SKIP ((lua_Integer)1 << 40)
@@ -110,6 +110,7 @@ static int l_find(lua_State *L)
     etwl_handler *h = &sh->find;
     int where = 0;
     luaL_checktype(L, 1, LUA_TTABLE);
+    if (sh->in_where) return luaL_error(L, "find{} cannot run inside find's where function");
     lua_settop(L, 1);
     etwl_filter_free(&h->filter);
     memset(h, 0, sizeof *h);
@@ -133,7 +134,9 @@ static int l_find(lua_State *L)
             int keep;
             lua_pushvalue(L, where);
             etwl_lua_push_event(L, x, x->cur);
-            lua_call(L, 1, 1); /* an error ends the line, as any error does */
+            sh->in_where = 1; /* cleared here, or by the next line after an error */
+            lua_call(L, 1, 1);
+            sh->in_where = 0;
             keep = lua_toboolean(L, -1);
             lua_pop(L, 1);
             if (!keep) continue;
@@ -402,6 +405,7 @@ int etwl_lua_shell_eval(etwl_lua *x, const char *code)
         lua_settop(L, top);
         return incomplete ? ETWL_SHELL_INCOMPLETE : ETWL_SHELL_ERROR;
     }
+    x->shell->in_where = 0; /* no find runs between lines */
     lua_rawgeti(L, LUA_REGISTRYINDEX, x->shell->env_ref);
     if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
     lua_pushcfunction(L, exec);

@@ -295,6 +295,11 @@ def pipe_tests(state):
     code, out, err = pipe(["-r", TRACE], "find{pid=6600, where=function(e) return e.id == 4104 end}\nev.id\n", env)
     check("pipe: find{} with pid and where", out.rstrip().endswith("4104"), out + err)
 
+    code, out, err = pipe(["-r", TRACE], "find{where=function(e) return find{id=2} end}\n"
+                          "find{where=function(e) error('in where') end}\nev.info.ExitCode\n", env)
+    check("pipe: find{} inside find's where is refused; an error in where ends the line only",
+          "cannot run inside find's where" in err and "in where" in err and out.rstrip().endswith("\n0"), out + err)
+
     code, out, err = pipe(["-r", TRACE], "while true do end\nev.id\n", env)
     check("pipe: the instruction budget ends a looping line, the shell goes on",
           "instruction budget exceeded" in err and out.rstrip().endswith("1"), out + err)

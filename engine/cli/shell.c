@@ -765,6 +765,12 @@ int etwl_shell_main(int argc, char **argv)
         return bad_usage("%s", "-r - would read the trace from the prompt's own input: give a file");
     if (o.dump || o.record || o.noutputs || o.nsigma || o.list || o.kill)
         return bad_usage("%s", "--dump, record, -o, --sigma, --list and --kill are not for the shell");
+    /* options of a run the shell does not make: refused, never ignored */
+    if (o.no_rules || o.nrules_dirs || o.nrule_only || o.nrule_skip || o.stats || o.alerts_only || o.fail_on_error ||
+        o.json || o.traceevent || o.duration > 0 || o.sigma_level || o.sigma_status || o.sigma_config)
+        return bad_usage("%s", "--rules, --no-rules, --rule, --skip-rule, --stats, --alerts-only, "
+                               "--fail-on-error, --json, --format, --duration and the --sigma-* filters are not for "
+                               "the shell: give rules to run(), Sigma rules to sigma(), and ask stats()");
 
     memset(&sh, 0, sizeof sh);
     sh.o = &o;

@@ -355,6 +355,8 @@ def pipe_tests(state):
     check("pipe: a missing trace is an error", code != 0 and "trace.jsonl" in err, err)
     code, out, err = pipe(["-r", "-"], "", env)
     check("pipe: -r - is a usage error (stdin is the prompt's)", code == 2 and "-r -" in err, err)
+    code, out, err = pipe(["-r", TRACE, "--rule", "win.powershell_encoded_command"], "", env)
+    check("pipe: a main-command option the shell does not use is refused (exit 2)", code == 2 and "run()" in err, err)
     code, out, err = pipe(["--buffer", "0", "-r", TRACE], "", env)
     check("pipe: --buffer 0 is a usage error", code == 2 and "--buffer" in err, err)
 

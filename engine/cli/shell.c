@@ -66,7 +66,8 @@ typedef struct feed {
     /* live: the queue of JSON lines */
     qline *q;
     size_t qcap, qhead, qcount, qbytes;
-    uint64_t dropped, told_dropped, unencodable;
+    uint64_t dropped, told_dropped, unencodable, told_unencodable;
+    uint64_t diags;   /* feeder thread only */
     etwl_buf scratch; /* feeder thread only */
     etwl_json_reader *jr;
     etwl_event lev; /* the parsed copy the prompt holds (main thread) */
@@ -202,11 +203,18 @@ static void wait_tick(feed *f)
 
 static void tell_dropped(feed *f)
 {
-    uint64_t d, c;
+    uint64_t d, c, u;
     pthread_mutex_lock(&f->mu);
     d = f->dropped;
     c = f->qcap;
+    u = f->unencodable;
     pthread_mutex_unlock(&f->mu);
+    if (u > f->told_unencodable) { /* an event the JSON writer or reader refused: a bug, said all the same */
+        fflush(stdout);
+        fprintf(stderr, "etwlua shell: %llu event(s) could not be copied for the prompt and were skipped\n",
+                (unsigned long long)u);
+        f->told_unencodable = u;
+    }
     if (d > f->told_dropped) {
         fflush(stdout);
         fprintf(stderr,
@@ -280,6 +288,26 @@ static void feed_stop(feed *f)
     f->started = 0;
     for (i = 0; i < f->qcount; i++) free(f->q[(f->qhead + i) % f->qcap].s);
     f->qcount = 0;
+}
+
+/* Malformed records are skipped and said, as the main command says them
+ * (on the feeder thread: the prompt waits meanwhile, or it is live). */
+static void on_diag(const char *where, const char *msg, void *user)
+{
+    feed *f = user;
+    uint64_t n = ++f->diags;
+    etwl_buf b;
+    if (n > 20) {
+        if (n == 21)
+            fprintf(stderr, "etwlua shell: more malformed records; further messages suppressed (see stats())\n");
+        return;
+    }
+    etwl_buf_init(&b);
+    etwl_text_put_escaped(&b, where, strlen(where)); /* they quote the input */
+    etwl_buf_puts(&b, ": ");
+    etwl_text_put_escaped(&b, msg, strlen(msg));
+    fprintf(stderr, "etwlua shell: %s (skipped)\n", b.data ? b.data : "");
+    etwl_buf_free(&b);
 }
 
 /* ---- what the builtins ask of the CLI ------------------------------------ */
@@ -462,7 +490,9 @@ static void op_stats(void *ctx, void (*put)(void *u, const char *name, uint64_t 
         pthread_mutex_unlock(&f->mu);
     }
     put(u, "processes", etwl_ptree_count(sh->tree));
-    put(u, "at_end", sh->cur == NULL && sh->seen > 0);
+    pthread_mutex_lock(&f->mu);
+    put(u, "at_end", sh->cur == NULL && f->eof);
+    pthread_mutex_unlock(&f->mu);
 }
 
 /* ---- line input ---------------------------------------------------------- */
@@ -818,6 +848,7 @@ int etwl_shell_main(int argc, char **argv)
         code = etwl_exit_code(err.status);
         goto done;
     }
+    etwl_session_set_diag(sh.f.s, on_diag, &sh.f);
     etwl_lua_set_session(sh.x, sh.f.s);
     catch_signals();
     if (pthread_create(&sh.f.thread, NULL, feeder, &sh.f) != 0) {

@@ -349,6 +349,11 @@ def pipe_tests(state):
     code, out, err = pipe(["-r", TRACE], "sigma('/no/such/dir')\n", env)
     check("pipe: sigma(missing path) is an error", "no such file or folder" in err, out + err)
 
+    code, out, err = pipe(["-r", os.path.join(ROOT, "tests/data/malformed.jsonl")], "skip(1e9)\nstats().malformed\n"
+                          "stats().at_end\n", env)
+    m = re.findall(r"^(\d+)$", out, re.M)
+    check("pipe: malformed records are said on stderr and counted in stats()",
+          "(skipped)" in err and len(m) == 2 and int(m[0]) > 0 and m[1] == "1", out + err)
     code, out, err = pipe(["-r", TRACE, "script.lua"], "", env)
     check("pipe: a script argument is a usage error (exit 2)", code == 2 and "run(path)" in err, err)
     code, out, err = pipe(["-r", "/no/such/trace.jsonl"], "", env)

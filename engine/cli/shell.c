@@ -69,6 +69,11 @@ typedef struct feed {
     uint64_t dropped, told_dropped, unencodable, told_unencodable;
     uint64_t diags;   /* feeder thread only */
     etwl_buf scratch; /* feeder thread only */
+    /* live: the session's counters, copied by the feeder (the session is
+     * its thread's) at most once a second; the prompt reads the copy */
+    etwl_stats snap;
+    uint64_t told_lost, nlive;
+    time_t snap_time;
     etwl_json_reader *jr;
     etwl_event lev; /* the parsed copy the prompt holds (main thread) */
 } feed;
@@ -144,6 +149,14 @@ static etwl_status live_cb(etwl_event *ev, void *user)
 {
     feed *f = user;
     char *copy;
+    if ((++f->nlive & 1023) == 0 || time(NULL) != f->snap_time) {
+        etwl_stats st;
+        f->snap_time = time(NULL);
+        etwl_session_stats(f->s, &st);
+        pthread_mutex_lock(&f->mu);
+        f->snap = st;
+        pthread_mutex_unlock(&f->mu);
+    }
     etwl_buf_reset(&f->scratch);
     if (etwl_event_write_json(ev, &f->scratch) != ETWL_OK || f->scratch.oom) {
         pthread_mutex_lock(&f->mu);
@@ -203,12 +216,19 @@ static void wait_tick(feed *f)
 
 static void tell_dropped(feed *f)
 {
-    uint64_t d, c, u;
+    uint64_t d, c, u, lost;
     pthread_mutex_lock(&f->mu);
     d = f->dropped;
     c = f->qcap;
     u = f->unencodable;
+    lost = f->snap.lost + f->snap.buffers_lost;
     pthread_mutex_unlock(&f->mu);
+    if (lost > f->told_lost) { /* before the shell's queue: the kernel's buffers */
+        fflush(stdout);
+        fprintf(stderr, "etwlua shell: the session lost %llu event(s) so far (raise --buffer-kb)\n",
+                (unsigned long long)lost);
+        f->told_lost = lost;
+    }
     if (u > f->told_unencodable) { /* an event the JSON writer or reader refused: a bug, said all the same */
         fflush(stdout);
         fprintf(stderr, "etwlua shell: %llu event(s) could not be copied for the prompt and were skipped\n",
@@ -418,7 +438,7 @@ static etwl_status op_run(void *ctx, const char *what, int *moved, etwl_error *e
     }
     if (st == ETWL_OK) st = etwl_lua_start(y);
     if (st == ETWL_OK) {
-        etwl_lua_set_session(y, sh->f.s);
+        if (!sh->f.live) etwl_lua_set_session(y, sh->f.s); /* see below */
         *moved = 1;
         st = walk_rest(sh, run_one, y, &n, err);
         etwl_lua_stop(y);
@@ -483,6 +503,9 @@ static void op_stats(void *ctx, void (*put)(void *u, const char *name, uint64_t 
         put(u, "malformed", st.malformed);
     } else {
         pthread_mutex_lock(&f->mu);
+        put(u, "read", f->snap.read);
+        put(u, "filtered", f->snap.filtered);
+        put(u, "lost", f->snap.lost + f->snap.buffers_lost);
         put(u, "buffered", f->qcount);
         put(u, "buffer", f->qcap);
         put(u, "dropped", f->dropped);
@@ -849,7 +872,9 @@ int etwl_shell_main(int argc, char **argv)
         goto done;
     }
     etwl_session_set_diag(sh.f.s, on_diag, &sh.f);
-    etwl_lua_set_session(sh.x, sh.f.s);
+    /* etw.stats() reads the session's counters: a replay's feeder is
+     * parked whenever Lua runs, a live one is not (stats() has its copy) */
+    if (!sh.f.live) etwl_lua_set_session(sh.x, sh.f.s);
     catch_signals();
     if (pthread_create(&sh.f.thread, NULL, feeder, &sh.f) != 0) {
         fprintf(stderr, "etwlua shell: cannot start the session thread\n");

@@ -198,6 +198,12 @@ project "etwlua"
   files { "engine/cli/*.c", "engine/cli/*.h" }
   links { "etwl_traceevent", "etwl" }
   use_pkg(DEPS .. LIVE_DEPS)
+  -- libedit: line editing, history and completion for `etwlua shell`
+  -- (not cross-built: the Windows shell reads plain lines)
+  if not WINDOWS then
+    use_pkg("libedit")
+    defines { "ETWL_HAVE_LIBEDIT" }
+  end
   if WINDOWS then links(WIN_SYSLIBS) else links { "m", "pthread" } end
 
 -- One cmocka binary per unit-test file, so a crash in one module's tests

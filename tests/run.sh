@@ -70,6 +70,8 @@ for cfg in release sanitize; do
     suite "$cfg/output" bash tests/output/run.sh "build/bin/$cfg/etwlua"
     # Sigma rules through the command (SigmaHQ's corpus from ../shared; live as root)
     suite "$cfg/sigma" bash tests/sigma/run.sh "build/bin/$cfg/etwlua"
+    # `etwlua shell` through a pseudo-terminal and pipes (live buffer as root)
+    suite "$cfg/shell" python3 tests/cli/shell_pty.py "build/bin/$cfg/etwlua"
 done
 
 # The live tests again with both cores busy (two shell busy loops, killed by

@@ -16,6 +16,7 @@
 #include "outputs.h"
 #include "tree.h"
 #include "platform/sys.h"
+#include "shell.h"
 #include "sigma_cli.h"
 #include "output/traceevent/traceevent.h"
 
@@ -254,6 +255,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return etwl_bench_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "test") == 0) return etwl_rule_test_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "tree") == 0) return etwl_tree_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "shell") == 0) return etwl_shell_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "bench-outputs") == 0) return etwl_bench_outputs_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "sigma") == 0) return etwl_sigma_cli_main(argc, argv);
     if (etwl_cli_parse(argc, argv, &o, &err) != ETWL_EXIT_OK) {

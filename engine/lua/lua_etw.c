@@ -40,7 +40,7 @@ static uint32_t check_range(lua_State *L, int idx, const char *what, uint32_t ma
 }
 
 /* Compiles the filter table at idx into h.  Raises on unknown keys. */
-static void compile_filter(lua_State *L, int idx, etwl_handler *h)
+void etwl_lua_compile_filter(lua_State *L, int idx, etwl_handler *h)
 {
     etwl_filter *f = &h->filter;
     lua_pushnil(L);
@@ -150,7 +150,7 @@ static int l_on(lua_State *L)
     luaL_checktype(L, fn, LUA_TFUNCTION);
     etwl_lua_check_load_time(L, "etw.on");
     h = new_handler(L, x);
-    if (fidx) compile_filter(L, fidx, h); /* may raise; see new_handler */
+    if (fidx) etwl_lua_compile_filter(L, fidx, h); /* may raise; see new_handler */
     lua_pushvalue(L, fn);
     h->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     origin(L, h->origin, sizeof h->origin);

@@ -116,8 +116,11 @@ static etwl_event *live(lua_State *L, int idx, uint32_t kind)
     etwl_lua *x = etwl_lua_host(L);
     uintptr_t v = (uintptr_t)lua_touserdata(L, idx);
     if (lua_type(L, idx) != LUA_TLIGHTUSERDATA || lev_kind(v) != kind) luaL_typeerror(L, idx, kind_names[kind]);
-    if (!x->cur || x->cur_seq != lev_seq(v))
+    if (!x->cur || x->cur_seq != lev_seq(v)) {
+        if (x->shell) /* the shell's ev lives until the next move, not a handler */
+            luaL_error(L, "expired event: the shell has moved on since (keep ev:totable() instead)");
         luaL_error(L, "expired event: an event is valid only inside its handler (keep ev:totable() instead)");
+    }
     return x->cur;
 }
 
@@ -534,4 +537,40 @@ void etwl_lua_push_event(lua_State *L, etwl_lua *x, etwl_event *ev)
 {
     (void)ev;
     push_lev(L, x->cur_seq, K_EVENT);
+}
+
+int etwl_lua_event_names(lua_State *L, int idx, const char *sub, void (*add)(const char *name, void *u), void *u)
+{
+    etwl_lua *x = etwl_lua_host(L);
+    uintptr_t v = (uintptr_t)lua_touserdata(L, idx);
+    uint32_t kind = lev_kind(v);
+    size_t i;
+    /* never raises: completion runs on whatever the line names so far */
+    if (lua_type(L, idx) != LUA_TLIGHTUSERDATA || !x->cur || x->cur_seq != lev_seq(v)) return 0;
+    if (sub) {
+        if (kind != K_EVENT) return 0;
+        if (strcmp(sub, "info") == 0) kind = K_INFO;
+        else if (strcmp(sub, "ext") == 0) kind = K_EXT;
+        else if (strcmp(sub, "header") == 0) kind = K_HEADER;
+        else return 0;
+    }
+    if (kind == K_INFO) {
+        uint32_t j, n = etwl_event_prop_count(x->cur);
+        char name[256];
+        for (j = 0; j < n; j++) {
+            uint32_t len;
+            const char *pn = etwl_event_prop_name(x->cur, j, &len);
+            if (!pn || len >= sizeof name) continue;
+            memcpy(name, pn, len);
+            name[len] = 0;
+            add(name, u);
+        }
+    } else if (kind == K_EXT) {
+        for (i = 0; i < sizeof ext_getters / sizeof ext_getters[0]; i++) add(ext_getters[i].name, u);
+    } else {
+        for (i = 0; i < sizeof getters / sizeof getters[0]; i++) add(getters[i].name, u);
+        if (kind == K_EVENT)
+            for (i = 0; ev_methods[i].name; i++) add(ev_methods[i].name, u);
+    }
+    return 1;
 }

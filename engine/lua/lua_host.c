@@ -184,6 +184,17 @@ void etwl_lua_request_stop(etwl_lua *x)
     if (x) atomic_store(&x->stop_request, 1);
 }
 
+void etwl_lua_rearm_clock(etwl_lua *x)
+{
+    pthread_mutex_lock(&x->wd_mu);
+    if (x->wd_start) {
+        x->wd_start = now_ns();
+        /* a timeout the watchdog saw meanwhile was the C work's; a stop stays */
+        if (atomic_load(&x->interrupt) == ETWL_INT_TIMEOUT) atomic_store(&x->interrupt, 0);
+    }
+    pthread_mutex_unlock(&x->wd_mu);
+}
+
 /* After a stop request and its grace, handlers are no longer called: the
  * events still in flight go by without Lua, so the process ends soon. */
 static int stopping(etwl_lua *x)
@@ -701,6 +712,8 @@ static void new_sandbox_env(lua_State *L, etwl_lua *x)
     lua_setfield(L, -2, "_G");
 }
 
+void etwl_lua_push_sandbox_env(lua_State *L, etwl_lua *x) { new_sandbox_env(L, x); }
+
 /* ---- lifecycle ------------------------------------------------------------- */
 
 etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err)
@@ -806,6 +819,7 @@ void etwl_lua_free(etwl_lua *x)
     free(x->timers);
     etwl_proctab_free(x->procs);
     etwl_buf_free(&x->buf);
+    etwl_lua_shell_free(x);
     free(x);
 }
 

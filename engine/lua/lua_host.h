@@ -75,6 +75,40 @@ void etwl_lua_wanted_ids(const etwl_lua *x, etwl_provider_spec *p);
 /* Per-handler statistics, one line each. */
 void etwl_lua_print_stats(etwl_lua *x, FILE *f);
 
+/* `etwlua shell` (lua_shell.c): the prompt's Lua side.  The CLI owns the
+ * trace and hands events over through these callbacks; the host keeps the
+ * typed lines' environment, `ev` and the builtins (next, skip, find, show,
+ * tree, stats, run, sigma, help). */
+typedef struct etwl_shell_ops {
+    /* The next event (valid until the following call), or *out = NULL at
+     * the end; ETWL_ESTOPPED when Ctrl-C interrupted the wait. */
+    etwl_status (*next)(void *ctx, etwl_event **out, etwl_error *err);
+    /* run(what) and sigma(path): over the current event and the rest;
+     * *moved is set once they have read on (a load error leaves it 0). */
+    etwl_status (*run)(void *ctx, const char *what, int *moved, etwl_error *err);
+    etwl_status (*sigma)(void *ctx, const char *path, int *moved, etwl_error *err);
+    /* tree(pid): the process tree so far, drawn into out. */
+    void (*tree)(void *ctx, int has_pid, uint32_t pid, etwl_buf *out);
+    /* stats(): calls put once per counter. */
+    void (*stats)(void *ctx, void (*put)(void *u, const char *name, uint64_t v), void *u);
+    void *ctx;
+    FILE *out; /* results and show(); errors go to the host's err_out */
+} etwl_shell_ops;
+
+/* Installs the builtins and the typed lines' environment (the scripts'
+ * sandbox unless --unsafe). */
+etwl_status etwl_lua_shell_open(etwl_lua *x, const etwl_shell_ops *ops, etwl_error *err);
+/* Moves to the first event, as next() does. */
+void etwl_lua_shell_first(etwl_lua *x);
+#define ETWL_SHELL_OK 0
+#define ETWL_SHELL_ERROR 1      /* printed to err_out; the shell goes on */
+#define ETWL_SHELL_INCOMPLETE 2 /* the chunk needs more lines */
+/* Runs one typed chunk (an expression's values are printed). */
+int etwl_lua_shell_eval(etwl_lua *x, const char *code);
+/* Completion: calls add with each name that can follow `expr.` (or each
+ * global when expr is ""), for the word being typed. */
+void etwl_lua_shell_complete(etwl_lua *x, const char *expr, void (*add)(const char *name, void *u), void *u);
+
 /* `etwlua test` (lua_selftest.c): every loaded rule over its own examples,
  * one line per rule on stdout.  *failures counts the rules that missed. */
 etwl_status etwl_lua_selftest(etwl_lua *x, int *failures, etwl_error *err);

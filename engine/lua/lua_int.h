@@ -83,6 +83,8 @@ struct etwl_lua {
     etwl_proctab *procs;     /* fed by every event, read by ev.process */
     etwl_proc_event pe;      /* what the current event says about processes */
     int need_process;        /* some filter has a process key */
+    /* `etwlua shell` (lua_shell.c), else NULL */
+    struct etwl_lua_shell *shell;
 };
 
 /* The one protected call: runs the function below nargs arguments with a
@@ -135,6 +137,25 @@ void etwl_lua_push_event_process(lua_State *L, etwl_lua *x);
 
 /* lua_etw.c */
 int etwl_luaopen_etw(lua_State *L);
+/* Compiles the etw.on filter table at idx into h (raises on a bad key);
+ * the shell's find{} takes the same tables. */
+void etwl_lua_compile_filter(lua_State *L, int idx, etwl_handler *h);
+
+/* lua_event.c: for the shell's completion.  Calls add for each field name
+ * of the event view at idx (of the view `sub` of it - "info", "ext",
+ * "header" - when sub is set); returns 0 when idx holds no live view. */
+int etwl_lua_event_names(lua_State *L, int idx, const char *sub, void (*add)(const char *name, void *u), void *u);
+
+/* Pushes a fresh environment as a script gets (the global table with
+ * --unsafe); the shell's typed lines share one (lua_host.c). */
+void etwl_lua_push_sandbox_env(lua_State *L, etwl_lua *x);
+
+/* lua_shell.c */
+void etwl_lua_shell_free(etwl_lua *x);
+/* Starts the running call's wall-clock limit again: the shell's builtins
+ * spend their time reading the trace in C, which is not the typed line's
+ * own work (lua_host.c). */
+void etwl_lua_rearm_clock(etwl_lua *x);
 etwl_lua *etwl_lua_host(lua_State *L);
 
 #endif

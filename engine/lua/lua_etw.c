@@ -506,9 +506,62 @@ static int l_alert(lua_State *L)
     return 0;
 }
 
+/* One value of etw.emit's readable line: tables as compact JSON (escaped
+ * for a terminal like every JSON string), the rest as print shows them. */
+static void emit_text_value(lua_State *L, etwl_buf *b, int idx)
+{
+    if (lua_type(L, idx) == LUA_TTABLE) json_lua_value(L, b, idx, 1, 0);
+    else text_lua_value(L, b, idx);
+}
+
+/* etw.emit(table): a hunting result on stdout, in the form alerts take
+ * there (--format; by default JSON when stdout is not a terminal, else a
+ * readable line).  A sequence is its values; a map is sorted key=value
+ * pairs, as alerts' fields are. */
+static int l_emit(lua_State *L)
+{
+    etwl_lua *x = etwl_lua_host(L);
+    etwl_buf *b = &x->buf;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    if (x->capture_ref != LUA_NOREF) return 0; /* etwlua test: rules' examples print nothing */
+    etwl_buf_reset(b);
+    if (ETWL_FORM_BASE(x->o.alerts_json) == ETWL_ALERT_JSON) {
+        json_lua_value(L, b, 1, 0, ETWL_ALERT_JSON | (x->o.alerts_json & ETWL_FORM_HEX64));
+    } else {
+        lua_Integer k, n = (lua_Integer)lua_rawlen(L, 1);
+        if (n > 0) {
+            for (k = 1; k <= n; k++) {
+                if (k > 1) etwl_buf_putc(b, ' ');
+                lua_rawgeti(L, 1, k);
+                emit_text_value(L, b, lua_gettop(L));
+                lua_pop(L, 1);
+            }
+        } else {
+            const char **names;
+            int i, nk = sorted_keys(L, 1, &names);
+            for (i = 0; i < nk; i++) {
+                if (i) etwl_buf_putc(b, ' ');
+                etwl_text_put_escaped(b, names[i], strlen(names[i]));
+                etwl_buf_putc(b, '=');
+                get_raw(L, 1, names[i]);
+                emit_text_value(L, b, lua_gettop(L));
+                lua_pop(L, 1);
+            }
+            free(names);
+            lua_pop(L, 1); /* the keys */
+        }
+    }
+    if (b->oom) return luaL_error(L, "etw.emit: out of memory");
+    etwl_buf_putc(b, '\n');
+    fwrite(b->data, 1, b->len, x->o.alert_out);
+    etwl_lua_buf_trim(x);
+    return 0;
+}
+
 static const luaL_Reg etw_funcs[] = {
-    {"on", l_on},       {"alert", l_alert}, {"on_start", l_on_start}, {"on_stop", l_on_stop}, {"every", l_every},
-    {"stats", l_stats}, {NULL, NULL}};
+    {"on", l_on},           {"alert", l_alert}, {"emit", l_emit},   {"on_start", l_on_start},
+    {"on_stop", l_on_stop}, {"every", l_every}, {"stats", l_stats}, {NULL, NULL}};
 
 int etwl_luaopen_etw(lua_State *L)
 {

@@ -158,7 +158,9 @@ void etwl_schema_proc_of(etwl_event *ev, etwl_schema_proc *p)
     p->parent_image = get(ev, t->parent_image);
     p->parent_cmdline = get(ev, t->parent_cmdline);
     if ((v = get(ev, t->sid)) && v->type == ETWL_VT_STRING) p->sid = v->v.s, p->sid_len = v->n;
-    else if (x->has & ETWL_EXT_USER_SID) p->sid = x->user_sid, p->sid_len = x->user_sid_len;
+    /* the SID the event was logged under is the process's user only when
+     * the event names no user of its own (Sysmon logs as SYSTEM) */
+    else if (!p->user && (x->has & ETWL_EXT_USER_SID)) p->sid = x->user_sid, p->sid_len = x->user_sid_len;
 }
 
 const char *etwl_schema_host(etwl_event *ev, size_t *len)

@@ -5,8 +5,8 @@
  * activity Create, with the rule as finding_info.analytic, the techniques
  * as finding_info.attacks and the process the event is about (with its
  * parent and user) as its evidence.  A dumped event, which is no finding,
- * is a Base Event (class_uid 0).  Names and types are OCSF 1.3.0's
- * (schema.ocsf.io/1.3.0); docs/outputs.md has the table and
+ * is a Base Event (class_uid 0).  Names and types are OCSF 1.4.0's
+ * (schema.ocsf.io/1.4.0); docs/outputs.md has the table and
  * tests/output/data/ocsf_fields.json the reference the tests check
  * against.  What OCSF has no attribute for goes in `unmapped`. */
 #include <string.h>
@@ -14,7 +14,7 @@
 #include "core/event.h"
 #include "output/schema_map.h"
 
-#define OCSF_VERSION "1.3.0"
+#define OCSF_VERSION "1.4.0"
 
 static const char *const severity_names[] = {"Unknown", "Informational", "Low", "Medium", "High", "Critical"};
 

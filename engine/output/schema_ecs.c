@@ -12,22 +12,12 @@
 
 #define ECS_VERSION "8.11.0"
 
-/* ECS splits "DOMAIN\user" (Sysmon's User) into user.domain and user.name. */
 static void put_user(etwl_jobj *o, const etwl_schema_proc *p)
 {
-    const etwl_value *u = p->user;
-    if (!(u && u->type == ETWL_VT_STRING && u->n) && !p->sid) return;
+    if (!p->user_name && !p->sid) return;
     etwl_jobj_begin(o, "user");
-    if (u && u->type == ETWL_VT_STRING && u->n) {
-        const char *bs = memchr(u->v.s, '\\', u->n);
-        if (bs && !p->domain) {
-            etwl_jobj_str(o, "domain", u->v.s, (size_t)(bs - u->v.s));
-            etwl_jobj_str(o, "name", bs + 1, u->n - (size_t)(bs - u->v.s) - 1);
-        } else {
-            etwl_jobj_value_str(o, "domain", p->domain);
-            etwl_jobj_str(o, "name", u->v.s, u->n);
-        }
-    }
+    if (p->user_domain) etwl_jobj_str(o, "domain", p->user_domain, p->user_domain_len);
+    if (p->user_name) etwl_jobj_str(o, "name", p->user_name, p->user_name_len);
     if (p->sid) etwl_jobj_str(o, "id", p->sid, p->sid_len);
     etwl_jobj_end(o);
 }

@@ -78,23 +78,48 @@ etwl_status etwl_schema_event(etwl_event *ev, etwl_buf *b, int form)
 typedef struct proc_names {
     const char *key;
     const char *pid, *ppid, *tid, *image, *cmdline, *user, *domain, *parent_image, *parent_cmdline, *sid;
+    /* the user, domain and SID when `user` is absent (4688: the creator's
+     * account when no target account is named) */
+    const char *user2, *domain2, *sid2;
 } proc_names;
 
 static const proc_names proc_table[] = {
     /* Security 4688 */
-    {"NewProcessId", "NewProcessId", "ProcessId", NULL, "NewProcessName", "CommandLine", "TargetUserName",
-     "TargetDomainName", "ParentProcessName", NULL, "TargetUserSid"},
-    /* Sysmon 1 (and the other Sysmon events, which lack the parent) */
-    {"ParentProcessGuid", "ProcessId", "ParentProcessId", NULL, "Image", "CommandLine", "User", NULL, "ParentImage",
-     "ParentCommandLine", NULL},
+    {.key = "NewProcessId",
+     .pid = "NewProcessId",
+     .ppid = "ProcessId",
+     .image = "NewProcessName",
+     .cmdline = "CommandLine",
+     .user = "TargetUserName",
+     .domain = "TargetDomainName",
+     .sid = "TargetUserSid",
+     .parent_image = "ParentProcessName",
+     .user2 = "SubjectUserName",
+     .domain2 = "SubjectDomainName",
+     .sid2 = "SubjectUserSid"},
+    /* Sysmon 1 (the other Sysmon events, which lack the parent, use the
+     * last row) */
+    {.key = "ParentProcessGuid",
+     .pid = "ProcessId",
+     .ppid = "ParentProcessId",
+     .image = "Image",
+     .cmdline = "CommandLine",
+     .user = "User",
+     .parent_image = "ParentImage",
+     .parent_cmdline = "ParentCommandLine"},
     /* the kernel logger's Process class */
-    {"ImageFileName", "ProcessId", "ParentId", NULL, "ImageFileName", "CommandLine", NULL, NULL, NULL, NULL, "UserSID"},
+    {.key = "ImageFileName",
+     .pid = "ProcessId",
+     .ppid = "ParentId",
+     .image = "ImageFileName",
+     .cmdline = "CommandLine",
+     .sid = "UserSID"},
     /* Microsoft-Windows-Kernel-Process 1/2 */
-    {"ImageName", "ProcessID", "ParentProcessID", NULL, "ImageName", NULL, NULL, NULL, NULL, NULL, NULL},
+    {.key = "ImageName", .pid = "ProcessID", .ppid = "ParentProcessID", .image = "ImageName"},
     /* etwlua's Linux process provider */
-    {"pid", "pid", "ppid", "tid", "image", "cmdline", "user", NULL, NULL, NULL, NULL},
+    {.key = "pid", .pid = "pid", .ppid = "ppid", .tid = "tid", .image = "image", .cmdline = "cmdline", .user = "user"},
     /* anything else that names its process */
-    {NULL, "ProcessId", NULL, "ThreadId", "Image", "CommandLine", "User", NULL, NULL, NULL, NULL},
+    {.key = NULL, .pid = "ProcessId", .tid = "ThreadId", .image = "Image", .cmdline = "CommandLine", .user = "User"},
 };
 
 static const etwl_value *get(etwl_event *ev, const char *name)
@@ -157,10 +182,31 @@ void etwl_schema_proc_of(etwl_event *ev, etwl_schema_proc *p)
     p->domain = get(ev, t->domain);
     p->parent_image = get(ev, t->parent_image);
     p->parent_cmdline = get(ev, t->parent_cmdline);
-    if ((v = get(ev, t->sid)) && v->type == ETWL_VT_STRING) p->sid = v->v.s, p->sid_len = v->n;
+    if (!p->user && t->user2 && (p->user = get(ev, t->user2))) {
+        p->domain = get(ev, t->domain2);
+        v = get(ev, t->sid2);
+    } else {
+        v = get(ev, t->sid);
+    }
+    if (v && v->type == ETWL_VT_STRING && !(v->n == 7 && memcmp(v->v.s, "S-1-0-0", 7) == 0)) /* the NULL SID: none */
+        p->sid = v->v.s, p->sid_len = v->n;
     /* the SID the event was logged under is the process's user only when
      * the event names no user of its own (Sysmon logs as SYSTEM) */
-    else if (!p->user && (x->has & ETWL_EXT_USER_SID)) p->sid = x->user_sid, p->sid_len = x->user_sid_len;
+    else if (!p->user && !v && (x->has & ETWL_EXT_USER_SID)) p->sid = x->user_sid, p->sid_len = x->user_sid_len;
+    if (p->user && p->user->type == ETWL_VT_STRING) {
+        const char *bs = memchr(p->user->v.s, '\\', p->user->n);
+        p->user_name = p->user->v.s;
+        p->user_name_len = p->user->n;
+        if (bs && !p->domain) {
+            p->user_domain = p->user->v.s;
+            p->user_domain_len = (size_t)(bs - p->user->v.s);
+            p->user_name = bs + 1;
+            p->user_name_len = p->user->n - p->user_domain_len - 1;
+        } else if (p->domain && p->domain->type == ETWL_VT_STRING) {
+            p->user_domain = p->domain->v.s;
+            p->user_domain_len = p->domain->n;
+        }
+    }
 }
 
 const char *etwl_schema_host(etwl_event *ev, size_t *len)

@@ -55,8 +55,11 @@ typedef struct etwl_schema_proc {
     uint64_t pid, ppid, tid;
     const etwl_value *image, *cmdline, *user, *domain;
     const etwl_value *parent_image, *parent_cmdline;
-    const char *sid; /* the event's user SID (ext), or NULL */
+    const char *sid; /* the user's SID, or NULL */
     uint32_t sid_len;
+    /* the user's name and domain: "DOMAIN\user" (Sysmon's User) is split */
+    const char *user_name, *user_domain; /* NULL when unknown */
+    size_t user_name_len, user_domain_len;
 } etwl_schema_proc;
 
 void etwl_schema_proc_of(etwl_event *ev, etwl_schema_proc *p);

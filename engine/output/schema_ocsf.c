@@ -53,10 +53,10 @@ static void put_file(etwl_jobj *o, const etwl_value *image)
 
 static void put_user(etwl_jobj *o, const etwl_schema_proc *p)
 {
-    if (!(p->user && p->user->type == ETWL_VT_STRING && p->user->n) && !p->sid) return;
+    if (!p->user_name && !p->sid) return;
     etwl_jobj_begin(o, "user");
-    etwl_jobj_value_str(o, "name", p->user);
-    etwl_jobj_value_str(o, "domain", p->domain);
+    if (p->user_name) etwl_jobj_str(o, "name", p->user_name, p->user_name_len);
+    if (p->user_domain) etwl_jobj_str(o, "domain", p->user_domain, p->user_domain_len);
     if (p->sid) etwl_jobj_str(o, "uid", p->sid, p->sid_len);
     etwl_jobj_end(o);
 }

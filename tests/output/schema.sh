@@ -41,7 +41,7 @@ cd "$DATA" || exit 1
 for schema in ecs ocsf; do
     ref=$HERE/data/${schema}_fields.json
     : >"$TMP/$schema.alerts"
-    for f in events.jsonl windows.jsonl go-style.jsonl; do
+    for f in schema.jsonl events.jsonl windows.jsonl go-style.jsonl; do
         "$BIN" --no-rules -r "$f" --schema "$schema" -e "$ALERT" >>"$TMP/$schema.alerts" 2>"$TMP/err" ||
             bad "$schema: script alerts over $f: exit $? ($(head -c 300 "$TMP/err"))"
         "$BIN" -r "$f" --schema "$schema" >>"$TMP/$schema.alerts" 2>"$TMP/err" ||
@@ -77,6 +77,17 @@ for schema in ecs ocsf; do
     head -n 1 "$TMP/$schema.alerts" | sed 's/^{/{"not_a_field":1,/' >"$TMP/tampered"
     if $CHECK "$ref" "$TMP/tampered" 2>/dev/null; then bad "$schema: an unknown field passed the check"; else ok; fi
 done
+
+# Security 4688 and Sysmon 1 in tests/data/schema.jsonl: the process, its
+# parent and its user reach both schemas (4688 without a target account
+# names its creator's)
+grep -q '"process":{"pid":7100,"executable":"C:\\\\Windows\\\\System32\\\\net.exe","name":"net.exe"' "$TMP/ecs.alerts" &&
+    grep -q '"parent":{"pid":6700,"executable":"C:\\\\Windows' "$TMP/ecs.alerts" &&
+    grep -q '"user":{"domain":"CORP","name":"alice","id":"S-1-5-21-1-2-3-1001"}' "$TMP/ecs.alerts" &&
+    grep -q '"user":{"domain":"CORP","name":"bob"}' "$TMP/ecs.alerts" &&
+    grep -q '"parent_process":{"pid":6520,"name":"cmd.exe","cmd_line":"cmd.exe /c whoami /all"' "$TMP/ocsf.alerts" &&
+    grep -q '"device":{"hostname":"dc1.corp.example","type_id":0}' "$TMP/ocsf.alerts" && ok ||
+    bad "schema.jsonl: the process, parent, user or host did not reach the schemas"
 
 # the EVTX attack samples through the rule library: real Sysmon and Security
 # process starts with parents and users

@@ -157,7 +157,11 @@ static void test_schema_and_format(void **st)
     etwl_cli_opts o;
     etwl_error e;
     (void)st;
+#ifdef _WIN32
+    _putenv("NO_COLOR=");
+#else
     unsetenv("NO_COLOR");
+#endif
     assert_int_equal(parse(&o, &e, 0), ETWL_EXIT_OK);
     assert_int_equal(etwl_cli_stdout_form(&o, 0), ETWL_ALERT_JSON);
     assert_int_equal(etwl_cli_stdout_form(&o, 1), ETWL_ALERT_TEXT_COLOR);

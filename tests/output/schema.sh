@@ -97,6 +97,11 @@ if [ -d "$SHARED" ]; then
         if $CHECK "$HERE/data/${schema}_fields.json" "$TMP/shared.$schema" 50; then ok; else
             bad "$schema: the EVTX samples' alerts do not match the reference"
         fi
+        # every event of every provider in the samples, as an alert
+        "$BIN" --no-rules -r "$SHARED" --schema "$schema" -e "$ALERT" >"$TMP/every.$schema" 2>"$TMP/err"
+        if $CHECK "$HERE/data/${schema}_fields.json" "$TMP/every.$schema" 5000; then ok; else
+            bad "$schema: alerts on every EVTX sample event do not match the reference"
+        fi
     done
     # the process's parent and user reach the mapping on real data
     grep -q '"parent":{"pid":[0-9]*,"executable":"' "$TMP/shared.ecs" && grep -q '"user":{"domain":"' "$TMP/shared.ecs" &&

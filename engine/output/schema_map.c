@@ -268,6 +268,11 @@ void etwl_jobj_key(etwl_jobj *o, const char *key)
 void etwl_jobj_begin(etwl_jobj *o, const char *key)
 {
     etwl_jobj_key(o, key);
+    etwl_jobj_elem(o);
+}
+
+void etwl_jobj_elem(etwl_jobj *o)
+{
     etwl_buf_putc(o->b, '{');
     if (o->depth < 7) o->depth++;
     o->first[o->depth] = 1;

@@ -80,6 +80,7 @@ typedef struct etwl_jobj {
 void etwl_jobj_open(etwl_jobj *o, etwl_buf *b);
 void etwl_jobj_key(etwl_jobj *o, const char *key);
 void etwl_jobj_begin(etwl_jobj *o, const char *key); /* "key":{ */
+void etwl_jobj_elem(etwl_jobj *o);                   /* { as an array element */
 void etwl_jobj_end(etwl_jobj *o);                    /* } */
 void etwl_jobj_str(etwl_jobj *o, const char *key, const char *s, size_t n);
 void etwl_jobj_cstr(etwl_jobj *o, const char *key, const char *s);

@@ -171,11 +171,9 @@ void etwl_alert_write_ocsf(etwl_buf *b, const etwl_alert *a, int form)
     if (a->event) {
         etwl_jobj_key(&o, "evidences");
         etwl_buf_putc(b, '[');
-        o.first[++o.depth] = 1; /* the evidence object's own keys */
-        etwl_buf_putc(b, '{');
+        etwl_jobj_elem(&o); /* the one evidence: the process */
         put_process(&o, &p);
-        etwl_buf_putc(b, '}');
-        o.depth--;
+        etwl_jobj_end(&o);
         etwl_buf_putc(b, ']');
     }
     etwl_jobj_begin(&o, "unmapped");

@@ -13,7 +13,7 @@
  * Lua tables, the engine as C values.  Each writer appends the part in the
  * shape asked (json: a JSON array or object; text: "a,b" for techniques,
  * " k=v k=v" for fields, escaped).  json is 0 for text, else ETWL_ALERT_JSON
- * with the ETWL_FORM_HEX64 bit (schema.h) when big integers are asked for
+ * with the ETWL_FORM_HEX64 bit (schema_map.h) when big integers are asked for
  * as strings. */
 typedef void (*etwl_alert_part)(etwl_buf *b, int json, void *ctx);
 

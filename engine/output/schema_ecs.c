@@ -26,7 +26,7 @@ static void put_process(etwl_jobj *o, const etwl_schema_proc *p)
 {
     etwl_jobj_begin(o, "process");
     etwl_jobj_int(o, "pid", (int64_t)p->pid);
-    etwl_jobj_value_str(o, "executable", p->image);
+    if (!p->image_is_name) etwl_jobj_value_str(o, "executable", p->image);
     etwl_jobj_value_basename(o, "name", p->image);
     etwl_jobj_value_str(o, "command_line", p->cmdline);
     if (p->tid) {

@@ -81,6 +81,7 @@ typedef struct proc_names {
     /* the user, domain and SID when `user` is absent (4688: the creator's
      * account when no target account is named) */
     const char *user2, *domain2, *sid2;
+    int image_is_name; /* the image property holds a file name, not a path */
 } proc_names;
 
 static const proc_names proc_table[] = {
@@ -113,7 +114,8 @@ static const proc_names proc_table[] = {
      .ppid = "ParentId",
      .image = "ImageFileName",
      .cmdline = "CommandLine",
-     .sid = "UserSID"},
+     .sid = "UserSID",
+     .image_is_name = 1},
     /* Microsoft-Windows-Kernel-Process 1/2 */
     {.key = "ImageName", .pid = "ProcessID", .ppid = "ParentProcessID", .image = "ImageName"},
     /* etwlua's Linux process provider */
@@ -177,6 +179,7 @@ void etwl_schema_proc_of(etwl_event *ev, etwl_schema_proc *p)
     }
     p->has_ppid = get_u64(ev, t->ppid, &p->ppid);
     p->image = get(ev, t->image);
+    p->image_is_name = t->image_is_name;
     p->cmdline = get(ev, t->cmdline);
     p->user = get(ev, t->user);
     p->domain = get(ev, t->domain);

@@ -52,6 +52,7 @@ void etwl_json_put_u64(etwl_buf *b, uint64_t v, int form);
  * of the process sources' property names.  Values point into the event. */
 typedef struct etwl_schema_proc {
     int has_pid, has_ppid;
+    int image_is_name; /* image is a file name only (the kernel logger's ImageFileName), not a path */
     uint64_t pid, ppid, tid;
     const etwl_value *image, *cmdline, *user, *domain;
     const etwl_value *parent_image, *parent_cmdline;

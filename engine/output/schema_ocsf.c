@@ -41,11 +41,11 @@ static void put_device(etwl_jobj *o, etwl_event *ev)
 }
 
 /* file: the image path and its name; type_id 1 is Regular File */
-static void put_file(etwl_jobj *o, const etwl_value *image)
+static void put_file(etwl_jobj *o, const etwl_value *image, int is_name)
 {
     if (!image || image->type != ETWL_VT_STRING || !image->n) return;
     etwl_jobj_begin(o, "file");
-    etwl_jobj_value_str(o, "path", image);
+    if (!is_name) etwl_jobj_value_str(o, "path", image);
     etwl_jobj_value_basename(o, "name", image);
     etwl_jobj_int(o, "type_id", 1);
     etwl_jobj_end(o);
@@ -68,14 +68,14 @@ static void put_process(etwl_jobj *o, const etwl_schema_proc *p)
     if (p->tid) etwl_jobj_int(o, "tid", (int64_t)p->tid);
     etwl_jobj_value_basename(o, "name", p->image);
     etwl_jobj_value_str(o, "cmd_line", p->cmdline);
-    put_file(o, p->image);
+    put_file(o, p->image, p->image_is_name);
     put_user(o, p);
     if (p->has_ppid || p->parent_image) {
         etwl_jobj_begin(o, "parent_process");
         if (p->has_ppid) etwl_jobj_int(o, "pid", (int64_t)p->ppid);
         etwl_jobj_value_basename(o, "name", p->parent_image);
         etwl_jobj_value_str(o, "cmd_line", p->parent_cmdline);
-        put_file(o, p->parent_image);
+        put_file(o, p->parent_image, 0);
         etwl_jobj_end(o);
     }
     etwl_jobj_end(o);

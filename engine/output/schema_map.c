@@ -15,24 +15,24 @@
 
 const char *const etwl_schema_names[] = {"native", "ecs", "ocsf", NULL};
 
-/* Edit distance, for the nearest name in a usage error. */
+/* Edit distance with transpositions (optimal string alignment), for the
+ * nearest name in a usage error: "ocfs" is one step from "ocsf". */
 static size_t distance(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b), i, j, row[32];
+    size_t la = strlen(a), lb = strlen(b), i, j, d[32][32];
     if (la > 30 || lb > 30) return (size_t)-1;
-    for (j = 0; j <= lb; j++) row[j] = j;
-    for (i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
+    for (i = 0; i <= la; i++) d[i][0] = i;
+    for (j = 0; j <= lb; j++) d[0][j] = j;
+    for (i = 1; i <= la; i++)
         for (j = 1; j <= lb; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
         }
-    }
-    return row[lb];
+    return d[la][lb];
 }
 
 int etwl_schema_parse(const char *name, const char **nearest)

@@ -143,7 +143,7 @@ workspace "etwlua"
 -- The live backend of each platform: tracefs on Linux (libtracefs and
 -- libtraceevent), ETW on Windows.
 local LIVE_DEPS = WINDOWS and "" or " libtracefs libtraceevent"
-local WIN_SYSLIBS = { "tdh", "advapi32", "ole32", "psapi", "pthread" }
+local WIN_SYSLIBS = { "tdh", "advapi32", "ole32", "psapi", "ws2_32", "pthread" }
 
 -- Every engine folder but the CLI and the optional TraceEvent writer; each
 -- platform leaves out the other's folders.  A new source is its folder under
@@ -156,8 +156,8 @@ local function engine_sources()
     -- read natively there; libevtx is only the cross-check on Linux)
     excludes { "engine/platform/linux/**", "engine/sources/tracefs/**", "engine/sources/evtx/evtx.c",
                "engine/sigma/**" }
-    -- libcurl and librdkafka are not cross-built; syslog needs BSD sockets
-    excludes { "engine/output/sink_http.c", "engine/output/sink_kafka.c", "engine/output/sink_syslog.c" }
+    -- libcurl and librdkafka are not cross-built (syslog runs over winsock)
+    excludes { "engine/output/sink_http.c", "engine/output/sink_kafka.c" }
     defines { "ETWL_HAVE_LIVE", "ETWL_HAVE_ETL" }
   else
     excludes { "engine/platform/win/**", "engine/sources/etw/**" }

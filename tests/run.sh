@@ -68,6 +68,8 @@ for cfg in release sanitize; do
     suite "$cfg/live" bash tests/sources/tracefs/live.sh "build/bin/$cfg/etwlua"
     # the -o outputs against rsyslogd, an HTTP server and Kafka's mock cluster
     suite "$cfg/output" bash tests/output/run.sh "build/bin/$cfg/etwlua"
+    # --schema ecs|ocsf against the published field references, --hex-keywords
+    suite "$cfg/schema" bash tests/output/schema.sh "build/bin/$cfg/etwlua"
     # Sigma rules through the command (SigmaHQ's corpus from ../shared; live as root)
     suite "$cfg/sigma" bash tests/sigma/run.sh "build/bin/$cfg/etwlua"
     # `etwlua shell` through a pseudo-terminal and pipes (live buffer as root)

@@ -12,6 +12,7 @@
 #include "library.h"
 #include "lua/lua_host.h"
 #include "output/alert.h"
+#include "output/schema_map.h"
 #include "opts.h"
 #include "outputs.h"
 #include "tree.h"
@@ -90,7 +91,7 @@ static void check_losses(run *r, int final)
         return;
     }
     etwl_buf_init(&b);
-    etwl_alert_write(&b, &a, etwl_alert_form_for(isatty(1)));
+    etwl_alert_write(&b, &a, etwl_cli_stdout_form(r->o, isatty(1)));
     etwl_buf_putc(&b, '\n');
     if (!b.oom) fwrite(b.data, 1, b.len, stdout);
     etwl_buf_free(&b);
@@ -166,7 +167,7 @@ static etwl_status on_event(etwl_event *ev, void *user)
         if (r->out.len && fwrite(r->out.data, 1, r->out.len, r->fp) != r->out.len) return ETWL_EIO;
         return ETWL_OK;
     }
-    st = r->o->json ? etwl_event_write_json(ev, &r->out) : etwl_event_write_text(ev, &r->out);
+    st = r->o->json ? etwl_schema_event(ev, &r->out, etwl_cli_output_form(r->o)) : etwl_event_write_text(ev, &r->out);
     if (st) return st;
     etwl_buf_putc(&r->out, '\n');
     if (r->out.oom) return ETWL_ENOMEM;
@@ -189,8 +190,9 @@ static int load_scripts(etwl_cli_opts *o, run *r)
     lo.memory_limit = (size_t)o->memory_mb << 20;
     lo.unsafe = o->unsafe;
     lo.alerts_only = o->alerts_only;
-    /* JSON lines for machines, one readable line on a terminal */
-    lo.alerts_json = etwl_alert_form_for(isatty(1));
+    /* --format decides; by default JSON lines for machines, one readable
+     * line on a terminal */
+    lo.alerts_json = etwl_cli_stdout_form(o, isatty(1));
     lo.lua_dir = o->lua_dir;
     lo.proc_grace = o->proc_grace * 10000000LL;
     if (r->outs) {
@@ -292,7 +294,7 @@ int main(int argc, char **argv)
     r.fp = stdout;
     etwl_buf_init(&r.out);
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-    if (etwl_outputs_open(&o, !isatty(1), &r.outs, &err) != ETWL_OK) {
+    if (etwl_outputs_open(&o, etwl_cli_stdout_form(&o, isatty(1)), &r.outs, &err) != ETWL_OK) {
         etwl_buf_free(&r.out);
         return report(&err);
     }

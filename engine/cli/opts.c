@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "output/alert.h"
+#include "output/schema_map.h"
+
 const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "       etwlua bench [N]        measure the scripting path (docs/performance.md)\n"
                               "       etwlua test [RULES...]  run rules over their own examples\n"
@@ -68,9 +71,16 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "\n"
                               "Output\n"
                               "      --dump               print every event that passes the selection\n"
-                              "      --format F           --dump as text (default), json, or traceevent (TraceEvent's\n"
-                              "                           baseline form: first 5 events of each name, then counts)\n"
-                              "      --json               JSON lines instead of readable lines\n"
+                              "      --format F           text or json for --dump's events (default text) and for\n"
+                              "                           alerts (default: text on a terminal, else JSON lines);\n"
+                              "                           or traceevent, --dump in TraceEvent's baseline form\n"
+                              "                           (first 5 events of each name, then counts)\n"
+                              "      --json               the same as --format json\n"
+                              "      --schema S           JSON alerts and events as native (default), ecs (Elastic\n"
+                              "                           Common Schema) or ocsf (Detection Finding); on stdout\n"
+                              "                           and every -o output (docs/outputs.md has the mapping)\n"
+                              "      --hex-keywords       JSON: 64-bit keywords, keys and addresses as \"0x...\"\n"
+                              "                           strings, other integers beyond 2^53 as strings\n"
                               "      --stats              print counters on exit (stderr)\n"
                               "  -o, --output SPEC        send alerts there instead of stdout, repeatable:\n"
                               "                           file:PATH, syslog: (/dev/log), syslog:udp://HOST:PORT,\n"
@@ -92,6 +102,20 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "\n"
                               "Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 session exists,\n"
                               "4 not supported here, 5 access denied, 6 script failed to load.\n";
+
+int etwl_cli_stdout_form(const etwl_cli_opts *o, int is_terminal)
+{
+    int base;
+    if (o->format == ETWL_CLI_FORMAT_JSON || (o->format != ETWL_CLI_FORMAT_TEXT && o->schema)) base = ETWL_ALERT_JSON;
+    else if (o->format == ETWL_CLI_FORMAT_TEXT) base = is_terminal ? etwl_alert_form_for(1) : ETWL_ALERT_TEXT;
+    else base = etwl_alert_form_for(is_terminal);
+    return base | o->schema | (o->hex64 ? ETWL_FORM_HEX64 : 0);
+}
+
+int etwl_cli_output_form(const etwl_cli_opts *o)
+{
+    return ETWL_ALERT_JSON | o->schema | (o->hex64 ? ETWL_FORM_HEX64 : 0);
+}
 
 int etwl_exit_code(etwl_status st)
 {
@@ -351,15 +375,30 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             o->dump = 1;
         } else if (opt(argc, argv, &i, NULL, "--json", 0, &v, err, &bad)) {
             o->json = 1;
+            o->format = ETWL_CLI_FORMAT_JSON;
         } else if (opt(argc, argv, &i, NULL, "--format", 1, &v, err, &bad)) {
             if (bad) return ETWL_EXIT_USAGE;
-            if (strcmp(v, "json") == 0) o->json = 1;
-            else if (strcmp(v, "text") == 0) o->json = 0;
-            else if (strcmp(v, "traceevent") == 0) o->traceevent = 1;
+            o->traceevent = 0;
+            if (strcmp(v, "json") == 0) o->json = 1, o->format = ETWL_CLI_FORMAT_JSON;
+            else if (strcmp(v, "text") == 0) o->json = 0, o->format = ETWL_CLI_FORMAT_TEXT;
+            else if (strcmp(v, "traceevent") == 0)
+                o->json = 0, o->traceevent = 1, o->format = ETWL_CLI_FORMAT_TRACEEVENT;
             else {
                 etwl_error_set(err, ETWL_EINVAL, "--format is json, text or traceevent, not '%s'", v);
                 return ETWL_EXIT_USAGE;
             }
+        } else if (opt(argc, argv, &i, NULL, "--schema", 1, &v, err, &bad)) {
+            const char *near;
+            int f;
+            if (bad) return ETWL_EXIT_USAGE;
+            if ((f = etwl_schema_parse(v, &near)) < 0) {
+                etwl_error_set(err, ETWL_EINVAL,
+                               "--schema: unknown schema '%s'; did you mean '%s'? (native, ecs or ocsf)", v, near);
+                return ETWL_EXIT_USAGE;
+            }
+            o->schema = f;
+        } else if (opt(argc, argv, &i, NULL, "--hex-keywords", 0, &v, err, &bad)) {
+            o->hex64 = 1;
         } else if (opt(argc, argv, &i, NULL, "--stats", 0, &v, err, &bad)) {
             o->stats = 1;
         } else if (opt(argc, argv, &i, NULL, "--strict", 0, &v, err, &bad)) {
@@ -371,6 +410,22 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
         } else {
             etwl_error_set(err, ETWL_EINVAL, "unknown option '%s' (see --help)", a);
             return ETWL_EXIT_USAGE;
+        }
+    }
+    if (o->schema || o->hex64) {
+        /* both shape JSON: asking for them and for no JSON at all is a
+         * mistake, not something to ignore */
+        int sinks = 0;
+        for (int k = 0; k < o->noutputs; k++)
+            if (strcmp(o->outputs[k], "-") != 0 && strcmp(o->outputs[k], "stdout") != 0) sinks = 1;
+        if (o->format == ETWL_CLI_FORMAT_TEXT || o->format == ETWL_CLI_FORMAT_TRACEEVENT) {
+            if (!sinks) {
+                etwl_error_set(err, ETWL_EINVAL, "%s shapes JSON output, but --format %s writes none",
+                               o->schema ? "--schema" : "--hex-keywords", o->traceevent ? "traceevent" : "text");
+                return ETWL_EXIT_USAGE;
+            }
+        } else if (o->schema) {
+            o->json = 1; /* an ECS or OCSF consumer wants JSON, on a terminal too */
         }
     }
     /* a recording keeps everything; rules run only when asked for */

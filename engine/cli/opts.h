@@ -29,6 +29,9 @@ typedef struct etwl_cli_opts {
     etwl_config cfg;
     int dump, json, stats, help, version;
     int traceevent; /* --format traceevent */
+    int format;     /* --format/--json given: ETWL_CLI_FORMAT_*; 0 = the default */
+    int schema;     /* --schema: ETWL_FORM_ECS, ETWL_FORM_OCSF or 0 (output/schema_map.h) */
+    int hex64;      /* --hex-keywords */
     int alerts_only, unsafe;
     int fail_on_error;       /* handler errors give exit 1 */
     long budget;             /* 0 = default */
@@ -63,6 +66,15 @@ typedef struct etwl_cli_opts {
     etwl_cli_script scripts[ETWL_CLI_MAX_SCRIPTS];
     int nscripts;
 } etwl_cli_opts;
+
+enum { ETWL_CLI_FORMAT_TEXT = 1, ETWL_CLI_FORMAT_JSON, ETWL_CLI_FORMAT_TRACEEVENT };
+
+/* The alert form (ETWL_ALERT_* with schema_map.h's bits) on stdout: --format
+ * decides; by default JSON when stdout is not a terminal (or a --schema is
+ * asked for), a readable line on a terminal. */
+int etwl_cli_stdout_form(const etwl_cli_opts *o, int is_terminal);
+/* The form on the -o outputs: always JSON, in the --schema asked for. */
+int etwl_cli_output_form(const etwl_cli_opts *o);
 
 /* Returns ETWL_EXIT_OK or ETWL_EXIT_USAGE with a message in err. */
 int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err);

@@ -15,7 +15,8 @@ struct etwl_outputs {
     etwl_sink *sinks[ETWL_CLI_MAX_OUTPUTS];
     uint64_t reported[ETWL_CLI_MAX_OUTPUTS]; /* drops already raised */
     int n;
-    int to_stdout, stdout_json;
+    int to_stdout, stdout_form; /* stdout's form, as without -o */
+    int form;                   /* the outputs': JSON in the --schema asked */
     etwl_buf line, text;
     char hostname[256];
     size_t hostname_len;
@@ -29,7 +30,7 @@ static void on_usr1(int sig)
 }
 #endif
 
-etwl_status etwl_outputs_open(const etwl_cli_opts *o, int stdout_json, etwl_outputs **out, etwl_error *err)
+etwl_status etwl_outputs_open(const etwl_cli_opts *o, int stdout_form, etwl_outputs **out, etwl_error *err)
 {
     etwl_outputs *x;
     etwl_sink_opts so;
@@ -39,7 +40,8 @@ etwl_status etwl_outputs_open(const etwl_cli_opts *o, int stdout_json, etwl_outp
     if (!(x = calloc(1, sizeof *x))) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     etwl_buf_init(&x->line);
     etwl_buf_init(&x->text);
-    x->stdout_json = stdout_json;
+    x->stdout_form = stdout_form;
+    x->form = etwl_cli_output_form(o);
     memset(&so, 0, sizeof so);
     so.max_records = (size_t)o->out_queue;
     so.max_bytes = (size_t)o->out_queue_mb << 20;
@@ -89,7 +91,7 @@ static void route(etwl_outputs *x, const etwl_alert *a, int skip)
     int i;
     if (x->n > (skip >= 0)) {
         etwl_buf_reset(&x->line);
-        etwl_alert_write(&x->line, a, 1);
+        etwl_alert_write(&x->line, a, x->form);
         memset(&m, 0, sizeof m);
         m.rule = a->rule;
         m.rule_len = a->rule_len;
@@ -110,7 +112,7 @@ static void route(etwl_outputs *x, const etwl_alert *a, int skip)
     }
     if (x->to_stdout) {
         etwl_buf_reset(&x->text);
-        etwl_alert_write(&x->text, a, x->stdout_json);
+        etwl_alert_write(&x->text, a, x->stdout_form);
         etwl_buf_putc(&x->text, '\n');
         if (!x->text.oom) fwrite(x->text.data, 1, x->text.len, stdout);
     }

@@ -4,8 +4,8 @@
  * Without -o, alerts go to stdout as before and none of this is used.  With
  * -o, alerts go to the outputs named, and to stdout only if "-o -" (or
  * "-o stdout") is one of them: a SIEM feed should not also flood a
- * terminal.  Every output gets the JSON alert; stdout keeps its form (JSON
- * when piped, a readable line on a terminal).  --dump still writes events
+ * terminal.  Every output gets the JSON alert (in the --schema asked);
+ * stdout keeps its form (etwl_cli_stdout_form).  --dump still writes events
  * to stdout. */
 #ifndef ETWL_CLI_OUTPUTS_H
 #define ETWL_CLI_OUTPUTS_H
@@ -18,7 +18,7 @@
 typedef struct etwl_outputs etwl_outputs;
 
 /* NULL in *out (and ETWL_OK) when there is no -o. */
-etwl_status etwl_outputs_open(const etwl_cli_opts *o, int stdout_json, etwl_outputs **out, etwl_error *err);
+etwl_status etwl_outputs_open(const etwl_cli_opts *o, int stdout_form, etwl_outputs **out, etwl_error *err);
 /* The alert writer (etwl_lua_opts.alert_write): enqueues the JSON alert on
  * every output, and writes stdout when it is kept.  Never blocks on an
  * output. */

@@ -120,7 +120,7 @@ etwl_status etwl_cli_sigma_setup(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_er
         return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     }
     etwl_buf_init(&cs->out);
-    cs->form = etwl_alert_form_for(isatty(1));
+    cs->form = etwl_cli_stdout_form(o, isatty(1));
     if ((o->sigma_config && (st = etwl_sigma_set_config(cs->set, o->sigma_config, err)) != ETWL_OK) ||
         (o->sigma_level && (st = etwl_sigma_set_min_level(cs->set, o->sigma_level, err)) != ETWL_OK) ||
         (o->sigma_status && (st = etwl_sigma_set_statuses(cs->set, o->sigma_status, err)) != ETWL_OK)) {

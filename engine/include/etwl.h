@@ -267,13 +267,14 @@ ETWL_API void etwl_buf_printf(etwl_buf *b, const char *fmt, ...) ETWL_PRINTF(2, 
 
 /* One event as one JSON line (no newline), in the input's shape. */
 ETWL_API etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *out);
-/* One event as one readable line (no newline).  Control characters, quotes,
- * backslashes and bidi overrides are escaped, so hostile strings cannot move
- * the cursor or forge fields. */
+/* One event as one readable line (no newline).  Control characters, quotes
+ * and bidi overrides are escaped, so hostile strings cannot move the cursor
+ * or end a quoted value; a backslash shows as one backslash. */
 ETWL_API etwl_status etwl_event_write_text(etwl_event *ev, etwl_buf *out);
 /* Appends s as a JSON string literal (with quotes). */
 ETWL_API void etwl_json_put_string(etwl_buf *b, const char *s, size_t n);
-/* Appends s escaped for a terminal line (no quotes). */
+/* Appends s escaped for a terminal line (no quotes around it): controls,
+ * bidi characters and '"' escaped, backslashes as they are. */
 ETWL_API void etwl_text_put_escaped(etwl_buf *b, const char *s, size_t n);
 /* Multi-line text (tracebacks): each line escaped on its own, tabs shown as
  * two spaces, and every line after the first starts with `prefix`, so the

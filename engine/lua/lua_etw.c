@@ -15,6 +15,7 @@
 #include "lua/lua_int.h"
 #include "output/alert.h"
 #include "output/output.h"
+#include "output/schema_map.h"
 
 static void origin(lua_State *L, char *out, size_t n)
 {
@@ -274,7 +275,7 @@ static const char *opt_field(lua_State *L, const char *k, size_t *n)
     return s;
 }
 
-static void json_lua_value(lua_State *L, etwl_buf *b, int idx, int depth);
+static void json_lua_value(lua_State *L, etwl_buf *b, int idx, int depth, int form);
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -304,7 +305,7 @@ static int sorted_keys(lua_State *L, int idx, const char ***names)
     return nk;
 }
 
-static void json_lua_table(lua_State *L, etwl_buf *b, int idx, int depth)
+static void json_lua_table(lua_State *L, etwl_buf *b, int idx, int depth, int form)
 {
     lua_Integer n = (lua_Integer)lua_rawlen(L, idx), k;
     if (n > 0) { /* a sequence */
@@ -312,7 +313,7 @@ static void json_lua_table(lua_State *L, etwl_buf *b, int idx, int depth)
         for (k = 1; k <= n; k++) {
             lua_rawgeti(L, idx, k);
             if (k > 1) etwl_buf_putc(b, ',');
-            json_lua_value(L, b, lua_gettop(L), depth + 1);
+            json_lua_value(L, b, lua_gettop(L), depth + 1, form);
             lua_pop(L, 1);
         }
         etwl_buf_putc(b, ']');
@@ -327,7 +328,7 @@ static void json_lua_table(lua_State *L, etwl_buf *b, int idx, int depth)
             etwl_json_put_string(b, names[i], strlen(names[i]));
             etwl_buf_putc(b, ':');
             get_raw(L, idx, names[i]);
-            json_lua_value(L, b, lua_gettop(L), depth + 1);
+            json_lua_value(L, b, lua_gettop(L), depth + 1, form);
             lua_pop(L, 1);
         }
         etwl_buf_putc(b, '}');
@@ -336,7 +337,7 @@ static void json_lua_table(lua_State *L, etwl_buf *b, int idx, int depth)
     }
 }
 
-static void json_lua_value(lua_State *L, etwl_buf *b, int idx, int depth)
+static void json_lua_value(lua_State *L, etwl_buf *b, int idx, int depth, int form)
 {
     size_t n;
     const char *s;
@@ -347,7 +348,7 @@ static void json_lua_value(lua_State *L, etwl_buf *b, int idx, int depth)
     switch (lua_type(L, idx)) {
     case LUA_TBOOLEAN: etwl_buf_puts(b, lua_toboolean(L, idx) ? "true" : "false"); break;
     case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) etwl_buf_printf(b, "%lld", (long long)lua_tointeger(L, idx));
+        if (lua_isinteger(L, idx)) etwl_json_put_i64(b, (int64_t)lua_tointeger(L, idx), form);
         else etwl_fmt_double(b, lua_tonumber(L, idx));
         break;
     case LUA_TSTRING:
@@ -367,7 +368,7 @@ static void json_lua_value(lua_State *L, etwl_buf *b, int idx, int depth)
         break;
     case LUA_TTABLE:
         luaL_checkstack(L, 4, "alert fields too deep");
-        json_lua_table(L, b, idx, depth);
+        json_lua_table(L, b, idx, depth, form);
         break;
     default: etwl_buf_puts(b, "null");
     }
@@ -403,10 +404,10 @@ static void alert_techniques(etwl_buf *b, int json, void *ctx)
     if (json) {
         if (lua_type(L, tech) == LUA_TSTRING) {
             etwl_buf_putc(b, '[');
-            json_lua_value(L, b, tech, 0);
+            json_lua_value(L, b, tech, 0, json);
             etwl_buf_putc(b, ']');
         } else {
-            json_lua_value(L, b, tech, 0);
+            json_lua_value(L, b, tech, 0, json);
         }
     } else if (lua_type(L, tech) == LUA_TSTRING) {
         text_lua_value(L, b, tech);
@@ -428,7 +429,7 @@ static void alert_fields(etwl_buf *b, int json, void *ctx)
     int fi = la->fields, k, nk;
     const char **names;
     if (json) {
-        json_lua_value(L, b, fi, 0);
+        json_lua_value(L, b, fi, 0, json);
         return;
     }
     nk = sorted_keys(L, fi, &names);
@@ -505,9 +506,62 @@ static int l_alert(lua_State *L)
     return 0;
 }
 
+/* One value of etw.emit's readable line: tables as compact JSON (escaped
+ * for a terminal like every JSON string), the rest as print shows them. */
+static void emit_text_value(lua_State *L, etwl_buf *b, int idx)
+{
+    if (lua_type(L, idx) == LUA_TTABLE) json_lua_value(L, b, idx, 1, 0);
+    else text_lua_value(L, b, idx);
+}
+
+/* etw.emit(table): a hunting result on stdout, in the form alerts take
+ * there (--format; by default JSON when stdout is not a terminal, else a
+ * readable line).  A sequence is its values; a map is sorted key=value
+ * pairs, as alerts' fields are. */
+static int l_emit(lua_State *L)
+{
+    etwl_lua *x = etwl_lua_host(L);
+    etwl_buf *b = &x->buf;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    if (x->capture_ref != LUA_NOREF) return 0; /* etwlua test: rules' examples print nothing */
+    etwl_buf_reset(b);
+    if (ETWL_FORM_BASE(x->o.alerts_json) == ETWL_ALERT_JSON) {
+        json_lua_value(L, b, 1, 0, ETWL_ALERT_JSON | (x->o.alerts_json & ETWL_FORM_HEX64));
+    } else {
+        lua_Integer k, n = (lua_Integer)lua_rawlen(L, 1);
+        if (n > 0) {
+            for (k = 1; k <= n; k++) {
+                if (k > 1) etwl_buf_putc(b, ' ');
+                lua_rawgeti(L, 1, k);
+                emit_text_value(L, b, lua_gettop(L));
+                lua_pop(L, 1);
+            }
+        } else {
+            const char **names;
+            int i, nk = sorted_keys(L, 1, &names);
+            for (i = 0; i < nk; i++) {
+                if (i) etwl_buf_putc(b, ' ');
+                etwl_text_put_escaped(b, names[i], strlen(names[i]));
+                etwl_buf_putc(b, '=');
+                get_raw(L, 1, names[i]);
+                emit_text_value(L, b, lua_gettop(L));
+                lua_pop(L, 1);
+            }
+            free(names);
+            lua_pop(L, 1); /* the keys */
+        }
+    }
+    if (b->oom) return luaL_error(L, "etw.emit: out of memory");
+    etwl_buf_putc(b, '\n');
+    fwrite(b->data, 1, b->len, x->o.alert_out);
+    etwl_lua_buf_trim(x);
+    return 0;
+}
+
 static const luaL_Reg etw_funcs[] = {
-    {"on", l_on},       {"alert", l_alert}, {"on_start", l_on_start}, {"on_stop", l_on_stop}, {"every", l_every},
-    {"stats", l_stats}, {NULL, NULL}};
+    {"on", l_on},           {"alert", l_alert}, {"emit", l_emit},   {"on_start", l_on_start},
+    {"on_stop", l_on_stop}, {"every", l_every}, {"stats", l_stats}, {NULL, NULL}};
 
 int etwl_luaopen_etw(lua_State *L)
 {

@@ -662,6 +662,49 @@ static void copy_lib(lua_State *L, const char *lib)
     lua_pop(L, 1);
 }
 
+/* __index of a script's _ENV and of its os table: the libraries the sandbox
+ * leaves out raise an error that says --unsafe gives them, rather than the
+ * bare "attempt to index a nil value" a script author cannot act on.  Other
+ * missing names are nil, as in plain Lua. */
+static int sb_missing(lua_State *L)
+{
+    static const char *const libs[] = {"io", "debug", "package", "dofile", "loadfile", NULL};
+    int is_os = lua_toboolean(L, lua_upvalueindex(1));
+    const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+    int i;
+    if (!k) return 0;
+    if (is_os) {
+        luaL_where(L, 1);
+        lua_pushfstring(L,
+                        "os.%s is not available in the sandbox (it has os.clock, os.time, os.date and "
+                        "os.difftime); run etwlua with --unsafe to give scripts all of os, io, debug and package",
+                        k);
+        lua_concat(L, 2);
+        return lua_error(L);
+    }
+    for (i = 0; libs[i]; i++)
+        if (strcmp(k, libs[i]) == 0) {
+            luaL_where(L, 1);
+            lua_pushfstring(L,
+                            "'%s' is not available in the sandbox; run etwlua with --unsafe to give scripts io, "
+                            "os, debug and package",
+                            k);
+            lua_concat(L, 2);
+            return lua_error(L);
+        }
+    return 0;
+}
+
+static void set_missing_meta(lua_State *L, int is_os)
+{
+    /* the table at -1 */
+    lua_createtable(L, 0, 1);
+    lua_pushboolean(L, is_os);
+    lua_pushcclosure(L, sb_missing, 1);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+}
+
 /* Pushes a fresh environment for one script. */
 static void new_sandbox_env(lua_State *L, etwl_lua *x)
 {
@@ -685,6 +728,10 @@ static void new_sandbox_env(lua_State *L, etwl_lua *x)
     copy_lib(L, "utf8");
     copy_lib(L, "coroutine");
     copy_fields(L, "os", os_ok);
+    lua_getfield(L, -1, "os");
+    set_missing_meta(L, 1);
+    lua_pop(L, 1);
+    set_missing_meta(L, 0);
     lua_newtable(L); /* this script's read-only views, see push_ro */
     lua_pushvalue(L, -1);
     lua_pushboolean(L, x->rule_library);

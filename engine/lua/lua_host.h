@@ -19,7 +19,7 @@ typedef struct etwl_lua_opts {
     size_t memory_limit; /* bytes; 0 = default */
     int unsafe;          /* give scripts io, os, debug, package */
     int alerts_only;
-    int alerts_json;      /* the alert form: ETWL_ALERT_* (output/alert.h); 0 = readable line */
+    int alerts_json;      /* the alert form: ETWL_ALERT_* (output/alert.h) with output/schema_map.h's bits */
     FILE *alert_out;      /* default stdout */
     FILE *err_out;        /* default stderr */
     const char *lua_dir;  /* where lua/ modules live; NULL = search */

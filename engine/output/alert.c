@@ -6,6 +6,7 @@
  * MESSAGE pid=N k=v ...", with every attacker-reachable string escaped so
  * it can neither move the cursor nor forge a line. */
 #include "output/alert.h"
+#include "output/schema_map.h"
 
 #include <stdlib.h>
 
@@ -31,23 +32,25 @@ int etwl_alert_form_for(int is_terminal)
 
 void etwl_alert_write(etwl_buf *b, const etwl_alert *a, int form)
 {
-    int color = form == ETWL_ALERT_TEXT_COLOR;
-    if (form == ETWL_ALERT_JSON) {
+    int color = ETWL_FORM_BASE(form) == ETWL_ALERT_TEXT_COLOR;
+    int json = ETWL_ALERT_JSON | (form & ETWL_FORM_HEX64); /* what the parts are asked for */
+    if (etwl_schema_alert(b, a, form)) return;             /* ECS, OCSF: schema_*.c */
+    if (ETWL_FORM_BASE(form) == ETWL_ALERT_JSON) {
         etwl_buf_printf(b, "{\"time\":\"%s\",\"rule\":", a->time);
         etwl_json_put_string(b, a->rule, a->rule_len);
         etwl_buf_puts(b, ",\"title\":");
         if (a->title) etwl_json_put_string(b, a->title, a->title_len);
         else etwl_json_put_string(b, a->rule, a->rule_len);
         etwl_buf_printf(b, ",\"severity\":\"%s\",\"techniques\":", a->severity);
-        if (a->techniques) a->techniques(b, 1, a->ctx);
+        if (a->techniques) a->techniques(b, json, a->ctx);
         else etwl_buf_puts(b, "[]");
         etwl_buf_puts(b, ",\"message\":");
         etwl_json_put_string(b, a->message ? a->message : "", a->message ? a->message_len : 0);
         etwl_buf_puts(b, ",\"event\":");
-        if (a->event) etwl_event_write_json(a->event, b);
+        if (a->event) etwl_event_write_json_form(a->event, b, form);
         else etwl_buf_puts(b, "null");
         etwl_buf_puts(b, ",\"fields\":");
-        if (a->fields) a->fields(b, 1, a->ctx);
+        if (a->fields) a->fields(b, json, a->ctx);
         else etwl_buf_puts(b, "{}");
         etwl_buf_putc(b, '}');
         return;

@@ -12,7 +12,9 @@
 /* How the caller's lists and maps are written: the Lua host holds them as
  * Lua tables, the engine as C values.  Each writer appends the part in the
  * shape asked (json: a JSON array or object; text: "a,b" for techniques,
- * " k=v k=v" for fields, escaped). */
+ * " k=v k=v" for fields, escaped).  json is 0 for text, else ETWL_ALERT_JSON
+ * with the ETWL_FORM_HEX64 bit (schema_map.h) when big integers are asked for
+ * as strings. */
 typedef void (*etwl_alert_part)(etwl_buf *b, int json, void *ctx);
 
 typedef struct etwl_alert {
@@ -34,7 +36,8 @@ typedef struct etwl_alert {
 #define ETWL_ALERT_JSON 1       /* one JSON object */
 #define ETWL_ALERT_TEXT_COLOR 2 /* the readable line, severity and rule in colour */
 
-/* Appends the alert (no newline) in the form asked (ETWL_ALERT_*). */
+/* Appends the alert (no newline) in the form asked (ETWL_ALERT_*, with the
+ * schema and number bits of output/schema_map.h). */
 void etwl_alert_write(etwl_buf *b, const etwl_alert *a, int form);
 
 /* The form for a stream: JSON unless it is a terminal, coloured on a

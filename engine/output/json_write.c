@@ -3,6 +3,7 @@
  * The output is canonical: fixed key order, 7-digit UTC timestamps, upper-case
  * braced GUIDs, numbers from the input kept as their exact text.  Replaying
  * the output and writing it again therefore gives the same bytes. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "core/event.h"
 #include "core/format.h"
 #include "output/output.h"
+#include "output/schema_map.h"
 #include "util/utf.h"
 
 static const char hexd[] = "0123456789abcdef";
@@ -109,17 +111,71 @@ static void put_time(etwl_buf *b, int64_t ft)
     etwl_buf_putc(b, '"');
 }
 
-void etwl_json_put_value(etwl_buf *b, const etwl_value *v)
+#define MAX_SAFE 9007199254740992ULL /* 2^53: the last integer a double holds exactly */
+
+void etwl_json_put_u64(etwl_buf *b, uint64_t v, int form)
+{
+    if ((form & ETWL_FORM_HEX64) && v > MAX_SAFE) etwl_buf_printf(b, "\"0x%llX\"", (unsigned long long)v);
+    else etwl_buf_printf(b, "%llu", (unsigned long long)v);
+}
+
+void etwl_json_put_i64(etwl_buf *b, int64_t v, int form)
+{
+    if (v >= 0) etwl_json_put_u64(b, (uint64_t)v, form);
+    else if ((form & ETWL_FORM_HEX64) && (uint64_t) - (v + 1) >= MAX_SAFE) etwl_buf_printf(b, "\"%lld\"", (long long)v);
+    else etwl_buf_printf(b, "%lld", (long long)v);
+}
+
+/* A number kept as its input text: with ETWL_FORM_HEX64, an integer beyond
+ * 2^53 is written as the integers above are (beyond 64 bits: its digits as
+ * a string); fractions and exponents stay, they are doubles anyway. */
+static void put_number_text(etwl_buf *b, const char *s, size_t n, int form)
+{
+    char tmp[32], *end;
+    size_t i, neg = n && s[0] == '-';
+    int digits = n > neg;
+    for (i = neg; i < n && digits; i++)
+        if (s[i] < '0' || s[i] > '9') digits = 0;
+    if (!(form & ETWL_FORM_HEX64) || !digits || n - neg < 16) {
+        etwl_buf_put(b, s, n);
+        return;
+    }
+    if (n < sizeof tmp) {
+        memcpy(tmp, s, n);
+        tmp[n] = 0;
+        errno = 0;
+        if (neg) {
+            long long v = strtoll(tmp, &end, 10);
+            if (!errno) {
+                etwl_json_put_i64(b, v, form);
+                return;
+            }
+        } else {
+            unsigned long long v = strtoull(tmp, &end, 10);
+            if (!errno) {
+                etwl_json_put_u64(b, v, form);
+                return;
+            }
+        }
+    }
+    etwl_buf_putc(b, '"');
+    etwl_buf_put(b, s, n);
+    etwl_buf_putc(b, '"');
+}
+
+void etwl_json_put_value(etwl_buf *b, const etwl_value *v) { etwl_json_put_value_form(b, v, 0); }
+
+void etwl_json_put_value_form(etwl_buf *b, const etwl_value *v, int form)
 {
     uint32_t i;
     switch ((etwl_vtype)v->type) {
     case ETWL_VT_NULL: etwl_buf_puts(b, "null"); break;
     case ETWL_VT_BOOL: etwl_buf_puts(b, v->v.u ? "true" : "false"); break;
-    case ETWL_VT_INT: etwl_buf_printf(b, "%lld", (long long)v->v.i); break;
-    case ETWL_VT_UINT: etwl_buf_printf(b, "%llu", (unsigned long long)v->v.u); break;
+    case ETWL_VT_INT: etwl_json_put_i64(b, v->v.i, form); break;
+    case ETWL_VT_UINT: etwl_json_put_u64(b, v->v.u, form); break;
     case ETWL_VT_HEX: etwl_buf_printf(b, "\"0x%llX\"", (unsigned long long)v->v.u); break;
     case ETWL_VT_DOUBLE: etwl_fmt_double(b, v->v.d); break;
-    case ETWL_VT_NUMBER: etwl_buf_put(b, v->v.s, v->n); break;
+    case ETWL_VT_NUMBER: put_number_text(b, v->v.s, v->n, form); break;
     case ETWL_VT_STRING: etwl_json_put_string(b, v->v.s, v->n); break;
     case ETWL_VT_BINARY:
         etwl_buf_puts(b, "\"0x");
@@ -132,7 +188,7 @@ void etwl_json_put_value(etwl_buf *b, const etwl_value *v)
         etwl_buf_putc(b, '[');
         for (i = 0; i < v->n; i++) {
             if (i) etwl_buf_putc(b, ',');
-            etwl_json_put_value(b, &v->v.a[i]);
+            etwl_json_put_value_form(b, &v->v.a[i], form);
         }
         etwl_buf_putc(b, ']');
         break;
@@ -142,7 +198,7 @@ void etwl_json_put_value(etwl_buf *b, const etwl_value *v)
             if (i) etwl_buf_putc(b, ',');
             etwl_json_put_string(b, v->v.o[i].name, v->v.o[i].name_len);
             etwl_buf_putc(b, ':');
-            etwl_json_put_value(b, &v->v.o[i].value);
+            etwl_json_put_value_form(b, &v->v.o[i].value, form);
         }
         etwl_buf_putc(b, '}');
         break;
@@ -154,7 +210,17 @@ void etwl_json_put_value(etwl_buf *b, const etwl_value *v)
     }
 }
 
-etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b)
+etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b) { return etwl_event_write_json_form(ev, b, 0); }
+
+/* A 64-bit mask, key or address: always "0x..." with ETWL_FORM_HEX64, so
+ * its JSON type does not change with its value. */
+static void put_mask(etwl_buf *b, uint64_t v, int form)
+{
+    if (form & ETWL_FORM_HEX64) etwl_buf_printf(b, "\"0x%llX\"", (unsigned long long)v);
+    else etwl_buf_printf(b, "%llu", (unsigned long long)v);
+}
+
+etwl_status etwl_event_write_json_form(etwl_event *ev, etwl_buf *b, int form)
 {
     const etwl_header *h = &ev->hdr;
     const etwl_ext *x = &ev->ext;
@@ -162,9 +228,10 @@ etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b)
     int first = 1;
     etwl_buf_printf(b,
                     "{\"header\":{\"descriptor\":{\"id\":%u,\"version\":%u,\"channel\":%u,\"level\":%u,"
-                    "\"op_code\":%u,\"task\":%u,\"keyword\":%llu},\"thread_id\":%u,\"process_id\":%u,\"ts\":",
-                    h->desc.id, h->desc.version, h->desc.channel, h->desc.level, h->desc.opcode, h->desc.task,
-                    (unsigned long long)h->desc.keyword, (unsigned)h->tid, (unsigned)h->pid);
+                    "\"op_code\":%u,\"task\":%u,\"keyword\":",
+                    h->desc.id, h->desc.version, h->desc.channel, h->desc.level, h->desc.opcode, h->desc.task);
+    put_mask(b, h->desc.keyword, form);
+    etwl_buf_printf(b, "},\"thread_id\":%u,\"process_id\":%u,\"ts\":", (unsigned)h->tid, (unsigned)h->pid);
     put_time(b, h->ts);
     etwl_buf_puts(b, ",\"provider_guid\":");
     put_guid(b, &h->provider_guid);
@@ -172,10 +239,14 @@ etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b)
     put_opt_string(b, h->has & ETWL_HAS_EVENT_NAME, ",\"event_name\":", h->event_name, h->event_name_len);
     etwl_buf_puts(b, ",\"activity_guid\":");
     put_guid(b, &h->activity_guid);
-    etwl_buf_printf(b, ",\"flags\":%u,\"kernel_time\":%u,\"user_time\":%u,\"processor_time\":%llu", h->flags,
-                    (unsigned)h->kernel_time, (unsigned)h->user_time, (unsigned long long)h->processor_time);
+    etwl_buf_printf(b, ",\"flags\":%u,\"kernel_time\":%u,\"user_time\":%u,\"processor_time\":", h->flags,
+                    (unsigned)h->kernel_time, (unsigned)h->user_time);
+    etwl_json_put_u64(b, h->processor_time, form);
     if (h->has & ETWL_HAS_PROCESSOR) etwl_buf_printf(b, ",\"processor_number\":%u", (unsigned)h->processor);
-    if (h->has & ETWL_HAS_RECORD_ID) etwl_buf_printf(b, ",\"record_id\":%llu", (unsigned long long)h->record_id);
+    if (h->has & ETWL_HAS_RECORD_ID) {
+        etwl_buf_puts(b, ",\"record_id\":");
+        etwl_json_put_u64(b, h->record_id, form);
+    }
     put_opt_string(b, h->has & ETWL_HAS_CHANNEL_NAME, ",\"channel_name\":", h->channel_name, h->channel_name_len);
     put_opt_string(b, h->has & ETWL_HAS_COMPUTER, ",\"computer\":", h->computer, h->computer_len);
     etwl_buf_puts(b, "},\"info\":{");
@@ -186,7 +257,7 @@ etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b)
         if (i) etwl_buf_putc(b, ',');
         etwl_json_put_string(b, name, len);
         etwl_buf_putc(b, ':');
-        etwl_json_put_value(b, etwl_event_prop(ev, i));
+        etwl_json_put_value_form(b, etwl_event_prop(ev, i), form);
     }
     etwl_buf_puts(b, "},\"ext\":{");
 #define SEP() (first ? (void)(first = 0) : etwl_buf_putc(b, ','))
@@ -213,19 +284,24 @@ etwl_status etwl_event_write_json(etwl_event *ev, etwl_buf *b)
     }
     if (x->has & ETWL_EXT_STACKTRACE) {
         SEP();
-        etwl_buf_printf(b, "\"stacktrace\":{\"matched_id\":%llu,\"addresses\":[",
-                        (unsigned long long)x->stack.matched_id);
-        for (i = 0; i < x->stack.count; i++)
-            etwl_buf_printf(b, i ? ",%llu" : "%llu", (unsigned long long)x->stack.addresses[i]);
+        etwl_buf_puts(b, "\"stacktrace\":{\"matched_id\":");
+        etwl_json_put_u64(b, x->stack.matched_id, form);
+        etwl_buf_puts(b, ",\"addresses\":[");
+        for (i = 0; i < x->stack.count; i++) {
+            if (i) etwl_buf_putc(b, ',');
+            put_mask(b, x->stack.addresses[i], form);
+        }
         etwl_buf_puts(b, "]}");
     }
     if (x->has & ETWL_EXT_PROCESS_START_KEY) {
         SEP();
-        etwl_buf_printf(b, "\"process_start_key\":%llu", (unsigned long long)x->process_start_key);
+        etwl_buf_puts(b, "\"process_start_key\":");
+        put_mask(b, x->process_start_key, form);
     }
     if (x->has & ETWL_EXT_EVENT_KEY) {
         SEP();
-        etwl_buf_printf(b, "\"event_key\":%llu", (unsigned long long)x->event_key);
+        etwl_buf_puts(b, "\"event_key\":");
+        put_mask(b, x->event_key, form);
     }
 #undef SEP
     etwl_buf_putc(b, '}');

@@ -7,9 +7,9 @@
 /* Shortest decimal text that reads back as the same double. */
 void etwl_fmt_double(etwl_buf *b, double d);
 void etwl_json_put_value(etwl_buf *b, const etwl_value *v);
-/* As etwl_text_put_escaped, but quotes and backslashes stay as they are:
- * for forms that mimic another tool's output (TraceEvent baselines), where
- * terminal safety matters and unambiguous parsing does not. */
+/* As etwl_text_put_escaped, but quotes stay as they are too: for forms
+ * with no quoted values (the process tree) or that mimic another tool's
+ * output (TraceEvent baselines). */
 void etwl_text_put_controls_escaped(etwl_buf *b, const char *s, size_t n);
 
 #endif

@@ -16,18 +16,57 @@
  * the ICMP error on the next send: the datagram sent while the receiver
  * died is lost without a trace, as with any syslog over UDP.  TCP notices a
  * closed connection before each batch and reconnects; a stalled receiver
- * fills the socket buffer and then the queue, whose overflow is counted. */
-#ifndef _WIN32
+ * fills the socket buffer and then the queue, whose overflow is counted.
+ *
+ * On Windows the same code runs over winsock, UDP and TCP only: there is no
+ * local syslog socket there.  A refused UDP datagram may go unreported
+ * there (winsock reports ICMP errors to receives, not sends). */
 #include <errno.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef _WIN32
+/* Windows: UDP and TCP through winsock; there is no local syslog socket */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+typedef SOCKET sock_t;
+#define BAD_SOCK INVALID_SOCKET
+#define MSG_NOSIGNAL 0 /* winsock raises no SIGPIPE */
+#define SOCK_CLOEXEC 0 /* handles are not inherited unless asked */
+#define poll WSAPoll
+#define close_sock closesocket
+static int sock_errno(void) { return WSAGetLastError(); }
+/* winsock's errors are not errno values: their number, which Microsoft's
+ * documentation lists */
+static const char *sock_strerror(int e)
+{
+    static char msg[64];
+    snprintf(msg, sizeof msg, "winsock error %d", e);
+    return msg;
+}
+#define gai_message(rc) gai_strerrorA(rc) /* gai_strerror is the wide one under UNICODE */
+#define SOCK_EMSGSIZE WSAEMSGSIZE
+#define SOCK_ECONNREFUSED WSAECONNREFUSED
+#define SOCK_EHOSTUNREACH WSAEHOSTUNREACH
+#else
+#include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+typedef int sock_t;
+#define BAD_SOCK (-1)
+#define close_sock close
+static int sock_errno(void) { return errno; }
+static const char *sock_strerror(int e) { return strerror(e); }
+#define gai_message(rc) gai_strerror(rc)
+#define SOCK_EMSGSIZE EMSGSIZE
+#define SOCK_ECONNREFUSED ECONNREFUSED
+#define SOCK_EHOSTUNREACH EHOSTUNREACH
+#endif
 
 #include "output/sink.h"
 
@@ -38,7 +77,8 @@ enum { T_UNIX, T_UDP, T_TCP };
 typedef struct syslog_sink {
     int transport;
     char *host, *port, *path;
-    int fd;
+    sock_t fd;
+    int wsa; /* Windows: WSAStartup succeeded, WSACleanup at close */
     char hostname[256];
     char procid[16];
     etwl_buf buf, msg;
@@ -76,6 +116,13 @@ static void format(syslog_sink *y, etwl_buf *b, const etwl_sink_rec *r)
     etwl_buf_put(b, r->line, r->len);
 }
 
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) memcpy(d, s, n), d[n] = 0;
+    return d;
+}
+
 /* HOST:PORT or [V6]:PORT */
 static int split_hostport(const char *s, char **host, char **port)
 {
@@ -92,19 +139,22 @@ static int split_hostport(const char *s, char **host, char **port)
         if (!c || c == s || !c[1]) return 0;
         hl = (size_t)(c - s);
     }
-    *host = strndup(s, hl);
+    *host = dup_n(s, hl);
     *port = strdup(c + 1);
     return *host && *port;
 }
 
 static void disconnect(syslog_sink *y)
 {
-    if (y->fd >= 0) close(y->fd);
-    y->fd = -1;
+    if (y->fd != BAD_SOCK) close_sock(y->fd);
+    y->fd = BAD_SOCK;
 }
 
 static etwl_status connect_now(syslog_sink *y, etwl_error *err)
 {
+#ifdef _WIN32
+    DWORD tv = 2000; /* milliseconds */
+#else
     struct timeval tv = {2, 0}; /* also bounds connect on Linux */
     if (y->transport == T_UNIX) {
         struct sockaddr_un a;
@@ -119,25 +169,26 @@ static etwl_status connect_now(syslog_sink *y, etwl_error *err)
         }
         return ETWL_OK;
     }
+#endif
     {
         struct addrinfo hints, *res = NULL, *ai;
         int rc, e = 0;
         memset(&hints, 0, sizeof hints);
         hints.ai_socktype = y->transport == T_TCP ? SOCK_STREAM : SOCK_DGRAM;
         if ((rc = getaddrinfo(y->host, y->port, &hints, &res)) != 0)
-            return etwl_error_set(err, ETWL_EIO, "cannot resolve %s: %s", y->host, gai_strerror(rc));
+            return etwl_error_set(err, ETWL_EIO, "cannot resolve %s: %s", y->host, gai_message(rc));
         for (ai = res; ai; ai = ai->ai_next) {
             y->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-            if (y->fd < 0) continue;
-            setsockopt(y->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-            if (connect(y->fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
-            e = errno;
+            if (y->fd == BAD_SOCK) continue;
+            setsockopt(y->fd, SOL_SOCKET, SO_SNDTIMEO, (const void *)&tv, sizeof tv);
+            if (connect(y->fd, ai->ai_addr, (int)ai->ai_addrlen) == 0) break;
+            e = sock_errno();
             disconnect(y);
         }
         freeaddrinfo(res);
-        if (y->fd < 0)
+        if (y->fd == BAD_SOCK)
             return etwl_error_set(err, ETWL_EIO, "cannot connect to %s:%s: %s", y->host, y->port,
-                                  strerror(e ? e : EHOSTUNREACH));
+                                  sock_strerror(e ? e : SOCK_EHOSTUNREACH));
     }
     return ETWL_OK;
 }
@@ -150,10 +201,17 @@ static etwl_status syslog_open(etwl_sink *self, const char *spec, const etwl_sin
     (void)self;
     (void)o;
     if (!y) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
-    y->fd = -1;
+    y->fd = BAD_SOCK;
     etwl_buf_init(&y->buf);
     etwl_buf_init(&y->msg);
     if (!*rest || *rest == '/') {
+#ifdef _WIN32
+        free(y);
+        return etwl_error_set(err, ETWL_EINVAL,
+                              "-o %s: Windows has no local syslog socket; use syslog:udp://HOST:PORT or "
+                              "syslog:tcp://HOST:PORT",
+                              spec);
+#endif
         y->transport = T_UNIX;
         y->path = strdup(*rest ? rest : "/dev/log");
     } else if (strncmp(rest, "udp://", 6) == 0 || strncmp(rest, "tcp://", 6) == 0) {
@@ -172,19 +230,34 @@ static etwl_status syslog_open(etwl_sink *self, const char *spec, const etwl_sin
                               "syslog:tcp://HOST:PORT",
                               spec);
     }
-    if (gethostname(y->hostname, sizeof y->hostname - 1) != 0 || !y->hostname[0]) strcpy(y->hostname, "-");
+#ifdef _WIN32
+    {
+        WSADATA wd;
+        if (WSAStartup(MAKEWORD(2, 2), &wd) != 0) {
+            free(y->host);
+            free(y->port);
+            free(y);
+            return etwl_error_set(err, ETWL_EIO, "-o %s: winsock does not start", spec);
+        }
+        y->wsa = 1;
+    }
+    snprintf(y->procid, sizeof y->procid, "%lu", (unsigned long)GetCurrentProcessId());
+#else
     snprintf(y->procid, sizeof y->procid, "%ld", (long)getpid());
+#endif
+    if (gethostname(y->hostname, sizeof y->hostname - 1) != 0 || !y->hostname[0]) strcpy(y->hostname, "-");
     *state = y;
     return ETWL_OK;
 }
 
-/* TCP: the receiver never writes, so a readable socket means it closed */
-static int peer_closed(int fd)
+/* TCP: the receiver never writes, so a readable socket means it closed
+ * (poll said it is readable: the peek does not block) */
+static int peer_closed(sock_t fd)
 {
     struct pollfd p = {fd, POLLIN, 0};
     char c;
     if (poll(&p, 1, 0) <= 0) return 0;
-    return recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+    return recv(fd, &c, 1, MSG_PEEK) <= 0;
 }
 
 static etwl_status syslog_send(void *state, etwl_sink_rec *const *recs, size_t n, size_t *done, etwl_error *err)
@@ -192,16 +265,16 @@ static etwl_status syslog_send(void *state, etwl_sink_rec *const *recs, size_t n
     syslog_sink *y = state;
     size_t i;
     *done = 0;
-    if (y->fd >= 0 && y->transport == T_TCP && peer_closed(y->fd)) disconnect(y);
-    if (y->fd < 0 && connect_now(y, err) != ETWL_OK) return ETWL_EIO;
+    if (y->fd != BAD_SOCK && y->transport == T_TCP && peer_closed(y->fd)) disconnect(y);
+    if (y->fd == BAD_SOCK && connect_now(y, err) != ETWL_OK) return ETWL_EIO;
     if (y->transport != T_TCP) {
         for (i = 0; i < n; i++) {
             etwl_buf_reset(&y->buf);
             format(y, &y->buf, recs[i]);
             if (y->buf.oom) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
-            if (send(y->fd, y->buf.data, y->buf.len > UDP_MAX ? UDP_MAX : y->buf.len, MSG_NOSIGNAL) < 0 &&
-                errno != EMSGSIZE) { /* EMSGSIZE: too big even cut to UDP_MAX for this socket: skipped */
-                etwl_error_set(err, ETWL_EIO, "send failed: %s", strerror(errno));
+            if (send(y->fd, y->buf.data, (int)(y->buf.len > UDP_MAX ? UDP_MAX : y->buf.len), MSG_NOSIGNAL) < 0 &&
+                sock_errno() != SOCK_EMSGSIZE) { /* too big even cut to UDP_MAX for this socket: skipped */
+                etwl_error_set(err, ETWL_EIO, "send failed: %s", sock_strerror(sock_errno()));
                 disconnect(y);
                 y->probing = 1;
                 return ETWL_EIO;
@@ -215,9 +288,9 @@ static etwl_status syslog_send(void *state, etwl_sink_rec *const *recs, size_t n
                 int e = 0;
                 socklen_t el = sizeof e;
                 if (poll(&p, 1, 200) > 0 && (p.revents & POLLERR)) {
-                    getsockopt(y->fd, SOL_SOCKET, SO_ERROR, &e, &el);
+                    getsockopt(y->fd, SOL_SOCKET, SO_ERROR, (void *)&e, &el);
                     disconnect(y);
-                    return etwl_error_set(err, ETWL_EIO, "send failed: %s", strerror(e ? e : ECONNREFUSED));
+                    return etwl_error_set(err, ETWL_EIO, "send failed: %s", sock_strerror(e ? e : SOCK_ECONNREFUSED));
                 }
                 y->probing = 0;
             }
@@ -242,9 +315,11 @@ static etwl_status syslog_send(void *state, etwl_sink_rec *const *recs, size_t n
         }
         if (y->buf.oom || y->msg.oom) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         while (sent < y->buf.len) {
-            ssize_t w = send(y->fd, y->buf.data + sent, y->buf.len - sent, MSG_NOSIGNAL);
+            size_t left = y->buf.len - sent;
+            long w = (long)send(y->fd, y->buf.data + sent, (int)(left > 1 << 30 ? 1 << 30 : left), MSG_NOSIGNAL);
             if (w <= 0) {
-                etwl_error_set(err, ETWL_EIO, "send failed: %s", w < 0 ? strerror(errno) : "connection closed");
+                etwl_error_set(err, ETWL_EIO, "send failed: %s",
+                               w < 0 ? sock_strerror(sock_errno()) : "connection closed");
                 while (*done < n && ends[*done] <= sent) (*done)++;
                 /* a frame cut in half would garble the stream: the next
                  * attempt starts a new connection */
@@ -268,6 +343,9 @@ static void syslog_close(void *state)
     free(y->host);
     free(y->port);
     free(y->path);
+#ifdef _WIN32
+    if (y->wsa) WSACleanup();
+#endif
     free(y);
 }
 
@@ -279,4 +357,3 @@ const etwl_sink_kind etwl_sink_syslog = {
     .send = syslog_send,
     .close = syslog_close,
 };
-#endif

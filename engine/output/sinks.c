@@ -12,11 +12,8 @@ extern const etwl_sink_kind etwl_sink_http;
 extern const etwl_sink_kind etwl_sink_kafka;
 
 #ifdef _WIN32
-static int claims_syslog(const char *s) { return strncmp(s, "syslog:", 7) == 0; }
 static int claims_http(const char *s) { return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0; }
 static int claims_kafka(const char *s) { return strncmp(s, "kafka://", 8) == 0; }
-const etwl_sink_kind etwl_sink_syslog = {
-    .name = "syslog", .claims = claims_syslog, .unbuilt = "syslog output is not built into this etwlua (Windows)"};
 const etwl_sink_kind etwl_sink_http = {
     .name = "http", .claims = claims_http, .unbuilt = "HTTP output is not built into this etwlua (it needs libcurl)"};
 const etwl_sink_kind etwl_sink_kafka = {.name = "kafka",

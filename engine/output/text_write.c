@@ -3,8 +3,10 @@
  * Every string that came from the traced system (command lines, paths,
  * provider names) is attacker-controlled.  It is escaped so that it can
  * neither move the terminal cursor (C0/C1 controls, ESC), nor start a new
- * line, nor reorder text (bidi overrides), nor forge a field (quotes and
- * backslashes are escaped, so the line parses back unambiguously). */
+ * line, nor reorder text (bidi overrides), nor end a quoted value early
+ * (quotes are escaped).  Backslashes are shown as they are, one per
+ * backslash, so Windows paths read as typed (as `etwlua tree` shows them):
+ * the readable line is for people; JSON is the form that parses back. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +24,7 @@ static void put_escaped(etwl_buf *b, const char *s, size_t n, int quote)
         uint32_t cp;
         size_t k;
         if (ch >= 0x20 && ch < 0x7f) {
-            if (quote && (ch == '"' || ch == '\\')) etwl_buf_putc(b, '\\');
+            if (quote && ch == '"') etwl_buf_putc(b, '\\');
             etwl_buf_putc(b, (char)ch);
             i++;
             continue;
@@ -59,6 +61,7 @@ static void put_escaped(etwl_buf *b, const char *s, size_t n, int quote)
     }
 }
 
+/* One escaping for every readable output: quotes escaped or not. */
 void etwl_text_put_escaped(etwl_buf *b, const char *s, size_t n) { put_escaped(b, s, n, 1); }
 
 void etwl_text_put_controls_escaped(etwl_buf *b, const char *s, size_t n) { put_escaped(b, s, n, 0); }

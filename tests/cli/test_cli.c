@@ -1,7 +1,10 @@
 /* test_cli.c - etwlua option parsing. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "opts.h"
+#include "output/alert.h"
+#include "output/schema_map.h"
 #include "testlib.h"
 
 static int parse(etwl_cli_opts *o, etwl_error *e, int n, ...)
@@ -147,12 +150,49 @@ static void test_exit_codes(void **st)
     assert_int_equal(etwl_exit_code(ETWL_EPARSE), 1);
 }
 
+/* --format decides the alert form; --schema and --hex-keywords add their
+ * bits and are refused where they would change nothing. */
+static void test_schema_and_format(void **st)
+{
+    etwl_cli_opts o;
+    etwl_error e;
+    (void)st;
+#ifdef _WIN32
+    _putenv("NO_COLOR=");
+#else
+    unsetenv("NO_COLOR");
+#endif
+    assert_int_equal(parse(&o, &e, 0), ETWL_EXIT_OK);
+    assert_int_equal(etwl_cli_stdout_form(&o, 0), ETWL_ALERT_JSON);
+    assert_int_equal(etwl_cli_stdout_form(&o, 1), ETWL_ALERT_TEXT_COLOR);
+    assert_int_equal(parse(&o, &e, 2, "--format", "text"), ETWL_EXIT_OK);
+    assert_int_equal(etwl_cli_stdout_form(&o, 0), ETWL_ALERT_TEXT);
+    assert_int_equal(parse(&o, &e, 1, "--format=json"), ETWL_EXIT_OK);
+    assert_int_equal(etwl_cli_stdout_form(&o, 1), ETWL_ALERT_JSON);
+    assert_int_equal(parse(&o, &e, 3, "--schema", "ocsf", "--hex-keywords"), ETWL_EXIT_OK);
+    assert_true(o.json); /* --dump too */
+    assert_int_equal(etwl_cli_stdout_form(&o, 1), ETWL_ALERT_JSON | ETWL_FORM_OCSF | ETWL_FORM_HEX64);
+    assert_int_equal(etwl_cli_output_form(&o), ETWL_ALERT_JSON | ETWL_FORM_OCSF | ETWL_FORM_HEX64);
+    assert_int_equal(parse(&o, &e, 2, "--schema", "ECS"), ETWL_EXIT_USAGE);
+    assert_non_null(strstr(e.message, "did you mean 'ecs'"));
+    assert_int_equal(parse(&o, &e, 4, "--schema", "ecs", "--format", "text"), ETWL_EXIT_USAGE);
+    assert_int_equal(parse(&o, &e, 3, "--hex-keywords", "--format", "traceevent"), ETWL_EXIT_USAGE);
+    /* text on stdout, ECS to a file output: both have a use */
+    assert_int_equal(parse(&o, &e, 6, "--schema", "ecs", "--format", "text", "-o", "file:a"), ETWL_EXIT_OK);
+    assert_int_equal(etwl_cli_stdout_form(&o, 0), ETWL_ALERT_TEXT | ETWL_FORM_ECS);
+    assert_int_equal(etwl_cli_output_form(&o), ETWL_ALERT_JSON | ETWL_FORM_ECS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full_line),   cmocka_unit_test(test_defaults_and_misc),
-        cmocka_unit_test(test_etw_buffers), cmocka_unit_test(test_record),
-        cmocka_unit_test(test_errors),      cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_schema_and_format),
+        cmocka_unit_test(test_full_line),
+        cmocka_unit_test(test_defaults_and_misc),
+        cmocka_unit_test(test_etw_buffers),
+        cmocka_unit_test(test_record),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_exit_codes),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -97,7 +97,8 @@ static void test_text_escaping(void **st)
                              "exe.txt \xc2\x9b"
                              "1m\\";
     etwl_text_put_escaped(&b, in, sizeof in - 1);
-    assert_string_equal(b.data, "a\\x1b[2J\\nb=\\\"c\\\" \\u{202e}exe.txt \\u{9b}1m\\\\");
+    /* a backslash is shown as one backslash (paths read as typed) */
+    assert_string_equal(b.data, "a\\x1b[2J\\nb=\\\"c\\\" \\u{202e}exe.txt \\u{9b}1m\\");
     etwl_buf_reset(&b);
     etwl_text_put_escaped(&b, "\xff\xfe ok \xe2\x98\xba", 9);
     assert_string_equal(b.data, "\\xff\\xfe ok \xe2\x98\xba");

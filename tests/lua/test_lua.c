@@ -11,6 +11,7 @@
 
 #include "sources/jsonl/json_read.h"
 #include "lua/lua_int.h"
+#include "output/alert.h"
 #include "testlib.h"
 
 typedef struct fx {
@@ -842,6 +843,47 @@ static void test_alert_and_print_text_capped(void **st)
     assert_true(F.alerts_n < ETWL_LUA_ALERT_CAP + 1000 * 64);
 }
 
+/* etw.emit: JSON in the JSON form, a readable line otherwise; escaped in
+ * both, and a misuse is the script's error. */
+static void test_emit(void **st)
+{
+    (void)st;
+    load("local etw = require 'etw'\n"
+         "etw.on({id=1}, function(ev) etw.emit{b = 'C:\\\\x', a = 1, t = {1, 'e\\27[2J'}} end)\n"
+         "etw.on({id=2}, function(ev) etw.emit{'one', 2} end)\n"
+         "etw.on({id=3}, function(ev) etw.emit('not a table') end)\n");
+    send(EV(1, "P", "{}"));
+    send(EV(2, "P", "{}"));
+    fflush(F.af);
+    assert_string_equal(F.alerts, "{\"a\":1,\"b\":\"C:\\\\x\",\"t\":[1,\"e\\u001b[2J\"]}\n[\"one\",2]\n");
+    fseek(F.af, 0, SEEK_SET);
+    F.x->o.alerts_json = ETWL_ALERT_TEXT;
+    send(EV(1, "P", "{}"));
+    send(EV(2, "P", "{}"));
+    fputc(0, F.af);
+    fflush(F.af);
+    assert_string_equal(F.alerts, "a=1 b=C:\\x t=[1,\"e\\u001b[2J\"]\none 2\n");
+    send(EV(3, "P", "{}"));
+    fflush(F.ef);
+    assert_non_null(strstr(F.errs, "bad argument #1 to 'emit'"));
+}
+
+/* The libraries the sandbox leaves out say that --unsafe gives them. */
+static void test_sandbox_names_unsafe(void **st)
+{
+    etwl_error e;
+    (void)st;
+    assert_int_not_equal(load_err("io.write('x')", &e), ETWL_OK);
+    assert_non_null(strstr(e.message, "test:1: 'io' is not available in the sandbox; run etwlua with --unsafe"));
+    assert_int_not_equal(load_err("local d = debug.getinfo(1)", &e), ETWL_OK);
+    assert_non_null(strstr(e.message, "'debug' is not available in the sandbox"));
+    assert_int_not_equal(load_err("os.exit(1)", &e), ETWL_OK);
+    assert_non_null(strstr(e.message, "os.exit is not available in the sandbox"));
+    assert_non_null(strstr(e.message, "--unsafe"));
+    /* other names are nil as in plain Lua; the four os functions work */
+    load("assert(undefined_name == nil and rawget(_ENV, 'io') == nil and os.time() > 0)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -871,6 +913,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_finalizers_and_late_registration_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_tables_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_and_print_text_capped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sandbox_names_unsafe, setup, teardown),
     };
     return cmocka_run_group_tests_name("lua", tests, NULL, NULL);
 }

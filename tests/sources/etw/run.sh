@@ -49,9 +49,65 @@ fail=$((fail + ${f:-1}))
 
 # One static exe: it may import only what every Windows has.
 dlls=$(x86_64-w64-mingw32-objdump -p "$BIN/etwlua.exe" 2>/dev/null | sed -n 's/^[[:space:]]*DLL Name: //p' | tr 'A-Z' 'a-z' | sort | tr '\n' ' ')
-if [ "$dlls" = "advapi32.dll kernel32.dll msvcrt.dll tdh.dll " ]; then pass=$((pass + 1)); else
+if [ "$dlls" = "advapi32.dll kernel32.dll msvcrt.dll tdh.dll ws2_32.dll " ]; then pass=$((pass + 1)); else
     fail=$((fail + 1))
-    echo "FAIL: etwlua.exe imports [$dlls], not only advapi32, kernel32, msvcrt and tdh"
+    echo "FAIL: etwlua.exe imports [$dlls], not only advapi32, kernel32, msvcrt, tdh and ws2_32"
+fi
+
+# syslog over UDP and TCP through winsock: a receiver started here (it
+# writes its port once listening; every wait is bounded) gets one RFC 5424
+# message per alert, framed by octet counts over TCP
+for proto in udp tcp; do
+    rm -f build/mingw/syslog.port build/mingw/syslog.got
+    timeout 120 python3 - "$proto" build/mingw/syslog.port build/mingw/syslog.got <<'PY' &
+import socket, sys, time
+proto, portfile, out = sys.argv[1:4]
+kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
+s = socket.socket(socket.AF_INET, kind)
+s.bind(("127.0.0.1", 0))
+if proto == "tcp":
+    s.listen(1)
+open(portfile + ".tmp", "w").write(str(s.getsockname()[1]))
+import os
+os.rename(portfile + ".tmp", portfile)
+s.settimeout(90)
+data = b""
+if proto == "udp":
+    while data.count(b"<12>1 ") < 2:
+        data += s.recv(70000) + b"\n"
+else:
+    c, _ = s.accept()
+    c.settimeout(90)
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        data += b
+open(out, "wb").write(data)
+PY
+    rpid=$!
+    for _ in $(seq 1 100); do [ -s build/mingw/syslog.port ] && break; sleep 0.1; done
+    port=$(cat build/mingw/syslog.port 2>/dev/null)
+    tests/sources/etw/etwlua-wine.sh --no-rules -r tests/data/schema.jsonl -o "syslog:$proto://127.0.0.1:${port:-1}" \
+        -e 'local etw = require("etw"); etw.on({}, function(ev) etw.alert{rule = "t.syslog", event = ev} end)' \
+        >build/mingw/syslog.out 2>&1
+    code=$?
+    wait $rpid
+    got=$(cat build/mingw/syslog.got 2>/dev/null)
+    if [ $code = 0 ] && [ "$(printf '%s' "$got" | grep -o '<12>1 2024-03-05T10:11:1[89]\.[0-9]*Z [^ ]* etwlua [0-9]* t.syslog - {' | wc -l)" -ge 2 ] &&
+        { [ $proto = udp ] || printf '%s' "$got" | grep -q '^[0-9][0-9]* <12>1 '; }; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: syslog over $proto from the Windows build (exit $code): $(head -c 300 build/mingw/syslog.out) / $(printf '%s' "$got" | head -c 300)"
+    fi
+done
+if tests/sources/etw/etwlua-wine.sh --no-rules -r tests/data/schema.jsonl -o syslog: >build/mingw/syslog.out 2>&1; then
+    fail=$((fail + 1))
+    echo "FAIL: syslog: (a local socket) was accepted on Windows"
+elif grep -q "Windows has no local syslog socket" build/mingw/syslog.out; then pass=$((pass + 1)); else
+    fail=$((fail + 1))
+    echo "FAIL: syslog: on Windows: $(cat build/mingw/syslog.out)"
 fi
 
 # The same replay, decoded by both builds, byte for byte.

@@ -100,6 +100,13 @@ typedef struct nsrc {
     int nprops, cur_prop, unnamed;
     bx_buf pnames, ptexts;
     char provider[600], channel[600], computer[600], sid[200];
+    /* those four as last rendered from a value, with the value: they repeat
+     * from record to record, so a plan renders them only when they change */
+    struct {
+        uint8_t raw[256];
+        uint32_t size, len;
+        uint8_t type, valid, set;
+    } hc[4];
     /* the plan cache */
     plan *plans;
     int nplans;
@@ -125,7 +132,13 @@ typedef struct nsrc {
     uint32_t nslots;
     uint8_t *key; /* the record's key: each instance's template and shape */
     uint32_t keylen;
+    /* flatten() found a value a walk would refuse (vbad), or one only
+     * bx_value_ok() can judge (vcheck) */
+    int vbad, vcheck;
+    uint8_t vneed[256]; /* need_init() */
 } nsrc;
+
+static void need_init(uint8_t *need);
 
 static const char *const system_text[] = {"EventID",  "Version",       "Level",   "Task",     "Opcode",
                                           "Keywords", "EventRecordID", "Channel", "Computer", NULL};
@@ -142,9 +155,23 @@ static uint32_t copy_str(char *dst, size_t cap, const char *v)
     return (uint32_t)n;
 }
 
+enum { HC_PROVIDER, HC_SID, HC_CHANNEL, HC_COMPUTER };
+
+/* The header string a field fills (an HC_*), or -1. */
+static int hc_kind(int field, int elem)
+{
+    if (field == F_PROVIDER) return HC_PROVIDER;
+    if (field == F_SID) return HC_SID;
+    if (field == F_TEXT && elem == 7) return HC_CHANNEL;
+    if (field == F_TEXT && elem == 8) return HC_COMPUTER;
+    return -1;
+}
+
 static void apply(nsrc *x, int field, int elem, const char *v)
 {
     etwl_header *h = &x->ev.hdr;
+    int k = hc_kind(field, elem);
+    if (k >= 0) x->hc[k].valid = 0; /* its buffer changes */
     switch (field) {
     case F_PROVIDER:
         h->provider_name = x->provider;
@@ -458,6 +485,8 @@ static etwl_status native_open(const etwl_config *cfg, etwl_source **out, etwl_e
     x->key = malloc(KEY_CAP);
     x->plans = malloc(MAX_PLANS * sizeof *x->plans);
     x->table = calloc(PLAN_TABLE, sizeof *x->table);
+
+    need_init(x->vneed);
     if (!x->slots || !x->store || !x->key || !x->plans || !x->table) {
         st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         goto fail;
@@ -531,6 +560,31 @@ static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) 
  * is empty (an absent optional value removes its element). */
 static uint8_t shape_of(const uint8_t *desc) { return (uint8_t)(desc[2] | (rd16(desc) == 0 ? 0x40 : 0)); }
 
+/* The sizes bx_value_ok() wants of fixed-size values, by type (0: not
+ * one); checked here for the common types, as it is once per value. */
+static const uint8_t fixed[0x16] = {
+    [BX_INT8] = 1,     [BX_UINT8] = 1, [BX_INT16] = 2, [BX_UINT16] = 2,      [BX_INT32] = 4,  [BX_UINT32] = 4,
+    [BX_REAL32] = 4,   [BX_BOOL] = 4,  [BX_HEX32] = 4, [BX_INT64] = 8,       [BX_UINT64] = 8, [BX_REAL64] = 8,
+    [BX_FILETIME] = 8, [BX_HEX64] = 8, [BX_GUID] = 16, [BX_SYSTEMTIME] = 16,
+};
+
+/* What bx_value_ok() needs of a value of each type to pass: 0 nothing
+ * (BinXml values are walked instead), a size, or 0xFF: ask it.  In the
+ * source, not shared: sources may run on several threads. */
+static void need_init(uint8_t *need)
+{
+    int t;
+    for (t = 0; t < 256; t++) {
+        int base = t & 0x7f;
+        if (t == BX_NULL || t == BX_STRING || t == BX_ANSI || t == BX_BINARY || t == (BX_ARRAY | BX_STRING) ||
+            t == BX_BINXML)
+            need[t] = 0;
+        else if (t < (int)sizeof fixed && fixed[t]) need[t] = fixed[t];
+        else if ((t & BX_ARRAY) && base < (int)sizeof fixed && fixed[base]) need[t] = 0;
+        else need[t] = 0xFF;
+    }
+}
+
 /* The record's values, depth first through BinXml values holding template
  * instances, and its key: for each instance its template's GUID and size,
  * its value count and the values' shapes.  0, or -1 when a BinXml value is
@@ -555,6 +609,10 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
         x->nslots++;
         key[k] = shape_of(d + 4 * k);
         nbin += type == BX_BINXML && size;
+        if (x->vneed[type]) {
+            if (x->vneed[type] == 0xFF) x->vcheck = 1;
+            else if (size < x->vneed[type]) x->vbad = 1;
+        }
     }
     x->keylen += 24 + in->n;
     for (k = 0; nbin && k < in->n; k++) {
@@ -830,13 +888,49 @@ static void lit_op(nsrc *x, const pop *o)
     }
 }
 
-/* The sizes bx_value_ok() wants of fixed-size values, by type (0: not
- * one); checked here for the common types, as it is once per value. */
-static const uint8_t fixed[0x16] = {
-    [BX_INT8] = 1,     [BX_UINT8] = 1, [BX_INT16] = 2, [BX_UINT16] = 2,      [BX_INT32] = 4,  [BX_UINT32] = 4,
-    [BX_REAL32] = 4,   [BX_BOOL] = 4,  [BX_HEX32] = 4, [BX_INT64] = 8,       [BX_UINT64] = 8, [BX_REAL64] = 8,
-    [BX_FILETIME] = 8, [BX_HEX64] = 8, [BX_GUID] = 16, [BX_SYSTEMTIME] = 16,
-};
+/* A header string from a value the field had before: its buffer holds
+ * what apply() made of it. */
+static void hc_use(nsrc *x, int k)
+{
+    etwl_header *h = &x->ev.hdr;
+    if (!x->hc[k].set) return;
+    switch (k) {
+    case HC_PROVIDER:
+        h->provider_name = x->provider;
+        h->provider_name_len = x->hc[k].len;
+        h->has |= ETWL_HAS_PROVIDER_NAME;
+        break;
+    case HC_SID:
+        x->ev.ext.user_sid = x->sid;
+        x->ev.ext.user_sid_len = x->hc[k].len;
+        x->ev.ext.has |= ETWL_EXT_USER_SID;
+        break;
+    case HC_CHANNEL:
+        h->channel_name = x->channel;
+        h->channel_name_len = x->hc[k].len;
+        h->has |= ETWL_HAS_CHANNEL_NAME;
+        break;
+    default:
+        h->computer = x->computer;
+        h->computer_len = x->hc[k].len;
+        h->has |= ETWL_HAS_COMPUTER;
+        break;
+    }
+}
+
+/* After apply(x, field, v) from a value: remembers the value. */
+static void hc_keep(nsrc *x, int k, uint8_t type, const uint8_t *raw, uint32_t size, const char *v)
+{
+    x->hc[k].type = type;
+    x->hc[k].size = size;
+    memcpy(x->hc[k].raw, raw, size);
+    x->hc[k].valid = 1;
+    x->hc[k].set = k != HC_SID || strlen(v) < sizeof x->sid; /* as apply() decides */
+    x->hc[k].len = k == HC_PROVIDER  ? x->ev.hdr.provider_name_len
+                   : k == HC_SID     ? x->ev.ext.user_sid_len
+                   : k == HC_CHANNEL ? x->ev.hdr.channel_name_len
+                                     : x->ev.hdr.computer_len;
+}
 
 /* Runs a plan on this record's values (flatten() has found them): 1, or 0
  * when a value is one the walk would refuse (then the record is walked,
@@ -847,7 +941,8 @@ static int run_plan(nsrc *x, const plan *pl)
     uint32_t k;
     etwl_member *m;
     uint8_t *pending;
-    for (k = 0; k < x->nslots; k++) {
+    if (x->vbad) return 0;
+    for (k = 0; x->vcheck && k < x->nslots; k++) {
         uint8_t t = x->slots[k].type;
         if (t == BX_STRING || t == BX_NULL || t == BX_BINXML) continue;
         if (t < sizeof fixed && fixed[t]) {
@@ -855,14 +950,21 @@ static int run_plan(nsrc *x, const plan *pl)
         } else if (bx_value_ok(t, d + x->slots[k].off, x->slots[k].size) != 0) return 0;
     }
     etwl_event_begin(&x->ev);
-    x->sid[0] = 0;
     for (k = 0; k < pl->nops; k++) {
         const pop *o = &x->ops[pl->op0 + k];
         const char *v = x->store + o->lit;
         if (o->slot >= 0) {
             bx_buf *b = &x->chunk.scratch;
             const uint8_t *vd = d + x->slots[o->slot].off;
-            if (fast_op(x, o, x->slots[o->slot].type, vd, x->slots[o->slot].size)) continue;
+            uint32_t size = x->slots[o->slot].size;
+            uint8_t type = x->slots[o->slot].type;
+            int ck = hc_kind(o->field, o->elem);
+            if (fast_op(x, o, type, vd, size)) continue;
+            if (ck >= 0 && x->hc[ck].valid && x->hc[ck].type == type && x->hc[ck].size == size &&
+                memcmp(x->hc[ck].raw, vd, size) == 0) {
+                hc_use(x, ck);
+                continue;
+            }
             b->len = 0;
             bx_render_text(b, x->slots[o->slot].type, vd, x->slots[o->slot].size);
             bx_put(b, "", 0);
@@ -873,7 +975,9 @@ static int run_plan(nsrc *x, const plan *pl)
                     if (b->p[i] == '\n' || b->p[i] == '\t') b->p[i] = ' ';
             } else if (b->len >= sizeof x->text) b->len = 0; /* as too long a System text is dropped */
             b->p[b->len] = 0;
-            v = b->p;
+            apply(x, o->field, o->elem, b->p);
+            if (ck >= 0 && size <= sizeof x->hc[ck].raw) hc_keep(x, ck, type, vd, size, b->p);
+            continue;
         } else if (o->pre) {
             lit_op(x, o);
             continue;
@@ -908,6 +1012,7 @@ static int parse_record(nsrc *x, const evtx_record *r)
     x->cur = NULL;
     x->nslots = 0;
     x->keylen = 0;
+    x->vbad = x->vcheck = 0;
     have_in = bx_instance_at(&x->chunk, r->data, r->data_end, &in) == 0 && flatten(x, &in, 0) == 0;
     if (have_in) {
         plan *pl = find_plan(x, hash = key_hash(x->key, x->keylen));
@@ -928,6 +1033,7 @@ static int parse_record(nsrc *x, const evtx_record *r)
     x->cur_prop = -1;
     x->elem = NULL;
     x->sid[0] = 0;
+    x->hc[HC_SID].valid = 0;
     x->pnames.len = x->ptexts.len = 0;
     if (bx_walk(&x->chunk, r->data, r->data_end, &s) != 0) {
         if (x->recording) x->nops = x->rec_op0; /* no plan from a record that does not parse */

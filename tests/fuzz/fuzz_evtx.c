@@ -44,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(fx.chunk, 0, sizeof fx.chunk);
     memcpy(fx.chunk, data, size);
     fx.avail = (uint32_t)size;
+    fx.loaded = EVTX_CHUNK_SIZE;
     fx.stopped = 0;
     fso = (uint32_t)fx.chunk[48] | (uint32_t)fx.chunk[49] << 8 | (uint32_t)fx.chunk[50] << 16 |
           (uint32_t)fx.chunk[51] << 24;

@@ -20,10 +20,10 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ien
 # the whole engine (as premake5.lua's etwl project on Linux: no CLI, no
 # libtraceevent printer) for the targets that go through the session API or
 # the Lua host; an archive, so each target links only what it uses
-deps="lua5.4 lua5.4-lpeg yajl libevtx expat libzip zlib libcurl rdkafka yaml-0.1 libpcre2-8 libtracefs libtraceevent"
+deps="lua5.4 lua5.4-lpeg yajl libevtx expat libzip zlib libcurl rdkafka yaml-0.1 libpcre2-8 libtracefs libtraceevent libdeflate"
 engine_lib() {
     eflags="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -Iengine -Iengine/include
-            -D_GNU_SOURCE -DETWL_HAVE_EVTX -DETWL_HAVE_ZIP -DETWL_HAVE_EXPAT -DETWL_HAVE_SIGMA -DETWL_HAVE_LIVE
+            -D_GNU_SOURCE -DETWL_HAVE_EVTX -DETWL_HAVE_ZIP -DETWL_HAVE_EXPAT -DETWL_HAVE_SIGMA -DETWL_HAVE_LIVE -DETWL_HAVE_DEFLATE
             $(pkg-config --cflags $deps)"
     newest=$(ls -t $(find engine -name '*.h') | head -1)
     objs=""

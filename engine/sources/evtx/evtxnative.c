@@ -1082,13 +1082,16 @@ static etwl_status one_record(nsrc *x, const char *path, uint32_t ci, const evtx
  * end of the chunk.  Candidates that do not parse are slack, not records
  * the file says it has: they are counted in one note, not reported one by
  * one. */
-static etwl_status recover(nsrc *x, const char *path, uint32_t ci, const char *what)
+static etwl_status recover(nsrc *x, const char *path, uint32_t ci, const char *what, etwl_error *err)
 {
     evtx_file *f = x->fx;
     evtx_record r;
     unsigned found = 0, unreadable = 0;
     etwl_status st = ETWL_OK;
     char msg[200];
+    /* all of the chunk, where a healthy one was read as far as its records */
+    if (evtx_file_load_all(f) != 0) return diag(x, path, (int)ci, -1, "cannot read the chunk", err);
+    x->chunk.len = EVTX_CHUNK_SIZE;
     while (st == ETWL_OK && !x->base.closing && evtx_file_scan(f, &r) == 1) {
         if (!parse_record(x, &r)) {
             unreadable++;
@@ -1136,7 +1139,7 @@ static etwl_status read_file(nsrc *x, const char *path, etwl_error *err)
         }
         if (!f->header_crc_ok) note(x, path, (int)ci, "chunk header checksum mismatch: read as far as it parses");
         if (!f->data_crc_ok) note(x, path, (int)ci, "chunk records checksum mismatch: read as far as they parse");
-        chunk_loaded(x, f->chunk, EVTX_CHUNK_SIZE);
+        chunk_loaded(x, f->chunk, f->loaded);
         while (st == ETWL_OK && !x->base.closing && evtx_file_record(f, &r) == 1) st = one_record(x, path, ci, &r, err);
         if (st == ETWL_OK && f->stopped) {
             st = diag(x, path, (int)ci, f->next, f->why, err);
@@ -1144,7 +1147,7 @@ static etwl_status read_file(nsrc *x, const char *path, etwl_error *err)
             damaged = 1;
         }
         /* the chunk cannot be trusted to say where its records end */
-        if (damaged && st == ETWL_OK) st = recover(x, path, ci, "damaged or slack space");
+        if (damaged && st == ETWL_OK) st = recover(x, path, ci, "damaged or slack space", err);
         file_damaged |= damaged;
     }
     /* A damaged file may have lost records that survive in the slack of
@@ -1152,9 +1155,9 @@ static etwl_status read_file(nsrc *x, const char *path, etwl_error *err)
      * holds old records it no longer has, and is left alone. */
     for (ci = 0; file_damaged && ci < f->nchunks && st == ETWL_OK && !x->base.closing; ci++) {
         if (evtx_file_chunk(f, ci) != 1 || !f->header_crc_ok || !f->data_crc_ok || f->avail < EVTX_CHUNK_SIZE) continue;
-        chunk_loaded(x, f->chunk, EVTX_CHUNK_SIZE);
+        chunk_loaded(x, f->chunk, f->loaded);
         f->next = f->limit;
-        st = recover(x, path, ci, "slack space in a damaged file");
+        st = recover(x, path, ci, "slack space in a damaged file", err);
     }
     evtx_file_close(f);
     return st;

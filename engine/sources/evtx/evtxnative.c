@@ -132,9 +132,7 @@ typedef struct nsrc {
     uint32_t nslots;
     uint8_t *key; /* the record's key: each instance's template and shape */
     uint32_t keylen;
-    /* flatten() found a value a walk would refuse (vbad), or one only
-     * bx_value_ok() can judge (vcheck) */
-    int vbad, vcheck;
+    int vbad;           /* flatten() found a value a walk would refuse */
     uint8_t vneed[256]; /* need_init() */
 } nsrc;
 
@@ -533,6 +531,14 @@ static void fill(etwl_event *ev, uint32_t i, etwl_member *m, void *user)
         size = x->props[i].size;
         type = x->props[i].type;
     }
+    if (type == BX_STRING) { /* the usual: converted straight into the arena */
+        char *o = etwl_arena_alloc(&ev->arena, 3 * (size / 2) + 1);
+        if (o) {
+            m->value.n = (uint32_t)bx_string_text(o, data, size);
+            m->value.v.s = o;
+            return;
+        }
+    }
     b->len = 0;
     if (bx_render_text(b, type, data, size) != 0 || b->oom) {
         m->value.type = ETWL_VT_ERROR;
@@ -609,10 +615,9 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
         x->nslots++;
         key[k] = shape_of(d + 4 * k);
         nbin += type == BX_BINXML && size;
-        if (x->vneed[type]) {
-            if (x->vneed[type] == 0xFF) x->vcheck = 1;
-            else if (size < x->vneed[type]) x->vbad = 1;
-        }
+        if (x->vneed[type] &&
+            (x->vneed[type] == 0xFF ? bx_value_ok(type, x->chunk.data + off - size, size) != 0 : size < x->vneed[type]))
+            x->vbad = 1;
     }
     x->keylen += 24 + in->n;
     for (k = 0; nbin && k < in->n; k++) {
@@ -942,13 +947,6 @@ static int run_plan(nsrc *x, const plan *pl)
     etwl_member *m;
     uint8_t *pending;
     if (x->vbad) return 0;
-    for (k = 0; x->vcheck && k < x->nslots; k++) {
-        uint8_t t = x->slots[k].type;
-        if (t == BX_STRING || t == BX_NULL || t == BX_BINXML) continue;
-        if (t < sizeof fixed && fixed[t]) {
-            if (x->slots[k].size < fixed[t]) return 0;
-        } else if (bx_value_ok(t, d + x->slots[k].off, x->slots[k].size) != 0) return 0;
-    }
     etwl_event_begin(&x->ev);
     for (k = 0; k < pl->nops; k++) {
         const pop *o = &x->ops[pl->op0 + k];
@@ -1012,7 +1010,7 @@ static int parse_record(nsrc *x, const evtx_record *r)
     x->cur = NULL;
     x->nslots = 0;
     x->keylen = 0;
-    x->vbad = x->vcheck = 0;
+    x->vbad = 0;
     have_in = bx_instance_at(&x->chunk, r->data, r->data_end, &in) == 0 && flatten(x, &in, 0) == 0;
     if (have_in) {
         plan *pl = find_plan(x, hash = key_hash(x->key, x->keylen));

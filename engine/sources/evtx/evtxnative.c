@@ -64,6 +64,11 @@ typedef struct pop {
     etwl_guid g;
 } pop;
 
+typedef struct vslot {
+    uint32_t off, size;
+    uint8_t type;
+} vslot;
+
 typedef struct plan {
     uint64_t hash;
     uint32_t key, keylen;   /* in store: the templates and value shapes it is for */
@@ -124,11 +129,8 @@ typedef struct nsrc {
     const plan *cur;        /* the plan the delivered event came from, or NULL */
     int recording, rec_bad; /* a walk that leaves a plan; it cannot */
     uint32_t rec_op0;
-    struct {
-        uint32_t off, size;
-        uint8_t type;
-    } * slots; /* the record's values: its instance's, then those of the
-                  instances inside its BinXml values, depth first */
+    vslot *slots; /* the record's values: its instance's, then those of the
+                     instances inside its BinXml values, depth first */
     uint32_t nslots;
     uint8_t *key; /* the record's key: each instance's template and shape */
     uint32_t keylen;
@@ -562,10 +564,6 @@ static uint32_t rd32(const uint8_t *p)
 }
 static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
-/* What of a value the walk's shape depends on: its type, and whether it
- * is empty (an absent optional value removes its element). */
-static uint8_t shape_of(const uint8_t *desc) { return (uint8_t)(desc[2] | (rd16(desc) == 0 ? 0x40 : 0)); }
-
 /* The sizes bx_value_ok() wants of fixed-size values, by type (0: not
  * one); checked here for the common types, as it is once per value. */
 static const uint8_t fixed[0x16] = {
@@ -597,34 +595,42 @@ static void need_init(uint8_t *need)
  * not a plain template instance (such a record is only walked). */
 static int flatten(nsrc *x, const bx_instance *in, int depth)
 {
-    const uint8_t *d = x->chunk.data + in->descs, *def = x->chunk.data + in->def;
+    const uint8_t *d = x->chunk.data + in->descs, *def = x->chunk.data + in->def, *need = x->vneed;
     uint8_t *key;
-    uint32_t k, off = in->values, base = x->nslots, nbin = 0;
-    if (depth > 8 || x->nslots + in->n > BX_MAX_SUBS || x->keylen + 24 + in->n > KEY_CAP) return -1;
+    vslot *sl;
+    uint32_t k, off = in->values, n = in->n, nbin = 0;
+    int bad = 0;
+    if (depth > 8 || x->nslots + n > BX_MAX_SUBS || x->keylen + 24 + n > KEY_CAP) return -1;
+    /* locals, not x->...: the key's byte stores may alias any field of x,
+     * which kept the compiler reloading them in this, the loop run for
+     * every value of every record */
+    sl = x->slots + x->nslots;
     key = x->key + x->keylen;
     memcpy(key, def + 4, 20); /* GUID and data size: bx_instance_at checked them in the chunk */
-    memcpy(key + 20, &in->n, 4);
+    memcpy(key + 20, &n, 4);
     key += 24;
-    for (k = 0; k < in->n; k++) {
+    for (k = 0; k < n; k++) {
         uint32_t size = rd16(d + 4 * k);
-        uint8_t type = d[4 * k + 2];
-        x->slots[x->nslots].off = off;
-        x->slots[x->nslots].size = size;
-        x->slots[x->nslots].type = type;
-        off += size;
-        x->nslots++;
-        key[k] = shape_of(d + 4 * k);
+        uint8_t type = d[4 * k + 2], nd = need[type];
+        sl[k].off = off;
+        sl[k].size = size;
+        sl[k].type = type;
+        /* what of a value the walk's shape depends on: its type, and
+         * whether it is empty (an absent optional value removes its
+         * element) */
+        key[k] = (uint8_t)(type | (size == 0 ? 0x40 : 0));
         nbin += type == BX_BINXML && size;
-        if (x->vneed[type] &&
-            (x->vneed[type] == 0xFF ? bx_value_ok(type, x->chunk.data + off - size, size) != 0 : size < x->vneed[type]))
-            x->vbad = 1;
+        if (nd) bad |= nd == 0xFF ? bx_value_ok(type, x->chunk.data + off, size) != 0 : size < nd;
+        off += size;
     }
-    x->keylen += 24 + in->n;
-    for (k = 0; nbin && k < in->n; k++) {
+    x->nslots += n;
+    x->keylen += 24 + n;
+    if (bad) x->vbad = 1;
+    for (k = 0; nbin && k < n; k++) {
         bx_instance sub;
-        uint32_t o = x->slots[base + k].off, n = x->slots[base + k].size;
-        if (x->slots[base + k].type != BX_BINXML || !n) continue;
-        if (bx_instance_at(&x->chunk, o, o + n, &sub) != 0 || flatten(x, &sub, depth + 1) != 0) return -1;
+        uint32_t o = sl[k].off, sz = sl[k].size;
+        if (sl[k].type != BX_BINXML || !sz) continue;
+        if (bx_instance_at(&x->chunk, o, o + sz, &sub) != 0 || flatten(x, &sub, depth + 1) != 0) return -1;
     }
     return 0;
 }

@@ -991,8 +991,10 @@ static int run_plan(nsrc *x, const plan *pl)
     m = etwl_arena_alloc(&x->ev.arena, (size_t)(pl->nprops ? pl->nprops : 1) * sizeof *m);
     pending = etwl_arena_alloc(&x->ev.arena, (size_t)(pl->nprops ? pl->nprops : 1));
     if (!m || !pending) return 0;
-    memcpy(m, x->mt + pl->prop0, pl->nprops * sizeof *m);
-    memcpy(pending, x->pt + pl->prop0, pl->nprops);
+    if (pl->nprops) { /* else the member arrays may not exist yet */
+        memcpy(m, x->mt + pl->prop0, pl->nprops * sizeof *m);
+        memcpy(pending, x->pt + pl->prop0, pl->nprops);
+    }
     x->nprops = (int)pl->nprops;
     x->cur = pl;
     etwl_event_set_lazy_members(&x->ev, m, pl->nprops, pending, fill, x);

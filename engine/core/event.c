@@ -129,18 +129,26 @@ const char *etwl_event_prop_name(etwl_event *ev, uint32_t i, uint32_t *len)
 static int build_member_index(etwl_event *ev)
 {
     uint32_t size, i;
+    uint16_t *ix;
     for (size = 8; size < ev->nmembers * 2; size <<= 1) {
     }
-    ev->mindex = etwl_arena_alloc(&ev->arena, size * sizeof *ev->mindex);
-    if (!ev->mindex) return 0;
-    memset(ev->mindex, 0, size * sizeof *ev->mindex);
+    ix = etwl_arena_alloc(&ev->arena, size * sizeof *ix);
+    if (!ix) return 0;
+    memset(ix, 0, size * sizeof *ix);
     ev->mindex_mask = size - 1;
     for (i = 0; i < ev->nmembers && i < 65535; i++) {
         uint32_t h = etwl_hash(ev->members[i].name, ev->members[i].name_len) & ev->mindex_mask;
-        while (ev->mindex[h]) h = (h + 1) & ev->mindex_mask;
-        ev->mindex[h] = (uint16_t)(i + 1);
+        while (ix[h]) h = (h + 1) & ev->mindex_mask;
+        ix[h] = (uint16_t)(i + 1);
     }
+    ev->mindex = ix;
     return 1;
+}
+
+void etwl_event_set_member_index(etwl_event *ev, const uint16_t *index, uint32_t mask)
+{
+    ev->mindex = index;
+    ev->mindex_mask = mask;
 }
 
 int32_t etwl_event_prop_find(etwl_event *ev, const char *name, size_t len)

@@ -30,7 +30,7 @@ struct etwl_event {
     uint8_t *pending;
     void (*fill)(etwl_event *ev, uint32_t i, etwl_member *m, void *user);
     void *fill_user;
-    uint16_t *mindex; /* lazily built name index, in the arena */
+    const uint16_t *mindex; /* name index: built lazily in the arena, or the source's */
     uint32_t mindex_mask;
 
     /* payload properties (ETW, tracefs, ETL): decoded on demand */
@@ -60,6 +60,12 @@ void etwl_event_set_members(etwl_event *ev, const etwl_member *m, uint32_t n);
  * live as long as the event; fill must leave a value, an error at worst). */
 void etwl_event_set_lazy_members(etwl_event *ev, etwl_member *m, uint32_t n, uint8_t *pending,
                                  void (*fill)(etwl_event *ev, uint32_t i, etwl_member *m, void *user), void *user);
+
+/* Installs a name index the source built once for members named as these
+ * are (etwl_hash(name) & mask, linear probing, slot i + 1; 0 is empty), so
+ * the first lookup by name does not hash every member of every event.  It
+ * must live as long as the event. */
+void etwl_event_set_member_index(etwl_event *ev, const uint16_t *index, uint32_t mask);
 
 /* decode.c */
 const etwl_value *etwl_decode_top(etwl_event *ev, uint32_t i);

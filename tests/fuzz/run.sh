@@ -5,6 +5,12 @@
 # time budget; run it after changing a reader, the decoder or the Lua API.
 # Each run's log is build/fuzz/logs/TARGET.log; a finding is written as
 # build/fuzz/crash-*, and the script exits non-zero.
+#
+# The EVTX corpus kept in the tree is the fuzzer's corpus minimised, with
+# no input from ../shared (the samples may not be copied into the tree):
+#   FUZZ_EVTX_SYNTH_ONLY=1 sh tests/fuzz/run.sh 300 evtx
+#   build/fuzz/fuzz_evtx -merge=1 -max_len=131072 tests/fuzz/corpus/evtx build/fuzz/corpus_evtx_synth
+# (tests/sources/evtx/synth.sh replays it, and the regressions, in CI).
 set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
@@ -20,10 +26,10 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ien
 # the whole engine (as premake5.lua's etwl project on Linux: no CLI, no
 # libtraceevent printer) for the targets that go through the session API or
 # the Lua host; an archive, so each target links only what it uses
-deps="lua5.4 lua5.4-lpeg yajl libevtx expat libzip zlib libcurl rdkafka yaml-0.1 libpcre2-8 libtracefs libtraceevent"
+deps="lua5.4 lua5.4-lpeg yajl libevtx expat libzip zlib libcurl rdkafka yaml-0.1 libpcre2-8 libtracefs libtraceevent libdeflate"
 engine_lib() {
     eflags="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -Iengine -Iengine/include
-            -D_GNU_SOURCE -DETWL_HAVE_EVTX -DETWL_HAVE_ZIP -DETWL_HAVE_EXPAT -DETWL_HAVE_SIGMA -DETWL_HAVE_LIVE
+            -D_GNU_SOURCE -DETWL_HAVE_EVTX -DETWL_HAVE_ZIP -DETWL_HAVE_EXPAT -DETWL_HAVE_SIGMA -DETWL_HAVE_LIVE -DETWL_HAVE_DEFLATE
             $(pkg-config --cflags $deps)"
     newest=$(ls -t $(find engine -name '*.h') | head -1)
     objs=""
@@ -49,28 +55,39 @@ engine_lib() {
 run() {
     t=$1
     shift
-    mkdir -p "$out/corpus_$t" "tests/fuzz/regressions/$t"
+    corpus=${CORPUS:-$out/corpus_$t}
+    mkdir -p "$corpus" "tests/fuzz/regressions/$t"
     log="$out/logs/$t.log"
     if ! "$out/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$out/" "$@" \
-        "$out/corpus_$t" "tests/fuzz/regressions/$t" >"$log" 2>&1; then
+        "$corpus" "tests/fuzz/regressions/$t" >"$log" 2>&1; then
         tail -40 "$log"
         echo "fuzz_$t: FINDING (see $log)"
         exit 1
     fi
     grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" | tr '\n' ' '
-    echo "corpus: $(ls "$out/corpus_$t" | wc -l) files; fuzz_$t: no finding in ${secs}s"
+    echo "corpus: $(ls "$corpus" | wc -l) files; fuzz_$t: no finding in ${secs}s"
 }
 for t in $targets; do
     case $t in
     evtx)
-        # the native EVTX reader's chunks and BinXml, seeded with chunks of
-        # the shared attack samples (when present) and the kept regressions
-        clang $flags -o "$out/fuzz_evtx" tests/fuzz/fuzz_evtx.c engine/sources/evtx/binxml.c engine/sources/evtx/evtxfile.c
-        mkdir -p "$out/corpus_evtx"
-        if [ -d ../shared/data/evtx-attack-samples ] && [ -z "$(ls "$out/corpus_evtx")" ]; then
-            python3 tests/fuzz/evtx_seeds.py ../shared/data/evtx-attack-samples "$out/corpus_evtx"
+        # the native EVTX reader through the session API (a chunk behind a
+        # file header); seeds: the committed corpus (tests/fuzz/corpus/evtx,
+        # built from evtx_synth.py's files: the shared samples may not be
+        # copied into the tree), evtx_synth.py's chunks, and the first
+        # chunks of the shared attack samples when present (in build/ only)
+        engine_lib
+        clang $flags -o "$out/fuzz_evtx" tests/fuzz/fuzz_evtx.c "$out/libetwl_fuzz.a" $(pkg-config --libs $deps) -lm -lpthread
+        CORPUS=$out/corpus_evtx
+        [ -n "${FUZZ_EVTX_SYNTH_ONLY:-}" ] && CORPUS=$out/corpus_evtx_synth
+        mkdir -p "$CORPUS"
+        python3 tests/fuzz/evtx_synth.py "$out/synth_evtx" --chunks "$CORPUS"
+        cp tests/fuzz/corpus/evtx/* "$CORPUS/" 2>/dev/null || true
+        if [ -z "${FUZZ_EVTX_SYNTH_ONLY:-}" ] && [ -d ../shared/data/evtx-attack-samples ] &&
+            [ -z "$(ls "$CORPUS" | grep '^seed')" ]; then
+            python3 tests/fuzz/evtx_seeds.py ../shared/data/evtx-attack-samples "$CORPUS"
         fi
-        run evtx -max_len=65536 -timeout=10
+        run evtx -max_len=131072 -timeout=10
+        CORPUS=
         ;;
     json | decode)
         clang $flags -o "$out/fuzz_$t" tests/fuzz/fuzz_$t.c $srcs $(pkg-config --libs yajl)

@@ -71,44 +71,56 @@ static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) 
 
 /* ---- values ----------------------------------------------------------------- */
 
-static void put_utf8(bx_buf *out, uint32_t cp)
+/* UTF-8 of cp into o; its length */
+static size_t utf8_at(char *o, uint32_t cp)
 {
-    char u[4];
-    size_t n;
     if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | cp >> 12);
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | cp >> 18);
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
+        o[0] = (char)cp;
+        return 1;
     }
-    bx_put(out, u, n);
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | cp >> 12);
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | cp >> 18);
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
 }
 
-void bx_utf16_put(bx_buf *out, const uint8_t *s, size_t units)
+/* units UTF-16LE code units into o (room for 3 bytes a unit), stopping at
+ * the first NUL; its length. */
+static size_t utf16_to(char *o, const uint8_t *s, size_t units)
 {
-    size_t i;
-    /* ASCII runs are the common case: copied without the general path */
-    if (bx_reserve(out, units * 3) != 0) return;
-    for (i = 0; i < units; i++) {
-        uint32_t cp = rd16(s + 2 * i);
-        if (cp == 0) break;
-        if (cp < 0x80) {
-            out->p[out->len++] = (char)cp;
-            continue;
+    size_t i = 0, n = 0;
+    while (i < units) {
+        uint32_t cp;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* ASCII runs are the common case: four units at a time while none
+         * is NUL or above 0x7F */
+        while (i + 4 <= units) {
+            uint64_t w;
+            memcpy(&w, s + 2 * i, 8);
+            if ((w & 0xFF80FF80FF80FF80u) || ((w - 0x0001000100010001u) & ~w & 0x8000800080008000u)) break;
+            o[n] = (char)w;
+            o[n + 1] = (char)(w >> 16);
+            o[n + 2] = (char)(w >> 32);
+            o[n + 3] = (char)(w >> 48);
+            n += 4;
+            i += 4;
         }
+        if (i >= units) break;
+#endif
+        cp = rd16(s + 2 * i);
+        if (cp == 0) break;
         if (cp >= 0xD800 && cp < 0xDC00 && i + 1 < units) {
             uint32_t lo = rd16(s + 2 * i + 2);
             if (lo >= 0xDC00 && lo < 0xE000) {
@@ -116,10 +128,17 @@ void bx_utf16_put(bx_buf *out, const uint8_t *s, size_t units)
                 i++;
             } else cp = 0xFFFD;
         } else if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;
-        put_utf8(out, cp);
-        if (bx_reserve(out, (units - i) * 3) != 0) return;
+        n += utf8_at(o + n, cp);
+        i++;
     }
-    if (out->p) out->p[out->len] = 0;
+    return n;
+}
+
+void bx_utf16_put(bx_buf *out, const uint8_t *s, size_t units)
+{
+    if (bx_reserve(out, units * 3) != 0) return;
+    out->len += utf16_to(out->p + out->len, s, units);
+    out->p[out->len] = 0;
 }
 
 /* Numbers are written by hand: printf was the largest cost of a record. */
@@ -388,13 +407,23 @@ int bx_value_ok(uint8_t type, const uint8_t *d, size_t n)
 static size_t normalise_eol(char *p, size_t len)
 {
     size_t i, o = 0;
-    for (i = 0; i < len; i++) {
+    char *cr = memchr(p, '\r', len);
+    if (!cr) return len; /* the common case, found fast */
+    o = i = (size_t)(cr - p);
+    for (; i < len; i++) {
         if (p[i] == '\r') {
             p[o++] = '\n';
             if (i + 1 < len && p[i + 1] == '\n') i++;
         } else p[o++] = p[i];
     }
     return o;
+}
+
+size_t bx_string_text(char *out, const uint8_t *s, size_t n)
+{
+    size_t len = normalise_eol(out, utf16_to(out, s, n / 2));
+    out[len] = 0;
+    return len;
 }
 
 int bx_render_text(bx_buf *out, uint8_t type, const uint8_t *d, size_t n)
@@ -607,7 +636,10 @@ static int value_token(walk *w, uint32_t *pos, uint32_t end, bx_buf *t, int leve
     }
     case 0x08: /* character reference */
         if (*pos + 3 > end) return fail(c, *pos, "truncated character reference");
-        put_utf8(t, rd16(d + *pos + 1));
+        {
+            char u[4];
+            bx_put(t, u, utf8_at(u, rd16(d + *pos + 1)));
+        }
         *pos += 3;
         *nonempty = 1;
         w->tok_lit++;

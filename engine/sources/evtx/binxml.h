@@ -114,6 +114,10 @@ int bx_value_ok(uint8_t type, const uint8_t *data, size_t n);
 /* The value as text, as the walk would report it (line ends normalised). */
 int bx_render_text(bx_buf *out, uint8_t type, const uint8_t *data, size_t n);
 
+/* The same for a BX_STRING value of n bytes, into out, which has room for
+ * 3 * (n / 2) + 1 bytes; its length (out is NUL-terminated). */
+size_t bx_string_text(char *out, const uint8_t *data, size_t n);
+
 /* One chunk being walked, with its name cache. */
 typedef struct bx_chunk {
     const uint8_t *data;

@@ -2,7 +2,7 @@
  * checksums, and the event records in each chunk.
  *
  * A file is read one chunk at a time into a fixed buffer, so memory does not
- * grow with the file.  Damage is reported, never fatal: a chunk whose
+ * grow with the file (and only as much of a chunk as its records use).  Damage is reported, never fatal: a chunk whose
  * checksums are wrong is still read where its structure holds. */
 #ifndef ETWL_EVTX_FILE_H
 #define ETWL_EVTX_FILE_H
@@ -29,6 +29,7 @@ typedef struct evtx_file {
     uint8_t chunk[EVTX_CHUNK_SIZE];
     uint32_t nchunks;  /* chunks in the file, the last maybe cut short */
     uint32_t avail;    /* bytes of the loaded chunk the file holds */
+    uint32_t loaded;   /* bytes of chunk[] read so far (the rest is stale) */
     uint32_t ci;       /* index of the chunk in chunk[] */
     uint32_t next;     /* offset of the next record in chunk[] */
     uint32_t limit;    /* records end here (the chunk's free space offset) */
@@ -46,8 +47,14 @@ void evtx_file_close(evtx_file *x);
 
 /* Loads chunk i.  Returns 1 when it is a chunk (checksums in
  * header_crc_ok / data_crc_ok), 0 when there is no chunk signature there
- * (unused space), -1 on a read error. */
+ * (unused space), -1 on a read error.  A healthy chunk is read only as far
+ * as its records go (loaded == limit); a damaged or cut one in full (the
+ * part past the end of the file as zeros). */
 int evtx_file_chunk(evtx_file *x, uint32_t i);
+
+/* Reads the rest of the loaded chunk (evtx_file_scan does): 0, or -1 on a
+ * read error. */
+int evtx_file_load_all(evtx_file *x);
 
 /* The next record of the loaded chunk: 1 and *r, or 0 at its end (stopped
  * and why[] set when the end was damage rather than the chunk's last

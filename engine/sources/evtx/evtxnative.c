@@ -7,12 +7,14 @@
  * written or parsed.  Damage is reported by file, chunk and offset, and
  * what still parses is read. */
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/event.h"
+#include "core/format.h"
 #include "session/source.h"
 #include "sources/evtx/evtxlist.h"
 #include "sources/evtx/binxml.h"
@@ -34,36 +36,58 @@ typedef struct nprop {
 
 /* ---- templates compiled to plans --------------------------------------------
  *
- * A record's template, walked once per chunk, leaves a plan: which header
- * field each template text or substitution slot fills, and each property's
- * name and slot.  A later record of the same template, whose values have
- * the same types and presence (all the walk's shape depends on, unless
- * arrays, BinXml or values inside mixed text are involved: then no plan),
- * runs the plan on its substitution array instead of walking. */
+ * A template is a schema.  The first record of a template (and of the
+ * templates inside its BinXml values) is walked, and the walk leaves a
+ * plan: which header field each template text or substitution slot fills,
+ * and each property's name and slot.  Later records of the same templates,
+ * whose values have the same types and presence (all the walk's shape
+ * depends on, unless arrays, BinXml or values inside mixed text are
+ * involved: then no plan), run the plan on their substitution arrays
+ * instead of walking.
+ *
+ * Plans are kept across chunks and files, keyed by each template's GUID
+ * and size and the values' shapes: a chunk holds its template definitions
+ * at offsets of its own, but the same GUID is the same template, so a file
+ * of many chunks walks each template once rather than once per chunk. */
 
 enum { F_PROVIDER, F_GUID, F_TIME, F_ACTIVITY, F_RELATED, F_PID, F_TID, F_SID, F_TEXT };
 
 #define FROM_NONE (-3) /* no text yet (System text elements) */
 
 typedef struct pop {
-    uint8_t field, elem; /* F_*; for F_TEXT the system_text index */
-    int slot;            /* >= 0: that value; else the literal */
-    uint32_t lit, lit_len;
+    uint8_t field, elem;   /* F_*; for F_TEXT the system_text index */
+    uint8_t pre;           /* a literal whose value is below, parsed once */
+    int slot;              /* >= 0: that value; else the literal */
+    uint32_t lit, lit_len; /* the literal, in store */
+    uint64_t num;
+    int64_t ts;
+    etwl_guid g;
 } pop;
 
-typedef struct pprop {
-    uint32_t name, name_len;
-    int slot; /* >= 0: that value, decoded when read; else the literal */
-    uint32_t lit, lit_len;
-} pprop;
+typedef struct vslot {
+    uint32_t off, size;
+    uint8_t type;
+} vslot;
 
 typedef struct plan {
-    uint32_t sig, siglen; /* in pstr: the templates and value shapes it is for */
-    uint32_t op0, nops, prop0, nprops;
+    uint64_t hash;
+    uint32_t key, keylen;   /* in store: the templates and value shapes it is for */
+    uint32_t op0, nops;     /* in ops */
+    uint32_t prop0, nprops; /* in mt / pt / ps: the members as delivered */
+    uint32_t ix0, ixmask;   /* in ix: their name index */
     int usable;
 } plan;
 
-#define MAX_PLANS 128
+/* Bounds of the plan cache: when one is reached, the cache starts over
+ * (the templates are walked again), so memory does not grow with the
+ * number of templates a folder holds. */
+#define MAX_PLANS 2048
+#define PLAN_TABLE 4096 /* hash slots, a power of two above MAX_PLANS */
+#define STORE_CAP (8u << 20)
+#define MAX_PLAN_MEMBERS (1u << 17)
+/* a record's key: per template instance 24 bytes (GUID, size, count), and
+ * a byte per value */
+#define KEY_CAP (24u * (BX_MAX_SUBS + 1) + BX_MAX_SUBS)
 
 typedef struct nsrc {
     etwl_source base;
@@ -81,37 +105,77 @@ typedef struct nsrc {
     int nprops, cur_prop, unnamed;
     bx_buf pnames, ptexts;
     char provider[600], channel[600], computer[600], sid[200];
-    /* plans of the loaded chunk */
-    plan plans[MAX_PLANS];
+    /* those four as last rendered from a value, with the value: they repeat
+     * from record to record, so a plan renders them only when they change */
+    struct {
+        uint8_t raw[256];
+        uint32_t size, len;
+        uint8_t type, valid, set;
+    } hc[4];
+    /* the plan cache */
+    plan *plans;
     int nplans;
+    int32_t *table; /* PLAN_TABLE slots: plan index + 1, 0 when empty */
     pop *ops;
-    pprop *pprops;
-    uint32_t nops, opcap, npprops, ppcap;
-    bx_buf pstr;
+    uint32_t nops, opcap;
+    etwl_member *mt; /* member templates: names and literal values */
+    uint8_t *pt;     /* pending templates */
+    int32_t *ps;     /* each member's slot, or -1 */
+    uint32_t nmt, mtcap, ptcap, pscap;
+    uint16_t *ix;
+    uint32_t nix, ixcap;
+    char *store; /* names, literals and keys: never moved (members point in) */
+    uint32_t used;
+    const plan *cur;        /* the plan the delivered event came from, or NULL */
     int recording, rec_bad; /* a walk that leaves a plan; it cannot */
     uint32_t rec_op0;
-    struct {
-        uint32_t off, size;
-        uint8_t type;
-    } * slots; /* the record's values: its instance's, then those of the
-                  instances inside its BinXml values, depth first */
+    vslot *slots; /* the record's values: its instance's, then those of the
+                     instances inside its BinXml values, depth first */
     uint32_t nslots;
-    bx_buf sig; /* the record's signature: each instance's template and shape */
+    uint8_t *key; /* the record's key: each instance's template and shape */
+    uint32_t keylen;
+    int vbad;           /* flatten() found a value a walk would refuse */
+    uint8_t vneed[256]; /* need_init() */
 } nsrc;
+
+static void need_init(uint8_t *need);
 
 static const char *const system_text[] = {"EventID",  "Version",       "Level",   "Task",     "Opcode",
                                           "Keywords", "EventRecordID", "Channel", "Computer", NULL};
 
 /* ---- header fields: one place for walks and plans ------------------------------- */
 
+/* v into dst (cap bytes), cut to fit as snprintf would; its length. */
+static uint32_t copy_str(char *dst, size_t cap, const char *v)
+{
+    size_t n = strlen(v);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, v, n);
+    dst[n] = 0;
+    return (uint32_t)n;
+}
+
+enum { HC_PROVIDER, HC_SID, HC_CHANNEL, HC_COMPUTER };
+
+/* The header string a field fills (an HC_*), or -1. */
+static int hc_kind(int field, int elem)
+{
+    if (field == F_PROVIDER) return HC_PROVIDER;
+    if (field == F_SID) return HC_SID;
+    if (field == F_TEXT && elem == 7) return HC_CHANNEL;
+    if (field == F_TEXT && elem == 8) return HC_COMPUTER;
+    return -1;
+}
+
 static void apply(nsrc *x, int field, int elem, const char *v)
 {
     etwl_header *h = &x->ev.hdr;
+    int k = hc_kind(field, elem);
+    if (k >= 0) x->hc[k].valid = 0; /* its buffer changes */
     switch (field) {
     case F_PROVIDER:
-        snprintf(x->provider, sizeof x->provider, "%s", v);
         h->provider_name = x->provider;
-        h->provider_name_len = (uint32_t)strlen(x->provider);
+        h->provider_name_len = copy_str(x->provider, sizeof x->provider, v);
         h->has |= ETWL_HAS_PROVIDER_NAME;
         break;
     case F_GUID: etwl_guid_parse(v, strlen(v), &h->provider_guid); break;
@@ -125,9 +189,8 @@ static void apply(nsrc *x, int field, int elem, const char *v)
     case F_TID: h->tid = (uint32_t)strtoul(v, NULL, 10); break;
     case F_SID:
         if (strlen(v) < sizeof x->sid) {
-            snprintf(x->sid, sizeof x->sid, "%s", v);
             x->ev.ext.user_sid = x->sid;
-            x->ev.ext.user_sid_len = (uint32_t)strlen(x->sid);
+            x->ev.ext.user_sid_len = copy_str(x->sid, sizeof x->sid, v);
             x->ev.ext.has |= ETWL_EXT_USER_SID;
         }
         break;
@@ -144,15 +207,13 @@ static void apply(nsrc *x, int field, int elem, const char *v)
             h->has |= ETWL_HAS_RECORD_ID;
             break;
         case 7:
-            snprintf(x->channel, sizeof x->channel, "%s", v);
             h->channel_name = x->channel;
-            h->channel_name_len = (uint32_t)strlen(x->channel);
+            h->channel_name_len = copy_str(x->channel, sizeof x->channel, v);
             h->has |= ETWL_HAS_CHANNEL_NAME;
             break;
         case 8:
-            snprintf(x->computer, sizeof x->computer, "%s", v);
             h->computer = x->computer;
-            h->computer_len = (uint32_t)strlen(x->computer);
+            h->computer_len = copy_str(x->computer, sizeof x->computer, v);
             h->has |= ETWL_HAS_COMPUTER;
             break;
         default: break;
@@ -160,6 +221,17 @@ static void apply(nsrc *x, int field, int elem, const char *v)
         break;
     default: break;
     }
+}
+
+/* n bytes into the plan store: their offset, or UINT32_MAX when it is full
+ * (then the plan being made is not kept). */
+static uint32_t store_put(nsrc *x, const void *s, size_t n)
+{
+    uint32_t at = x->used;
+    if (n > STORE_CAP - x->used) return UINT32_MAX;
+    if (n) memcpy(x->store + at, s, n);
+    x->used += (uint32_t)n;
+    return at;
 }
 
 /* Records, while a plan is being made, where a field's text came from. */
@@ -182,12 +254,13 @@ static void rec_op(nsrc *x, int field, int elem, int from, const char *v)
         x->opcap = cap;
     }
     o = &x->ops[x->nops++];
+    memset(o, 0, sizeof *o);
     o->field = (uint8_t)field;
     o->elem = (uint8_t)elem;
     o->slot = from >= 0 ? from : -1;
-    o->lit = (uint32_t)x->pstr.len;
     o->lit_len = from >= 0 ? 0 : (uint32_t)strlen(v);
-    if (from < 0) bx_put(&x->pstr, v, o->lit_len + 1);
+    o->lit = from >= 0 ? 0 : store_put(x, v, o->lit_len + 1);
+    if (o->lit == UINT32_MAX) x->rec_bad = 1;
 }
 
 /* ---- element events -> event ------------------------------------------------- */
@@ -379,9 +452,14 @@ static void native_destroy(etwl_source *s)
     bx_chunk_free(&x->chunk);
     free(x->slots);
     free(x->ops);
-    free(x->pprops);
-    bx_buf_free(&x->pstr);
-    bx_buf_free(&x->sig);
+    free(x->plans);
+    free(x->table);
+    free(x->mt);
+    free(x->pt);
+    free(x->ps);
+    free(x->ix);
+    free(x->store);
+    free(x->key);
     bx_buf_free(&x->pnames);
     bx_buf_free(&x->ptexts);
     etwl_event_release(&x->ev);
@@ -401,7 +479,15 @@ static etwl_status native_open(const etwl_config *cfg, etwl_source **out, etwl_e
     }
     x->fx->f = NULL;
     x->slots = malloc(BX_MAX_SUBS * sizeof *x->slots);
-    if (!x->slots) {
+    /* the store and the key buffer are allocated at their bound, and only
+     * the pages used are touched */
+    x->store = malloc(STORE_CAP);
+    x->key = malloc(KEY_CAP);
+    x->plans = malloc(MAX_PLANS * sizeof *x->plans);
+    x->table = calloc(PLAN_TABLE, sizeof *x->table);
+
+    need_init(x->vneed);
+    if (!x->slots || !x->store || !x->key || !x->plans || !x->table) {
         st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         goto fail;
     }
@@ -433,10 +519,30 @@ static void note(nsrc *x, const char *file, int chunk, const char *msg)
 static void fill(etwl_event *ev, uint32_t i, etwl_member *m, void *user)
 {
     nsrc *x = user;
-    nprop *p = &x->props[i];
     bx_buf *b = &x->chunk.scratch;
+    const uint8_t *data;
+    uint32_t size;
+    uint8_t type;
+    if (x->cur) { /* a plan's member: its value is the record's slot */
+        int32_t k = x->ps[x->cur->prop0 + i];
+        data = x->chunk.data + x->slots[k].off;
+        size = x->slots[k].size;
+        type = x->slots[k].type;
+    } else {
+        data = x->props[i].data;
+        size = x->props[i].size;
+        type = x->props[i].type;
+    }
+    if (type == BX_STRING) { /* the usual: converted straight into the arena */
+        char *o = etwl_arena_alloc(&ev->arena, 3 * (size / 2) + 1);
+        if (o) {
+            m->value.n = (uint32_t)bx_string_text(o, data, size);
+            m->value.v.s = o;
+            return;
+        }
+    }
     b->len = 0;
-    if (bx_render_text(b, p->type, p->data, p->size) != 0 || b->oom) {
+    if (bx_render_text(b, type, data, size) != 0 || b->oom) {
         m->value.type = ETWL_VT_ERROR;
         m->value.v.s = "cannot decode this value";
         m->value.n = (uint32_t)strlen(m->value.v.s);
@@ -451,51 +557,118 @@ static void fill(etwl_event *ev, uint32_t i, etwl_member *m, void *user)
     }
 }
 
-/* Maps one record onto the event; 0 on a damaged record (chunk.err says
- * why). */
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-/* What of a value the walk's shape depends on: its type, and whether it
- * is empty (an absent optional value removes its element). */
-static uint8_t shape_of(const uint8_t *desc) { return (uint8_t)(desc[2] | (rd16(desc) == 0 ? 0x40 : 0)); }
-
-/* The record's values, depth first through BinXml values holding template
- * instances, and its signature (each instance's template offset, value
- * count and value shapes).  0, or -1 when a BinXml value is not a plain
- * template instance (such a record is only walked). */
-static int flatten(nsrc *x, const bx_instance *in, int depth)
+static uint32_t rd32(const uint8_t *p)
 {
-    const uint8_t *d = x->chunk.data + in->descs;
-    uint32_t k, off = in->values, base = x->nslots;
-    if (depth > 8 || x->nslots + in->n > BX_MAX_SUBS) return -1;
-    bx_put(&x->sig, &in->def, 4);
-    bx_put(&x->sig, &in->n, 4);
-    for (k = 0; k < in->n; k++) {
-        uint8_t b = shape_of(d + 4 * k);
-        x->slots[x->nslots].off = off;
-        x->slots[x->nslots].size = rd16(d + 4 * k);
-        x->slots[x->nslots].type = d[4 * k + 2];
-        off += x->slots[x->nslots].size;
-        x->nslots++;
-        bx_put(&x->sig, &b, 1);
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+/* The sizes bx_value_ok() wants of fixed-size values, by type (0: not
+ * one); checked here for the common types, as it is once per value. */
+static const uint8_t fixed[0x16] = {
+    [BX_INT8] = 1,     [BX_UINT8] = 1, [BX_INT16] = 2, [BX_UINT16] = 2,      [BX_INT32] = 4,  [BX_UINT32] = 4,
+    [BX_REAL32] = 4,   [BX_BOOL] = 4,  [BX_HEX32] = 4, [BX_INT64] = 8,       [BX_UINT64] = 8, [BX_REAL64] = 8,
+    [BX_FILETIME] = 8, [BX_HEX64] = 8, [BX_GUID] = 16, [BX_SYSTEMTIME] = 16,
+};
+
+/* What bx_value_ok() needs of a value of each type to pass: 0 nothing
+ * (BinXml values are walked instead), a size, or 0xFF: ask it.  In the
+ * source, not shared: sources may run on several threads. */
+static void need_init(uint8_t *need)
+{
+    int t;
+    for (t = 0; t < 256; t++) {
+        int base = t & 0x7f;
+        if (t == BX_NULL || t == BX_STRING || t == BX_ANSI || t == BX_BINARY || t == (BX_ARRAY | BX_STRING) ||
+            t == BX_BINXML)
+            need[t] = 0;
+        else if (t < (int)sizeof fixed && fixed[t]) need[t] = fixed[t];
+        else if ((t & BX_ARRAY) && base < (int)sizeof fixed && fixed[base]) need[t] = 0;
+        else need[t] = 0xFF;
     }
-    for (k = 0; k < in->n; k++) {
-        bx_instance sub;
-        uint32_t o = x->slots[base + k].off, n = x->slots[base + k].size;
-        if (x->slots[base + k].type != BX_BINXML || !n) continue;
-        if (bx_instance_at(&x->chunk, o, o + n, &sub) != 0 || flatten(x, &sub, depth + 1) != 0) return -1;
-    }
-    return x->sig.oom ? -1 : 0;
 }
 
-static plan *find_plan(nsrc *x)
+/* The record's values, depth first through BinXml values holding template
+ * instances, and its key: for each instance its template's GUID and size,
+ * its value count and the values' shapes.  0, or -1 when a BinXml value is
+ * not a plain template instance (such a record is only walked). */
+static int flatten(nsrc *x, const bx_instance *in, int depth)
 {
-    int i;
-    for (i = 0; i < x->nplans; i++) {
-        plan *pl = &x->plans[i];
-        if (pl->siglen == x->sig.len && memcmp(x->pstr.p + pl->sig, x->sig.p, x->sig.len) == 0) return pl;
+    const uint8_t *d = x->chunk.data + in->descs, *def = x->chunk.data + in->def, *need = x->vneed;
+    uint8_t *key;
+    vslot *sl;
+    uint32_t k, off = in->values, n = in->n, nbin = 0;
+    int bad = 0;
+    if (depth > 8 || x->nslots + n > BX_MAX_SUBS || x->keylen + 24 + n > KEY_CAP) return -1;
+    /* locals, not x->...: the key's byte stores may alias any field of x,
+     * which kept the compiler reloading them in this, the loop run for
+     * every value of every record */
+    sl = x->slots + x->nslots;
+    key = x->key + x->keylen;
+    memcpy(key, def + 4, 20); /* GUID and data size: bx_instance_at checked them in the chunk */
+    memcpy(key + 20, &n, 4);
+    key += 24;
+    for (k = 0; k < n; k++) {
+        uint32_t size = rd16(d + 4 * k);
+        uint8_t type = d[4 * k + 2], nd = need[type];
+        sl[k].off = off;
+        sl[k].size = size;
+        sl[k].type = type;
+        /* what of a value the walk's shape depends on: its type, and
+         * whether it is empty (an absent optional value removes its
+         * element) */
+        key[k] = (uint8_t)(type | (size == 0 ? 0x40 : 0));
+        nbin += type == BX_BINXML && size;
+        if (nd) bad |= nd == 0xFF ? bx_value_ok(type, x->chunk.data + off, size) != 0 : size < nd;
+        off += size;
+    }
+    x->nslots += n;
+    x->keylen += 24 + n;
+    if (bad) x->vbad = 1;
+    for (k = 0; nbin && k < n; k++) {
+        bx_instance sub;
+        uint32_t o = sl[k].off, sz = sl[k].size;
+        if (sl[k].type != BX_BINXML || !sz) continue;
+        if (bx_instance_at(&x->chunk, o, o + sz, &sub) != 0 || flatten(x, &sub, depth + 1) != 0) return -1;
+    }
+    return 0;
+}
+
+static uint64_t key_hash(const uint8_t *p, uint32_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15u ^ n, w;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDu;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53u;
+    return h ^ (h >> 29);
+}
+
+static plan *find_plan(nsrc *x, uint64_t hash)
+{
+    uint32_t i = (uint32_t)hash & (PLAN_TABLE - 1);
+    int32_t k;
+    while ((k = x->table[i]) != 0) {
+        plan *pl = &x->plans[k - 1];
+        if (pl->hash == hash && pl->keylen == x->keylen && memcmp(x->store + pl->key, x->key, x->keylen) == 0)
+            return pl;
+        i = (i + 1) & (PLAN_TABLE - 1);
     }
     return NULL;
+}
+
+/* The cache starts over: reached one of its bounds. */
+static void flush_plans(nsrc *x)
+{
+    x->nplans = 0;
+    memset(x->table, 0, PLAN_TABLE * sizeof *x->table);
+    x->nops = x->nmt = x->nix = 0;
+    x->used = 0;
 }
 
 /* The slot of the value at chunk offset off, or -1. */
@@ -507,54 +680,267 @@ static int slot_at(const nsrc *x, int off)
     return -1;
 }
 
-/* Keeps what the walk of this record recorded as the plan for its
- * signature (unusable when the walk depended on more). */
-static void keep_plan(nsrc *x)
+static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
 {
-    plan *pl = &x->plans[x->nplans++];
-    uint32_t k;
+    uint32_t c = *cap ? *cap : 256;
+    void *n;
+    if (need <= *cap) return 0;
+    while (c < need) c *= 2;
+    if (!(n = realloc(*p, (size_t)c * elem))) return -1;
+    *p = n;
+    *cap = c;
+    return 0;
+}
+
+/* A literal header value, parsed once when its plan is kept, as apply()
+ * parses it; pre stays 0 (apply() runs on each record) when the parse
+ * fails, whose effect depends on what the field held. */
+static void preparse(nsrc *x, pop *o)
+{
+    const char *v = x->store + o->lit;
+    switch (o->field) {
+    case F_PROVIDER: o->pre = o->lit_len < sizeof x->provider; break;
+    case F_SID: o->pre = o->lit_len < sizeof x->sid; break;
+    case F_GUID:
+    case F_ACTIVITY:
+    case F_RELATED: o->pre = etwl_guid_parse(v, o->lit_len, &o->g) == ETWL_OK; break;
+    case F_TIME: o->pre = etwl_time_parse(v, o->lit_len, &o->ts) == ETWL_OK; break;
+    case F_PID:
+    case F_TID: o->num = strtoul(v, NULL, 10), o->pre = 1; break;
+    case F_TEXT:
+        if (o->elem == 7 || o->elem == 8) o->pre = o->lit_len < sizeof x->channel;
+        else if (o->elem <= 4) o->num = strtoul(v, NULL, 10), o->pre = 1;
+        else if (o->elem == 5) o->num = strtoull(v, NULL, 0), o->pre = 1;
+        else if (o->elem == 6) o->num = strtoull(v, NULL, 10), o->pre = 1;
+        break;
+    default: break;
+    }
+}
+
+/* Keeps what the walk of this record recorded as the plan for its key
+ * (unusable when the walk depended on more). */
+static void keep_plan(nsrc *x, uint64_t hash)
+{
+    plan *pl = &x->plans[x->nplans];
+    uint32_t k, n = (uint32_t)x->nprops, size;
     int i;
-    pl->sig = (uint32_t)x->pstr.len;
-    pl->siglen = (uint32_t)x->sig.len;
-    bx_put(&x->pstr, x->sig.p, x->sig.len);
+    memset(pl, 0, sizeof *pl);
+    pl->hash = hash;
+    pl->keylen = x->keylen;
+    pl->key = store_put(x, x->key, x->keylen);
+    if (pl->key == UINT32_MAX) return; /* the store is full: not kept, the cache starts over soon */
+    x->nplans++;
+    i = (int)((uint32_t)hash & (PLAN_TABLE - 1));
+    while (x->table[i]) i = (i + 1) & (PLAN_TABLE - 1);
+    x->table[i] = x->nplans;
     pl->op0 = x->rec_op0;
     pl->nops = x->nops - x->rec_op0;
     pl->usable = !x->rec_bad && !x->chunk.data_shaped;
     for (k = 0; k < pl->nops && pl->usable; k++) { /* offsets become slots */
         pop *o = &x->ops[pl->op0 + k];
         if (o->slot >= 0 && (o->slot = slot_at(x, o->slot)) < 0) pl->usable = 0;
+        if (o->slot < 0) preparse(x, o);
     }
-    pl->prop0 = x->npprops;
-    pl->nprops = 0;
-    if (x->npprops + (uint32_t)x->nprops > x->ppcap) {
-        uint32_t cap = x->ppcap ? x->ppcap : 256;
-        pprop *n;
-        while (cap < x->npprops + (uint32_t)x->nprops) cap *= 2;
-        if (!(n = realloc(x->pprops, cap * sizeof *n))) {
-            pl->usable = 0;
-            return;
-        }
-        x->pprops = n;
-        x->ppcap = cap;
+    for (size = 8; size < n * 2; size <<= 1) {
     }
+    if (!pl->usable || grow((void **)&x->mt, &x->mtcap, x->nmt + n, sizeof *x->mt) ||
+        grow((void **)&x->pt, &x->ptcap, x->nmt + n, 1) || grow((void **)&x->ps, &x->pscap, x->nmt + n, 4) ||
+        grow((void **)&x->ix, &x->ixcap, x->nix + size, sizeof *x->ix)) {
+        pl->usable = 0;
+        return;
+    }
+    pl->prop0 = x->nmt;
     for (i = 0; i < x->nprops && pl->usable; i++) {
         nprop *p = &x->props[i];
-        pprop *q = &x->pprops[x->npprops + i];
-        q->slot = p->lazy ? slot_at(x, p->slot) : -1;
-        if (p->from_data || (p->lazy && q->slot < 0)) pl->usable = 0;
-        q->name = (uint32_t)x->pstr.len;
-        q->name_len = (uint32_t)p->name_len;
-        bx_put(&x->pstr, x->pnames.p + p->name, p->name_len + 1);
-        q->lit = (uint32_t)x->pstr.len;
-        q->lit_len = p->lazy ? 0 : (uint32_t)p->len;
-        bx_put(&x->pstr, p->lazy || !p->len ? "" : x->ptexts.p + p->text, q->lit_len);
-        bx_put(&x->pstr, "", 1);
+        etwl_member *m = &x->mt[x->nmt + i];
+        uint32_t name = store_put(x, x->pnames.p + p->name, p->name_len + 1), lit;
+        int slot = p->lazy ? slot_at(x, p->slot) : -1;
+        size_t lit_len = p->lazy ? 0 : p->len;
+        if (p->from_data || (p->lazy && slot < 0)) pl->usable = 0;
+        lit = store_put(x, lit_len ? x->ptexts.p + p->text : "", lit_len);
+        if (store_put(x, "", 1) == UINT32_MAX || name == UINT32_MAX || lit == UINT32_MAX) {
+            pl->usable = 0;
+            break;
+        }
+        memset(m, 0, sizeof *m);
+        m->name = x->store + name;
+        m->name_len = (uint32_t)p->name_len;
+        m->value.type = ETWL_VT_STRING;
+        m->value.v.s = x->store + lit;
+        m->value.n = (uint32_t)lit_len;
+        x->pt[x->nmt + i] = slot >= 0;
+        x->ps[x->nmt + i] = slot;
     }
-    if (pl->usable) {
-        pl->nprops = (uint32_t)x->nprops;
-        x->npprops += (uint32_t)x->nprops;
+    if (!pl->usable) return;
+    pl->nprops = n;
+    x->nmt += n;
+    /* the name index, as core/event.c builds it */
+    pl->ix0 = x->nix;
+    pl->ixmask = size - 1;
+    memset(x->ix + x->nix, 0, size * sizeof *x->ix);
+    for (k = 0; k < n && k < 65535; k++) {
+        uint32_t h = etwl_hash(x->mt[pl->prop0 + k].name, x->mt[pl->prop0 + k].name_len) & pl->ixmask;
+        while (x->ix[x->nix + h]) h = (h + 1) & pl->ixmask;
+        x->ix[x->nix + h] = (uint16_t)(k + 1);
     }
-    if (x->pstr.oom) pl->usable = 0;
+    x->nix += size;
+}
+
+/* A header field from a value, without writing it as text and parsing it
+ * back: 1 when done here, giving what apply() would from the value's text
+ * (an unsigned integer is its decimal text; a FILETIME within the years
+ * the text can say is itself; a GUID its bytes), else 0. */
+static int fast_op(nsrc *x, const pop *o, uint8_t type, const uint8_t *d, uint32_t n)
+{
+    etwl_header *h = &x->ev.hdr;
+    uint64_t v;
+    switch (type) {
+    case BX_UINT8: v = d[0]; break;
+    case BX_UINT16: v = rd16(d); break;
+    case BX_UINT32: v = rd32(d); break;
+    case BX_UINT64: v = rd64(d); break;
+    case BX_HEX32:
+    case BX_HEX64: /* "0x..." text: only Keywords reads it as hex */
+        if (o->field != F_TEXT || o->elem != 5) return 0;
+        v = type == BX_HEX32 ? rd32(d) : rd64(d);
+        break;
+    case BX_FILETIME: /* the text holds years up to 9999 */
+        if (o->field != F_TIME || rd64(d) >= 2650467744000000000u) return 0;
+        h->ts = (int64_t)rd64(d);
+        return 1;
+    case BX_GUID:
+        if (o->field == F_GUID) etwl_guid_from_bytes(d, &h->provider_guid);
+        else if (o->field == F_ACTIVITY) etwl_guid_from_bytes(d, &h->activity_guid);
+        else if (o->field == F_RELATED) {
+            etwl_guid_from_bytes(d, &x->ev.ext.related_activity);
+            x->ev.ext.has |= ETWL_EXT_RELATED_ACTIVITY;
+        } else return 0;
+        return 1;
+    default: return 0;
+    }
+    (void)n; /* at least the type's size: checked by value_ok */
+    switch (o->field) {
+    case F_PID:
+        if (v > ULONG_MAX) return 0; /* strtoul would clamp (32-bit long) */
+        h->pid = (uint32_t)v;
+        return 1;
+    case F_TID:
+        if (v > ULONG_MAX) return 0;
+        h->tid = (uint32_t)v;
+        return 1;
+    case F_TEXT: break;
+    default: return 0;
+    }
+    if (o->elem <= 4 && v > ULONG_MAX) return 0;
+    switch (o->elem) {
+    case 0: h->desc.id = (uint16_t)v; return 1;
+    case 1: h->desc.version = (uint8_t)v; return 1;
+    case 2: h->desc.level = (uint8_t)v; return 1;
+    case 3: h->desc.task = (uint16_t)v; return 1;
+    case 4: h->desc.opcode = (uint8_t)v; return 1;
+    case 5: h->desc.keyword = v; return 1;
+    case 6:
+        h->record_id = v;
+        h->has |= ETWL_HAS_RECORD_ID;
+        return 1;
+    default: return 0;
+    }
+}
+
+/* A literal header value parsed when its plan was kept. */
+static void lit_op(nsrc *x, const pop *o)
+{
+    etwl_header *h = &x->ev.hdr;
+    const char *v = x->store + o->lit;
+    switch (o->field) {
+    case F_PROVIDER:
+        h->provider_name = v;
+        h->provider_name_len = o->lit_len;
+        h->has |= ETWL_HAS_PROVIDER_NAME;
+        return;
+    case F_SID:
+        x->ev.ext.user_sid = v;
+        x->ev.ext.user_sid_len = o->lit_len;
+        x->ev.ext.has |= ETWL_EXT_USER_SID;
+        return;
+    case F_GUID: h->provider_guid = o->g; return;
+    case F_ACTIVITY: h->activity_guid = o->g; return;
+    case F_RELATED:
+        x->ev.ext.related_activity = o->g;
+        x->ev.ext.has |= ETWL_EXT_RELATED_ACTIVITY;
+        return;
+    case F_TIME: h->ts = o->ts; return;
+    case F_PID: h->pid = (uint32_t)o->num; return;
+    case F_TID: h->tid = (uint32_t)o->num; return;
+    default: break;
+    }
+    switch (o->elem) {
+    case 0: h->desc.id = (uint16_t)o->num; break;
+    case 1: h->desc.version = (uint8_t)o->num; break;
+    case 2: h->desc.level = (uint8_t)o->num; break;
+    case 3: h->desc.task = (uint16_t)o->num; break;
+    case 4: h->desc.opcode = (uint8_t)o->num; break;
+    case 5: h->desc.keyword = o->num; break;
+    case 6:
+        h->record_id = o->num;
+        h->has |= ETWL_HAS_RECORD_ID;
+        break;
+    case 7:
+        h->channel_name = v;
+        h->channel_name_len = o->lit_len;
+        h->has |= ETWL_HAS_CHANNEL_NAME;
+        break;
+    case 8:
+        h->computer = v;
+        h->computer_len = o->lit_len;
+        h->has |= ETWL_HAS_COMPUTER;
+        break;
+    default: break;
+    }
+}
+
+/* A header string from a value the field had before: its buffer holds
+ * what apply() made of it. */
+static void hc_use(nsrc *x, int k)
+{
+    etwl_header *h = &x->ev.hdr;
+    if (!x->hc[k].set) return;
+    switch (k) {
+    case HC_PROVIDER:
+        h->provider_name = x->provider;
+        h->provider_name_len = x->hc[k].len;
+        h->has |= ETWL_HAS_PROVIDER_NAME;
+        break;
+    case HC_SID:
+        x->ev.ext.user_sid = x->sid;
+        x->ev.ext.user_sid_len = x->hc[k].len;
+        x->ev.ext.has |= ETWL_EXT_USER_SID;
+        break;
+    case HC_CHANNEL:
+        h->channel_name = x->channel;
+        h->channel_name_len = x->hc[k].len;
+        h->has |= ETWL_HAS_CHANNEL_NAME;
+        break;
+    default:
+        h->computer = x->computer;
+        h->computer_len = x->hc[k].len;
+        h->has |= ETWL_HAS_COMPUTER;
+        break;
+    }
+}
+
+/* After apply(x, field, v) from a value: remembers the value. */
+static void hc_keep(nsrc *x, int k, uint8_t type, const uint8_t *raw, uint32_t size, const char *v)
+{
+    x->hc[k].type = type;
+    x->hc[k].size = size;
+    memcpy(x->hc[k].raw, raw, size);
+    x->hc[k].valid = 1;
+    x->hc[k].set = k != HC_SID || strlen(v) < sizeof x->sid; /* as apply() decides */
+    x->hc[k].len = k == HC_PROVIDER  ? x->ev.hdr.provider_name_len
+                   : k == HC_SID     ? x->ev.ext.user_sid_len
+                   : k == HC_CHANNEL ? x->ev.hdr.channel_name_len
+                                     : x->ev.hdr.computer_len;
 }
 
 /* Runs a plan on this record's values (flatten() has found them): 1, or 0
@@ -566,18 +952,25 @@ static int run_plan(nsrc *x, const plan *pl)
     uint32_t k;
     etwl_member *m;
     uint8_t *pending;
-    for (k = 0; k < x->nslots; k++)
-        if (x->slots[k].type != BX_BINXML && bx_value_ok(x->slots[k].type, d + x->slots[k].off, x->slots[k].size) != 0)
-            return 0;
+    if (x->vbad) return 0;
     etwl_event_begin(&x->ev);
-    x->sid[0] = 0;
     for (k = 0; k < pl->nops; k++) {
         const pop *o = &x->ops[pl->op0 + k];
-        const char *v = x->pstr.p + o->lit;
+        const char *v = x->store + o->lit;
         if (o->slot >= 0) {
             bx_buf *b = &x->chunk.scratch;
+            const uint8_t *vd = d + x->slots[o->slot].off;
+            uint32_t size = x->slots[o->slot].size;
+            uint8_t type = x->slots[o->slot].type;
+            int ck = hc_kind(o->field, o->elem);
+            if (fast_op(x, o, type, vd, size)) continue;
+            if (ck >= 0 && x->hc[ck].valid && x->hc[ck].type == type && x->hc[ck].size == size &&
+                memcmp(x->hc[ck].raw, vd, size) == 0) {
+                hc_use(x, ck);
+                continue;
+            }
             b->len = 0;
-            bx_render_text(b, x->slots[o->slot].type, d + x->slots[o->slot].off, x->slots[o->slot].size);
+            bx_render_text(b, x->slots[o->slot].type, vd, x->slots[o->slot].size);
             bx_put(b, "", 0);
             if (b->oom) return 0;
             if (o->field != F_TEXT) { /* an attribute value, as an XML parser normalises it */
@@ -586,57 +979,55 @@ static int run_plan(nsrc *x, const plan *pl)
                     if (b->p[i] == '\n' || b->p[i] == '\t') b->p[i] = ' ';
             } else if (b->len >= sizeof x->text) b->len = 0; /* as too long a System text is dropped */
             b->p[b->len] = 0;
-            v = b->p;
+            apply(x, o->field, o->elem, b->p);
+            if (ck >= 0 && size <= sizeof x->hc[ck].raw) hc_keep(x, ck, type, vd, size, b->p);
+            continue;
+        } else if (o->pre) {
+            lit_op(x, o);
+            continue;
         }
         apply(x, o->field, o->elem, v);
     }
     m = etwl_arena_alloc(&x->ev.arena, (size_t)(pl->nprops ? pl->nprops : 1) * sizeof *m);
     pending = etwl_arena_alloc(&x->ev.arena, (size_t)(pl->nprops ? pl->nprops : 1));
     if (!m || !pending) return 0;
-    for (k = 0; k < pl->nprops; k++) {
-        const pprop *q = &x->pprops[pl->prop0 + k];
-        m[k].name = x->pstr.p + q->name;
-        m[k].name_len = q->name_len;
-        memset(&m[k].value, 0, sizeof m[k].value);
-        m[k].value.type = ETWL_VT_STRING;
-        m[k].value.v.s = x->pstr.p + q->lit;
-        m[k].value.n = q->lit_len;
-        pending[k] = q->slot >= 0;
-        if (q->slot >= 0) {
-            nprop *p = &x->props[k];
-            p->data = d + x->slots[q->slot].off;
-            p->size = x->slots[q->slot].size;
-            p->type = x->slots[q->slot].type;
-        }
+    if (pl->nprops) { /* else the member arrays may not exist yet */
+        memcpy(m, x->mt + pl->prop0, pl->nprops * sizeof *m);
+        memcpy(pending, x->pt + pl->prop0, pl->nprops);
     }
     x->nprops = (int)pl->nprops;
+    x->cur = pl;
     etwl_event_set_lazy_members(&x->ev, m, pl->nprops, pending, fill, x);
+    etwl_event_set_member_index(&x->ev, x->ix + pl->ix0, pl->ixmask);
     return 1;
 }
 
-static void chunk_loaded(nsrc *x, const uint8_t *data)
-{
-    bx_chunk_reset(&x->chunk, data, EVTX_CHUNK_SIZE);
-    x->nplans = 0;
-    x->nops = x->npprops = 0;
-    x->pstr.len = 0;
-}
+static void chunk_loaded(nsrc *x, const uint8_t *data, uint32_t len) { bx_chunk_reset(&x->chunk, data, len); }
 
+/* Maps one record onto the event; 0 on a damaged record (chunk.err says
+ * why). */
 static int parse_record(nsrc *x, const evtx_record *r)
 {
     static const bx_sink sink = {NULL, on_start, on_text, on_end, on_value};
     bx_sink s = sink;
     bx_instance in;
+    uint64_t hash = 0;
     int i, have_in;
     s.ud = x;
     x->recording = 0;
+    x->cur = NULL;
     x->nslots = 0;
-    x->sig.len = 0;
-    have_in = x->slots && bx_instance_at(&x->chunk, r->data, r->data_end, &in) == 0 && flatten(x, &in, 0) == 0;
+    x->keylen = 0;
+    x->vbad = 0;
+    have_in = bx_instance_at(&x->chunk, r->data, r->data_end, &in) == 0 && flatten(x, &in, 0) == 0;
     if (have_in) {
-        plan *pl = find_plan(x);
+        plan *pl = find_plan(x, hash = key_hash(x->key, x->keylen));
         if (pl && pl->usable && run_plan(x, pl)) return 1;
-        if (!pl && x->nplans < MAX_PLANS) {
+        x->cur = NULL;
+        if (!pl) {
+            if (x->nplans == MAX_PLANS || x->used > STORE_CAP / 2 || x->nmt > MAX_PLAN_MEMBERS ||
+                x->nops > MAX_PLAN_MEMBERS)
+                flush_plans(x);
             x->recording = 1;
             x->rec_bad = 0;
             x->rec_op0 = x->nops;
@@ -648,9 +1039,10 @@ static int parse_record(nsrc *x, const evtx_record *r)
     x->cur_prop = -1;
     x->elem = NULL;
     x->sid[0] = 0;
+    x->hc[HC_SID].valid = 0;
     x->pnames.len = x->ptexts.len = 0;
     if (bx_walk(&x->chunk, r->data, r->data_end, &s) != 0) {
-        x->nops = x->rec_op0; /* no plan from a record that does not parse */
+        if (x->recording) x->nops = x->rec_op0; /* no plan from a record that does not parse */
         return 0;
     }
     bx_put(&x->ptexts, "", 1); /* ends the last text */
@@ -658,7 +1050,7 @@ static int parse_record(nsrc *x, const evtx_record *r)
         snprintf(x->chunk.err, sizeof x->chunk.err, "out of memory");
         return 0;
     }
-    if (x->recording) keep_plan(x);
+    if (x->recording) keep_plan(x, hash);
     {
         /* names point into pnames and texts into ptexts, which stay as
          * they are until the next record; lazy values are decoded on read */
@@ -696,13 +1088,16 @@ static etwl_status one_record(nsrc *x, const char *path, uint32_t ci, const evtx
  * end of the chunk.  Candidates that do not parse are slack, not records
  * the file says it has: they are counted in one note, not reported one by
  * one. */
-static etwl_status recover(nsrc *x, const char *path, uint32_t ci, const char *what)
+static etwl_status recover(nsrc *x, const char *path, uint32_t ci, const char *what, etwl_error *err)
 {
     evtx_file *f = x->fx;
     evtx_record r;
     unsigned found = 0, unreadable = 0;
     etwl_status st = ETWL_OK;
     char msg[200];
+    /* all of the chunk, where a healthy one was read as far as its records */
+    if (evtx_file_load_all(f) != 0) return diag(x, path, (int)ci, -1, "cannot read the chunk", err);
+    x->chunk.len = EVTX_CHUNK_SIZE;
     while (st == ETWL_OK && !x->base.closing && evtx_file_scan(f, &r) == 1) {
         if (!parse_record(x, &r)) {
             unreadable++;
@@ -750,7 +1145,7 @@ static etwl_status read_file(nsrc *x, const char *path, etwl_error *err)
         }
         if (!f->header_crc_ok) note(x, path, (int)ci, "chunk header checksum mismatch: read as far as it parses");
         if (!f->data_crc_ok) note(x, path, (int)ci, "chunk records checksum mismatch: read as far as they parse");
-        chunk_loaded(x, f->chunk);
+        chunk_loaded(x, f->chunk, f->loaded);
         while (st == ETWL_OK && !x->base.closing && evtx_file_record(f, &r) == 1) st = one_record(x, path, ci, &r, err);
         if (st == ETWL_OK && f->stopped) {
             st = diag(x, path, (int)ci, f->next, f->why, err);
@@ -758,7 +1153,7 @@ static etwl_status read_file(nsrc *x, const char *path, etwl_error *err)
             damaged = 1;
         }
         /* the chunk cannot be trusted to say where its records end */
-        if (damaged && st == ETWL_OK) st = recover(x, path, ci, "damaged or slack space");
+        if (damaged && st == ETWL_OK) st = recover(x, path, ci, "damaged or slack space", err);
         file_damaged |= damaged;
     }
     /* A damaged file may have lost records that survive in the slack of
@@ -766,9 +1161,9 @@ static etwl_status read_file(nsrc *x, const char *path, etwl_error *err)
      * holds old records it no longer has, and is left alone. */
     for (ci = 0; file_damaged && ci < f->nchunks && st == ETWL_OK && !x->base.closing; ci++) {
         if (evtx_file_chunk(f, ci) != 1 || !f->header_crc_ok || !f->data_crc_ok || f->avail < EVTX_CHUNK_SIZE) continue;
-        chunk_loaded(x, f->chunk);
+        chunk_loaded(x, f->chunk, f->loaded);
         f->next = f->limit;
-        st = recover(x, path, ci, "slack space in a damaged file");
+        st = recover(x, path, ci, "slack space in a damaged file", err);
     }
     evtx_file_close(f);
     return st;

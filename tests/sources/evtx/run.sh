@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/sources/evtx/run.sh BIN - the native EVTX reader: byte-identical to
+# tests/sources/evtx/run.sh BIN - the native EVTX reader: on files made in
+# the tree and their hostile variants (synth.sh, always), byte-identical to
 # the libevtx path over the shared attack samples (same.sh), every field
 # equal to the Rust evtx crate's rendering of the Sigma regression cases
 # (crate_check.py), the damaged files damage.py makes from one sample, and
@@ -29,6 +30,15 @@ code=$?
 if [ $code = 2 ] && grep -q "is for replaying EVTX with -r" "$TMP/err"; then ok; else
     bad "--evtx-reader without -r: exit $code, $(cat "$TMP/err")"
 fi
+
+# files made in the tree (no ../shared needed): what they decode to, and
+# their cut and changed variants and the fuzz corpus read cleanly
+out=$(bash "$HERE/synth.sh" "$BIN")
+p=$(printf '%s\n' "$out" | sed -n 's/^evtx-synth: \([0-9]*\) passed, \([0-9]*\) failed/\1/p')
+f=$(printf '%s\n' "$out" | sed -n 's/^evtx-synth: \([0-9]*\) passed, \([0-9]*\) failed/\2/p')
+pass=$((pass + ${p:-0}))
+fail=$((fail + ${f:-1}))
+[ "${f:-1}" = 0 ] || printf '%s\n' "$out" | grep -v '^evtx-synth:' | head -30
 
 if [ ! -d "$DATA" ]; then
     echo "evtx: shared-sample checks skipped (../shared/data/evtx-attack-samples is absent)"

@@ -353,13 +353,68 @@ static void test_crc(void **st)
     assert_int_equal(evtx_crc32((const uint8_t *)"123456789", 9), 0xCBF43926u);
 }
 
+/* UTF-16 text to UTF-8, which takes four ASCII units at a time: every
+ * place a NUL, a non-ASCII unit or a surrogate pair can fall in or across
+ * such a group gives what one unit at a time gives. */
+static void utf16le(uint8_t *out, const uint16_t *u, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = (uint8_t)u[i];
+        out[2 * i + 1] = (uint8_t)(u[i] >> 8);
+    }
+}
+
+static void test_strings(void **st)
+{
+    static const struct {
+        uint16_t u[20];
+        size_t n;
+        const char *want;
+    } cases[] = {
+        {{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'}, 9, "abcdefghi"},
+        {{'a', 'b', 'c', 0, 'e', 'f', 'g', 'h'}, 8, "abc"}, /* NUL inside a group */
+        {{'a', 'b', 'c', 'd', 0, 'f'}, 6, "abcd"},          /* NUL right after one */
+        {{'a', 'b', 0xE9, 'd', 'e', 'f', 'g', 'h', 'i'},
+         9,
+         "ab\xC3\xA9"
+         "defghi"}, /* non-ASCII inside */
+        {{'a', 'b', 'c', 0x80, 'e'},
+         5,
+         "abc\xC2\x80"
+         "e"}, /* the first unit above 0x7F */
+        {{'a', 'b', 'c', 0xD83D, 0xDE00, 'x', 'y', 'z', 'w'},
+         9,
+         "abc\xF0\x9F\x98\x80"
+         "xyzw"},                                                              /* a pair across */
+        {{'a', 'b', 'c', 'd', 0xD83D}, 5, "abcd\xEF\xBF\xBD"},                 /* a lone high surrogate at the end */
+        {{'a', '\r', '\n', 'b', '\r', 'c', 'd', 'e', '\r'}, 9, "a\nb\ncde\n"}, /* line ends */
+        {{0x7F, 0x7F, 0x7F, 0x7F, 0x100}, 5, "\x7F\x7F\x7F\x7F\xC4\x80"},
+        {{0}, 0, ""},
+    };
+    size_t k;
+    (void)st;
+    for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        uint8_t in[40];
+        char out[3 * 20 + 1];
+        bx_buf b = {0};
+        size_t len;
+        utf16le(in, cases[k].u, cases[k].n);
+        len = bx_string_text(out, in, 2 * cases[k].n);
+        assert_string_equal(out, cases[k].want);
+        assert_int_equal(len, strlen(cases[k].want));
+        /* the same through the buffer the walk uses */
+        assert_int_equal(bx_render_text(&b, BX_STRING, in, 2 * cases[k].n), 0);
+        assert_string_equal(b.p ? b.p : "", cases[k].want);
+        bx_buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values),
-        cmocka_unit_test(test_walk),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_crc),
+        cmocka_unit_test(test_values), cmocka_unit_test(test_strings), cmocka_unit_test(test_walk),
+        cmocka_unit_test(test_limits), cmocka_unit_test(test_crc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

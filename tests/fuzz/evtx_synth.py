@@ -228,6 +228,11 @@ def system_values(provider, eid, rid, n, activity=True, user=True, channel="Secu
     ]
 
 
+# property names renamed while a chunk is built: synth-reguid gives one
+# template GUID two bodies of the same size in two chunks
+RENAME = {}
+
+
 def sysmon_process(c, rid, n):
     """Sysmon 1: named Data from values of many types."""
     fields = [
@@ -284,6 +289,31 @@ def sysmon_process(c, rid, n):
         (STRING, s16("a &amp; b <x>")),
     ]
     c.instance("sysmon1", bytes(range(16)), body, vals)
+
+
+def plain_start(c, rid, n):
+    """A process start of plain values only (no arrays, no mixed text), so
+    its records run a kept plan rather than a walk; its Data names can be
+    renamed through RENAME."""
+    fields = [("ProcessId", UINT32), ("Image", STRING), ("CommandLine", STRING), ("ParentProcessId", UINT32)]
+
+    def inner(c):
+        system(c, True)
+
+        def ed(c):
+            for i, (name, typ) in enumerate(fields):
+                c.leaf("Data", lambda c, i=i, t=typ: c.sub(16 + i, t),
+                       [("Name", lambda c, nm=RENAME.get(name, name): c.text(nm))])
+
+        c.leaf("EventData", ed)
+
+    def body(c):
+        c.leaf("Event", inner)
+
+    vals = system_values("Microsoft-Windows-Sysmon", 1, rid, n, activity=True, user=True, channel="ignored")
+    vals += [(UINT32, u32(2000 + n)), (STRING, s16("C:\\Windows\\notepad.exe")),
+             (STRING, s16("notepad.exe file%d.txt" % n)), (UINT32, u32(1000 + n))]
+    c.instance("plain", bytes(range(80, 96)), body, vals)
 
 
 def security_logon(c, rid, n):
@@ -449,6 +479,12 @@ def main():
                         build([security_logon, sysmon_process, sysmon_process, classic], 304, 9),
                         build([userdata, classic, security_logon], 308, 13)],
     }
+    # the same GUID and size, other contents: each chunk must be read with
+    # its own template, not with a plan kept from the other
+    first = build([plain_start] * 2, 400, 0)
+    RENAME["CommandLine"] = "CommandLinX"
+    files["synth-reguid"] = [first, build([plain_start] * 2, 402, 2)]
+    RENAME.clear()
     for name, chunks in files.items():
         with open(os.path.join(out, name + ".evtx"), "wb") as f:
             f.write(evtx_file(chunks))

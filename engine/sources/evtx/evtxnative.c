@@ -45,10 +45,12 @@ typedef struct nprop {
  * involved: then no plan), run the plan on their substitution arrays
  * instead of walking.
  *
- * Plans are kept across chunks and files, keyed by each template's GUID
- * and size and the values' shapes: a chunk holds its template definitions
- * at offsets of its own, but the same GUID is the same template, so a file
- * of many chunks walks each template once rather than once per chunk. */
+ * Plans are kept across chunks and files, keyed by each template's GUID,
+ * size and a hash of its contents, and the values' shapes: a chunk holds
+ * its template definitions at offsets of its own, so a file of many chunks
+ * walks each template once rather than once per chunk.  The contents are
+ * in the key because nothing but convention ties a GUID to one body: a
+ * damaged or hand-made chunk that reuses a GUID gets a plan of its own. */
 
 enum { F_PROVIDER, F_GUID, F_TIME, F_ACTIVITY, F_RELATED, F_PID, F_TID, F_SID, F_TEXT };
 
@@ -85,9 +87,12 @@ typedef struct plan {
 #define PLAN_TABLE 4096 /* hash slots, a power of two above MAX_PLANS */
 #define STORE_CAP (8u << 20)
 #define MAX_PLAN_MEMBERS (1u << 17)
-/* a record's key: per template instance 24 bytes (GUID, size, count), and
- * a byte per value */
-#define KEY_CAP (24u * (BX_MAX_SUBS + 1) + BX_MAX_SUBS)
+/* a record's key: per template instance 32 bytes (GUID, size, count,
+ * contents hash), and a byte per value */
+#define KEY_INST 32u
+#define KEY_CAP (KEY_INST * (BX_MAX_SUBS + 1) + BX_MAX_SUBS)
+/* the contents hashes of the current chunk's templates, by offset */
+#define THASH_SLOTS 64
 
 typedef struct nsrc {
     etwl_source base;
@@ -134,6 +139,13 @@ typedef struct nsrc {
     uint32_t nslots;
     uint8_t *key; /* the record's key: each instance's template and shape */
     uint32_t keylen;
+    /* templates hashed in this chunk (gen changes with the chunk), so each
+     * body is hashed once per chunk, not per record */
+    struct {
+        uint32_t off, gen;
+        uint64_t hash;
+    } th[THASH_SLOTS];
+    uint32_t gen;
     int vbad;           /* flatten() found a value a walk would refuse */
     uint8_t vneed[256]; /* need_init() */
 } nsrc;
@@ -589,6 +601,24 @@ static void need_init(uint8_t *need)
     }
 }
 
+static uint64_t key_hash(const uint8_t *p, uint32_t n);
+
+/* The hash of the contents of the template defined at def in this chunk */
+static uint64_t tmpl_hash(nsrc *x, uint32_t def)
+{
+    unsigned i = (def >> 3) & (THASH_SLOTS - 1);
+    if (x->th[i].gen != x->gen || x->th[i].off != def) {
+        /* bx_instance_at checked def + 24 against the chunk; the body is
+         * cut at the chunk's end, where a walk would refuse it anyway */
+        uint32_t at = def + 24, size = rd32(x->chunk.data + def + 20);
+        uint32_t n = (uint64_t)at + size > x->chunk.len ? x->chunk.len - at : size;
+        x->th[i].hash = key_hash(x->chunk.data + at, n);
+        x->th[i].off = def;
+        x->th[i].gen = x->gen;
+    }
+    return x->th[i].hash;
+}
+
 /* The record's values, depth first through BinXml values holding template
  * instances, and its key: for each instance its template's GUID and size,
  * its value count and the values' shapes.  0, or -1 when a BinXml value is
@@ -599,8 +629,10 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
     uint8_t *key;
     vslot *sl;
     uint32_t k, off = in->values, n = in->n, nbin = 0;
+    uint64_t th;
     int bad = 0;
-    if (depth > 8 || x->nslots + n > BX_MAX_SUBS || x->keylen + 24 + n > KEY_CAP) return -1;
+    if (depth > 8 || x->nslots + n > BX_MAX_SUBS || x->keylen + KEY_INST + n > KEY_CAP) return -1;
+    th = tmpl_hash(x, in->def);
     /* locals, not x->...: the key's byte stores may alias any field of x,
      * which kept the compiler reloading them in this, the loop run for
      * every value of every record */
@@ -608,7 +640,8 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
     key = x->key + x->keylen;
     memcpy(key, def + 4, 20); /* GUID and data size: bx_instance_at checked them in the chunk */
     memcpy(key + 20, &n, 4);
-    key += 24;
+    memcpy(key + 24, &th, 8);
+    key += KEY_INST;
     for (k = 0; k < n; k++) {
         uint32_t size = rd16(d + 4 * k);
         uint8_t type = d[4 * k + 2], nd = need[type];
@@ -624,7 +657,7 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
         off += size;
     }
     x->nslots += n;
-    x->keylen += 24 + n;
+    x->keylen += KEY_INST + n;
     if (bad) x->vbad = 1;
     for (k = 0; nbin && k < n; k++) {
         bx_instance sub;
@@ -1002,7 +1035,12 @@ static int run_plan(nsrc *x, const plan *pl)
     return 1;
 }
 
-static void chunk_loaded(nsrc *x, const uint8_t *data, uint32_t len) { bx_chunk_reset(&x->chunk, data, len); }
+static void chunk_loaded(nsrc *x, const uint8_t *data, uint32_t len)
+{
+    bx_chunk_reset(&x->chunk, data, len);
+    /* 0 is never a current generation, so fresh slots miss */
+    if (++x->gen == 0) x->gen = 1;
+}
 
 /* Maps one record onto the event; 0 on a damaged record (chunk.err says
  * why). */

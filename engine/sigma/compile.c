@@ -213,8 +213,14 @@ static int add_pattern(cx *c, sg_item *it, bstr *pat, int cased)
     for (i = 0; i < n; i++)
         if (!(p[i] == SG_STAR && inner && p[inner - 1] == SG_STAR)) p[inner++] = p[i];
     n = inner;
-    if (!cased)
-        for (i = 0; i < n; i++) p[i] = (char)tolower((unsigned char)p[i]);
+    if (!cased) { /* folded as event texts are (fold.c); the length may change */
+        char *f = malloc(SG_FOLD_MAX(n) + 1);
+        if (!f) return (c->oom = 1), 0;
+        n = sg_fold(p, n, f);
+        f[n] = 0;
+        free(pat->p);
+        pat->p = p = f;
+    }
     lead = n && p[0] == SG_STAR;
     trail = n > (size_t)lead && p[n - 1] == SG_STAR;
     inner = 0;
@@ -313,20 +319,44 @@ static int xform_values(cx *c, const mods *m, int k, bstr *in, sg_item *it)
     if (k == m->nxform) return finish_value(c, m, in, it);
     x = m->xform[k];
     if (strcmp(x, "windash") == 0) {
-        /* a dash or slash at the start of a word, as each of - / and the
-         * three Unicode dashes (one variant per character, every such
-         * position together) */
+        /* each dash or slash at the start of a word as each of - / and the
+         * three Unicode dashes, independently: every combination, so a
+         * value with k such characters becomes 5^k values.  Enumerated
+         * (the prefilter then sees plain literals) up to SG_WINDASH_MAX
+         * positions; past that the rule is refused with the reason, not
+         * expanded without bound. */
         static const char *const dashes[] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94", "\xe2\x80\x95"};
-        for (int d = 0; d < 5 && ok; d++) {
+        size_t pos[SG_WINDASH_MAX];
+        int k2 = 0;
+        long combos = 1;
+        for (size_t i = 0; i < in->n; i++) {
+            int word = i == 0 || in->p[i - 1] == ' ';
+            if (!word || (in->p[i] != '-' && in->p[i] != '/')) continue;
+            if (k2 == SG_WINDASH_MAX) {
+                fail(c, ETWL_SIGMA_VALUE,
+                     "%s: windash: more than %d dashes or slashes starting words in one value (5^%d variants); "
+                     "split the value",
+                     it->text, SG_WINDASH_MAX, SG_WINDASH_MAX + 1);
+                return 0;
+            }
+            pos[k2++] = i;
+            combos *= 5;
+        }
+        for (long v = 0; v < combos && ok; v++) {
+            long digits = v;
+            size_t last = 0;
             out.p = NULL;
             out.n = 0;
             ok = bput(&out, "", 0);
-            for (size_t i = 0; i < in->n && ok; i++) {
-                int word = i == 0 || in->p[i - 1] == ' ';
-                if (word && (in->p[i] == '-' || in->p[i] == '/')) ok = bput(&out, dashes[d], strlen(dashes[d]));
-                else ok = bput(&out, &in->p[i], 1);
+            for (int j = 0; j < k2 && ok; j++) {
+                const char *d = dashes[digits % 5];
+                digits /= 5;
+                ok = bput(&out, in->p + last, pos[j] - last) && bput(&out, d, strlen(d));
+                last = pos[j] + 1;
             }
+            if (ok) ok = bput(&out, in->p + last, in->n - last);
             if (ok) ok = xform_values(c, m, k + 1, &out, it);
+            else c->oom = 1;
             free(out.p);
         }
         return ok;

@@ -17,6 +17,7 @@
 #define SG_MAX_VALUES 100000     /* values in one field's list */
 #define SG_RE_MATCH_LIMIT 100000 /* PCRE2 match() calls per match attempt */
 #define SG_RE_DEPTH_LIMIT 10000  /* PCRE2 backtracking depth */
+#define SG_WINDASH_MAX 4         /* dashes |windash varies in one value: 5^4 = 625 variants */
 
 typedef struct sg_matcher sg_matcher; /* match.c */
 
@@ -230,5 +231,15 @@ size_t sg_pf_guarded(const sg_pf *pf);
 /* Glob match over the whole subject; linear in practice (no backtracking
  * blow-up: one saved star position). */
 int sg_glob(const char *p, size_t pn, const char *s, size_t sn);
+
+/* ---- case folding (fold.c) --------------------------------------------- */
+/* Folds n bytes of text into out (room for SG_FOLD_MAX(n) bytes): ASCII
+ * letters, and every other letter by Unicode's simple case mapping; bytes
+ * that are not valid UTF-8 are copied as they are.  Returns the length
+ * folded, which may differ from n. */
+#define SG_FOLD_MAX(n) (2 * (n) + 4)
+size_t sg_fold(const char *in, size_t n, char *out);
+/* 0 when the C library has no UTF-8 locale: then only ASCII folds. */
+int sg_fold_unicode(void);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "output/alert.h"
 #include "sigma/sigma.h"
+#include "sigma/sigma_int.h"
 #include "testlib.h"
 
 #define SYSMON "Microsoft-Windows-Sysmon"
@@ -309,6 +310,90 @@ static void test_windash(void **state)
                                  "enc x\"}"),
                      1);
     assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell enc x\"}"), 0);
+}
+
+/* every combination: each dash varies on its own, not all together */
+static void test_windash_combinations(void **state)
+{
+    (void)state;
+    const char *d = "  sel:\n    CommandLine|windash|contains: ' -nop -w hidden -e '\n  condition: sel\n";
+    const char *dd = "  sel:\n    CommandLine|windash: 'x -a /b -c /d'\n  condition: sel\n";
+    etwl_sigma *s;
+    assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell -nop /w hidden \xe2\x80\x94"
+                                 "e AAAA\"}"),
+                     1);
+    assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell /nop \xe2\x80\x93w hidden -e AAAA\"}"), 1);
+    assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell /nop +w hidden -e AAAA\"}"), 0);
+    /* a dash inside a word is not varied */
+    assert_int_equal(
+        pc_match("  sel:\n    CommandLine|windash: 'a-b'\n  condition: sel\n", "{\"CommandLine\":\"a/b\"}"), 0);
+    /* four positions: 625 values, the last combination included */
+    assert_int_equal(pc_match(dd, "{\"CommandLine\":\"x \xe2\x80\x95"
+                                  "a \xe2\x80\x95"
+                                  "b \xe2\x80\x95"
+                                  "c \xe2\x80\x95"
+                                  "d\"}"),
+                     1);
+    assert_int_equal(pc_match(dd, "{\"CommandLine\":\"x /a -b /c -d\"}"), 1);
+    s = rule_set(pc_rule(dd), ETWL_SIGMA_OK);
+    etwl_sigma_free(s);
+    /* hostile: many dashes are refused with the reason, not expanded */
+    pc_fails("  sel:\n    CommandLine|windash: '-a -b -c -d -e -f -g -h -i -j -k -l -m -n -o -p'\n  condition: sel\n",
+             ETWL_SIGMA_VALUE, "windash: more than 4 dashes");
+}
+
+/* Case-insensitive beyond ASCII: Cyrillic, Greek, accented Latin, and
+ * invalid UTF-8 compared byte for byte, never read past its end. */
+static void test_unicode_case(void **state)
+{
+    (void)state;
+    const char *ru = "{\"CommandLine\":\"\xd0\x9f\xd0\xa0\xd0\x98\xd0\x92\xd0\x95\xd0\xa2 mir\"}"; /* ПРИВЕТ */
+    const char *el = "{\"CommandLine\":\"\xce\xa3\xce\x9f\xce\xa6\xce\x9f\xce\xa3\"}";             /* ΣΟΦΟΣ */
+    const char *fr = "{\"CommandLine\":\"C:\\\\Users\\\\\xc3\x89LODIE\\\\x.exe\"}";                /* ÉLODIE */
+    const char *yy = "{\"CommandLine\":\"ab\\u00ffcd\"}";
+    assert_int_equal(pc_match("  sel:\n    CommandLine|contains: '\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82'\n"
+                              "  condition: sel\n",
+                              ru),
+                     1);
+    /* final sigma meets capital sigma */
+    assert_int_equal(
+        pc_match("  sel:\n    CommandLine: '\xcf\x83\xce\xbf\xcf\x86\xce\xbf\xcf\x82'\n  condition: sel\n", el), 1);
+    assert_int_equal(pc_match("  sel:\n    CommandLine|contains: '\\\xc3\xa9lodie\\'\n  condition: sel\n", fr), 1);
+    assert_int_equal(pc_match("  sel:\n    CommandLine|contains: '\\elodie\\'\n  condition: sel\n", fr), 0);
+    /* |cased keeps the case, beyond ASCII too (and the prefilter must not
+     * lose a cased literal the folded text no longer holds) */
+    assert_int_equal(pc_match("  sel:\n    CommandLine|cased|contains: '\xd0\x9f\xd0\xa0\xd0\x98\xd0\x92'\n"
+                              "  condition: sel\n",
+                              ru),
+                     1);
+    assert_int_equal(pc_match("  sel:\n    CommandLine|cased|contains: '\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2'\n"
+                              "  condition: sel\n",
+                              ru),
+                     0);
+    /* y with diaeresis: its capital (U+0178) is in another block */
+    assert_int_equal(pc_match("  sel:\n    CommandLine|startswith: 'AB\xc5\xb8'\n  condition: sel\n", yy), 1);
+    assert_int_equal(pc_match("  sel:\n    CommandLine|endswith: 'B\xc5\xb8'\n  condition: sel\n", yy), 0);
+}
+
+static void test_fold_bytes(void **state)
+{
+    (void)state;
+    char out[64];
+    size_t n;
+    /* stray continuation, overlong '/', a surrogate, a truncated tail */
+    static const char hostile[] = "A\x80\xc0\xaf\xed\xa0\x80Z\xe2\x82";
+    n = sg_fold(hostile, sizeof hostile - 1, out);
+    assert_int_equal(n, sizeof hostile - 1);
+    assert_memory_equal(out, "a\x80\xc0\xaf\xed\xa0\x80z\xe2\x82", n);
+    if (!sg_fold_unicode()) skip();
+    /* U+023A (2 bytes) lower-cases to U+2C65 (3 bytes) */
+    n = sg_fold("\xc8\xba", 2, out);
+    assert_int_equal(n, 3);
+    assert_memory_equal(out, "\xe2\xb1\xa5", 3);
+    /* Kelvin sign and K both fold to k */
+    n = sg_fold("\xe2\x84\xaa", 3, out);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0], 'k');
 }
 
 static void test_cidr(void **state)
@@ -782,6 +867,9 @@ int main(void)
         cmocka_unit_test(test_catastrophic_regex),
         cmocka_unit_test(test_base64_and_utf16),
         cmocka_unit_test(test_windash),
+        cmocka_unit_test(test_windash_combinations),
+        cmocka_unit_test(test_unicode_case),
+        cmocka_unit_test(test_fold_bytes),
         cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_exists_fieldref_numbers),
         cmocka_unit_test(test_unsupported_modifiers),

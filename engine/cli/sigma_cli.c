@@ -40,6 +40,17 @@ void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats)
     (void)cs;
     (void)stats;
 }
+struct etwl_sigma *etwl_cli_sigma_set(etwl_cli_sigma *cs)
+{
+    (void)cs;
+    return NULL;
+}
+void etwl_cli_sigma_add_alerts(etwl_cli_sigma *cs, uint64_t alerts, uint64_t suppressed)
+{
+    (void)cs;
+    (void)alerts;
+    (void)suppressed;
+}
 int etwl_sigma_cli_main(int argc, char **argv)
 {
     (void)argc;
@@ -59,8 +70,17 @@ struct etwl_cli_sigma {
     int form;
     FILE *fp;
     void *outs; /* the -o outputs, or NULL: stdout */
-    uint64_t alerts;
+    uint64_t alerts, suppressed;
 };
+
+struct etwl_sigma *etwl_cli_sigma_set(etwl_cli_sigma *cs) { return cs ? cs->set : NULL; }
+
+void etwl_cli_sigma_add_alerts(etwl_cli_sigma *cs, uint64_t alerts, uint64_t suppressed)
+{
+    if (!cs) return;
+    cs->alerts += alerts;
+    cs->suppressed += suppressed;
+}
 
 static int safe_id(const char *s)
 {
@@ -203,10 +223,10 @@ void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats)
                 (unsigned long long)etwl_sigma_corr_evictions(cs->set));
     if (stats && cs->set)
         fprintf(stderr,
-                "etwlua: sigma stats: rules=%zu running=%zu alerts=%llu regex_limit_hits=%llu "
-                "correlation_groups=%zu correlation_evictions=%llu\n",
+                "etwlua: sigma stats: rules=%zu running=%zu alerts=%llu suppressed_by_scripts=%llu "
+                "regex_limit_hits=%llu correlation_groups=%zu correlation_evictions=%llu\n",
                 etwl_sigma_count(cs->set), etwl_sigma_running(cs->set), (unsigned long long)cs->alerts,
-                (unsigned long long)lim, etwl_sigma_corr_groups(cs->set),
+                (unsigned long long)cs->suppressed, (unsigned long long)lim, etwl_sigma_corr_groups(cs->set),
                 (unsigned long long)etwl_sigma_corr_evictions(cs->set));
     etwl_sigma_free(cs->set);
     etwl_buf_free(&cs->out);

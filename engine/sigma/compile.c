@@ -854,6 +854,85 @@ static void compile_detection(cx *c, yaml_node_t *det)
     r->cond = parse_condition(c, r->cond_text);
 }
 
+static void sel_free(sg_sel *s)
+{
+    for (int j = 0; j < s->nmaps; j++) {
+        for (int k = 0; s->nitems && k < s->nitems[j]; k++) {
+            sg_item *it = &s->maps[j][k];
+            for (int v = 0; v < it->nv; v++) {
+                if (it->v[v].re) pcre2_code_free(it->v[v].re);
+                free(it->v[v].s);
+            }
+            free(it->v);
+            free(it->text);
+        }
+        free(s->maps[j]);
+    }
+    free(s->maps);
+    free(s->nitems);
+    free(s->name);
+    memset(s, 0, sizeof *s);
+}
+
+int sg_compile_exclusion(sg_rule *r, yaml_document_t *d, yaml_node_t *map, const sg_phs *ph, char *why, size_t wn)
+{
+    cx c;
+    sg_sel *ns;
+    sg_node *ref, *not, *and;
+    char name[64];
+    size_t tl;
+    memset(&c, 0, sizeof c);
+    c.r = r;
+    c.d = d;
+    c.ph = ph;
+    if (!r->cond || r->corr) {
+        snprintf(why, wn, "a correlation rule has no detection to extend");
+        return 0;
+    }
+    if (!(ns = realloc(r->sels, (size_t)(r->nsels + 1) * sizeof *ns))) goto oom;
+    r->sels = ns;
+    snprintf(name, sizeof name, "_exclusion%d", r->nsels);
+    if (!compile_sel(&c, name, map, &r->sels[r->nsels]) || c.state || c.oom) {
+        sel_free(&r->sels[r->nsels]);
+        if (c.oom) goto oom;
+        snprintf(why, wn, "%s", c.reason);
+        return 0;
+    }
+    ref = calloc(1, sizeof *ref);
+    not = calloc(1, sizeof *not );
+    and = calloc(1, sizeof *and);
+    if (!ref || !not || !and || !(ref->sels = malloc(sizeof *ref->sels))) {
+        free(ref);
+        free(not );
+        free(and);
+        sel_free(&r->sels[r->nsels]);
+        goto oom;
+    }
+    ref->kind = SG_REF;
+    ref->sels[0] = r->nsels++;
+    ref->nsels = 1;
+    not ->kind = SG_NOT;
+    not ->a = ref;
+    and->kind = SG_AND;
+    and->a = r->cond;
+    and->b = not ;
+    r->cond = and;
+    /* convert shows it: "(condition) and not _exclusionN" */
+    tl = strlen(r->cond_text ? r->cond_text : "") + strlen(name) + 16;
+    {
+        char *t = malloc(tl);
+        if (t) {
+            snprintf(t, tl, "(%s) and not %s", r->cond_text ? r->cond_text : "", name);
+            free(r->cond_text);
+            r->cond_text = t;
+        }
+    }
+    return 1;
+oom:
+    snprintf(why, wn, "out of memory");
+    return -1;
+}
+
 etwl_status sg_compile(sg_rule *r, yaml_document_t *d, yaml_node_t *root, const sg_phs *ph)
 {
     cx c;
@@ -929,7 +1008,7 @@ out:
 
 void sg_rule_free(sg_rule *r)
 {
-    int i, j, k;
+    int i;
     free((char *)r->info.id);
     free((char *)r->info.title);
     free((char *)r->info.path);
@@ -949,24 +1028,7 @@ void sg_rule_free(sg_rule *r)
     free(r->fps);
     free(r->tags);
     free(r->link);
-    for (i = 0; i < r->nsels; i++) {
-        sg_sel *s = &r->sels[i];
-        for (j = 0; j < s->nmaps; j++) {
-            for (k = 0; k < s->nitems[j]; k++) {
-                sg_item *it = &s->maps[j][k];
-                for (int v = 0; v < it->nv; v++) {
-                    if (it->v[v].re) pcre2_code_free(it->v[v].re);
-                    free(it->v[v].s);
-                }
-                free(it->v);
-                free(it->text);
-            }
-            free(s->maps[j]);
-        }
-        free(s->maps);
-        free(s->nitems);
-        free(s->name);
-    }
+    for (i = 0; i < r->nsels; i++) sel_free(&r->sels[i]);
     free(r->sels);
     node_free(r->cond);
     for (i = 0; i < r->nfields; i++) free(r->fields[i]);

@@ -406,6 +406,65 @@ void etwl_sigma_select(etwl_sigma *s, const char *const *only, int nonly, const 
     }
 }
 
+int etwl_sigma_rule_tags(const etwl_sigma *s, size_t i, const char *const **tags)
+{
+    *tags = (const char *const *)s->rules[i].tags;
+    return s->rules[i].ntags;
+}
+
+void etwl_sigma_filter_out(etwl_sigma *s, size_t i, const char *why)
+{
+    sg_rule *r = &s->rules[i];
+    if (r->info.state != ETWL_SIGMA_OK) return;
+    free((char *)r->info.reason);
+    r->info.state = ETWL_SIGMA_FILTERED;
+    r->info.reason = strdup(why);
+    s->running--;
+    s->dirty = 1;
+}
+
+etwl_status etwl_sigma_exclude(etwl_sigma *s, size_t i, const char *const *keys, const char *const *const *vals,
+                               const int *nv, int n, etwl_error *err)
+{
+    sg_rule *r = &s->rules[i];
+    yaml_document_t d;
+    int map, ok = 1, rc;
+    char why[600];
+    if (r->info.state != ETWL_SIGMA_OK)
+        return etwl_error_set(err, ETWL_EINVAL, "rule %s does not run: %s", r->info.id ? r->info.id : "?",
+                              r->info.reason ? r->info.reason : "?");
+    if (n <= 0) return etwl_error_set(err, ETWL_EINVAL, "an exclusion needs at least one field");
+    /* the map built as a YAML document, so the rule's own compiler reads
+     * it: every modifier, wildcard and field mapping works as in a rule */
+    if (!yaml_document_initialize(&d, NULL, NULL, NULL, 1, 1)) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    map = yaml_document_add_mapping(&d, NULL, YAML_BLOCK_MAPPING_STYLE);
+    for (int k = 0; k < n && ok && map; k++) {
+        int key = yaml_document_add_scalar(&d, NULL, (yaml_char_t *)keys[k], -1, YAML_PLAIN_SCALAR_STYLE), val;
+        if (nv[k] == 1) {
+            /* quoted: a value is text, never YAML's null */
+            val = yaml_document_add_scalar(&d, NULL, (yaml_char_t *)vals[k][0], -1, YAML_SINGLE_QUOTED_SCALAR_STYLE);
+        } else {
+            val = yaml_document_add_sequence(&d, NULL, YAML_BLOCK_SEQUENCE_STYLE);
+            for (int j = 0; j < nv[k] && val; j++) {
+                int item =
+                    yaml_document_add_scalar(&d, NULL, (yaml_char_t *)vals[k][j], -1, YAML_SINGLE_QUOTED_SCALAR_STYLE);
+                if (!item || !yaml_document_append_sequence_item(&d, val, item)) val = 0;
+            }
+        }
+        ok = key && val && yaml_document_append_mapping_pair(&d, map, key, val);
+    }
+    if (!ok || !map) {
+        yaml_document_delete(&d);
+        return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    }
+    rc = sg_compile_exclusion(r, &d, yaml_document_get_node(&d, map), &s->ph, why, sizeof why);
+    yaml_document_delete(&d);
+    if (rc < 0) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    if (rc == 0) return etwl_error_set(err, ETWL_EINVAL, "%s", why);
+    s->dirty = 1;
+    return ETWL_OK;
+}
+
 static uint32_t hash_lower(const char *p, size_t n)
 {
     uint32_t h = 2166136261u;

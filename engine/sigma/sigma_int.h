@@ -182,6 +182,10 @@ typedef struct sg_phs {
 } sg_phs;
 etwl_status sg_compile(sg_rule *r, yaml_document_t *d, yaml_node_t *root, const sg_phs *ph);
 void sg_rule_free(sg_rule *r);
+/* Adds "and not SELECTION" to a compiled rule, the selection a map as a
+ * rule would write it (field|modifiers: value or list).  1 done; 0 with
+ * the reason in why (the rule is unchanged); -1 out of memory. */
+int sg_compile_exclusion(sg_rule *r, yaml_document_t *d, yaml_node_t *map, const sg_phs *ph, char *why, size_t wn);
 void sg_plan_write(const sg_rule *r, etwl_buf *b);
 
 /* ---- matching (match.c) ---------------------------------------------- */

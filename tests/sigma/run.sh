@@ -176,6 +176,31 @@ T "$BIN" --no-rules --sigma "$TMP/corr.yml" -r "$TMP/corr.jsonl" --stats >"$TMP/
 [ "$(grep -c '"rule":"0a0a0a0a-0000-4000-8000-0000000000c2"' "$TMP/out")" = 1 ] && [ "$(grep -c '"rule"' "$TMP/out")" = 1 ] &&
     grep -q "correlation_groups=1 " "$TMP/err" && ok || bad "correlation: $(cat "$TMP/out" "$TMP/err")"
 
+# 5b. the Lua API (require "etwlua.sigma"): tests/sigma/data/lua/api.lua
+# checks loading, listing, selection and misuse at load time; here, what its
+# hooks did to the alerts: bob excluded by a map, erin by a function, the
+# low rule skipped, every alert enriched, a throwing handler keeps its alert
+L=tests/sigma/data/lua
+T "$BIN" --no-rules -r $L/events.jsonl --alerts-only $L/api.lua >"$TMP/api.out" 2>"$TMP/api.err"
+code=$?
+[ $code = 0 ] && grep -q "^api: ok" "$TMP/api.err" && ok || bad "lua api: exit $code $(cat "$TMP/api.err")"
+[ "$(grep -c '"rule"' "$TMP/api.out")" = 2 ] &&
+    grep -q '"rule":"0a0a0a0a-0000-4000-8000-0000000000a1".*"User":"alice".*"seen_by":"lua","user":"alice"}' "$TMP/api.out" &&
+    grep -q '"rule":"0a0a0a0a-0000-4000-8000-0000000000a3".*"User":"dave".*"rule_level":"medium","seen_by":"lua"' "$TMP/api.out" &&
+    ! grep -q '"bob"\|"erin"\|"carol"' "$TMP/api.out" && ok || bad "lua api alerts: $(cat "$TMP/api.out")"
+grep -q "sigma on_match handler of 0a0a0a0a-0000-4000-8000-0000000000a3 failed: .*boom" "$TMP/api.err" &&
+    grep -q "field 'level' is the rule's own" "$TMP/api.err" && ok || bad "lua api errors: $(cat "$TMP/api.err")"
+# the --sigma rules are the ones scripts see: a script excludes from one
+cat >"$TMP/tune.lua" <<'LUA'
+local sigma = require "etwlua.sigma"
+assert(#sigma.list() == 3, "the --sigma rules")
+sigma.exclude("0a0a0a0a-0000-4000-8000-0000000000a1", {User = {"alice", "bob"}})
+LUA
+T "$BIN" --no-rules --sigma $L/win -r $L/events.jsonl --alerts-only --stats "$TMP/tune.lua" >"$TMP/tune.out" 2>"$TMP/tune.err"
+[ "$(grep -c '"rule":"0a0a0a0a-0000-4000-8000-0000000000a1"' "$TMP/tune.out")" = 0 ] &&
+    [ "$(grep -c '"rule"' "$TMP/tune.out")" = 3 ] && grep -q "sigma stats: .* alerts=3 " "$TMP/tune.err" && ok ||
+    bad "lua exclude on --sigma: $(cat "$TMP/tune.out" "$TMP/tune.err")"
+
 # 6. SigmaHQ's corpus: the compile figures, and the regression cases
 pct() { sed -n 's/^sigma-check: [0-9]* rules: [0-9]* compile and run (\([0-9.]*\)%).*/\1/p' "$1"; }
 if [ -d "$SIGMA/rules" ]; then

@@ -49,7 +49,9 @@ struct etwl_sigma {
     size_t nb;
     int dirty;
     sg_matcher *m;
-    sg_phs ph; /* --sigma-config placeholders */
+    sg_phs ph;    /* --sigma-config placeholders */
+    int *closers; /* correlations decided when a window is over (sg_corr_tick) */
+    int ncloser;
 };
 
 static const char *const levels[] = {"informational", "low", "medium", "high", "critical"};
@@ -101,6 +103,7 @@ void etwl_sigma_free(etwl_sigma *s)
         free(s->ph.v[i].name);
     }
     free(s->ph.v);
+    free(s->closers);
     sg_matcher_free(s->m);
     free(s);
 }
@@ -551,6 +554,17 @@ static etwl_status link_correlations(etwl_sigma *s)
             b->corrs[b->ncorrs++] = (int)i;
         }
     }
+    free(s->closers);
+    s->closers = NULL;
+    s->ncloser = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        sg_rule *r = &s->rules[i];
+        int *nc;
+        if (!r->corr || r->info.state != ETWL_SIGMA_OK || !sg_corr_at_close(r->corr)) continue;
+        if (!(nc = realloc(s->closers, (size_t)(s->ncloser + 1) * sizeof *nc))) return ETWL_ENOMEM;
+        s->closers = nc;
+        s->closers[s->ncloser++] = (int)i;
+    }
     for (size_t i = 0; i < s->n; i++) {
         sg_rule *b = &s->rules[i];
         int gen = 0;
@@ -671,6 +685,20 @@ etwl_status etwl_sigma_prepare(etwl_sigma *s, etwl_error *err)
     return ETWL_OK;
 }
 
+typedef struct closing {
+    etwl_event *ev;
+    etwl_sigma_hit_fn hit;
+    void *ctx;
+    size_t rule, hits;
+} closing;
+
+static void on_close(void *p)
+{
+    closing *c = p;
+    c->hits++;
+    if (c->hit) c->hit(c->ctx, c->ev, c->rule);
+}
+
 size_t etwl_sigma_match(etwl_sigma *s, etwl_event *ev, etwl_sigma_hit_fn hit, void *ctx)
 {
     const etwl_header *h = etwl_event_header(ev);
@@ -684,6 +712,13 @@ size_t etwl_sigma_match(etwl_sigma *s, etwl_event *ev, etwl_sigma_hit_fn hit, vo
         return 0;
     }
     if (!s->nb) return 0;
+    /* windows this event's time has closed are decided first; the alert
+     * carries the event that closed them, its fields the window's group */
+    for (int i = 0; i < s->ncloser; i++) {
+        closing c = {ev, hit, ctx, (size_t)s->closers[i], 0};
+        sg_corr_tick(s->rules[s->closers[i]].corr, h->ts, on_close, &c);
+        hits += c.hits;
+    }
     sg_matcher_begin(s->m, ev);
     if ((h->has & ETWL_HAS_PROVIDER_NAME) && (b = find_bucket(s, h->provider_name, h->provider_name_len, 0)))
         hits += run_bucket(s, b, ev, h->desc.id, hit, ctx);
@@ -793,6 +828,10 @@ static void fields(etwl_buf *b, int json, void *ctx)
         put_list(b, r->fps, r->nfps);
         jkey(b, "link", r->link);
         jkey(b, "license", "DRL 1.1");
+        if (r->corr) {
+            etwl_buf_puts(b, ",\"correlation\":");
+            sg_corr_fired_write(r->corr, b, 1);
+        }
         etwl_buf_putc(b, '}');
         return;
     }
@@ -800,6 +839,7 @@ static void fields(etwl_buf *b, int json, void *ctx)
     tkey(b, "status", r->info.status);
     tkey(b, "author", r->info.author);
     tkey(b, "link", r->link);
+    if (r->corr) sg_corr_fired_write(r->corr, b, 0);
 }
 
 void etwl_sigma_alert_of(const etwl_sigma *s, size_t rule, etwl_event *ev, etwl_alert *a, char ts[ETWL_TIME_STRLEN + 1])

@@ -161,6 +161,14 @@ int sg_corr_resolve(sg_corr *c, sg_rule *rules, size_t n, size_t self, char *why
  * correlation fires for this event. */
 int sg_corr_feed(sg_corr *c, sg_matcher *m, const sg_rule *base, const sg_source *src, size_t base_idx, etwl_event *ev);
 void sg_corr_describe(const sg_corr *c, etwl_buf *b);
+/* Correlations whose condition is decided when a window is over (lt, lte,
+ * eq, neq): sg_corr_tick, on every event the set sees, evaluates the
+ * windows its time has closed, calling fire(ctx) for each that holds. */
+int sg_corr_at_close(const sg_corr *c);
+size_t sg_corr_tick(sg_corr *c, int64_t now, void (*fire)(void *ctx), void *ctx);
+/* The last firing (group values, count, window) for the alert's fields:
+ * a JSON object, or " k=v" pairs. */
+void sg_corr_fired_write(const sg_corr *c, etwl_buf *b, int json);
 uint64_t sg_corr_evicted(const sg_corr *c);
 int sg_corr_generates(const sg_corr *c);
 int sg_corr_feeds(const sg_corr *c, size_t rule);

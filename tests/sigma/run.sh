@@ -175,6 +175,9 @@ done >"$TMP/corr.jsonl"
 T "$BIN" --no-rules --sigma "$TMP/corr.yml" -r "$TMP/corr.jsonl" --stats >"$TMP/out" 2>"$TMP/err"
 [ "$(grep -c '"rule":"0a0a0a0a-0000-4000-8000-0000000000c2"' "$TMP/out")" = 1 ] && [ "$(grep -c '"rule"' "$TMP/out")" = 1 ] &&
     grep -q "correlation_groups=1 " "$TMP/err" && ok || bad "correlation: $(cat "$TMP/out" "$TMP/err")"
+# the alert says the group, the count and the window
+grep -q '"correlation":{"type":"event_count","count":3,"window_start":"2024-03-05T10:11:10.*","window_end":"2024-03-05T10:11:30.*","group":{"User":"alice"}}' "$TMP/out" &&
+    ok || bad "correlation fields: $(cat "$TMP/out")"
 
 # 5b. the Lua API (require "etwlua.sigma"): tests/sigma/data/lua/api.lua
 # checks loading, listing, selection and misuse at load time; here, what its

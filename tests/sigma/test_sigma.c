@@ -819,7 +819,25 @@ static void test_correlation_errors(void **state)
                              ETWL_SIGMA_CORRELATION);
     assert_non_null(strstr(etwl_sigma_rule(s, 2)->reason, "nosuch"));
     etwl_sigma_free(s);
-    s = corr_set("  type: event_count\n  rules: net_use\n  timespan: 10s\n  condition:\n    lt: 2\n",
+    s = corr_set("  type: event_count\n  rules: net_use\n  timespan: 10s\n  condition:\n    less: 2\n",
+                 ETWL_SIGMA_CORRELATION);
+    assert_non_null(strstr(etwl_sigma_rule(s, 2)->reason, "'less'"));
+    etwl_sigma_free(s);
+    s = corr_set("  type: temporal_ordered\n  rules: [net_use, base-who]\n  timespan: 10s\n  condition:\n    gte: 2\n",
+                 ETWL_SIGMA_CORRELATION);
+    etwl_sigma_free(s);
+    /* an alias group-by does not use, and one that lacks a rule */
+    s = corr_set("  type: temporal\n  rules: [net_use, base-who]\n  group-by: [User]\n  timespan: 10s\n"
+                 "  aliases:\n    who:\n      net_use: User\n      base-who: User\n",
+                 ETWL_SIGMA_CORRELATION);
+    assert_non_null(strstr(etwl_sigma_rule(s, 2)->reason, "alias 'who' is not in group-by"));
+    etwl_sigma_free(s);
+    s = corr_set("  type: temporal\n  rules: [net_use, base-who]\n  group-by: [who]\n  timespan: 10s\n"
+                 "  aliases:\n    who:\n      net_use: User\n",
+                 ETWL_SIGMA_CORRELATION);
+    assert_non_null(strstr(etwl_sigma_rule(s, 2)->reason, "names no field for rule 'base-who'"));
+    etwl_sigma_free(s);
+    s = corr_set("  type: event_count\n  rules: net_use\n  timespan: 10s\n  aliases: [x]\n  condition:\n    gte: 2\n",
                  ETWL_SIGMA_CORRELATION);
     etwl_sigma_free(s);
     s = corr_set("  type: event_count\n  rules: net_use\n  timespan: forever\n  condition:\n    gte: 2\n",
@@ -829,6 +847,138 @@ static void test_correlation_errors(void **state)
     etwl_sigma_free(s);
     s = corr_set("  type: event_count\n  rules: net_use\n  timespan: 1m\n  condition:\n    gte: 100000\n",
                  ETWL_SIGMA_CORRELATION);
+    etwl_sigma_free(s);
+}
+
+/* lt/lte/eq/neq are decided when a group's window (from its first event)
+ * is over: closed by a later event of any group, or of its own. */
+static void test_correlation_window_close(void **state)
+{
+    (void)state;
+    etwl_buf ids;
+    etwl_sigma *s;
+    const char *ev[] = {NET("alice"), NET("alice"), NET("bob"), NET("bob"), NET("bob"), NET("carol")};
+    int t[] = {0, 1, 2, 3, 4, 20};
+    etwl_buf_init(&ids);
+    /* fewer than 3: alice (2) fires when carol's event shows her window is
+     * over; bob (3) does not; carol's window is still open at the end */
+    s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                 "  condition:\n    lt: 3\n",
+                 ETWL_SIGMA_OK);
+    assert_int_equal(replay_at(s, t, ev, 6, &ids), 1);
+    assert_string_equal(ids.data, "corr-1,");
+    etwl_sigma_free(s);
+    /* lte 1: a lone event in its window */
+    {
+        const char *one[] = {NET("alice"), NET("zed")};
+        int t1[] = {0, 30};
+        s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                     "  condition:\n    lte: 1\n",
+                     ETWL_SIGMA_OK);
+        assert_int_equal(replay_at(s, t1, one, 2, &ids), 1);
+        etwl_sigma_free(s);
+    }
+    /* a range (ANDed criteria), and eq: bob's 3 do not make "eq 2" at his 2nd */
+    s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                 "  condition:\n    gt: 1\n    lte: 2\n",
+                 ETWL_SIGMA_OK);
+    assert_int_equal(replay_at(s, t, ev, 6, &ids), 1); /* alice: 2 */
+    etwl_sigma_free(s);
+    s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                 "  condition:\n    eq: 3\n",
+                 ETWL_SIGMA_OK);
+    assert_int_equal(replay_at(s, t, ev, 6, &ids), 1); /* bob: 3 */
+    etwl_sigma_free(s);
+    s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                 "  condition:\n    neq: 3\n",
+                 ETWL_SIGMA_OK);
+    assert_int_equal(replay_at(s, t, ev, 6, &ids), 1); /* alice: 2 */
+    etwl_sigma_free(s);
+    /* the group's own next event closes its window (and opens the next) */
+    {
+        const char *ev2[] = {NET("alice"), NET("alice"), NET("alice")};
+        int t2[] = {0, 1, 15};
+        s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                     "  condition:\n    lt: 3\n",
+                     ETWL_SIGMA_OK);
+        assert_int_equal(replay_at(s, t2, ev2, 3, &ids), 1);
+        etwl_sigma_free(s);
+    }
+    /* value_count below a bound */
+    {
+        const char *ev3[] = {NETC("a", "net user"), NETC("a", "net user"), NETC("b", "net x"), NETC("b", "net y"),
+                             NETC("c", "net z")};
+        int t3[] = {0, 1, 2, 3, 30};
+        s = corr_set("  type: value_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                     "  condition:\n    field: CommandLine\n    lt: 2\n",
+                     ETWL_SIGMA_OK);
+        assert_int_equal(replay_at(s, t3, ev3, 5, &ids), 1); /* a: one distinct command line */
+        etwl_sigma_free(s);
+    }
+    etwl_buf_free(&ids);
+}
+
+/* temporal with a condition counts the distinct rules; aliases let two rules
+ * group by different fields */
+static void test_correlation_temporal_condition_aliases(void **state)
+{
+    (void)state;
+    etwl_sigma *s = corr_set("  type: temporal\n  rules: [net_use, base-who]\n  group-by: [User]\n  timespan: 10s\n"
+                             "  condition:\n    lt: 2\n",
+                             ETWL_SIGMA_OK);
+    const char *ev[] = {NET("a"), WHO("a"), NET("b"), NET("zz")};
+    int t[] = {0, 1, 2, 40};
+    /* b saw one of the two rules: fires at the close; a saw both */
+    assert_int_equal(replay_at(s, t, ev, 4, NULL), 1);
+    etwl_sigma_free(s);
+    s = corr_set("  type: temporal\n  rules: [net_use, base-who]\n  group-by: [actor]\n  timespan: 10s\n"
+                 "  aliases:\n    actor:\n      net_use: User\n      base-who: CommandLine\n",
+                 ETWL_SIGMA_OK);
+    {
+        const char *ev2[] = {NET("mallory"),
+                             "{\"Image\":\"C:\\\\whoami.exe\",\"User\":\"x\",\"CommandLine\":\"mallory\"}", NET("eve"),
+                             "{\"Image\":\"C:\\\\whoami.exe\",\"User\":\"eve\",\"CommandLine\":\"y\"}"};
+        int t2[] = {0, 1, 2, 3};
+        /* mallory: net's User and whoami's CommandLine agree; eve: they do not */
+        assert_int_equal(replay_at(s, t2, ev2, 4, NULL), 1);
+    }
+    etwl_sigma_free(s);
+}
+
+/* Hostile: windows decided at their end, a group per event and a short
+ * span - every window closes, the table stays bounded, each fires once. */
+static void test_correlation_window_hostile(void **state)
+{
+    (void)state;
+    enum { N = 30000 };
+    static int t[N];
+    static char bufs[N][128];
+    static const char *ev[N];
+    etwl_sigma *s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 1h\n"
+                             "  condition:\n    lt: 2\n",
+                             ETWL_SIGMA_OK);
+    for (int i = 0; i < N; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "{\"Image\":\"C:\\\\net.exe\",\"User\":\"u%d\"}", i);
+        ev[i] = bufs[i];
+        t[i] = i / 10; /* all within the hour: no window closes, the table evicts */
+    }
+    assert_int_equal(replay_at(s, t, ev, N, NULL), 0);
+    assert_true(etwl_sigma_corr_groups(s) <= 10000);
+    assert_true(etwl_sigma_corr_evictions(s) >= N - 10000);
+    etwl_sigma_free(s);
+    s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 1s\n"
+                 "  condition:\n    lt: 2\n",
+                 ETWL_SIGMA_OK);
+    for (int i = 0; i < N; i++) t[i] = i; /* each window is over by the next event */
+    {
+        int n = replay_at(s, t, ev, N, NULL);
+        if (!(n <= N - 1 && n >= N - 300)) fail_msg("%d fired", n);
+        /* every window but the last few (swept at most once per 256 events
+         * or a sixteenth of the span) has fired; none twice */
+        assert_true(n <= N - 1 && n >= N - 300);
+    }
+    assert_true(etwl_sigma_corr_groups(s) <= 300);
+    assert_int_equal(etwl_sigma_corr_evictions(s), 0);
     etwl_sigma_free(s);
 }
 
@@ -886,6 +1036,9 @@ int main(void)
         cmocka_unit_test(test_correlation_temporal),
         cmocka_unit_test(test_correlation_errors),
         cmocka_unit_test(test_correlation_bounded),
+        cmocka_unit_test(test_correlation_window_close),
+        cmocka_unit_test(test_correlation_temporal_condition_aliases),
+        cmocka_unit_test(test_correlation_window_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,10 +30,14 @@ typedef struct run {
     sg_pf *pf;
 } run;
 
+/* bucket kinds: events of a provider, of a channel, and of the provider
+ * that writes a channel, for live events that carry no channel name */
+#define BUCKET_WRITER 2
+
 typedef struct bucket {
     char *name; /* lower-cased */
     uint32_t h;
-    int channel;
+    int channel; /* 0 provider, 1 channel, BUCKET_WRITER */
     entry *e;
     size_t n, cap;
     run *runs;
@@ -608,6 +612,26 @@ static etwl_status build_index(etwl_sigma *s)
                     return ETWL_ENOMEM;
                 }
             }
+            /* a channel one provider writes: also under that provider, for
+             * live events without a channel name (once per rule) */
+            if (!src->provider && sg_channel_writer(src->channel)) {
+                const char *w = sg_channel_writer(src->channel);
+                int dup = 0;
+                size_t nb = (size_t)(r->nfields ? r->nfields : 1) * sizeof *e.bind;
+                for (int q = 0; q < k && !dup; q++)
+                    dup = !r->srcs[q]->provider && sg_channel_writer(r->srcs[q]->channel) &&
+                          strcmp(sg_channel_writer(r->srcs[q]->channel), w) == 0;
+                for (int j = 0; !dup && j < (src->nids ? src->nids : 1); j++) {
+                    entry x = e;
+                    x.id = src->nids ? src->ids[j] : -1;
+                    if (!(x.bind = malloc(nb))) return ETWL_ENOMEM;
+                    memcpy(x.bind, e.bind, nb);
+                    if (!add_entry(s, w, BUCKET_WRITER, &x)) {
+                        free(x.bind);
+                        return ETWL_ENOMEM;
+                    }
+                }
+            }
         }
     }
     for (size_t i = 0; i < s->nb; i++) {
@@ -724,6 +748,19 @@ size_t etwl_sigma_match(etwl_sigma *s, etwl_event *ev, etwl_sigma_hit_fn hit, vo
         hits += run_bucket(s, b, ev, h->desc.id, hit, ctx);
     if ((h->has & ETWL_HAS_CHANNEL_NAME) && (b = find_bucket(s, h->channel_name, h->channel_name_len, 1)))
         hits += run_bucket(s, b, ev, h->desc.id, hit, ctx);
+    if (!(h->has & ETWL_HAS_CHANNEL_NAME)) {
+        /* live ETW: no channel name.  A provider that alone writes a
+         * channel stands for it; the global channels are known by the
+         * descriptor's number (winmeta.xml: System 8, Application 9,
+         * Security 10), whoever wrote the event */
+        static const char *const global[] = {"system", "application", "security"};
+        if ((h->has & ETWL_HAS_PROVIDER_NAME) &&
+            (b = find_bucket(s, h->provider_name, h->provider_name_len, BUCKET_WRITER)))
+            hits += run_bucket(s, b, ev, h->desc.id, hit, ctx);
+        if (h->desc.channel >= 8 && h->desc.channel <= 10 &&
+            (b = find_bucket(s, global[h->desc.channel - 8], strlen(global[h->desc.channel - 8]), 1)))
+            hits += run_bucket(s, b, ev, h->desc.id, hit, ctx);
+    }
     return hits;
 }
 

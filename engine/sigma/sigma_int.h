@@ -121,6 +121,10 @@ typedef struct sg_source {
 /* The sources of a logsource; *n = 0 with a reason when none. */
 int sg_logsource(const char *product, const char *category, const char *service, const sg_source **out, int max,
                  const char **reason);
+/* The provider whose events stand for this channel's when a live event
+ * has no channel name, or NULL (System, Application and Security: by the
+ * descriptor's channel number instead). */
+const char *sg_channel_writer(const char *channel);
 /* The event property for a Sigma field on a source (prop name or a header
  * SG_HDR_* in *hdr); conv as in sg_map. */
 const char *sg_source_field(const sg_source *src, const char *field, int *hdr, int *conv);

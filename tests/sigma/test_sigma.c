@@ -664,6 +664,81 @@ static void test_logsources(void **state)
     etwl_buf_free(&alert);
 }
 
+/* One event with this descriptor channel number and no channel name, as
+ * live ETW delivers it; returns the matches. */
+static int replay_live(etwl_sigma *s, const char *provider, int id, int chan, const char *info)
+{
+    const char *path = tl_tmp_path("sigma-live.jsonl");
+    FILE *f = fopen(path, "w");
+    char line[4096], num[32], *at;
+    etwl_config cfg;
+    etwl_session *ses;
+    etwl_error err;
+    hits h = {s, 0, {0}, NULL};
+    assert_non_null(f);
+    snprintf(line, sizeof line, HDR, id, provider, "", info);
+    at = strstr(line, "\"channel\":0");
+    assert_non_null(at);
+    snprintf(num, sizeof num, "\"channel\":%-2d", chan); /* same width: "channel":0 plus a space */
+    memmove(at + strlen(num), at + 11, strlen(at + 11) + 1);
+    memcpy(at, num, strlen(num));
+    fputs(line, f);
+    fclose(f);
+    etwl_buf_init(&h.alert);
+    etwl_config_init(&cfg);
+    cfg.read_path = path;
+    assert_int_equal(etwl_session_open(&cfg, &ses, &err), ETWL_OK);
+    assert_int_equal(etwl_session_process(ses, on_event, &h, &err), ETWL_OK);
+    etwl_session_free(ses);
+    etwl_buf_free(&h.alert);
+    return h.n;
+}
+
+/* service: log sources on live events, which name no channel: the provider
+ * that writes the channel, or the global channels by descriptor number */
+static void test_live_channels(void **state)
+{
+    (void)state;
+    const char *ps = "title: p\nid: 44444444-4444-4444-4444-444444444441\nlogsource:\n  product: windows\n"
+                     "  service: powershell\ndetection:\n  sel:\n    EventID: 4104\n"
+                     "    ScriptBlockText|contains: 'Invoke-Mimikatz'\n  condition: sel\n";
+    const char *sys = "title: s\nid: 44444444-4444-4444-4444-444444444442\nlogsource:\n  product: windows\n"
+                      "  service: system\ndetection:\n  sel:\n    EventID: 7045\n    ImagePath|contains: 'evil'\n"
+                      "  condition: sel\n";
+    const char *sec = "title: s\nid: 44444444-4444-4444-4444-444444444443\nlogsource:\n  product: windows\n"
+                      "  service: security\ndetection:\n  sel:\n    EventID: 4625\n  condition: sel\n";
+    const char *al = "title: a\nid: 44444444-4444-4444-4444-444444444444\nlogsource:\n  product: windows\n"
+                     "  service: applocker\ndetection:\n  sel:\n    EventID: 8004\n  condition: sel\n";
+    const char *sb = "{\"ScriptBlockText\":\"IEX (Invoke-Mimikatz)\"}";
+    const char *svc = "{\"ImagePath\":\"C:\\\\evil.exe\"}";
+    etwl_sigma *s = rule_set(ps, ETWL_SIGMA_OK);
+    /* live: the provider stands for its channel */
+    assert_int_equal(replay(s, "Microsoft-Windows-PowerShell", 4104, NULL, &sb, 1, NULL), 1);
+    /* replay with the channel: once, not twice */
+    assert_int_equal(
+        replay(s, "Microsoft-Windows-PowerShell", 4104, "Microsoft-Windows-PowerShell/Operational", &sb, 1, NULL), 1);
+    /* another provider without a channel, and the right provider on another channel: no */
+    assert_int_equal(replay(s, "Microsoft-Windows-Other", 4104, NULL, &sb, 1, NULL), 0);
+    assert_int_equal(
+        replay(s, "Microsoft-Windows-PowerShell", 4104, "Microsoft-Windows-PowerShell/Analytic", &sb, 1, NULL), 0);
+    etwl_sigma_free(s);
+    /* System and Security: by the descriptor's channel number, any provider */
+    s = rule_set(sys, ETWL_SIGMA_OK);
+    assert_int_equal(replay_live(s, "Service Control Manager", 7045, 8, svc), 1);
+    assert_int_equal(replay_live(s, "Service Control Manager", 7045, 9, svc), 0);
+    assert_int_equal(replay_live(s, "Service Control Manager", 7045, 0, svc), 0);
+    assert_int_equal(replay(s, "Service Control Manager", 7045, "System", &svc, 1, NULL), 1);
+    etwl_sigma_free(s);
+    s = rule_set(sec, ETWL_SIGMA_OK);
+    assert_int_equal(replay_live(s, "Microsoft-Windows-Security-Auditing", 4625, 10, "{}"), 1);
+    assert_int_equal(replay_live(s, "Microsoft-Windows-Security-Auditing", 4625, 11, "{}"), 0);
+    etwl_sigma_free(s);
+    /* a service of several channels from one provider: one match, not four */
+    s = rule_set(al, ETWL_SIGMA_OK);
+    assert_int_equal(replay(s, "Microsoft-Windows-AppLocker", 8004, NULL, &svc, 1, NULL), 1);
+    etwl_sigma_free(s);
+}
+
 static void test_filters_and_selection(void **state)
 {
     (void)state;
@@ -1029,6 +1104,7 @@ int main(void)
         cmocka_unit_test(test_huge_value_list),
         cmocka_unit_test(test_invalid_yaml),
         cmocka_unit_test(test_logsources),
+        cmocka_unit_test(test_live_channels),
         cmocka_unit_test(test_filters_and_selection),
         cmocka_unit_test(test_convert),
         cmocka_unit_test(test_correlation_event_count),

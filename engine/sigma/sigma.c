@@ -578,6 +578,103 @@ static etwl_status link_correlations(etwl_sigma *s)
     return ETWL_OK;
 }
 
+/* ---- event ids a rule needs ------------------------------------------------
+ * A source of every id (a service: channel) would put its rules in front of
+ * every event of the channel; most select EventID themselves.  When the
+ * condition cannot hold without one of a set of ids, the rule is indexed
+ * under those ids instead.  Sets are small: past ID_MAX, "any". */
+#define ID_MAX 32
+
+typedef struct idset {
+    int known, n;
+    int32_t v[ID_MAX];
+} idset;
+
+static void ids_union(idset *a, const idset *b)
+{
+    if (!a->known || !b->known) {
+        a->known = 0;
+        return;
+    }
+    for (int i = 0; i < b->n; i++) {
+        int k;
+        for (k = 0; k < a->n && a->v[k] != b->v[i]; k++) {
+        }
+        if (k < a->n) continue;
+        if (a->n == ID_MAX) {
+            a->known = 0;
+            return;
+        }
+        a->v[a->n++] = b->v[i];
+    }
+}
+
+/* the ids one map of a selection requires: its EventID item, plain numbers */
+static idset map_ids(const sg_rule *r, const sg_item *items, int n)
+{
+    idset out = {0, 0, {0}};
+    for (int k = 0; k < n; k++) {
+        const sg_item *it = &items[k];
+        idset one = {1, 0, {0}};
+        if (it->field < 0 || strcmp(r->fields[it->field], "EventID") != 0 || it->all || !it->nv) continue;
+        for (int j = 0; j < it->nv && one.known; j++) {
+            const sg_val *v = &it->v[j];
+            char *end;
+            long id = v->op == SG_EQ && v->n > 0 && v->n < 6 ? strtol(v->s, &end, 10) : -1;
+            if (id < 0 || id > 65535 || *end || v->s[0] < '0' || v->s[0] > '9') one.known = 0;
+            else {
+                idset x = {1, 1, {(int32_t)id}};
+                ids_union(&one, &x);
+            }
+        }
+        if (one.known) return one;
+    }
+    return out;
+}
+
+static idset sel_ids(const sg_rule *r, const sg_sel *sel)
+{
+    idset out = {1, 0, {0}};
+    if (!sel->nmaps) out.known = 0;
+    for (int j = 0; j < sel->nmaps && out.known; j++) {
+        idset m = map_ids(r, sel->maps[j], sel->nitems[j]);
+        ids_union(&out, &m);
+    }
+    return out;
+}
+
+static idset node_ids(const sg_rule *r, const sg_node *n)
+{
+    idset a, b;
+    switch (n->kind) {
+    case SG_AND:
+        a = node_ids(r, n->a);
+        if (a.known) return a;
+        return node_ids(r, n->b);
+    case SG_OR:
+        a = node_ids(r, n->a);
+        b = node_ids(r, n->b);
+        ids_union(&a, &b);
+        return a;
+    case SG_REF: return sel_ids(r, &r->sels[n->sels[0]]);
+    case SG_ONE_OF:
+        a = (idset){1, 0, {0}};
+        if (!n->nsels) a.known = 0;
+        for (int i = 0; i < n->nsels && a.known; i++) {
+            b = sel_ids(r, &r->sels[n->sels[i]]);
+            ids_union(&a, &b);
+        }
+        return a;
+    case SG_ALL_OF:
+        for (int i = 0; i < n->nsels; i++) {
+            a = sel_ids(r, &r->sels[n->sels[i]]);
+            if (a.known) return a;
+        }
+        return (idset){0, 0, {0}};
+    default: return (idset){0, 0, {0}};
+    }
+}
+
 static etwl_status build_index(etwl_sigma *s)
 {
     index_free(s);
@@ -598,9 +695,14 @@ static etwl_status build_index(etwl_sigma *s)
                 e.bind[f].hdr = (uint8_t)hdr;
                 e.bind[f].conv = (uint8_t)conv;
             }
-            for (int j = 0; j < (src->nids ? src->nids : 1); j++) {
+            /* a source of every id: the ids the rule's condition needs, if any */
+            idset need = {0, 0, {0}};
+            if (!src->nids && r->cond) need = node_ids(r, r->cond);
+            if (need.known && need.n == 0) need.known = 0;
+            int nids = src->nids ? src->nids : need.known ? need.n : 1;
+            for (int j = 0; j < nids; j++) {
                 entry x = e;
-                x.id = src->nids ? src->ids[j] : -1;
+                x.id = src->nids ? src->ids[j] : need.known ? need.v[j] : -1;
                 if (j > 0 && !(x.bind = malloc((size_t)(r->nfields ? r->nfields : 1) * sizeof *x.bind))) {
                     free(e.bind);
                     return ETWL_ENOMEM;
@@ -621,9 +723,9 @@ static etwl_status build_index(etwl_sigma *s)
                 for (int q = 0; q < k && !dup; q++)
                     dup = !r->srcs[q]->provider && sg_channel_writer(r->srcs[q]->channel) &&
                           strcmp(sg_channel_writer(r->srcs[q]->channel), w) == 0;
-                for (int j = 0; !dup && j < (src->nids ? src->nids : 1); j++) {
+                for (int j = 0; !dup && j < nids; j++) {
                     entry x = e;
-                    x.id = src->nids ? src->ids[j] : -1;
+                    x.id = src->nids ? src->ids[j] : need.known ? need.v[j] : -1;
                     if (!(x.bind = malloc(nb))) return ETWL_ENOMEM;
                     memcpy(x.bind, e.bind, nb);
                     if (!add_entry(s, w, BUCKET_WRITER, &x)) {

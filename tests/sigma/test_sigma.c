@@ -733,6 +733,24 @@ static void test_live_channels(void **state)
     assert_int_equal(replay_live(s, "Microsoft-Windows-Security-Auditing", 4625, 10, "{}"), 1);
     assert_int_equal(replay_live(s, "Microsoft-Windows-Security-Auditing", 4625, 11, "{}"), 0);
     etwl_sigma_free(s);
+    /* a service rule is indexed under the event ids its condition needs:
+     * still every id it names, none it does not, and any id when it names
+     * none it can be sure of */
+    s = rule_set("title: i\nid: 44444444-4444-4444-4444-444444444445\nlogsource:\n  product: windows\n"
+                 "  service: system\ndetection:\n  a:\n    EventID: [7045, 7036]\n  b:\n    EventID: 104\n"
+                 "  f:\n    ImagePath: 'x'\n  condition: (a or b) and not f\n",
+                 ETWL_SIGMA_OK);
+    assert_int_equal(replay(s, "Service Control Manager", 7036, "System", &svc, 1, NULL), 1);
+    assert_int_equal(replay(s, "Microsoft-Windows-Eventlog", 104, "System", &svc, 1, NULL), 1);
+    assert_int_equal(replay(s, "Service Control Manager", 7040, "System", &svc, 1, NULL), 0);
+    etwl_sigma_free(s);
+    s = rule_set("title: i\nid: 44444444-4444-4444-4444-444444444446\nlogsource:\n  product: windows\n"
+                 "  service: system\ndetection:\n  a:\n    EventID|startswith: '70'\n  b:\n    EventID: 104\n"
+                 "  condition: a or b\n",
+                 ETWL_SIGMA_OK);
+    assert_int_equal(replay(s, "Service Control Manager", 7040, "System", &svc, 1, NULL), 1);
+    assert_int_equal(replay(s, "Microsoft-Windows-Eventlog", 104, "System", &svc, 1, NULL), 1);
+    etwl_sigma_free(s);
     /* a service of several channels from one provider: one match, not four */
     s = rule_set(al, ETWL_SIGMA_OK);
     assert_int_equal(replay(s, "Microsoft-Windows-AppLocker", 8004, NULL, &svc, 1, NULL), 1);

@@ -87,10 +87,11 @@ struct etwl_lua {
      * owned when a script made it (sigma.load without --sigma) */
     struct etwl_sigma *sigma;
     int sigma_owned;
-    int sigma_hooks;        /* exclusion functions and on_match handlers registered */
-    uint64_t sigma_alerts;  /* Sigma alerts written */
-    uint64_t sigma_dropped; /* hits an exclusion function or an on_match handler suppressed */
-    uint64_t sigma_errors;  /* errors of those functions (printed: the first max_error_prints) */
+    int sigma_hooks;            /* exclusion functions and on_match handlers registered */
+    uint64_t sigma_alerts;      /* Sigma alerts written */
+    uint64_t sigma_dropped;     /* hits an exclusion function or an on_match handler suppressed */
+    uint64_t sigma_errors;      /* on_match handler errors (printed: the first max_error_prints) */
+    uint64_t sigma_excl_errors; /* exclusion function errors (likewise) */
 };
 
 /* The one protected call: runs the function below nargs arguments with a

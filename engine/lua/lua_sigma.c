@@ -534,6 +534,21 @@ static void push_event(hitctx *h, etwl_event *ev)
     h->evidx = lua_gettop(x->L);
 }
 
+/* A hook's error (its message in x->buf), counted with the handlers' and
+ * printed as theirs are (the first few per kind of hook), the rule named. */
+static void hook_error(etwl_lua *x, const char *origin, const char *id, uint64_t nth)
+{
+    etwl_buf msg;
+    etwl_buf_init(&msg);
+    etwl_buf_printf(&msg, "rule %s: ", id ? id : "?");
+    if (x->buf.data) etwl_buf_put(&msg, x->buf.data, x->buf.len);
+    etwl_buf_reset(&x->buf);
+    if (msg.data) etwl_buf_put(&x->buf, msg.data, msg.len);
+    etwl_buf_free(&msg);
+    x->handler_errors++;
+    etwl_lua_report(x, "sigma", origin, nth);
+}
+
 /* Calls each function of the list at slot list with (ev) for exclusions,
  * (ev, rule) for on_match; returns 0 when the hit is suppressed.  Keys of
  * table results go into the enrichment table at h->extra. */
@@ -543,9 +558,8 @@ static int run_list(hitctx *h, int list, size_t rule, int excl)
     lua_State *L = x->L;
     const etwl_sigma_rule_info *ri = etwl_sigma_rule(x->sigma, rule);
     lua_Integer n = (lua_Integer)lua_rawlen(L, list);
-    char origin[200];
-    snprintf(origin, sizeof origin, "%s %s", excl ? "exclusion function of" : "on_match handler of",
-             ri->id ? ri->id : "?");
+    const char *origin = excl ? "exclusion function" : "on_match handler";
+    uint64_t *nerr = excl ? &x->sigma_excl_errors : &x->sigma_errors;
     for (lua_Integer k = 1; k <= n; k++) {
         int hit = 0, rc, top;
         lua_rawgeti(L, list, k);
@@ -553,8 +567,7 @@ static int run_list(hitctx *h, int list, size_t rule, int excl)
         if (!excl) push_info(L, x->sigma, rule);
         rc = etwl_lua_pcall(x, excl ? 1 : 2, 1, &hit);
         if (rc != LUA_OK) { /* an error keeps the alert: a broken hook must not hide detections */
-            x->handler_errors++;
-            etwl_lua_report(x, "sigma", origin, ++x->sigma_errors);
+            hook_error(x, origin, ri->id, ++*nerr);
             continue;
         }
         top = lua_gettop(L);
@@ -577,8 +590,7 @@ static int run_list(hitctx *h, int list, size_t rule, int excl)
                 if (bad) {
                     etwl_buf_reset(&x->buf);
                     etwl_buf_printf(&x->buf, "field '%s' is the rule's own; not replaced", lua_tostring(L, -2));
-                    x->handler_errors++;
-                    etwl_lua_report(x, "sigma", origin, ++x->sigma_errors);
+                    hook_error(x, origin, ri->id, ++*nerr);
                     lua_pop(L, 1);
                     continue;
                 }

@@ -191,8 +191,24 @@ code=$?
     grep -q '"rule":"0a0a0a0a-0000-4000-8000-0000000000a1".*"User":"alice".*"seen_by":"lua","user":"alice"}' "$TMP/api.out" &&
     grep -q '"rule":"0a0a0a0a-0000-4000-8000-0000000000a3".*"User":"dave".*"rule_level":"medium","seen_by":"lua"' "$TMP/api.out" &&
     ! grep -q '"bob"\|"erin"\|"carol"' "$TMP/api.out" && ok || bad "lua api alerts: $(cat "$TMP/api.out")"
-grep -q "sigma on_match handler of 0a0a0a0a-0000-4000-8000-0000000000a3 failed: .*boom" "$TMP/api.err" &&
+grep -q "sigma on_match handler failed: rule 0a0a0a0a-0000-4000-8000-0000000000a3: .*boom" "$TMP/api.err" &&
     grep -q "field 'level' is the rule's own" "$TMP/api.err" && ok || bad "lua api errors: $(cat "$TMP/api.err")"
+# hostile hooks: one that loops, one that hoards memory; each is stopped,
+# reported, and every alert is kept
+cat >"$TMP/hog.lua" <<'LUA'
+local sigma = require "etwlua.sigma"
+sigma.on_match("*", function() while true do end end)
+sigma.exclude("0a0a0a0a-0000-4000-8000-0000000000a3", function()
+  local t = {}
+  for i = 1, 1e9 do t[i] = ("x"):rep(1000) .. i end
+end)
+LUA
+T "$BIN" --no-rules --sigma $L/win -r $L/events.jsonl --alerts-only "$TMP/hog.lua" >"$TMP/hog.out" 2>"$TMP/hog.err"
+code=$?
+[ $code = 0 ] && [ "$(grep -c '"rule"' "$TMP/hog.out")" = 5 ] &&
+    grep -q "sigma on_match handler failed: rule .*instruction budget exceeded" "$TMP/hog.err" &&
+    grep -q "sigma exclusion function failed: rule 0a0a0a0a-0000-4000-8000-0000000000a3: " "$TMP/hog.err" && ok ||
+    bad "hostile hooks: exit $code $(cat "$TMP/hog.out" "$TMP/hog.err" | head -c 2000)"
 # the --sigma rules are the ones scripts see: a script excludes from one
 cat >"$TMP/tune.lua" <<'LUA'
 local sigma = require "etwlua.sigma"

@@ -232,6 +232,23 @@ if [ -d "$SIGMA/rules" ]; then
     # every rule that does not run says why
     T "$BIN" sigma check "$SIGMA/rules" "$SIGMA/rules-emerging-threats" "$SIGMA/rules-threat-hunting" >"$TMP/all"
     grep -Eq '^  [^ ].*: $' "$TMP/all" && bad "a rule without a reason" || ok
+    # match_count is exact: without the corrections, the three cases whose
+    # info.yml undercounts fail (and the exit says so); a correction for a
+    # case that is not there fails too
+    RD=("$SIGMA/rules" "$SIGMA/rules-emerging-threats" "$SIGMA/rules-threat-hunting" --regression "$SIGMA/regression_data")
+    T "$BIN" sigma test "${RD[@]}" >"$TMP/reg1"
+    code=$?
+    [ $code = 1 ] && tail -1 "$TMP/reg1" | grep -q "sigma-regression: 143 passed, 3 failed" &&
+        grep -q "^FAIL 0b9ad457-2554-44c1-82c2-d56a99c42377 .*: 3 match(es), expected 1" "$TMP/reg1" && ok ||
+        bad "regression without --counts: exit $code $(grep -v '^PASS' "$TMP/reg1")"
+    { cat tests/sigma/data/regression-counts.txt; echo "ffffffff-0000-0000-0000-000000000000 1 # none"; } >"$TMP/counts"
+    T "$BIN" sigma test "${RD[@]}" --counts "$TMP/counts" >"$TMP/reg2"
+    code=$?
+    [ $code = 1 ] && grep -q "^FAIL ffffffff-0000-0000-0000-000000000000: --counts corrects a case that is not there" "$TMP/reg2" &&
+        tail -1 "$TMP/reg2" | grep -q "146 passed, 1 failed" && ok || bad "stale correction: exit $code $(tail -3 "$TMP/reg2")"
+    echo "x y z" >"$TMP/counts"
+    T "$BIN" sigma test "${RD[@]}" --counts "$TMP/counts" >/dev/null 2>"$TMP/reg3"
+    [ $? = 2 ] && grep -q "expected 'RULE-ID COUNT" "$TMP/reg3" && ok || bad "bad --counts: $(cat "$TMP/reg3")"
 else
     skipped="$skipped; the SigmaHQ figures ($SIGMA absent)"
 fi

@@ -489,8 +489,9 @@ int etwl_luaopen_sigma(lua_State *L)
 /* ---- hits ---------------------------------------------------------------- */
 typedef struct hitctx {
     etwl_lua *x;
-    int evidx; /* the event userdata's slot, 0 until pushed */
-    int extra; /* slot of the enrichment table, 0: none */
+    int evidx;   /* the event userdata's slot, 0 until pushed */
+    int nohooks; /* no stack for the hooks: the alerts go out unchanged */
+    int extra;   /* slot of the enrichment table, 0: none */
     etwl_alert_part sigma_fields, sigma_tech;
     void *sigma_ctx; /* the alert's own ctx (the rule) */
 } hitctx;
@@ -651,7 +652,7 @@ static void on_hit(void *ctx, etwl_event *ev, size_t rule)
     lua_State *L = x->L;
     int keep = 1, any = 0;
     h->extra = 0;
-    for (int k = 0; x->sigma_hooks && k < 3 && !any; k++)
+    for (int k = 0; x->sigma_hooks && !h->nohooks && k < 3 && !any; k++)
         if (push_list(L, k, rule)) {
             lua_pop(L, 1);
             any = 1;
@@ -685,6 +686,9 @@ void etwl_lua_sigma_event(etwl_lua *x, etwl_event *ev)
     int base = lua_gettop(x->L);
     memset(&h, 0, sizeof h);
     h.x = x;
+    /* the hooks' frames live on the main stack: room for the event, the
+     * enrichment table, a list, a function, its arguments and a key */
+    h.nohooks = x->sigma_hooks && !lua_checkstack(x->L, 24); /* out of memory: alerts as they are */
     etwl_sigma_match(x->sigma, ev, on_hit, &h);
     lua_settop(x->L, base);
     if (h.evidx) x->cur = NULL; /* expires the userdata the hooks saw */

@@ -402,6 +402,7 @@ int main(int argc, char **argv)
     if (r.lua) {
         uint64_t dropped, n = etwl_lua_sigma_alerts(r.lua, &dropped);
         etwl_cli_sigma_add_alerts(r.sigma, n, dropped);
+        etwl_lua_sigma_report(r.lua, o.stats);
     }
     etwl_cli_sigma_finish(r.sigma, o.stats);
     r.sigma = NULL;

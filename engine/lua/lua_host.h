@@ -61,6 +61,9 @@ const char *etwl_lua_dir(const etwl_lua *x);
 uint64_t etwl_lua_alerts(const etwl_lua *x);
 /* Sigma alerts the host wrote, and hits its scripts suppressed. */
 uint64_t etwl_lua_sigma_alerts(const etwl_lua *x, uint64_t *suppressed);
+/* For Sigma rules a script loaded itself (no --sigma): regex limit hits
+ * and correlation evictions on stderr, and with stats the counters. */
+void etwl_lua_sigma_report(etwl_lua *x, int stats);
 /* Handler and hook errors so far (each is reported when it happens). */
 uint64_t etwl_lua_errors(const etwl_lua *x);
 /* Runs on_start hooks; then dispatch per event; then on_stop hooks. */

@@ -48,6 +48,11 @@ void etwl_lua_sigma_event(etwl_lua *x, etwl_event *ev)
     (void)ev;
 }
 void etwl_lua_sigma_free(etwl_lua *x) { (void)x; }
+void etwl_lua_sigma_report(etwl_lua *x, int stats)
+{
+    (void)x;
+    (void)stats;
+}
 
 #else
 
@@ -692,6 +697,27 @@ void etwl_lua_sigma_event(etwl_lua *x, etwl_event *ev)
     etwl_sigma_match(x->sigma, ev, on_hit, &h);
     lua_settop(x->L, base);
     if (h.evidx) x->cur = NULL; /* expires the userdata the hooks saw */
+}
+
+void etwl_lua_sigma_report(etwl_lua *x, int stats)
+{
+    uint64_t lim;
+    if (!x || !x->sigma || !x->sigma_owned) return; /* the command reports its --sigma set */
+    lim = etwl_sigma_regex_limit_hits(x->sigma);
+    if (lim)
+        fprintf(x->o.err_out,
+                "etwlua: sigma: %llu regular-expression match(es) hit the PCRE2 match limit (counted as no match)\n",
+                (unsigned long long)lim);
+    if (etwl_sigma_corr_evictions(x->sigma))
+        fprintf(x->o.err_out, "etwlua: sigma: %llu correlation group(s) dropped to keep the state bounded\n",
+                (unsigned long long)etwl_sigma_corr_evictions(x->sigma));
+    if (stats)
+        fprintf(x->o.err_out,
+                "etwlua: sigma stats: rules=%zu running=%zu alerts=%llu suppressed_by_scripts=%llu "
+                "regex_limit_hits=%llu correlation_groups=%zu correlation_evictions=%llu\n",
+                etwl_sigma_count(x->sigma), etwl_sigma_running(x->sigma), (unsigned long long)x->sigma_alerts,
+                (unsigned long long)x->sigma_dropped, (unsigned long long)lim, etwl_sigma_corr_groups(x->sigma),
+                (unsigned long long)etwl_sigma_corr_evictions(x->sigma));
 }
 
 void etwl_lua_sigma_free(etwl_lua *x)

@@ -184,13 +184,16 @@ grep -q '"correlation":{"type":"event_count","count":3,"window_start":"2024-03-0
 # hooks did to the alerts: bob excluded by a map, erin by a function, the
 # low rule skipped, every alert enriched, a throwing handler keeps its alert
 L=tests/sigma/data/lua
-T "$BIN" --no-rules -r $L/events.jsonl --alerts-only $L/api.lua >"$TMP/api.out" 2>"$TMP/api.err"
+T "$BIN" --no-rules -r $L/events.jsonl --alerts-only --stats $L/api.lua >"$TMP/api.out" 2>"$TMP/api.err"
 code=$?
 [ $code = 0 ] && grep -q "^api: ok" "$TMP/api.err" && ok || bad "lua api: exit $code $(cat "$TMP/api.err")"
 [ "$(grep -c '"rule"' "$TMP/api.out")" = 2 ] &&
     grep -q '"rule":"0a0a0a0a-0000-4000-8000-0000000000a1".*"User":"alice".*"seen_by":"lua","user":"alice"}' "$TMP/api.out" &&
     grep -q '"rule":"0a0a0a0a-0000-4000-8000-0000000000a3".*"User":"dave".*"rule_level":"medium","seen_by":"lua"' "$TMP/api.out" &&
     ! grep -q '"bob"\|"erin"\|"carol"' "$TMP/api.out" && ok || bad "lua api alerts: $(cat "$TMP/api.out")"
+# a set the script loaded itself is reported at exit too
+grep -q "sigma stats: rules=4 running=2 alerts=2 suppressed_by_scripts=1 " "$TMP/api.err" && ok ||
+    bad "lua api stats: $(grep stats "$TMP/api.err")"
 grep -q "sigma on_match handler failed: rule 0a0a0a0a-0000-4000-8000-0000000000a3: .*boom" "$TMP/api.err" &&
     grep -q "field 'level' is the rule's own" "$TMP/api.err" && ok || bad "lua api errors: $(cat "$TMP/api.err")"
 # hostile hooks: one that loops, one that hoards memory; each is stopped,

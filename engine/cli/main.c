@@ -151,7 +151,8 @@ static etwl_status on_event(etwl_event *ev, void *user)
         check_losses(r, 0);
         etwl_outputs_check(r->outs);
     }
-    if (r->sigma) etwl_cli_sigma_event(r->sigma, ev, r->fp);
+    /* with a Lua host, it matches the --sigma rules (scripts may extend them) */
+    if (r->sigma && !r->lua) etwl_cli_sigma_event(r->sigma, ev, r->fp);
     if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
     if (r->main_job && r->nrule_files == 0 && !r->sigma) {
         const etwl_header *h = etwl_event_header(ev);
@@ -200,6 +201,7 @@ static int load_scripts(etwl_cli_opts *o, run *r)
         lo.alert_ctx = r->outs;
     }
     lo.handler_timeout_ms = o->handler_timeout_ms;
+    lo.sigma = etwl_cli_sigma_set(r->sigma);
     if (etwl_lua_new(&lo, &r->lua, &err) != ETWL_OK) return report(&err);
     etwl_lua_set_timing(r->lua, o->stats && !o->alerts_only);
     {
@@ -401,6 +403,11 @@ int main(int argc, char **argv)
         code = ETWL_EXIT_FAILURE;
     }
     if (o.stats && r.lua) etwl_lua_print_stats(r.lua, stderr);
+    if (r.lua) {
+        uint64_t dropped, n = etwl_lua_sigma_alerts(r.lua, &dropped);
+        etwl_cli_sigma_add_alerts(r.sigma, n, dropped);
+        etwl_lua_sigma_report(r.lua, o.stats);
+    }
     etwl_cli_sigma_finish(r.sigma, o.stats);
     r.sigma = NULL;
     if (o.stats)

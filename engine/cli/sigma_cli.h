@@ -17,6 +17,11 @@ etwl_status etwl_cli_sigma_setup(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_er
 void etwl_cli_sigma_event(etwl_cli_sigma *cs, etwl_event *ev, FILE *fp);
 /* Alerts go to these -o outputs (engine/cli/outputs.c) instead of fp. */
 void etwl_cli_sigma_set_outputs(etwl_cli_sigma *cs, void *outs);
+/* The set, for the Lua host (scripts see and extend the --sigma rules, and
+ * the host matches them); NULL without --sigma or without Sigma support.
+ * With a host, the command leaves matching to it and counts its alerts. */
+struct etwl_sigma *etwl_cli_sigma_set(etwl_cli_sigma *cs);
+void etwl_cli_sigma_add_alerts(etwl_cli_sigma *cs, uint64_t alerts, uint64_t suppressed);
 /* Reports regex limit hits (always) and counters (with stats); frees. */
 void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats);
 int etwl_sigma_cli_main(int argc, char **argv);

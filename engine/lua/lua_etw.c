@@ -445,6 +445,12 @@ static void alert_fields(etwl_buf *b, int json, void *ctx)
     lua_pop(L, 1); /* the keys */
 }
 
+void etwl_lua_write_fields(lua_State *L, int idx, etwl_buf *b, int json)
+{
+    lua_alert la = {L, 0, idx};
+    alert_fields(b, json, &la);
+}
+
 /* etw.alert{rule=, title=, severity=, technique=, message=, event=, fields=} */
 static int l_alert(lua_State *L)
 {

@@ -816,7 +816,10 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     lua_setfield(L, -2, "lpeg");
     lua_pushcfunction(L, etwl_luaopen_etw);
     lua_setfield(L, -2, "etw");
+    lua_pushcfunction(L, etwl_luaopen_sigma);
+    lua_setfield(L, -2, "etwlua.sigma");
     lua_pop(L, 1);
+    x->sigma = x->o.sigma;
     etwl_lua_event_open(L);
     etwl_lua_process_open(L);
     lua_settop(L, 0);
@@ -828,6 +831,8 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     lua_setfield(L, -2, "lpeg");
     luaL_requiref(L, "etw", etwl_luaopen_etw, 0);
     lua_setfield(L, -2, "etw");
+    luaL_requiref(L, "etwlua.sigma", etwl_luaopen_sigma, 0);
+    lua_setfield(L, -2, "etwlua.sigma");
     lua_setfield(L, LUA_REGISTRYINDEX, "etwl.loaded");
     if (x->o.unsafe) { /* make package.path see lua/ too */
         lua_getglobal(L, "package");
@@ -859,6 +864,7 @@ void etwl_lua_free(etwl_lua *x)
     pthread_cond_destroy(&x->wd_cv);
     pthread_mutex_destroy(&x->wd_mu);
     if (x->L) lua_close(x->L);
+    etwl_lua_sigma_free(x);
     for (i = 0; i < x->caph; i++) etwl_filter_free(&x->h[i].filter);
     free(x->h);
     free(x->start_refs);
@@ -926,6 +932,12 @@ uint64_t etwl_lua_alerts(const etwl_lua *x) { return x->alerts; }
 
 uint64_t etwl_lua_errors(const etwl_lua *x) { return x->handler_errors; }
 
+uint64_t etwl_lua_sigma_alerts(const etwl_lua *x, uint64_t *suppressed)
+{
+    if (suppressed) *suppressed = x ? x->sigma_dropped : 0;
+    return x ? x->sigma_alerts : 0;
+}
+
 void etwl_lua_set_option_list(etwl_lua *x, const char *name, const char *const *items, int n)
 {
     lua_State *L = x->L;
@@ -958,6 +970,7 @@ void etwl_lua_wanted_ids(const etwl_lua *x, etwl_provider_spec *p)
     int i, n = 0;
     p->nevent_ids = 0;
     if (!x || x->nh == 0) return;
+    if (x->sigma) return; /* Sigma rules read any id of any provider */
     memset(want, 0, sizeof want);
     for (i = 0; i < x->nh; i++) {
         const etwl_filter *f = &x->h[i].filter;
@@ -980,6 +993,9 @@ void etwl_lua_wanted_ids(const etwl_lua *x, etwl_provider_spec *p)
 }
 
 int etwl_lua_nhandlers(const etwl_lua *x) { return x->nh; }
+
+static void report(etwl_lua *x, const char *what, const char *origin, uint64_t nth);
+void etwl_lua_report(etwl_lua *x, const char *what, const char *origin, uint64_t nth) { report(x, what, origin, nth); }
 
 static void report(etwl_lua *x, const char *what, const char *origin, uint64_t nth)
 {
@@ -1042,6 +1058,7 @@ etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev)
     /* every event feeds the process table, wanted by a handler or not */
     etwl_proctab_observe(x->procs, ev, &x->pe);
     if (stopping(x)) return ETWL_OK;
+    if (x->sigma) etwl_lua_sigma_event(x, ev); /* in C; Lua runs only for the hits scripts hooked */
     if (x->need_process) {
         const etwl_proc *p = etwl_proctab_find(x->procs, x->pe.subject, ev->hdr.ts);
         pname = p ? p->name : NULL;

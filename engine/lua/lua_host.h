@@ -29,6 +29,11 @@ typedef struct etwl_lua_opts {
     void (*alert_write)(const struct etwl_alert *a, void *ctx);
     void *alert_ctx;
     long handler_timeout_ms; /* wall-clock limit of one handler call; 0 = default (1000) */
+    /* the --sigma rules (sigma/sigma.h): scripts list, select and extend
+     * them through require "etwlua.sigma", and the host matches them in
+     * etwl_lua_dispatch, before the handlers.  NULL: none (a script may
+     * still load rules; the host then owns the set). */
+    struct etwl_sigma *sigma;
 } etwl_lua_opts;
 
 typedef struct etwl_lua etwl_lua;
@@ -54,6 +59,11 @@ void etwl_lua_set_timing(etwl_lua *x, int on);
 const char *etwl_lua_dir(const etwl_lua *x);
 /* Alerts raised so far. */
 uint64_t etwl_lua_alerts(const etwl_lua *x);
+/* Sigma alerts the host wrote, and hits its scripts suppressed. */
+uint64_t etwl_lua_sigma_alerts(const etwl_lua *x, uint64_t *suppressed);
+/* For Sigma rules a script loaded itself (no --sigma): regex limit hits
+ * and correlation evictions on stderr, and with stats the counters. */
+void etwl_lua_sigma_report(etwl_lua *x, int stats);
 /* Handler and hook errors so far (each is reported when it happens). */
 uint64_t etwl_lua_errors(const etwl_lua *x);
 /* Runs on_start hooks; then dispatch per event; then on_stop hooks. */

@@ -85,6 +85,15 @@ struct etwl_lua {
     int need_process;        /* some filter has a process key */
     /* `etwlua shell` (lua_shell.c), else NULL */
     struct etwl_lua_shell *shell;
+    /* Sigma rules (lua_sigma.c): the set scripts see and the host matches;
+     * owned when a script made it (sigma.load without --sigma) */
+    struct etwl_sigma *sigma;
+    int sigma_owned;
+    int sigma_hooks;            /* exclusion functions and on_match handlers registered */
+    uint64_t sigma_alerts;      /* Sigma alerts written */
+    uint64_t sigma_dropped;     /* hits an exclusion function or an on_match handler suppressed */
+    uint64_t sigma_errors;      /* on_match handler errors (printed: the first max_error_prints) */
+    uint64_t sigma_excl_errors; /* exclusion function errors (likewise) */
 };
 
 /* The one protected call: runs the function below nargs arguments with a
@@ -120,6 +129,9 @@ void etwl_lua_match_steps(lua_State *L);
 const char *etwl_lua_push_capped(lua_State *L, const char *s, size_t n, size_t *out_n);
 /* Frees x->buf's memory once it grew past ETWL_LUA_BUF_KEEP. */
 void etwl_lua_buf_trim(etwl_lua *x);
+/* Prints a failed call's message (in x->buf) as the handlers' errors are:
+ * the first max_error_prints of each origin. */
+void etwl_lua_report(etwl_lua *x, const char *what, const char *origin, uint64_t nth);
 /* Raises unless scripts are being loaded (etw.on, every, on_start, on_stop). */
 void etwl_lua_check_load_time(lua_State *L, const char *what);
 
@@ -156,6 +168,17 @@ void etwl_lua_shell_free(etwl_lua *x);
  * spend their time reading the trace in C, which is not the typed line's
  * own work (lua_host.c). */
 void etwl_lua_rearm_clock(etwl_lua *x);
+/* The table at idx as an alert's fields: a JSON object, or " k=v" pairs
+ * (sorted keys, strings capped and escaped as etw.alert writes them). */
+void etwl_lua_write_fields(lua_State *L, int idx, etwl_buf *b, int json);
+
+/* lua_sigma.c: the etwlua.sigma module, and the Sigma rules the host
+ * matches (its own, or the CLI's --sigma set handed over in the options) */
+int etwl_luaopen_sigma(lua_State *L);
+/* Matches the event against the set; runs exclusions and on_match
+ * handlers for each hit, and writes the alerts. */
+void etwl_lua_sigma_event(etwl_lua *x, etwl_event *ev);
+void etwl_lua_sigma_free(etwl_lua *x);
 etwl_lua *etwl_lua_host(lua_State *L);
 
 #endif

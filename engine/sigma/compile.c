@@ -213,8 +213,14 @@ static int add_pattern(cx *c, sg_item *it, bstr *pat, int cased)
     for (i = 0; i < n; i++)
         if (!(p[i] == SG_STAR && inner && p[inner - 1] == SG_STAR)) p[inner++] = p[i];
     n = inner;
-    if (!cased)
-        for (i = 0; i < n; i++) p[i] = (char)tolower((unsigned char)p[i]);
+    if (!cased) { /* folded as event texts are (fold.c); the length may change */
+        char *f = malloc(SG_FOLD_MAX(n) + 1);
+        if (!f) return (c->oom = 1), 0;
+        n = sg_fold(p, n, f);
+        f[n] = 0;
+        free(pat->p);
+        pat->p = p = f;
+    }
     lead = n && p[0] == SG_STAR;
     trail = n > (size_t)lead && p[n - 1] == SG_STAR;
     inner = 0;
@@ -313,20 +319,44 @@ static int xform_values(cx *c, const mods *m, int k, bstr *in, sg_item *it)
     if (k == m->nxform) return finish_value(c, m, in, it);
     x = m->xform[k];
     if (strcmp(x, "windash") == 0) {
-        /* a dash or slash at the start of a word, as each of - / and the
-         * three Unicode dashes (one variant per character, every such
-         * position together) */
+        /* each dash or slash at the start of a word as each of - / and the
+         * three Unicode dashes, independently: every combination, so a
+         * value with k such characters becomes 5^k values.  Enumerated
+         * (the prefilter then sees plain literals) up to SG_WINDASH_MAX
+         * positions; past that the rule is refused with the reason, not
+         * expanded without bound. */
         static const char *const dashes[] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94", "\xe2\x80\x95"};
-        for (int d = 0; d < 5 && ok; d++) {
+        size_t pos[SG_WINDASH_MAX];
+        int k2 = 0;
+        long combos = 1;
+        for (size_t i = 0; i < in->n; i++) {
+            int word = i == 0 || in->p[i - 1] == ' ';
+            if (!word || (in->p[i] != '-' && in->p[i] != '/')) continue;
+            if (k2 == SG_WINDASH_MAX) {
+                fail(c, ETWL_SIGMA_VALUE,
+                     "%s: windash: more than %d dashes or slashes starting words in one value (5^%d variants); "
+                     "split the value",
+                     it->text, SG_WINDASH_MAX, SG_WINDASH_MAX + 1);
+                return 0;
+            }
+            pos[k2++] = i;
+            combos *= 5;
+        }
+        for (long v = 0; v < combos && ok; v++) {
+            long digits = v;
+            size_t last = 0;
             out.p = NULL;
             out.n = 0;
             ok = bput(&out, "", 0);
-            for (size_t i = 0; i < in->n && ok; i++) {
-                int word = i == 0 || in->p[i - 1] == ' ';
-                if (word && (in->p[i] == '-' || in->p[i] == '/')) ok = bput(&out, dashes[d], strlen(dashes[d]));
-                else ok = bput(&out, &in->p[i], 1);
+            for (int j = 0; j < k2 && ok; j++) {
+                const char *d = dashes[digits % 5];
+                digits /= 5;
+                ok = bput(&out, in->p + last, pos[j] - last) && bput(&out, d, strlen(d));
+                last = pos[j] + 1;
             }
+            if (ok) ok = bput(&out, in->p + last, in->n - last);
             if (ok) ok = xform_values(c, m, k + 1, &out, it);
+            else c->oom = 1;
             free(out.p);
         }
         return ok;
@@ -824,6 +854,85 @@ static void compile_detection(cx *c, yaml_node_t *det)
     r->cond = parse_condition(c, r->cond_text);
 }
 
+static void sel_free(sg_sel *s)
+{
+    for (int j = 0; j < s->nmaps; j++) {
+        for (int k = 0; s->nitems && k < s->nitems[j]; k++) {
+            sg_item *it = &s->maps[j][k];
+            for (int v = 0; v < it->nv; v++) {
+                if (it->v[v].re) pcre2_code_free(it->v[v].re);
+                free(it->v[v].s);
+            }
+            free(it->v);
+            free(it->text);
+        }
+        free(s->maps[j]);
+    }
+    free(s->maps);
+    free(s->nitems);
+    free(s->name);
+    memset(s, 0, sizeof *s);
+}
+
+int sg_compile_exclusion(sg_rule *r, yaml_document_t *d, yaml_node_t *map, const sg_phs *ph, char *why, size_t wn)
+{
+    cx c;
+    sg_sel *ns;
+    sg_node *ref, *not, *and;
+    char name[64];
+    size_t tl;
+    memset(&c, 0, sizeof c);
+    c.r = r;
+    c.d = d;
+    c.ph = ph;
+    if (!r->cond || r->corr) {
+        snprintf(why, wn, "a correlation rule has no detection to extend");
+        return 0;
+    }
+    if (!(ns = realloc(r->sels, (size_t)(r->nsels + 1) * sizeof *ns))) goto oom;
+    r->sels = ns;
+    snprintf(name, sizeof name, "_exclusion%d", r->nsels);
+    if (!compile_sel(&c, name, map, &r->sels[r->nsels]) || c.state || c.oom) {
+        sel_free(&r->sels[r->nsels]);
+        if (c.oom) goto oom;
+        snprintf(why, wn, "%s", c.reason);
+        return 0;
+    }
+    ref = calloc(1, sizeof *ref);
+    not = calloc(1, sizeof *not );
+    and = calloc(1, sizeof *and);
+    if (!ref || !not || !and || !(ref->sels = malloc(sizeof *ref->sels))) {
+        free(ref);
+        free(not );
+        free(and);
+        sel_free(&r->sels[r->nsels]);
+        goto oom;
+    }
+    ref->kind = SG_REF;
+    ref->sels[0] = r->nsels++;
+    ref->nsels = 1;
+    not ->kind = SG_NOT;
+    not ->a = ref;
+    and->kind = SG_AND;
+    and->a = r->cond;
+    and->b = not ;
+    r->cond = and;
+    /* convert shows it: "(condition) and not _exclusionN" */
+    tl = strlen(r->cond_text ? r->cond_text : "") + strlen(name) + 16;
+    {
+        char *t = malloc(tl);
+        if (t) {
+            snprintf(t, tl, "(%s) and not %s", r->cond_text ? r->cond_text : "", name);
+            free(r->cond_text);
+            r->cond_text = t;
+        }
+    }
+    return 1;
+oom:
+    snprintf(why, wn, "out of memory");
+    return -1;
+}
+
 etwl_status sg_compile(sg_rule *r, yaml_document_t *d, yaml_node_t *root, const sg_phs *ph)
 {
     cx c;
@@ -899,7 +1008,7 @@ out:
 
 void sg_rule_free(sg_rule *r)
 {
-    int i, j, k;
+    int i;
     free((char *)r->info.id);
     free((char *)r->info.title);
     free((char *)r->info.path);
@@ -919,24 +1028,7 @@ void sg_rule_free(sg_rule *r)
     free(r->fps);
     free(r->tags);
     free(r->link);
-    for (i = 0; i < r->nsels; i++) {
-        sg_sel *s = &r->sels[i];
-        for (j = 0; j < s->nmaps; j++) {
-            for (k = 0; k < s->nitems[j]; k++) {
-                sg_item *it = &s->maps[j][k];
-                for (int v = 0; v < it->nv; v++) {
-                    if (it->v[v].re) pcre2_code_free(it->v[v].re);
-                    free(it->v[v].s);
-                }
-                free(it->v);
-                free(it->text);
-            }
-            free(s->maps[j]);
-        }
-        free(s->maps);
-        free(s->nitems);
-        free(s->name);
-    }
+    for (i = 0; i < r->nsels; i++) sel_free(&r->sels[i]);
     free(r->sels);
     node_free(r->cond);
     for (i = 0; i < r->nfields; i++) free(r->fields[i]);

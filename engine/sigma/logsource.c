@@ -144,6 +144,63 @@ static const cat services[] = {
     {"printservice-operational", SRC_C("PrintService", "Microsoft-Windows-PrintService/Operational")},
 };
 
+/* Live ETW events carry a provider and no channel name.  For a service
+ * whose channel one provider writes, that provider's events stand for the
+ * channel's when they come without one: an event id names the same event
+ * of a provider whichever of its channels logs it, and the rules select by
+ * id.  The System, Application and Security channels are written by many
+ * providers; those are found by the descriptor's channel number instead
+ * (8, 9, 10 in winmeta.xml), in sigma.c. */
+static const struct {
+    const char *channel, *provider;
+} channel_writers[] = {
+    {SYSMON "/Operational", SYSMON},
+    {"Microsoft-Windows-PowerShell/Operational", "Microsoft-Windows-PowerShell"},
+    {"Microsoft-Windows-Windows Defender/Operational", "Microsoft-Windows-Windows Defender"},
+    {"Microsoft-Windows-TaskScheduler/Operational", "Microsoft-Windows-TaskScheduler"},
+    {"Microsoft-Windows-CodeIntegrity/Operational", "Microsoft-Windows-CodeIntegrity"},
+    {"Microsoft-Windows-AppXDeploymentServer/Operational", "Microsoft-Windows-AppXDeploymentServer"},
+    {"Microsoft-Windows-AppxPackaging/Operational", "Microsoft-Windows-AppxPackagingOM"},
+    {"Microsoft-Windows-Windows Firewall With Advanced Security/Firewall",
+     "Microsoft-Windows-Windows Firewall With Advanced Security"},
+    {"Microsoft-Windows-Bits-Client/Operational", "Microsoft-Windows-Bits-Client"},
+    {"Microsoft-Windows-DNS Client Events/Operational", "Microsoft-Windows-DNS-Client"},
+    {"Microsoft-IIS-Configuration/Operational", "Microsoft-IIS-Configuration"},
+    {"Microsoft-Windows-NTLM/Operational", "Microsoft-Windows-NTLM"},
+    {"Microsoft-Windows-WMI-Activity/Operational", "Microsoft-Windows-WMI-Activity"},
+    {"Microsoft-Windows-Security-Mitigations/KernelMode", "Microsoft-Windows-Security-Mitigations"},
+    {"Microsoft-Windows-Security-Mitigations/UserMode", "Microsoft-Windows-Security-Mitigations"},
+    {"Microsoft-Windows-AppLocker/EXE and DLL", "Microsoft-Windows-AppLocker"},
+    {"Microsoft-Windows-AppLocker/MSI and Script", "Microsoft-Windows-AppLocker"},
+    {"Microsoft-Windows-AppLocker/Packaged app-Deployment", "Microsoft-Windows-AppLocker"},
+    {"Microsoft-Windows-AppLocker/Packaged app-Execution", "Microsoft-Windows-AppLocker"},
+    {"Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
+     "Microsoft-Windows-TerminalServices-LocalSessionManager"},
+    {"Microsoft-Windows-Shell-Core/Operational", "Microsoft-Windows-Shell-Core"},
+    {"Microsoft-Windows-CertificateServicesClient-Lifecycle-System/Operational",
+     "Microsoft-Windows-CertificateServicesClient-Lifecycle-System"},
+    {"Microsoft-Windows-DriverFrameworks-UserMode/Operational", "Microsoft-Windows-DriverFrameworks-UserMode"},
+    {"Microsoft-Windows-LDAP-Client/Debug", "Microsoft-Windows-LDAP-Client"},
+    {"Microsoft-Windows-AppModel-Runtime/Admin", "Microsoft-Windows-AppModel-Runtime"},
+    {"Microsoft-Windows-SmbClient/Security", "Microsoft-Windows-SMBClient"},
+    {"Microsoft-Windows-SMBServer/Connectivity", "Microsoft-Windows-SMBServer"},
+    {"Microsoft-Windows-Diagnosis-Scripted/Operational", "Microsoft-Windows-Diagnosis-Scripted"},
+    {"Microsoft-Windows-LSA/Operational", "Microsoft-Windows-LSA"},
+    {"OpenSSH/Operational", "OpenSSH"},
+    {"Microsoft-Windows-CAPI2/Operational", "Microsoft-Windows-CAPI2"},
+    {"Microsoft-Windows-BitLocker/BitLocker Management", "Microsoft-Windows-BitLocker-API"},
+    {"Microsoft-Windows-VHDMP-Operational", "Microsoft-Windows-VHDMP"},
+    {"Microsoft-Windows-PrintService/Admin", "Microsoft-Windows-PrintService"},
+    {"Microsoft-Windows-PrintService/Operational", "Microsoft-Windows-PrintService"},
+};
+
+const char *sg_channel_writer(const char *channel)
+{
+    for (size_t i = 0; channel && i < sizeof channel_writers / sizeof channel_writers[0]; i++)
+        if (strcmp(channel_writers[i].channel, channel) == 0) return channel_writers[i].provider;
+    return NULL;
+}
+
 #define N(a) (int)(sizeof(a) / sizeof((a)[0]))
 
 int sg_logsource(const char *product, const char *category, const char *service, const sg_source **out, int max,

@@ -20,6 +20,7 @@ typedef struct centry {
     uint32_t gen;
     int present;
     size_t raw, low, n; /* offsets into the matcher's buffer */
+    size_t lown;        /* the folded text's length (folding may change it) */
     int has_low;
 } centry;
 
@@ -191,19 +192,15 @@ static const char *raw_of(sg_matcher *m, centry *e) { return m->buf.data + e->ra
 static const char *low_of(sg_matcher *m, centry *e)
 {
     if (!e->has_low) {
-        size_t start = m->buf.len;
-        char small[512], *tmp = e->n < sizeof small ? small : malloc(e->n);
-        /* the raw text lives in the buffer that grows: copied out first */
+        size_t start = m->buf.len, cap = SG_FOLD_MAX(e->n);
+        char small[1100], *tmp = cap <= sizeof small ? small : malloc(cap);
+        /* folded aside, then appended: the buffer may move as it grows */
         if (!tmp) return "";
-        memcpy(tmp, m->buf.data + e->raw, e->n);
-        etwl_buf_put(&m->buf, tmp, e->n);
+        e->lown = sg_fold(m->buf.data + e->raw, e->n, tmp);
+        etwl_buf_put(&m->buf, tmp, e->lown);
         etwl_buf_putc(&m->buf, 0);
         if (tmp != small) free(tmp);
         if (m->buf.oom) return "";
-        for (size_t i = 0; i < e->n; i++) {
-            char c = m->buf.data[start + i];
-            if (c >= 'A' && c <= 'Z') m->buf.data[start + i] = (char)(c + 32);
-        }
         e->low = start;
         e->has_low = 1;
     }
@@ -297,8 +294,9 @@ static int value_test(sg_matcher *m, const sg_rule *r, const sg_bind *bind, cent
         }
         t = v->cased ? raw_of(m, e) : low_of(m, e);
         s = v->cased ? raw_of(m, o) : low_of(m, o);
+        if (!v->cased) on = o->lown;
         op = v->cmp == 1 ? SG_SUB : v->cmp == 2 ? SG_PREFIX : v->cmp == 4 ? SG_SUFFIX : SG_EQ;
-        return str_test(op, t, e->n, s, on);
+        return str_test(op, t, v->cased ? e->n : e->lown, s, on);
     }
     default: {
         const char *t;
@@ -306,7 +304,7 @@ static int value_test(sg_matcher *m, const sg_rule *r, const sg_bind *bind, cent
         if (v->reg && v->seen != m->gen) return 0;
         if (v->reg && v->op == SG_SUB && !v->cased) return 1;
         t = v->cased ? raw_of(m, e) : low_of(m, e);
-        return str_test(v->op, t, e->n, v->s, v->n);
+        return str_test(v->op, t, v->cased ? e->n : e->lown, v->s, v->n);
     }
     }
 }
@@ -383,7 +381,7 @@ int sg_field_lower(sg_matcher *m, const char *prop, int hdr, int conv, const cha
     centry *e = field(m, prop, hdr, conv);
     if (!e->present) return 0;
     *text = low_of(m, e);
-    *n = e->n;
+    *n = e->lown;
     return !m->buf.oom;
 }
 
@@ -394,6 +392,6 @@ int sg_field_text(sg_matcher *m, const char *prop, int hdr, int conv, int lower,
     centry *e = field(m, prop, hdr, conv);
     if (!e->present) return 0;
     *text = lower ? low_of(m, e) : raw_of(m, e);
-    *n = e->n;
+    *n = lower ? e->lown : e->n;
     return !m->buf.oom;
 }

@@ -106,6 +106,10 @@ static void need_best(need *a, need *b)
 static int val_lit(const sg_val *v, const char **s, size_t *n)
 {
     size_t best = 0, bs = 0, i, run = 0;
+    /* the scanned text is folded (fold.c): a |cased literal with letters
+     * beyond ASCII may not occur in it as written, so it guards nothing */
+    for (i = 0; v->cased && v->s && i < v->n; i++)
+        if ((uint8_t)v->s[i] >= 0x80) return 0;
     switch (v->op) {
     case SG_EQ:
     case SG_PREFIX:

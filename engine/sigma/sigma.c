@@ -30,10 +30,14 @@ typedef struct run {
     sg_pf *pf;
 } run;
 
+/* bucket kinds: events of a provider, of a channel, and of the provider
+ * that writes a channel, for live events that carry no channel name */
+#define BUCKET_WRITER 2
+
 typedef struct bucket {
     char *name; /* lower-cased */
     uint32_t h;
-    int channel;
+    int channel; /* 0 provider, 1 channel, BUCKET_WRITER */
     entry *e;
     size_t n, cap;
     run *runs;
@@ -49,7 +53,9 @@ struct etwl_sigma {
     size_t nb;
     int dirty;
     sg_matcher *m;
-    sg_phs ph; /* --sigma-config placeholders */
+    sg_phs ph;    /* --sigma-config placeholders */
+    int *closers; /* correlations decided when a window is over (sg_corr_tick) */
+    int ncloser;
 };
 
 static const char *const levels[] = {"informational", "low", "medium", "high", "critical"};
@@ -101,6 +107,7 @@ void etwl_sigma_free(etwl_sigma *s)
         free(s->ph.v[i].name);
     }
     free(s->ph.v);
+    free(s->closers);
     sg_matcher_free(s->m);
     free(s);
 }
@@ -406,6 +413,65 @@ void etwl_sigma_select(etwl_sigma *s, const char *const *only, int nonly, const 
     }
 }
 
+int etwl_sigma_rule_tags(const etwl_sigma *s, size_t i, const char *const **tags)
+{
+    *tags = (const char *const *)s->rules[i].tags;
+    return s->rules[i].ntags;
+}
+
+void etwl_sigma_filter_out(etwl_sigma *s, size_t i, const char *why)
+{
+    sg_rule *r = &s->rules[i];
+    if (r->info.state != ETWL_SIGMA_OK) return;
+    free((char *)r->info.reason);
+    r->info.state = ETWL_SIGMA_FILTERED;
+    r->info.reason = strdup(why);
+    s->running--;
+    s->dirty = 1;
+}
+
+etwl_status etwl_sigma_exclude(etwl_sigma *s, size_t i, const char *const *keys, const char *const *const *vals,
+                               const int *nv, int n, etwl_error *err)
+{
+    sg_rule *r = &s->rules[i];
+    yaml_document_t d;
+    int map, ok = 1, rc;
+    char why[600];
+    if (r->info.state != ETWL_SIGMA_OK)
+        return etwl_error_set(err, ETWL_EINVAL, "rule %s does not run: %s", r->info.id ? r->info.id : "?",
+                              r->info.reason ? r->info.reason : "?");
+    if (n <= 0) return etwl_error_set(err, ETWL_EINVAL, "an exclusion needs at least one field");
+    /* the map built as a YAML document, so the rule's own compiler reads
+     * it: every modifier, wildcard and field mapping works as in a rule */
+    if (!yaml_document_initialize(&d, NULL, NULL, NULL, 1, 1)) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    map = yaml_document_add_mapping(&d, NULL, YAML_BLOCK_MAPPING_STYLE);
+    for (int k = 0; k < n && ok && map; k++) {
+        int key = yaml_document_add_scalar(&d, NULL, (yaml_char_t *)keys[k], -1, YAML_PLAIN_SCALAR_STYLE), val;
+        if (nv[k] == 1) {
+            /* quoted: a value is text, never YAML's null */
+            val = yaml_document_add_scalar(&d, NULL, (yaml_char_t *)vals[k][0], -1, YAML_SINGLE_QUOTED_SCALAR_STYLE);
+        } else {
+            val = yaml_document_add_sequence(&d, NULL, YAML_BLOCK_SEQUENCE_STYLE);
+            for (int j = 0; j < nv[k] && val; j++) {
+                int item =
+                    yaml_document_add_scalar(&d, NULL, (yaml_char_t *)vals[k][j], -1, YAML_SINGLE_QUOTED_SCALAR_STYLE);
+                if (!item || !yaml_document_append_sequence_item(&d, val, item)) val = 0;
+            }
+        }
+        ok = key && val && yaml_document_append_mapping_pair(&d, map, key, val);
+    }
+    if (!ok || !map) {
+        yaml_document_delete(&d);
+        return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    }
+    rc = sg_compile_exclusion(r, &d, yaml_document_get_node(&d, map), &s->ph, why, sizeof why);
+    yaml_document_delete(&d);
+    if (rc < 0) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    if (rc == 0) return etwl_error_set(err, ETWL_EINVAL, "%s", why);
+    s->dirty = 1;
+    return ETWL_OK;
+}
+
 static uint32_t hash_lower(const char *p, size_t n)
 {
     uint32_t h = 2166136261u;
@@ -492,6 +558,17 @@ static etwl_status link_correlations(etwl_sigma *s)
             b->corrs[b->ncorrs++] = (int)i;
         }
     }
+    free(s->closers);
+    s->closers = NULL;
+    s->ncloser = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        sg_rule *r = &s->rules[i];
+        int *nc;
+        if (!r->corr || r->info.state != ETWL_SIGMA_OK || !sg_corr_at_close(r->corr)) continue;
+        if (!(nc = realloc(s->closers, (size_t)(s->ncloser + 1) * sizeof *nc))) return ETWL_ENOMEM;
+        s->closers = nc;
+        s->closers[s->ncloser++] = (int)i;
+    }
     for (size_t i = 0; i < s->n; i++) {
         sg_rule *b = &s->rules[i];
         int gen = 0;
@@ -499,6 +576,103 @@ static etwl_status link_correlations(etwl_sigma *s)
         b->quiet = b->ncorrs > 0 && !gen;
     }
     return ETWL_OK;
+}
+
+/* ---- event ids a rule needs ------------------------------------------------
+ * A source of every id (a service: channel) would put its rules in front of
+ * every event of the channel; most select EventID themselves.  When the
+ * condition cannot hold without one of a set of ids, the rule is indexed
+ * under those ids instead.  Sets are small: past ID_MAX, "any". */
+#define ID_MAX 32
+
+typedef struct idset {
+    int known, n;
+    int32_t v[ID_MAX];
+} idset;
+
+static void ids_union(idset *a, const idset *b)
+{
+    if (!a->known || !b->known) {
+        a->known = 0;
+        return;
+    }
+    for (int i = 0; i < b->n; i++) {
+        int k;
+        for (k = 0; k < a->n && a->v[k] != b->v[i]; k++) {
+        }
+        if (k < a->n) continue;
+        if (a->n == ID_MAX) {
+            a->known = 0;
+            return;
+        }
+        a->v[a->n++] = b->v[i];
+    }
+}
+
+/* the ids one map of a selection requires: its EventID item, plain numbers */
+static idset map_ids(const sg_rule *r, const sg_item *items, int n)
+{
+    idset out = {0, 0, {0}};
+    for (int k = 0; k < n; k++) {
+        const sg_item *it = &items[k];
+        idset one = {1, 0, {0}};
+        if (it->field < 0 || strcmp(r->fields[it->field], "EventID") != 0 || it->all || !it->nv) continue;
+        for (int j = 0; j < it->nv && one.known; j++) {
+            const sg_val *v = &it->v[j];
+            char *end;
+            long id = v->op == SG_EQ && v->n > 0 && v->n < 6 ? strtol(v->s, &end, 10) : -1;
+            if (id < 0 || id > 65535 || *end || v->s[0] < '0' || v->s[0] > '9') one.known = 0;
+            else {
+                idset x = {1, 1, {(int32_t)id}};
+                ids_union(&one, &x);
+            }
+        }
+        if (one.known) return one;
+    }
+    return out;
+}
+
+static idset sel_ids(const sg_rule *r, const sg_sel *sel)
+{
+    idset out = {1, 0, {0}};
+    if (!sel->nmaps) out.known = 0;
+    for (int j = 0; j < sel->nmaps && out.known; j++) {
+        idset m = map_ids(r, sel->maps[j], sel->nitems[j]);
+        ids_union(&out, &m);
+    }
+    return out;
+}
+
+static idset node_ids(const sg_rule *r, const sg_node *n)
+{
+    idset a, b;
+    switch (n->kind) {
+    case SG_AND:
+        a = node_ids(r, n->a);
+        if (a.known) return a;
+        return node_ids(r, n->b);
+    case SG_OR:
+        a = node_ids(r, n->a);
+        b = node_ids(r, n->b);
+        ids_union(&a, &b);
+        return a;
+    case SG_REF: return sel_ids(r, &r->sels[n->sels[0]]);
+    case SG_ONE_OF:
+        a = (idset){1, 0, {0}};
+        if (!n->nsels) a.known = 0;
+        for (int i = 0; i < n->nsels && a.known; i++) {
+            b = sel_ids(r, &r->sels[n->sels[i]]);
+            ids_union(&a, &b);
+        }
+        return a;
+    case SG_ALL_OF:
+        for (int i = 0; i < n->nsels; i++) {
+            a = sel_ids(r, &r->sels[n->sels[i]]);
+            if (a.known) return a;
+        }
+        return (idset){0, 0, {0}};
+    default: return (idset){0, 0, {0}};
+    }
 }
 
 static etwl_status build_index(etwl_sigma *s)
@@ -521,9 +695,14 @@ static etwl_status build_index(etwl_sigma *s)
                 e.bind[f].hdr = (uint8_t)hdr;
                 e.bind[f].conv = (uint8_t)conv;
             }
-            for (int j = 0; j < (src->nids ? src->nids : 1); j++) {
+            /* a source of every id: the ids the rule's condition needs, if any */
+            idset need = {0, 0, {0}};
+            if (!src->nids && r->cond) need = node_ids(r, r->cond);
+            if (need.known && need.n == 0) need.known = 0;
+            int nids = src->nids ? src->nids : need.known ? need.n : 1;
+            for (int j = 0; j < nids; j++) {
                 entry x = e;
-                x.id = src->nids ? src->ids[j] : -1;
+                x.id = src->nids ? src->ids[j] : need.known ? need.v[j] : -1;
                 if (j > 0 && !(x.bind = malloc((size_t)(r->nfields ? r->nfields : 1) * sizeof *x.bind))) {
                     free(e.bind);
                     return ETWL_ENOMEM;
@@ -533,6 +712,26 @@ static etwl_status build_index(etwl_sigma *s)
                     if (j > 0) free(x.bind);
                     if (j == 0) free(e.bind);
                     return ETWL_ENOMEM;
+                }
+            }
+            /* a channel one provider writes: also under that provider, for
+             * live events without a channel name (once per rule) */
+            if (!src->provider && sg_channel_writer(src->channel)) {
+                const char *w = sg_channel_writer(src->channel);
+                int dup = 0;
+                size_t nb = (size_t)(r->nfields ? r->nfields : 1) * sizeof *e.bind;
+                for (int q = 0; q < k && !dup; q++)
+                    dup = !r->srcs[q]->provider && sg_channel_writer(r->srcs[q]->channel) &&
+                          strcmp(sg_channel_writer(r->srcs[q]->channel), w) == 0;
+                for (int j = 0; !dup && j < nids; j++) {
+                    entry x = e;
+                    x.id = src->nids ? src->ids[j] : need.known ? need.v[j] : -1;
+                    if (!(x.bind = malloc(nb))) return ETWL_ENOMEM;
+                    memcpy(x.bind, e.bind, nb);
+                    if (!add_entry(s, w, BUCKET_WRITER, &x)) {
+                        free(x.bind);
+                        return ETWL_ENOMEM;
+                    }
                 }
             }
         }
@@ -612,6 +811,20 @@ etwl_status etwl_sigma_prepare(etwl_sigma *s, etwl_error *err)
     return ETWL_OK;
 }
 
+typedef struct closing {
+    etwl_event *ev;
+    etwl_sigma_hit_fn hit;
+    void *ctx;
+    size_t rule, hits;
+} closing;
+
+static void on_close(void *p)
+{
+    closing *c = p;
+    c->hits++;
+    if (c->hit) c->hit(c->ctx, c->ev, c->rule);
+}
+
 size_t etwl_sigma_match(etwl_sigma *s, etwl_event *ev, etwl_sigma_hit_fn hit, void *ctx)
 {
     const etwl_header *h = etwl_event_header(ev);
@@ -625,11 +838,31 @@ size_t etwl_sigma_match(etwl_sigma *s, etwl_event *ev, etwl_sigma_hit_fn hit, vo
         return 0;
     }
     if (!s->nb) return 0;
+    /* windows this event's time has closed are decided first; the alert
+     * carries the event that closed them, its fields the window's group */
+    for (int i = 0; i < s->ncloser; i++) {
+        closing c = {ev, hit, ctx, (size_t)s->closers[i], 0};
+        sg_corr_tick(s->rules[s->closers[i]].corr, h->ts, on_close, &c);
+        hits += c.hits;
+    }
     sg_matcher_begin(s->m, ev);
     if ((h->has & ETWL_HAS_PROVIDER_NAME) && (b = find_bucket(s, h->provider_name, h->provider_name_len, 0)))
         hits += run_bucket(s, b, ev, h->desc.id, hit, ctx);
     if ((h->has & ETWL_HAS_CHANNEL_NAME) && (b = find_bucket(s, h->channel_name, h->channel_name_len, 1)))
         hits += run_bucket(s, b, ev, h->desc.id, hit, ctx);
+    if (!(h->has & ETWL_HAS_CHANNEL_NAME)) {
+        /* live ETW: no channel name.  A provider that alone writes a
+         * channel stands for it; the global channels are known by the
+         * descriptor's number (winmeta.xml: System 8, Application 9,
+         * Security 10), whoever wrote the event */
+        static const char *const global[] = {"system", "application", "security"};
+        if ((h->has & ETWL_HAS_PROVIDER_NAME) &&
+            (b = find_bucket(s, h->provider_name, h->provider_name_len, BUCKET_WRITER)))
+            hits += run_bucket(s, b, ev, h->desc.id, hit, ctx);
+        if (h->desc.channel >= 8 && h->desc.channel <= 10 &&
+            (b = find_bucket(s, global[h->desc.channel - 8], strlen(global[h->desc.channel - 8]), 1)))
+            hits += run_bucket(s, b, ev, h->desc.id, hit, ctx);
+    }
     return hits;
 }
 
@@ -734,6 +967,10 @@ static void fields(etwl_buf *b, int json, void *ctx)
         put_list(b, r->fps, r->nfps);
         jkey(b, "link", r->link);
         jkey(b, "license", "DRL 1.1");
+        if (r->corr) {
+            etwl_buf_puts(b, ",\"correlation\":");
+            sg_corr_fired_write(r->corr, b, 1);
+        }
         etwl_buf_putc(b, '}');
         return;
     }
@@ -741,6 +978,7 @@ static void fields(etwl_buf *b, int json, void *ctx)
     tkey(b, "status", r->info.status);
     tkey(b, "author", r->info.author);
     tkey(b, "link", r->link);
+    if (r->corr) sg_corr_fired_write(r->corr, b, 0);
 }
 
 void etwl_sigma_alert_of(const etwl_sigma *s, size_t rule, etwl_event *ev, etwl_alert *a, char ts[ETWL_TIME_STRLEN + 1])

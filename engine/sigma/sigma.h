@@ -69,6 +69,16 @@ long etwl_sigma_find(const etwl_sigma *s, const char *id);
  * here (they may name Lua rules). */
 void etwl_sigma_select(etwl_sigma *s, const char *const *only, int nonly, const char *const *skip, int nskip);
 
+/* For the Lua API (engine/lua/lua_sigma.c): rule i's tags; leaving a
+ * running rule out (FILTERED, with why); and extending it with
+ * "and not MAP", MAP a selection as a rule writes it: keys[k] a field with
+ * its modifiers, vals[k][0..nv[k]) its values (any of them).  A rule that
+ * does not run, or a correlation, is refused with the reason (ETWL_EINVAL). */
+int etwl_sigma_rule_tags(const etwl_sigma *s, size_t i, const char *const **tags);
+void etwl_sigma_filter_out(etwl_sigma *s, size_t i, const char *why);
+etwl_status etwl_sigma_exclude(etwl_sigma *s, size_t i, const char *const *keys, const char *const *const *vals,
+                               const int *nv, int n, etwl_error *err);
+
 /* Builds the index and the prefilters (also done by the first match);
  * fails only out of memory. */
 etwl_status etwl_sigma_prepare(etwl_sigma *s, etwl_error *err);

@@ -17,6 +17,7 @@
 #define SG_MAX_VALUES 100000     /* values in one field's list */
 #define SG_RE_MATCH_LIMIT 100000 /* PCRE2 match() calls per match attempt */
 #define SG_RE_DEPTH_LIMIT 10000  /* PCRE2 backtracking depth */
+#define SG_WINDASH_MAX 4         /* dashes |windash varies in one value: 5^4 = 625 variants */
 
 typedef struct sg_matcher sg_matcher; /* match.c */
 
@@ -120,6 +121,10 @@ typedef struct sg_source {
 /* The sources of a logsource; *n = 0 with a reason when none. */
 int sg_logsource(const char *product, const char *category, const char *service, const sg_source **out, int max,
                  const char **reason);
+/* The provider whose events stand for this channel's when a live event
+ * has no channel name, or NULL (System, Application and Security: by the
+ * descriptor's channel number instead). */
+const char *sg_channel_writer(const char *channel);
 /* The event property for a Sigma field on a source (prop name or a header
  * SG_HDR_* in *hdr); conv as in sg_map. */
 const char *sg_source_field(const sg_source *src, const char *field, int *hdr, int *conv);
@@ -160,6 +165,14 @@ int sg_corr_resolve(sg_corr *c, sg_rule *rules, size_t n, size_t self, char *why
  * correlation fires for this event. */
 int sg_corr_feed(sg_corr *c, sg_matcher *m, const sg_rule *base, const sg_source *src, size_t base_idx, etwl_event *ev);
 void sg_corr_describe(const sg_corr *c, etwl_buf *b);
+/* Correlations whose condition is decided when a window is over (lt, lte,
+ * eq, neq): sg_corr_tick, on every event the set sees, evaluates the
+ * windows its time has closed, calling fire(ctx) for each that holds. */
+int sg_corr_at_close(const sg_corr *c);
+size_t sg_corr_tick(sg_corr *c, int64_t now, void (*fire)(void *ctx), void *ctx);
+/* The last firing (group values, count, window) for the alert's fields:
+ * a JSON object, or " k=v" pairs. */
+void sg_corr_fired_write(const sg_corr *c, etwl_buf *b, int json);
 uint64_t sg_corr_evicted(const sg_corr *c);
 int sg_corr_generates(const sg_corr *c);
 int sg_corr_feeds(const sg_corr *c, size_t rule);
@@ -181,6 +194,10 @@ typedef struct sg_phs {
 } sg_phs;
 etwl_status sg_compile(sg_rule *r, yaml_document_t *d, yaml_node_t *root, const sg_phs *ph);
 void sg_rule_free(sg_rule *r);
+/* Adds "and not SELECTION" to a compiled rule, the selection a map as a
+ * rule would write it (field|modifiers: value or list).  1 done; 0 with
+ * the reason in why (the rule is unchanged); -1 out of memory. */
+int sg_compile_exclusion(sg_rule *r, yaml_document_t *d, yaml_node_t *map, const sg_phs *ph, char *why, size_t wn);
 void sg_plan_write(const sg_rule *r, etwl_buf *b);
 
 /* ---- matching (match.c) ---------------------------------------------- */
@@ -230,5 +247,15 @@ size_t sg_pf_guarded(const sg_pf *pf);
 /* Glob match over the whole subject; linear in practice (no backtracking
  * blow-up: one saved star position). */
 int sg_glob(const char *p, size_t pn, const char *s, size_t sn);
+
+/* ---- case folding (fold.c) --------------------------------------------- */
+/* Folds n bytes of text into out (room for SG_FOLD_MAX(n) bytes): ASCII
+ * letters, and every other letter by Unicode's simple case mapping; bytes
+ * that are not valid UTF-8 are copied as they are.  Returns the length
+ * folded, which may differ from n. */
+#define SG_FOLD_MAX(n) (2 * (n) + 4)
+size_t sg_fold(const char *in, size_t n, char *out);
+/* 0 when the C library has no UTF-8 locale: then only ASCII folds. */
+int sg_fold_unicode(void);
 
 #endif

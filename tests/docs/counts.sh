@@ -180,7 +180,7 @@ sigma_counts() {
         fi
     done
     line=$(timeout 600 "$BIN" sigma test "$SIGMA/rules" "$SIGMA/rules-emerging-threats" "$SIGMA/rules-threat-hunting" \
-        --regression "$SIGMA/regression_data" 2>/dev/null </dev/null | tail -1)
+        --regression "$SIGMA/regression_data" --counts tests/sigma/data/regression-counts.txt 2>/dev/null </dev/null | tail -1)
     if [[ $line =~ ^sigma-regression:\ ([0-9]+)\ passed ]]; then
         value[sigma-regression-passed]=${BASH_REMATCH[1]}
     else

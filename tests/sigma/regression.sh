@@ -12,4 +12,4 @@ if [ ! -d "$S/regression_data" ]; then
     exit 0
 fi
 exec timeout 600 "$BIN" sigma test "$S/rules" "$S/rules-emerging-threats" "$S/rules-threat-hunting" \
-    --regression "$S/regression_data"
+    --regression "$S/regression_data" --counts tests/sigma/data/regression-counts.txt

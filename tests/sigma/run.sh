@@ -175,6 +175,53 @@ done >"$TMP/corr.jsonl"
 T "$BIN" --no-rules --sigma "$TMP/corr.yml" -r "$TMP/corr.jsonl" --stats >"$TMP/out" 2>"$TMP/err"
 [ "$(grep -c '"rule":"0a0a0a0a-0000-4000-8000-0000000000c2"' "$TMP/out")" = 1 ] && [ "$(grep -c '"rule"' "$TMP/out")" = 1 ] &&
     grep -q "correlation_groups=1 " "$TMP/err" && ok || bad "correlation: $(cat "$TMP/out" "$TMP/err")"
+# the alert says the group, the count and the window
+grep -q '"correlation":{"type":"event_count","count":3,"window_start":"2024-03-05T10:11:10.*","window_end":"2024-03-05T10:11:30.*","group":{"User":"alice"}}' "$TMP/out" &&
+    ok || bad "correlation fields: $(cat "$TMP/out")"
+
+# 5b. the Lua API (require "etwlua.sigma"): tests/sigma/data/lua/api.lua
+# checks loading, listing, selection and misuse at load time; here, what its
+# hooks did to the alerts: bob excluded by a map, erin by a function, the
+# low rule skipped, every alert enriched, a throwing handler keeps its alert
+L=tests/sigma/data/lua
+T "$BIN" --no-rules -r $L/events.jsonl --alerts-only --stats $L/api.lua >"$TMP/api.out" 2>"$TMP/api.err"
+code=$?
+[ $code = 0 ] && grep -q "^api: ok" "$TMP/api.err" && ok || bad "lua api: exit $code $(cat "$TMP/api.err")"
+[ "$(grep -c '"rule"' "$TMP/api.out")" = 2 ] &&
+    grep -q '"rule":"0a0a0a0a-0000-4000-8000-0000000000a1".*"User":"alice".*"seen_by":"lua","user":"alice"}' "$TMP/api.out" &&
+    grep -q '"rule":"0a0a0a0a-0000-4000-8000-0000000000a3".*"User":"dave".*"rule_level":"medium","seen_by":"lua"' "$TMP/api.out" &&
+    ! grep -q '"bob"\|"erin"\|"carol"' "$TMP/api.out" && ok || bad "lua api alerts: $(cat "$TMP/api.out")"
+# a set the script loaded itself is reported at exit too
+grep -q "sigma stats: rules=4 running=2 alerts=2 suppressed_by_scripts=1 " "$TMP/api.err" && ok ||
+    bad "lua api stats: $(grep stats "$TMP/api.err")"
+grep -q "sigma on_match handler failed: rule 0a0a0a0a-0000-4000-8000-0000000000a3: .*boom" "$TMP/api.err" &&
+    grep -q "field 'level' is the rule's own" "$TMP/api.err" && ok || bad "lua api errors: $(cat "$TMP/api.err")"
+# hostile hooks: one that loops, one that hoards memory; each is stopped,
+# reported, and every alert is kept
+cat >"$TMP/hog.lua" <<'LUA'
+local sigma = require "etwlua.sigma"
+sigma.on_match("*", function() while true do end end)
+sigma.exclude("0a0a0a0a-0000-4000-8000-0000000000a3", function()
+  local t = {}
+  for i = 1, 1e9 do t[i] = ("x"):rep(1000) .. i end
+end)
+LUA
+T "$BIN" --no-rules --sigma $L/win -r $L/events.jsonl --alerts-only "$TMP/hog.lua" >"$TMP/hog.out" 2>"$TMP/hog.err"
+code=$?
+[ $code = 0 ] && [ "$(grep -c '"rule"' "$TMP/hog.out")" = 5 ] &&
+    grep -q "sigma on_match handler failed: rule .*instruction budget exceeded" "$TMP/hog.err" &&
+    grep -q "sigma exclusion function failed: rule 0a0a0a0a-0000-4000-8000-0000000000a3: " "$TMP/hog.err" && ok ||
+    bad "hostile hooks: exit $code $(cat "$TMP/hog.out" "$TMP/hog.err" | head -c 2000)"
+# the --sigma rules are the ones scripts see: a script excludes from one
+cat >"$TMP/tune.lua" <<'LUA'
+local sigma = require "etwlua.sigma"
+assert(#sigma.list() == 3, "the --sigma rules")
+sigma.exclude("0a0a0a0a-0000-4000-8000-0000000000a1", {User = {"alice", "bob"}})
+LUA
+T "$BIN" --no-rules --sigma $L/win -r $L/events.jsonl --alerts-only --stats "$TMP/tune.lua" >"$TMP/tune.out" 2>"$TMP/tune.err"
+[ "$(grep -c '"rule":"0a0a0a0a-0000-4000-8000-0000000000a1"' "$TMP/tune.out")" = 0 ] &&
+    [ "$(grep -c '"rule"' "$TMP/tune.out")" = 3 ] && grep -q "sigma stats: .* alerts=3 " "$TMP/tune.err" && ok ||
+    bad "lua exclude on --sigma: $(cat "$TMP/tune.out" "$TMP/tune.err")"
 
 # 6. SigmaHQ's corpus: the compile figures, and the regression cases
 pct() { sed -n 's/^sigma-check: [0-9]* rules: [0-9]* compile and run (\([0-9.]*\)%).*/\1/p' "$1"; }
@@ -188,6 +235,23 @@ if [ -d "$SIGMA/rules" ]; then
     # every rule that does not run says why
     T "$BIN" sigma check "$SIGMA/rules" "$SIGMA/rules-emerging-threats" "$SIGMA/rules-threat-hunting" >"$TMP/all"
     grep -Eq '^  [^ ].*: $' "$TMP/all" && bad "a rule without a reason" || ok
+    # match_count is exact: without the corrections, the three cases whose
+    # info.yml undercounts fail (and the exit says so); a correction for a
+    # case that is not there fails too
+    RD=("$SIGMA/rules" "$SIGMA/rules-emerging-threats" "$SIGMA/rules-threat-hunting" --regression "$SIGMA/regression_data")
+    T "$BIN" sigma test "${RD[@]}" >"$TMP/reg1"
+    code=$?
+    [ $code = 1 ] && tail -1 "$TMP/reg1" | grep -q "sigma-regression: 143 passed, 3 failed" &&
+        grep -q "^FAIL 0b9ad457-2554-44c1-82c2-d56a99c42377 .*: 3 match(es), expected 1" "$TMP/reg1" && ok ||
+        bad "regression without --counts: exit $code $(grep -v '^PASS' "$TMP/reg1")"
+    { cat tests/sigma/data/regression-counts.txt; echo "ffffffff-0000-0000-0000-000000000000 1 # none"; } >"$TMP/counts"
+    T "$BIN" sigma test "${RD[@]}" --counts "$TMP/counts" >"$TMP/reg2"
+    code=$?
+    [ $code = 1 ] && grep -q "^FAIL ffffffff-0000-0000-0000-000000000000: --counts corrects a case that is not there" "$TMP/reg2" &&
+        tail -1 "$TMP/reg2" | grep -q "146 passed, 1 failed" && ok || bad "stale correction: exit $code $(tail -3 "$TMP/reg2")"
+    echo "x y z" >"$TMP/counts"
+    T "$BIN" sigma test "${RD[@]}" --counts "$TMP/counts" >/dev/null 2>"$TMP/reg3"
+    [ $? = 2 ] && grep -q "expected 'RULE-ID COUNT" "$TMP/reg3" && ok || bad "bad --counts: $(cat "$TMP/reg3")"
 else
     skipped="$skipped; the SigmaHQ figures ($SIGMA absent)"
 fi

@@ -11,6 +11,7 @@
 
 #include "output/alert.h"
 #include "sigma/sigma.h"
+#include "sigma/sigma_int.h"
 #include "testlib.h"
 
 #define SYSMON "Microsoft-Windows-Sysmon"
@@ -311,6 +312,90 @@ static void test_windash(void **state)
     assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell enc x\"}"), 0);
 }
 
+/* every combination: each dash varies on its own, not all together */
+static void test_windash_combinations(void **state)
+{
+    (void)state;
+    const char *d = "  sel:\n    CommandLine|windash|contains: ' -nop -w hidden -e '\n  condition: sel\n";
+    const char *dd = "  sel:\n    CommandLine|windash: 'x -a /b -c /d'\n  condition: sel\n";
+    etwl_sigma *s;
+    assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell -nop /w hidden \xe2\x80\x94"
+                                 "e AAAA\"}"),
+                     1);
+    assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell /nop \xe2\x80\x93w hidden -e AAAA\"}"), 1);
+    assert_int_equal(pc_match(d, "{\"CommandLine\":\"powershell /nop +w hidden -e AAAA\"}"), 0);
+    /* a dash inside a word is not varied */
+    assert_int_equal(
+        pc_match("  sel:\n    CommandLine|windash: 'a-b'\n  condition: sel\n", "{\"CommandLine\":\"a/b\"}"), 0);
+    /* four positions: 625 values, the last combination included */
+    assert_int_equal(pc_match(dd, "{\"CommandLine\":\"x \xe2\x80\x95"
+                                  "a \xe2\x80\x95"
+                                  "b \xe2\x80\x95"
+                                  "c \xe2\x80\x95"
+                                  "d\"}"),
+                     1);
+    assert_int_equal(pc_match(dd, "{\"CommandLine\":\"x /a -b /c -d\"}"), 1);
+    s = rule_set(pc_rule(dd), ETWL_SIGMA_OK);
+    etwl_sigma_free(s);
+    /* hostile: many dashes are refused with the reason, not expanded */
+    pc_fails("  sel:\n    CommandLine|windash: '-a -b -c -d -e -f -g -h -i -j -k -l -m -n -o -p'\n  condition: sel\n",
+             ETWL_SIGMA_VALUE, "windash: more than 4 dashes");
+}
+
+/* Case-insensitive beyond ASCII: Cyrillic, Greek, accented Latin, and
+ * invalid UTF-8 compared byte for byte, never read past its end. */
+static void test_unicode_case(void **state)
+{
+    (void)state;
+    const char *ru = "{\"CommandLine\":\"\xd0\x9f\xd0\xa0\xd0\x98\xd0\x92\xd0\x95\xd0\xa2 mir\"}"; /* ПРИВЕТ */
+    const char *el = "{\"CommandLine\":\"\xce\xa3\xce\x9f\xce\xa6\xce\x9f\xce\xa3\"}";             /* ΣΟΦΟΣ */
+    const char *fr = "{\"CommandLine\":\"C:\\\\Users\\\\\xc3\x89LODIE\\\\x.exe\"}";                /* ÉLODIE */
+    const char *yy = "{\"CommandLine\":\"ab\\u00ffcd\"}";
+    assert_int_equal(pc_match("  sel:\n    CommandLine|contains: '\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82'\n"
+                              "  condition: sel\n",
+                              ru),
+                     1);
+    /* final sigma meets capital sigma */
+    assert_int_equal(
+        pc_match("  sel:\n    CommandLine: '\xcf\x83\xce\xbf\xcf\x86\xce\xbf\xcf\x82'\n  condition: sel\n", el), 1);
+    assert_int_equal(pc_match("  sel:\n    CommandLine|contains: '\\\xc3\xa9lodie\\'\n  condition: sel\n", fr), 1);
+    assert_int_equal(pc_match("  sel:\n    CommandLine|contains: '\\elodie\\'\n  condition: sel\n", fr), 0);
+    /* |cased keeps the case, beyond ASCII too (and the prefilter must not
+     * lose a cased literal the folded text no longer holds) */
+    assert_int_equal(pc_match("  sel:\n    CommandLine|cased|contains: '\xd0\x9f\xd0\xa0\xd0\x98\xd0\x92'\n"
+                              "  condition: sel\n",
+                              ru),
+                     1);
+    assert_int_equal(pc_match("  sel:\n    CommandLine|cased|contains: '\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2'\n"
+                              "  condition: sel\n",
+                              ru),
+                     0);
+    /* y with diaeresis: its capital (U+0178) is in another block */
+    assert_int_equal(pc_match("  sel:\n    CommandLine|startswith: 'AB\xc5\xb8'\n  condition: sel\n", yy), 1);
+    assert_int_equal(pc_match("  sel:\n    CommandLine|endswith: 'B\xc5\xb8'\n  condition: sel\n", yy), 0);
+}
+
+static void test_fold_bytes(void **state)
+{
+    (void)state;
+    char out[64];
+    size_t n;
+    /* stray continuation, overlong '/', a surrogate, a truncated tail */
+    static const char hostile[] = "A\x80\xc0\xaf\xed\xa0\x80Z\xe2\x82";
+    n = sg_fold(hostile, sizeof hostile - 1, out);
+    assert_int_equal(n, sizeof hostile - 1);
+    assert_memory_equal(out, "a\x80\xc0\xaf\xed\xa0\x80z\xe2\x82", n);
+    if (!sg_fold_unicode()) skip();
+    /* U+023A (2 bytes) lower-cases to U+2C65 (3 bytes) */
+    n = sg_fold("\xc8\xba", 2, out);
+    assert_int_equal(n, 3);
+    assert_memory_equal(out, "\xe2\xb1\xa5", 3);
+    /* Kelvin sign and K both fold to k */
+    n = sg_fold("\xe2\x84\xaa", 3, out);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0], 'k');
+}
+
 static void test_cidr(void **state)
 {
     (void)state;
@@ -579,6 +664,99 @@ static void test_logsources(void **state)
     etwl_buf_free(&alert);
 }
 
+/* One event with this descriptor channel number and no channel name, as
+ * live ETW delivers it; returns the matches. */
+static int replay_live(etwl_sigma *s, const char *provider, int id, int chan, const char *info)
+{
+    const char *path = tl_tmp_path("sigma-live.jsonl");
+    FILE *f = fopen(path, "w");
+    char line[4096], num[32], *at;
+    etwl_config cfg;
+    etwl_session *ses;
+    etwl_error err;
+    hits h = {s, 0, {0}, NULL};
+    assert_non_null(f);
+    snprintf(line, sizeof line, HDR, id, provider, "", info);
+    at = strstr(line, "\"channel\":0");
+    assert_non_null(at);
+    snprintf(num, sizeof num, "\"channel\":%-2d", chan); /* same width: "channel":0 plus a space */
+    memmove(at + strlen(num), at + 11, strlen(at + 11) + 1);
+    memcpy(at, num, strlen(num));
+    fputs(line, f);
+    fclose(f);
+    etwl_buf_init(&h.alert);
+    etwl_config_init(&cfg);
+    cfg.read_path = path;
+    assert_int_equal(etwl_session_open(&cfg, &ses, &err), ETWL_OK);
+    assert_int_equal(etwl_session_process(ses, on_event, &h, &err), ETWL_OK);
+    etwl_session_free(ses);
+    etwl_buf_free(&h.alert);
+    return h.n;
+}
+
+/* service: log sources on live events, which name no channel: the provider
+ * that writes the channel, or the global channels by descriptor number */
+static void test_live_channels(void **state)
+{
+    (void)state;
+    const char *ps = "title: p\nid: 44444444-4444-4444-4444-444444444441\nlogsource:\n  product: windows\n"
+                     "  service: powershell\ndetection:\n  sel:\n    EventID: 4104\n"
+                     "    ScriptBlockText|contains: 'Invoke-Mimikatz'\n  condition: sel\n";
+    const char *sys = "title: s\nid: 44444444-4444-4444-4444-444444444442\nlogsource:\n  product: windows\n"
+                      "  service: system\ndetection:\n  sel:\n    EventID: 7045\n    ImagePath|contains: 'evil'\n"
+                      "  condition: sel\n";
+    const char *sec = "title: s\nid: 44444444-4444-4444-4444-444444444443\nlogsource:\n  product: windows\n"
+                      "  service: security\ndetection:\n  sel:\n    EventID: 4625\n  condition: sel\n";
+    const char *al = "title: a\nid: 44444444-4444-4444-4444-444444444444\nlogsource:\n  product: windows\n"
+                     "  service: applocker\ndetection:\n  sel:\n    EventID: 8004\n  condition: sel\n";
+    const char *sb = "{\"ScriptBlockText\":\"IEX (Invoke-Mimikatz)\"}";
+    const char *svc = "{\"ImagePath\":\"C:\\\\evil.exe\"}";
+    etwl_sigma *s = rule_set(ps, ETWL_SIGMA_OK);
+    /* live: the provider stands for its channel */
+    assert_int_equal(replay(s, "Microsoft-Windows-PowerShell", 4104, NULL, &sb, 1, NULL), 1);
+    /* replay with the channel: once, not twice */
+    assert_int_equal(
+        replay(s, "Microsoft-Windows-PowerShell", 4104, "Microsoft-Windows-PowerShell/Operational", &sb, 1, NULL), 1);
+    /* another provider without a channel, and the right provider on another channel: no */
+    assert_int_equal(replay(s, "Microsoft-Windows-Other", 4104, NULL, &sb, 1, NULL), 0);
+    assert_int_equal(
+        replay(s, "Microsoft-Windows-PowerShell", 4104, "Microsoft-Windows-PowerShell/Analytic", &sb, 1, NULL), 0);
+    etwl_sigma_free(s);
+    /* System and Security: by the descriptor's channel number, any provider */
+    s = rule_set(sys, ETWL_SIGMA_OK);
+    assert_int_equal(replay_live(s, "Service Control Manager", 7045, 8, svc), 1);
+    assert_int_equal(replay_live(s, "Service Control Manager", 7045, 9, svc), 0);
+    assert_int_equal(replay_live(s, "Service Control Manager", 7045, 0, svc), 0);
+    assert_int_equal(replay(s, "Service Control Manager", 7045, "System", &svc, 1, NULL), 1);
+    etwl_sigma_free(s);
+    s = rule_set(sec, ETWL_SIGMA_OK);
+    assert_int_equal(replay_live(s, "Microsoft-Windows-Security-Auditing", 4625, 10, "{}"), 1);
+    assert_int_equal(replay_live(s, "Microsoft-Windows-Security-Auditing", 4625, 11, "{}"), 0);
+    etwl_sigma_free(s);
+    /* a service rule is indexed under the event ids its condition needs:
+     * still every id it names, none it does not, and any id when it names
+     * none it can be sure of */
+    s = rule_set("title: i\nid: 44444444-4444-4444-4444-444444444445\nlogsource:\n  product: windows\n"
+                 "  service: system\ndetection:\n  a:\n    EventID: [7045, 7036]\n  b:\n    EventID: 104\n"
+                 "  f:\n    ImagePath: 'x'\n  condition: (a or b) and not f\n",
+                 ETWL_SIGMA_OK);
+    assert_int_equal(replay(s, "Service Control Manager", 7036, "System", &svc, 1, NULL), 1);
+    assert_int_equal(replay(s, "Microsoft-Windows-Eventlog", 104, "System", &svc, 1, NULL), 1);
+    assert_int_equal(replay(s, "Service Control Manager", 7040, "System", &svc, 1, NULL), 0);
+    etwl_sigma_free(s);
+    s = rule_set("title: i\nid: 44444444-4444-4444-4444-444444444446\nlogsource:\n  product: windows\n"
+                 "  service: system\ndetection:\n  a:\n    EventID|startswith: '70'\n  b:\n    EventID: 104\n"
+                 "  condition: a or b\n",
+                 ETWL_SIGMA_OK);
+    assert_int_equal(replay(s, "Service Control Manager", 7040, "System", &svc, 1, NULL), 1);
+    assert_int_equal(replay(s, "Microsoft-Windows-Eventlog", 104, "System", &svc, 1, NULL), 1);
+    etwl_sigma_free(s);
+    /* a service of several channels from one provider: one match, not four */
+    s = rule_set(al, ETWL_SIGMA_OK);
+    assert_int_equal(replay(s, "Microsoft-Windows-AppLocker", 8004, NULL, &svc, 1, NULL), 1);
+    etwl_sigma_free(s);
+}
+
 static void test_filters_and_selection(void **state)
 {
     (void)state;
@@ -734,7 +912,25 @@ static void test_correlation_errors(void **state)
                              ETWL_SIGMA_CORRELATION);
     assert_non_null(strstr(etwl_sigma_rule(s, 2)->reason, "nosuch"));
     etwl_sigma_free(s);
-    s = corr_set("  type: event_count\n  rules: net_use\n  timespan: 10s\n  condition:\n    lt: 2\n",
+    s = corr_set("  type: event_count\n  rules: net_use\n  timespan: 10s\n  condition:\n    less: 2\n",
+                 ETWL_SIGMA_CORRELATION);
+    assert_non_null(strstr(etwl_sigma_rule(s, 2)->reason, "'less'"));
+    etwl_sigma_free(s);
+    s = corr_set("  type: temporal_ordered\n  rules: [net_use, base-who]\n  timespan: 10s\n  condition:\n    gte: 2\n",
+                 ETWL_SIGMA_CORRELATION);
+    etwl_sigma_free(s);
+    /* an alias group-by does not use, and one that lacks a rule */
+    s = corr_set("  type: temporal\n  rules: [net_use, base-who]\n  group-by: [User]\n  timespan: 10s\n"
+                 "  aliases:\n    who:\n      net_use: User\n      base-who: User\n",
+                 ETWL_SIGMA_CORRELATION);
+    assert_non_null(strstr(etwl_sigma_rule(s, 2)->reason, "alias 'who' is not in group-by"));
+    etwl_sigma_free(s);
+    s = corr_set("  type: temporal\n  rules: [net_use, base-who]\n  group-by: [who]\n  timespan: 10s\n"
+                 "  aliases:\n    who:\n      net_use: User\n",
+                 ETWL_SIGMA_CORRELATION);
+    assert_non_null(strstr(etwl_sigma_rule(s, 2)->reason, "names no field for rule 'base-who'"));
+    etwl_sigma_free(s);
+    s = corr_set("  type: event_count\n  rules: net_use\n  timespan: 10s\n  aliases: [x]\n  condition:\n    gte: 2\n",
                  ETWL_SIGMA_CORRELATION);
     etwl_sigma_free(s);
     s = corr_set("  type: event_count\n  rules: net_use\n  timespan: forever\n  condition:\n    gte: 2\n",
@@ -744,6 +940,138 @@ static void test_correlation_errors(void **state)
     etwl_sigma_free(s);
     s = corr_set("  type: event_count\n  rules: net_use\n  timespan: 1m\n  condition:\n    gte: 100000\n",
                  ETWL_SIGMA_CORRELATION);
+    etwl_sigma_free(s);
+}
+
+/* lt/lte/eq/neq are decided when a group's window (from its first event)
+ * is over: closed by a later event of any group, or of its own. */
+static void test_correlation_window_close(void **state)
+{
+    (void)state;
+    etwl_buf ids;
+    etwl_sigma *s;
+    const char *ev[] = {NET("alice"), NET("alice"), NET("bob"), NET("bob"), NET("bob"), NET("carol")};
+    int t[] = {0, 1, 2, 3, 4, 20};
+    etwl_buf_init(&ids);
+    /* fewer than 3: alice (2) fires when carol's event shows her window is
+     * over; bob (3) does not; carol's window is still open at the end */
+    s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                 "  condition:\n    lt: 3\n",
+                 ETWL_SIGMA_OK);
+    assert_int_equal(replay_at(s, t, ev, 6, &ids), 1);
+    assert_string_equal(ids.data, "corr-1,");
+    etwl_sigma_free(s);
+    /* lte 1: a lone event in its window */
+    {
+        const char *one[] = {NET("alice"), NET("zed")};
+        int t1[] = {0, 30};
+        s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                     "  condition:\n    lte: 1\n",
+                     ETWL_SIGMA_OK);
+        assert_int_equal(replay_at(s, t1, one, 2, &ids), 1);
+        etwl_sigma_free(s);
+    }
+    /* a range (ANDed criteria), and eq: bob's 3 do not make "eq 2" at his 2nd */
+    s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                 "  condition:\n    gt: 1\n    lte: 2\n",
+                 ETWL_SIGMA_OK);
+    assert_int_equal(replay_at(s, t, ev, 6, &ids), 1); /* alice: 2 */
+    etwl_sigma_free(s);
+    s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                 "  condition:\n    eq: 3\n",
+                 ETWL_SIGMA_OK);
+    assert_int_equal(replay_at(s, t, ev, 6, &ids), 1); /* bob: 3 */
+    etwl_sigma_free(s);
+    s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                 "  condition:\n    neq: 3\n",
+                 ETWL_SIGMA_OK);
+    assert_int_equal(replay_at(s, t, ev, 6, &ids), 1); /* alice: 2 */
+    etwl_sigma_free(s);
+    /* the group's own next event closes its window (and opens the next) */
+    {
+        const char *ev2[] = {NET("alice"), NET("alice"), NET("alice")};
+        int t2[] = {0, 1, 15};
+        s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                     "  condition:\n    lt: 3\n",
+                     ETWL_SIGMA_OK);
+        assert_int_equal(replay_at(s, t2, ev2, 3, &ids), 1);
+        etwl_sigma_free(s);
+    }
+    /* value_count below a bound */
+    {
+        const char *ev3[] = {NETC("a", "net user"), NETC("a", "net user"), NETC("b", "net x"), NETC("b", "net y"),
+                             NETC("c", "net z")};
+        int t3[] = {0, 1, 2, 3, 30};
+        s = corr_set("  type: value_count\n  rules: net_use\n  group-by: [User]\n  timespan: 10s\n"
+                     "  condition:\n    field: CommandLine\n    lt: 2\n",
+                     ETWL_SIGMA_OK);
+        assert_int_equal(replay_at(s, t3, ev3, 5, &ids), 1); /* a: one distinct command line */
+        etwl_sigma_free(s);
+    }
+    etwl_buf_free(&ids);
+}
+
+/* temporal with a condition counts the distinct rules; aliases let two rules
+ * group by different fields */
+static void test_correlation_temporal_condition_aliases(void **state)
+{
+    (void)state;
+    etwl_sigma *s = corr_set("  type: temporal\n  rules: [net_use, base-who]\n  group-by: [User]\n  timespan: 10s\n"
+                             "  condition:\n    lt: 2\n",
+                             ETWL_SIGMA_OK);
+    const char *ev[] = {NET("a"), WHO("a"), NET("b"), NET("zz")};
+    int t[] = {0, 1, 2, 40};
+    /* b saw one of the two rules: fires at the close; a saw both */
+    assert_int_equal(replay_at(s, t, ev, 4, NULL), 1);
+    etwl_sigma_free(s);
+    s = corr_set("  type: temporal\n  rules: [net_use, base-who]\n  group-by: [actor]\n  timespan: 10s\n"
+                 "  aliases:\n    actor:\n      net_use: User\n      base-who: CommandLine\n",
+                 ETWL_SIGMA_OK);
+    {
+        const char *ev2[] = {NET("mallory"),
+                             "{\"Image\":\"C:\\\\whoami.exe\",\"User\":\"x\",\"CommandLine\":\"mallory\"}", NET("eve"),
+                             "{\"Image\":\"C:\\\\whoami.exe\",\"User\":\"eve\",\"CommandLine\":\"y\"}"};
+        int t2[] = {0, 1, 2, 3};
+        /* mallory: net's User and whoami's CommandLine agree; eve: they do not */
+        assert_int_equal(replay_at(s, t2, ev2, 4, NULL), 1);
+    }
+    etwl_sigma_free(s);
+}
+
+/* Hostile: windows decided at their end, a group per event and a short
+ * span - every window closes, the table stays bounded, each fires once. */
+static void test_correlation_window_hostile(void **state)
+{
+    (void)state;
+    enum { N = 30000 };
+    static int t[N];
+    static char bufs[N][128];
+    static const char *ev[N];
+    etwl_sigma *s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 1h\n"
+                             "  condition:\n    lt: 2\n",
+                             ETWL_SIGMA_OK);
+    for (int i = 0; i < N; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "{\"Image\":\"C:\\\\net.exe\",\"User\":\"u%d\"}", i);
+        ev[i] = bufs[i];
+        t[i] = i / 10; /* all within the hour: no window closes, the table evicts */
+    }
+    assert_int_equal(replay_at(s, t, ev, N, NULL), 0);
+    assert_true(etwl_sigma_corr_groups(s) <= 10000);
+    assert_true(etwl_sigma_corr_evictions(s) >= N - 10000);
+    etwl_sigma_free(s);
+    s = corr_set("  type: event_count\n  rules: net_use\n  group-by: [User]\n  timespan: 1s\n"
+                 "  condition:\n    lt: 2\n",
+                 ETWL_SIGMA_OK);
+    for (int i = 0; i < N; i++) t[i] = i; /* each window is over by the next event */
+    {
+        int n = replay_at(s, t, ev, N, NULL);
+        if (!(n <= N - 1 && n >= N - 300)) fail_msg("%d fired", n);
+        /* every window but the last few (swept at most once per 256 events
+         * or a sixteenth of the span) has fired; none twice */
+        assert_true(n <= N - 1 && n >= N - 300);
+    }
+    assert_true(etwl_sigma_corr_groups(s) <= 300);
+    assert_int_equal(etwl_sigma_corr_evictions(s), 0);
     etwl_sigma_free(s);
 }
 
@@ -782,6 +1110,9 @@ int main(void)
         cmocka_unit_test(test_catastrophic_regex),
         cmocka_unit_test(test_base64_and_utf16),
         cmocka_unit_test(test_windash),
+        cmocka_unit_test(test_windash_combinations),
+        cmocka_unit_test(test_unicode_case),
+        cmocka_unit_test(test_fold_bytes),
         cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_exists_fieldref_numbers),
         cmocka_unit_test(test_unsupported_modifiers),
@@ -791,6 +1122,7 @@ int main(void)
         cmocka_unit_test(test_huge_value_list),
         cmocka_unit_test(test_invalid_yaml),
         cmocka_unit_test(test_logsources),
+        cmocka_unit_test(test_live_channels),
         cmocka_unit_test(test_filters_and_selection),
         cmocka_unit_test(test_convert),
         cmocka_unit_test(test_correlation_event_count),
@@ -798,6 +1130,9 @@ int main(void)
         cmocka_unit_test(test_correlation_temporal),
         cmocka_unit_test(test_correlation_errors),
         cmocka_unit_test(test_correlation_bounded),
+        cmocka_unit_test(test_correlation_window_close),
+        cmocka_unit_test(test_correlation_temporal_condition_aliases),
+        cmocka_unit_test(test_correlation_window_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@ WINDOWS=${ETWLUA_E2E_WINDOWS:-}
 posix_only() {
     case $1 in
     kill_unknown | live_unprivileged) echo "live sessions would reach Wine's stub ETW API" ;;
+    sigma_lua) echo "Sigma rules need libyaml and PCRE2, which are not cross-built" ;;
     script_readable_alerts | script_color_alerts) echo "needs script(1) and a POSIX terminal" ;;
     *) return 1 ;;
     esac

@@ -756,6 +756,8 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     lua_setfield(L, -2, "lpeg");
     lua_pushcfunction(L, etwl_luaopen_etw);
     lua_setfield(L, -2, "etw");
+    lua_pushcfunction(L, etwl_luaopen_rulecore);
+    lua_setfield(L, -2, "etwlua.rulecore");
     lua_pop(L, 1);
     etwl_lua_event_open(L);
     etwl_lua_process_open(L);
@@ -768,6 +770,9 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     lua_setfield(L, -2, "lpeg");
     luaL_requiref(L, "etw", etwl_luaopen_etw, 0);
     lua_setfield(L, -2, "etw");
+    /* the rule library's C side (lua_rules.c): log sources and prefilter */
+    luaL_requiref(L, "etwlua.rulecore", etwl_luaopen_rulecore, 0);
+    lua_setfield(L, -2, "etwlua.rulecore");
     lua_setfield(L, LUA_REGISTRYINDEX, "etwl.loaded");
     if (x->o.unsafe) { /* make package.path see lua/ too */
         lua_getglobal(L, "package");

@@ -135,6 +135,8 @@ void etwl_lua_push_event_process(lua_State *L, etwl_lua *x);
 
 /* lua_etw.c */
 int etwl_luaopen_etw(lua_State *L);
+/* "etwlua.rulecore": log sources and the literal prefilter (lua_rules.c) */
+int etwl_luaopen_rulecore(lua_State *L);
 etwl_lua *etwl_lua_host(lua_State *L);
 
 #endif

@@ -45,7 +45,7 @@ local selecting = next(only) ~= nil
 local allowed = {
   id = true, platform = true, title = true, description = true, severity = true, technique = true,
   references = true, falsepositives = true, match = true, examples = true, logsource = true, author = true,
-  status = true, tags = true, names = true,
+  status = true, tags = true, names = true, needs = true,
 }
 local required = { "id", "platform", "title", "description", "severity", "technique", "match", "examples" }
 local severities = { informational = true, low = true, medium = true, high = true, critical = true }
@@ -113,6 +113,24 @@ function M.define(r)
       set[n:lower()] = true
     end
     r.names = set
+  end
+  if r.needs ~= nil then
+    -- the literals the rule cannot match without: { field = { "text", ... }, ... }; the rule runs only on
+    -- events where one of them occurs in its (lower-cased) field (see run below)
+    if type(r.needs) ~= "table" or next(r.needs) == nil then
+      error("rule " .. r.id .. ": needs must map record fields to lists of literals", 2)
+    end
+    for f, list in pairs(r.needs) do
+      if type(f) ~= "string" or type(list) ~= "table" or #list == 0 then
+        error("rule " .. r.id .. ": needs must map record fields to non-empty lists of literals", 2)
+      end
+      for _, lit in ipairs(list) do
+        if type(lit) ~= "string" or #lit < 4 then
+          error("rule " .. r.id .. ": needs." .. f .. ": '" .. tostring(lit)
+            .. "' is not a literal of at least 4 characters (the prefilter's gram)", 2)
+        end
+      end
+    end
   end
   if type(r.examples) ~= "table" then error("rule " .. r.id .. ": examples must be a table", 2) end
   r.examples.positive = r.examples.positive or {}
@@ -471,16 +489,54 @@ M.logsources = {
   dns_query = { fields = { "query_name", "image", "pid" }, platforms = { windows = { sysmon(22, L.dns_query) } } },
 }
 
--- The rules of a list that can match a process of this name, in their
--- order: rules with `names` run only on those images.  Cached per name
--- (bounded), so a start pays one table lookup, not a call per gated rule.
-local function select_rules(list, name)
+-- Which rules of a list run on an event:
+--  * rules with `names` only on starts of those images;
+--  * rules with `needs` only when one of their literals occurs in its
+--    lower-cased field, found by one C scan per event over every literal of
+--    the list (etwlua.rulecore's prefilter, the Sigma engine's matcher);
+--  * the others always.
+-- The result keeps the rules' order, so alerts come out as before.
+
+local core = require "etwlua.rulecore"
+
+-- a field's lower-cased text for the prefilter, or nil when absent
+local function lowered(p, f)
+  if f == "command_line" then return p.cl ~= "" and p.cl or nil end
+  local v = p[f]
+  return type(v) == "string" and v:lower() or nil
+end
+
+-- the list's prefilter and the rules that declare no literals, built on
+-- the first event after a rule was added
+local function prepare(list)
+  local fields, fidx, always = {}, {}, {}
+  local pf
+  for k = 1, #list do
+    local r = list[k]
+    if r.needs then
+      pf = pf or core.prefilter()
+      for f, lits in pairs(r.needs) do
+        if not fidx[f] then fields[#fields + 1] = f; fidx[f] = #fields end
+        for _, lit in ipairs(lits) do pf:add(k, fidx[f], lit) end
+      end
+    else
+      always[#always + 1] = k
+    end
+  end
+  if pf then pf:build() end
+  list.pf, list.fields, list.always, list.texts, list.hits = pf, fields, always, {}, {}
+  list.by_name, list.cached, list.ready = {}, 0, true
+end
+
+-- the always-run rules that can match a process of this name, as list
+-- positions; cached per name (bounded), so a start pays one lookup
+local function select_always(list, name)
   local sel = list.by_name[name]
   if sel then return sel end
   sel = {}
-  for k = 1, #list do
-    local r = list[k]
-    if not r.names or r.names[name] then sel[#sel + 1] = r end
+  for _, k in ipairs(list.always) do
+    local nm = list[k].names
+    if not nm or nm[name] then sel[#sel + 1] = k end
   end
   if list.cached < 4096 then
     list.by_name[name] = sel
@@ -489,23 +545,47 @@ local function select_rules(list, name)
   return sel
 end
 
+local function fire(r, p, ev, fields)
+  local ok, hit, msg = pcall(r.match, p)
+  if not ok then
+    M.errors = M.errors + 1
+    if M.errors <= 3 then print("etwlua: rule " .. r.id .. " failed: " .. tostring(hit)) end
+  elseif hit then
+    local f = {}
+    for _, name in ipairs(fields) do f[name] = p[name] end
+    etw.alert {
+      rule = r.id, title = r.title, severity = r.severity, technique = r.technique,
+      message = msg or p.command_line or p.image, event = ev, fields = f,
+    }
+  end
+end
+
+local unpack = table.unpack
+
 local function run(p, ev, list)
+  if not list.ready then prepare(list) end
   local fields = M.logsources[p.source or "process_creation"].fields
-  if list.gated then list = select_rules(list, p.name or "") end
-  for k = 1, #list do
-    local r = list[k]
-    local ok, hit, msg = pcall(r.match, p)
-    if not ok then
-      M.errors = M.errors + 1
-      if M.errors <= 3 then print("etwlua: rule " .. r.id .. " failed: " .. tostring(hit)) end
-    elseif hit then
-      local f = {}
-      for _, name in ipairs(fields) do f[name] = p[name] end
-      etw.alert {
-        rule = r.id, title = r.title, severity = r.severity, technique = r.technique,
-        message = msg or p.command_line or p.image, event = ev, fields = f,
-      }
+  local name = p.name or ""
+  local sel = select_always(list, name)
+  local nh = 0
+  local hits = list.hits
+  if list.pf then
+    local texts, nf = list.texts, #list.fields
+    for i = 1, nf do texts[i] = lowered(p, list.fields[i]) end
+    nh = list.pf:scan(hits, unpack(texts, 1, nf))
+  end
+  -- merge the two ascending position lists
+  local i, j, ns = 1, 1, #sel
+  while i <= ns or j <= nh do
+    local k
+    if j > nh or (i <= ns and sel[i] < hits[j]) then
+      k = sel[i]; i = i + 1
+    else
+      k = hits[j]; j = j + 1
     end
+    local r = list[k]
+    local nm = r.names
+    if not nm or nm[name] then fire(r, p, ev, fields) end
   end
 end
 
@@ -520,7 +600,7 @@ register = function(r)
   local feeds = src.platforms[r.platform]
   local list = active[feeds]
   if not list then
-    list = { by_name = {}, cached = 0 }
+    list = {}
     active[feeds] = list
     for _, f in ipairs(feeds) do
       local norm = f.norm
@@ -528,8 +608,7 @@ register = function(r)
     end
   end
   list[#list + 1] = r
-  if r.names then list.gated = true end
-  list.by_name, list.cached = {}, 0
+  list.ready = false
 end
 
 -- ---- examples and the self-test ------------------------------------------

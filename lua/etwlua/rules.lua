@@ -50,6 +50,16 @@ local allowed = {
 local required = { "id", "platform", "title", "description", "severity", "technique", "match", "examples" }
 local severities = { informational = true, low = true, medium = true, high = true, critical = true }
 
+-- a list of strings, or the keys of a set (etwlua.match's m.set, or any
+-- table keyed by name), as a sorted list
+local function list_of(t)
+  if #t > 0 then return t end
+  local l = {}
+  for k in pairs(t) do l[#l + 1] = k end
+  table.sort(l, function(a, b) return tostring(a) < tostring(b) end)
+  return l
+end
+
 local register -- set below: filters for a log source, registered on its first enabled rule
 
 function M.define(r)
@@ -104,11 +114,11 @@ function M.define(r)
   r.falsepositives = r.falsepositives or {}
   if r.names ~= nil then
     -- the image file names the rule can match: the engine runs it only on starts of these
-    if r.logsource ~= "process_creation" or type(r.names) ~= "table" or #r.names == 0 then
+    if r.logsource ~= "process_creation" or type(r.names) ~= "table" or next(r.names) == nil then
       error("rule " .. r.id .. ": names must be a non-empty list of image file names (process_creation only)", 2)
     end
     local set = {}
-    for _, n in ipairs(r.names) do
+    for _, n in ipairs(list_of(r.names)) do
       if type(n) ~= "string" then error("rule " .. r.id .. ": names must be strings", 2) end
       set[n:lower()] = true
     end
@@ -120,17 +130,20 @@ function M.define(r)
     if type(r.needs) ~= "table" or next(r.needs) == nil then
       error("rule " .. r.id .. ": needs must map record fields to lists of literals", 2)
     end
+    local needs = {}
     for f, list in pairs(r.needs) do
-      if type(f) ~= "string" or type(list) ~= "table" or #list == 0 then
+      if type(f) ~= "string" or type(list) ~= "table" or next(list) == nil then
         error("rule " .. r.id .. ": needs must map record fields to non-empty lists of literals", 2)
       end
-      for _, lit in ipairs(list) do
+      needs[f] = list_of(list)
+      for _, lit in ipairs(needs[f]) do
         if type(lit) ~= "string" or #lit < 4 then
           error("rule " .. r.id .. ": needs." .. f .. ": '" .. tostring(lit)
             .. "' is not a literal of at least 4 characters (the prefilter's gram)", 2)
         end
       end
     end
+    r.needs = needs
   end
   if type(r.examples) ~= "table" then error("rule " .. r.id .. ": examples must be a table", 2) end
   r.examples.positive = r.examples.positive or {}

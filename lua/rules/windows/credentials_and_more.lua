@@ -9,6 +9,7 @@ local shells = m.set { "cmd.exe", "powershell.exe", "pwsh.exe", "wscript.exe", "
 
 rules.define {
   id = "win.lsass_dump_procdump", platform = "windows", severity = "critical",
+  needs = { command_line = { "lsass" } },
   title = "LSASS memory dumped with procdump",
   description = "procdump -ma lsass writes the credential store to disk.",
   technique = { "T1003.001" },
@@ -26,6 +27,7 @@ rules.define {
 
 rules.define {
   id = "win.comsvcs_minidump", platform = "windows", severity = "critical",
+  needs = { command_line = { "comsvcs" } },
   title = "LSASS dumped through comsvcs.dll MiniDump",
   description = "rundll32 comsvcs.dll, MiniDump <pid> dumps a process with a signed DLL, usually LSASS.",
   technique = { "T1003.001", "T1218.011" },
@@ -49,6 +51,8 @@ local mimi = m.wildcards { "*sekurlsa::*", "*lsadump::*", "*kerberos::*", "*priv
                            "*token::elevate*", "*misc::memssp*", "*dpapi::*", "*invoke-mimikatz*" }
 rules.define {
   id = "win.mimikatz_command_line", platform = "windows", severity = "critical",
+  needs = { command_line = { "sekurlsa::", "lsadump::", "kerberos::", "privilege::debug", "crypto::",
+    "token::elevate", "misc::memssp", "dpapi::", "invoke-mimikatz" } },
   title = "Mimikatz commands on a command line",
   description = "module::command syntax (sekurlsa::logonpasswords, lsadump::dcsync...) is Mimikatz.",
   technique = { "T1003", "T1558" },
@@ -93,6 +97,7 @@ rules.define {
 
 rules.define {
   id = "win.ntds_extraction", platform = "windows", severity = "critical",
+  needs = { name = { "ntdsutil.exe" }, command_line = { "ntds.dit" } },
   title = "Active Directory database copied out",
   description = "ntdsutil \"ac i ntds\" ifm, or copying ntds.dit from a shadow copy, extracts every domain hash.",
   technique = { "T1003.003" },
@@ -129,6 +134,7 @@ rules.define {
 
 rules.define {
   id = "win.domain_trust_discovery", platform = "windows", severity = "medium",
+  needs = { name = { "nltest.exe", "adfind.exe" }, command_line = { "adfind" } },
   title = "Domain trusts and controllers enumerated",
   description = "nltest /domain_trusts, /dclist and AdFind trust queries map the forest for lateral movement.",
   technique = { "T1482", "T1018" },
@@ -216,6 +222,7 @@ rules.define {
 
 rules.define {
   id = "win.run_key_added_cli", platform = "windows", severity = "medium",
+  needs = { command_line = { "currentversion\\run" } },
   title = "Run key set from the command line",
   description = "reg add ...\\CurrentVersion\\Run(Once) makes a program start at every logon.",
   technique = { "T1547.001" },
@@ -260,6 +267,8 @@ rules.define {
 local psexec_names = m.set { "psexesvc.exe", "remcomsvc.exe", "paexec.exe", "csexecsvc.exe" }
 rules.define {
   id = "win.psexec_style_service", platform = "windows", severity = "high",
+  needs = { name = psexec_names,
+    parent_name = { "psexesvc.exe", "remcomsvc.exe", "paexec.exe", "csexecsvc.exe", "services.exe" } },
   title = "PsExec-style remote service execution",
   description = "PSEXESVC and its clones run commands as a service pushed over ADMIN$; services.exe starting "
     .. "cmd with output redirected to ADMIN$ is the Impacket smbexec pattern.",
@@ -281,6 +290,7 @@ rules.define {
 
 rules.define {
   id = "win.winrm_spawns_shell", platform = "windows", severity = "medium",
+  needs = { parent_name = { "wsmprovhost.exe" } },
   title = "WinRM host starts a shell",
   description = "wsmprovhost.exe is the server side of PowerShell remoting; its children are remote commands.",
   technique = { "T1021.006" },
@@ -299,6 +309,7 @@ local uac_expected = { ["eventvwr.exe"] = m.set { "mmc.exe" }, ["sdclt.exe"] = m
                        ["slui.exe"] = m.set { "slui.exe" } }
 rules.define {
   id = "win.uac_bypass_parent", platform = "windows", severity = "high",
+  needs = { parent_name = uac_parents },
   title = "Auto-elevating binary starts an unexpected child (UAC bypass)",
   description = "fodhelper, eventvwr, sdclt, computerdefaults and wsreset read a hijackable registry key and "
     .. "start it elevated without a prompt.",
@@ -321,6 +332,7 @@ rules.define {
 
 rules.define {
   id = "win.shadow_copy_deletion", platform = "windows", severity = "critical",
+  needs = { command_line = { "vssadmin", "shadowcopy" } },
   title = "Volume shadow copies deleted",
   description = "vssadmin delete shadows, wmic shadowcopy delete and Win32_ShadowCopy removal come right before "
     .. "ransomware encrypts.",
@@ -342,6 +354,7 @@ rules.define {
 
 rules.define {
   id = "win.recovery_disabled", platform = "windows", severity = "high",
+  names = { "bcdedit.exe", "wbadmin.exe" },
   title = "Boot recovery or backups disabled",
   description = "bcdedit recoveryenabled no / bootstatuspolicy ignoreallfailures and wbadmin delete catalog stop "
     .. "the victim from restoring.",

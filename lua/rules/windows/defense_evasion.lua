@@ -103,6 +103,7 @@ rules.define {
 
 rules.define {
   id = "win.rundll32_javascript", platform = "windows", severity = "high",
+  needs = { command_line = { "javascript:" } },
   title = "rundll32 runs inline JavaScript",
   description = "rundll32 javascript:\"\\..\\mshtml,RunHTMLApplication\" executes script without a file.",
   technique = { "T1218.011" },
@@ -123,6 +124,7 @@ rules.define {
 
 rules.define {
   id = "win.regsvr32_scrobj", platform = "windows", severity = "high",
+  needs = { name = { "regsvr32.exe" }, command_line = { "/i:http" } },
   title = "regsvr32 loads a remote scriptlet (Squiblydoo)",
   description = "regsvr32 /i:URL scrobj.dll runs a COM scriptlet from the network with a signed binary.",
   technique = { "T1218.010" },
@@ -149,6 +151,7 @@ local writable = m.wildcards { "?:\\users\\*", "?:\\programdata\\*", "?:\\window
                                "?:\\perflogs\\*", "?:\\$recycle.bin\\*" }
 rules.define {
   id = "win.lolbin_in_user_writable_dir", platform = "windows", severity = "high",
+  names = lolbins,
   title = "System binary name running from a user-writable folder",
   description = "A copy of certutil, rundll32, PowerShell... under Users, ProgramData or Temp evades path-based "
     .. "rules; the real ones live in System32.",
@@ -173,6 +176,7 @@ local system_dirs = m.wildcards { "?:\\windows\\system32\\*", "?:\\windows\\sysw
                                   "\\device\\harddiskvolume*\\windows\\explorer.exe", "?:\\windows\\winsxs\\*" }
 rules.define {
   id = "win.system_binary_wrong_path", platform = "windows", severity = "critical",
+  names = system_names,
   title = "Windows system process name running from the wrong folder",
   description = "svchost, lsass, csrss and other core processes only ever run from System32; anywhere else is "
     .. "masquerading.",
@@ -225,6 +229,7 @@ local core_parent = { ["csrss.exe"] = m.set { "smss.exe" }, ["wininit.exe"] = m.
                       ["smss.exe"] = m.set { "smss.exe", "system" }, ["spoolsv.exe"] = m.set { "services.exe" } }
 rules.define {
   id = "win.core_process_wrong_parent", platform = "windows", severity = "high",
+  names = core_parent,
   title = "Core Windows process with an unexpected parent",
   description = "csrss, wininit, winlogon, services, smss and spoolsv have fixed parents at boot.",
   technique = { "T1036.005" },
@@ -248,6 +253,7 @@ local known_originals = m.set { "powershell.exe", "pwsh.dll", "cmd.exe", "rundll
                                 "vssadmin.exe", "whoami.exe", "nltest.exe", "adfind.exe", "mimikatz.exe" }
 rules.define {
   id = "win.renamed_binary", platform = "windows", severity = "high",
+  needs = { original_file_name = known_originals },
   title = "Renamed system or admin binary",
   description = "The PE's OriginalFileName (Sysmon) names a known tool but the file on disk has another name: "
     .. "renaming evades name-based rules.",
@@ -285,6 +291,7 @@ rules.define {
 
 rules.define {
   id = "win.installutil_regasm_proxy", platform = "windows", severity = "high",
+  names = { "installutil.exe", "regasm.exe", "regsvcs.exe" },
   title = ".NET install utilities used to run code",
   description = "InstallUtil /U, RegAsm /U and RegSvcs run attacker assemblies under signed .NET binaries.",
   technique = { "T1218.004", "T1218.009" },
@@ -307,6 +314,7 @@ rules.define {
 
 rules.define {
   id = "win.msbuild_unusual_parent", platform = "windows", severity = "high",
+  names = { "msbuild.exe" },
   title = "MSBuild started by an Office app, script host or shell from a user folder",
   description = "MSBuild compiles and runs inline tasks from a project file: a favourite execution proxy.",
   technique = { "T1127.001" },
@@ -328,6 +336,7 @@ rules.define {
 
 rules.define {
   id = "win.event_log_cleared", platform = "windows", severity = "high",
+  names = { "wevtutil.exe", "powershell.exe", "pwsh.exe" },
   title = "Event log cleared from the command line",
   description = "wevtutil cl, Clear-EventLog or Remove-EventLog erase evidence.",
   technique = { "T1070.001" },
@@ -348,6 +357,7 @@ rules.define {
 
 rules.define {
   id = "win.firewall_disabled", platform = "windows", severity = "medium",
+  names = { "netsh.exe" },
   title = "Windows Firewall turned off or opened from the command line",
   description = "netsh advfirewall set ... state off, or netsh firewall opmode disable.",
   technique = { "T1562.004" },
@@ -367,6 +377,7 @@ rules.define {
 
 rules.define {
   id = "win.defender_tampering", platform = "windows", severity = "high",
+  needs = { command_line = { "mppreference", "windefend" } },
   title = "Microsoft Defender protections turned off",
   description = "Set-MpPreference -Disable*, or adding broad exclusions, blinds the antivirus.",
   technique = { "T1562.001" },

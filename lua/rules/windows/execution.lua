@@ -12,6 +12,7 @@ local ps = m.set { "powershell.exe", "pwsh.exe", "powershell_ise.exe" }
 
 rules.define {
   id = "win.office_spawns_shell", platform = "windows", severity = "high",
+  needs = { parent_name = office },
   title = "Office application starts a shell or script host",
   description = "Word, Excel, PowerPoint, Outlook and friends have no reason to start cmd, PowerShell, script "
     .. "hosts or LOLBins; macro and exploit payloads do exactly that.",
@@ -36,6 +37,7 @@ rules.define {
 
 rules.define {
   id = "win.powershell_encoded_command", platform = "windows", severity = "high",
+  names = ps,
   title = "PowerShell with an encoded command",
   description = "-EncodedCommand (in any abbreviation, with -, / or a dash lookalike) hides the script from "
     .. "casual review; the decoded text is in the alert.",
@@ -67,6 +69,7 @@ rules.define {
 local hidden = m.wildcards { "* -w* h*", "* /w* h*", "*-windowstyle hidden*", "*-win hid*" }
 rules.define {
   id = "win.powershell_hidden_window", platform = "windows", severity = "medium",
+  names = ps,
   title = "PowerShell started with a hidden window",
   description = "A hidden window keeps a script out of the user's sight; common in loaders and persistence.",
   technique = { "T1564.003", "T1059.001" },
@@ -96,6 +99,7 @@ local cradle = m.wildcards { "*downloadstring*http*", "*downloadfile*http*", "*d
                              "*invoke-restmethod*http*", "*irm *http*" }
 rules.define {
   id = "win.powershell_download_cradle", platform = "windows", severity = "high",
+  names = ps,
   title = "PowerShell downloads code from the network",
   description = "Download cradles (WebClient.DownloadString, Invoke-WebRequest...) pull the next stage; with IEX "
     .. "it runs in memory.",
@@ -150,6 +154,7 @@ rules.define {
 
 rules.define {
   id = "win.wmiprvse_spawns_shell", platform = "windows", severity = "high",
+  needs = { parent_name = { "wmiprvse.exe" } },
   title = "WMI provider host starts a shell",
   description = "wmiprvse.exe starting cmd or PowerShell is the footprint of remote WMI execution "
     .. "(Invoke-WmiMethod, wmiexec).",

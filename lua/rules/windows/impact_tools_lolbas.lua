@@ -14,10 +14,14 @@ local F2 = m.finder { "windefend", "msmpsvc", "sense", "sophos", "mcafee", "syma
 local F3 = m.finder { "sophos", "mcafee", "symantec", "eset", "kaspersky", "defender", "crowdstrike", "carbon", "sentinel", "trend", "malwarebytes", "antivirus", "security" }
 local F4 = m.finder { "\\config\\sam", "\\config\\system", "\\config\\security", "ntds.dit" }
 local F5 = m.finder { "out-minidump", "minidumpwritedump", "tttracer", "dumpit", "processdump", "-ma " }
-local F6 = m.finder { "nanodump", "pypykatz", "lsassy", "safetykatz", "sharpkatz", "dumpert", "handlekatz", "ppldump", "mirrordump", "mimikatz", "mimidrv", "kekeo", "lazagne", "sharpdpapi", "sharpchrome", "gsecdump", "pwdump", "wce.exe", "procdump.exe" == n and "\0" or "quarkspwdump" }
-local F7 = m.finder { "sekurlsa::", "lsadump::", "--write c:\\", "nanodump", "pypykatz lsa", "kerberos::golden", "dpapi::", "token::elevate" }
-local F8 = m.finder { "rubeus", "sharphound", "seatbelt", "winpeas", "sharpup", "certify", "whisker", "kerbrute", "inveigh", "snaffler", "sharpview", "juicypotato", "printspoofer", "roguepotato", "godpotato", "sweetpotato", "badpotato", "sharpwmi", "sharpsc", "sharprdp", "chisel", "bloodhound", "adrecon", "powerup", "sharpgpoabuse", "krbrelay", "sharpersist", "koh.exe", "crackmapexec", "covenant", "grunt", "sharpmove", "sharpexec", "uacme", "akagi", "fubuki", "keefarce", "furutaka", "herpaderp", "spoolfool", "efspotato", "rdpwinst", "winpwnage", "sharprdp" }
-local F9 = m.finder { "asktgt /user:", "asktgs /ticket:", "s4u /impersonateuser:", "kerberoast /", " kerberoast", "asreproast", "ptt /ticket:", "tgtdeleg", "dump /service:krbtgt", "--collectionmethod", "-collectionmethod", "invoke-bloodhound", "-group=all", "find /vulnerable", "request /ca:", "createnetonly /program:", "/ticket:doi", "changepw /ticket:", "golden /aes256:", "diamond /krbkey:", "winpwnage.py" }
+local dumper_names = { "nanodump", "pypykatz", "lsassy", "safetykatz", "sharpkatz", "dumpert", "handlekatz", "ppldump", "mirrordump", "mimikatz", "mimidrv", "kekeo", "lazagne", "sharpdpapi", "sharpchrome", "gsecdump", "pwdump", "wce.exe", "quarkspwdump" }
+local F6 = m.finder(dumper_names)
+local dumper_args = { "sekurlsa::", "lsadump::", "--write c:\\", "nanodump", "pypykatz lsa", "kerberos::golden", "dpapi::", "token::elevate" }
+local F7 = m.finder(dumper_args)
+local tool_names = { "rubeus", "sharphound", "seatbelt", "winpeas", "sharpup", "certify", "whisker", "kerbrute", "inveigh", "snaffler", "sharpview", "juicypotato", "printspoofer", "roguepotato", "godpotato", "sweetpotato", "badpotato", "sharpwmi", "sharpsc", "sharprdp", "chisel", "bloodhound", "adrecon", "powerup", "sharpgpoabuse", "krbrelay", "sharpersist", "koh.exe", "crackmapexec", "covenant", "grunt", "sharpmove", "sharpexec", "uacme", "akagi", "fubuki", "keefarce", "furutaka", "herpaderp", "spoolfool", "efspotato", "rdpwinst", "winpwnage", "sharprdp" }
+local F8 = m.finder(tool_names)
+local tool_args = { "asktgt /user:", "asktgs /ticket:", "s4u /impersonateuser:", "kerberoast /", " kerberoast", "asreproast", "ptt /ticket:", "tgtdeleg", "dump /service:krbtgt", "--collectionmethod", "-collectionmethod", "invoke-bloodhound", "-group=all", "find /vulnerable", "request /ca:", "createnetonly /program:", "/ticket:doi", "changepw /ticket:", "golden /aes256:", "diamond /krbkey:", "winpwnage.py" }
+local F9 = m.finder(tool_args)
 local F10 = m.finder { "trustdmp", "objectcategory=computer", "objectcategory=person", "objectcategory=subnet", "objectcategory=organizationalunit", "dcmodes", "domainlist", "-gcb", "admincount=1", "objectcategory=group", "-sc ", "(objectclass=" }
 local F11 = m.finder { "password", "cpassword", "pwd=" }
 local F12 = m.finder { "powershell", "mshta", "rundll32", "regsvr32", "http", "certutil", ".exe\"", "calc" }
@@ -42,6 +46,7 @@ local url = "https?://"
 
 rules.define {
   id = "win.shadow_copy_delete_powershell", platform = "windows", severity = "high",
+  needs = { command_line = { "shadowcopy" } },
   title = "Shadow copies removed through PowerShell WMI/CIM",
   description = "Get-WmiObject/Get-CimInstance Win32_ShadowCopy piped to Remove-WmiObject/Remove-CimInstance "
     .. "deletes restore points without vssadmin.",
@@ -105,6 +110,7 @@ rules.define {
 
 rules.define {
   id = "win.security_product_uninstalled", platform = "windows", severity = "high",
+  needs = { command_line = { "uninstall" } },
   title = "Security product uninstalled through wmic",
   description = "wmic product where name like '%antivirus%' call uninstall removes protection silently.",
   technique = { "T1562.001" },
@@ -143,6 +149,7 @@ rules.define {
 
 rules.define {
   id = "win.sensitive_file_from_shadow_copy", platform = "windows", severity = "critical",
+  needs = { command_line = { "\\config\\sam", "\\config\\system", "\\config\\security", "ntds.dit" } },
   title = "SAM, SYSTEM, SECURITY or NTDS copied from a shadow copy or with esentutl",
   description = "Copying the hives or ntds.dit out of a HarddiskVolumeShadowCopy, or with esentutl /y /vss, reads "
     .. "files that are locked while Windows runs.",
@@ -165,6 +172,7 @@ rules.define {
 
 rules.define {
   id = "win.lsass_dump_lolbin", platform = "windows", severity = "critical",
+  needs = { command_line = { "fullmemdmp", "0x01100", "lsass" } },
   title = "LSASS memory dumped with a signed diagnostic tool",
   description = "rdrleakdiag /fullmemdmp, SQLDumper, createdump, tttracer or Out-Minidump/MiniDumpWriteDump "
     .. "aimed at a process write LSASS memory to disk.",
@@ -186,6 +194,7 @@ rules.define {
 
 rules.define {
   id = "win.credential_dumper_names", platform = "windows", severity = "critical",
+  needs = { name = dumper_names, original_file_name = dumper_names, command_line = dumper_args },
   title = "Known credential dumper started",
   description = "nanodump, pypykatz, lsassy, SafetyKatz, Dumpert, HandleKatz, PPLdump, mimikatz and friends by "
     .. "file name, original file name or characteristic arguments.",
@@ -208,6 +217,7 @@ rules.define {
 
 rules.define {
   id = "win.offensive_tool_names", platform = "windows", severity = "high",
+  needs = { name = tool_names, original_file_name = tool_names },
   title = "Well-known offensive tool started",
   description = "Rubeus, SharpHound, Seatbelt, winPEAS, SharpUp, Certify, Whisker, Kerbrute, Inveigh, Snaffler, "
     .. "potato exploits and similar, by name or original file name.",
@@ -228,6 +238,7 @@ rules.define {
 
 rules.define {
   id = "win.offensive_tool_arguments", platform = "windows", severity = "high",
+  needs = { command_line = tool_args },
   title = "Offensive tool arguments on a renamed binary",
   description = "Argument shapes of Rubeus (asktgt /user:, s4u /impersonateuser:, kerberoast /outfile), "
     .. "SharpHound (--CollectionMethod), Seatbelt (-group=all) and Certify (find /vulnerable) betray the tool "
@@ -249,6 +260,7 @@ rules.define {
 
 rules.define {
   id = "win.adfind_recon", platform = "windows", severity = "high",
+  needs = { name = { "adfind.exe" }, original_file_name = { "adfind.exe" }, command_line = { "adfind" } },
   title = "AdFind domain reconnaissance",
   description = "AdFind dumping trusts, computers, users or subnets is a ransomware-operator favourite.",
   technique = { "T1087.002", "T1482", "T1018" },
@@ -269,6 +281,7 @@ rules.define {
 
 rules.define {
   id = "win.credential_hunting_cli", platform = "windows", severity = "medium",
+  needs = { name = { "reg.exe", "findstr.exe", "vaultcmd.exe", "cmdkey.exe" }, command_line = { "defaultpassword" } },
   title = "Passwords searched in files or the registry",
   description = "reg query /f password /s, findstr /si password, cpassword searches in SYSVOL and cmdkey/vaultcmd "
     .. "listings hunt for stored credentials.",
@@ -350,6 +363,7 @@ rules.define {
 
 rules.define {
   id = "win.mavinject_injection", platform = "windows", severity = "high",
+  needs = { command_line = { "/injectrunning" } },
   title = "mavinject injects a DLL into a running process",
   description = "mavinject PID /INJECTRUNNING DLL is a signed App-V binary that injects any DLL.",
   technique = { "T1218.013", "T1055.001" },
@@ -363,6 +377,7 @@ rules.define {
 
 rules.define {
   id = "win.wmic_xsl_script", platform = "windows", severity = "high",
+  needs = { command_line = { "/format:" } },
   title = "wmic runs an XSL stylesheet (SquiblyTwo)",
   description = "wmic ... /format:URL or a .xsl outside System32 executes the script inside the stylesheet.",
   technique = { "T1220" },
@@ -504,6 +519,7 @@ rules.define {
 
 rules.define {
   id = "win.certutil_root_cert_added", platform = "windows", severity = "medium",
+  needs = { command_line = { "addstore", "import-certificate" } },
   title = "Certificate added to the trusted root store",
   description = "certutil -addstore root or Import-Certificate into Cert:\\LocalMachine\\Root lets an attacker "
     .. "intercept TLS or sign code.",
@@ -530,6 +546,7 @@ end
 
 rules.define {
   id = "win.powershell_bypass_noprofile", platform = "windows", severity = "medium",
+  needs = { name = ps, original_file_name = { "powershell.exe", "pwsh.dll" } },
   title = "PowerShell with execution-policy bypass and no profile, in any abbreviation",
   description = "-ep/-exec/-ex bypass with -nop/-noprofile and -noni or -w hidden, abbreviated and with /, en "
     .. "dash or em dash, is how droppers start PowerShell.",
@@ -556,6 +573,7 @@ rules.define {
 
 rules.define {
   id = "win.powershell_version2_downgrade", platform = "windows", severity = "medium",
+  needs = { name = ps, original_file_name = { "powershell.exe", "pwsh.dll" } },
   title = "PowerShell downgraded to version 2",
   description = "powershell -version 2 (or -v 2) runs without AMSI and script-block logging.",
   technique = { "T1562.010", "T1059.001" },
@@ -572,6 +590,7 @@ rules.define {
 
 rules.define {
   id = "win.powershell_obfuscation", platform = "windows", severity = "high",
+  needs = { name = ps, original_file_name = { "powershell.exe", "pwsh.dll" } },
   title = "Obfuscated PowerShell command line",
   description = "Many backticks inside words, [char] arithmetic, -join/-split reversal and string-format "
     .. "reordering are Invoke-Obfuscation's output and hide the real command.",
@@ -618,6 +637,7 @@ rules.define {
 
 rules.define {
   id = "win.defender_disabled_more", platform = "windows", severity = "high",
+  needs = { command_line = { "windows defender", "-removedefinitions", "mppreference" } },
   title = "Defender switched off through the registry, MpCmdRun or its services",
   description = "DisableAntiSpyware/DisableRealtimeMonitoring policy values, MpCmdRun -RemoveDefinitions, "
     .. "exclusions through the registry or Set-MpPreference with abbreviated switches blind Defender.",

@@ -122,6 +122,7 @@ rules.define {
 
 rules.define {
   id = "win.winrm_session_child", platform = "windows", severity = "medium",
+  needs = { parent_name = { "wsmprovhost.exe" } },
   title = "Program started inside a remote PowerShell session",
   description = "Children of wsmprovhost.exe run on behalf of a remote user through WinRM; discovery commands "
     .. "(hostname, whoami, ipconfig, net) there are lateral movement reconnaissance.",
@@ -140,6 +141,7 @@ rules.define {
 
 rules.define {
   id = "win.exec_from_tsclient", platform = "windows", severity = "high",
+  needs = { image = { "\\\\tsclient\\" } },
   title = "Program run from the RDP client's drive share",
   description = "\\\\tsclient\\ paths are the connecting client's disks; running a program from there (SharpRDP, "
     .. "startup-folder tricks) executes attacker files on the server.",
@@ -154,6 +156,7 @@ rules.define {
 
 rules.define {
   id = "win.uac_disabled_cli", platform = "windows", severity = "high",
+  needs = { command_line = { "policies\\system" } },
   title = "UAC or its secure desktop disabled from the command line",
   description = "EnableLUA=0, ConsentPromptBehaviorAdmin=0 or PromptOnSecureDesktop=0 under Policies\\System turn "
     .. "UAC off or silence it.",
@@ -174,6 +177,7 @@ rules.define {
 
 rules.define {
   id = "win.termsrv_or_rdp_tampering", platform = "windows", severity = "high",
+  needs = { command_line = { "termsrv.dll", "fdenytsconnections" } },
   title = "RDP service DLL taken over or RDP opened by script",
   description = "takeown/icacls on termsrv.dll (patches allowing concurrent sessions, RDPWrap), or fDenyTSConnections "
     .. "set to 0 from the command line, prepare RDP access.",
@@ -194,6 +198,7 @@ rules.define {
 
 rules.define {
   id = "win.ssh_reverse_tunnel", platform = "windows", severity = "high",
+  needs = { name = { "plink", "ssh.exe" } },
   title = "plink or ssh opens a reverse tunnel",
   description = "plink/ssh -R forwards a port of an outside host back into the network, typically to reach RDP "
     .. "(3389) through a firewall.",
@@ -286,6 +291,7 @@ rules.define {
 
 rules.define {
   id = "win.schtasks_xml_from_user_dir", platform = "windows", severity = "high",
+  needs = { command_line = { "/xml" } },
   title = "Scheduled task imported from an XML file in a user folder",
   description = "schtasks /create /xml TEMP\\x.tmp registers a task whose action is not visible on the command "
     .. "line; malware uses it to hide the payload.",
@@ -305,6 +311,7 @@ rules.define {
 
 rules.define {
   id = "win.script_spawns_user_folder_binary", platform = "windows", severity = "medium",
+  needs = { parent_name = { "powershell.exe", "wscript.exe", "cscript.exe", "mshta.exe" } },
   title = "PowerShell or a script host starts a program from Temp or Public",
   description = "A dropper's second stage: PowerShell, wscript, cscript or mshta starting an .exe they just wrote "
     .. "to AppData\\Local\\Temp, Users\\Public or ProgramData.",

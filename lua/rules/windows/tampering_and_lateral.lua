@@ -32,6 +32,7 @@ local shells = m.set { "cmd.exe", "powershell.exe", "pwsh.exe", "wscript.exe", "
 
 rules.define {
   id = "win.auditpol_disable", platform = "windows", severity = "high",
+  needs = { name = { "auditpol.exe" }, command_line = { "auditpol" } },
   title = "Audit policy weakened with auditpol",
   description = "auditpol /set ... /success:disable, /clear or /remove switches auditing off so later steps leave "
     .. "no Security events.",
@@ -54,6 +55,7 @@ rules.define {
 
 rules.define {
   id = "win.eventlog_disabled_cli", platform = "windows", severity = "high",
+  needs = { name = { "wevtutil.exe" }, command_line = { "eventlog", "control\\minint" } },
   title = "Event log disabled, shrunk or its service stopped",
   description = "wevtutil sl /e:false, Limit-EventLog, stopping or disabling the EventLog service, or the MiniNt "
     .. "key stop logging without clearing it.",
@@ -86,6 +88,7 @@ rules.define {
 
 rules.define {
   id = "win.eventlog_cleared_powershell_api", platform = "windows", severity = "high",
+  needs = { command_line = { "clearlog(", ".clear()", "cleareventlog", "globalsession.clearlog" } },
   title = "Event log cleared through .NET or WMI",
   description = "EventLogSession.ClearLog, [Diagnostics.EventLog]::Clear or Win32_NTEventlogFile ClearEventLog "
     .. "clear logs without wevtutil or Clear-EventLog.",
@@ -109,6 +112,7 @@ rules.define {
 
 rules.define {
   id = "win.impacket_wmiexec_shell", platform = "windows", severity = "critical",
+  needs = { command_line = { "\\admin$\\__" } },
   title = "Impacket wmiexec/dcomexec command shape",
   description = "cmd.exe /Q /c CMD 1> \\\\127.0.0.1\\ADMIN$\\__<time> 2>&1 is how wmiexec and dcomexec run each "
     .. "command and read its output back over SMB.",
@@ -130,6 +134,7 @@ rules.define {
 
 rules.define {
   id = "win.impacket_smbexec_shell", platform = "windows", severity = "critical",
+  needs = { command_line = { "__output", "execute.bat" } },
   title = "Impacket smbexec command shape",
   description = "smbexec writes each command to %TEMP%\\execute.bat with output to \\\\127.0.0.1\\C$\\__output and runs "
     .. "it from a throw-away service.",
@@ -233,6 +238,7 @@ rules.define {
 
 rules.define {
   id = "win.winrs_or_psexec_remote", platform = "windows", severity = "medium",
+  needs = { name = { "winrs.exe", "psexec", "paexec" }, original_file_name = { "psexec.c" } },
   title = "Remote command through winrs, PsExec or PAExec",
   description = "winrs -r:HOST and psexec/paexec \\\\HOST start a command on another machine.",
   technique = { "T1021.006", "T1569.002" },
@@ -255,6 +261,7 @@ rules.define {
 
 rules.define {
   id = "win.wmic_remote_node", platform = "windows", severity = "high",
+  needs = { command_line = { "/node:" } },
   title = "wmic runs a process on a remote node",
   description = "wmic /node:HOST process call create starts a command on another machine over DCOM.",
   technique = { "T1047", "T1021.003" },
@@ -301,6 +308,7 @@ local access_set = m.set(access)
 
 rules.define {
   id = "win.accessibility_binary_replaced", platform = "windows", severity = "critical",
+  needs = { command_line = access },
   title = "Accessibility binary replaced or taken over",
   description = "Copying over, renaming or taking ownership of sethc, utilman, osk... gives a SYSTEM shell at the "
     .. "logon screen.",
@@ -340,6 +348,7 @@ rules.define {
 
 rules.define {
   id = "win.ifeo_debugger_cli", platform = "windows", severity = "high",
+  needs = { command_line = { "image file execution options", "silentprocessexit" } },
   title = "IFEO Debugger or SilentProcessExit set from the command line",
   description = "A Debugger value under Image File Execution Options, or a SilentProcessExit MonitorProcess, runs a "
     .. "program whenever the target starts or exits.",
@@ -363,6 +372,7 @@ rules.define {
 
 rules.define {
   id = "win.winlogon_persistence_cli", platform = "windows", severity = "high",
+  needs = { command_line = { "currentversion\\winlogon" } },
   title = "Winlogon Shell, Userinit or Notify changed from the command line",
   description = "Winlogon's Shell and Userinit values start programs at every logon; appending to them is "
     .. "persistence.",
@@ -383,6 +393,7 @@ rules.define {
 
 rules.define {
   id = "win.tscon_session_hijack", platform = "windows", severity = "high",
+  needs = { command_line = { "/dest:" } },
   title = "RDP session hijacked with tscon",
   description = "tscon ID /dest:SESSION run as SYSTEM attaches another user's session without their password.",
   technique = { "T1563.002" },
@@ -401,6 +412,7 @@ rules.define {
 
 rules.define {
   id = "win.netsh_portproxy", platform = "windows", severity = "high",
+  needs = { name = { "netsh.exe" }, command_line = { "portproxy" } },
   title = "netsh port proxy added",
   description = "netsh interface portproxy add forwards a local port to another host: tunnelling through a pivot.",
   technique = { "T1090.001" },
@@ -420,6 +432,7 @@ rules.define {
 
 rules.define {
   id = "win.dnscmd_plugin_dll", platform = "windows", severity = "critical",
+  needs = { command_line = { "serverlevelplugindll" } },
   title = "DNS server plugin DLL registered",
   description = "dnscmd /config /serverlevelplugindll makes the DNS service (SYSTEM on a DC) load any DLL.",
   technique = { "T1574.002" },
@@ -452,6 +465,7 @@ rules.define {
 
 rules.define {
   id = "win.startup_folder_drop_cli", platform = "windows", severity = "medium",
+  needs = { command_line = { "\\start menu\\programs\\startup" } },
   title = "File copied into a Startup folder",
   description = "copy/move/Copy-Item into Start Menu\\Programs\\Startup runs the file at every logon.",
   technique = { "T1547.001" },
@@ -469,6 +483,7 @@ rules.define {
 
 rules.define {
   id = "win.bitsadmin_notify_cmdline", platform = "windows", severity = "high",
+  needs = { command_line = { "setnotifycmdline" } },
   title = "BITS job set to run a command when it completes",
   description = "bitsadmin /SetNotifyCmdLine makes the BITS service launch a program: persistence that survives "
     .. "reboots until the job ends.",
@@ -483,6 +498,7 @@ rules.define {
 
 rules.define {
   id = "win.wmi_event_consumer_cli", platform = "windows", severity = "high",
+  needs = { command_line = { "commandlineeventconsumer", "activescripteventconsumer", "__filtertoconsumerbinding" } },
   title = "WMI event subscription created from the command line",
   description = "Creating __EventFilter with a CommandLineEventConsumer or ActiveScriptEventConsumer is fileless "
     .. "persistence.",
@@ -543,6 +559,7 @@ local servers = m.set { "w3wp.exe", "httpd.exe", "nginx.exe", "php-cgi.exe", "to
                         "sqlservr.exe", "spoolsv.exe", "umworkerprocess.exe", "java.exe" }
 rules.define {
   id = "win.server_process_spawns_shell", platform = "windows", severity = "high",
+  needs = { parent_name = servers },
   title = "Web, database or print server starts a shell",
   description = "cmd or PowerShell under IIS, Apache, SQL Server (xp_cmdshell) or the spooler (PrintNightmare) is a "
     .. "web shell or an exploited service.",

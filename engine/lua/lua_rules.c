@@ -19,7 +19,9 @@
  *                       ascending order; returns n
  *
  * The scan runs once per event however many rules there are; the rules
- * library then runs only those entries and the ones that declare nothing. */
+ * library then runs only those entries and the ones that declare nothing.
+ *
+ *   base64_decode(s), utf16le(s)   etwlua.encoding's decoders, in C */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -131,6 +133,96 @@ static int pf_scan(lua_State *L)
     return 1;
 }
 
+/* ---- decoding, for etwlua.encoding ----------------------------------------
+ * PowerShell's -EncodedCommand payloads run to kilobytes; decoded a
+ * character at a time in Lua they cost more than every rule together. */
+
+/* base64_decode(s): whitespace is dropped; nil when the length leaves a
+ * lone character or a character is outside [A-Za-z0-9+/=]; '=' is skipped
+ * wherever it stands (as etwlua.encoding always did). */
+static int l_base64_decode(lua_State *L)
+{
+    size_t n, i;
+    const char *s = luaL_checklstring(L, 1, &n);
+    size_t kept = 0;
+    uint32_t bits = 0;
+    int nb = 0;
+    luaL_Buffer b;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || (c >= '\t' && c <= '\r')) continue;
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+              c == '='))
+            return lua_pushnil(L), 1;
+        kept++;
+    }
+    if (kept % 4 == 1) return lua_pushnil(L), 1;
+    luaL_buffinit(L, &b);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        uint32_t v;
+        if (c >= 'A' && c <= 'Z') v = (uint32_t)(c - 'A');
+        else if (c >= 'a' && c <= 'z') v = (uint32_t)(c - 'a' + 26);
+        else if (c >= '0' && c <= '9') v = (uint32_t)(c - '0' + 52);
+        else if (c == '+') v = 62;
+        else if (c == '/') v = 63;
+        else continue; /* whitespace and '=' */
+        bits = (bits << 6) | v;
+        nb += 6;
+        if (nb >= 8) {
+            nb -= 8;
+            luaL_addchar(&b, (char)((bits >> nb) & 0xFF));
+        }
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static void add_utf8(luaL_Buffer *b, uint32_t u)
+{
+    char o[4];
+    int k;
+    if (u < 0x80) {
+        o[0] = (char)u, k = 1;
+    } else if (u < 0x800) {
+        o[0] = (char)(0xC0 | (u >> 6)), o[1] = (char)(0x80 | (u & 0x3F)), k = 2;
+    } else if (u < 0x10000) {
+        o[0] = (char)(0xE0 | (u >> 12)), o[1] = (char)(0x80 | ((u >> 6) & 0x3F)), o[2] = (char)(0x80 | (u & 0x3F)), k = 3;
+    } else {
+        o[0] = (char)(0xF0 | (u >> 18)), o[1] = (char)(0x80 | ((u >> 12) & 0x3F));
+        o[2] = (char)(0x80 | ((u >> 6) & 0x3F)), o[3] = (char)(0x80 | (u & 0x3F)), k = 4;
+    }
+    luaL_addlstring(b, o, (size_t)k);
+}
+
+/* utf16le(s): UTF-16LE bytes as UTF-8; a lone surrogate becomes U+FFFD and
+ * an odd last byte is dropped */
+static int l_utf16le(lua_State *L)
+{
+    size_t n, i = 0;
+    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    while (i + 1 < n) {
+        uint32_t u = (uint32_t)s[i] | ((uint32_t)s[i + 1] << 8);
+        i += 2;
+        if (u >= 0xD800 && u <= 0xDBFF && i + 1 < n) {
+            uint32_t u2 = (uint32_t)s[i] | ((uint32_t)s[i + 1] << 8);
+            if (u2 >= 0xDC00 && u2 <= 0xDFFF) {
+                u = 0x10000 + ((u - 0xD800) << 10) + (u2 - 0xDC00);
+                i += 2;
+            } else {
+                u = 0xFFFD;
+            }
+        } else if (u >= 0xD800 && u <= 0xDFFF) {
+            u = 0xFFFD;
+        }
+        add_utf8(&b, u);
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
 /* ---- the log-source table ---------------------------------------------- */
 static void set_s(lua_State *L, const char *k, const char *v)
 {
@@ -188,7 +280,11 @@ static int l_logsources(lua_State *L)
 }
 
 static const luaL_Reg pf_methods[] = {{"add", pf_add}, {"build", pf_build}, {"scan", pf_scan}, {NULL, NULL}};
-static const luaL_Reg funcs[] = {{"logsources", l_logsources}, {"prefilter", l_prefilter}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"logsources", l_logsources},
+                                 {"prefilter", l_prefilter},
+                                 {"base64_decode", l_base64_decode},
+                                 {"utf16le", l_utf16le},
+                                 {NULL, NULL}};
 
 int etwl_luaopen_rulecore(lua_State *L)
 {

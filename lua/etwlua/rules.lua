@@ -515,6 +515,7 @@ local core = require "etwlua.rulecore"
 -- a field's lower-cased text for the prefilter, or nil when absent
 local function lowered(p, f)
   if f == "command_line" then return p.cl ~= "" and p.cl or nil end
+  if f == "decoded" then return p.decoded or nil end -- lower-cased already
   local v = p[f]
   return type(v) == "string" and v:lower() or nil
 end

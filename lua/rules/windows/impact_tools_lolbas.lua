@@ -30,7 +30,8 @@ local F14 = m.finder { "it_browseforfile", "pcwdiagnostic", "it_rebrowseforfile"
 local F15 = m.finder { "powershell", "mshta", "rundll32", "certutil", "bitsadmin", "regsvr32", "wscript", "cscript", "http" }
 local F16 = m.finder { "disableantispyware", "disablerealtimemonitoring", "disablebehaviormonitoring", "disableioavprotection", "disableonaccessprotection", "\\exclusions\\", "disablescanonrealtimeenable", "tamperprotection" }
 local F17 = m.finder { "-dis", "-exclusionp", "-exclusione", "-exclusioni", "-mapsreporting 0", "-submitsamplesconsent 2", "-puaprotection 0" }
-local F18 = m.finder { "amsiutils", "amsiinitfailed", "amsiscanbuffer", "amsicontext", "amsi.dll" }
+local amsi_words = { "amsiutils", "amsiinitfailed", "amsiscanbuffer", "amsicontext", "amsi.dll" }
+local F18 = m.finder(amsi_words)
 local F19 = m.finder { "frombase64string", "downloaddata", "readallbytes", "invoke" }
 local S32 = [[C:\Windows\System32\]]
 local PS = [[C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe]]
@@ -624,8 +625,8 @@ rules.define {
     if not c:find("[%^\"]") then return false end
     local _, carets = c:gsub("%a%^%a", "")
     local _, quotes = c:gsub("%a\"%a", "")
-    local joined = c:gsub("%^", ""):gsub("\"", "")
-    local hidden = carets + quotes >= 3 and F15(joined) or nil
+    if carets + quotes < 3 then return false end -- before the copies below: most lines stop here
+    local hidden = F15((c:gsub("%^", ""):gsub("\"", "")))
     return hidden ~= nil, hidden and ("hides " .. hidden)
   end,
   examples = {
@@ -666,6 +667,7 @@ rules.define {
 
 rules.define {
   id = "win.amsi_bypass_cli", platform = "windows", severity = "high",
+  needs = { command_line = amsi_words, decoded = amsi_words },
   title = "AMSI bypass on the command line",
   description = "References to AmsiUtils, amsiInitFailed, AmsiScanBuffer or amsi.dll patching in a command line "
     .. "(decoded when -EncodedCommand) switch off script scanning.",
@@ -684,6 +686,7 @@ rules.define {
 
 rules.define {
   id = "win.powershell_reflective_load_cli", platform = "windows", severity = "high",
+  needs = { command_line = { "assembly]::" }, decoded = { "assembly]::" } },
   title = "PowerShell loads an assembly from memory",
   description = "[Reflection.Assembly]::Load of bytes from base64 or a download runs a .NET payload that never "
     .. "touches disk.",

@@ -1,0 +1,126 @@
+/* bench_starts.c - `etwlua bench` case h: the rule library over real
+ * process starts.
+ *
+ * Reads the JSON lines named by ETWL_BENCH_STARTS (default
+ * build/bench-starts.jsonl, written by tests/bench/starts.sh from the
+ * shared EVTX and OTRF samples: Sysmon 1 and Security 4688), parses each
+ * once, then dispatches n starts round the pool, first with no rules, then
+ * with the whole library.  Timed in CPU time (the figure that holds on a
+ * loaded machine) and wall time:
+ *   bench h_real_starts_<what> starts=<n> distinct=<k> cpu_ns_per_start=<x>
+ *     starts_per_cpu_s=<y> wall_starts_per_s=<z> alerts=<a> peak_rss_kb=<r> */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench.h"
+#include "core/event.h"
+#include "library.h"
+#include "lua/lua_host.h"
+#include "platform/sys.h"
+#include "sources/jsonl/json_read.h"
+
+#define MAX_STARTS 200000
+
+static double clock_s(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The pool: every line that parses, in file order. */
+static etwl_event *load_pool(const char *path, size_t *count)
+{
+    FILE *f = fopen(path, "rb");
+    etwl_json_reader *jr;
+    etwl_event *evs;
+    char *line = NULL;
+    size_t cap = 0, n = 0;
+    ssize_t len;
+    *count = 0;
+    if (!f) return NULL;
+    jr = etwl_json_reader_new();
+    evs = calloc(MAX_STARTS, sizeof *evs);
+    if (!jr || !evs) {
+        fclose(f);
+        etwl_json_reader_free(jr);
+        free(evs);
+        return NULL;
+    }
+    while (n < MAX_STARTS && (len = getline(&line, &cap, f)) > 0) {
+        char err[256];
+        etwl_event *ev = &evs[n];
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        if (len == 0 || etwl_event_init(ev) != ETWL_OK) continue;
+        etwl_event_begin(ev);
+        ev->seq = n + 1;
+        if (etwl_json_parse_event(jr, line, (size_t)len, ev, err, sizeof err) != ETWL_OK) {
+            etwl_event_release(ev);
+            continue;
+        }
+        n++;
+    }
+    free(line);
+    fclose(f);
+    etwl_json_reader_free(jr);
+    *count = n;
+    return evs;
+}
+
+static int one(const char *what, etwl_event *evs, size_t k, uint64_t n, int rules)
+{
+    etwl_lua_opts o;
+    etwl_cli_opts co;
+    etwl_error e;
+    etwl_lua *x;
+    int count = 0;
+    uint64_t i;
+    double c0, w0, cpu, wall;
+    memset(&o, 0, sizeof o);
+    memset(&co, 0, sizeof co);
+    o.alerts_json = 1;
+    o.alert_out = fopen("/dev/null", "w"); /* the alerts are real; measure, do not print them */
+    if (!o.alert_out) return 1;
+    if (etwl_lua_new(&o, &x, &e) != ETWL_OK || (rules && etwl_load_rules(x, &co, &count, &e) != ETWL_OK)) {
+        fprintf(stderr, "bench: %s\n", e.message);
+        fclose(o.alert_out);
+        return 1;
+    }
+    c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    w0 = clock_s(CLOCK_MONOTONIC);
+    for (i = 0; i < n; i++) etwl_lua_dispatch(x, &evs[i % k]);
+    cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    wall = clock_s(CLOCK_MONOTONIC) - w0;
+    printf("bench h_real_starts_%s starts=%llu distinct=%zu cpu_ns_per_start=%.1f starts_per_cpu_s=%.0f "
+           "wall_starts_per_s=%.0f alerts=%llu peak_rss_kb=%ld\n",
+           what, (unsigned long long)n, k, cpu * 1e9 / (double)n, (double)n / cpu, (double)n / wall,
+           (unsigned long long)etwl_lua_alerts(x), etwl_sys_peak_rss_kb());
+    fflush(stdout);
+    etwl_lua_free(x);
+    fclose(o.alert_out);
+    return 0;
+}
+
+int etwl_bench_starts(unsigned long long n)
+{
+    const char *path = getenv("ETWL_BENCH_STARTS");
+    size_t k, i;
+    etwl_event *evs;
+    int rc;
+    if (!path || !*path) path = "build/bench-starts.jsonl";
+    evs = load_pool(path, &k);
+    if (!evs || k == 0) {
+        free(evs);
+        printf("bench h_real_starts skipped: no process starts in %s (sh tests/bench/starts.sh writes it from "
+               "../shared)\n",
+               path);
+        return 0;
+    }
+    rc = one("no_rules", evs, k, n, 0);
+    if (!rc) rc = one("rule_library", evs, k, n, 1);
+    for (i = 0; i < k; i++) etwl_event_release(&evs[i]);
+    free(evs);
+    return rc;
+}

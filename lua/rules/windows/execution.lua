@@ -100,6 +100,8 @@ local cradle = m.wildcards { "*downloadstring*http*", "*downloadfile*http*", "*d
 rules.define {
   id = "win.powershell_download_cradle", platform = "windows", severity = "high",
   names = ps,
+  needs = { command_line = { "downloadstring", "downloadfile", "downloaddata", "invoke-webrequest", "iwr ",
+                             "net.webclient", "start-bitstransfer", "invoke-restmethod", "irm " } },
   title = "PowerShell downloads code from the network",
   description = "Download cradles (WebClient.DownloadString, Invoke-WebRequest...) pull the next stage; with IEX "
     .. "it runs in memory.",

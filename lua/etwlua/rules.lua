@@ -193,6 +193,38 @@ function M.unknown_selection()
   return bad
 end
 
+-- ---- the log-source layer shared with the Sigma engine --------------------
+--
+-- engine/sigma/logsource.c is the one table of which events carry a Sigma
+-- log source and what its fields are called there (4688's NewProcessName
+-- is Sigma's Image, ...).  The library reads it through etwlua.rulecore, so
+-- the two cannot drift: the process_creation feeds, the Sysmon categories'
+-- event ids and the field names the normalisers read all come from it.
+local core = require "etwlua.rulecore"
+
+-- "product/category" (or "product/service:NAME") -> that source's C entries
+local csources = {}
+for _, s in ipairs(core.logsources()) do
+  local key = s.product .. "/" .. (s.category or ("service:" .. s.service))
+  csources[key] = csources[key] or {}
+  table.insert(csources[key], s)
+end
+M.sigma_logsources = csources
+
+-- the event property that carries a Sigma field on the C source named so
+-- ("Security 4688": Image -> NewProcessName); fields it does not map keep
+-- Sigma's name
+local function cfields(key, name)
+  for _, s in ipairs(csources[key] or {}) do
+    if s.name == name then
+      return setmetatable({}, { __index = function(_, f) return s.map[f] or f end }), s
+    end
+  end
+  error("etwlua.rules: the log-source table has no " .. name .. " under " .. key)
+end
+local S4688, KPROC, LPROC = cfields("windows/process_creation", "Security 4688"),
+  cfields("windows/process_creation", "Kernel-Process 1"), cfields("linux/process_creation", "process 1 (tracefs)")
+
 -- ---- normalisation ------------------------------------------------------
 
 local integrity_of = {
@@ -260,20 +292,23 @@ local normalise = {
     }, ev)
   end,
   security = function(ev)
-    local i = ev.info
-    local user = nz(i.TargetUserName) or nz(i.SubjectUserName)
+    local i, F = ev.info, S4688
+    -- the user is the new process's (TargetUserName, 4688 version 2) when logged, with its domain; the
+    -- C table maps Sigma's User to SubjectUserName, the creator, which is the fallback here
+    local user = nz(i.TargetUserName) or nz(i[F.User])
     local domain = nz(i.TargetDomainName) or nz(i.SubjectDomainName)
     return finish({
-      platform = "windows", image = nz(i.NewProcessName), command_line = nz(i.CommandLine),
-      parent_image = nz(i.ParentProcessName),
+      platform = "windows", image = nz(i[F.Image]), command_line = nz(i[F.CommandLine]),
+      parent_image = nz(i[F.ParentImage]),
       user = user and domain and (domain .. "\\" .. user) or user,
-      integrity = integrity_of[i.MandatoryLabel or ""], pid = tonumber(i.NewProcessId), ppid = tonumber(i.ProcessId),
+      integrity = integrity_of[i[F.IntegrityLevel] or ""], pid = tonumber(i[F.ProcessId]),
+      ppid = tonumber(i[F.ParentProcessId]),
     }, ev)
   end,
   kernel_process = function(ev)
-    local i = ev.info
-    return finish({ platform = "windows", image = nz(i.ImageName), command_line = nz(i.CommandLine),
-                    pid = tonumber(i.ProcessID), ppid = tonumber(i.ParentProcessID) }, ev)
+    local i, F = ev.info, KPROC
+    return finish({ platform = "windows", image = nz(i[F.Image]), command_line = nz(i[F.CommandLine]),
+                    pid = tonumber(i[F.ProcessId]), ppid = tonumber(i[F.ParentProcessId]) }, ev)
   end,
   kernel_mof = function(ev)
     local i = ev.info
@@ -281,11 +316,11 @@ local normalise = {
                     user = nz(i.UserSID), pid = tonumber(i.ProcessId), ppid = tonumber(i.ParentId) }, ev)
   end,
   linux = function(ev)
-    local i = ev.info
+    local i, F = ev.info, LPROC
     return finish({
-      platform = "linux", image = nz(i.image), command_line = nz(i.cmdline), argv = i.argv,
-      parent_image = nz(i.parent_image), user = nz(i.user), uid = i.uid, cwd = nz(i.cwd),
-      pid = i.pid, ppid = i.ppid,
+      platform = "linux", image = nz(i[F.Image]), command_line = nz(i[F.CommandLine]), argv = i.argv,
+      parent_image = nz(i[F.ParentImage]), user = nz(i[F.User]), uid = i.uid, cwd = nz(i[F.CurrentDirectory]),
+      pid = i[F.ProcessId], ppid = i[F.ParentProcessId],
     }, ev)
   end,
 }
@@ -458,23 +493,36 @@ local function feed(provider, id, norm, guid, pname)
   return { filter = { provider = provider, id = id }, norm = norm, guid = guid, pname = pname,
            ids = type(id) == "table" and id or { id } }
 end
+local KPROC_NAME = "Microsoft-Windows-Kernel-Process"
 local SYSMON_GUID = "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}"
 local SECURITY_GUID = "{54849625-5478-4994-A5BA-3E3B0328C30D}"
 local function sysmon(id, norm) return feed(SYSMON, id, norm, SYSMON_GUID, SYSMON) end
 local function security(id, norm) return feed(SECURITY, id, norm, SECURITY_GUID, SECURITY) end
-local registry_feeds = { sysmon({ 12, 13, 14 }, L.registry) }
+-- the event ids the C table gives a Sigma category on a provider
+local function cids(key, provider)
+  for _, src in ipairs(csources[key] or {}) do
+    if src.provider == provider then return #src.ids == 1 and src.ids[1] or src.ids end
+  end
+  error("etwlua.rules: the log-source table has no " .. provider .. " events for " .. key)
+end
+local function csysmon(category, norm) return sysmon(cids("windows/" .. category, SYSMON), norm) end
+-- registry_set rules read the whole registry feed (12, 13, 14; the C table's registry_set is 13 alone) and
+-- check the event type themselves
+local registry_feeds = { csysmon("registry_event", L.registry) }
 
 M.logsources = {
   process_creation = { fields = { "image", "command_line", "parent_image", "user", "pid" }, platforms = {
     windows = {
-      sysmon(1, normalise.sysmon), security(4688, normalise.security),
-      feed("Microsoft-Windows-Kernel-Process", 1, normalise.kernel_process),
+      sysmon(cids("windows/process_creation", SYSMON), normalise.sysmon),
+      security(cids("windows/process_creation", SECURITY), normalise.security),
+      feed(KPROC_NAME, cids("windows/process_creation", KPROC_NAME), normalise.kernel_process),
       { filter = { provider = "{3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C}", opcode = 1 }, norm = normalise.kernel_mof },
     },
-    linux = { feed("process", 1, normalise.linux) },
+    linux = { feed("process", cids("linux/process_creation", "process"), normalise.linux) },
   } },
   ps_script = { fields = { "script", "path", "pid" }, platforms = { windows = {
-    feed(POWERSHELL, 4104, L.ps_script, POWERSHELL, "Microsoft-Windows-PowerShell") } } },
+    feed(POWERSHELL, cids("windows/ps_script", "Microsoft-Windows-PowerShell"), L.ps_script, POWERSHELL,
+      "Microsoft-Windows-PowerShell") } } },
   service_install = { fields = { "service_name", "image_path", "account", "user" }, platforms = { windows = {
     feed(SCM, 7045, L.service_install, SCM, "Service Control Manager"), security(4697, L.service_install) } } },
   task_created = { fields = { "task_name", "action", "run_as", "user" }, platforms = { windows = {
@@ -484,22 +532,22 @@ M.logsources = {
   registry_event = { fields = { "target_object", "details", "image", "pid" }, platforms = { windows = registry_feeds } },
   registry_set = { fields = { "target_object", "details", "image", "pid" }, platforms = { windows = registry_feeds } },
   network_connection = { fields = { "image", "dest_ip", "dest_port", "dest_hostname", "pid" },
-    platforms = { windows = { sysmon(3, L.network_connection) } } },
-  image_load = { fields = { "image", "image_loaded", "pid" }, platforms = { windows = { sysmon(7, L.image_load) } } },
+    platforms = { windows = { csysmon("network_connection", L.network_connection) } } },
+  image_load = { fields = { "image", "image_loaded", "pid" }, platforms = { windows = { csysmon("image_load", L.image_load) } } },
   process_access = { fields = { "image", "target_image", "granted_access", "pid" },
-    platforms = { windows = { sysmon(10, L.process_access) } } },
+    platforms = { windows = { csysmon("process_access", L.process_access) } } },
   create_remote_thread = { fields = { "image", "target_image", "start_module", "pid" },
-    platforms = { windows = { sysmon(8, L.create_remote_thread) } } },
-  pipe_created = { fields = { "pipe_name", "image", "pid" }, platforms = { windows = { sysmon({ 17, 18 }, L.pipe_created) } } },
-  file_event = { fields = { "target_filename", "image", "pid" }, platforms = { windows = { sysmon(11, L.file_event) } } },
+    platforms = { windows = { csysmon("create_remote_thread", L.create_remote_thread) } } },
+  pipe_created = { fields = { "pipe_name", "image", "pid" }, platforms = { windows = { csysmon("pipe_created", L.pipe_created) } } },
+  file_event = { fields = { "target_filename", "image", "pid" }, platforms = { windows = { csysmon("file_event", L.file_event) } } },
   audit_policy = { fields = { "subcategory_guid", "changes", "user" }, platforms = { windows = { security(4719, L.audit_policy) } } },
   account_change = { fields = { "target_user", "member_name", "member_sid", "user" }, platforms = { windows = {
     security({ 4720, 4722, 4724, 4728, 4732, 4738, 4756 }, L.account_change) } } },
   wmi_event = { fields = { "wmi_name", "consumer_type", "destination", "query", "user" },
-    platforms = { windows = { sysmon({ 19, 20, 21 }, L.wmi_event) } } },
+    platforms = { windows = { csysmon("wmi_event", L.wmi_event) } } },
   share_access = { fields = { "share_name", "relative_target", "ip", "user" },
     platforms = { windows = { security(5145, L.share_access) } } },
-  dns_query = { fields = { "query_name", "image", "pid" }, platforms = { windows = { sysmon(22, L.dns_query) } } },
+  dns_query = { fields = { "query_name", "image", "pid" }, platforms = { windows = { csysmon("dns_query", L.dns_query) } } },
 }
 
 -- Which rules of a list run on an event:
@@ -509,8 +557,6 @@ M.logsources = {
 --    the list (etwlua.rulecore's prefilter, the Sigma engine's matcher);
 --  * the others always.
 -- The result keeps the rules' order, so alerts come out as before.
-
-local core = require "etwlua.rulecore"
 
 -- a field's lower-cased text for the prefilter, or nil when absent
 local function lowered(p, f)

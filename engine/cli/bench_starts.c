@@ -69,7 +69,7 @@ static etwl_event *load_pool(const char *path, size_t *count)
     return evs;
 }
 
-static int one(const char *what, etwl_event *evs, size_t k, uint64_t n, int rules)
+static int one(const char *what, etwl_event *evs, const int64_t *ts, int64_t span, size_t k, uint64_t n, int rules)
 {
     etwl_lua_opts o;
     etwl_cli_opts co;
@@ -90,7 +90,14 @@ static int one(const char *what, etwl_event *evs, size_t k, uint64_t n, int rule
     }
     c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     w0 = clock_s(CLOCK_MONOTONIC);
-    for (i = 0; i < n; i++) etwl_lua_dispatch(x, &evs[i % k]);
+    for (i = 0; i < n; i++) {
+        etwl_event *ev = &evs[i % k];
+        /* each pass round the pool comes later, as a live stream does, so
+         * the process table sees pids reused rather than time running
+         * backwards */
+        ev->hdr.ts = ts[i % k] + (int64_t)(i / k) * span;
+        etwl_lua_dispatch(x, ev);
+    }
     cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     wall = clock_s(CLOCK_MONOTONIC) - w0;
     printf("bench h_real_starts_%s starts=%llu distinct=%zu cpu_ns_per_start=%.1f starts_per_cpu_s=%.0f "
@@ -108,6 +115,7 @@ int etwl_bench_starts(unsigned long long n)
     const char *path = getenv("ETWL_BENCH_STARTS");
     size_t k, i;
     etwl_event *evs;
+    int64_t *ts, lo = 0, hi = 0, span;
     int rc;
     if (!path || !*path) path = "build/bench-starts.jsonl";
     evs = load_pool(path, &k);
@@ -118,9 +126,21 @@ int etwl_bench_starts(unsigned long long n)
                path);
         return 0;
     }
-    rc = one("no_rules", evs, k, n, 0);
-    if (!rc) rc = one("rule_library", evs, k, n, 1);
+    ts = malloc(k * sizeof *ts);
+    if (!ts) {
+        free(evs);
+        return 1;
+    }
+    for (i = 0; i < k; i++) {
+        ts[i] = evs[i].hdr.ts;
+        if (i == 0 || ts[i] < lo) lo = ts[i];
+        if (i == 0 || ts[i] > hi) hi = ts[i];
+    }
+    span = hi - lo + 10000000; /* one second (100 ns units) past the latest */
+    rc = one("no_rules", evs, ts, span, k, n, 0);
+    if (!rc) rc = one("rule_library", evs, ts, span, k, n, 1);
     for (i = 0; i < k; i++) etwl_event_release(&evs[i]);
+    free(ts);
     free(evs);
     return rc;
 }

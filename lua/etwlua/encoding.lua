@@ -90,6 +90,9 @@ M.utf16le = core.utf16le
 --- when it does not decode).
 function M.encoded_command(line)
   if type(line) ~= "string" then return nil end
+  -- the flag is a dash (or a lookalike, UTF-8 E2 80 93..95) then e or E: most command lines have none,
+  -- and this check runs for every process start
+  if not (line:find("[-/][eE]") or line:find("\xE2\x80[\x93-\x95][eE]")) then return nil end
   local b64 = find_flag:match(" " .. line)
   if not b64 then return nil end
   local raw = M.base64_decode(b64)

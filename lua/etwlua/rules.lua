@@ -561,7 +561,7 @@ M.logsources = {
 -- a field's lower-cased text for the prefilter, or nil when absent
 local function lowered(p, f)
   if f == "command_line" then return p.cl ~= "" and p.cl or nil end
-  if f == "decoded" then return p.decoded or nil end -- lower-cased already
+  if f == "decoded" or f == "name" or f == "parent_name" then return p[f] or nil end -- lower-cased already
   local v = p[f]
   return type(v) == "string" and v:lower() or nil
 end

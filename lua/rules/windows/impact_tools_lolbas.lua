@@ -622,7 +622,8 @@ rules.define {
   falsepositives = { "Batch files escaping shell metacharacters (they escape > | &, not letters)" },
   match = function(p)
     local c = cl(p)
-    if not c:find("[%^\"]") then return false end
+    -- both counts below need a letter, a caret or quote, and a letter: most lines (quoted paths too) have none
+    if not c:find("%a[%^\"]%a") then return false end
     local _, carets = c:gsub("%a%^%a", "")
     local _, quotes = c:gsub("%a\"%a", "")
     if carets + quotes < 3 then return false end -- before the copies below: most lines stop here

@@ -77,7 +77,7 @@ rules.define {
   falsepositives = { "Backup software using reg.exe" },
   match = function(p)
     -- the hive itself, never a subkey: "reg export hklm\system\currentcontrolset\services\x" is routine
-    if p.name ~= "reg.exe" or not p.command_line then return false end
+    if not p.command_line then return false end
     local a = p.args
     local verb = (a[2] or ""):lower()
     if verb ~= "save" and verb ~= "export" then return false end
@@ -123,7 +123,7 @@ rules.define {
   description = "Right after a privilege escalation, attackers check who they are; services never need to.",
   technique = { "T1033" },
   falsepositives = { "Inventory agents running as SYSTEM" },
-  match = function(p) return p.name == "whoami.exe" and (system_user(p.user) or p.integrity == "System") end,
+  match = function(p) return system_user(p.user) or p.integrity == "System" end,
   examples = {
     positive = { { image = [[C:\Windows\System32\whoami.exe]], command_line = "whoami", user = [[NT AUTHORITY\SYSTEM]],
                    integrity = "System" } },
@@ -161,7 +161,7 @@ rules.define {
   falsepositives = { "Help desk checks" },
   match = function(p)
     local c = cl(p)
-    return (p.name == "net.exe" or p.name == "net1.exe") and c:find(" group") and c:find("/do") and
+    return c:find(" group") and c:find("/do") and
       (c:find("admins") or c:find("enterprise")) ~= nil
   end,
   examples = {
@@ -184,7 +184,7 @@ rules.define {
   match = function(p)
     local c = cl(p)
     local tr = c:match("/tr%s+(.+)")
-    return p.name == "schtasks.exe" and c:find("/create") ~= nil and tr ~= nil and bad_task(tr)
+    return c:find("/create") ~= nil and tr ~= nil and bad_task(tr)
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\schtasks.exe]],
@@ -208,7 +208,7 @@ rules.define {
   match = function(p)
     local c = cl(p)
     local bp = c:match("binpath=%s*(.+)")
-    return p.name == "sc.exe" and (c:find(" create ") or c:find(" config ")) ~= nil and bp ~= nil and bad_task(bp)
+    return (c:find(" create ") or c:find(" config ")) ~= nil and bp ~= nil and bad_task(bp)
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\sc.exe]],
@@ -253,7 +253,7 @@ rules.define {
   falsepositives = { "Provisioning scripts" },
   match = function(p)
     local c = cl(p)
-    return (p.name == "net.exe" or p.name == "net1.exe") and c:find("/add") ~= nil and
+    return c:find("/add") ~= nil and
       (c:find(" user ") or c:find("localgroup") and c:find("admin")) ~= nil
   end,
   examples = {

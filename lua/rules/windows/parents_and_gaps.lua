@@ -31,7 +31,7 @@ rules.define {
   technique = { "T1548.002" },
   falsepositives = { "Administrators opening a shell from an MMC snap-in or Task Manager's Run new task" },
   match = function(p)
-    return shells[p.name or ""] and uac_hosts[p.parent_name or ""] and elevated(p) and true or false,
+    return uac_hosts[p.parent_name or ""] and elevated(p) and true or false,
       tostring(p.parent_name) .. " started " .. tostring(p.name)
   end,
   examples = {
@@ -55,7 +55,7 @@ rules.define {
   technique = { "T1059.003", "T1218", "T1203" },
   falsepositives = { "msiexec custom actions running batch files during installs" },
   match = function(p)
-    if not shells[p.name or ""] or not odd_parents[p.parent_name or ""] then return false end
+    if not odd_parents[p.parent_name or ""] then return false end
     -- Windows Installer runs custom actions through cmd now and then; only a user-folder package is odd
     if p.parent_name == "msiexec.exe" then return false end
     return true, tostring(p.parent_name) .. " started " .. tostring(p.name)
@@ -80,7 +80,7 @@ rules.define {
   falsepositives = { "Installers whose custom actions shell out" },
   match = function(p)
     local par = (p.parent_image or ""):lower()
-    return shells[p.name or ""] and par:find("\\windows\\installer\\msi[%w]+%.tmp$") ~= nil
+    return par:find("\\windows\\installer\\msi[%w]+%.tmp$") ~= nil
   end,
   examples = {
     positive = { X("cmd.exe", [[cmd]], [[C:\Windows\Installer\MSI4FFD.tmp]]) },
@@ -97,7 +97,7 @@ rules.define {
     .. "in WMI.",
   technique = { "T1546.003" },
   falsepositives = { "Legacy monitoring that uses script consumers" },
-  match = function(p) return p.name == "scrcons.exe" end,
+  match = function(p) return true end, -- any start of scrcons.exe (names)
   examples = {
     positive = { X([[C:\Windows\system32\wbem\scrcons.exe]], [[C:\Windows\system32\wbem\scrcons.exe -Embedding]],
                    [[C:\Windows\System32\svchost.exe]]) },
@@ -113,7 +113,7 @@ rules.define {
     .. "(LethalHTA lateral movement).",
   technique = { "T1021.003", "T1218.005" },
   falsepositives = { "None known" },
-  match = function(p) return p.name == "mshta.exe" and cl(p):find("%-embedding") ~= nil end,
+  match = function(p) return cl(p):find("%-embedding") ~= nil end,
   examples = {
     positive = { X("mshta.exe", [[C:\Windows\System32\mshta.exe -Embedding]], [[C:\Windows\System32\svchost.exe]]) },
     negative = { X("mshta.exe", [[mshta.exe C:\apps\a.hta]], [[C:\Windows\explorer.exe]]) },
@@ -223,7 +223,7 @@ rules.define {
   falsepositives = { "Installers hiding their helper files" },
   match = function(p)
     local c = cl(p)
-    return p.name == "attrib.exe" and c:find("%+h") ~= nil and (c:find("%.exe") or c:find("%.dll") or c:find("%.ps1")
+    return c:find("%+h") ~= nil and (c:find("%.exe") or c:find("%.dll") or c:find("%.ps1")
       or c:find("%.bat") or c:find("%.vbs") or c:find("%.js%f[%W]")) ~= nil
   end,
   examples = {
@@ -241,7 +241,6 @@ rules.define {
   technique = { "T1059.005", "T1564.004" },
   falsepositives = { "None known" },
   match = function(p)
-    if p.name ~= "wscript.exe" and p.name ~= "cscript.exe" then return false end
     local c = cl(p)
     return c:find("/?/e:[%a]*") ~= nil or c:find("\\[^\\:\"]+:[^\\:\"]+%.%a+") ~= nil
   end,
@@ -262,7 +261,7 @@ rules.define {
   falsepositives = { "Shortcuts that open folders with /root (they name folders, not programs)" },
   match = function(p)
     local c = cl(p)
-    return p.name == "explorer.exe" and c:find("/root,", 1, true) ~= nil and c:find("%.exe\"?%s*$") ~= nil
+    return c:find("/root,", 1, true) ~= nil and c:find("%.exe\"?%s*$") ~= nil
   end,
   examples = {
     positive = { X([[C:\Windows\explorer.exe]], [[explorer.exe  /root,"c:\windows\System32\calc.exe"]]) },

@@ -163,7 +163,7 @@ rules.define {
   falsepositives = { "Scheduled maintenance scripts that log to Windows\\Temp with random names" },
   match = function(p)
     local c = cl(p)
-    return p.name == "cmd.exe" and c:find("windows\\temp\\%a%a%a%a%a%a%a%a%.tmp 2>&1")
+    return c:find("windows\\temp\\%a%a%a%a%a%a%a%a%.tmp 2>&1")
   end,
   examples = {
     positive = { X("cmd.exe", [[cmd.exe /C tasklist /v > C:\Windows\Temp\GsXjWcTq.tmp 2>&1]],
@@ -183,7 +183,7 @@ rules.define {
   falsepositives = { "Badly packaged services that wrap batch files" },
   match = function(p)
     local c = cl(p)
-    return p.parent_name == "services.exe" and (p.name == "cmd.exe" or p.name == "powershell.exe")
+    return p.parent_name == "services.exe"
       and (c:find(">", 1, true) or c:find("echo", 1, true) or c:find("%comspec%", 1, true)
            or c:find("-enc", 1, true) or c:find("-nop", 1, true))
   end,
@@ -204,7 +204,6 @@ rules.define {
   technique = { "T1053.005", "T1021" },
   falsepositives = { "Admin tooling that deploys tasks across servers" },
   match = function(p)
-    if p.name ~= "schtasks.exe" then return false end
     local c = " " .. cl(p) .. " "
     return (c:find(" /create ", 1, true) or c:find(" /run ", 1, true) or c:find(" /change ", 1, true))
       and c:find("[ ]/s%s+%S") and not c:find("[ ]/s%s+localhost") and not c:find("[ ]/s%s+127%.")
@@ -226,7 +225,7 @@ rules.define {
   falsepositives = { "Remote admin of services from a jump host" },
   match = function(p)
     local c = cl(p)
-    return p.name == "sc.exe" and c:find("\\\\", 1, true) and (c:find(" create ", 1, true) or c:find(" config ", 1, true))
+    return c:find("\\\\", 1, true) and (c:find(" create ", 1, true) or c:find(" config ", 1, true))
       and c:find("binpath", 1, true)
   end,
   examples = {
@@ -286,9 +285,7 @@ rules.define {
   technique = { "T1047" },
   falsepositives = { "Management agents that run scripts through WMI" },
   match = function(p)
-    local n = p.name or ""
-    return p.parent_name == "wmiprvse.exe" and (n == "rundll32.exe" or n == "regsvr32.exe" or n == "mshta.exe" or
-      n == "wscript.exe" or n == "cscript.exe" or n == "msbuild.exe" or n == "certutil.exe" or n == "bitsadmin.exe")
+    return p.parent_name == "wmiprvse.exe"
   end,
   examples = {
     positive = { X("rundll32.exe", [[rundll32.exe C:\Users\Public\a.dll,Start]], [[C:\Windows\System32\wbem\WmiPrvSE.exe]]),
@@ -337,7 +334,7 @@ rules.define {
   technique = { "T1546.008" },
   falsepositives = { "None known" },
   match = function(p)
-    return access_set[p.parent_name or ""] and (p.name == "cmd.exe" or p.name == "powershell.exe" or p.name == "pwsh.exe")
+    return access_set[p.parent_name or ""]
   end,
   examples = {
     positive = { X("cmd.exe", [[C:\Windows\system32\cmd.exe]], [[C:\Windows\System32\sethc.exe]]) },
@@ -453,7 +450,7 @@ rules.define {
   falsepositives = { "Installers re-registering their own services" },
   match = function(p)
     local c = cl(p)
-    return p.name == "sc.exe" and c:find(" config ", 1, true) and c:find("binpath", 1, true)
+    return c:find(" config ", 1, true) and c:find("binpath", 1, true)
       and F7(c)
   end,
   examples = {
@@ -526,7 +523,6 @@ rules.define {
   technique = { "T1136.001", "T1078.001" },
   falsepositives = { "None known" },
   match = function(p)
-    if p.name ~= "net.exe" and p.name ~= "net1.exe" then return false end
     local c = cl(p)
     return (c:find("user%s+%S+%$%s") and c:find("/add", 1, true)) or (c:find("guest", 1, true) and
       (c:find("/active:yes", 1, true) or (c:find("localgroup", 1, true) and c:find("/add", 1, true))))
@@ -547,7 +543,7 @@ rules.define {
   falsepositives = { "Application compatibility fixes deployed by IT" },
   match = function(p)
     local c = cl(p)
-    return p.name == "sdbinst.exe" and not c:find("%-u") and c:find("%.sdb")
+    return not c:find("%-u") and c:find("%.sdb")
   end,
   examples = {
     positive = { X("sdbinst.exe", [[sdbinst.exe -q C:\Users\Public\fix.sdb]]) },
@@ -585,7 +581,7 @@ rules.define {
     .. "movement or privilege escalation.",
   technique = { "T1053.002" },
   falsepositives = { "Ancient admin scripts" },
-  match = function(p) return p.name == "at.exe" and cl(p):find("%d:%d%d") ~= nil end,
+  match = function(p) return cl(p):find("%d:%d%d") ~= nil end,
   examples = {
     positive = { X("at.exe", [[at \\10.0.0.7 23:00 c:\t\a.bat]]), X("at.exe", [[at 10:30 /interactive cmd]]) },
     negative = { X("at.exe", [[at]]), X("at.exe", [[at /?]]) },

@@ -21,7 +21,8 @@
  * The scan runs once per event however many rules there are; the rules
  * library then runs only those entries and the ones that declare nothing.
  *
- *   base64_decode(s), utf16le(s)   etwlua.encoding's decoders, in C */
+ *   base64_decode(s), utf16le(s)   etwlua.encoding's decoders, in C
+ *   basename(s [, lower])           etwlua.path's basename and name */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -224,6 +225,38 @@ static int l_utf16le(lua_State *L)
     return 1;
 }
 
+/* basename(s [, lower]): the last component of a Windows or POSIX path,
+ * trailing separators ignored; s itself when it is nothing but
+ * separators; nil for a non-string or "".  lower: ASCII lower-cased.
+ * etwlua.path's basename and name, run twice per process start. */
+static int l_basename(lua_State *L)
+{
+    size_t n, e, b;
+    const char *s;
+    int lower = lua_toboolean(L, 2);
+    if (lua_type(L, 1) != LUA_TSTRING) return lua_pushnil(L), 1;
+    s = lua_tolstring(L, 1, &n);
+    if (n == 0) return lua_pushnil(L), 1;
+    for (e = n; e > 0 && (s[e - 1] == '\\' || s[e - 1] == '/'); e--) {
+    }
+    if (e == 0) { /* only separators */
+        b = 0;
+        e = n;
+    } else {
+        for (b = e; b > 0 && s[b - 1] != '\\' && s[b - 1] != '/'; b--) {
+        }
+    }
+    if (!lower) {
+        lua_pushlstring(L, s + b, e - b);
+    } else {
+        luaL_Buffer buf;
+        char *d = luaL_buffinitsize(L, &buf, e - b);
+        for (size_t i = b; i < e; i++) d[i - b] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
+        luaL_pushresultsize(&buf, e - b);
+    }
+    return 1;
+}
+
 /* ---- the log-source table ---------------------------------------------- */
 static void set_s(lua_State *L, const char *k, const char *v)
 {
@@ -281,11 +314,9 @@ static int l_logsources(lua_State *L)
 }
 
 static const luaL_Reg pf_methods[] = {{"add", pf_add}, {"build", pf_build}, {"scan", pf_scan}, {NULL, NULL}};
-static const luaL_Reg funcs[] = {{"logsources", l_logsources},
-                                 {"prefilter", l_prefilter},
-                                 {"base64_decode", l_base64_decode},
-                                 {"utf16le", l_utf16le},
-                                 {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"logsources", l_logsources},       {"prefilter", l_prefilter},
+                                 {"base64_decode", l_base64_decode}, {"utf16le", l_utf16le},
+                                 {"basename", l_basename},           {NULL, NULL}};
 
 int etwl_luaopen_rulecore(lua_State *L)
 {

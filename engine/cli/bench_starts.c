@@ -30,40 +30,67 @@ static double clock_s(clockid_t c)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The whole file, NUL-terminated (getline is not in every C library). */
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0, got;
+    if (!f) return NULL;
+    do {
+        if (cap - n < 65536) {
+            char *nb = realloc(buf, cap = cap ? cap * 2 : 1 << 20);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+    } while (got > 0);
+    fclose(f);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
 /* The pool: every line that parses, in file order. */
 static etwl_event *load_pool(const char *path, size_t *count)
 {
-    FILE *f = fopen(path, "rb");
+    size_t len = 0, n = 0;
+    char *text = read_all(path, &len), *line, *end;
     etwl_json_reader *jr;
     etwl_event *evs;
-    char *line = NULL;
-    size_t cap = 0, n = 0;
-    ssize_t len;
     *count = 0;
-    if (!f) return NULL;
+    if (!text) return NULL;
     jr = etwl_json_reader_new();
     evs = calloc(MAX_STARTS, sizeof *evs);
     if (!jr || !evs) {
-        fclose(f);
+        free(text);
         etwl_json_reader_free(jr);
         free(evs);
         return NULL;
     }
-    while (n < MAX_STARTS && (len = getline(&line, &cap, f)) > 0) {
+    for (line = text; line < text + len && n < MAX_STARTS; line = end + 1) {
         char err[256];
+        size_t ll;
         etwl_event *ev = &evs[n];
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
-        if (len == 0 || etwl_event_init(ev) != ETWL_OK) continue;
+        end = memchr(line, '\n', (size_t)(text + len - line));
+        if (!end) end = text + len;
+        ll = (size_t)(end - line);
+        while (ll > 0 && line[ll - 1] == '\r') ll--;
+        if (ll == 0 || etwl_event_init(ev) != ETWL_OK) continue;
         etwl_event_begin(ev);
         ev->seq = n + 1;
-        if (etwl_json_parse_event(jr, line, (size_t)len, ev, err, sizeof err) != ETWL_OK) {
+        if (etwl_json_parse_event(jr, line, ll, ev, err, sizeof err) != ETWL_OK) {
             etwl_event_release(ev);
             continue;
         }
         n++;
     }
-    free(line);
-    fclose(f);
+    free(text);
     etwl_json_reader_free(jr);
     *count = n;
     return evs;

@@ -647,9 +647,27 @@ local function run(p, ev, list)
     local nm = r.names
     if not nm or nm[name] then fire(r, p, ev, fields) end
   end
+  if M.gate_check then M.gate_check(list, p, sel, hits, nh, name) end
 end
 
 M.run = run
+
+-- `etwlua test` checks every rule's needs: on each example event of its log
+-- source (any rule's), a rule its literals kept from running must not
+-- match.  gate_misses[id] = the number of such events.
+M.gate_misses = {}
+local function gate_check(list, p, sel, hits, nh, name)
+  local ran = {}
+  for _, k in ipairs(sel) do ran[k] = true end
+  for j = 1, nh do ran[hits[j]] = true end
+  for k = 1, #list do
+    local r = list[k]
+    if not ran[k] and r.needs and (not r.names or r.names[name]) then
+      local ok, hit = pcall(r.match, p)
+      if ok and hit then M.gate_misses[r.id] = (M.gate_misses[r.id] or 0) + 1 end
+    end
+  end
+end
 
 -- The C filters of a log source are registered when its first enabled rule
 -- is defined (at load time), so events no rule wants never reach Lua.
@@ -754,6 +772,7 @@ end
 --- ids that alerted.  Returns the number of failures.
 function M.selftest(inject, out)
   out = out or print
+  M.gate_check = gate_check
   local failures, checked = 0, 0
   for _, r in ipairs(M.all) do
     if r.enabled then
@@ -773,6 +792,15 @@ function M.selftest(inject, out)
         out(string.format("FAIL %-40s positives that did not fire: {%s}; negatives that fired: {%s}", r.id,
           table.concat(missed, ","), table.concat(fired, ",")))
       end
+    end
+  end
+  -- needs that are too narrow: a rule that would have matched an example where its literals were absent
+  for _, r in ipairs(M.all) do
+    local n = M.gate_misses[r.id]
+    if r.enabled and n then
+      checked = checked + 1
+      failures = failures + 1
+      out(string.format("FAIL %-40s matches %d example event(s) that its needs kept it from: a literal is missing", r.id, n))
     end
   end
   out(string.format("rules: %d passed, %d failed", checked - failures, failures))

@@ -22,7 +22,8 @@
  * library then runs only those entries and the ones that declare nothing.
  *
  *   base64_decode(s), utf16le(s)   etwlua.encoding's decoders, in C
- *   basename(s [, lower])           etwlua.path's basename and name */
+ *   basename(s [, lower])           etwlua.path's basename and name
+ *   argv_windows(line)              etwlua.cmdline's windows() */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -257,6 +258,87 @@ static int l_basename(lua_State *L)
     return 1;
 }
 
+/* argv_windows(line): CommandLineToArgvW's split, as etwlua.cmdline's
+ * windows() (the Lua reference it is tested against) does it: the program
+ * name ends at the first blank outside its quotes and takes no escapes
+ * (text glued to its closing quote belongs to it); later arguments treat
+ * 2n backslashes before a quote as n and a quote, 2n+1 as n and a literal
+ * quote, and "" inside quotes as a literal quote.  Rules read p.args on
+ * long PowerShell lines, where the Lua loop cost tens of microseconds. */
+static int is_blank(char c) { return c == ' ' || c == '\t'; }
+
+static int l_argv_windows(lua_State *L)
+{
+    size_t n, i = 0, j;
+    const char *s = luaL_checklstring(L, 1, &n);
+    lua_Integer na = 0;
+    luaL_Buffer b;
+    lua_newtable(L);
+    while (i < n && is_blank(s[i])) i++;
+    if (i >= n) return 1;
+    luaL_buffinit(L, &b);
+    if (s[i] == '"') {
+        const char *q = memchr(s + i + 1, '"', n - i - 1);
+        j = q ? (size_t)(q - s) : n;
+        luaL_addlstring(&b, s + i + 1, j - i - 1);
+        i = q ? j + 1 : n;
+    } else {
+        for (j = i; j < n && !is_blank(s[j]); j++) {
+        }
+        luaL_addlstring(&b, s + i, j - i);
+        i = j;
+    }
+    for (j = i; j < n && !is_blank(s[j]); j++) { /* glued to the closing quote */
+    }
+    luaL_addlstring(&b, s + i, j - i);
+    i = j;
+    luaL_pushresult(&b);
+    lua_rawseti(L, -2, ++na);
+    for (;;) {
+        int inq = 0;
+        while (i < n && is_blank(s[i])) i++;
+        if (i >= n) break;
+        luaL_buffinit(L, &b);
+        while (i < n) {
+            char c = s[i];
+            if (c == '\\') {
+                size_t k;
+                for (j = i; j < n && s[j] == '\\'; j++) {
+                }
+                k = j - i;
+                if (j < n && s[j] == '"') {
+                    for (size_t r = 0; r < k / 2; r++) luaL_addchar(&b, '\\');
+                    if (k % 2 == 1) {
+                        luaL_addchar(&b, '"');
+                        i = j + 1;
+                    } else {
+                        i = j;
+                    }
+                } else {
+                    for (size_t r = 0; r < k; r++) luaL_addchar(&b, '\\');
+                    i = j;
+                }
+            } else if (c == '"') {
+                if (inq && i + 1 < n && s[i + 1] == '"') {
+                    luaL_addchar(&b, '"');
+                    i += 2;
+                } else {
+                    inq = !inq;
+                    i++;
+                }
+            } else if (is_blank(c) && !inq) {
+                break;
+            } else {
+                luaL_addchar(&b, c);
+                i++;
+            }
+        }
+        luaL_pushresult(&b);
+        lua_rawseti(L, -2, ++na);
+    }
+    return 1;
+}
+
 /* ---- the log-source table ---------------------------------------------- */
 static void set_s(lua_State *L, const char *k, const char *v)
 {
@@ -314,9 +396,13 @@ static int l_logsources(lua_State *L)
 }
 
 static const luaL_Reg pf_methods[] = {{"add", pf_add}, {"build", pf_build}, {"scan", pf_scan}, {NULL, NULL}};
-static const luaL_Reg funcs[] = {{"logsources", l_logsources},       {"prefilter", l_prefilter},
-                                 {"base64_decode", l_base64_decode}, {"utf16le", l_utf16le},
-                                 {"basename", l_basename},           {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"logsources", l_logsources},
+                                 {"prefilter", l_prefilter},
+                                 {"base64_decode", l_base64_decode},
+                                 {"utf16le", l_utf16le},
+                                 {"basename", l_basename},
+                                 {"argv_windows", l_argv_windows},
+                                 {NULL, NULL}};
 
 int etwl_luaopen_rulecore(lua_State *L)
 {

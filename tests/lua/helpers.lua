@@ -84,7 +84,19 @@ for i = 1, 3000 do
   local want = path.basename_lpeg(p)
   if path.basename(p) ~= want or path.name(p) ~= (want and want:lower()) then differ[#differ + 1] = p end
 end
-eq(#differ, 0, "C decoders and basename as the Lua ones (first: " .. tostring(differ[1]) .. ")")
+local argv_chars = { "a", " ", "\t", '"', "\\", "b" }
+local function same(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+for i = 1, 20000 do
+  local t = {}
+  for k = 1, i % 14 do t[k] = argv_chars[math.random(#argv_chars)] end
+  local s = table.concat(t)
+  if not same(cmd.windows(s), cmd.windows_lua(s)) then differ[#differ + 1] = ("argv %q"):format(s) end
+end
+eq(#differ, 0, "C decoders, basename and argv as the Lua ones (first: " .. tostring(differ[1]) .. ")")
 eq(path.name([[C:\Windows\System32\CMD.EXE]]), "cmd.exe", "name")
 eq(path.basename("/usr/bin/"), "bin", "trailing separator")
 eq(path.basename("\\\\"), "\\\\", "only separators")

@@ -74,8 +74,9 @@ rules.define {
   technique = { "T1564.003", "T1059.001" },
   falsepositives = { "Scheduled maintenance scripts" },
   match = function(p)
-    return hidden(p.command_line) and
-      (p.command_line:lower():find("%-w%a*%s+h") or p.command_line:lower():find("/w%a*%s+h")) ~= nil
+    -- the two finds first: they fail on most lines, and the wildcards are the costlier test
+    local c = p.cl
+    return (c:find("%-w%a*%s+h") or c:find("/w%a*%s+h")) ~= nil and hidden(p.command_line)
   end,
   examples = {
     positive = {

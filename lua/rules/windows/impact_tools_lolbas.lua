@@ -553,13 +553,18 @@ rules.define {
   falsepositives = { "Software deployment tools (SCCM, Intune scripts) use -ExecutionPolicy Bypass -NoProfile" },
   match = function(p)
     if not is_ps(p) then return false end
-    local c = " " .. cl(p):gsub("\u{2013}", "-"):gsub("\u{2014}", "-"):gsub("\u{2015}", "-")
+    local c = " " .. cl(p)
+    -- dash lookalikes (UTF-8 E2 80 93..95) as "-"; most lines have none, and long ones are costly to copy
+    if c:find("\xE2\x80", 1, true) then c = c:gsub("\u{2013}", "-"):gsub("\u{2014}", "-"):gsub("\u{2015}", "-") end
+    -- each test only when the ones before held: the answer is the same, the long lines are scanned less
     local bypass = c:find("%s[-/]ex?e?c?u?t?i?o?n?p?o?l?i?c?y?%s+[\"']?bypass") or c:find("%s[-/]ep%s+[\"']?bypass")
       or c:find("%s[-/]ex?%s+[\"']?un") or c:find("%s[-/]ep%s+[\"']?un")
+    if not bypass then return false end
     local nop = c:find("%s[-/]nop%a*") or c:find("%s[-/]nol?o?g?o?%s")
+    if not nop then return false end
     local hidden = c:find("%s[-/]w%a*%s+[\"']?h") or c:find("%s[-/]w%a*%s+[\"']?1") or c:find("%s[-/]noni%a*")
-    local cmd = c:find("%s[-/]c%a*%s") or c:find("iex") or c:find("invoke%-expression")
-    return bypass and nop and (hidden or cmd) and true or false
+    local cmd = hidden or c:find("%s[-/]c%a*%s") or c:find("iex") or c:find("invoke%-expression")
+    return (hidden or cmd) and true or false
   end,
   examples = {
     positive = { X(PS, [[powershell.exe -nop -w 1 -ep bypass -c "IEX (gc C:\t\a.ps1 -raw)"]]),
@@ -598,8 +603,9 @@ rules.define {
   match = function(p)
     if not is_ps(p) then return false end
     local c = cl(p)
-    local _, ticks = c:gsub("%a`%a", "")
-    local _, chars = c:gsub("%[char%]", "")
+    -- counted only where the character or word occurs at all (the counts are 0 otherwise)
+    local ticks = c:find("`", 1, true) and select(2, c:gsub("%a`%a", "")) or 0
+    local chars = c:find("[char]", 1, true) and select(2, c:gsub("%[char%]", "")) or 0
     return ticks >= 4 or chars >= 5 or (c:find("-join", 1, true) and c:find("[-1..", 1, true)) or
       (c:find("%(%s*'{%d}{%d}") and c:find("-f", 1, true)) or c:find("[string]::join", 1, true) and chars > 0
   end,

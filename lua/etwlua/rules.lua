@@ -232,8 +232,21 @@ local integrity_of = {
   ["S-1-16-12288"] = "High", ["S-1-16-16384"] = "System",
 }
 
+-- Fields a record reads from its event only when a rule asks: the
+-- normaliser leaves LAZY (name -> function(info)) and INFO (the event's
+-- info view, valid while the event is dispatched) in the record, and the
+-- first read stores the value.  Private keys, so no field name can clash.
+local LAZY, INFO = {}, {}
+
 local pmeta = {
   __index = function(p, k)
+    local lz = rawget(p, LAZY)
+    local get = lz and lz[k]
+    if get then
+      local v = get(rawget(p, INFO))
+      if v ~= nil then rawset(p, k, v) end
+      return v
+    end
     if k == "args" then
       local a = p.platform == "linux" and (p.argv or cmdline.posix(p.command_line or ""))
         or cmdline.windows(p.command_line or "")
@@ -260,6 +273,7 @@ local pmeta = {
 local function nz(s) if s == nil or s == "" or s == "-" or s == "?" then return nil end return s end
 
 local function finish(p, ev)
+  setmetatable(p, pmeta) -- first: the fill below may read lazy fields
   -- the process table fills what the event does not say
   if (not p.parent_image or not p.user or not p.command_line) and ev then
     local proc = ev.process
@@ -277,18 +291,31 @@ local function finish(p, ev)
   end
   p.name = match.name(p.image)
   p.parent_name = match.name(p.parent_image)
-  return setmetatable(p, pmeta)
+  return p
 end
 
+
+local lazy_sysmon = {
+  parent_command_line = function(i) return nz(i.ParentCommandLine) end,
+  integrity = function(i) return nz(i.IntegrityLevel) end,
+  cwd = function(i) return nz(i.CurrentDirectory) end,
+  pid = function(i) return tonumber(i.ProcessId) end,
+  ppid = function(i) return tonumber(i.ParentProcessId) end,
+}
+local lazy_security = {
+  integrity = function(i) return integrity_of[i[S4688.IntegrityLevel] or ""] end,
+  pid = function(i) return tonumber(i[S4688.ProcessId]) end,
+  ppid = function(i) return tonumber(i[S4688.ParentProcessId]) end,
+}
 
 local normalise = {
   sysmon = function(ev)
     local i = ev.info
+    -- eager: what the prefilter and the process-table fill always read
     return finish({
       platform = "windows", image = nz(i.Image), command_line = nz(i.CommandLine),
-      parent_image = nz(i.ParentImage), parent_command_line = nz(i.ParentCommandLine),
-      user = nz(i.User), integrity = nz(i.IntegrityLevel), original_file_name = nz(i.OriginalFileName),
-      cwd = nz(i.CurrentDirectory), pid = tonumber(i.ProcessId), ppid = tonumber(i.ParentProcessId),
+      parent_image = nz(i.ParentImage), user = nz(i.User), original_file_name = nz(i.OriginalFileName),
+      [LAZY] = lazy_sysmon, [INFO] = i,
     }, ev)
   end,
   security = function(ev)
@@ -301,8 +328,7 @@ local normalise = {
       platform = "windows", image = nz(i[F.Image]), command_line = nz(i[F.CommandLine]),
       parent_image = nz(i[F.ParentImage]),
       user = user and domain and (domain .. "\\" .. user) or user,
-      integrity = integrity_of[i[F.IntegrityLevel] or ""], pid = tonumber(i[F.ProcessId]),
-      ppid = tonumber(i[F.ParentProcessId]),
+      [LAZY] = lazy_security, [INFO] = i,
     }, ev)
   end,
   kernel_process = function(ev)

@@ -271,6 +271,7 @@ int etwl_bench_main(int argc, char **argv)
     double s;
     etwl_lua *x;
     long rss1 = 0, rss2;
+    int rc;
     const char *only;
     if (argc > 2) {
         char *end;
@@ -360,7 +361,7 @@ int etwl_bench_main(int argc, char **argv)
         fclose(o.alert_out);
     }
     if (WANT('g') && etwl_bench_sigma(n) != 0) return 1;
-    if (WANT('h') && etwl_bench_starts(n) != 0) return 1;
+    if (WANT('h') && (rc = etwl_bench_starts(n)) != 0) return rc;
     etwl_event_release(&b.ev);
     {
         int i;

@@ -143,11 +143,15 @@ int etwl_bench_starts(unsigned long long n)
     size_t k, i;
     etwl_event *evs;
     int64_t *ts, lo = 0, hi = 0, span;
-    int rc;
-    if (!path || !*path) path = "build/bench-starts.jsonl";
+    int rc, named = path && *path;
+    if (!named) path = "build/bench-starts.jsonl";
     evs = load_pool(path, &k);
     if (!evs || k == 0) {
         free(evs);
+        if (named) { /* a file the user named must be there: a typo is an error, not a skip */
+            fprintf(stderr, "etwlua: bench h: no process starts read from ETWL_BENCH_STARTS=%s\n", path);
+            return 2;
+        }
         printf("bench h_real_starts skipped: no process starts in %s (sh tests/bench/starts.sh writes it from "
                "../shared)\n",
                path);

@@ -41,14 +41,30 @@ typedef struct lpf {
     sg_lits *lits;
     uint32_t *stamp, *hits, gen;
     size_t nentries, nhits; /* entries are 1..nentries */
+    size_t charged;         /* bytes counted against the state's memory cap */
     int built;
 } lpf;
+
+/* The matcher's memory is C memory, outside Lua's allocator: it is counted
+ * against the same cap (--memory-mb) by an estimate per literal - its copy,
+ * its record and its share of the gram hashes - so a script cannot hoard
+ * memory through a prefilter. */
+static int charge(lua_State *L, lpf *pf, size_t bytes)
+{
+    etwl_lua *x = etwl_lua_host(L);
+    if (x->mem_enforce && x->mem_used + bytes > x->mem_limit) return 0;
+    x->mem_used += bytes;
+    if (x->mem_used > x->mem_peak) x->mem_peak = x->mem_used;
+    pf->charged += bytes;
+    return 1;
+}
 
 static lpf *check_pf(lua_State *L) { return luaL_checkudata(L, 1, PF_MT); }
 
 static int pf_gc(lua_State *L)
 {
     lpf *pf = check_pf(L);
+    etwl_lua_host(L)->mem_used -= pf->charged;
     sg_lits_free(pf->lits);
     free(pf->stamp);
     free(pf->hits);
@@ -75,6 +91,9 @@ static int pf_add(lua_State *L)
     if (entry < 1 || entry > PF_MAX_ENTRIES) return luaL_argerror(L, 2, "entry out of range");
     if (field < 1 || field > PF_MAX_FIELDS) return luaL_argerror(L, 3, "field out of range");
     if (n < SG_LIT_MIN) return luaL_argerror(L, 4, "a literal needs at least 4 characters");
+    if (n > ((size_t)1 << 20)) return luaL_argerror(L, 4, "a literal of more than 1 MiB");
+    if (!charge(L, pf, n + 64 + 16 * (n - SG_LIT_MIN + 1) + ((size_t)entry > pf->nentries ? 8 : 0)))
+        return luaL_error(L, "prefilter: its literals would pass the memory cap (--memory-mb)");
     if (!sg_lits_add(pf->lits, (unsigned)(field - 1), s, n, (uint32_t)entry))
         return luaL_error(L, "prefilter: out of memory");
     if ((size_t)entry > pf->nentries) pf->nentries = (size_t)entry;

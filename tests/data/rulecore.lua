@@ -43,3 +43,15 @@ print(try({ command_line = { "ev" } }))
 print(try({ command_line = {} }))
 print(try("evil"))
 print(try({ command_line = { 42 } }))
+
+-- the matcher's C memory counts against the memory cap: hoarding literals is an error, and the state goes on
+local hoard = core.prefilter()
+local big = ("abcdefgh"):rep(1 << 16) -- 512 KiB
+local ok, err = pcall(function() for i = 1, 100000 do hoard:add(i, 1, big .. i) end end)
+print("hoard", ok, (tostring(err):gsub("^.-: ", "", 1)))
+hoard = nil
+collectgarbage()
+local after = core.prefilter()
+after:add(1, 1, "still works")
+after:build()
+print("after", after:scan({}, "it still works"))

@@ -59,11 +59,16 @@ static int charge(lua_State *L, lpf *pf, size_t bytes)
     return 1;
 }
 
-static lpf *check_pf(lua_State *L) { return luaL_checkudata(L, 1, PF_MT); }
+static lpf *check_pf(lua_State *L)
+{
+    lpf *pf = luaL_checkudata(L, 1, PF_MT);
+    if (!pf->lits) luaL_error(L, "prefilter: already collected");
+    return pf;
+}
 
 static int pf_gc(lua_State *L)
 {
-    lpf *pf = check_pf(L);
+    lpf *pf = luaL_checkudata(L, 1, PF_MT);
     etwl_lua_host(L)->mem_used -= pf->charged;
     sg_lits_free(pf->lits);
     free(pf->stamp);

@@ -12,7 +12,10 @@
  *   e  reference: the same handler fed a fresh 16-field Lua table per event,
  *      built eagerly as a log shipper's Lua filter does
  *   f  the whole rule library (lua/rules) over the same mix
- *   g  Sigma rules over a Sysmon mix and over process starts (bench_sigma.c) */
+ *   g  Sigma rules over a Sysmon mix and over process starts (bench_sigma.c)
+ *   h  the rule library over real process starts (bench_starts.c)
+ * Every line also gives the CPU time per event (cpu_ns_per_event), the
+ * figure that holds when the machine is shared. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,10 +176,21 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double last_cpu; /* CPU seconds of the last run() */
+
 static void report(const char *name, uint64_t n, double secs)
 {
-    printf("bench %s events=%llu ns_per_event=%.1f events_per_s=%.0f peak_rss_kb=%ld\n", name, (unsigned long long)n,
-           secs * 1e9 / (double)n, (double)n / secs, etwl_sys_peak_rss_kb());
+    printf("bench %s events=%llu ns_per_event=%.1f events_per_s=%.0f cpu_ns_per_event=%.1f events_per_cpu_s=%.0f "
+           "peak_rss_kb=%ld\n",
+           name, (unsigned long long)n, secs * 1e9 / (double)n, (double)n / secs, last_cpu * 1e9 / (double)n,
+           (double)n / last_cpu, etwl_sys_peak_rss_kb());
     fflush(stdout);
 }
 
@@ -207,12 +221,13 @@ static etwl_lua *host(const char *code)
 static double run(bench *b, etwl_lua *x, uint64_t n, long *rss_at_1m)
 {
     uint64_t i;
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     for (i = 0; i < n; i++) {
         etwl_event *ev = deliver(b, i);
         if (x) etwl_lua_dispatch(x, ev);
         if (rss_at_1m && i + 1 == 1000000) *rss_at_1m = etwl_sys_rss_kb();
     }
+    last_cpu = cpu_s() - c0;
     return now_s() - t0;
 }
 
@@ -241,7 +256,9 @@ static double run_eager(bench *b, uint64_t n)
     double t0;
     if (!x) return 0;
     t0 = now_s();
+    last_cpu = cpu_s();
     etwl_lua_bench_eager(x, next_event, b, n);
+    last_cpu = cpu_s() - last_cpu;
     t0 = now_s() - t0;
     etwl_lua_free(x);
     return t0;
@@ -254,6 +271,7 @@ int etwl_bench_main(int argc, char **argv)
     double s;
     etwl_lua *x;
     long rss1 = 0, rss2;
+    int rc;
     const char *only;
     if (argc > 2) {
         char *end;
@@ -343,6 +361,7 @@ int etwl_bench_main(int argc, char **argv)
         fclose(o.alert_out);
     }
     if (WANT('g') && etwl_bench_sigma(n) != 0) return 1;
+    if (WANT('h') && (rc = etwl_bench_starts(n)) != 0) return rc;
     etwl_event_release(&b.ev);
     {
         int i;

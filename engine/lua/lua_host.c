@@ -818,6 +818,8 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     lua_setfield(L, -2, "etw");
     lua_pushcfunction(L, etwl_luaopen_sigma);
     lua_setfield(L, -2, "etwlua.sigma");
+    lua_pushcfunction(L, etwl_luaopen_rulecore);
+    lua_setfield(L, -2, "etwlua.rulecore");
     lua_pop(L, 1);
     x->sigma = x->o.sigma;
     etwl_lua_event_open(L);
@@ -833,6 +835,9 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     lua_setfield(L, -2, "etw");
     luaL_requiref(L, "etwlua.sigma", etwl_luaopen_sigma, 0);
     lua_setfield(L, -2, "etwlua.sigma");
+    /* the rule library's C side (lua_rules.c): log sources and prefilter */
+    luaL_requiref(L, "etwlua.rulecore", etwl_luaopen_rulecore, 0);
+    lua_setfield(L, -2, "etwlua.rulecore");
     lua_setfield(L, LUA_REGISTRYINDEX, "etwl.loaded");
     if (x->o.unsafe) { /* make package.path see lua/ too */
         lua_getglobal(L, "package");

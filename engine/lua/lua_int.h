@@ -179,6 +179,8 @@ int etwl_luaopen_sigma(lua_State *L);
  * handlers for each hit, and writes the alerts. */
 void etwl_lua_sigma_event(etwl_lua *x, etwl_event *ev);
 void etwl_lua_sigma_free(etwl_lua *x);
+/* "etwlua.rulecore": log sources and the literal prefilter (lua_rules.c) */
+int etwl_luaopen_rulecore(lua_State *L);
 etwl_lua *etwl_lua_host(lua_State *L);
 
 #endif

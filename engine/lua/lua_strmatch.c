@@ -360,6 +360,57 @@ static prog *push_prog(lua_State *L, const char *p, size_t lp, int allow_anchor)
     return pg;
 }
 
+/* find and match compile each pattern once per Lua state: rules call
+ * c:find("%s[-/]w%a*") for every event, and compiling cost more than most
+ * matches.  Safe to share because find and match never run Lua while they
+ * use the program (a raise from the step counter leaves it to be
+ * reinitialised by the next init_state); gmatch and gsub, which can, keep
+ * compiling their own.  Bounded: patterns of at most PAT_CACHE_LEN bytes
+ * (Lua's short, interned strings), at most PAT_CACHE_MAX of them, the cache
+ * emptied when full, so scripts that build patterns from event data cannot
+ * make it grow. */
+#define PAT_CACHE_LEN 40
+#define PAT_CACHE_MAX 512
+#define PAT_CACHE_KEY "etwl.pattern_cache"
+
+static const prog *cached_prog(lua_State *L, int pidx, const char *p, size_t lp)
+{
+    const prog *pg;
+    lua_Integer n;
+    if (lp > PAT_CACHE_LEN) return push_prog(L, p, lp, 1);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, PAT_CACHE_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 64);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, PAT_CACHE_KEY);
+    }
+    lua_pushvalue(L, pidx);
+    if (lua_rawget(L, -2) == LUA_TUSERDATA) {
+        pg = lua_touserdata(L, -1);
+        lua_remove(L, -2); /* the table; the program stays on the stack */
+        return pg;
+    }
+    lua_pop(L, 1);
+    lua_rawgeti(L, -1, 0); /* how many it holds */
+    n = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (n >= PAT_CACHE_MAX) { /* full: start again */
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 64);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, PAT_CACHE_KEY);
+        n = 0;
+    }
+    pg = push_prog(L, p, lp, 1);
+    lua_pushvalue(L, pidx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+    lua_pushinteger(L, n + 1);
+    lua_rawseti(L, -3, 0);
+    lua_remove(L, -2); /* the table */
+    return pg;
+}
+
 /* ---- matching ---------------------------------------------------------- */
 
 static void steps(mstate *m, unsigned n)
@@ -639,7 +690,7 @@ static int find_or_match(lua_State *L, int find)
         lua_pushinteger(L, (lua_Integer)(q - s) + (lua_Integer)lp);
         return 2;
     }
-    pg = push_prog(L, p, lp, 1);
+    pg = cached_prog(L, 2, p, lp);
     init_state(&m, L, pg, s, ls);
     for (at = s + init - 1;; at++) {
         const char *e = run(&m, at);

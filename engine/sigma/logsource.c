@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sigma/sigma_int.h"
+#include "sigma/logsource.h"
 
 #define SYSMON "Microsoft-Windows-Sysmon"
 
@@ -263,4 +263,13 @@ const char *sg_source_field(const sg_source *src, const char *field, int *hdr, i
         return NULL; /* this source never has the field */
     }
     return field;
+}
+
+void sg_logsource_each(sg_logsource_fn each, void *ctx)
+{
+    int i;
+    for (i = 0; i < N(s_pc); i++) each(ctx, "windows", "process_creation", NULL, &s_pc[i]);
+    for (i = 0; i < N(sysmon_cats); i++) each(ctx, "windows", sysmon_cats[i].category, NULL, &sysmon_cats[i].src);
+    for (i = 0; i < N(services); i++) each(ctx, "windows", NULL, services[i].category, &services[i].src);
+    each(ctx, "linux", "process_creation", NULL, &s_linux_pc[0]);
 }

@@ -3,21 +3,22 @@
  * What a rule needs: from its condition, a set of (field, literal) pairs
  * one of which must occur for the rule to match - a value's literal text
  * (a glob's longest literal run), an AND's most selective side, an OR's
- * both sides, never a NOT.  Each literal is filed under its rarest 4-byte
- * gram in a hash per field; an event's field text is scanned once, gram by
- * gram, and each hit is verified in place.  The per-event cost is the
- * length of the fields the run's rules read, not the number of rules. */
+ * both sides, never a NOT.  The literals go into one multi-pattern matcher
+ * (literals.c, shared with the Lua rule library); an event's field text is
+ * scanned once.  The per-event cost is the length of the fields the run's
+ * rules read, not the number of rules. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "sigma/sigma_int.h"
 
-#define GRAM 4
-#define EMPTY UINT32_MAX
+#include "sigma/literals.h"
 
+#define GRAM SG_LIT_MIN
+
+/* what a literal answers, by its index in the matcher */
 typedef struct lit {
-    char *s;
-    uint32_t len, off, entry, next;
+    uint32_t entry;
     sg_val *val;   /* marked seen when found */
     sg_item *item; /* and its item */
     int need;      /* found: the entry is a candidate */
@@ -26,12 +27,12 @@ typedef struct lit {
 typedef struct pfield {
     const char *prop;
     uint8_t hdr, conv;
-    uint32_t *keys, *heads, mask;
 } pfield;
 
 struct sg_pf {
     pfield *f;
     size_t nf;
+    sg_lits *lits; /* the literals, found in one pass per field (literals.c) */
     lit *l;
     size_t nl, capl;
     uint8_t *always;
@@ -39,6 +40,7 @@ struct sg_pf {
     size_t n, guarded;
     uint32_t *alist, *hits, *out; /* the always-evaluated entries; this event's hits; their merge */
     size_t nalist, nhits;
+    uint32_t mg; /* the matcher's generation during a scan */
 };
 
 /* ---- what a rule needs ---------------------------------------------------- */
@@ -220,22 +222,13 @@ static void need_node(const sg_rule *r, const sg_node *nd, const sg_bind *bind, 
     }
 }
 
-/* ---- the gram hash ------------------------------------------------------- */
-static uint32_t gram_at(const char *s)
-{
-    uint32_t g;
-    memcpy(&g, s, GRAM);
-    return g;
-}
-
-static uint32_t slot_of(uint32_t g, uint32_t mask) { return (g * 0x9E3779B1u >> 7) & mask; }
-
+/* ---- the literals ------------------------------------------------------- */
 static pfield *field_for(sg_pf *pf, const sg_bind *b)
 {
     pfield *nf;
     for (size_t i = 0; i < pf->nf; i++)
         if (pf->f[i].hdr == b->hdr && pf->f[i].conv == b->conv && strcmp(pf->f[i].prop, b->prop) == 0) return &pf->f[i];
-    if (!(nf = realloc(pf->f, (pf->nf + 1) * sizeof *nf))) return NULL;
+    if (pf->nf >= SG_LIT_FIELDS || !(nf = realloc(pf->f, (pf->nf + 1) * sizeof *nf))) return NULL;
     pf->f = nf;
     memset(&nf[pf->nf], 0, sizeof *nf);
     nf[pf->nf].prop = b->prop;
@@ -244,66 +237,8 @@ static pfield *field_for(sg_pf *pf, const sg_bind *b)
     return &nf[pf->nf++];
 }
 
-/* open addressing: keys[i] with heads[i] (EMPTY: free) */
-static uint32_t *table_find(uint32_t *keys, uint32_t *heads, uint32_t mask, uint32_t g, int insert)
-{
-    for (uint32_t i = slot_of(g, mask);; i = (i + 1) & mask) {
-        if (heads[i] == EMPTY) {
-            if (!insert) return NULL;
-            keys[i] = g;
-            return &heads[i];
-        }
-        if (keys[i] == g) return &heads[i];
-    }
-}
-
-static int build_field(sg_pf *pf, pfield *f, size_t fi, const size_t *lfield)
-{
-    size_t total = 0, cap = 16;
-    uint32_t *ckeys, *counts, cmask;
-    for (size_t i = 0; i < pf->nl; i++)
-        if (lfield[i] == fi) total += pf->l[i].len - GRAM + 1;
-    while (cap < total * 2 + 16) cap *= 2;
-    /* how often each gram occurs among this field's literals */
-    ckeys = malloc(cap * sizeof *ckeys);
-    counts = malloc(cap * sizeof *counts);
-    f->keys = malloc(cap * sizeof *f->keys);
-    f->heads = malloc(cap * sizeof *f->heads);
-    if (!ckeys || !counts || !f->keys || !f->heads) {
-        free(ckeys);
-        free(counts);
-        return 0;
-    }
-    cmask = f->mask = (uint32_t)cap - 1;
-    memset(counts, 0xff, cap * sizeof *counts);
-    memset(f->heads, 0xff, cap * sizeof *f->heads);
-    for (size_t i = 0; i < pf->nl; i++) {
-        if (lfield[i] != fi) continue;
-        for (uint32_t o = 0; o + GRAM <= pf->l[i].len; o++) {
-            uint32_t *c = table_find(ckeys, counts, cmask, gram_at(pf->l[i].s + o), 1);
-            *c = *c == EMPTY ? 1 : *c + 1;
-        }
-    }
-    /* each literal under its rarest gram */
-    for (size_t i = 0; i < pf->nl; i++) {
-        lit *l = &pf->l[i];
-        uint32_t best = EMPTY, *h;
-        if (lfield[i] != fi) continue;
-        for (uint32_t o = 0; o + GRAM <= l->len; o++) {
-            uint32_t c = *table_find(ckeys, counts, cmask, gram_at(l->s + o), 0);
-            if (c < best) best = c, l->off = o;
-        }
-        h = table_find(f->keys, f->heads, f->mask, gram_at(l->s + l->off), 1);
-        l->next = *h;
-        *h = (uint32_t)i;
-    }
-    free(ckeys);
-    free(counts);
-    return 1;
-}
-
-static int add_lit(sg_pf *pf, size_t **lfield, const sg_bind *b, const char *str, size_t len, sg_item *it, sg_val *v,
-                   int needed, size_t entry)
+static int add_lit(sg_pf *pf, const sg_bind *b, const char *str, size_t len, sg_item *it, sg_val *v, int needed,
+                   size_t entry)
 {
     pfield *f = field_for(pf, b);
     lit *l;
@@ -311,26 +246,17 @@ static int add_lit(sg_pf *pf, size_t **lfield, const sg_bind *b, const char *str
     if (pf->nl == pf->capl) {
         size_t cap = pf->capl ? pf->capl * 2 : 64;
         lit *nl = realloc(pf->l, cap * sizeof *nl);
-        size_t *nf;
         if (!nl) return 0;
         pf->l = nl;
-        if (!(nf = realloc(*lfield, cap * sizeof *nf))) return 0;
-        *lfield = nf;
         pf->capl = cap;
     }
-    l = &pf->l[pf->nl];
-    memset(l, 0, sizeof *l);
-    if (!(l->s = malloc(len))) return 0;
-    for (size_t c = 0; c < len; c++) {
-        char ch = str[c];
-        l->s[c] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch; /* |cased values too: the text is lowered */
-    }
-    l->len = (uint32_t)len;
+    /* |cased values too: the scanned text is lowered, and so is the literal */
+    if (!sg_lits_add(pf->lits, (unsigned)(f - pf->f), str, len, (uint32_t)pf->nl)) return 0;
+    l = &pf->l[pf->nl++];
     l->entry = (uint32_t)entry;
     l->val = v;
     l->item = it;
     l->need = needed;
-    (*lfield)[pf->nl++] = (size_t)(f - pf->f);
     return 1;
 }
 
@@ -338,9 +264,12 @@ sg_pf *sg_pf_build(const sg_pf_rule *rules, size_t n)
 {
     static uint32_t token;
     sg_pf *pf = calloc(1, sizeof *pf);
-    size_t *lfield = NULL;
     int ok = 1;
     if (!pf) return NULL;
+    if (!(pf->lits = sg_lits_new())) {
+        free(pf);
+        return NULL;
+    }
     pf->n = n;
     pf->always = calloc(n ? n : 1, 1);
     pf->stamp = calloc(n ? n : 1, sizeof *pf->stamp);
@@ -373,8 +302,7 @@ sg_pf *sg_pf_build(const sg_pf_rule *rules, size_t n)
                         const char *ls;
                         size_t ln;
                         if (!val_lit(&it->v[x], &ls, &ln)) continue;
-                        ok = add_lit(pf, &lfield, &bind[it->field], ls, ln, it, &it->v[x],
-                                     d.known && it->v[x].mark == token, i);
+                        ok = add_lit(pf, &bind[it->field], ls, ln, it, &it->v[x], d.known && it->v[x].mark == token, i);
                         it->v[x].reg = 1;
                     }
                     if (it->field >= 0 && bind[it->field].prop && !it->all) {
@@ -390,10 +318,9 @@ sg_pf *sg_pf_build(const sg_pf_rule *rules, size_t n)
         }
         need_free(&d);
     }
-    for (size_t fi = 0; fi < pf->nf && ok; fi++) ok = build_field(pf, &pf->f[fi], fi, lfield);
+    if (ok) ok = sg_lits_build(pf->lits);
     for (size_t i = 0; i < n && ok; i++)
         if (pf->always[i]) pf->alist[pf->nalist++] = (uint32_t)i;
-    free(lfield);
     if (!ok) {
         sg_pf_free(pf);
         return NULL;
@@ -404,11 +331,7 @@ sg_pf *sg_pf_build(const sg_pf_rule *rules, size_t n)
 void sg_pf_free(sg_pf *pf)
 {
     if (!pf) return;
-    for (size_t i = 0; i < pf->nl; i++) free(pf->l[i].s);
-    for (size_t i = 0; i < pf->nf; i++) {
-        free(pf->f[i].keys);
-        free(pf->f[i].heads);
-    }
+    sg_lits_free(pf->lits);
     free(pf->l);
     free(pf->f);
     free(pf->always);
@@ -419,9 +342,24 @@ void sg_pf_free(sg_pf *pf)
     free(pf);
 }
 
+/* a literal found: it answers its value's test, and a needed one makes its
+ * entry a candidate */
+static void found(void *ctx, uint32_t li)
+{
+    sg_pf *pf = ctx;
+    const lit *l = &pf->l[li];
+    if (l->val->seen == pf->mg && (!l->need || pf->stamp[l->entry] == pf->gen)) return;
+    l->val->seen = pf->mg;
+    l->item->seen = pf->mg;
+    if (l->need && pf->stamp[l->entry] != pf->gen) {
+        pf->stamp[l->entry] = pf->gen;
+        pf->hits[pf->nhits++] = l->entry;
+    }
+}
+
 void sg_pf_scan(sg_pf *pf, sg_matcher *m)
 {
-    uint32_t mg = sg_matcher_gen(m);
+    pf->mg = sg_matcher_gen(m);
     if (++pf->gen == 0) {
         memset(pf->stamp, 0, pf->n * sizeof *pf->stamp);
         pf->gen = 1;
@@ -432,20 +370,7 @@ void sg_pf_scan(sg_pf *pf, sg_matcher *m)
         const char *t;
         size_t n;
         if (!sg_field_lower(m, f->prop, f->hdr, f->conv, &t, &n) || n < GRAM) continue;
-        for (size_t p = 0; p + GRAM <= n; p++) {
-            const uint32_t *h = table_find(f->keys, f->heads, f->mask, gram_at(t + p), 0);
-            for (uint32_t li = h ? *h : EMPTY; li != EMPTY; li = pf->l[li].next) {
-                const lit *l = &pf->l[li];
-                if (l->val->seen == mg && (!l->need || pf->stamp[l->entry] == pf->gen)) continue;
-                if (p < l->off || p - l->off + l->len > n || memcmp(t + p - l->off, l->s, l->len) != 0) continue;
-                l->val->seen = mg;
-                l->item->seen = mg;
-                if (l->need && pf->stamp[l->entry] != pf->gen) {
-                    pf->stamp[l->entry] = pf->gen;
-                    pf->hits[pf->nhits++] = l->entry;
-                }
-            }
-        }
+        sg_lits_scan(pf->lits, (unsigned)fi, t, n, found, pf);
     }
 }
 

@@ -7,7 +7,9 @@
 --   a backslash outside quotes escapes the next character.
 local M = {}
 
-function M.windows(line)
+-- The reference: windows() runs in C (etwlua.rulecore's argv_windows),
+-- tested against this.
+function M.windows_lua(line)
   local args, i, n = {}, 1, #line
   if type(line) ~= "string" then return args end
   -- the program name
@@ -56,6 +58,12 @@ function M.windows(line)
     args[#args + 1] = table.concat(arg)
   end
   return args
+end
+
+local argv_windows = require("etwlua.rulecore").argv_windows
+function M.windows(line)
+  if type(line) ~= "string" then return {} end
+  return argv_windows(line)
 end
 
 function M.posix(line)

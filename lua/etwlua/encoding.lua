@@ -37,8 +37,14 @@ do
   for i = 1, #a do b64map[a:sub(i, i)] = i - 1 end
 end
 
+local core = require "etwlua.rulecore"
+
+-- The decoders run in C (etwlua.rulecore): a payload of kilobytes decoded a
+-- character at a time in Lua cost more than every rule together.  The Lua
+-- versions below are the reference they are tested against.
+
 --- Decodes standard base64 (padding optional); nil when it is not base64.
-function M.base64_decode(s)
+function M.base64_decode_lua(s)
   s = s:gsub("%s", "")
   if #s % 4 == 1 or s:find("[^%w%+/=]") then return nil end
   local out, bits, n = {}, 0, 0
@@ -56,7 +62,7 @@ function M.base64_decode(s)
 end
 
 --- UTF-16LE bytes to UTF-8 text (lone surrogates become U+FFFD).
-function M.utf16le(s)
+function M.utf16le_lua(s)
   local out, i = {}, 1
   while i + 1 <= #s do
     local u = s:byte(i) | (s:byte(i + 1) << 8)
@@ -77,10 +83,16 @@ function M.utf16le(s)
   return table.concat(out)
 end
 
+M.base64_decode = core.base64_decode
+M.utf16le = core.utf16le
+
 --- Finds -EncodedCommand; returns the base64 text and its decoding (nil
 --- when it does not decode).
 function M.encoded_command(line)
   if type(line) ~= "string" then return nil end
+  -- the flag is a dash (or a lookalike, UTF-8 E2 80 93..95) then e or E: most command lines have none,
+  -- and this check runs for every process start
+  if not (line:find("[-/][eE]") or line:find("\xE2\x80[\x93-\x95][eE]")) then return nil end
   local b64 = find_flag:match(" " .. line)
   if not b64 then return nil end
   local raw = M.base64_decode(b64)

@@ -45,10 +45,20 @@ local selecting = next(only) ~= nil
 local allowed = {
   id = true, platform = true, title = true, description = true, severity = true, technique = true,
   references = true, falsepositives = true, match = true, examples = true, logsource = true, author = true,
-  status = true, tags = true, names = true,
+  status = true, tags = true, names = true, needs = true,
 }
 local required = { "id", "platform", "title", "description", "severity", "technique", "match", "examples" }
 local severities = { informational = true, low = true, medium = true, high = true, critical = true }
+
+-- a list of strings, or the keys of a set (etwlua.match's m.set, or any
+-- table keyed by name), as a sorted list
+local function list_of(t)
+  if #t > 0 then return t end
+  local l = {}
+  for k in pairs(t) do l[#l + 1] = k end
+  table.sort(l, function(a, b) return tostring(a) < tostring(b) end)
+  return l
+end
 
 local register -- set below: filters for a log source, registered on its first enabled rule
 
@@ -104,15 +114,36 @@ function M.define(r)
   r.falsepositives = r.falsepositives or {}
   if r.names ~= nil then
     -- the image file names the rule can match: the engine runs it only on starts of these
-    if r.logsource ~= "process_creation" or type(r.names) ~= "table" or #r.names == 0 then
+    if r.logsource ~= "process_creation" or type(r.names) ~= "table" or next(r.names) == nil then
       error("rule " .. r.id .. ": names must be a non-empty list of image file names (process_creation only)", 2)
     end
     local set = {}
-    for _, n in ipairs(r.names) do
+    for _, n in ipairs(list_of(r.names)) do
       if type(n) ~= "string" then error("rule " .. r.id .. ": names must be strings", 2) end
       set[n:lower()] = true
     end
     r.names = set
+  end
+  if r.needs ~= nil then
+    -- the literals the rule cannot match without: { field = { "text", ... }, ... }; the rule runs only on
+    -- events where one of them occurs in its (lower-cased) field (see run below)
+    if type(r.needs) ~= "table" or next(r.needs) == nil then
+      error("rule " .. r.id .. ": needs must map record fields to lists of literals", 2)
+    end
+    local needs = {}
+    for f, list in pairs(r.needs) do
+      if type(f) ~= "string" or type(list) ~= "table" or next(list) == nil then
+        error("rule " .. r.id .. ": needs must map record fields to non-empty lists of literals", 2)
+      end
+      needs[f] = list_of(list)
+      for _, lit in ipairs(needs[f]) do
+        if type(lit) ~= "string" or #lit < 4 then
+          error("rule " .. r.id .. ": needs." .. f .. ": '" .. tostring(lit)
+            .. "' is not a literal of at least 4 characters (the prefilter's gram)", 2)
+        end
+      end
+    end
+    r.needs = needs
   end
   if type(r.examples) ~= "table" then error("rule " .. r.id .. ": examples must be a table", 2) end
   r.examples.positive = r.examples.positive or {}
@@ -162,6 +193,38 @@ function M.unknown_selection()
   return bad
 end
 
+-- ---- the log-source layer shared with the Sigma engine --------------------
+--
+-- engine/sigma/logsource.c is the one table of which events carry a Sigma
+-- log source and what its fields are called there (4688's NewProcessName
+-- is Sigma's Image, ...).  The library reads it through etwlua.rulecore, so
+-- the two cannot drift: the process_creation feeds, the Sysmon categories'
+-- event ids and the field names the normalisers read all come from it.
+local core = require "etwlua.rulecore"
+
+-- "product/category" (or "product/service:NAME") -> that source's C entries
+local csources = {}
+for _, s in ipairs(core.logsources()) do
+  local key = s.product .. "/" .. (s.category or ("service:" .. s.service))
+  csources[key] = csources[key] or {}
+  table.insert(csources[key], s)
+end
+M.sigma_logsources = csources
+
+-- the event property that carries a Sigma field on the C source named so
+-- ("Security 4688": Image -> NewProcessName); fields it does not map keep
+-- Sigma's name
+local function cfields(key, name)
+  for _, s in ipairs(csources[key] or {}) do
+    if s.name == name then
+      return setmetatable({}, { __index = function(_, f) return s.map[f] or f end }), s
+    end
+  end
+  error("etwlua.rules: the log-source table has no " .. name .. " under " .. key)
+end
+local S4688, KPROC, LPROC = cfields("windows/process_creation", "Security 4688"),
+  cfields("windows/process_creation", "Kernel-Process 1"), cfields("linux/process_creation", "process 1 (tracefs)")
+
 -- ---- normalisation ------------------------------------------------------
 
 local integrity_of = {
@@ -169,8 +232,21 @@ local integrity_of = {
   ["S-1-16-12288"] = "High", ["S-1-16-16384"] = "System",
 }
 
+-- Fields a record reads from its event only when a rule asks: the
+-- normaliser leaves LAZY (name -> function(info)) and INFO (the event's
+-- info view, valid while the event is dispatched) in the record, and the
+-- first read stores the value.  Private keys, so no field name can clash.
+local LAZY, INFO = {}, {}
+
 local pmeta = {
   __index = function(p, k)
+    local lz = rawget(p, LAZY)
+    local get = lz and lz[k]
+    if get then
+      local v = get(rawget(p, INFO))
+      if v ~= nil then rawset(p, k, v) end
+      return v
+    end
     if k == "args" then
       local a = p.platform == "linux" and (p.argv or cmdline.posix(p.command_line or ""))
         or cmdline.windows(p.command_line or "")
@@ -197,6 +273,7 @@ local pmeta = {
 local function nz(s) if s == nil or s == "" or s == "-" or s == "?" then return nil end return s end
 
 local function finish(p, ev)
+  setmetatable(p, pmeta) -- first: the fill below may read lazy fields
   -- the process table fills what the event does not say
   if (not p.parent_image or not p.user or not p.command_line) and ev then
     local proc = ev.process
@@ -214,35 +291,50 @@ local function finish(p, ev)
   end
   p.name = match.name(p.image)
   p.parent_name = match.name(p.parent_image)
-  return setmetatable(p, pmeta)
+  return p
 end
 
+
+local lazy_sysmon = {
+  parent_command_line = function(i) return nz(i.ParentCommandLine) end,
+  integrity = function(i) return nz(i.IntegrityLevel) end,
+  cwd = function(i) return nz(i.CurrentDirectory) end,
+  pid = function(i) return tonumber(i.ProcessId) end,
+  ppid = function(i) return tonumber(i.ParentProcessId) end,
+}
+local lazy_security = {
+  integrity = function(i) return integrity_of[i[S4688.IntegrityLevel] or ""] end,
+  pid = function(i) return tonumber(i[S4688.ProcessId]) end,
+  ppid = function(i) return tonumber(i[S4688.ParentProcessId]) end,
+}
 
 local normalise = {
   sysmon = function(ev)
     local i = ev.info
+    -- eager: what the prefilter and the process-table fill always read
     return finish({
       platform = "windows", image = nz(i.Image), command_line = nz(i.CommandLine),
-      parent_image = nz(i.ParentImage), parent_command_line = nz(i.ParentCommandLine),
-      user = nz(i.User), integrity = nz(i.IntegrityLevel), original_file_name = nz(i.OriginalFileName),
-      cwd = nz(i.CurrentDirectory), pid = tonumber(i.ProcessId), ppid = tonumber(i.ParentProcessId),
+      parent_image = nz(i.ParentImage), user = nz(i.User), original_file_name = nz(i.OriginalFileName),
+      [LAZY] = lazy_sysmon, [INFO] = i,
     }, ev)
   end,
   security = function(ev)
-    local i = ev.info
-    local user = nz(i.TargetUserName) or nz(i.SubjectUserName)
+    local i, F = ev.info, S4688
+    -- the user is the new process's (TargetUserName, 4688 version 2) when logged, with its domain; the
+    -- C table maps Sigma's User to SubjectUserName, the creator, which is the fallback here
+    local user = nz(i.TargetUserName) or nz(i[F.User])
     local domain = nz(i.TargetDomainName) or nz(i.SubjectDomainName)
     return finish({
-      platform = "windows", image = nz(i.NewProcessName), command_line = nz(i.CommandLine),
-      parent_image = nz(i.ParentProcessName),
+      platform = "windows", image = nz(i[F.Image]), command_line = nz(i[F.CommandLine]),
+      parent_image = nz(i[F.ParentImage]),
       user = user and domain and (domain .. "\\" .. user) or user,
-      integrity = integrity_of[i.MandatoryLabel or ""], pid = tonumber(i.NewProcessId), ppid = tonumber(i.ProcessId),
+      [LAZY] = lazy_security, [INFO] = i,
     }, ev)
   end,
   kernel_process = function(ev)
-    local i = ev.info
-    return finish({ platform = "windows", image = nz(i.ImageName), command_line = nz(i.CommandLine),
-                    pid = tonumber(i.ProcessID), ppid = tonumber(i.ParentProcessID) }, ev)
+    local i, F = ev.info, KPROC
+    return finish({ platform = "windows", image = nz(i[F.Image]), command_line = nz(i[F.CommandLine]),
+                    pid = tonumber(i[F.ProcessId]), ppid = tonumber(i[F.ParentProcessId]) }, ev)
   end,
   kernel_mof = function(ev)
     local i = ev.info
@@ -250,11 +342,11 @@ local normalise = {
                     user = nz(i.UserSID), pid = tonumber(i.ProcessId), ppid = tonumber(i.ParentId) }, ev)
   end,
   linux = function(ev)
-    local i = ev.info
+    local i, F = ev.info, LPROC
     return finish({
-      platform = "linux", image = nz(i.image), command_line = nz(i.cmdline), argv = i.argv,
-      parent_image = nz(i.parent_image), user = nz(i.user), uid = i.uid, cwd = nz(i.cwd),
-      pid = i.pid, ppid = i.ppid,
+      platform = "linux", image = nz(i[F.Image]), command_line = nz(i[F.CommandLine]), argv = i.argv,
+      parent_image = nz(i[F.ParentImage]), user = nz(i[F.User]), uid = i.uid, cwd = nz(i[F.CurrentDirectory]),
+      pid = i[F.ProcessId], ppid = i[F.ParentProcessId],
     }, ev)
   end,
 }
@@ -427,23 +519,36 @@ local function feed(provider, id, norm, guid, pname)
   return { filter = { provider = provider, id = id }, norm = norm, guid = guid, pname = pname,
            ids = type(id) == "table" and id or { id } }
 end
+local KPROC_NAME = "Microsoft-Windows-Kernel-Process"
 local SYSMON_GUID = "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}"
 local SECURITY_GUID = "{54849625-5478-4994-A5BA-3E3B0328C30D}"
 local function sysmon(id, norm) return feed(SYSMON, id, norm, SYSMON_GUID, SYSMON) end
 local function security(id, norm) return feed(SECURITY, id, norm, SECURITY_GUID, SECURITY) end
-local registry_feeds = { sysmon({ 12, 13, 14 }, L.registry) }
+-- the event ids the C table gives a Sigma category on a provider
+local function cids(key, provider)
+  for _, src in ipairs(csources[key] or {}) do
+    if src.provider == provider then return #src.ids == 1 and src.ids[1] or src.ids end
+  end
+  error("etwlua.rules: the log-source table has no " .. provider .. " events for " .. key)
+end
+local function csysmon(category, norm) return sysmon(cids("windows/" .. category, SYSMON), norm) end
+-- registry_set rules read the whole registry feed (12, 13, 14; the C table's registry_set is 13 alone) and
+-- check the event type themselves
+local registry_feeds = { csysmon("registry_event", L.registry) }
 
 M.logsources = {
   process_creation = { fields = { "image", "command_line", "parent_image", "user", "pid" }, platforms = {
     windows = {
-      sysmon(1, normalise.sysmon), security(4688, normalise.security),
-      feed("Microsoft-Windows-Kernel-Process", 1, normalise.kernel_process),
+      sysmon(cids("windows/process_creation", SYSMON), normalise.sysmon),
+      security(cids("windows/process_creation", SECURITY), normalise.security),
+      feed(KPROC_NAME, cids("windows/process_creation", KPROC_NAME), normalise.kernel_process),
       { filter = { provider = "{3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C}", opcode = 1 }, norm = normalise.kernel_mof },
     },
-    linux = { feed("process", 1, normalise.linux) },
+    linux = { feed("process", cids("linux/process_creation", "process"), normalise.linux) },
   } },
   ps_script = { fields = { "script", "path", "pid" }, platforms = { windows = {
-    feed(POWERSHELL, 4104, L.ps_script, POWERSHELL, "Microsoft-Windows-PowerShell") } } },
+    feed(POWERSHELL, cids("windows/ps_script", "Microsoft-Windows-PowerShell"), L.ps_script, POWERSHELL,
+      "Microsoft-Windows-PowerShell") } } },
   service_install = { fields = { "service_name", "image_path", "account", "user" }, platforms = { windows = {
     feed(SCM, 7045, L.service_install, SCM, "Service Control Manager"), security(4697, L.service_install) } } },
   task_created = { fields = { "task_name", "action", "run_as", "user" }, platforms = { windows = {
@@ -453,34 +558,71 @@ M.logsources = {
   registry_event = { fields = { "target_object", "details", "image", "pid" }, platforms = { windows = registry_feeds } },
   registry_set = { fields = { "target_object", "details", "image", "pid" }, platforms = { windows = registry_feeds } },
   network_connection = { fields = { "image", "dest_ip", "dest_port", "dest_hostname", "pid" },
-    platforms = { windows = { sysmon(3, L.network_connection) } } },
-  image_load = { fields = { "image", "image_loaded", "pid" }, platforms = { windows = { sysmon(7, L.image_load) } } },
+    platforms = { windows = { csysmon("network_connection", L.network_connection) } } },
+  image_load = { fields = { "image", "image_loaded", "pid" }, platforms = { windows = { csysmon("image_load", L.image_load) } } },
   process_access = { fields = { "image", "target_image", "granted_access", "pid" },
-    platforms = { windows = { sysmon(10, L.process_access) } } },
+    platforms = { windows = { csysmon("process_access", L.process_access) } } },
   create_remote_thread = { fields = { "image", "target_image", "start_module", "pid" },
-    platforms = { windows = { sysmon(8, L.create_remote_thread) } } },
-  pipe_created = { fields = { "pipe_name", "image", "pid" }, platforms = { windows = { sysmon({ 17, 18 }, L.pipe_created) } } },
-  file_event = { fields = { "target_filename", "image", "pid" }, platforms = { windows = { sysmon(11, L.file_event) } } },
+    platforms = { windows = { csysmon("create_remote_thread", L.create_remote_thread) } } },
+  pipe_created = { fields = { "pipe_name", "image", "pid" }, platforms = { windows = { csysmon("pipe_created", L.pipe_created) } } },
+  file_event = { fields = { "target_filename", "image", "pid" }, platforms = { windows = { csysmon("file_event", L.file_event) } } },
   audit_policy = { fields = { "subcategory_guid", "changes", "user" }, platforms = { windows = { security(4719, L.audit_policy) } } },
   account_change = { fields = { "target_user", "member_name", "member_sid", "user" }, platforms = { windows = {
     security({ 4720, 4722, 4724, 4728, 4732, 4738, 4756 }, L.account_change) } } },
   wmi_event = { fields = { "wmi_name", "consumer_type", "destination", "query", "user" },
-    platforms = { windows = { sysmon({ 19, 20, 21 }, L.wmi_event) } } },
+    platforms = { windows = { csysmon("wmi_event", L.wmi_event) } } },
   share_access = { fields = { "share_name", "relative_target", "ip", "user" },
     platforms = { windows = { security(5145, L.share_access) } } },
-  dns_query = { fields = { "query_name", "image", "pid" }, platforms = { windows = { sysmon(22, L.dns_query) } } },
+  dns_query = { fields = { "query_name", "image", "pid" }, platforms = { windows = { csysmon("dns_query", L.dns_query) } } },
 }
 
--- The rules of a list that can match a process of this name, in their
--- order: rules with `names` run only on those images.  Cached per name
--- (bounded), so a start pays one table lookup, not a call per gated rule.
-local function select_rules(list, name)
+-- Which rules of a list run on an event:
+--  * rules with `names` only on starts of those images;
+--  * rules with `needs` only when one of their literals occurs in its
+--    lower-cased field, found by one C scan per event over every literal of
+--    the list (etwlua.rulecore's prefilter, the Sigma engine's matcher);
+--  * the others always.
+-- The result keeps the rules' order, so alerts come out as before.
+
+-- a field's lower-cased text for the prefilter, or nil when absent
+local function lowered(p, f)
+  if f == "command_line" then return p.cl ~= "" and p.cl or nil end
+  if f == "decoded" or f == "name" or f == "parent_name" then return p[f] or nil end -- lower-cased already
+  local v = p[f]
+  return type(v) == "string" and v:lower() or nil
+end
+
+-- the list's prefilter and the rules that declare no literals, built on
+-- the first event after a rule was added
+local function prepare(list)
+  local fields, fidx, always = {}, {}, {}
+  local pf
+  for k = 1, #list do
+    local r = list[k]
+    if r.needs then
+      pf = pf or core.prefilter()
+      for f, lits in pairs(r.needs) do
+        if not fidx[f] then fields[#fields + 1] = f; fidx[f] = #fields end
+        for _, lit in ipairs(lits) do pf:add(k, fidx[f], lit) end
+      end
+    else
+      always[#always + 1] = k
+    end
+  end
+  if pf then pf:build() end
+  list.pf, list.fields, list.always, list.texts, list.hits = pf, fields, always, {}, {}
+  list.by_name, list.cached, list.ready = {}, 0, true
+end
+
+-- the always-run rules that can match a process of this name, as list
+-- positions; cached per name (bounded), so a start pays one lookup
+local function select_always(list, name)
   local sel = list.by_name[name]
   if sel then return sel end
   sel = {}
-  for k = 1, #list do
-    local r = list[k]
-    if not r.names or r.names[name] then sel[#sel + 1] = r end
+  for _, k in ipairs(list.always) do
+    local nm = list[k].names
+    if not nm or nm[name] then sel[#sel + 1] = k end
   end
   if list.cached < 4096 then
     list.by_name[name] = sel
@@ -489,27 +631,69 @@ local function select_rules(list, name)
   return sel
 end
 
-local function run(p, ev, list)
-  local fields = M.logsources[p.source or "process_creation"].fields
-  if list.gated then list = select_rules(list, p.name or "") end
-  for k = 1, #list do
-    local r = list[k]
-    local ok, hit, msg = pcall(r.match, p)
-    if not ok then
-      M.errors = M.errors + 1
-      if M.errors <= 3 then print("etwlua: rule " .. r.id .. " failed: " .. tostring(hit)) end
-    elseif hit then
-      local f = {}
-      for _, name in ipairs(fields) do f[name] = p[name] end
-      etw.alert {
-        rule = r.id, title = r.title, severity = r.severity, technique = r.technique,
-        message = msg or p.command_line or p.image, event = ev, fields = f,
-      }
-    end
+local function fire(r, p, ev, fields)
+  local ok, hit, msg = pcall(r.match, p)
+  if not ok then
+    M.errors = M.errors + 1
+    if M.errors <= 3 then print("etwlua: rule " .. r.id .. " failed: " .. tostring(hit)) end
+  elseif hit then
+    local f = {}
+    for _, name in ipairs(fields) do f[name] = p[name] end
+    etw.alert {
+      rule = r.id, title = r.title, severity = r.severity, technique = r.technique,
+      message = msg or p.command_line or p.image, event = ev, fields = f,
+    }
   end
 end
 
+local unpack = table.unpack
+
+local function run(p, ev, list)
+  if not list.ready then prepare(list) end
+  local fields = M.logsources[p.source or "process_creation"].fields
+  local name = p.name or ""
+  local sel = select_always(list, name)
+  local nh = 0
+  local hits = list.hits
+  if list.pf then
+    local texts, nf = list.texts, #list.fields
+    for i = 1, nf do texts[i] = lowered(p, list.fields[i]) end
+    nh = list.pf:scan(hits, unpack(texts, 1, nf))
+  end
+  -- merge the two ascending position lists
+  local i, j, ns = 1, 1, #sel
+  while i <= ns or j <= nh do
+    local k
+    if j > nh or (i <= ns and sel[i] < hits[j]) then
+      k = sel[i]; i = i + 1
+    else
+      k = hits[j]; j = j + 1
+    end
+    local r = list[k]
+    local nm = r.names
+    if not nm or nm[name] then fire(r, p, ev, fields) end
+  end
+  if M.gate_check then M.gate_check(list, p, sel, hits, nh, name) end
+end
+
 M.run = run
+
+-- `etwlua test` checks every rule's needs: on each example event of its log
+-- source (any rule's), a rule its literals kept from running must not
+-- match.  gate_misses[id] = the number of such events.
+M.gate_misses = {}
+local function gate_check(list, p, sel, hits, nh, name)
+  local ran = {}
+  for _, k in ipairs(sel) do ran[k] = true end
+  for j = 1, nh do ran[hits[j]] = true end
+  for k = 1, #list do
+    local r = list[k]
+    if not ran[k] and r.needs and (not r.names or r.names[name]) then
+      local ok, hit = pcall(r.match, p)
+      if ok and hit then M.gate_misses[r.id] = (M.gate_misses[r.id] or 0) + 1 end
+    end
+  end
+end
 
 -- The C filters of a log source are registered when its first enabled rule
 -- is defined (at load time), so events no rule wants never reach Lua.
@@ -520,7 +704,7 @@ register = function(r)
   local feeds = src.platforms[r.platform]
   local list = active[feeds]
   if not list then
-    list = { by_name = {}, cached = 0 }
+    list = {}
     active[feeds] = list
     for _, f in ipairs(feeds) do
       local norm = f.norm
@@ -528,8 +712,7 @@ register = function(r)
     end
   end
   list[#list + 1] = r
-  if r.names then list.gated = true end
-  list.by_name, list.cached = {}, 0
+  list.ready = false
 end
 
 -- ---- examples and the self-test ------------------------------------------
@@ -615,6 +798,7 @@ end
 --- ids that alerted.  Returns the number of failures.
 function M.selftest(inject, out)
   out = out or print
+  M.gate_check = gate_check
   local failures, checked = 0, 0
   for _, r in ipairs(M.all) do
     if r.enabled then
@@ -634,6 +818,15 @@ function M.selftest(inject, out)
         out(string.format("FAIL %-40s positives that did not fire: {%s}; negatives that fired: {%s}", r.id,
           table.concat(missed, ","), table.concat(fired, ",")))
       end
+    end
+  end
+  -- needs that are too narrow: a rule that would have matched an example where its literals were absent
+  for _, r in ipairs(M.all) do
+    local n = M.gate_misses[r.id]
+    if r.enabled and n then
+      checked = checked + 1
+      failures = failures + 1
+      out(string.format("FAIL %-40s matches %d example event(s) that its needs kept it from: a literal is missing", r.id, n))
     end
   end
   out(string.format("rules: %d passed, %d failed", checked - failures, failures))

@@ -61,4 +61,46 @@ eq(enc.base64_blob("/usr/lib/x86_64-linux-gnu/libtraceevent.so.1.7.1"), nil, "a 
 eq(enc.hex_blob("x 4d5a90000300000004000000ffff0000b800 y"), "4d5a90000300000004000000ffff0000b800", "hex blob")
 eq(enc.hex_blob("deadbeef"), nil, "short hex")
 
+-- the C decoders and basename (etwlua.rulecore) against the Lua references they replaced, on fixed
+-- and random inputs from a fixed seed
+math.randomseed(17)
+local b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\n!"
+local seps = { "a", "B", "\\", "/", ".", " ", "\u{e9}", "Z" }
+local differ = {}
+for _, s in ipairs { "", "=", "ab=c", " SQ BF\tAF\n", "2D3YAN4A", "ANgA", "ANwAAA==", "\0\216\0\220" } do
+  if enc.base64_decode(s) ~= enc.base64_decode_lua(s) or enc.utf16le(s) ~= enc.utf16le_lua(s) then differ[#differ + 1] = s end
+end
+for i = 1, 3000 do
+  local t, u, v = {}, {}, {}
+  for k = 1, i % 41 do
+    local r = math.random(#b64)
+    t[k] = b64:sub(r, r)
+    u[k] = string.char(math.random(0, 255))
+    v[k] = seps[math.random(#seps)]
+  end
+  local s, raw, p = table.concat(t), table.concat(u), table.concat(v)
+  if enc.base64_decode(s) ~= enc.base64_decode_lua(s) then differ[#differ + 1] = s end
+  if enc.utf16le(raw) ~= enc.utf16le_lua(raw) then differ[#differ + 1] = "utf16:" .. #raw end
+  local want = path.basename_lpeg(p)
+  if path.basename(p) ~= want or path.name(p) ~= (want and want:lower()) then differ[#differ + 1] = p end
+end
+local argv_chars = { "a", " ", "\t", '"', "\\", "b" }
+local function same(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+for i = 1, 20000 do
+  local t = {}
+  for k = 1, i % 14 do t[k] = argv_chars[math.random(#argv_chars)] end
+  local s = table.concat(t)
+  if not same(cmd.windows(s), cmd.windows_lua(s)) then differ[#differ + 1] = ("argv %q"):format(s) end
+end
+eq(#differ, 0, "C decoders, basename and argv as the Lua ones (first: " .. tostring(differ[1]) .. ")")
+eq(path.name([[C:\Windows\System32\CMD.EXE]]), "cmd.exe", "name")
+eq(path.basename("/usr/bin/"), "bin", "trailing separator")
+eq(path.basename("\\\\"), "\\\\", "only separators")
+eq(path.name(""), nil, "empty")
+eq(path.name(42), nil, "not a string")
+
 print(("lua-helpers: %d passed, %d failed"):format(pass, fail))

@@ -515,6 +515,35 @@ static void test_known_answers(void **st)
     assert_string_equal(both("return select('#', ('abc'):match('(a)(b)(c)'))"), "3");
 }
 
+/* find and match keep compiled short patterns (lua_strmatch.c's cache):
+ * one pattern reused over different subjects, a pattern that raised and is
+ * used again, and more distinct patterns than the cache holds (it starts
+ * again) all answer as Lua does, and the cache stays bounded. */
+static void test_pattern_cache(void **st)
+{
+    lua_State *L = F.x->L;
+    (void)st;
+    assert_string_equal(both("local t = {} for _, s in ipairs{'ab12', 'x', '  9z', ''} do "
+                             "t[#t+1] = tostring(s:find('%d+')) .. '/' .. tostring(s:match('(%a)(%d)')) end "
+                             "return table.concat(t, ' ')"),
+                        "3/b nil/nil 3/nil nil/nil");
+    assert_string_equal(both("local ok = pcall(string.find, 'a', 'a%') "
+                             "return tostring(ok) .. ' ' .. tostring(('x'):find('a%')) .. ' ' .. "
+                             "tostring(pcall(string.find, 'a', 'a%'))"),
+                        "false nil false");
+    assert_string_equal(
+        both("local n = 0 for i = 1, 3000 do if (('k' .. i .. 'v')):find('k' .. i .. '%a') then n = n + 1 end end "
+             "for i = 1, 3000 do if (('k' .. i .. 'v')):match('^k(' .. i .. ')v$') == tostring(i) then n = n + 1 end "
+             "end "
+             "return n"),
+        "6000");
+    lua_getfield(L, LUA_REGISTRYINDEX, "etwl.pattern_cache");
+    assert_int_equal(lua_type(L, -1), LUA_TTABLE);
+    lua_rawgeti(L, -1, 0);
+    assert_true(lua_tointeger(L, -1) > 0 && lua_tointeger(L, -1) <= 512);
+    lua_pop(L, 2);
+}
+
 /* The messages name the problem (they need not be Lua's, byte for byte). */
 static void test_error_messages(void **st)
 {
@@ -678,6 +707,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_known_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pattern_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_targeted_cases_match_lua, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_patterns_match_lua, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_patterns, setup, teardown),

@@ -9,6 +9,7 @@ local shells = m.set { "cmd.exe", "powershell.exe", "pwsh.exe", "wscript.exe", "
 
 rules.define {
   id = "win.lsass_dump_procdump", platform = "windows", severity = "critical",
+  needs = { command_line = { "lsass" } },
   title = "LSASS memory dumped with procdump",
   description = "procdump -ma lsass writes the credential store to disk.",
   technique = { "T1003.001" },
@@ -26,6 +27,7 @@ rules.define {
 
 rules.define {
   id = "win.comsvcs_minidump", platform = "windows", severity = "critical",
+  needs = { command_line = { "comsvcs" } },
   title = "LSASS dumped through comsvcs.dll MiniDump",
   description = "rundll32 comsvcs.dll, MiniDump <pid> dumps a process with a signed DLL, usually LSASS.",
   technique = { "T1003.001", "T1218.011" },
@@ -49,6 +51,8 @@ local mimi = m.wildcards { "*sekurlsa::*", "*lsadump::*", "*kerberos::*", "*priv
                            "*token::elevate*", "*misc::memssp*", "*dpapi::*", "*invoke-mimikatz*" }
 rules.define {
   id = "win.mimikatz_command_line", platform = "windows", severity = "critical",
+  needs = { command_line = { "sekurlsa::", "lsadump::", "kerberos::", "privilege::debug", "crypto::",
+    "token::elevate", "misc::memssp", "dpapi::", "invoke-mimikatz" } },
   title = "Mimikatz commands on a command line",
   description = "module::command syntax (sekurlsa::logonpasswords, lsadump::dcsync...) is Mimikatz.",
   technique = { "T1003", "T1558" },
@@ -73,7 +77,7 @@ rules.define {
   falsepositives = { "Backup software using reg.exe" },
   match = function(p)
     -- the hive itself, never a subkey: "reg export hklm\system\currentcontrolset\services\x" is routine
-    if p.name ~= "reg.exe" or not p.command_line then return false end
+    if not p.command_line then return false end
     local a = p.args
     local verb = (a[2] or ""):lower()
     if verb ~= "save" and verb ~= "export" then return false end
@@ -93,6 +97,7 @@ rules.define {
 
 rules.define {
   id = "win.ntds_extraction", platform = "windows", severity = "critical",
+  needs = { name = { "ntdsutil.exe" }, command_line = { "ntds.dit" } },
   title = "Active Directory database copied out",
   description = "ntdsutil \"ac i ntds\" ifm, or copying ntds.dit from a shadow copy, extracts every domain hash.",
   technique = { "T1003.003" },
@@ -118,7 +123,7 @@ rules.define {
   description = "Right after a privilege escalation, attackers check who they are; services never need to.",
   technique = { "T1033" },
   falsepositives = { "Inventory agents running as SYSTEM" },
-  match = function(p) return p.name == "whoami.exe" and (system_user(p.user) or p.integrity == "System") end,
+  match = function(p) return system_user(p.user) or p.integrity == "System" end,
   examples = {
     positive = { { image = [[C:\Windows\System32\whoami.exe]], command_line = "whoami", user = [[NT AUTHORITY\SYSTEM]],
                    integrity = "System" } },
@@ -129,6 +134,7 @@ rules.define {
 
 rules.define {
   id = "win.domain_trust_discovery", platform = "windows", severity = "medium",
+  needs = { name = { "nltest.exe", "adfind.exe" }, command_line = { "adfind" } },
   title = "Domain trusts and controllers enumerated",
   description = "nltest /domain_trusts, /dclist and AdFind trust queries map the forest for lateral movement.",
   technique = { "T1482", "T1018" },
@@ -155,7 +161,7 @@ rules.define {
   falsepositives = { "Help desk checks" },
   match = function(p)
     local c = cl(p)
-    return (p.name == "net.exe" or p.name == "net1.exe") and c:find(" group") and c:find("/do") and
+    return c:find(" group") and c:find("/do") and
       (c:find("admins") or c:find("enterprise")) ~= nil
   end,
   examples = {
@@ -178,7 +184,7 @@ rules.define {
   match = function(p)
     local c = cl(p)
     local tr = c:match("/tr%s+(.+)")
-    return p.name == "schtasks.exe" and c:find("/create") ~= nil and tr ~= nil and bad_task(tr)
+    return c:find("/create") ~= nil and tr ~= nil and bad_task(tr)
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\schtasks.exe]],
@@ -202,7 +208,7 @@ rules.define {
   match = function(p)
     local c = cl(p)
     local bp = c:match("binpath=%s*(.+)")
-    return p.name == "sc.exe" and (c:find(" create ") or c:find(" config ")) ~= nil and bp ~= nil and bad_task(bp)
+    return (c:find(" create ") or c:find(" config ")) ~= nil and bp ~= nil and bad_task(bp)
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\sc.exe]],
@@ -216,6 +222,7 @@ rules.define {
 
 rules.define {
   id = "win.run_key_added_cli", platform = "windows", severity = "medium",
+  needs = { command_line = { "currentversion\\run" } },
   title = "Run key set from the command line",
   description = "reg add ...\\CurrentVersion\\Run(Once) makes a program start at every logon.",
   technique = { "T1547.001" },
@@ -246,7 +253,7 @@ rules.define {
   falsepositives = { "Provisioning scripts" },
   match = function(p)
     local c = cl(p)
-    return (p.name == "net.exe" or p.name == "net1.exe") and c:find("/add") ~= nil and
+    return c:find("/add") ~= nil and
       (c:find(" user ") or c:find("localgroup") and c:find("admin")) ~= nil
   end,
   examples = {
@@ -260,6 +267,8 @@ rules.define {
 local psexec_names = m.set { "psexesvc.exe", "remcomsvc.exe", "paexec.exe", "csexecsvc.exe" }
 rules.define {
   id = "win.psexec_style_service", platform = "windows", severity = "high",
+  needs = { name = psexec_names,
+    parent_name = { "psexesvc.exe", "remcomsvc.exe", "paexec.exe", "csexecsvc.exe", "services.exe" } },
   title = "PsExec-style remote service execution",
   description = "PSEXESVC and its clones run commands as a service pushed over ADMIN$; services.exe starting "
     .. "cmd with output redirected to ADMIN$ is the Impacket smbexec pattern.",
@@ -281,6 +290,7 @@ rules.define {
 
 rules.define {
   id = "win.winrm_spawns_shell", platform = "windows", severity = "medium",
+  needs = { parent_name = { "wsmprovhost.exe" } },
   title = "WinRM host starts a shell",
   description = "wsmprovhost.exe is the server side of PowerShell remoting; its children are remote commands.",
   technique = { "T1021.006" },
@@ -299,6 +309,7 @@ local uac_expected = { ["eventvwr.exe"] = m.set { "mmc.exe" }, ["sdclt.exe"] = m
                        ["slui.exe"] = m.set { "slui.exe" } }
 rules.define {
   id = "win.uac_bypass_parent", platform = "windows", severity = "high",
+  needs = { parent_name = uac_parents },
   title = "Auto-elevating binary starts an unexpected child (UAC bypass)",
   description = "fodhelper, eventvwr, sdclt, computerdefaults and wsreset read a hijackable registry key and "
     .. "start it elevated without a prompt.",
@@ -321,6 +332,7 @@ rules.define {
 
 rules.define {
   id = "win.shadow_copy_deletion", platform = "windows", severity = "critical",
+  needs = { command_line = { "vssadmin", "shadowcopy" } },
   title = "Volume shadow copies deleted",
   description = "vssadmin delete shadows, wmic shadowcopy delete and Win32_ShadowCopy removal come right before "
     .. "ransomware encrypts.",
@@ -342,6 +354,7 @@ rules.define {
 
 rules.define {
   id = "win.recovery_disabled", platform = "windows", severity = "high",
+  names = { "bcdedit.exe", "wbadmin.exe" },
   title = "Boot recovery or backups disabled",
   description = "bcdedit recoveryenabled no / bootstatuspolicy ignoreallfailures and wbadmin delete catalog stop "
     .. "the victim from restoring.",

@@ -14,7 +14,7 @@ rules.define {
   falsepositives = { "Certificate revocation checks by admins (without -f/-split to a file)" },
   match = function(p)
     local c = cl(p)
-    return p.name == "certutil.exe" and c:find(url) and (c:find("urlcache") or c:find("verifyctl")) ~= nil
+    return c:find(url) and (c:find("urlcache") or c:find("verifyctl")) ~= nil
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\certutil.exe]],
@@ -33,7 +33,7 @@ rules.define {
   description = "certutil -decode/-decodehex turns a base64 or hex text file back into a binary.",
   technique = { "T1140" },
   falsepositives = { "Admins converting certificates (PEM to DER)" },
-  match = function(p) return p.name == "certutil.exe" and cl(p):find("[-/]decode") ~= nil end,
+  match = function(p) return cl(p):find("[-/]decode") ~= nil end,
   examples = {
     positive = { { image = [[C:\Windows\System32\certutil.exe]], command_line = [[certutil -decode a.txt a.exe]] },
                  { image = [[C:\Windows\System32\certutil.exe]], command_line = [[certutil /decodehex x.hex x.dll]] } },
@@ -51,7 +51,7 @@ rules.define {
   falsepositives = { "Legacy update scripts" },
   match = function(p)
     local c = cl(p)
-    return p.name == "bitsadmin.exe" and c:find(url) and (c:find("/transfer") or c:find("/addfile")) ~= nil
+    return c:find(url) and (c:find("/transfer") or c:find("/addfile")) ~= nil
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\bitsadmin.exe]],
@@ -70,7 +70,7 @@ rules.define {
   falsepositives = { "Very old intranet HTA applications" },
   match = function(p)
     local c = cl(p)
-    return p.name == "mshta.exe" and (c:find(url) or c:find("javascript:") or c:find("vbscript:")) ~= nil
+    return (c:find(url) or c:find("javascript:") or c:find("vbscript:")) ~= nil
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\mshta.exe]], command_line = [[mshta http://x.test/a.hta]] },
@@ -89,7 +89,7 @@ rules.define {
   technique = { "T1218.011", "T1055" },
   falsepositives = { "None known" },
   match = function(p)
-    if p.name ~= "rundll32.exe" or not p.command_line then return false end
+    if not p.command_line then return false end
     return #p.args == 1
   end,
   examples = {
@@ -103,6 +103,7 @@ rules.define {
 
 rules.define {
   id = "win.rundll32_javascript", platform = "windows", severity = "high",
+  needs = { command_line = { "javascript:" } },
   title = "rundll32 runs inline JavaScript",
   description = "rundll32 javascript:\"\\..\\mshtml,RunHTMLApplication\" executes script without a file.",
   technique = { "T1218.011" },
@@ -123,6 +124,7 @@ rules.define {
 
 rules.define {
   id = "win.regsvr32_scrobj", platform = "windows", severity = "high",
+  needs = { name = { "regsvr32.exe" }, command_line = { "/i:http" } },
   title = "regsvr32 loads a remote scriptlet (Squiblydoo)",
   description = "regsvr32 /i:URL scrobj.dll runs a COM scriptlet from the network with a signed binary.",
   technique = { "T1218.010" },
@@ -149,12 +151,13 @@ local writable = m.wildcards { "?:\\users\\*", "?:\\programdata\\*", "?:\\window
                                "?:\\perflogs\\*", "?:\\$recycle.bin\\*" }
 rules.define {
   id = "win.lolbin_in_user_writable_dir", platform = "windows", severity = "high",
+  names = lolbins,
   title = "System binary name running from a user-writable folder",
   description = "A copy of certutil, rundll32, PowerShell... under Users, ProgramData or Temp evades path-based "
     .. "rules; the real ones live in System32.",
   technique = { "T1036.005", "T1218" },
   falsepositives = { "Portable tool kits copied to a user's folder" },
-  match = function(p) return lolbins[p.name or ""] and writable(p.image) end,
+  match = function(p) return writable(p.image) end,
   examples = {
     positive = { { image = [[C:\Users\bob\AppData\Local\Temp\certutil.exe]], command_line = [[certutil -decode a b]] },
                  { image = [[C:\ProgramData\rundll32.exe]], command_line = [[rundll32.exe x.dll,Run]] } },
@@ -173,12 +176,13 @@ local system_dirs = m.wildcards { "?:\\windows\\system32\\*", "?:\\windows\\sysw
                                   "\\device\\harddiskvolume*\\windows\\explorer.exe", "?:\\windows\\winsxs\\*" }
 rules.define {
   id = "win.system_binary_wrong_path", platform = "windows", severity = "critical",
+  names = system_names,
   title = "Windows system process name running from the wrong folder",
   description = "svchost, lsass, csrss and other core processes only ever run from System32; anywhere else is "
     .. "masquerading.",
   technique = { "T1036.005" },
   falsepositives = { "None known" },
-  match = function(p) return system_names[p.name or ""] and p.image and p.image:find("[\\/]") and not system_dirs(p.image) end,
+  match = function(p) return p.image and p.image:find("[\\/]") and not system_dirs(p.image) end,
   examples = {
     positive = { { image = [[C:\Users\Public\svchost.exe]], command_line = [[svchost.exe -k netsvcs]] },
                  { image = [[C:\Windows\Temp\lsass.exe]] } },
@@ -196,7 +200,7 @@ rules.define {
   description = "svchost is started by services.exe; another parent means a fake or injected service host.",
   technique = { "T1036.005", "T1055" },
   falsepositives = { "Parent lost from the process table (shown as absent, not as another name)" },
-  match = function(p) return p.name == "svchost.exe" and p.parent_name and not svchost_parent[p.parent_name] end,
+  match = function(p) return p.parent_name and not svchost_parent[p.parent_name] end,
   examples = {
     positive = { { image = [[C:\Windows\System32\svchost.exe]], parent_image = [[C:\Windows\explorer.exe]] },
                  { image = [[C:\Windows\System32\svchost.exe]], parent_image = [[C:\Users\bob\x.exe]] } },
@@ -212,7 +216,7 @@ rules.define {
   description = "Only wininit.exe starts lsass; any other parent is a fake LSASS, often a credential harvester.",
   technique = { "T1036.005", "T1003" },
   falsepositives = { "None known" },
-  match = function(p) return p.name == "lsass.exe" and p.parent_name and not lsass_parent[p.parent_name] end,
+  match = function(p) return p.parent_name and not lsass_parent[p.parent_name] end,
   examples = {
     positive = { { image = [[C:\Windows\System32\lsass.exe]], parent_image = [[C:\Windows\System32\cmd.exe]] } },
     negative = { { image = [[C:\Windows\System32\lsass.exe]], parent_image = [[C:\Windows\System32\wininit.exe]] },
@@ -225,6 +229,7 @@ local core_parent = { ["csrss.exe"] = m.set { "smss.exe" }, ["wininit.exe"] = m.
                       ["smss.exe"] = m.set { "smss.exe", "system" }, ["spoolsv.exe"] = m.set { "services.exe" } }
 rules.define {
   id = "win.core_process_wrong_parent", platform = "windows", severity = "high",
+  names = core_parent,
   title = "Core Windows process with an unexpected parent",
   description = "csrss, wininit, winlogon, services, smss and spoolsv have fixed parents at boot.",
   technique = { "T1036.005" },
@@ -248,6 +253,7 @@ local known_originals = m.set { "powershell.exe", "pwsh.dll", "cmd.exe", "rundll
                                 "vssadmin.exe", "whoami.exe", "nltest.exe", "adfind.exe", "mimikatz.exe" }
 rules.define {
   id = "win.renamed_binary", platform = "windows", severity = "high",
+  needs = { original_file_name = known_originals },
   title = "Renamed system or admin binary",
   description = "The PE's OriginalFileName (Sysmon) names a known tool but the file on disk has another name: "
     .. "renaming evades name-based rules.",
@@ -275,7 +281,7 @@ rules.define {
   description = "cmstp /s /ni with an .inf runs commands from the profile and can bypass UAC.",
   technique = { "T1218.003" },
   falsepositives = { "VPN client deployment" },
-  match = function(p) local c = cl(p) return p.name == "cmstp.exe" and c:find("%.inf") and c:find("/s") ~= nil end,
+  match = function(p) local c = cl(p) return c:find("%.inf") and c:find("/s") ~= nil end,
   examples = {
     positive = { { image = [[C:\Windows\System32\cmstp.exe]], command_line = [[cmstp.exe /ni /s C:\Users\bob\x.inf]] } },
     negative = { { image = [[C:\Windows\System32\cmstp.exe]], command_line = [[cmstp.exe]] },
@@ -285,6 +291,7 @@ rules.define {
 
 rules.define {
   id = "win.installutil_regasm_proxy", platform = "windows", severity = "high",
+  names = { "installutil.exe", "regasm.exe", "regsvcs.exe" },
   title = ".NET install utilities used to run code",
   description = "InstallUtil /U, RegAsm /U and RegSvcs run attacker assemblies under signed .NET binaries.",
   technique = { "T1218.004", "T1218.009" },
@@ -307,6 +314,7 @@ rules.define {
 
 rules.define {
   id = "win.msbuild_unusual_parent", platform = "windows", severity = "high",
+  names = { "msbuild.exe" },
   title = "MSBuild started by an Office app, script host or shell from a user folder",
   description = "MSBuild compiles and runs inline tasks from a project file: a favourite execution proxy.",
   technique = { "T1127.001" },
@@ -314,7 +322,7 @@ rules.define {
   match = function(p)
     local parents = { ["winword.exe"] = 1, ["excel.exe"] = 1, ["wscript.exe"] = 1, ["cscript.exe"] = 1,
                       ["mshta.exe"] = 1, ["wmiprvse.exe"] = 1, ["powershell.exe"] = 1 }
-    return p.name == "msbuild.exe" and parents[p.parent_name or ""] ~= nil
+    return parents[p.parent_name or ""] ~= nil
   end,
   examples = {
     positive = { { image = [[C:\Windows\Microsoft.NET\Framework\v4.0.30319\MSBuild.exe]],
@@ -328,6 +336,7 @@ rules.define {
 
 rules.define {
   id = "win.event_log_cleared", platform = "windows", severity = "high",
+  names = { "wevtutil.exe", "powershell.exe", "pwsh.exe" },
   title = "Event log cleared from the command line",
   description = "wevtutil cl, Clear-EventLog or Remove-EventLog erase evidence.",
   technique = { "T1070.001" },
@@ -348,13 +357,14 @@ rules.define {
 
 rules.define {
   id = "win.firewall_disabled", platform = "windows", severity = "medium",
+  names = { "netsh.exe" },
   title = "Windows Firewall turned off or opened from the command line",
   description = "netsh advfirewall set ... state off, or netsh firewall opmode disable.",
   technique = { "T1562.004" },
   falsepositives = { "Troubleshooting admins" },
   match = function(p)
     local c = cl(p)
-    return p.name == "netsh.exe" and ((c:find("advfirewall") and c:find("state off")) or c:find("opmode disable") or
+    return ((c:find("advfirewall") and c:find("state off")) or c:find("opmode disable") or
       (c:find("firewall") and c:find("mode=disable"))) ~= nil
   end,
   examples = {
@@ -367,6 +377,7 @@ rules.define {
 
 rules.define {
   id = "win.defender_tampering", platform = "windows", severity = "high",
+  needs = { command_line = { "mppreference", "windefend" } },
   title = "Microsoft Defender protections turned off",
   description = "Set-MpPreference -Disable*, or adding broad exclusions, blinds the antivirus.",
   technique = { "T1562.001" },

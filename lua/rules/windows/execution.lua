@@ -12,6 +12,7 @@ local ps = m.set { "powershell.exe", "pwsh.exe", "powershell_ise.exe" }
 
 rules.define {
   id = "win.office_spawns_shell", platform = "windows", severity = "high",
+  needs = { parent_name = office },
   title = "Office application starts a shell or script host",
   description = "Word, Excel, PowerPoint, Outlook and friends have no reason to start cmd, PowerShell, script "
     .. "hosts or LOLBins; macro and exploit payloads do exactly that.",
@@ -36,6 +37,7 @@ rules.define {
 
 rules.define {
   id = "win.powershell_encoded_command", platform = "windows", severity = "high",
+  names = ps,
   title = "PowerShell with an encoded command",
   description = "-EncodedCommand (in any abbreviation, with -, / or a dash lookalike) hides the script from "
     .. "casual review; the decoded text is in the alert.",
@@ -43,7 +45,6 @@ rules.define {
   references = { "https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_pwsh" },
   falsepositives = { "Management agents (SCCM, some RMM tools) that always encode" },
   match = function(p)
-    if not ps[p.name or ""] then return false end
     if p.encoded then return true, "decoded: " .. (p.decoded_text or "(not base64)") end
   end,
   examples = {
@@ -67,13 +68,15 @@ rules.define {
 local hidden = m.wildcards { "* -w* h*", "* /w* h*", "*-windowstyle hidden*", "*-win hid*" }
 rules.define {
   id = "win.powershell_hidden_window", platform = "windows", severity = "medium",
+  names = ps,
   title = "PowerShell started with a hidden window",
   description = "A hidden window keeps a script out of the user's sight; common in loaders and persistence.",
   technique = { "T1564.003", "T1059.001" },
   falsepositives = { "Scheduled maintenance scripts" },
   match = function(p)
-    return ps[p.name or ""] and hidden(p.command_line) and
-      (p.command_line:lower():find("%-w%a*%s+h") or p.command_line:lower():find("/w%a*%s+h")) ~= nil
+    -- the two finds first: they fail on most lines, and the wildcards are the costlier test
+    local c = p.cl
+    return (c:find("%-w%a*%s+h") or c:find("/w%a*%s+h")) ~= nil and hidden(p.command_line)
   end,
   examples = {
     positive = {
@@ -96,12 +99,15 @@ local cradle = m.wildcards { "*downloadstring*http*", "*downloadfile*http*", "*d
                              "*invoke-restmethod*http*", "*irm *http*" }
 rules.define {
   id = "win.powershell_download_cradle", platform = "windows", severity = "high",
+  names = ps,
+  needs = { command_line = { "downloadstring", "downloadfile", "downloaddata", "invoke-webrequest", "iwr ",
+                             "net.webclient", "start-bitstransfer", "invoke-restmethod", "irm " } },
   title = "PowerShell downloads code from the network",
   description = "Download cradles (WebClient.DownloadString, Invoke-WebRequest...) pull the next stage; with IEX "
     .. "it runs in memory.",
   technique = { "T1059.001", "T1105" },
   falsepositives = { "Installers and admin scripts that fetch packages" },
-  match = function(p) return ps[p.name or ""] and cradle(p.command_line) end,
+  match = function(p) return cradle(p.command_line) end,
   examples = {
     positive = {
       { image = [[C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe]],
@@ -129,7 +135,6 @@ rules.define {
   technique = { "T1059.005", "T1059.007" },
   falsepositives = { "Logon scripts kept in user folders" },
   match = function(p)
-    if p.name ~= "wscript.exe" and p.name ~= "cscript.exe" then return false end
     for _, a in ipairs(p.args) do
       local e = m.ext(a)
       if e and script_ext[e] and user_dirs(a) then return true end
@@ -150,6 +155,7 @@ rules.define {
 
 rules.define {
   id = "win.wmiprvse_spawns_shell", platform = "windows", severity = "high",
+  needs = { parent_name = { "wmiprvse.exe" } },
   title = "WMI provider host starts a shell",
   description = "wmiprvse.exe starting cmd or PowerShell is the footprint of remote WMI execution "
     .. "(Invoke-WmiMethod, wmiexec).",
@@ -179,7 +185,7 @@ rules.define {
   falsepositives = { "Old admin scripts" },
   match = function(p)
     local c = (p.command_line or ""):lower()
-    return p.name == "wmic.exe" and c:find("process") and c:find("call") and c:find("create")
+    return c:find("process") and c:find("call") and c:find("create")
   end,
   examples = {
     positive = { { image = [[C:\Windows\System32\wbem\WMIC.exe]],

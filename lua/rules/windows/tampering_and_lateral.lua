@@ -32,6 +32,7 @@ local shells = m.set { "cmd.exe", "powershell.exe", "pwsh.exe", "wscript.exe", "
 
 rules.define {
   id = "win.auditpol_disable", platform = "windows", severity = "high",
+  needs = { name = { "auditpol.exe" }, command_line = { "auditpol" } },
   title = "Audit policy weakened with auditpol",
   description = "auditpol /set ... /success:disable, /clear or /remove switches auditing off so later steps leave "
     .. "no Security events.",
@@ -54,6 +55,7 @@ rules.define {
 
 rules.define {
   id = "win.eventlog_disabled_cli", platform = "windows", severity = "high",
+  needs = { name = { "wevtutil.exe" }, command_line = { "eventlog", "control\\minint" } },
   title = "Event log disabled, shrunk or its service stopped",
   description = "wevtutil sl /e:false, Limit-EventLog, stopping or disabling the EventLog service, or the MiniNt "
     .. "key stop logging without clearing it.",
@@ -86,6 +88,7 @@ rules.define {
 
 rules.define {
   id = "win.eventlog_cleared_powershell_api", platform = "windows", severity = "high",
+  needs = { command_line = { "clearlog(", ".clear()", "cleareventlog", "globalsession.clearlog" } },
   title = "Event log cleared through .NET or WMI",
   description = "EventLogSession.ClearLog, [Diagnostics.EventLog]::Clear or Win32_NTEventlogFile ClearEventLog "
     .. "clear logs without wevtutil or Clear-EventLog.",
@@ -109,6 +112,7 @@ rules.define {
 
 rules.define {
   id = "win.impacket_wmiexec_shell", platform = "windows", severity = "critical",
+  needs = { command_line = { "\\admin$\\__" } },
   title = "Impacket wmiexec/dcomexec command shape",
   description = "cmd.exe /Q /c CMD 1> \\\\127.0.0.1\\ADMIN$\\__<time> 2>&1 is how wmiexec and dcomexec run each "
     .. "command and read its output back over SMB.",
@@ -130,6 +134,7 @@ rules.define {
 
 rules.define {
   id = "win.impacket_smbexec_shell", platform = "windows", severity = "critical",
+  needs = { command_line = { "__output", "execute.bat" } },
   title = "Impacket smbexec command shape",
   description = "smbexec writes each command to %TEMP%\\execute.bat with output to \\\\127.0.0.1\\C$\\__output and runs "
     .. "it from a throw-away service.",
@@ -158,7 +163,7 @@ rules.define {
   falsepositives = { "Scheduled maintenance scripts that log to Windows\\Temp with random names" },
   match = function(p)
     local c = cl(p)
-    return p.name == "cmd.exe" and c:find("windows\\temp\\%a%a%a%a%a%a%a%a%.tmp 2>&1")
+    return c:find("windows\\temp\\%a%a%a%a%a%a%a%a%.tmp 2>&1")
   end,
   examples = {
     positive = { X("cmd.exe", [[cmd.exe /C tasklist /v > C:\Windows\Temp\GsXjWcTq.tmp 2>&1]],
@@ -178,7 +183,7 @@ rules.define {
   falsepositives = { "Badly packaged services that wrap batch files" },
   match = function(p)
     local c = cl(p)
-    return p.parent_name == "services.exe" and (p.name == "cmd.exe" or p.name == "powershell.exe")
+    return p.parent_name == "services.exe"
       and (c:find(">", 1, true) or c:find("echo", 1, true) or c:find("%comspec%", 1, true)
            or c:find("-enc", 1, true) or c:find("-nop", 1, true))
   end,
@@ -199,7 +204,6 @@ rules.define {
   technique = { "T1053.005", "T1021" },
   falsepositives = { "Admin tooling that deploys tasks across servers" },
   match = function(p)
-    if p.name ~= "schtasks.exe" then return false end
     local c = " " .. cl(p) .. " "
     return (c:find(" /create ", 1, true) or c:find(" /run ", 1, true) or c:find(" /change ", 1, true))
       and c:find("[ ]/s%s+%S") and not c:find("[ ]/s%s+localhost") and not c:find("[ ]/s%s+127%.")
@@ -221,7 +225,7 @@ rules.define {
   falsepositives = { "Remote admin of services from a jump host" },
   match = function(p)
     local c = cl(p)
-    return p.name == "sc.exe" and c:find("\\\\", 1, true) and (c:find(" create ", 1, true) or c:find(" config ", 1, true))
+    return c:find("\\\\", 1, true) and (c:find(" create ", 1, true) or c:find(" config ", 1, true))
       and c:find("binpath", 1, true)
   end,
   examples = {
@@ -233,6 +237,7 @@ rules.define {
 
 rules.define {
   id = "win.winrs_or_psexec_remote", platform = "windows", severity = "medium",
+  needs = { name = { "winrs.exe", "psexec", "paexec" }, original_file_name = { "psexec.c" } },
   title = "Remote command through winrs, PsExec or PAExec",
   description = "winrs -r:HOST and psexec/paexec \\\\HOST start a command on another machine.",
   technique = { "T1021.006", "T1569.002" },
@@ -255,6 +260,7 @@ rules.define {
 
 rules.define {
   id = "win.wmic_remote_node", platform = "windows", severity = "high",
+  needs = { command_line = { "/node:" } },
   title = "wmic runs a process on a remote node",
   description = "wmic /node:HOST process call create starts a command on another machine over DCOM.",
   technique = { "T1047", "T1021.003" },
@@ -279,9 +285,7 @@ rules.define {
   technique = { "T1047" },
   falsepositives = { "Management agents that run scripts through WMI" },
   match = function(p)
-    local n = p.name or ""
-    return p.parent_name == "wmiprvse.exe" and (n == "rundll32.exe" or n == "regsvr32.exe" or n == "mshta.exe" or
-      n == "wscript.exe" or n == "cscript.exe" or n == "msbuild.exe" or n == "certutil.exe" or n == "bitsadmin.exe")
+    return p.parent_name == "wmiprvse.exe"
   end,
   examples = {
     positive = { X("rundll32.exe", [[rundll32.exe C:\Users\Public\a.dll,Start]], [[C:\Windows\System32\wbem\WmiPrvSE.exe]]),
@@ -301,6 +305,7 @@ local access_set = m.set(access)
 
 rules.define {
   id = "win.accessibility_binary_replaced", platform = "windows", severity = "critical",
+  needs = { command_line = access },
   title = "Accessibility binary replaced or taken over",
   description = "Copying over, renaming or taking ownership of sethc, utilman, osk... gives a SYSTEM shell at the "
     .. "logon screen.",
@@ -329,7 +334,7 @@ rules.define {
   technique = { "T1546.008" },
   falsepositives = { "None known" },
   match = function(p)
-    return access_set[p.parent_name or ""] and (p.name == "cmd.exe" or p.name == "powershell.exe" or p.name == "pwsh.exe")
+    return access_set[p.parent_name or ""]
   end,
   examples = {
     positive = { X("cmd.exe", [[C:\Windows\system32\cmd.exe]], [[C:\Windows\System32\sethc.exe]]) },
@@ -340,6 +345,7 @@ rules.define {
 
 rules.define {
   id = "win.ifeo_debugger_cli", platform = "windows", severity = "high",
+  needs = { command_line = { "image file execution options", "silentprocessexit" } },
   title = "IFEO Debugger or SilentProcessExit set from the command line",
   description = "A Debugger value under Image File Execution Options, or a SilentProcessExit MonitorProcess, runs a "
     .. "program whenever the target starts or exits.",
@@ -363,6 +369,7 @@ rules.define {
 
 rules.define {
   id = "win.winlogon_persistence_cli", platform = "windows", severity = "high",
+  needs = { command_line = { "currentversion\\winlogon" } },
   title = "Winlogon Shell, Userinit or Notify changed from the command line",
   description = "Winlogon's Shell and Userinit values start programs at every logon; appending to them is "
     .. "persistence.",
@@ -383,6 +390,7 @@ rules.define {
 
 rules.define {
   id = "win.tscon_session_hijack", platform = "windows", severity = "high",
+  needs = { command_line = { "/dest:" } },
   title = "RDP session hijacked with tscon",
   description = "tscon ID /dest:SESSION run as SYSTEM attaches another user's session without their password.",
   technique = { "T1563.002" },
@@ -401,6 +409,7 @@ rules.define {
 
 rules.define {
   id = "win.netsh_portproxy", platform = "windows", severity = "high",
+  needs = { name = { "netsh.exe" }, command_line = { "portproxy" } },
   title = "netsh port proxy added",
   description = "netsh interface portproxy add forwards a local port to another host: tunnelling through a pivot.",
   technique = { "T1090.001" },
@@ -420,6 +429,7 @@ rules.define {
 
 rules.define {
   id = "win.dnscmd_plugin_dll", platform = "windows", severity = "critical",
+  needs = { command_line = { "serverlevelplugindll" } },
   title = "DNS server plugin DLL registered",
   description = "dnscmd /config /serverlevelplugindll makes the DNS service (SYSTEM on a DC) load any DLL.",
   technique = { "T1574.002" },
@@ -440,7 +450,7 @@ rules.define {
   falsepositives = { "Installers re-registering their own services" },
   match = function(p)
     local c = cl(p)
-    return p.name == "sc.exe" and c:find(" config ", 1, true) and c:find("binpath", 1, true)
+    return c:find(" config ", 1, true) and c:find("binpath", 1, true)
       and F7(c)
   end,
   examples = {
@@ -452,6 +462,7 @@ rules.define {
 
 rules.define {
   id = "win.startup_folder_drop_cli", platform = "windows", severity = "medium",
+  needs = { command_line = { "\\start menu\\programs\\startup" } },
   title = "File copied into a Startup folder",
   description = "copy/move/Copy-Item into Start Menu\\Programs\\Startup runs the file at every logon.",
   technique = { "T1547.001" },
@@ -469,6 +480,7 @@ rules.define {
 
 rules.define {
   id = "win.bitsadmin_notify_cmdline", platform = "windows", severity = "high",
+  needs = { command_line = { "setnotifycmdline" } },
   title = "BITS job set to run a command when it completes",
   description = "bitsadmin /SetNotifyCmdLine makes the BITS service launch a program: persistence that survives "
     .. "reboots until the job ends.",
@@ -483,6 +495,7 @@ rules.define {
 
 rules.define {
   id = "win.wmi_event_consumer_cli", platform = "windows", severity = "high",
+  needs = { command_line = { "commandlineeventconsumer", "activescripteventconsumer", "__filtertoconsumerbinding" } },
   title = "WMI event subscription created from the command line",
   description = "Creating __EventFilter with a CommandLineEventConsumer or ActiveScriptEventConsumer is fileless "
     .. "persistence.",
@@ -510,7 +523,6 @@ rules.define {
   technique = { "T1136.001", "T1078.001" },
   falsepositives = { "None known" },
   match = function(p)
-    if p.name ~= "net.exe" and p.name ~= "net1.exe" then return false end
     local c = cl(p)
     return (c:find("user%s+%S+%$%s") and c:find("/add", 1, true)) or (c:find("guest", 1, true) and
       (c:find("/active:yes", 1, true) or (c:find("localgroup", 1, true) and c:find("/add", 1, true))))
@@ -531,7 +543,7 @@ rules.define {
   falsepositives = { "Application compatibility fixes deployed by IT" },
   match = function(p)
     local c = cl(p)
-    return p.name == "sdbinst.exe" and not c:find("%-u") and c:find("%.sdb")
+    return not c:find("%-u") and c:find("%.sdb")
   end,
   examples = {
     positive = { X("sdbinst.exe", [[sdbinst.exe -q C:\Users\Public\fix.sdb]]) },
@@ -543,6 +555,7 @@ local servers = m.set { "w3wp.exe", "httpd.exe", "nginx.exe", "php-cgi.exe", "to
                         "sqlservr.exe", "spoolsv.exe", "umworkerprocess.exe", "java.exe" }
 rules.define {
   id = "win.server_process_spawns_shell", platform = "windows", severity = "high",
+  needs = { parent_name = servers },
   title = "Web, database or print server starts a shell",
   description = "cmd or PowerShell under IIS, Apache, SQL Server (xp_cmdshell) or the spooler (PrintNightmare) is a "
     .. "web shell or an exploited service.",
@@ -568,7 +581,7 @@ rules.define {
     .. "movement or privilege escalation.",
   technique = { "T1053.002" },
   falsepositives = { "Ancient admin scripts" },
-  match = function(p) return p.name == "at.exe" and cl(p):find("%d:%d%d") ~= nil end,
+  match = function(p) return cl(p):find("%d:%d%d") ~= nil end,
   examples = {
     positive = { X("at.exe", [[at \\10.0.0.7 23:00 c:\t\a.bat]]), X("at.exe", [[at 10:30 /interactive cmd]]) },
     negative = { X("at.exe", [[at]]), X("at.exe", [[at /?]]) },

@@ -1,0 +1,57 @@
+-- etwlua.rulecore's prefilter (the Sigma engine's literal matcher, for the
+-- Lua rule library) and rules.define's `needs`.
+local core = require "etwlua.rulecore"
+local rules = require "etwlua.rules"
+
+local pf = core.prefilter()
+pf:add(3, 1, "LSASS")          -- upper case: matched against lower-cased text
+pf:add(1, 1, "comsvcs")
+pf:add(1, 2, "rundll32.exe")   -- entry 1 also on field 2
+pf:add(2, 2, "wsmprovhost.exe")
+pf:add(5, 1, "minidump")
+pf:build()
+local out = {}
+local function scan(...)
+  local n = pf:scan(out, ...)
+  local t = {}
+  for i = 1, n do t[i] = out[i] end
+  return table.concat(t, ",")
+end
+print("hits", scan("rundll32 comsvcs.dll, minidump 624 lsass.dmp full", "rundll32.exe"))
+print("field 2 only", scan(nil, "rundll32.exe"))
+print("absent", scan(nil, false))
+print("none", scan("notepad.exe c:\\x.txt", "notepad.exe"))
+print("repeated", scan("lsass lsass lsass", nil))
+print("short", pcall(pf.add, core.prefilter(), 1, 1, "abc"))
+print("after build", pcall(pf.add, pf, 1, 1, "abcd"))
+print("entry 0", pcall(core.prefilter().add, core.prefilter(), 0, 1, "abcd"))
+
+local base = {
+  id = "test.needs", platform = "windows", title = "t", description = "d", severity = "low",
+  technique = { "T1059" }, match = function() return true end,
+  examples = { positive = { { image = "C:\\x\\a.exe", command_line = "a.exe evil" } },
+               negative = { { image = "C:\\x\\a.exe", command_line = "a.exe good" } } },
+}
+local function try(needs)
+  local r = {}
+  for k, v in pairs(base) do r[k] = v end
+  r.needs = needs
+  local ok, err = pcall(rules.define, r)
+  return ok and "ok" or err:gsub("^.-: ", "", 1)
+end
+print(try({ command_line = { "ev" } }))
+print(try({ command_line = {} }))
+print(try("evil"))
+print(try({ command_line = { 42 } }))
+
+-- the matcher's C memory counts against the memory cap: hoarding literals is an error, and the state goes on
+local hoard = core.prefilter()
+local big = ("abcdefgh"):rep(1 << 16) -- 512 KiB
+local ok, err = pcall(function() for i = 1, 100000 do hoard:add(i, 1, big .. i) end end)
+print("hoard", ok, (tostring(err):gsub("^.-: ", "", 1)))
+hoard = nil
+collectgarbage()
+local after = core.prefilter()
+after:add(1, 1, "still works")
+after:build()
+print("after", after:scan({}, "it still works"))

@@ -721,11 +721,12 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
         etwl_proctab_opts po;
         memset(&po, 0, sizeof po);
         po.grace = x->o.proc_grace;
-        x->procs = etwl_proctab_new(&po);
-        if (!x->procs) {
+        x->hosts = etwl_proctabs_new(&po);
+        if (!x->hosts) {
             free(x);
             return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         }
+        x->procs = etwl_proctabs_current(x->hosts);
     }
     x->budget_armed = (int)(x->o.budget > 0x7fffffff ? 0x7fffffff : x->o.budget);
     x->budget_step = x->budget_armed < HOOK_STEP ? x->budget_armed : HOOK_STEP;
@@ -804,7 +805,7 @@ void etwl_lua_free(etwl_lua *x)
     free(x->start_refs);
     free(x->stop_refs);
     free(x->timers);
-    etwl_proctab_free(x->procs);
+    etwl_proctabs_free(x->hosts);
     etwl_buf_free(&x->buf);
     free(x);
 }
@@ -978,7 +979,8 @@ etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev)
     lua_State *L = x->L;
     int i, evidx = 0, hit;
     const char *pname = NULL;
-    /* every event feeds the process table, wanted by a handler or not */
+    /* every event feeds its host's process table, wanted by a handler or not */
+    x->procs = etwl_proctabs_for(x->hosts, ev);
     etwl_proctab_observe(x->procs, ev, &x->pe);
     if (stopping(x)) return ETWL_OK;
     if (x->need_process) {

@@ -64,6 +64,14 @@ struct etwl_source {
     etwl_diag_cb diag;
     void *diag_user;
     etwl_stats st; /* read, passed, filtered, malformed */
+    /* A replay's place, copied onto each event it delivers (ev.source):
+     * the file being read (NULL live) and the record's position in it. */
+    const char *file;
+    uint64_t pos;
+    uint8_t pos_kind; /* ETWL_SRC_* (core/event.h) */
+    /* Bytes of the input read so far and in all (0: unknown), for the
+     * progress line; a source that knows sizes keeps them. */
+    uint64_t bytes_done, bytes_total;
     volatile sig_atomic_t closing;
 };
 

@@ -618,6 +618,8 @@ static etwl_status read_file(evtx_src *x, const char *path, etwl_error *err)
     etwl_status st = ETWL_OK;
     char why[100];
     pid_t pid = spawn(x, path, 0, &fd);
+    x->base.file = path;
+    x->base.pos_kind = ETWL_SRC_RECORD;
     if (pid < 0) return etwl_error_set(err, ETWL_EIO, "%s: cannot start the EVTX reader: %s", path, strerror(errno));
     while (st == ETWL_OK && !x->base.closing) {
         child_msg m;
@@ -662,6 +664,7 @@ static etwl_status read_file(evtx_src *x, const char *path, etwl_error *err)
             } else if (!ok) {
                 st = diag(x, path, m.b, x->err[0] ? x->err : "damaged record", err);
             } else {
+                x->base.pos = (uint64_t)m.b; /* the record header's identifier, as the native reader */
                 st = etwl_source_deliver(&x->base, &x->ev);
             }
         } else {

@@ -1039,6 +1039,23 @@ etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev)
     return ETWL_OK;
 }
 
+void etwl_lua_add_stats(etwl_lua *into, const etwl_lua *from)
+{
+    int i;
+    into->alerts += from->alerts;
+    into->handler_errors += from->handler_errors;
+    if (from->mem_peak > into->mem_peak) into->mem_peak = from->mem_peak;
+    for (i = 0; i < into->nh && i < from->nh; i++) {
+        etwl_handler *a = &into->h[i];
+        const etwl_handler *b = &from->h[i];
+        a->calls += b->calls;
+        a->errors += b->errors;
+        a->budget_stops += b->budget_stops;
+        a->ns_total += b->ns_total;
+        if (b->ns_max > a->ns_max) a->ns_max = b->ns_max;
+    }
+}
+
 void etwl_lua_print_stats(etwl_lua *x, FILE *f)
 {
     int i;

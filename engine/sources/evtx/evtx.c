@@ -715,11 +715,19 @@ static int evtx_probe(etwl_sniff_kind kind, const char *path, int is_dir)
     return is_dir || kind == ETWL_SNIFF_EVTX ? 5 : 0; /* below the native reader */
 }
 
+/* The folder's files, in the order they replay. */
+static const char *evtx_file_at(etwl_source *s, int i)
+{
+    evtx_src *x = (evtx_src *)s;
+    return i >= 0 && i < x->files.n ? x->files.files[i].path : NULL;
+}
+
 const etwl_source_ops etwl_evtx_source = {
     .name = "evtx-libevtx",
     .probe = evtx_probe,
     .open = evtx_open,
     .process = evtx_process,
     .close = evtx_close,
+    .file = evtx_file_at,
     .destroy = evtx_destroy,
 };

@@ -804,11 +804,19 @@ static int native_probe(etwl_sniff_kind kind, const char *path, int is_dir)
     return is_dir || kind == ETWL_SNIFF_EVTX ? 10 : 0;
 }
 
+/* The folder's files, in the order they replay. */
+static const char *native_file(etwl_source *s, int i)
+{
+    nsrc *x = (nsrc *)s;
+    return i >= 0 && i < x->files.n ? x->files.files[i].path : NULL;
+}
+
 const etwl_source_ops etwl_evtx_native_source = {
     .name = "evtx",
     .probe = native_probe,
     .open = native_open,
     .process = native_process,
     .close = native_close,
+    .file = native_file,
     .destroy = native_destroy,
 };

@@ -70,6 +70,8 @@ typedef struct run {
     etwl_stats sum_stats;
     atomic_uint_least64_t bytes_done, events_done; /* for the progress line */
     uint64_t bytes_files;                          /* bytes of the files finished */
+    int nfiles;                                    /* files this worker read */
+    double cpu_s;                                  /* the worker thread's CPU time, for --stats */
 } run;
 
 /* Writes n bytes of output: at once for the one run, through the worker's
@@ -366,17 +368,22 @@ static void *worker_main(void *arg)
         if (rc == ETWL_OK) {
             etwl_session_set_diag(s, on_diag, r);
             r->s = s;
+            pthread_mutex_lock(&sh->mu); /* a failing worker closes the others' under mu */
             g_sessions[r->id] = s;
-            if (g_stop) etwl_session_close(s);
+            pthread_mutex_unlock(&sh->mu);
+            if (g_stop || atomic_load(&sh->failed)) etwl_session_close(s);
             if (r->lua) {
                 etwl_lua_set_session(r->lua, s);
                 if (!started) etwl_lua_start(r->lua);
                 started = 1;
             }
             rc = etwl_session_process(s, on_event, r, &err);
+            pthread_mutex_lock(&sh->mu);
             g_sessions[r->id] = NULL;
+            pthread_mutex_unlock(&sh->mu);
             etwl_session_stats(s, &st);
             add_stats(&r->sum_stats, &st);
+            r->nfiles++;
             etwl_session_progress(s, &done, &total);
             r->bytes_files += done > total ? done : total;
             atomic_store(&r->bytes_done, r->bytes_files);
@@ -386,16 +393,23 @@ static void *worker_main(void *arg)
             etwl_session_free(prev);
             prev = s;
         }
-        if (rc != ETWL_OK) {
+        if (rc != ETWL_OK) { /* as a replay without -j, the first error ends the run */
+            int k;
             pthread_mutex_lock(&sh->mu);
             if (sh->err.status == ETWL_OK) sh->err = err;
-            pthread_mutex_unlock(&sh->mu);
             atomic_store(&sh->failed, 1);
+            for (k = 0; k < ETWL_CLI_MAX_JOBS; k++)
+                if (g_sessions[k]) etwl_session_close(g_sessions[k]);
+            pthread_mutex_unlock(&sh->mu);
             break;
         }
     }
     if (started) etwl_lua_stop(r->lua);
     flush_worker(r);
+    {
+        struct timespec cpu;
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) r->cpu_s = (double)cpu.tv_sec + cpu.tv_nsec / 1e9;
+    }
     if (r->lua) etwl_lua_set_session(r->lua, NULL);
     etwl_session_free(prev);
     r->s = NULL;
@@ -511,6 +525,11 @@ static etwl_status run_parallel(etwl_cli_opts *o, run *m, etwl_stats *stats, int
     pthread_mutex_unlock(&sh.mu);
     for (k = 0; k < started; k++) pthread_join(w[k].thread, NULL);
     for (k = 0; k < njobs; k++) {
+        /* how the work spread: the busiest worker's CPU time bounds the
+         * wall time on idle cores (tests/bench/parallel.sh) */
+        if (o->stats)
+            fprintf(stderr, "etwlua: worker %d: files=%d events=%llu cpu_ms=%.0f\n", k + 1, w[k].nfiles,
+                    (unsigned long long)w[k].events, w[k].cpu_s * 1e3);
         add_stats(stats, &w[k].sum_stats);
         if (m->lua && w[k].lua) etwl_lua_add_stats(m->lua, w[k].lua);
         if (m->sigma) {

@@ -1,8 +1,9 @@
 #!/bin/bash
 # tests/cli/replay.sh [BIN] - replaying folders: -j N (parallel workers),
 # ev.source, the per-host per-file process table, the end-of-run summary and
-# the progress line.  The folder checks use the shared attack samples and
-# skip, saying so, when ../shared is absent.  Every wait is bounded.
+# the progress line.  A hand-made folder (tests/cli/evtx_small.py) always
+# runs; the checks over the shared attack samples skip, saying so, when
+# ../shared is absent.  Every wait is bounded.
 # Ends with "replay: N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -102,6 +103,35 @@ pty_run "$tmp/pty2" "$BIN" --no-rules --no-progress --no-summary -r "$tmp/big.js
 check "--no-progress --no-summary on a terminal: neither" test -z "$(grep -a 'events/s\|summary' "$tmp/pty2")"
 "$BIN" --no-rules -r "$tmp/big.jsonl" -e 'require("etw").on(function() end)' >/dev/null 2>"$tmp/noprog.err"
 check "no progress line when stderr is not a terminal" test ! -s "$tmp/noprog.err"
+
+# ---- a hand-made folder (tests/cli/evtx_small.py): 4 captures of 2 hosts ----
+python3 tests/cli/evtx_small.py "$tmp/small" 4
+cat >"$tmp/small.lua" <<'LUA'
+local etw = require "etw"
+etw.on({id = 1}, function(ev)
+  local p = ev.process
+  print(ev.computer, p and p.pid, p and p.parent and p.parent.image or "-")
+  etw.alert{rule = "t.start", event = ev, fields = {parent = p and p.parent and p.parent.image or "-"}}
+end)
+LUA
+"$BIN" --no-rules "$tmp/small.lua" -r "$tmp/small" 2>"$tmp/s_folder.err" >/dev/null
+for f in "$tmp"/small/*.evtx; do "$BIN" --no-rules "$tmp/small.lua" -r "$f" 2>&1 >/dev/null; done >"$tmp/s_files.err"
+check "hand-made folder: parents as per-file runs resolve them" \
+    test "$(grep -c HOST "$tmp/s_files.err")" = 15 -a -z "$(diff <(sort "$tmp/s_folder.err") <(sort "$tmp/s_files.err"))"
+check "hand-made folder: no parent from the capture before (net.exe, 3 files)" \
+    test "$(grep -cE $'^HOST[01]\t[234]004\t-$' "$tmp/s_folder.err")" = 3
+check "hand-made folder: parents within a file still resolve" \
+    test "$(grep -cE $'^HOST[01]\t[1-4]003\t.*cmd.exe$' "$tmp/s_folder.err")" = 4
+for j in 1 2; do
+    "$BIN" -j $j --stats "$tmp/small.lua" -r "$tmp/small" 2>"$tmp/sj$j.err" | sort >"$tmp/sj$j.out"
+done
+check "hand-made folder: -j 2 and -j 1 give the same $(wc -l <"$tmp/sj1.out") alerts" \
+    test "$(wc -l <"$tmp/sj1.out")" -ge 15 -a -z "$(diff "$tmp/sj1.out" "$tmp/sj2.out")"
+check "hand-made folder: -j 2 and -j 1 give the same --stats" \
+    test -n "$(grep 'stats: read=15 passed=15 ' "$tmp/sj1.err")" -a "$(grep 'stats: read=' "$tmp/sj1.err")" = "$(grep 'stats: read=' "$tmp/sj2.err")"
+check "hand-made folder: -j 2 used 2 workers" test "$(grep -c 'etwlua: worker [12]: files=' "$tmp/sj2.err")" = 2
+check "hand-made folder: alerts name file and record" \
+    test "$(grep -c '"source":{"file":"[^"]*capture[0-3].evtx","record":[1-4]}}$' "$tmp/sj2.out")" = "$(wc -l <"$tmp/sj2.out")"
 
 # ---- the shared samples: folder replays --------------------------------------
 if [ ! -d "$SAMPLES" ]; then

@@ -74,25 +74,28 @@ typedef struct run {
     double cpu_s;                                  /* the worker thread's CPU time, for --stats */
 } run;
 
-/* Writes n bytes of output: at once for the one run, through the worker's
- * buffer (written out under the lock, in pieces) for a worker. */
-static void flush_worker(run *r)
+/* A worker's buffered output, written out whole under the lock. */
+static etwl_status flush_worker(run *r)
 {
-    if (!r->wbuf.len) return;
+    etwl_status st = ETWL_OK;
+    if (!r->wbuf.len) return ETWL_OK;
     pthread_mutex_lock(&r->sh->mu);
     if (r->sh->progress) etwl_progress_clear(r->sh->progress);
-    if (!r->wbuf.oom) fwrite(r->wbuf.data, 1, r->wbuf.len, stdout);
+    if (r->wbuf.oom) st = ETWL_ENOMEM;
+    else if (fwrite(r->wbuf.data, 1, r->wbuf.len, stdout) != r->wbuf.len) st = ETWL_EIO;
     pthread_mutex_unlock(&r->sh->mu);
     etwl_buf_reset(&r->wbuf);
+    return st;
 }
 
+/* Writes output: at once for the one run, through the worker's buffer
+ * (written out under the lock, in pieces) for a worker. */
 static etwl_status out_write(run *r, const char *p, size_t n)
 {
     if (r->sh) {
         etwl_buf_put(&r->wbuf, p, n);
         if (r->wbuf.oom) return ETWL_ENOMEM;
-        if (r->wbuf.len >= WORKER_FLUSH) flush_worker(r);
-        return ETWL_OK;
+        return r->wbuf.len >= WORKER_FLUSH ? flush_worker(r) : ETWL_OK;
     }
     if (r->progress) etwl_progress_clear(r->progress);
     return fwrite(p, 1, n, r->fp) == n ? ETWL_OK : ETWL_EIO;
@@ -392,6 +395,9 @@ static void *worker_main(void *arg)
              * at this one (etw.stats reads it) */
             etwl_session_free(prev);
             prev = s;
+            /* a file's output goes out when the file is done */
+            if (rc == ETWL_OK && flush_worker(r) != ETWL_OK)
+                rc = etwl_error_set(&err, ETWL_EIO, "writing output failed");
         }
         if (rc != ETWL_OK) { /* as a replay without -j, the first error ends the run */
             int k;
@@ -405,7 +411,11 @@ static void *worker_main(void *arg)
         }
     }
     if (started) etwl_lua_stop(r->lua);
-    flush_worker(r);
+    if (flush_worker(r) != ETWL_OK) { /* what on_stop hooks wrote last */
+        pthread_mutex_lock(&sh->mu);
+        if (sh->err.status == ETWL_OK) etwl_error_set(&sh->err, ETWL_EIO, "writing output failed");
+        pthread_mutex_unlock(&sh->mu);
+    }
     {
         struct timespec cpu;
         if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) r->cpu_s = (double)cpu.tv_sec + cpu.tv_nsec / 1e9;

@@ -78,6 +78,7 @@ struct etwl_cli_sigma {
     void *write_ctx;
     /* what absorbed workers counted (-j) */
     uint64_t more_alerts, more_lim, more_evictions;
+    size_t more_groups;
     uint64_t alerts;
 };
 
@@ -202,6 +203,7 @@ void etwl_cli_sigma_absorb(etwl_cli_sigma *into, etwl_cli_sigma *from)
         into->more_alerts += from->alerts + from->more_alerts;
         into->more_lim += etwl_sigma_regex_limit_hits(from->set) + from->more_lim;
         into->more_evictions += etwl_sigma_corr_evictions(from->set) + from->more_evictions;
+        into->more_groups += etwl_sigma_corr_groups(from->set) + from->more_groups;
     }
     etwl_sigma_free(from->set);
     etwl_buf_free(&from->out);
@@ -265,7 +267,7 @@ void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats)
                 "etwlua: sigma stats: rules=%zu running=%zu alerts=%llu regex_limit_hits=%llu "
                 "correlation_groups=%zu correlation_evictions=%llu\n",
                 etwl_sigma_count(cs->set), etwl_sigma_running(cs->set), (unsigned long long)cs->alerts,
-                (unsigned long long)lim, etwl_sigma_corr_groups(cs->set), (unsigned long long)ev);
+                (unsigned long long)lim, etwl_sigma_corr_groups(cs->set) + cs->more_groups, (unsigned long long)ev);
     etwl_sigma_free(cs->set);
     etwl_buf_free(&cs->out);
     free(cs);

@@ -179,6 +179,18 @@ check "-j 2 and -j 1: same Lua counters" \
 check "-j 2 and -j 1: same summary" \
     test "$(grep 'summary\|^etwlua:  ' "$tmp/j1.err" | grep -v handler)" = "$(grep 'summary\|^etwlua:  ' "$tmp/j2.err" | grep -v handler)"
 check "-j 2 summary: files and alerts" grep -q "^etwlua: summary: $na alert(s), [0-9]* event(s) from [0-9]* file(s), 0 handler error(s)" "$tmp/j2.err"
+# Sigma rules in every worker, their alerts and counters added up
+SIGMA=../shared/data/sigma/rules/windows/process_creation
+if [ -d "$SIGMA" ] && "$BIN" sigma check "$SIGMA" >/dev/null 2>&1; then
+    "$BIN" --no-rules --stats --sigma "$SIGMA" -r "$SAMPLES" 2>"$tmp/sg1.err" | sort >"$tmp/sg1.out"
+    "$BIN" --no-rules -j 2 --stats --sigma "$SIGMA" -r "$SAMPLES" 2>"$tmp/sg2.err" | sort >"$tmp/sg2.out"
+    check "-j 2 --sigma: the folder replay's $(wc -l <"$tmp/sg1.out") Sigma alerts" \
+        test "$(wc -l <"$tmp/sg1.out")" -gt 100 -a -z "$(diff "$tmp/sg1.out" "$tmp/sg2.out")"
+    check "-j 2 --sigma: the same sigma stats" \
+        test -n "$(grep 'sigma stats:' "$tmp/sg1.err")" -a "$(grep 'sigma stats:' "$tmp/sg1.err")" = "$(grep 'sigma stats:' "$tmp/sg2.err")"
+else
+    echo "ok   -j --sigma checks skipped (no Sigma in this build, or $SIGMA absent)"
+fi
 # dumped events: whole lines, the same multiset
 "$BIN" --no-rules --dump --json -r "$SAMPLES" 2>/dev/null | sort | md5sum >"$tmp/d_seq"
 "$BIN" --no-rules --dump --json -j 2 -r "$SAMPLES" 2>/dev/null | sort | md5sum >"$tmp/d_j2"

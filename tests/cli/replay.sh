@@ -130,6 +130,23 @@ check "hand-made folder: -j 2 and -j 1 give the same $(wc -l <"$tmp/sj1.out") al
 check "hand-made folder: -j 2 and -j 1 give the same --stats" \
     test -n "$(grep 'stats: read=15 passed=15 ' "$tmp/sj1.err")" -a "$(grep 'stats: read=' "$tmp/sj1.err")" = "$(grep 'stats: read=' "$tmp/sj2.err")"
 check "hand-made folder: -j 2 used 2 workers" test "$(grep -c 'etwlua: worker [12]: files=' "$tmp/sj2.err")" = 2
+# a damaged record in two of the files: every worker's malformed count adds up
+cp -r "$tmp/small" "$tmp/damaged"
+python3 - "$tmp/damaged/capture1.evtx" "$tmp/damaged/capture2.evtx" <<'PY'
+import sys
+for path in sys.argv[1:]:
+    b = bytearray(open(path, "rb").read())
+    at = b.index(b"E\x00v\x00e\x00n\x00t\x00", 4096 + 512)  # the first record's first name
+    b[at - 12] = 0x7F  # its element token: no longer BinXml
+    open(path, "wb").write(bytes(b))
+PY
+"$BIN" --no-rules --stats -r "$tmp/damaged" -e 'require("etw").on(function() end)' >/dev/null 2>"$tmp/dm0.err"
+"$BIN" --no-rules --stats -j 2 -r "$tmp/damaged" -e 'require("etw").on(function() end)' >/dev/null 2>"$tmp/dm2.err"
+check "damaged records: counted by every worker ($(sed -n 's/.*malformed=\([0-9]*\).*/\1/p' "$tmp/dm0.err"))" \
+    test -n "$(grep 'stats: read=15 passed=13 filtered=0 malformed=2 ' "$tmp/dm0.err")" -a \
+    "$(grep 'stats: read=' "$tmp/dm0.err")" = "$(grep 'stats: read=' "$tmp/dm2.err")"
+check "damaged records: each reported with its file" \
+    test "$(grep -c 'capture[12].evtx: chunk 0 offset 512: record 1 skipped' "$tmp/dm2.err")" = 2
 check "hand-made folder: alerts name file and record" \
     test "$(grep -c '"source":{"file":"[^"]*capture[0-3].evtx","record":[1-4]}}$' "$tmp/sj2.out")" = "$(wc -l <"$tmp/sj2.out")"
 

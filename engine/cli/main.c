@@ -71,6 +71,7 @@ typedef struct run {
     atomic_uint_least64_t bytes_done, events_done; /* for the progress line */
     uint64_t bytes_files;                          /* bytes of the files finished */
     int nfiles;                                    /* files this worker read */
+    int borrowed;                                  /* the first worker runs the command's own Lua state and Sigma set */
     double cpu_s;                                  /* the worker thread's CPU time, for --stats */
 } run;
 
@@ -433,8 +434,10 @@ static void *worker_main(void *arg)
 static void free_worker(run *w)
 {
     g_luas[w->id] = NULL;
-    etwl_lua_free(w->lua);
-    etwl_cli_sigma_absorb(NULL, w->sigma);
+    if (!w->borrowed) {
+        etwl_lua_free(w->lua);
+        etwl_cli_sigma_absorb(NULL, w->sigma);
+    }
     etwl_summary_free(w->sum);
     etwl_buf_free(&w->wbuf);
     etwl_buf_free(&w->abuf);
@@ -443,9 +446,10 @@ static void free_worker(run *w)
 
 /* -j N: the files of -r, replayed by N workers (threads), each with its own
  * Lua state, Sigma set and process tables, made here one after the other
- * (loading is not done in parallel).  m is the command's own run: its Lua
- * state, loaded the same way, only adds the workers' counters up, as its
- * Sigma set and summary do.  Returns the status, with *stats summed. */
+ * (loading is not done in parallel: Sigma's prefilter build keeps a static).
+ * m is the command's own run: the first worker runs its Lua state and Sigma
+ * set, the others' counters are added to them at the end, as their
+ * summaries are to m's.  Returns the status, with *stats summed. */
 static etwl_status run_parallel(etwl_cli_opts *o, run *m, etwl_stats *stats, int *files_out, etwl_error *err)
 {
     shared sh;
@@ -494,12 +498,20 @@ static etwl_status run_parallel(etwl_cli_opts *o, run *m, etwl_stats *stats, int
         etwl_buf_init(&r->abuf);
         etwl_buf_init(&r->wbuf);
         if (m->sum && !(r->sum = etwl_summary_new())) st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
-        if (st == ETWL_OK && m->lua) {
+        if (k == 0) {
+            /* the command's state and set, loaded and checked already, are
+             * the first worker's: one load less, and they count for it */
+            r->borrowed = 1;
+            r->lua = m->lua;
+            r->sigma = m->sigma;
+            if (r->lua) etwl_lua_set_alert_writer(r->lua, cli_alert, r);
+            etwl_cli_sigma_set_writer(r->sigma, cli_alert, r);
+        } else if (st == ETWL_OK && m->lua) {
             /* they loaded once already: only memory can fail here (said on stderr) */
             if (load_scripts(o, r) != ETWL_EXIT_OK)
                 st = etwl_error_set(err, ETWL_ENOMEM, "worker %d: the scripts did not load again", k + 1);
         }
-        if (st == ETWL_OK && m->sigma && (st = etwl_cli_sigma_setup_quiet(&oc, &r->sigma, err)) == ETWL_OK)
+        if (k > 0 && st == ETWL_OK && m->sigma && (st = etwl_cli_sigma_setup_quiet(&oc, &r->sigma, err)) == ETWL_OK)
             etwl_cli_sigma_set_writer(r->sigma, cli_alert, r);
         g_luas[k] = r->lua;
     }
@@ -541,14 +553,16 @@ static etwl_status run_parallel(etwl_cli_opts *o, run *m, etwl_stats *stats, int
             fprintf(stderr, "etwlua: worker %d: files=%d events=%llu cpu_ms=%.0f\n", k + 1, w[k].nfiles,
                     (unsigned long long)w[k].events, w[k].cpu_s * 1e3);
         add_stats(stats, &w[k].sum_stats);
-        if (m->lua && w[k].lua) etwl_lua_add_stats(m->lua, w[k].lua);
-        if (m->sigma) {
+        if (m->lua && w[k].lua && !w[k].borrowed) etwl_lua_add_stats(m->lua, w[k].lua);
+        if (m->sigma && !w[k].borrowed) {
             etwl_cli_sigma_absorb(m->sigma, w[k].sigma);
             w[k].sigma = NULL;
         }
         etwl_summary_add(m->sum, w[k].sum);
         free_worker(&w[k]);
     }
+    if (m->lua) etwl_lua_set_alert_writer(m->lua, cli_alert, m);
+    etwl_cli_sigma_set_writer(m->sigma, cli_alert, m);
     if (st == ETWL_OK && sh.err.status != ETWL_OK) {
         *err = sh.err;
         st = sh.err.status;
@@ -658,6 +672,7 @@ int main(int argc, char **argv)
     }
     if (o.jobs) {
         /* -j: the workers replay the files; this run adds their counters up */
+        if (o.duration > 0) etwl_sys_stop_after(o.duration);
         st = run_parallel(&o, &r, &stats, &files, &err);
         etwl_progress_clear(&progress);
         goto finish;

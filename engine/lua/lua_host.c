@@ -1039,6 +1039,12 @@ etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev)
     return ETWL_OK;
 }
 
+void etwl_lua_set_alert_writer(etwl_lua *x, void (*write)(const struct etwl_alert *a, void *ctx), void *ctx)
+{
+    x->o.alert_write = write;
+    x->o.alert_ctx = ctx;
+}
+
 void etwl_lua_add_stats(etwl_lua *into, const etwl_lua *from)
 {
     int i;

@@ -1,10 +1,13 @@
 /* main.c - the etwlua command. */
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -18,10 +21,30 @@
 #include "tree.h"
 #include "platform/sys.h"
 #include "shell.h"
+#include "session/source.h"
 #include "sigma_cli.h"
+#include "summary.h"
 #include "output/traceevent/traceevent.h"
 
 #define MAX_DIAG_PRINTED 20
+#define WORKER_FLUSH (64 * 1024) /* a worker's output goes out in pieces of about this size */
+
+/* What the workers of a parallel replay (-j) share.  Everything written to
+ * stdout, the -o outputs and the diagnostics on stderr goes out under mu,
+ * so each alert and event stays whole and the outputs' queues see one
+ * writer at a time; each worker writes its files' output in order. */
+typedef struct shared {
+    pthread_mutex_t mu;
+    const char **files;
+    int nfiles;
+    atomic_int next;   /* the next file to hand out */
+    atomic_int failed; /* a worker stopped on an error: the others stop too */
+    uint64_t diags;    /* diagnostics printed, under mu */
+    etwl_error err;    /* the first worker error, under mu */
+    etwl_progress *progress;
+    pthread_cond_t ended; /* a worker ended: signalled under mu */
+    int nended;
+} shared;
 
 typedef struct run {
     etwl_cli_opts *o;
@@ -37,7 +60,69 @@ typedef struct run {
     etwl_te *te;        /* --format traceevent */
     etwl_outputs *outs; /* -o: NULL without */
     time_t last_check;
+    int form;                /* stdout's alert form */
+    etwl_buf abuf;           /* one alert being written */
+    etwl_summary *sum;       /* NULL: no summary */
+    etwl_progress *progress; /* single replay: drawn from on_event */
+    /* a worker of a parallel replay (NULL sh: the one run) */
+    shared *sh;
+    pthread_t thread;
+    int id;
+    etwl_buf wbuf; /* output not yet written out */
+    etwl_stats sum_stats;
+    atomic_uint_least64_t bytes_done, events_done; /* for the progress line */
+    uint64_t bytes_files;                          /* bytes of the files finished */
+    int nfiles;                                    /* files this worker read */
+    int borrowed;                                  /* the first worker runs the command's own Lua state and Sigma set */
+    double cpu_s;                                  /* the worker thread's CPU time, for --stats */
 } run;
+
+/* A worker's buffered output, written out whole under the lock. */
+static etwl_status flush_worker(run *r)
+{
+    etwl_status st = ETWL_OK;
+    if (!r->wbuf.len) return ETWL_OK;
+    pthread_mutex_lock(&r->sh->mu);
+    if (r->sh->progress) etwl_progress_clear(r->sh->progress);
+    if (r->wbuf.oom) st = ETWL_ENOMEM;
+    else if (fwrite(r->wbuf.data, 1, r->wbuf.len, stdout) != r->wbuf.len) st = ETWL_EIO;
+    pthread_mutex_unlock(&r->sh->mu);
+    etwl_buf_reset(&r->wbuf);
+    return st;
+}
+
+/* Writes output: at once for the one run, through the worker's buffer
+ * (written out under the lock, in pieces) for a worker. */
+static etwl_status out_write(run *r, const char *p, size_t n)
+{
+    if (r->sh) {
+        etwl_buf_put(&r->wbuf, p, n);
+        if (r->wbuf.oom) return ETWL_ENOMEM;
+        return r->wbuf.len >= WORKER_FLUSH ? flush_worker(r) : ETWL_OK;
+    }
+    if (r->progress) etwl_progress_clear(r->progress);
+    return fwrite(p, 1, n, r->fp) == n ? ETWL_OK : ETWL_EIO;
+}
+
+/* Every alert (scripts, rules, Sigma, the engine's own) comes here: counted
+ * for the summary, then written to the outputs or stdout. */
+static void cli_alert(const etwl_alert *a, void *ctx)
+{
+    run *r = ctx;
+    etwl_summary_alert(r->sum, a);
+    if (r->outs) {
+        if (r->sh) pthread_mutex_lock(&r->sh->mu);
+        if (r->sh && r->sh->progress) etwl_progress_clear(r->sh->progress);
+        else if (r->progress) etwl_progress_clear(r->progress);
+        etwl_outputs_alert(a, r->outs);
+        if (r->sh) pthread_mutex_unlock(&r->sh->mu);
+        return;
+    }
+    etwl_buf_reset(&r->abuf);
+    etwl_alert_write(&r->abuf, a, r->form);
+    etwl_buf_putc(&r->abuf, '\n');
+    if (!r->abuf.oom) out_write(r, r->abuf.data, r->abuf.len);
+}
 
 /* ETW's buffer counters, for --stats; empty for sources without them. */
 static const char *etw_buffers(const etwl_stats *st, char *buf, size_t n)
@@ -67,7 +152,6 @@ static void loss_fields(etwl_buf *b, int json, void *ctx)
 static void check_losses(run *r, int final)
 {
     etwl_stats st;
-    etwl_buf b;
     char ts[ETWL_TIME_STRLEN + 1], bufs[96], msg[200];
     struct timespec now;
     uint64_t total;
@@ -86,20 +170,14 @@ static void check_losses(run *r, int final)
     a = (etwl_alert){ts,   "etwlua.events_lost", 18, "The session lost events", 23, "high", msg, strlen(msg), NULL,
                      NULL, loss_fields,          &l};
     r->lost_reported = total;
-    if (r->outs) {
-        etwl_outputs_alert(&a, r->outs);
-        return;
-    }
-    etwl_buf_init(&b);
-    etwl_alert_write(&b, &a, etwl_cli_stdout_form(r->o, isatty(1)));
-    etwl_buf_putc(&b, '\n');
-    if (!b.oom) fwrite(b.data, 1, b.len, stdout);
-    etwl_buf_free(&b);
-    r->lost_reported = total;
+    cli_alert(&a, r);
 }
 
 static etwl_session *volatile g_session;
 static etwl_lua *volatile g_lua;
+/* the workers' sessions and Lua states (-j), stopped as the one run's are */
+static etwl_session *volatile g_sessions[ETWL_CLI_MAX_JOBS];
+static etwl_lua *volatile g_luas[ETWL_CLI_MAX_JOBS];
 /* A stop can arrive before the session exists (while scripts load or the
  * tracefs instance is made): it is remembered, and honoured once the
  * session is there, so start-up never leaves a session behind. */
@@ -108,11 +186,16 @@ static volatile sig_atomic_t g_stop;
 static void on_stop(void)
 {
     etwl_session *s = g_session;
+    int i;
     g_stop = 1;
     if (s) etwl_session_close(s); /* async-signal-safe */
     /* a handler stuck in Lua would never get back to the session loop: the
      * host's watchdog interrupts it (sets a flag only: async-signal-safe) */
     etwl_lua_request_stop(g_lua);
+    for (i = 0; i < ETWL_CLI_MAX_JOBS; i++) {
+        if ((s = g_sessions[i])) etwl_session_close(s);
+        etwl_lua_request_stop(g_luas[i]);
+    }
 }
 
 static void list_one(const etwl_session_info *si, void *user)
@@ -128,7 +211,11 @@ static void list_one(const etwl_session_info *si, void *user)
 static void on_diag(const char *where, const char *msg, void *user)
 {
     run *r = user;
-    if (r->diags++ < MAX_DIAG_PRINTED) {
+    uint64_t *diags = r->sh ? &r->sh->diags : &r->diags;
+    if (r->sh) pthread_mutex_lock(&r->sh->mu);
+    if (r->sh && r->sh->progress) etwl_progress_clear(r->sh->progress);
+    else if (r->progress) etwl_progress_clear(r->progress);
+    if ((*diags)++ < MAX_DIAG_PRINTED) {
         etwl_buf b;
         etwl_buf_init(&b);
         /* messages quote input, which may be hostile: escape it */
@@ -137,20 +224,34 @@ static void on_diag(const char *where, const char *msg, void *user)
         etwl_text_put_escaped(&b, msg, strlen(msg));
         fprintf(stderr, "etwlua: %s (skipped)\n", b.data ? b.data : "");
         etwl_buf_free(&b);
-    } else if (r->diags == MAX_DIAG_PRINTED + 1) {
+    } else if (*diags == MAX_DIAG_PRINTED + 1) {
         fprintf(stderr, "etwlua: more malformed lines; further messages suppressed (counted in --stats)\n");
     }
+    if (r->sh) pthread_mutex_unlock(&r->sh->mu);
 }
 
 static etwl_status on_event(etwl_event *ev, void *user)
 {
     run *r = user;
     etwl_status st;
-    if ((++r->events & 4095) == 0 || time(NULL) != r->last_check) {
+    if (r->sh) { /* a worker: the main thread checks the outputs and draws the progress */
+        if ((++r->events & 1023) == 0) {
+            uint64_t done, total;
+            etwl_session_progress(r->s, &done, &total);
+            atomic_store(&r->bytes_done, r->bytes_files + done);
+            atomic_store(&r->events_done, r->events);
+        }
+    } else if ((++r->events & 4095) == 0 || time(NULL) != r->last_check) {
         r->last_check = time(NULL);
         check_losses(r, 0);
         etwl_outputs_check(r->outs);
     }
+    if (r->progress && (r->events & 1023) == 0) {
+        uint64_t done, total;
+        etwl_session_progress(r->s, &done, &total);
+        etwl_progress_update(r->progress, done, total, r->events, 0);
+    }
+    etwl_summary_event(r->sum, ev);
     /* with a Lua host, it matches the --sigma rules (scripts may extend them) */
     if (r->sigma && !r->lua) etwl_cli_sigma_event(r->sigma, ev, r->fp);
     if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
@@ -165,15 +266,13 @@ static etwl_status on_event(etwl_event *ev, void *user)
     etwl_buf_reset(&r->out);
     if (r->te) {
         if ((st = etwl_te_event(r->te, ev, &r->out)) != ETWL_OK) return st;
-        if (r->out.len && fwrite(r->out.data, 1, r->out.len, r->fp) != r->out.len) return ETWL_EIO;
-        return ETWL_OK;
+        return r->out.len ? out_write(r, r->out.data, r->out.len) : ETWL_OK;
     }
     st = r->o->json ? etwl_schema_event(ev, &r->out, etwl_cli_output_form(r->o)) : etwl_event_write_text(ev, &r->out);
     if (st) return st;
     etwl_buf_putc(&r->out, '\n');
     if (r->out.oom) return ETWL_ENOMEM;
-    if (fwrite(r->out.data, 1, r->out.len, r->fp) != r->out.len) return ETWL_EIO;
-    return ETWL_OK;
+    return out_write(r, r->out.data, r->out.len);
 }
 
 static int report(const etwl_error *err);
@@ -196,10 +295,8 @@ static int load_scripts(etwl_cli_opts *o, run *r)
     lo.alerts_json = etwl_cli_stdout_form(o, isatty(1));
     lo.lua_dir = o->lua_dir;
     lo.proc_grace = o->proc_grace * 10000000LL;
-    if (r->outs) {
-        lo.alert_write = etwl_outputs_alert;
-        lo.alert_ctx = r->outs;
-    }
+    lo.alert_write = cli_alert; /* counted for the summary; merged under -j */
+    lo.alert_ctx = r;
     lo.handler_timeout_ms = o->handler_timeout_ms;
     lo.sigma = etwl_cli_sigma_set(r->sigma);
     if (etwl_lua_new(&lo, &r->lua, &err) != ETWL_OK) return report(&err);
@@ -244,6 +341,251 @@ static int report(const etwl_error *err)
     return etwl_exit_code(err->status);
 }
 
+static void add_stats(etwl_stats *into, const etwl_stats *st)
+{
+    into->read += st->read;
+    into->passed += st->passed;
+    into->filtered += st->filtered;
+    into->malformed += st->malformed;
+    into->lost += st->lost;
+}
+
+/* A worker of a parallel replay: takes the next file until none is left,
+ * each in a session of its own; its Lua state and Sigma set live as long as
+ * the worker, its process tables are emptied per file (ev.source). */
+static void *worker_main(void *arg)
+{
+    run *r = arg;
+    shared *sh = r->sh;
+    etwl_session *prev = NULL;
+    etwl_error err;
+    int started = 0;
+    memset(&err, 0, sizeof err);
+    for (;;) {
+        etwl_config cfg;
+        etwl_session *s;
+        etwl_stats st;
+        etwl_status rc;
+        uint64_t done, total;
+        int i;
+        if (g_stop || atomic_load(&sh->failed)) break;
+        i = atomic_fetch_add(&sh->next, 1);
+        if (i >= sh->nfiles) break;
+        cfg = r->o->cfg;
+        cfg.read_path = sh->files[i];
+        rc = etwl_session_open(&cfg, &s, &err);
+        if (rc == ETWL_OK) {
+            etwl_session_set_diag(s, on_diag, r);
+            r->s = s;
+            pthread_mutex_lock(&sh->mu); /* a failing worker closes the others' under mu */
+            g_sessions[r->id] = s;
+            pthread_mutex_unlock(&sh->mu);
+            if (g_stop || atomic_load(&sh->failed)) etwl_session_close(s);
+            if (r->lua) {
+                etwl_lua_set_session(r->lua, s);
+                if (!started) etwl_lua_start(r->lua);
+                started = 1;
+            }
+            rc = etwl_session_process(s, on_event, r, &err);
+            pthread_mutex_lock(&sh->mu);
+            g_sessions[r->id] = NULL;
+            pthread_mutex_unlock(&sh->mu);
+            etwl_session_stats(s, &st);
+            add_stats(&r->sum_stats, &st);
+            r->nfiles++;
+            etwl_session_progress(s, &done, &total);
+            r->bytes_files += done > total ? done : total;
+            atomic_store(&r->bytes_done, r->bytes_files);
+            atomic_store(&r->events_done, r->events);
+            /* the previous file's session goes once the Lua state points
+             * at this one (etw.stats reads it) */
+            etwl_session_free(prev);
+            prev = s;
+            /* a file's output goes out when the file is done */
+            if (rc == ETWL_OK && flush_worker(r) != ETWL_OK)
+                rc = etwl_error_set(&err, ETWL_EIO, "writing output failed");
+        }
+        if (rc != ETWL_OK) { /* as a replay without -j, the first error ends the run */
+            int k;
+            pthread_mutex_lock(&sh->mu);
+            if (sh->err.status == ETWL_OK) sh->err = err;
+            atomic_store(&sh->failed, 1);
+            for (k = 0; k < ETWL_CLI_MAX_JOBS; k++)
+                if (g_sessions[k]) etwl_session_close(g_sessions[k]);
+            pthread_mutex_unlock(&sh->mu);
+            break;
+        }
+    }
+    if (started) etwl_lua_stop(r->lua);
+    if (flush_worker(r) != ETWL_OK) { /* what on_stop hooks wrote last */
+        pthread_mutex_lock(&sh->mu);
+        if (sh->err.status == ETWL_OK) etwl_error_set(&sh->err, ETWL_EIO, "writing output failed");
+        pthread_mutex_unlock(&sh->mu);
+    }
+    {
+        struct timespec cpu;
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) r->cpu_s = (double)cpu.tv_sec + cpu.tv_nsec / 1e9;
+    }
+    if (r->lua) etwl_lua_set_session(r->lua, NULL);
+    etwl_session_free(prev);
+    r->s = NULL;
+    pthread_mutex_lock(&sh->mu);
+    sh->nended++;
+    pthread_cond_signal(&sh->ended);
+    pthread_mutex_unlock(&sh->mu);
+    return NULL;
+}
+
+static void free_worker(run *w)
+{
+    g_luas[w->id] = NULL;
+    if (!w->borrowed) {
+        etwl_lua_free(w->lua);
+        etwl_cli_sigma_absorb(NULL, w->sigma);
+    }
+    etwl_summary_free(w->sum);
+    etwl_buf_free(&w->wbuf);
+    etwl_buf_free(&w->abuf);
+    etwl_buf_free(&w->out);
+}
+
+/* -j N: the files of -r, replayed by N workers (threads), each with its own
+ * Lua state, Sigma set and process tables, made here one after the other
+ * (loading is not done in parallel: Sigma's prefilter build keeps a static).
+ * m is the command's own run: the first worker runs its Lua state and Sigma
+ * set, the others' counters are added to them at the end, as their
+ * summaries are to m's.  Returns the status, with *stats summed. */
+static etwl_status run_parallel(etwl_cli_opts *o, run *m, etwl_stats *stats, int *files_out, etwl_error *err)
+{
+    shared sh;
+    run *w;
+    etwl_session *ls;
+    etwl_status st;
+    uint64_t total = 0;
+    int n, k, njobs, started = 0;
+    memset(&sh, 0, sizeof sh);
+    memset(stats, 0, sizeof *stats);
+    *files_out = 0;
+    /* the source lists the files, in the order it would replay them */
+    if ((st = etwl_session_open(&o->cfg, &ls, err)) != ETWL_OK) return st;
+    for (n = 0; etwl_session_file(ls, n); n++) {
+    }
+    sh.files = calloc((size_t)(n ? n : 1), sizeof *sh.files);
+    if (!sh.files) {
+        etwl_session_free(ls);
+        return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    }
+    for (k = 0; k < n; k++) {
+        struct stat sb;
+        if (!(sh.files[k] = strdup(etwl_session_file(ls, k)))) break;
+        if (stat(sh.files[k], &sb) == 0) total += (uint64_t)sb.st_size;
+        sh.nfiles++;
+    }
+    etwl_session_free(ls);
+    if (sh.nfiles < n) st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    *files_out = sh.nfiles;
+    njobs = (int)o->jobs < sh.nfiles ? (int)o->jobs : sh.nfiles;
+    w = calloc((size_t)(njobs ? njobs : 1), sizeof *w);
+    if (!w && st == ETWL_OK) st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    pthread_mutex_init(&sh.mu, NULL);
+    pthread_cond_init(&sh.ended, NULL);
+    sh.progress = m->progress;
+    for (k = 0; k < njobs && st == ETWL_OK; k++) {
+        run *r = &w[k];
+        etwl_cli_opts oc = *o; /* setup notes the Sigma ids it knows in it */
+        r->o = o;
+        r->fp = stdout;
+        r->sh = &sh;
+        r->id = k;
+        r->form = m->form;
+        r->outs = m->outs;
+        etwl_buf_init(&r->out);
+        etwl_buf_init(&r->abuf);
+        etwl_buf_init(&r->wbuf);
+        if (m->sum && !(r->sum = etwl_summary_new())) st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+        if (k == 0) {
+            /* the command's state and set, loaded and checked already, are
+             * the first worker's: one load less, and they count for it */
+            r->borrowed = 1;
+            r->lua = m->lua;
+            r->sigma = m->sigma;
+            if (r->lua) etwl_lua_set_alert_writer(r->lua, cli_alert, r);
+            etwl_cli_sigma_set_writer(r->sigma, cli_alert, r);
+        } else if (st == ETWL_OK) {
+            /* the Sigma set first: a Lua host matches it (scripts may
+             * extend it), so the host is given the worker's own */
+            if (m->sigma && (st = etwl_cli_sigma_setup_quiet(&oc, &r->sigma, err)) == ETWL_OK)
+                etwl_cli_sigma_set_writer(r->sigma, cli_alert, r);
+            /* they loaded once already: only memory can fail here (said on stderr) */
+            if (st == ETWL_OK && m->lua && load_scripts(o, r) != ETWL_EXIT_OK)
+                st = etwl_error_set(err, ETWL_ENOMEM, "worker %d: the scripts did not load again", k + 1);
+        }
+        g_luas[k] = r->lua;
+    }
+    if (g_stop) st = ETWL_OK; /* stopped while loading: nothing to replay */
+    for (k = 0; k < njobs && st == ETWL_OK && !g_stop; k++) {
+        if (pthread_create(&w[k].thread, NULL, worker_main, &w[k]) != 0) {
+            st = etwl_error_set(err, ETWL_EIO, "cannot start a worker thread");
+            atomic_store(&sh.failed, 1);
+            break;
+        }
+        started++;
+    }
+    /* the main thread draws the progress and raises output drops while
+     * the workers run; it wakes when one ends, or four times a second */
+    pthread_mutex_lock(&sh.mu);
+    while (sh.nended < started) {
+        uint64_t done = 0, events = 0;
+        struct timespec until;
+        for (k = 0; k < started; k++) {
+            done += atomic_load(&w[k].bytes_done);
+            events += atomic_load(&w[k].events_done);
+        }
+        if (m->progress) etwl_progress_update(m->progress, done, total, events, 0);
+        etwl_outputs_check(m->outs);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 250 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&sh.ended, &sh.mu, &until);
+    }
+    pthread_mutex_unlock(&sh.mu);
+    for (k = 0; k < started; k++) pthread_join(w[k].thread, NULL);
+    for (k = 0; k < njobs; k++) {
+        /* how the work spread: the busiest worker's CPU time bounds the
+         * wall time on idle cores (tests/bench/parallel.sh) */
+        if (o->stats)
+            fprintf(stderr, "etwlua: worker %d: files=%d events=%llu cpu_ms=%.0f\n", k + 1, w[k].nfiles,
+                    (unsigned long long)w[k].events, w[k].cpu_s * 1e3);
+        add_stats(stats, &w[k].sum_stats);
+        if (m->lua && w[k].lua && !w[k].borrowed) {
+            uint64_t dropped, hits = etwl_lua_sigma_alerts(w[k].lua, &dropped);
+            etwl_cli_sigma_add_alerts(w[k].sigma, hits, dropped); /* the host matched the worker's set */
+            etwl_lua_add_stats(m->lua, w[k].lua);
+        }
+        if (m->sigma && !w[k].borrowed) {
+            etwl_cli_sigma_absorb(m->sigma, w[k].sigma);
+            w[k].sigma = NULL;
+        }
+        etwl_summary_add(m->sum, w[k].sum);
+        free_worker(&w[k]);
+    }
+    if (m->lua) etwl_lua_set_alert_writer(m->lua, cli_alert, m);
+    etwl_cli_sigma_set_writer(m->sigma, cli_alert, m);
+    if (st == ETWL_OK && sh.err.status != ETWL_OK) {
+        *err = sh.err;
+        st = sh.err.status;
+    }
+    pthread_cond_destroy(&sh.ended);
+    pthread_mutex_destroy(&sh.mu);
+    for (k = 0; k < sh.nfiles; k++) free((char *)sh.files[k]);
+    free(sh.files);
+    free(w);
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     etwl_cli_opts o;
@@ -251,8 +593,9 @@ int main(int argc, char **argv)
     etwl_session *s = NULL;
     etwl_status st;
     etwl_stats stats;
+    etwl_progress progress;
     run r;
-    int code;
+    int code, files = 0, summary;
     char bufs[96];
     memset(&err, 0, sizeof err);
     etwl_sys_binary_stdio();
@@ -294,24 +637,41 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.o = &o;
     r.fp = stdout;
+    r.form = etwl_cli_stdout_form(&o, isatty(1));
     etwl_buf_init(&r.out);
-    setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+    etwl_buf_init(&r.abuf);
+    /* whole lines on a terminal: scripts' print() goes to stderr, unbuffered,
+     * and a block flushed mid-line would split an alert (and its colour
+     * codes) around it; and a person watching wants each alert when raised */
+    setvbuf(stdout, NULL, isatty(1) ? _IOLBF : _IOFBF, 1 << 16);
+    /* the summary: asked for, or a replay on a terminal (docs/cli.md) */
+    summary = o.summary > 0 || (o.summary == 0 && o.cfg.read_path && isatty(2));
+    if (summary) r.sum = etwl_summary_new();
+    /* the progress line: replays of files, on a terminal */
+    etwl_progress_start(&progress, o.cfg.read_path && strcmp(o.cfg.read_path, "-") != 0 && !o.no_progress && isatty(2));
+    if (progress.on) r.progress = &progress;
     if (etwl_outputs_open(&o, etwl_cli_stdout_form(&o, isatty(1)), &r.outs, &err) != ETWL_OK) {
         etwl_buf_free(&r.out);
+        etwl_buf_free(&r.abuf);
+        etwl_summary_free(r.sum);
         return report(&err);
     }
     /* Sigma rules first: their ids are known to the --rule check */
     if (etwl_cli_sigma_setup(&o, &r.sigma, &err) != ETWL_OK) {
         etwl_outputs_close(r.outs, 0);
         etwl_buf_free(&r.out);
+        etwl_buf_free(&r.abuf);
+        etwl_summary_free(r.sum);
         return report(&err);
     }
-    if (r.outs) etwl_cli_sigma_set_outputs(r.sigma, r.outs);
+    etwl_cli_sigma_set_writer(r.sigma, cli_alert, &r);
     if (r.sigma && o.no_rules && !o.nscripts && !o.nrules_dirs && o.nsigma_known < o.nrule_only + o.nrule_skip) {
         /* no Lua rules to name: every --rule id must be a Sigma id */
         etwl_cli_sigma_finish(r.sigma, 0);
         etwl_outputs_close(r.outs, 0);
         etwl_buf_free(&r.out);
+        etwl_buf_free(&r.abuf);
+        etwl_summary_free(r.sum);
         return report(&(etwl_error){.status = ETWL_EINVAL, .message = "--rule/--skip-rule: an id names no rule"});
     }
     if (o.nscripts || !o.no_rules || o.nrules_dirs) {
@@ -320,8 +680,17 @@ int main(int argc, char **argv)
             etwl_cli_sigma_finish(r.sigma, 0);
             etwl_outputs_close(r.outs, 0);
             etwl_buf_free(&r.out);
+            etwl_buf_free(&r.abuf);
+            etwl_summary_free(r.sum);
             return code;
         }
+    }
+    if (o.jobs) {
+        /* -j: the workers replay the files; this run adds their counters up */
+        if (o.duration > 0) etwl_sys_stop_after(o.duration);
+        st = run_parallel(&o, &r, &stats, &files, &err);
+        etwl_progress_clear(&progress);
+        goto finish;
     }
 
     /* live ETW drops the event ids no handler names in the kernel (not when
@@ -340,6 +709,8 @@ int main(int argc, char **argv)
         etwl_lua_free(r.lua);
         etwl_outputs_close(r.outs, 0);
         etwl_buf_free(&r.out);
+        etwl_buf_free(&r.abuf);
+        etwl_summary_free(r.sum);
         return etwl_exit_code(st);
     }
     etwl_session_set_diag(s, on_diag, &r);
@@ -370,6 +741,8 @@ int main(int argc, char **argv)
         etwl_lua_free(r.lua);
         etwl_outputs_close(r.outs, 0);
         etwl_buf_free(&r.out);
+        etwl_buf_free(&r.abuf);
+        etwl_summary_free(r.sum);
         return report(&(etwl_error){.status = ETWL_ENOMEM, .message = "out of memory"});
     }
     if (r.te && o.cfg.read_path && strcmp(o.cfg.read_path, "-") != 0) {
@@ -383,6 +756,7 @@ int main(int argc, char **argv)
         }
     }
     st = etwl_session_process(s, on_event, &r, &err);
+    etwl_progress_clear(&progress);
     if (r.te) {
         etwl_buf_reset(&r.out);
         /* out.data is NULL when the trace gave nothing to count */
@@ -394,8 +768,9 @@ int main(int argc, char **argv)
     g_session = NULL;
     etwl_outputs_check(r.outs); /* drops up to here, told before the flush */
     g_lua = NULL;
-    if (fflush(stdout) != 0 && st == ETWL_OK) etwl_error_set(&err, st = ETWL_EIO, "writing output failed");
     etwl_session_stats(s, &stats);
+finish:
+    if (fflush(stdout) != 0 && st == ETWL_OK) etwl_error_set(&err, st = ETWL_EIO, "writing output failed");
     code = st ? report(&err) : ETWL_EXIT_OK;
     if (code == ETWL_EXIT_OK && o.fail_on_error && r.lua && etwl_lua_errors(r.lua)) {
         fprintf(stderr, "etwlua: %llu handler error(s) (--fail-on-error)\n",
@@ -417,6 +792,7 @@ int main(int argc, char **argv)
                 etw_buffers(&stats, bufs, sizeof bufs));
     else if (stats.malformed)
         fprintf(stderr, "etwlua: skipped %llu malformed record(s)\n", (unsigned long long)stats.malformed);
+    if (r.sum) etwl_summary_print(r.sum, r.lua ? etwl_lua_errors(r.lua) : 0, (uint64_t)files, stderr);
     /* flushed last, so alerts from on_stop hooks and the checks above go
      * too; an alert dropped or not delivered is a runtime failure */
     if (etwl_outputs_close(r.outs, o.stats) && code == ETWL_EXIT_OK) code = ETWL_EXIT_FAILURE;
@@ -426,5 +802,7 @@ int main(int argc, char **argv)
     etwl_session_free(s);
     etwl_lua_free(r.lua);
     etwl_buf_free(&r.out);
+    etwl_buf_free(&r.abuf);
+    etwl_summary_free(r.sum);
     return code;
 }

@@ -24,6 +24,8 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "      --schemas FILE       ETL replay: schemas written by 'etwlua record'\n"
                               "      --evtx-reader R      EVTX replay: native (default) or libevtx (the slower\n"
                               "                           reader it is checked against)\n"
+                              "  -j, --jobs N             replay a folder's files N at a time (1-64), each\n"
+                              "                           worker with its own Lua state and process tables\n"
                               "  (none)                   a live session (Linux: tracefs; Windows: ETW);\n"
                               "                           with no script and no --dump it runs the rule library\n"
                               "                           and prints alerts (with --no-rules: process starts)\n"
@@ -82,6 +84,11 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "      --hex-keywords       JSON: 64-bit keywords, keys and addresses as \"0x...\"\n"
                               "                           strings, other integers beyond 2^53 as strings\n"
                               "      --stats              print counters on exit (stderr)\n"
+                              "      --summary            replays: alerts by rule, severity and host, events by\n"
+                              "                           provider, handler errors, on exit (stderr; the default\n"
+                              "                           when stderr is a terminal; --no-summary: never)\n"
+                              "      --no-progress        no progress line (shown for replays when stderr is a\n"
+                              "                           terminal)\n"
                               "  -o, --output SPEC        send alerts there instead of stdout, repeatable:\n"
                               "                           file:PATH, syslog: (/dev/log), syslog:udp://HOST:PORT,\n"
                               "                           syslog:tcp://HOST:PORT, http(s)://URL (Elasticsearch\n"
@@ -399,6 +406,14 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
             o->schema = f;
         } else if (opt(argc, argv, &i, NULL, "--hex-keywords", 0, &v, err, &bad)) {
             o->hex64 = 1;
+        } else if (opt(argc, argv, &i, "-j", "--jobs", 1, &v, err, &bad)) {
+            if (bad || !parse_long(v, 1, ETWL_CLI_MAX_JOBS, &o->jobs, "--jobs", err)) return ETWL_EXIT_USAGE;
+        } else if (opt(argc, argv, &i, NULL, "--summary", 0, &v, err, &bad)) {
+            o->summary = 1;
+        } else if (opt(argc, argv, &i, NULL, "--no-summary", 0, &v, err, &bad)) {
+            o->summary = -1;
+        } else if (opt(argc, argv, &i, NULL, "--no-progress", 0, &v, err, &bad)) {
+            o->no_progress = 1;
         } else if (opt(argc, argv, &i, NULL, "--stats", 0, &v, err, &bad)) {
             o->stats = 1;
         } else if (opt(argc, argv, &i, NULL, "--strict", 0, &v, err, &bad)) {
@@ -440,6 +455,14 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
     }
     if (o->evtx_reader_given && !o->cfg.read_path) {
         etwl_error_set(err, ETWL_EINVAL, "--evtx-reader is for replaying EVTX with -r");
+        return ETWL_EXIT_USAGE;
+    }
+    if (o->jobs && (!o->cfg.read_path || strcmp(o->cfg.read_path, "-") == 0)) {
+        etwl_error_set(err, ETWL_EINVAL, "--jobs replays files in parallel: it needs -r FILE or -r DIR (not stdin)");
+        return ETWL_EXIT_USAGE;
+    }
+    if (o->jobs > 1 && o->traceevent) {
+        etwl_error_set(err, ETWL_EINVAL, "--format traceevent reads the trace as a whole; it cannot take --jobs");
         return ETWL_EXIT_USAGE;
     }
     /* the libevtx source by name: it reads the .evtx file or folder -r names */

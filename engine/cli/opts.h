@@ -18,6 +18,7 @@ enum {
 
 #define ETWL_CLI_MAX_SCRIPTS 64
 #define ETWL_CLI_MAX_OUTPUTS 16
+#define ETWL_CLI_MAX_JOBS 64
 
 /* A script file, or inline code from -e, in command-line order. */
 typedef struct etwl_cli_script {
@@ -63,6 +64,9 @@ typedef struct etwl_cli_opts {
     long out_queue, out_queue_mb; /* 0 = default */
     double out_flush;             /* seconds; 0 = default */
     int out_insecure;
+    long jobs;       /* -j: files replayed in parallel; 0 = not given */
+    int summary;     /* --summary 1, --no-summary -1, 0: replays on a terminal */
+    int no_progress; /* --no-progress */
     etwl_cli_script scripts[ETWL_CLI_MAX_SCRIPTS];
     int nscripts;
 } etwl_cli_opts;

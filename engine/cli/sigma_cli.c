@@ -50,14 +50,28 @@ void etwl_cli_sigma_add_alerts(etwl_cli_sigma *cs, uint64_t alerts, uint64_t sup
     (void)cs;
     (void)alerts;
     (void)suppressed;
-}
-int etwl_sigma_cli_main(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "etwlua: sigma: Sigma rules are not built into this etwlua (they need libyaml and PCRE2)\n");
-    return ETWL_EXIT_NOTSUP;
-}
+    etwl_status etwl_cli_sigma_setup_quiet(etwl_cli_opts * o, etwl_cli_sigma * *out, etwl_error * err)
+    {
+        return etwl_cli_sigma_setup(o, out, err);
+    }
+    void etwl_cli_sigma_set_writer(etwl_cli_sigma * cs, void (*write)(const struct etwl_alert *a, void *ctx), void *ctx)
+    {
+        (void)cs;
+        (void)write;
+        (void)ctx;
+    }
+    void etwl_cli_sigma_absorb(etwl_cli_sigma * into, etwl_cli_sigma * from)
+    {
+        (void)into;
+        (void)from;
+    }
+    int etwl_sigma_cli_main(int argc, char **argv)
+    {
+        (void)argc;
+        (void)argv;
+        fprintf(stderr, "etwlua: sigma: Sigma rules are not built into this etwlua (they need libyaml and PCRE2)\n");
+        return ETWL_EXIT_NOTSUP;
+    }
 
 #else
 
@@ -69,7 +83,12 @@ struct etwl_cli_sigma {
     etwl_buf out;
     int form;
     FILE *fp;
-    void *outs; /* the -o outputs, or NULL: stdout */
+    void *outs;                                    /* the -o outputs, or NULL: stdout */
+    void (*write)(const etwl_alert *a, void *ctx); /* set: alerts go here */
+    void *write_ctx;
+    /* what absorbed workers counted (-j) */
+    uint64_t more_alerts, more_lim, more_evictions;
+    size_t more_groups;
     uint64_t alerts, suppressed;
 };
 
@@ -123,7 +142,7 @@ static void report_states(const etwl_sigma *s, FILE *fp, size_t list, const char
     }
 }
 
-etwl_status etwl_cli_sigma_setup(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_error *err)
+static etwl_status setup(etwl_cli_opts *o, etwl_cli_sigma **out, int quiet, etwl_error *err)
 {
     etwl_cli_sigma *cs;
     etwl_status st;
@@ -168,7 +187,7 @@ etwl_status etwl_cli_sigma_setup(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_er
         etwl_sigma_state s = etwl_sigma_rule(cs->set, i)->state;
         bad += s != ETWL_SIGMA_OK && s != ETWL_SIGMA_FILTERED;
     }
-    if (!o->alerts_only || bad) {
+    if (!quiet && (!o->alerts_only || bad)) {
         fprintf(stderr, "etwlua: sigma: %zu of %zu rule(s) run", etwl_sigma_running(cs->set),
                 etwl_sigma_count(cs->set));
         if (bad) fprintf(stderr, "; %zu cannot run here:\n", bad);
@@ -179,9 +198,49 @@ etwl_status etwl_cli_sigma_setup(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_er
     return ETWL_OK;
 }
 
+etwl_status etwl_cli_sigma_setup(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_error *err)
+{
+    return setup(o, out, 0, err);
+}
+
+etwl_status etwl_cli_sigma_setup_quiet(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_error *err)
+{
+    return setup(o, out, 1, err);
+}
+
+void etwl_cli_sigma_set_writer(etwl_cli_sigma *cs, void (*write)(const etwl_alert *a, void *ctx), void *ctx)
+{
+    if (!cs) return;
+    cs->write = write;
+    cs->write_ctx = ctx;
+}
+
+void etwl_cli_sigma_absorb(etwl_cli_sigma *into, etwl_cli_sigma *from)
+{
+    if (!from) return;
+    if (into) {
+        into->more_alerts += from->alerts + from->more_alerts;
+        into->suppressed += from->suppressed;
+        into->more_lim += etwl_sigma_regex_limit_hits(from->set) + from->more_lim;
+        into->more_evictions += etwl_sigma_corr_evictions(from->set) + from->more_evictions;
+        into->more_groups += etwl_sigma_corr_groups(from->set) + from->more_groups;
+    }
+    etwl_sigma_free(from->set);
+    etwl_buf_free(&from->out);
+    free(from);
+}
+
 static void on_hit(void *ctx, etwl_event *ev, size_t rule)
 {
     etwl_cli_sigma *cs = ctx;
+    if (cs->write) { /* the command's writer: counted for the summary, and merged under -j */
+        char ts[ETWL_TIME_STRLEN + 1];
+        etwl_alert a;
+        etwl_sigma_alert_of(cs->set, rule, ev, &a, ts);
+        cs->write(&a, cs->write_ctx);
+        cs->alerts++;
+        return;
+    }
     if (cs->outs) { /* -o: the outputs' queues, like script alerts */
         char ts[ETWL_TIME_STRLEN + 1];
         etwl_alert a;
@@ -210,24 +269,26 @@ void etwl_cli_sigma_event(etwl_cli_sigma *cs, etwl_event *ev, FILE *fp)
 
 void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats)
 {
-    uint64_t lim;
+    uint64_t lim, ev;
     if (!cs) return;
-    lim = cs->set ? etwl_sigma_regex_limit_hits(cs->set) : 0;
+    lim = (cs->set ? etwl_sigma_regex_limit_hits(cs->set) : 0) + cs->more_lim;
+    ev = (cs->set ? etwl_sigma_corr_evictions(cs->set) : 0) + cs->more_evictions;
+    cs->alerts += cs->more_alerts;
     if (lim)
         fprintf(stderr,
                 "etwlua: sigma: %llu regular-expression match(es) hit the PCRE2 match limit (counted as no "
                 "match)\n",
                 (unsigned long long)lim);
-    if (cs->set && etwl_sigma_corr_evictions(cs->set))
+    if (ev)
         fprintf(stderr, "etwlua: sigma: %llu correlation group(s) dropped to keep the state bounded\n",
-                (unsigned long long)etwl_sigma_corr_evictions(cs->set));
+                (unsigned long long)ev);
     if (stats && cs->set)
         fprintf(stderr,
                 "etwlua: sigma stats: rules=%zu running=%zu alerts=%llu suppressed_by_scripts=%llu "
                 "regex_limit_hits=%llu correlation_groups=%zu correlation_evictions=%llu\n",
                 etwl_sigma_count(cs->set), etwl_sigma_running(cs->set), (unsigned long long)cs->alerts,
-                (unsigned long long)cs->suppressed, (unsigned long long)lim, etwl_sigma_corr_groups(cs->set),
-                (unsigned long long)etwl_sigma_corr_evictions(cs->set));
+                (unsigned long long)cs->suppressed, (unsigned long long)lim,
+                etwl_sigma_corr_groups(cs->set) + cs->more_groups, (unsigned long long)ev);
     etwl_sigma_free(cs->set);
     etwl_buf_free(&cs->out);
     free(cs);

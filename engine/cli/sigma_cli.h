@@ -7,6 +7,8 @@
 
 #include "opts.h"
 
+struct etwl_alert;
+
 typedef struct etwl_cli_sigma etwl_cli_sigma;
 
 /* Loads every --sigma path with the filters and --rule/--skip-rule, says on
@@ -24,6 +26,15 @@ struct etwl_sigma *etwl_cli_sigma_set(etwl_cli_sigma *cs);
 void etwl_cli_sigma_add_alerts(etwl_cli_sigma *cs, uint64_t alerts, uint64_t suppressed);
 /* Reports regex limit hits (always) and counters (with stats); frees. */
 void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats);
+/* The same set again for a parallel replay's worker (-j): built quietly
+ * (the first setup has said what runs); NULL in *out without --sigma. */
+etwl_status etwl_cli_sigma_setup_quiet(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_error *err);
+/* Alerts go to write(alert, ctx) instead of stdout or the outputs. */
+void etwl_cli_sigma_set_writer(etwl_cli_sigma *cs, void (*write)(const struct etwl_alert *a, void *ctx), void *ctx);
+/* Adds a worker's counters (alerts, regex limit hits, correlation
+ * evictions) to `into`, for the one report at exit, and frees the worker's
+ * set. */
+void etwl_cli_sigma_absorb(etwl_cli_sigma *into, etwl_cli_sigma *from);
 int etwl_sigma_cli_main(int argc, char **argv);
 
 #endif

@@ -8,6 +8,16 @@
 
 #define EVENT_ARENA_LIMIT ETWL_MAX_EVENT_BYTES /* one event may hold at most 64 MiB decoded */
 
+const char *etwl_event_source_kind(const etwl_event *ev)
+{
+    switch (ev->src_kind) {
+    case ETWL_SRC_RECORD: return "record";
+    case ETWL_SRC_LINE: return "line";
+    case ETWL_SRC_OFFSET: return "offset";
+    default: return NULL;
+    }
+}
+
 etwl_status etwl_event_init(etwl_event *ev)
 {
     memset(ev, 0, sizeof *ev);

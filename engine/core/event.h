@@ -44,10 +44,23 @@ struct etwl_event {
     uint32_t *cache_gen; /* cache[i] is valid when cache_gen[i] == (uint32_t)seq */
     uint32_t cap;        /* capacity of off/cache/cache_gen */
 
+    /* Where a replayed record came from (ev.source, the alert's "source"):
+     * set by delivery from the source's position, so every source reports
+     * it the same way; src_file is NULL for live events. */
+    const char *src_file;
+    uint64_t src_pos;
+    uint8_t src_kind; /* ETWL_SRC_* */
+
     /* value map names (ETW); kept across events */
     etwl_map_resolver map_resolver;
     void *map_user;
 };
+
+/* What src_pos counts: an EVTX record id, a JSON line number (from 1), a
+ * byte offset (ETL). */
+enum { ETWL_SRC_NONE, ETWL_SRC_RECORD, ETWL_SRC_LINE, ETWL_SRC_OFFSET };
+/* The position's name as the outputs spell it ("record", "line", "offset"). */
+const char *etwl_event_source_kind(const etwl_event *ev);
 
 etwl_status etwl_event_init(etwl_event *ev);
 void etwl_event_release(etwl_event *ev);

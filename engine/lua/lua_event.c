@@ -52,6 +52,7 @@ enum {
     F_EXT,
     F_PROCESS,
     F_PAYLOAD,
+    F_SOURCE,
     X_SESSION,
     X_ACTIVITY,
     X_SID,
@@ -93,6 +94,7 @@ static const struct {
     {"ext", F_EXT},
     {"process", F_PROCESS},
     {"payload", F_PAYLOAD},
+    {"source", F_SOURCE},
 };
 
 static const struct {
@@ -205,6 +207,24 @@ static void push_provider(lua_State *L, const etwl_header *h)
     else push_guid(L, &h->provider_guid);
 }
 
+/* ev.source: {file=, record= | line= | offset=} for a replayed event (where
+ * it was read, for hunting over folders), nil live. */
+static void push_source(lua_State *L, const etwl_event *ev)
+{
+    const char *kind = etwl_event_source_kind(ev);
+    if (!ev->src_file) {
+        lua_pushnil(L);
+        return;
+    }
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, ev->src_file);
+    lua_setfield(L, -2, "file");
+    if (kind) {
+        lua_pushinteger(L, (lua_Integer)ev->src_pos);
+        lua_setfield(L, -2, kind);
+    }
+}
+
 /* Pushes header field `id` of ev; the view ids push views of it. */
 static int push_field(lua_State *L, etwl_event *ev, int id)
 {
@@ -244,6 +264,7 @@ static int push_field(lua_State *L, etwl_event *ev, int id)
         else lua_pushnil(L);
         break;
     }
+    case F_SOURCE: push_source(L, ev); break;
     default: lua_pushnil(L);
     }
     return 1;

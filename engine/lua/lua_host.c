@@ -781,11 +781,12 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
         etwl_proctab_opts po;
         memset(&po, 0, sizeof po);
         po.grace = x->o.proc_grace;
-        x->procs = etwl_proctab_new(&po);
-        if (!x->procs) {
+        x->hosts = etwl_proctabs_new(&po);
+        if (!x->hosts) {
             free(x);
             return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         }
+        x->procs = etwl_proctabs_current(x->hosts);
     }
     x->budget_armed = (int)(x->o.budget > 0x7fffffff ? 0x7fffffff : x->o.budget);
     x->budget_step = x->budget_armed < HOOK_STEP ? x->budget_armed : HOOK_STEP;
@@ -875,7 +876,7 @@ void etwl_lua_free(etwl_lua *x)
     free(x->start_refs);
     free(x->stop_refs);
     free(x->timers);
-    etwl_proctab_free(x->procs);
+    etwl_proctabs_free(x->hosts);
     etwl_buf_free(&x->buf);
     etwl_lua_shell_free(x);
     free(x);
@@ -1060,7 +1061,8 @@ etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev)
     lua_State *L = x->L;
     int i, evidx = 0, hit;
     const char *pname = NULL;
-    /* every event feeds the process table, wanted by a handler or not */
+    /* every event feeds its host's process table, wanted by a handler or not */
+    x->procs = etwl_proctabs_for(x->hosts, ev);
     etwl_proctab_observe(x->procs, ev, &x->pe);
     if (stopping(x)) return ETWL_OK;
     if (x->sigma) etwl_lua_sigma_event(x, ev); /* in C; Lua runs only for the hits scripts hooked */
@@ -1118,6 +1120,29 @@ etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev)
     if (x->ntimers) run_timers(x, ev->hdr.ts);
     etwl_lua_buf_trim(x);
     return ETWL_OK;
+}
+
+void etwl_lua_set_alert_writer(etwl_lua *x, void (*write)(const struct etwl_alert *a, void *ctx), void *ctx)
+{
+    x->o.alert_write = write;
+    x->o.alert_ctx = ctx;
+}
+
+void etwl_lua_add_stats(etwl_lua *into, const etwl_lua *from)
+{
+    int i;
+    into->alerts += from->alerts;
+    into->handler_errors += from->handler_errors;
+    if (from->mem_peak > into->mem_peak) into->mem_peak = from->mem_peak;
+    for (i = 0; i < into->nh && i < from->nh; i++) {
+        etwl_handler *a = &into->h[i];
+        const etwl_handler *b = &from->h[i];
+        a->calls += b->calls;
+        a->errors += b->errors;
+        a->budget_stops += b->budget_stops;
+        a->ns_total += b->ns_total;
+        if (b->ns_max > a->ns_max) a->ns_max = b->ns_max;
+    }
 }
 
 void etwl_lua_print_stats(etwl_lua *x, FILE *f)

@@ -82,6 +82,14 @@ int etwl_lua_nhandlers(const etwl_lua *x);
  * when some handler may want any id of p, or when there are more ids than
  * one filter takes. */
 void etwl_lua_wanted_ids(const etwl_lua *x, etwl_provider_spec *p);
+/* Where alerts go from now on (etwl_lua_opts.alert_write and alert_ctx):
+ * the parallel replay hands the command's own state to its first worker. */
+void etwl_lua_set_alert_writer(etwl_lua *x, void (*write)(const struct etwl_alert *a, void *ctx), void *ctx);
+/* Adds what `from` counted (alerts, errors, per-handler calls and times,
+ * memory peak as a maximum) to `into`: the parallel replay (-j) sums its
+ * workers, whose states loaded the same scripts, into one for --stats and
+ * --fail-on-error.  Handlers are matched by position. */
+void etwl_lua_add_stats(etwl_lua *into, const etwl_lua *from);
 /* Per-handler statistics, one line each. */
 void etwl_lua_print_stats(etwl_lua *x, FILE *f);
 

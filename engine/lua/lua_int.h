@@ -80,7 +80,8 @@ struct etwl_lua {
     char lua_dir[1024];      /* where require() finds lua/ modules */
     uint64_t dispatch_seq;   /* numbers the events handed to Lua */
     int capture_ref;         /* etwlua test: rule ids alerted during an injection, else LUA_NOREF */
-    etwl_proctab *procs;     /* fed by every event, read by ev.process */
+    etwl_proctabs *hosts;    /* a process table per host, emptied per file */
+    etwl_proctab *procs;     /* the current event's host's: fed by every event, read by ev.process */
     etwl_proc_event pe;      /* what the current event says about processes */
     int need_process;        /* some filter has a process key */
     /* `etwlua shell` (lua_shell.c), else NULL */

@@ -1,7 +1,7 @@
 /* alert.c - see alert.h.
  *
  * JSON: {"time","rule","title","severity","techniques","message","event",
- * "fields"}, in that order, always all of them, so consumers need no
+ * "fields","source"}, in that order, always all of them, so consumers need no
  * optional-key handling.  Text: "TIME ALERT [SEV] RULE: TITLE (TECH) -
  * MESSAGE pid=N k=v ...", with every attacker-reachable string escaped so
  * it can neither move the cursor nor forge a line. */
@@ -9,6 +9,31 @@
 #include "output/schema_map.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "core/event.h"
+
+/* Where the alert's event was read (ev.source): {"file","record"|"line"|
+ * "offset"} in JSON, " source=FILE:record=N" in text; null / nothing live. */
+static void put_source(etwl_buf *b, const etwl_alert *a, int json)
+{
+    const etwl_event *ev = a->event;
+    const char *kind = ev && ev->src_file ? etwl_event_source_kind(ev) : NULL;
+    if (!ev || !ev->src_file) {
+        if (json) etwl_buf_puts(b, ",\"source\":null");
+        return;
+    }
+    if (json) {
+        etwl_buf_puts(b, ",\"source\":{\"file\":");
+        etwl_json_put_string(b, ev->src_file, strlen(ev->src_file));
+        if (kind) etwl_buf_printf(b, ",\"%s\":%llu", kind, (unsigned long long)ev->src_pos);
+        etwl_buf_putc(b, '}');
+        return;
+    }
+    etwl_buf_puts(b, " source=");
+    etwl_text_put_escaped(b, ev->src_file, strlen(ev->src_file));
+    if (kind) etwl_buf_printf(b, ":%s=%llu", kind, (unsigned long long)ev->src_pos);
+}
 
 /* SGR colours by severity; the text between them is ours or escaped, so no
  * input can end or forge a colour */
@@ -52,6 +77,7 @@ void etwl_alert_write(etwl_buf *b, const etwl_alert *a, int form)
         etwl_buf_puts(b, ",\"fields\":");
         if (a->fields) a->fields(b, json, a->ctx);
         else etwl_buf_puts(b, "{}");
+        put_source(b, a, 1);
         etwl_buf_putc(b, '}');
         return;
     }
@@ -76,4 +102,5 @@ void etwl_alert_write(etwl_buf *b, const etwl_alert *a, int form)
      * named apart from the process the alert is about (fields pid=) */
     if (a->event) etwl_buf_printf(b, " header_pid=%u", (unsigned)etwl_event_header(a->event)->pid);
     if (a->fields) a->fields(b, 0, a->ctx);
+    put_source(b, a, 0);
 }

@@ -368,36 +368,42 @@ static int name_is(const etwl_header *h, const char *name, size_t n)
 
 static int source_of(const etwl_header *h)
 {
+    /* constants, not parsed on first use: workers replaying in parallel
+     * (-j) share no lazily initialised state */
     static const struct {
-        const char *guid, *name;
+        etwl_guid guid; /* all zero: none */
+        const char *name;
+        size_t len;
         int src;
-    } known[] = {{"{3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C}", "MSNT_SystemTrace/Process", SRC_KERNEL_MOF},
-                 {"{22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716}", "Microsoft-Windows-Kernel-Process", SRC_KERNEL_PROCESS},
-                 {"{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "Microsoft-Windows-Sysmon", SRC_SYSMON},
-                 {"{54849625-5478-4994-A5BA-3E3B0328C30D}", "Microsoft-Windows-Security-Auditing", SRC_SECURITY},
-                 {NULL, "process", SRC_LINUX}};
+    } known[] = {{{0x3D6FA8D0, 0xFE05, 0x11D0, {0x9D, 0xDA, 0x00, 0xC0, 0x4F, 0xD7, 0xBA, 0x7C}},
+                  "MSNT_SystemTrace/Process",
+                  24,
+                  SRC_KERNEL_MOF},
+                 {{0x22FB2CD6, 0x0E7B, 0x422B, {0xA0, 0xC7, 0x2F, 0xAD, 0x1F, 0xD0, 0xE7, 0x16}},
+                  "Microsoft-Windows-Kernel-Process",
+                  32,
+                  SRC_KERNEL_PROCESS},
+                 {{0x5770385F, 0xC22A, 0x43E0, {0xBF, 0x4C, 0x06, 0xF5, 0x69, 0x8F, 0xFB, 0xD9}},
+                  "Microsoft-Windows-Sysmon",
+                  24,
+                  SRC_SYSMON},
+                 {{0x54849625, 0x5478, 0x4994, {0xA5, 0xBA, 0x3E, 0x3B, 0x03, 0x28, 0xC3, 0x0D}},
+                  "Microsoft-Windows-Security-Auditing",
+                  35,
+                  SRC_SECURITY},
+                 {{0, 0, 0, {0}}, "process", 7, SRC_LINUX}};
     enum { NKNOWN = sizeof known / sizeof known[0] };
-    static etwl_guid guids[NKNOWN];
-    static size_t lens[NKNOWN];
-    static int ready;
     size_t i;
-    if (!ready) { /* parsed once; the table is constant */
-        for (i = 0; i < NKNOWN; i++) {
-            if (known[i].guid) etwl_guid_parse(known[i].guid, ETWL_GUID_STRLEN, &guids[i]);
-            lens[i] = strlen(known[i].name);
-        }
-        ready = 1;
-    }
     if (!etwl_guid_is_zero(&h->provider_guid)) {
         for (i = 0; i < NKNOWN; i++)
-            if (known[i].guid && etwl_guid_equal(&guids[i], &h->provider_guid)) return known[i].src;
+            if (!etwl_guid_is_zero(&known[i].guid) && etwl_guid_equal(&known[i].guid, &h->provider_guid))
+                return known[i].src;
     }
     if (!(h->has & ETWL_HAS_PROVIDER_NAME)) return SRC_NONE;
     for (i = 0; i < NKNOWN; i++)
-        if (name_is(h, known[i].name, lens[i])) return known[i].src;
+        if (name_is(h, known[i].name, known[i].len)) return known[i].src;
     return SRC_NONE;
 }
-
 void etwl_proctab_observe(etwl_proctab *t, etwl_event *ev, etwl_proc_event *out)
 {
     const etwl_header *h = &ev->hdr;
@@ -522,4 +528,139 @@ void etwl_proctab_observe(etwl_proctab *t, etwl_event *ev, etwl_proc_event *out)
         return;
     default: return;
     }
+}
+
+/* ---- the set: one table per host, emptied per file --------------------------- */
+
+typedef struct host_tab {
+    char *name; /* the computer name; "" for events without one */
+    size_t len;
+    etwl_proctab *t;
+    uint64_t used; /* for the least-recently-used replacement */
+} host_tab;
+
+struct etwl_proctabs {
+    etwl_proctab_opts o;
+    host_tab hosts[ETWL_PROCTABS_MAX_HOSTS];
+    int n;
+    host_tab *cur;
+    uint64_t tick;
+    const char *file; /* the last event's source file, as delivered */
+    char *file_copy;  /* and its name, should the pointer be reused */
+};
+
+etwl_proctabs *etwl_proctabs_new(const etwl_proctab_opts *o)
+{
+    etwl_proctabs *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    if (o) s->o = *o;
+    s->hosts[0].name = dup_str("-");
+    s->hosts[0].t = etwl_proctab_new(&s->o);
+    if (!s->hosts[0].name || !s->hosts[0].t) {
+        etwl_proctabs_free(s);
+        return NULL;
+    }
+    s->hosts[0].name[0] = 0;
+    s->n = 1;
+    s->cur = &s->hosts[0];
+    return s;
+}
+
+void etwl_proctabs_free(etwl_proctabs *s)
+{
+    int i;
+    if (!s) return;
+    for (i = 0; i < ETWL_PROCTABS_MAX_HOSTS; i++) {
+        free(s->hosts[i].name);
+        etwl_proctab_free(s->hosts[i].t);
+    }
+    free(s->file_copy);
+    free(s);
+}
+
+int etwl_proctabs_hosts(const etwl_proctabs *s) { return s->n; }
+
+etwl_proctab *etwl_proctabs_current(etwl_proctabs *s) { return s->cur->t; }
+
+/* A new file: every host's table starts empty (the first one is kept, as
+ * the fallback, and emptied). */
+static void new_file(etwl_proctabs *s, const char *file)
+{
+    int i;
+    etwl_proctab *t = etwl_proctab_new(&s->o);
+    for (i = 1; i < s->n; i++) {
+        free(s->hosts[i].name);
+        etwl_proctab_free(s->hosts[i].t);
+        memset(&s->hosts[i], 0, sizeof s->hosts[i]);
+    }
+    s->n = 1;
+    if (t) { /* out of memory: the old table goes on */
+        etwl_proctab_free(s->hosts[0].t);
+        s->hosts[0].t = t;
+    }
+    s->hosts[0].name[0] = 0;
+    s->hosts[0].len = 0;
+    s->cur = &s->hosts[0];
+    s->file = file;
+    free(s->file_copy);
+    s->file_copy = dup_str(file);
+}
+
+etwl_proctab *etwl_proctabs_for(etwl_proctabs *s, const etwl_event *ev)
+{
+    const etwl_header *h = &ev->hdr;
+    const char *name = h->has & ETWL_HAS_COMPUTER ? h->computer : "";
+    size_t len = h->has & ETWL_HAS_COMPUTER ? h->computer_len : 0;
+    host_tab *e;
+    char *copy;
+    int i;
+    if (ev->src_file != s->file) {
+        /* same name through another pointer: the same file */
+        if (!ev->src_file || !s->file_copy || strcmp(ev->src_file, s->file_copy) != 0) {
+            if (s->tick) new_file(s, ev->src_file); /* before any event the tables are empty */
+            else s->file_copy = dup_str(ev->src_file);
+        }
+        s->file = ev->src_file;
+    }
+    s->tick++;
+    if (s->cur->len == len && memcmp(s->cur->name, name, len) == 0) {
+        s->cur->used = s->tick;
+        return s->cur->t;
+    }
+    for (i = 0; i < s->n; i++) {
+        e = &s->hosts[i];
+        if (e->len == len && memcmp(e->name, name, len) == 0) goto found;
+    }
+    if (!(copy = malloc(len + 1))) return s->cur->t;
+    memcpy(copy, name, len);
+    copy[len] = 0;
+    /* the first table belongs to the first host seen, with or without a name */
+    if (s->n == 1 && s->hosts[0].len == 0 && etwl_proctab_count(s->hosts[0].t) == 0) {
+        e = &s->hosts[0];
+    } else if (s->n < ETWL_PROCTABS_MAX_HOSTS) {
+        e = &s->hosts[s->n];
+        if (!(e->t = etwl_proctab_new(&s->o))) {
+            free(copy);
+            return s->cur->t;
+        }
+        s->n++;
+    } else {
+        etwl_proctab *t = etwl_proctab_new(&s->o);
+        if (!t) {
+            free(copy);
+            return s->cur->t;
+        }
+        e = &s->hosts[1]; /* the least recently used host gives its table up */
+        for (i = 2; i < s->n; i++)
+            if (s->hosts[i].used < e->used) e = &s->hosts[i];
+        etwl_proctab_free(e->t);
+        e->t = t;
+    }
+    free(e->name);
+    e->name = copy;
+    e->len = len;
+found:
+    e->used = s->tick;
+    s->cur = e;
+    return e->t;
 }

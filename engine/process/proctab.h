@@ -64,4 +64,28 @@ void etwl_proctab_stop(etwl_proctab *t, uint32_t pid, int64_t ts, int32_t exit_c
 /* Drops what exited more than `grace` before now. */
 void etwl_proctab_expire(etwl_proctab *t, int64_t now);
 
+/* ---- one table per host, per file ---------------------------------------
+ *
+ * Pids mean nothing across machines or captures: a parent left over from
+ * another host or another file of a folder must not explain a process.  A
+ * set keeps one table per computer name (events without one share a table)
+ * and empties them all when the events start coming from another file
+ * (ev.source). */
+typedef struct etwl_proctabs etwl_proctabs;
+
+/* Hosts with a table of their own; beyond, the least recently used host's
+ * table is emptied for the new one (each table is half a megabyte of
+ * buckets before any process). */
+#define ETWL_PROCTABS_MAX_HOSTS 16
+
+etwl_proctabs *etwl_proctabs_new(const etwl_proctab_opts *o);
+void etwl_proctabs_free(etwl_proctabs *s);
+/* The table of ev's host; never NULL (out of memory, the hosts share the
+ * first table). */
+etwl_proctab *etwl_proctabs_for(etwl_proctabs *s, const etwl_event *ev);
+/* The table of the last event's host (the first table before any). */
+etwl_proctab *etwl_proctabs_current(etwl_proctabs *s);
+/* Tables in use (for tests). */
+int etwl_proctabs_hosts(const etwl_proctabs *s);
+
 #endif

@@ -5,6 +5,7 @@
  * for), the counters behind --stats, the stop request, and the callback. */
 #include <stdio.h>
 
+#include "core/event.h"
 #include "session/source.h"
 
 etwl_status etwl_source_deliver(etwl_source *src, etwl_event *ev)
@@ -16,6 +17,9 @@ etwl_status etwl_source_deliver(etwl_source *src, etwl_event *ev)
         return ETWL_OK;
     }
     src->st.passed++;
+    ev->src_file = src->file;
+    ev->src_pos = src->pos;
+    ev->src_kind = src->file ? src->pos_kind : ETWL_SRC_NONE;
     st = src->cb(ev, src->user);
     if (st != ETWL_OK) src->cb_status = st; /* the session reports it as the callback's stop */
     return st;

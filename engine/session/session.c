@@ -186,6 +186,18 @@ void etwl_session_stats(etwl_session *s, etwl_stats *out)
 
 const char *etwl_session_name(const etwl_session *s) { return s->cfg.name; }
 
+const char *etwl_session_file(etwl_session *s, int i)
+{
+    if (s->src->ops->file) return s->src->ops->file(s->src, i);
+    return i == 0 ? s->cfg.read_path : NULL;
+}
+
+void etwl_session_progress(const etwl_session *s, uint64_t *done, uint64_t *total)
+{
+    *done = s->src->bytes_done;
+    *total = s->src->bytes_total;
+}
+
 void etwl_session_free(etwl_session *s)
 {
     if (!s) return;

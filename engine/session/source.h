@@ -41,6 +41,9 @@ typedef struct etwl_source_ops {
     /* Fills what only the source knows (lost, buffers_lost,
      * buffers_written); the delivery counters are added by the session. */
     void (*stats)(etwl_source *src, etwl_stats *out);
+    /* A replay of several files (a folder): the i-th file it reads, in its
+     * order, NULL past the last.  NULL op: the recording is one file. */
+    const char *(*file)(etwl_source *src, int i);
     /* Releases everything; the OS session, if any, is gone afterwards. */
     void (*destroy)(etwl_source *src);
     unsigned flags; /* ETWL_SOURCE_* */
@@ -64,6 +67,14 @@ struct etwl_source {
     etwl_diag_cb diag;
     void *diag_user;
     etwl_stats st; /* read, passed, filtered, malformed */
+    /* A replay's place, copied onto each event it delivers (ev.source):
+     * the file being read (NULL live) and the record's position in it. */
+    const char *file;
+    uint64_t pos;
+    uint8_t pos_kind; /* ETWL_SRC_* (core/event.h) */
+    /* Bytes of the input read so far and in all (0: unknown), for the
+     * progress line; a source that knows sizes keeps them. */
+    uint64_t bytes_done, bytes_total;
     volatile sig_atomic_t closing;
 };
 
@@ -87,6 +98,14 @@ etwl_status etwl_source_malformed(etwl_source *src, const char *where, const cha
 /* A note about the input that loses no record (a damaged file summary, a
  * fallback taken): reported, not counted. */
 void etwl_source_note(etwl_source *src, const char *where, const char *msg);
+
+/* ---- for the command (session.c) ------------------------------------ */
+
+/* The i-th file a replay reads (its -r path when it is one file), NULL past
+ * the last or live: what `etwlua -j` hands out to its workers. */
+const char *etwl_session_file(etwl_session *s, int i);
+/* Bytes of the input read so far and in all (0 when unknown). */
+void etwl_session_progress(const etwl_session *s, uint64_t *done, uint64_t *total);
 
 /* ---- the registry (session.c) --------------------------------------- */
 

@@ -62,6 +62,14 @@ local etw = {}
 ---@field kernel_time integer
 ---@field user_time integer
 ---@field processor_time integer
+---@field source? etw.Source where a replayed event was read; nil live
+
+---Where a replayed event was read (ev.source); one of record, line, offset.
+---@class etw.Source
+---@field file string the file's path as -r named it ("<stdin>" for standard input)
+---@field record? integer EVTX: the record number of the file's record header
+---@field line? integer JSON lines: the line, from 1
+---@field offset? integer ETL: the event's byte offset in the (uncompressed) trace
 
 ---Process information from etwlua's process table.
 ---@class etw.Process

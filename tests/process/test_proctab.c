@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sources/jsonl/json_read.h"
+#include "core/event.h"
 #include "process/proctab.h"
 #include "testlib.h"
 
@@ -163,6 +164,73 @@ static void test_sources(void **st)
     assert_string_equal(parent->name, "WINWORD.EXE");
 }
 
+/* An event of host `host` (NULL: none) read from `file` (NULL: live). */
+static void at(const char *host, const char *file)
+{
+    etwl_event_begin(&EV);
+    if (host) {
+        EV.hdr.computer = host;
+        EV.hdr.computer_len = (uint32_t)strlen(host);
+        EV.hdr.has |= ETWL_HAS_COMPUTER;
+    }
+    EV.src_file = file;
+    EV.src_kind = file ? ETWL_SRC_RECORD : ETWL_SRC_NONE;
+}
+
+/* Pids of one machine explain nothing on another, nor across the files of
+ * a folder: a table per host, emptied when the file changes. */
+static void test_per_host_per_file(void **st)
+{
+    etwl_proctabs *s = etwl_proctabs_new(NULL);
+    etwl_proctab *a, *b;
+    char other[] = "one.evtx"; /* the same name through another pointer */
+    (void)st;
+    assert_non_null(s);
+    at("HOST-A", "one.evtx");
+    a = etwl_proctabs_for(s, &EV);
+    etwl_proctab_start(a, 100, 4, T0, "C:\\a\\parent.exe", "parent", NULL);
+    at("HOST-B", "one.evtx");
+    b = etwl_proctabs_for(s, &EV);
+    assert_ptr_not_equal(a, b);
+    assert_null(etwl_proctab_find(b, 100, T0 + S)); /* another machine's pid 100 */
+    at("HOST-A", other);
+    assert_ptr_equal(etwl_proctabs_for(s, &EV), a);
+    assert_non_null(etwl_proctab_find(a, 100, T0 + S));
+    assert_int_equal(etwl_proctabs_hosts(s), 2);
+    /* the next file of the folder starts with empty tables */
+    at("HOST-A", "two.evtx");
+    a = etwl_proctabs_for(s, &EV);
+    assert_null(etwl_proctab_find(a, 100, T0 + S));
+    assert_int_equal(etwl_proctabs_hosts(s), 1);
+    /* live events (no file, no computer) share one table and are never emptied */
+    etwl_proctabs_free(s);
+    s = etwl_proctabs_new(NULL);
+    at(NULL, NULL);
+    a = etwl_proctabs_for(s, &EV);
+    etwl_proctab_start(a, 7, 4, T0, "x", "x", NULL);
+    at(NULL, NULL);
+    assert_ptr_equal(etwl_proctabs_for(s, &EV), a);
+    assert_non_null(etwl_proctab_find(a, 7, T0 + S));
+    etwl_proctabs_free(s);
+}
+
+/* More hosts than tables: the least recently used host's table is reused,
+ * and memory stays bounded. */
+static void test_hosts_bounded(void **st)
+{
+    etwl_proctabs *s = etwl_proctabs_new(NULL);
+    char name[32];
+    int i;
+    (void)st;
+    for (i = 0; i < 3 * ETWL_PROCTABS_MAX_HOSTS; i++) {
+        snprintf(name, sizeof name, "H%d", i);
+        at(name, "f.evtx");
+        assert_non_null(etwl_proctabs_for(s, &EV));
+    }
+    assert_int_equal(etwl_proctabs_hosts(s), ETWL_PROCTABS_MAX_HOSTS);
+    etwl_proctabs_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +239,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grace_expiry_and_late_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sources, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_per_host_per_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hosts_bounded, setup, teardown),
     };
     return cmocka_run_group_tests_name("proctab", tests, NULL, NULL);
 }

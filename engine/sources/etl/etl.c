@@ -947,6 +947,10 @@ static etwl_status deliver(etl_src *s, wbuf *w)
     s->ev.hdr.raw_ts = raw;
     s->ev.hdr.has |= ETWL_HAS_RAW_TS;
     attach_stack(s, w, raw, q.r.header.thread_id);
+    s->base.file = s->base.cfg->read_path;
+    s->base.pos_kind = ETWL_SRC_OFFSET;
+    s->base.pos = off;
+    s->base.bytes_done = off;
     st = etwl_source_deliver(&s->base, &s->ev);
 next:
     peek(s, w);

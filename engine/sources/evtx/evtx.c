@@ -618,6 +618,8 @@ static etwl_status read_file(evtx_src *x, const char *path, etwl_error *err)
     etwl_status st = ETWL_OK;
     char why[100];
     pid_t pid = spawn(x, path, 0, &fd);
+    x->base.file = path;
+    x->base.pos_kind = ETWL_SRC_RECORD;
     if (pid < 0) return etwl_error_set(err, ETWL_EIO, "%s: cannot start the EVTX reader: %s", path, strerror(errno));
     while (st == ETWL_OK && !x->base.closing) {
         child_msg m;
@@ -662,6 +664,7 @@ static etwl_status read_file(evtx_src *x, const char *path, etwl_error *err)
             } else if (!ok) {
                 st = diag(x, path, m.b, x->err[0] ? x->err : "damaged record", err);
             } else {
+                x->base.pos = (uint64_t)m.b; /* the record header's identifier, as the native reader */
                 st = etwl_source_deliver(&x->base, &x->ev);
             }
         } else {
@@ -712,11 +715,19 @@ static int evtx_probe(etwl_sniff_kind kind, const char *path, int is_dir)
     return is_dir || kind == ETWL_SNIFF_EVTX ? 5 : 0; /* below the native reader */
 }
 
+/* The folder's files, in the order they replay. */
+static const char *evtx_file_at(etwl_source *s, int i)
+{
+    evtx_src *x = (evtx_src *)s;
+    return i >= 0 && i < x->files.n ? x->files.files[i].path : NULL;
+}
+
 const etwl_source_ops etwl_evtx_source = {
     .name = "evtx-libevtx",
     .probe = evtx_probe,
     .open = evtx_open,
     .process = evtx_process,
     .close = evtx_close,
+    .file = evtx_file_at,
     .destroy = evtx_destroy,
 };

@@ -57,18 +57,16 @@ static uint32_t crc_more(uint32_t c0, const uint8_t *p, size_t n)
     }
     return (uint32_t)c;
 #else
-    /* zlib is not cross-built for Windows: the same CRC-32 (IEEE, reflected) */
-    static uint32_t table[256];
-    static int ready;
-    uint32_t c = ~c0;
+    /* zlib is not cross-built for Windows: the same CRC-32 (IEEE, reflected).
+     * The table is made per call, not cached in a static, so that workers
+     * replaying files in parallel (-j) share nothing; it costs little next
+     * to a 64 KB chunk. */
+    uint32_t table[256];
+    uint32_t c = ~c0, k, j, v;
     size_t i;
-    if (!ready) {
-        uint32_t k, j, v;
-        for (k = 0; k < 256; k++) {
-            for (v = k, j = 0; j < 8; j++) v = (v & 1) ? 0xEDB88320u ^ (v >> 1) : v >> 1;
-            table[k] = v;
-        }
-        ready = 1;
+    for (k = 0; k < 256; k++) {
+        for (v = k, j = 0; j < 8; j++) v = (v & 1) ? 0xEDB88320u ^ (v >> 1) : v >> 1;
+        table[k] = v;
     }
     for (i = 0; i < n; i++) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
     return c ^ 0xFFFFFFFFu;

@@ -82,3 +82,14 @@ void etwl_evtx_list_free(etwl_evtx_list *l)
     l->files = NULL;
     l->n = 0;
 }
+
+uint64_t etwl_evtx_list_bytes(const etwl_evtx_list *l)
+{
+    uint64_t n = 0;
+    int i;
+    for (i = 0; i < l->n; i++) {
+        struct stat sb;
+        if (stat(l->files[i].path, &sb) == 0) n += (uint64_t)sb.st_size;
+    }
+    return n;
+}

@@ -504,6 +504,7 @@ static etwl_status native_open(const etwl_config *cfg, etwl_source **out, etwl_e
         goto fail;
     }
     if ((st = etwl_evtx_list_make(&x->files, cfg->read_path, first_time, x, err)) != ETWL_OK) goto fail;
+    x->base.bytes_total = etwl_evtx_list_bytes(&x->files);
     *out = &x->base;
     return ETWL_OK;
 fail:
@@ -1115,6 +1116,7 @@ static etwl_status one_record(nsrc *x, const char *path, uint32_t ci, const evtx
 {
     char msg[300];
     etwl_source_read(&x->base);
+    x->base.pos = r->id;
     if (!parse_record(x, r)) {
         snprintf(msg, sizeof msg, "record %" PRIu64 " skipped: %s", r->id, x->chunk.err[0] ? x->chunk.err : "damaged");
         return diag(x, path, (int)ci, r->off, msg, err);
@@ -1143,6 +1145,7 @@ static etwl_status recover(nsrc *x, const char *path, uint32_t ci, const char *w
         }
         found++;
         etwl_source_read(&x->base);
+        x->base.pos = r.id;
         st = etwl_source_deliver(&x->base, &x->ev);
     }
     if ((found || unreadable) && st == ETWL_OK) {
@@ -1159,6 +1162,9 @@ static etwl_status read_file(nsrc *x, const char *path, etwl_error *err)
     uint32_t ci;
     int damaged, file_damaged = 0;
     etwl_status st = ETWL_OK;
+    uint64_t before = x->base.bytes_done;
+    x->base.file = path;
+    x->base.pos_kind = ETWL_SRC_RECORD;
     if (evtx_file_open(f, path, msg, sizeof msg) != 0) return diag(x, path, -1, -1, msg, err);
     if (evtx_crc32(f->header, 120) != ((uint32_t)f->header[124] | (uint32_t)f->header[125] << 8 |
                                        (uint32_t)f->header[126] << 16 | (uint32_t)f->header[127] << 24)) {
@@ -1174,6 +1180,7 @@ static etwl_status read_file(nsrc *x, const char *path, etwl_error *err)
             st = diag(x, path, (int)ci, -1, "cannot read the chunk", err);
             break;
         }
+        x->base.bytes_done = before + EVTX_HEADER_SIZE + (uint64_t)ci * EVTX_CHUNK_SIZE;
         if (got == 0) continue;
         damaged = !f->header_crc_ok || !f->data_crc_ok || f->avail < EVTX_CHUNK_SIZE;
         if (f->avail < EVTX_CHUNK_SIZE) {
@@ -1203,6 +1210,7 @@ static etwl_status read_file(nsrc *x, const char *path, etwl_error *err)
         f->next = f->limit;
         st = recover(x, path, ci, "slack space in a damaged file", err);
     }
+    x->base.bytes_done = before + f->size;
     evtx_file_close(f);
     return st;
 }
@@ -1229,11 +1237,19 @@ static int native_probe(etwl_sniff_kind kind, const char *path, int is_dir)
     return is_dir || kind == ETWL_SNIFF_EVTX ? 10 : 0;
 }
 
+/* The folder's files, in the order they replay. */
+static const char *native_file(etwl_source *s, int i)
+{
+    nsrc *x = (nsrc *)s;
+    return i >= 0 && i < x->files.n ? x->files.files[i].path : NULL;
+}
+
 const etwl_source_ops etwl_evtx_native_source = {
     .name = "evtx",
     .probe = native_probe,
     .open = native_open,
     .process = native_process,
     .close = native_close,
+    .file = native_file,
     .destroy = native_destroy,
 };

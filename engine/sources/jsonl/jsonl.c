@@ -114,7 +114,13 @@ static etwl_status replay_open(const etwl_config *cfg, etwl_source **out, etwl_e
         r->own_fd = 1;
         st = sniff(r, err);
         if (st) goto fail;
+        {
+            struct stat sb;
+            if (fstat(r->fd, &sb) == 0 && S_ISREG(sb.st_mode)) r->base.bytes_total = (uint64_t)sb.st_size;
+        }
     }
+    r->base.file = r->path;
+    r->base.pos_kind = ETWL_SRC_LINE;
 #ifndef _WIN32
     /* the self-pipe lets close() wake a read blocked on a pipe or terminal */
     if (pipe(r->wake) != 0) {
@@ -167,6 +173,8 @@ static etwl_status replay_process(etwl_source *s, etwl_error *err)
             st = etwl_json_parse_event(r->jr, line, len, &r->ev, msg, sizeof msg);
         }
         etwl_source_read(&r->base);
+        r->base.pos = r->lines.lineno;
+        r->base.bytes_done += len + 1;
         if (st != ETWL_OK) {
             snprintf(where, sizeof where, "%s:%llu", r->path, (unsigned long long)r->lines.lineno);
             if ((st = etwl_source_malformed(&r->base, where, msg, err)) != ETWL_OK) return st;

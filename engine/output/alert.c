@@ -13,23 +13,32 @@
 
 #include "core/event.h"
 
+void etwl_source_write_json(etwl_buf *b, const etwl_event *ev)
+{
+    const char *kind;
+    if (!ev || !ev->src_file) {
+        etwl_buf_puts(b, "null");
+        return;
+    }
+    kind = etwl_event_source_kind(ev);
+    etwl_buf_puts(b, "{\"file\":");
+    etwl_json_put_string(b, ev->src_file, strlen(ev->src_file));
+    if (kind) etwl_buf_printf(b, ",\"%s\":%llu", kind, (unsigned long long)ev->src_pos);
+    etwl_buf_putc(b, '}');
+}
+
 /* Where the alert's event was read (ev.source): {"file","record"|"line"|
  * "offset"} in JSON, " source=FILE:record=N" in text; null / nothing live. */
 static void put_source(etwl_buf *b, const etwl_alert *a, int json)
 {
     const etwl_event *ev = a->event;
     const char *kind = ev && ev->src_file ? etwl_event_source_kind(ev) : NULL;
-    if (!ev || !ev->src_file) {
-        if (json) etwl_buf_puts(b, ",\"source\":null");
-        return;
-    }
     if (json) {
-        etwl_buf_puts(b, ",\"source\":{\"file\":");
-        etwl_json_put_string(b, ev->src_file, strlen(ev->src_file));
-        if (kind) etwl_buf_printf(b, ",\"%s\":%llu", kind, (unsigned long long)ev->src_pos);
-        etwl_buf_putc(b, '}');
+        etwl_buf_puts(b, ",\"source\":");
+        etwl_source_write_json(b, ev);
         return;
     }
+    if (!ev || !ev->src_file) return;
     etwl_buf_puts(b, " source=");
     etwl_text_put_escaped(b, ev->src_file, strlen(ev->src_file));
     if (kind) etwl_buf_printf(b, ":%s=%llu", kind, (unsigned long long)ev->src_pos);

@@ -44,4 +44,9 @@ void etwl_alert_write(etwl_buf *b, const etwl_alert *a, int form);
  * terminal unless NO_COLOR is set (no-color.org). */
 int etwl_alert_form_for(int is_terminal);
 
+/* Where an event was read (ev.source) as JSON: {"file":..., "record"|
+ * "line"|"offset": N}, or null for live events and events without one;
+ * every schema writes it the same way. */
+void etwl_source_write_json(etwl_buf *b, const etwl_event *ev);
+
 #endif

@@ -8,6 +8,7 @@
  * the custom namespace `etwlua`, as ECS asks of custom fields. */
 #include <string.h>
 
+#include "core/event.h"
 #include "output/schema_map.h"
 
 #define ECS_VERSION "8.11.0"
@@ -57,6 +58,18 @@ static void put_host(etwl_jobj *o, etwl_event *ev)
 }
 
 /* event.provider, event.code and event.action: where the event came from */
+/* The replayed file as ECS's log.file.path; the record, line or offset
+ * within it stays in etwlua.source, which ECS has no field for. */
+static void put_log_file(etwl_jobj *o, const etwl_event *ev)
+{
+    if (!ev || !ev->src_file) return;
+    etwl_jobj_begin(o, "log");
+    etwl_jobj_begin(o, "file");
+    etwl_jobj_cstr(o, "path", ev->src_file);
+    etwl_jobj_end(o);
+    etwl_jobj_end(o);
+}
+
 static void put_event_origin(etwl_jobj *o, etwl_event *ev)
 {
     const etwl_header *h = etwl_event_header(ev);
@@ -124,8 +137,11 @@ void etwl_alert_write_ecs(etwl_buf *b, const etwl_alert *a, int form)
         put_user(&o, &p);
     }
     put_host(&o, a->event);
+    put_log_file(&o, a->event);
     etwl_jobj_begin(&o, "etwlua");
     etwl_jobj_cstr(&o, "severity", a->severity);
+    etwl_jobj_key(&o, "source");
+    etwl_source_write_json(b, a->event);
     etwl_jobj_key(&o, "fields");
     if (a->fields) a->fields(b, json, a->ctx);
     else etwl_buf_puts(b, "{}");
@@ -155,7 +171,10 @@ etwl_status etwl_event_write_ecs(etwl_event *ev, etwl_buf *b, int form)
     put_process(&o, &p);
     put_user(&o, &p);
     put_host(&o, ev);
+    put_log_file(&o, ev);
     etwl_jobj_begin(&o, "etwlua");
+    etwl_jobj_key(&o, "source");
+    etwl_source_write_json(b, ev);
     etwl_jobj_key(&o, "event");
     etwl_event_write_json_form(ev, b, form & ETWL_FORM_HEX64);
     etwl_jobj_end(&o);

@@ -178,6 +178,8 @@ void etwl_alert_write_ocsf(etwl_buf *b, const etwl_alert *a, int form)
     }
     etwl_jobj_begin(&o, "unmapped");
     etwl_jobj_str(&o, "rule", a->rule, a->rule_len);
+    etwl_jobj_key(&o, "source");
+    etwl_source_write_json(b, a->event);
     etwl_jobj_key(&o, "fields");
     if (a->fields) a->fields(b, json, a->ctx);
     else etwl_buf_puts(b, "{}");
@@ -206,6 +208,8 @@ etwl_status etwl_event_write_ocsf(etwl_event *ev, etwl_buf *b, int form)
     put_metadata(&o);
     put_device(&o, ev);
     etwl_jobj_begin(&o, "unmapped");
+    etwl_jobj_key(&o, "source");
+    etwl_source_write_json(b, ev);
     etwl_jobj_key(&o, "event");
     etwl_event_write_json_form(ev, b, form & ETWL_FORM_HEX64);
     etwl_jobj_end(&o);

@@ -18,8 +18,12 @@
 #include "platform/sys.h"
 #include "sigma_cli.h"
 #include "output/traceevent/traceevent.h"
+#include "process/proctab.h"
+#include "process/tree.h"
+#include "reload.h"
 
 #define MAX_DIAG_PRINTED 20
+#define LIVE_TREE_MAX 200000 /* process instances the live tree keeps */
 
 typedef struct run {
     etwl_cli_opts *o;
@@ -35,7 +39,24 @@ typedef struct run {
     etwl_te *te;        /* --format traceevent */
     etwl_outputs *outs; /* -o: NULL without */
     time_t last_check;
+    /* the process table outlives every Lua state (a reload keeps it) */
+    etwl_proctab *procs;
+    etwl_ptree *ptree;   /* live: the tree SIGUSR2 and --tree-every print */
+    int64_t next_tree;   /* FILETIME of the next --tree-every print; 0: none */
+    etwl_reloader *rl;   /* SIGHUP and --watch; NULL when nothing can reload */
+    uint64_t reloads, refused, refused_seen;
+    uint64_t swap_ns_total, swap_ns_max;
+    double build_ms_max;
+    uint64_t retired_errors; /* handler errors of the states reloaded away */
 } run;
+
+/* A set of scripts and rules: the Lua state and the Sigma rules, swapped as
+ * one by a reload. */
+typedef struct ruleset {
+    etwl_lua *lua;
+    etwl_cli_sigma *sigma;
+    int nrule_files;
+} ruleset;
 
 /* ETW's buffer counters, for --stats; empty for sources without them. */
 static const char *etw_buffers(const etwl_stats *st, char *buf, size_t n)
@@ -60,14 +81,35 @@ static void loss_fields(etwl_buf *b, int json, void *ctx)
         (unsigned long long)l->st->buffers_lost, (unsigned long long)l->st->lost, (unsigned long long)l->fresh);
 }
 
+/* The engine's own alerts go where script alerts go: the -o outputs, or
+ * stdout in the form its kind asks for (output/alert.c writes them all). */
+static void engine_alert(run *r, const etwl_alert *a)
+{
+    etwl_buf b;
+    if (r->outs) {
+        etwl_outputs_alert(a, r->outs);
+        return;
+    }
+    etwl_buf_init(&b);
+    etwl_alert_write(&b, a, etwl_alert_form_for(isatty(1)));
+    etwl_buf_putc(&b, '\n');
+    if (!b.oom) fwrite(b.data, 1, b.len, stdout);
+    etwl_buf_free(&b);
+}
+
+static void now_rfc3339(char *ts)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    etwl_time_format(etwl_time_from_unix_ns((int64_t)now.tv_sec * 1000000000 + now.tv_nsec), ts);
+}
+
 /* The engine's own alert: the session lost events (full ring buffers,
  * ETW buffer loss), written as script alerts are (output/alert.c). */
 static void check_losses(run *r, int final)
 {
     etwl_stats st;
-    etwl_buf b;
     char ts[ETWL_TIME_STRLEN + 1], bufs[96], msg[200];
-    struct timespec now;
     uint64_t total;
     loss l;
     etwl_alert a;
@@ -76,32 +118,36 @@ static void check_losses(run *r, int final)
     /* a lost ETW buffer held an unknown number of events: it counts as one */
     total = st.lost + st.buffers_lost;
     if (total <= r->lost_reported) return;
-    clock_gettime(CLOCK_REALTIME, &now);
-    etwl_time_format(etwl_time_from_unix_ns((int64_t)now.tv_sec * 1000000000 + now.tv_nsec), ts);
+    now_rfc3339(ts);
     snprintf(msg, sizeof msg, "%llu events lost so far%s%s", (unsigned long long)st.lost,
              etw_buffers(&st, bufs, sizeof bufs), final ? " (at exit)" : "");
     l = (loss){&st, total - r->lost_reported};
     a = (etwl_alert){ts,   "etwlua.events_lost", 18, "The session lost events", 23, "high", msg, strlen(msg), NULL,
                      NULL, loss_fields,          &l};
     r->lost_reported = total;
-    if (r->outs) {
-        etwl_outputs_alert(&a, r->outs);
-        return;
-    }
-    etwl_buf_init(&b);
-    etwl_alert_write(&b, &a, etwl_alert_form_for(isatty(1)));
-    etwl_buf_putc(&b, '\n');
-    if (!b.oom) fwrite(b.data, 1, b.len, stdout);
-    etwl_buf_free(&b);
-    r->lost_reported = total;
+    engine_alert(r, &a);
 }
 
 static etwl_session *volatile g_session;
-static etwl_lua *volatile g_lua;
 /* A stop can arrive before the session exists (while scripts load or the
  * tracefs instance is made): it is remembered, and honoured once the
  * session is there, so start-up never leaves a session behind. */
 static volatile sig_atomic_t g_stop;
+
+static etwl_lua *volatile g_lua;
+static etwl_reloader *volatile g_rl;
+/* SIGHUP before the loader thread runs: asked for once it does */
+static volatile sig_atomic_t g_reload_early;
+static volatile sig_atomic_t g_tree; /* SIGUSR2: print the process tree */
+
+static void on_reload_signal(void)
+{
+    etwl_reloader *rl = g_rl;
+    if (rl) etwl_reloader_request(rl); /* a write to a pipe: async-signal-safe */
+    else g_reload_early = 1;
+}
+
+static void on_tree_signal(void) { g_tree = 1; }
 
 static void on_stop(void)
 {
@@ -140,6 +186,9 @@ static void on_diag(const char *where, const char *msg, void *user)
     }
 }
 
+static void reload_tick(run *r);
+static void print_tree(run *r, int64_t at);
+
 static etwl_status on_event(etwl_event *ev, void *user)
 {
     run *r = user;
@@ -149,8 +198,27 @@ static etwl_status on_event(etwl_event *ev, void *user)
         check_losses(r, 0);
         etwl_outputs_check(r->outs);
     }
+    if (r->rl) reload_tick(r); /* a prepared set is swapped in here, between two events */
     if (r->sigma) etwl_cli_sigma_event(r->sigma, ev, r->fp);
     if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
+    if (r->ptree) {
+        const etwl_proc_event *pe;
+        etwl_proc_event own;
+        if (r->lua) {
+            pe = etwl_lua_proc_event(r->lua);
+        } else {
+            etwl_proctab_observe(r->procs, ev, &own);
+            pe = &own;
+        }
+        etwl_ptree_observe(r->ptree, r->procs, ev, pe);
+        if (r->next_tree < 0) r->next_tree = etwl_event_header(ev)->ts + (int64_t)(r->o->tree_every * 1e7);
+        if (g_tree || (r->next_tree > 0 && etwl_event_header(ev)->ts >= r->next_tree)) {
+            g_tree = 0;
+            if (r->next_tree > 0)
+                while (r->next_tree <= etwl_event_header(ev)->ts) r->next_tree += (int64_t)(r->o->tree_every * 1e7);
+            print_tree(r, etwl_event_header(ev)->ts);
+        }
+    }
     if (r->main_job && r->nrule_files == 0 && !r->sigma) {
         const etwl_header *h = etwl_event_header(ev);
         if (!(h->has & ETWL_HAS_PROVIDER_NAME) || h->provider_name_len != 7 ||
@@ -173,16 +241,20 @@ static etwl_status on_event(etwl_event *ev, void *user)
     return ETWL_OK;
 }
 
-static int report(const etwl_error *err);
-
 static etwl_status te_learn(etwl_event *ev, void *te) { return etwl_te_learn(te, ev); }
 
-/* Scripts load in command-line order; their handlers run in that order. */
-static int load_scripts(etwl_cli_opts *o, run *r)
+/* A Lua state with the rule library and the scripts, in command-line order
+ * (their handlers run in that order); not started.  *usage is set when the
+ * failure is the user's (a misspelt --rule id), not a script's. */
+static etwl_status make_lua(run *r, etwl_lua **out, int *nrule_files, int *usage, etwl_error *err)
 {
+    etwl_cli_opts *o = r->o;
     etwl_lua_opts lo;
-    etwl_error err;
-    int i;
+    etwl_lua *lua;
+    etwl_status st;
+    int i, n = 0;
+    *out = NULL;
+    *usage = 0;
     memset(&lo, 0, sizeof lo);
     lo.budget = o->budget;
     lo.memory_limit = (size_t)o->memory_mb << 20;
@@ -192,41 +264,281 @@ static int load_scripts(etwl_cli_opts *o, run *r)
     lo.alerts_json = etwl_alert_form_for(isatty(1));
     lo.lua_dir = o->lua_dir;
     lo.proc_grace = o->proc_grace * 10000000LL;
+    lo.procs = r->procs;
     if (r->outs) {
         lo.alert_write = etwl_outputs_alert;
         lo.alert_ctx = r->outs;
     }
     lo.handler_timeout_ms = o->handler_timeout_ms;
-    if (etwl_lua_new(&lo, &r->lua, &err) != ETWL_OK) return report(&err);
-    etwl_lua_set_timing(r->lua, o->stats && !o->alerts_only);
-    {
-        int n = 0;
-        if (etwl_load_rules(r->lua, o, &n, &err) != ETWL_OK) {
-            report(&err);
-            etwl_lua_free(r->lua);
-            r->lua = NULL;
-            /* a misspelt --rule id is the user's mistake, not a script's */
-            return err.status == ETWL_EINVAL ? ETWL_EXIT_USAGE : ETWL_EXIT_SCRIPT;
-        }
-        r->nrule_files = n;
+    if ((st = etwl_lua_new(&lo, &lua, err)) != ETWL_OK) return st;
+    etwl_lua_set_timing(lua, o->stats && !o->alerts_only);
+    if ((st = etwl_load_rules(lua, o, &n, err)) != ETWL_OK) {
+        etwl_lua_free(lua);
+        *usage = err->status == ETWL_EINVAL;
+        return st;
     }
+    *nrule_files = n;
     for (i = 0; i < o->nscripts; i++) {
         char name[32];
-        etwl_status st;
         if (o->scripts[i].path) {
-            st = etwl_lua_load_file(r->lua, o->scripts[i].path, &err);
+            st = etwl_lua_load_file(lua, o->scripts[i].path, err);
         } else {
             snprintf(name, sizeof name, "(-e #%d)", i + 1);
-            st = etwl_lua_load_string(r->lua, o->scripts[i].code, name, &err);
+            st = etwl_lua_load_string(lua, o->scripts[i].code, name, err);
         }
         if (st != ETWL_OK) {
-            report(&err);
-            etwl_lua_free(r->lua);
-            r->lua = NULL;
-            return ETWL_EXIT_SCRIPT;
+            etwl_lua_free(lua);
+            return st;
         }
     }
+    *out = lua;
+    return ETWL_OK;
+}
+
+static int report(const etwl_error *err);
+
+/* Scripts load in command-line order; their handlers run in that order. */
+static int load_scripts(etwl_cli_opts *o, run *r)
+{
+    etwl_error err;
+    int usage;
+    (void)o;
+    if (make_lua(r, &r->lua, &r->nrule_files, &usage, &err) != ETWL_OK) {
+        report(&err);
+        /* a misspelt --rule id is the user's mistake, not a script's */
+        return usage ? ETWL_EXIT_USAGE : ETWL_EXIT_SCRIPT;
+    }
     return ETWL_EXIT_OK;
+}
+
+/* ---- hot reload (reload.h) -----------------------------------------------
+ *
+ * The loader thread builds a whole new set (Sigma rules, then the Lua state
+ * with the library and the scripts) with the options the run started with.
+ * The event thread swaps it in before the next event: the old state's
+ * on_stop hooks, etw.reload_state copied over, the new state's on_start
+ * hooks; a new state whose on_start fails is refused and the old one goes
+ * on.  The process table is the run's (r->procs), so it is never rebuilt. */
+
+static etwl_status build_set(void *ctx, void **out, etwl_error *err)
+{
+    run *r = ctx;
+    ruleset *rs = calloc(1, sizeof *rs);
+    etwl_status st;
+    int usage;
+    if (!rs) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    r->o->nsigma_known = 0; /* found again in the new rules */
+    if ((st = etwl_cli_sigma_setup(r->o, &rs->sigma, err)) != ETWL_OK) {
+        free(rs);
+        return st;
+    }
+    if (r->outs) etwl_cli_sigma_set_outputs(rs->sigma, r->outs);
+    if (r->lua && (st = make_lua(r, &rs->lua, &rs->nrule_files, &usage, err)) != ETWL_OK) {
+        etwl_cli_sigma_finish(rs->sigma, 0);
+        free(rs);
+        return st;
+    }
+    *out = rs;
+    return ETWL_OK;
+}
+
+static void drop_set(void *ctx, void *set)
+{
+    ruleset *rs = set;
+    (void)ctx;
+    etwl_cli_sigma_finish(rs->sigma, 0);
+    etwl_lua_free(rs->lua);
+    free(rs);
+}
+
+typedef struct reload_info {
+    const char *what; /* the files that changed, or SIGHUP */
+    const ruleset *rs;
+    double build_ms, swap_ms;
+    const char *error; /* a refused reload: why */
+} reload_info;
+
+static void reload_fields(etwl_buf *b, int json, void *ctx)
+{
+    const reload_info *ri = ctx;
+    int handlers = ri->rs && ri->rs->lua ? etwl_lua_nhandlers(ri->rs->lua) : 0;
+    int files = ri->rs ? ri->rs->nrule_files : 0;
+    size_t sigma = ri->rs ? etwl_cli_sigma_running(ri->rs->sigma) : 0;
+    if (json) {
+        etwl_buf_puts(b, "{\"changed\":");
+        etwl_json_put_string(b, ri->what, strlen(ri->what));
+        if (ri->error) {
+            etwl_buf_puts(b, ",\"error\":");
+            etwl_json_put_string(b, ri->error, strlen(ri->error));
+        } else {
+            etwl_buf_printf(b, ",\"rule_files\":%d,\"handlers\":%d,\"sigma_rules\":%zu", files, handlers, sigma);
+        }
+        etwl_buf_printf(b, ",\"load_ms\":%.1f,\"swap_ms\":%.3f}", ri->build_ms, ri->swap_ms);
+        return;
+    }
+    etwl_buf_puts(b, " changed=");
+    etwl_text_put_escaped(b, ri->what, strlen(ri->what));
+    if (!ri->error)
+        etwl_buf_printf(b, " rule_files=%d handlers=%d sigma_rules=%zu", files, handlers, sigma);
+    etwl_buf_printf(b, " load_ms=%.1f swap_ms=%.3f", ri->build_ms, ri->swap_ms);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static etwl_lua *volatile g_lua;
+
+/* Event thread, between two events. */
+static void swap_in(run *r, ruleset *rs, const char *what, double build_ms)
+{
+    char ts[ETWL_TIME_STRLEN + 1], msg[160];
+    uint64_t t0 = mono_ns(), dt;
+    etwl_error err;
+    etwl_alert a;
+    reload_info ri;
+    ruleset old = {r->lua, r->sigma, r->nrule_files};
+    memset(&err, 0, sizeof err);
+    if (rs->lua) {
+        if (r->lua) etwl_lua_stop(r->lua);
+        etwl_lua_set_session(rs->lua, r->s);
+        if (r->lua && etwl_lua_carry_state(rs->lua, r->lua, &err) != ETWL_OK) {
+            etwl_buf b;
+            etwl_buf_init(&b);
+            etwl_text_put_escaped(&b, err.message, strlen(err.message));
+            fprintf(stderr, "etwlua: reload: %s\n", b.data ? b.data : "");
+            etwl_buf_free(&b);
+        }
+        if (etwl_lua_start_checked(rs->lua, &err) != ETWL_OK) {
+            etwl_buf b;
+            dt = mono_ns() - t0;
+            etwl_buf_init(&b);
+            etwl_text_put_lines(&b, err.message, strlen(err.message), "etwlua:   ");
+            fprintf(stderr,
+                    "etwlua: reload refused (%s): %s\netwlua: the running scripts and rules go on (their on_stop "
+                    "hooks have run)\n",
+                    what, b.data ? b.data : "");
+            etwl_buf_free(&b);
+            r->refused++;
+            now_rfc3339(ts);
+            ri = (reload_info){what, NULL, build_ms, dt / 1e6, err.message};
+            snprintf(msg, sizeof msg, "the new scripts failed in on_start; the old ones go on");
+            a = (etwl_alert){ts,  "etwlua.reload_refused", 21, "A reload was refused", 20, "medium", msg, strlen(msg),
+                             NULL, NULL, reload_fields, &ri};
+            engine_alert(r, &a);
+            etwl_reloader_retire(r->rl, rs);
+            return;
+        }
+    }
+    r->lua = rs->lua;
+    r->sigma = rs->sigma;
+    r->nrule_files = rs->nrule_files;
+    g_lua = r->lua;
+    dt = mono_ns() - t0;
+    r->reloads++;
+    r->swap_ns_total += dt;
+    if (dt > r->swap_ns_max) r->swap_ns_max = dt;
+    if (build_ms > r->build_ms_max) r->build_ms_max = build_ms;
+    now_rfc3339(ts);
+    ri = (reload_info){what, rs, build_ms, dt / 1e6, NULL};
+    snprintf(msg, sizeof msg, "scripts and rules reloaded, swapped in %.3f ms", dt / 1e6);
+    a = (etwl_alert){ts,   "etwlua.reloaded", 15, "Scripts and rules reloaded", 26, "info", msg, strlen(msg), NULL,
+                     NULL, reload_fields,     &ri};
+    engine_alert(r, &a);
+    if (old.lua) r->retired_errors += etwl_lua_errors(old.lua);
+    /* the old set is freed on the loader thread: closing a Lua state with
+     * the whole library takes milliseconds the events should not wait */
+    *rs = old;
+    etwl_reloader_retire(r->rl, rs);
+}
+
+static void loader_refusals(run *r);
+
+static void reload_tick(run *r)
+{
+    char what[512];
+    double build_ms;
+    ruleset *rs;
+    if (etwl_reloader_failed(r->rl) != r->refused_seen) loader_refusals(r);
+    if ((rs = etwl_reloader_take(r->rl, what, sizeof what, &build_ms)) != NULL) swap_in(r, rs, what, build_ms);
+}
+
+/* The live process tree (SIGUSR2, --tree-every) on stderr, as `etwlua
+ * tree` draws it: the processes alive at the event being handled, between
+ * a header and a footer line so a reader can cut one snapshot out. */
+static void print_tree(run *r, int64_t at)
+{
+    etwl_ptree_view v;
+    etwl_buf b;
+    char ts[ETWL_TIME_STRLEN + 1];
+    uint32_t n;
+    memset(&v, 0, sizeof v);
+    v.json = r->o->json;
+    v.at = at;
+    v.width = v.json ? 0 : (unsigned)etwl_sys_term_columns(2);
+    etwl_buf_init(&b);
+    n = etwl_ptree_write(r->ptree, &v, &b);
+    etwl_time_format(at, ts);
+    fprintf(stderr, "etwlua: process tree at %s (%u processes)\n", ts, (unsigned)n);
+    if (b.data && !b.oom) fwrite(b.data, 1, b.len, stderr);
+    else if (b.oom) fprintf(stderr, "etwlua: process tree: out of memory\n");
+    fprintf(stderr, "etwlua: end of process tree\n");
+    fflush(stderr);
+    etwl_buf_free(&b);
+}
+
+/* The loader thread, for SIGHUP and --watch: it watches the script files,
+ * the --rules paths, the library (unless --no-rules) and the --sigma
+ * paths. */
+static int start_reloader(etwl_cli_opts *o, run *r)
+{
+    const char *watch[ETWL_CLI_MAX_SCRIPTS + 16 + 16 + 1];
+    char libdir[1024];
+    int n = 0, i;
+    etwl_error err;
+    if (o->watch) {
+        for (i = 0; i < o->nscripts; i++)
+            if (o->scripts[i].path) watch[n++] = o->scripts[i].path;
+        for (i = 0; i < o->nrules_dirs; i++) watch[n++] = o->rules_dirs[i];
+        for (i = 0; i < o->nsigma; i++) watch[n++] = o->sigma_paths[i];
+        if (!o->no_rules && r->lua && etwl_default_rules_dir(r->lua, libdir, sizeof libdir)) watch[n++] = libdir;
+        if (!n) {
+            report(&(etwl_error){.status = ETWL_EINVAL,
+                                 .message = "--watch: no files to watch (scripts given with -e only)"});
+            return ETWL_EXIT_USAGE;
+        }
+    }
+    if (etwl_reloader_new(watch, n, build_set, drop_set, r, &r->rl, &err) != ETWL_OK) {
+        /* without --watch, only SIGHUP would miss it: say so, go on */
+        if (!o->watch) {
+            fprintf(stderr, "etwlua: reload is off: %s\n", err.message);
+            return ETWL_EXIT_OK;
+        }
+        return report(&err);
+    }
+    g_rl = r->rl;
+    if (g_reload_early) etwl_reloader_request(r->rl);
+    return ETWL_EXIT_OK;
+}
+
+/* A load the loader thread refused: told on stderr there, an alert here. */
+static void loader_refusals(run *r)
+{
+    char ts[ETWL_TIME_STRLEN + 1];
+    static const char msg[] = "the new scripts or rules failed to load (see stderr); the old ones go on";
+    unsigned long n = etwl_reloader_failed(r->rl);
+    reload_info ri = {"", NULL, 0, 0, "failed to load"};
+    etwl_alert a;
+    if (n <= r->refused_seen) return;
+    r->refused += n - r->refused_seen;
+    r->refused_seen = n;
+    now_rfc3339(ts);
+    a = (etwl_alert){ts,   "etwlua.reload_refused", 21, "A reload was refused", 20, "medium", msg, sizeof msg - 1, NULL,
+                     NULL, reload_fields,           &ri};
+    engine_alert(r, &a);
 }
 
 static int report(const etwl_error *err)
@@ -285,6 +597,8 @@ int main(int argc, char **argv)
     /* before anything that needs cleaning up: a stop from here on is
      * remembered (g_stop) rather than killing the process mid-start */
     etwl_sys_on_stop(on_stop);
+    etwl_sys_on_signal(ETWL_SYS_SIG_RELOAD, on_reload_signal);
+    if (!o.cfg.read_path) etwl_sys_on_signal(ETWL_SYS_SIG_TREE, on_tree_signal);
     memset(&r, 0, sizeof r);
     r.o = &o;
     r.fp = stdout;
@@ -308,14 +622,41 @@ int main(int argc, char **argv)
         etwl_buf_free(&r.out);
         return report(&(etwl_error){.status = ETWL_EINVAL, .message = "--rule/--skip-rule: an id names no rule"});
     }
+    {
+        etwl_proctab_opts po;
+        memset(&po, 0, sizeof po);
+        po.grace = o.proc_grace * 10000000LL;
+        if (!(r.procs = etwl_proctab_new(&po))) {
+            etwl_cli_sigma_finish(r.sigma, 0);
+            etwl_outputs_close(r.outs, 0);
+            etwl_buf_free(&r.out);
+            return report(&(etwl_error){.status = ETWL_ENOMEM, .message = "out of memory"});
+        }
+    }
     if (o.nscripts || !o.no_rules || o.nrules_dirs) {
         code = load_scripts(&o, &r);
         if (code != ETWL_EXIT_OK) {
             etwl_cli_sigma_finish(r.sigma, 0);
             etwl_outputs_close(r.outs, 0);
+            etwl_proctab_free(r.procs);
             etwl_buf_free(&r.out);
             return code;
         }
+    }
+    if ((r.lua || r.sigma) && (code = start_reloader(&o, &r)) != ETWL_EXIT_OK) {
+        etwl_cli_sigma_finish(r.sigma, 0);
+        etwl_lua_free(r.lua);
+        etwl_outputs_close(r.outs, 0);
+        etwl_proctab_free(r.procs);
+        etwl_buf_free(&r.out);
+        return code;
+    }
+    if (o.watch && !r.rl) {
+        etwl_outputs_close(r.outs, 0);
+        etwl_proctab_free(r.procs);
+        etwl_buf_free(&r.out);
+        return report(&(etwl_error){.status = ETWL_EINVAL, .message = "--watch: there are no scripts or rules to "
+                                                                      "reload (--no-rules and no script)"});
     }
 
     /* live ETW drops the event ids no handler names in the kernel (not when
@@ -330,8 +671,11 @@ int main(int argc, char **argv)
                     "another --name\n",
                     err.session, err.session);
         else report(&err);
+        g_rl = NULL;
+        etwl_reloader_free(r.rl);
         etwl_cli_sigma_finish(r.sigma, 0);
         etwl_lua_free(r.lua);
+        etwl_proctab_free(r.procs);
         etwl_outputs_close(r.outs, 0);
         etwl_buf_free(&r.out);
         return etwl_exit_code(st);
@@ -355,6 +699,12 @@ int main(int argc, char **argv)
                     o.duration > 0 ? ", --duration," : "", etwl_session_name(s));
     }
     if (o.duration > 0) etwl_sys_stop_after(o.duration);
+    if (!o.cfg.read_path) {
+        /* bounded: a long-running daemon keeps the newest processes' tree
+         * up to this many instances (the output says how many it dropped) */
+        r.ptree = etwl_ptree_new(LIVE_TREE_MAX);
+        if (o.tree_every > 0) r.next_tree = -1; /* from the first event's time */
+    }
     if (r.lua) {
         etwl_lua_set_session(r.lua, s);
         etwl_lua_start(r.lua);
@@ -377,6 +727,10 @@ int main(int argc, char **argv)
         }
     }
     st = etwl_session_process(s, on_event, &r, &err);
+    /* no set is swapped in from here on; a load in progress ends first */
+    g_rl = NULL;
+    etwl_reloader_free(r.rl);
+    r.rl = NULL;
     if (r.te) {
         etwl_buf_reset(&r.out);
         /* out.data is NULL when the trace gave nothing to count */
@@ -391,12 +745,19 @@ int main(int argc, char **argv)
     if (fflush(stdout) != 0 && st == ETWL_OK) etwl_error_set(&err, st = ETWL_EIO, "writing output failed");
     etwl_session_stats(s, &stats);
     code = st ? report(&err) : ETWL_EXIT_OK;
-    if (code == ETWL_EXIT_OK && o.fail_on_error && r.lua && etwl_lua_errors(r.lua)) {
+    if (code == ETWL_EXIT_OK && o.fail_on_error && r.lua && etwl_lua_errors(r.lua) + r.retired_errors) {
         fprintf(stderr, "etwlua: %llu handler error(s) (--fail-on-error)\n",
-                (unsigned long long)etwl_lua_errors(r.lua));
+                (unsigned long long)(etwl_lua_errors(r.lua) + r.retired_errors));
         code = ETWL_EXIT_FAILURE;
     }
     if (o.stats && r.lua) etwl_lua_print_stats(r.lua, stderr);
+    if (o.stats && (o.watch || r.reloads || r.refused))
+        fprintf(stderr,
+                "etwlua: reload: reloads=%llu refused=%llu swap_ms_max=%.3f swap_ms_avg=%.3f load_ms_max=%.1f "
+                "delivered=%llu\n",
+                (unsigned long long)r.reloads, (unsigned long long)r.refused, r.swap_ns_max / 1e6,
+                r.reloads ? (double)r.swap_ns_total / (double)r.reloads / 1e6 : 0.0, r.build_ms_max,
+                (unsigned long long)r.events);
     etwl_cli_sigma_finish(r.sigma, o.stats);
     r.sigma = NULL;
     if (o.stats)
@@ -414,6 +775,8 @@ int main(int argc, char **argv)
                 (unsigned long long)stats.passed, o.cfg.record_path, o.cfg.record_path);
     etwl_session_free(s);
     etwl_lua_free(r.lua);
+    etwl_ptree_free(r.ptree);
+    etwl_proctab_free(r.procs);
     etwl_buf_free(&r.out);
     return code;
 }

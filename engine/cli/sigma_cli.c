@@ -40,6 +40,11 @@ void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats)
     (void)cs;
     (void)stats;
 }
+size_t etwl_cli_sigma_running(const etwl_cli_sigma *cs)
+{
+    (void)cs;
+    return 0;
+}
 int etwl_sigma_cli_main(int argc, char **argv)
 {
     (void)argc;
@@ -187,6 +192,8 @@ void etwl_cli_sigma_event(etwl_cli_sigma *cs, etwl_event *ev, FILE *fp)
     cs->fp = fp;
     etwl_sigma_match(cs->set, ev, on_hit, cs);
 }
+
+size_t etwl_cli_sigma_running(const etwl_cli_sigma *cs) { return cs ? etwl_sigma_running(cs->set) : 0; }
 
 void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats)
 {

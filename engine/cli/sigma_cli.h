@@ -17,6 +17,8 @@ etwl_status etwl_cli_sigma_setup(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_er
 void etwl_cli_sigma_event(etwl_cli_sigma *cs, etwl_event *ev, FILE *fp);
 /* Alerts go to these -o outputs (engine/cli/outputs.c) instead of fp. */
 void etwl_cli_sigma_set_outputs(etwl_cli_sigma *cs, void *outs);
+/* The rules that run (0 for NULL: no --sigma). */
+size_t etwl_cli_sigma_running(const etwl_cli_sigma *cs);
 /* Reports regex limit hits (always) and counters (with stats); frees. */
 void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats);
 int etwl_sigma_cli_main(int argc, char **argv);

@@ -29,6 +29,10 @@ typedef struct etwl_lua_opts {
     void (*alert_write)(const struct etwl_alert *a, void *ctx);
     void *alert_ctx;
     long handler_timeout_ms; /* wall-clock limit of one handler call; 0 = default (1000) */
+    /* set: the process table to feed and read, the caller's (it outlives
+     * the host, so a reloaded state sees the processes the old one saw);
+     * NULL: the host makes its own */
+    struct etwl_proctab *procs;
 } etwl_lua_opts;
 
 typedef struct etwl_lua etwl_lua;
@@ -61,6 +65,25 @@ etwl_status etwl_lua_start(etwl_lua *x);
 /* The C filters run first: an event no handler wants never touches Lua. */
 etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev);
 etwl_status etwl_lua_stop(etwl_lua *x);
+/* Like etwl_lua_start, for a reloaded state: stops at the first on_start
+ * hook that fails and returns its error (file:line and message) in err, so
+ * the caller can refuse the new state. */
+etwl_status etwl_lua_start_checked(etwl_lua *x, etwl_error *err);
+/* Copies etw.reload_state of `from` into that of `to` (docs/scripting.md):
+ * string, number and boolean keys; string, number, boolean and plain-table
+ * values, nested at most ETWL_LUA_CARRY_DEPTH deep, ETWL_LUA_CARRY_MAX_ITEMS
+ * entries and ETWL_LUA_CARRY_MAX_BYTES of strings in all.  Anything else (a
+ * function, userdata, a table with a metatable, a cycle, too much) copies
+ * nothing and returns ETWL_EINVAL with the offending key path in err: `to`
+ * starts with an empty table.  Both states must be idle (no call running). */
+#define ETWL_LUA_CARRY_DEPTH 32
+#define ETWL_LUA_CARRY_MAX_ITEMS 100000
+#define ETWL_LUA_CARRY_MAX_BYTES (16u << 20)
+etwl_status etwl_lua_carry_state(etwl_lua *to, etwl_lua *from, etwl_error *err);
+/* What the process table made of the event last dispatched. */
+const struct etwl_proc_event *etwl_lua_proc_event(const etwl_lua *x);
+/* The on_start and on_stop hooks loaded. */
+int etwl_lua_nhooks(const etwl_lua *x, int *nstop);
 /* Asks the host to end whatever Lua is running: the watchdog interrupts the
  * running call within a few milliseconds, and handlers stop being called
  * once a short grace period has passed.  Async-signal-safe (only sets an

@@ -41,9 +41,9 @@ typedef struct run {
     time_t last_check;
     /* the process table outlives every Lua state (a reload keeps it) */
     etwl_proctab *procs;
-    etwl_ptree *ptree;   /* live: the tree SIGUSR2 and --tree-every print */
-    int64_t next_tree;   /* FILETIME of the next --tree-every print; 0: none */
-    etwl_reloader *rl;   /* SIGHUP and --watch; NULL when nothing can reload */
+    etwl_ptree *ptree; /* live: the tree SIGUSR2 and --tree-every print */
+    int64_t next_tree; /* FILETIME of the next --tree-every print; 0: none */
+    etwl_reloader *rl; /* SIGHUP and --watch; NULL when nothing can reload */
     uint64_t reloads, refused, refused_seen;
     uint64_t swap_ns_total, swap_ns_max;
     double build_ms_max;
@@ -378,8 +378,7 @@ static void reload_fields(etwl_buf *b, int json, void *ctx)
     }
     etwl_buf_puts(b, " changed=");
     etwl_text_put_escaped(b, ri->what, strlen(ri->what));
-    if (!ri->error)
-        etwl_buf_printf(b, " rule_files=%d handlers=%d sigma_rules=%zu", files, handlers, sigma);
+    if (!ri->error) etwl_buf_printf(b, " rule_files=%d handlers=%d sigma_rules=%zu", files, handlers, sigma);
     etwl_buf_printf(b, " load_ms=%.1f swap_ms=%.3f", ri->build_ms, ri->swap_ms);
 }
 
@@ -426,8 +425,9 @@ static void swap_in(run *r, ruleset *rs, const char *what, double build_ms)
             now_rfc3339(ts);
             ri = (reload_info){what, NULL, build_ms, dt / 1e6, err.message};
             snprintf(msg, sizeof msg, "the new scripts failed in on_start; the old ones go on");
-            a = (etwl_alert){ts,  "etwlua.reload_refused", 21, "A reload was refused", 20, "medium", msg, strlen(msg),
-                             NULL, NULL, reload_fields, &ri};
+            a = (etwl_alert){
+                ts,   "etwlua.reload_refused", 21, "A reload was refused", 20, "medium", msg, strlen(msg), NULL,
+                NULL, reload_fields,           &ri};
             engine_alert(r, &a);
             etwl_reloader_retire(r->rl, rs);
             return;
@@ -521,6 +521,9 @@ static int start_reloader(etwl_cli_opts *o, run *r)
     }
     g_rl = r->rl;
     if (g_reload_early) etwl_reloader_request(r->rl);
+    /* from here a change is seen (and tests know they may make one) */
+    if (o->watch && !o->alerts_only)
+        fprintf(stderr, "etwlua: --watch: watching %d path(s); a change reloads the scripts and rules\n", n);
     return ETWL_EXIT_OK;
 }
 
@@ -655,8 +658,9 @@ int main(int argc, char **argv)
         etwl_outputs_close(r.outs, 0);
         etwl_proctab_free(r.procs);
         etwl_buf_free(&r.out);
-        return report(&(etwl_error){.status = ETWL_EINVAL, .message = "--watch: there are no scripts or rules to "
-                                                                      "reload (--no-rules and no script)"});
+        return report(&(etwl_error){.status = ETWL_EINVAL,
+                                    .message = "--watch: there are no scripts or rules to "
+                                               "reload (--no-rules and no script)"});
     }
 
     /* live ETW drops the event ids no handler names in the kernel (not when

@@ -403,7 +403,8 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
         return ETWL_EXIT_USAGE;
     }
     if (o->tree_every && o->cfg.read_path) {
-        etwl_error_set(err, ETWL_EINVAL, "--tree-every is for live sessions; 'etwlua tree -r FILE' draws a recording's");
+        etwl_error_set(err, ETWL_EINVAL,
+                       "--tree-every is for live sessions; 'etwlua tree -r FILE' draws a recording's");
         return ETWL_EXIT_USAGE;
     }
     if (o->watch && o->record) {

@@ -49,7 +49,7 @@ void etwl_reloader_free(etwl_reloader *r) { (void)r; }
 #include <time.h>
 #include <unistd.h>
 
-#define DEBOUNCE_MS 50   /* a change is loaded once this long passed without another */
+#define DEBOUNCE_MS 50    /* a change is loaded once this long passed without another */
 #define DEBOUNCE_MAX 1000 /* ... or this long after the first, whatever keeps changing */
 #define MAX_WATCHES 4096  /* folders watched, at most */
 #define MAX_DEPTH 8       /* folder depth watched, as library.c loads */
@@ -112,7 +112,8 @@ static etwl_status add_watch(etwl_reloader *r, const char *dir, const char *only
     if (wd < 0)
         return etwl_error_set(err, errno == ENOSPC ? ETWL_ELIMIT : ETWL_EIO, "--watch %s: %s%s", dir, strerror(errno),
                               errno == ENOSPC ? " (raise fs.inotify.max_user_watches)" : "");
-    if (!(nw = realloc(r->w, (size_t)(r->nw + 1) * sizeof *nw))) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    if (!(nw = realloc(r->w, (size_t)(r->nw + 1) * sizeof *nw)))
+        return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     r->w = nw;
     nw[r->nw].wd = wd;
     nw[r->nw].dir = strdup(dir);

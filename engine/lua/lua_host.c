@@ -999,8 +999,8 @@ typedef struct carry {
 
 static int carry_fail(carry *c, const char *why)
 {
-    etwl_error_set(c->err, ETWL_EINVAL, "etw.reload_state%s: %s; nothing was carried over to the new scripts",
-                   c->path, why);
+    etwl_error_set(c->err, ETWL_EINVAL, "etw.reload_state%s: %s; nothing was carried over to the new scripts", c->path,
+                   why);
     return 0;
 }
 
@@ -1017,7 +1017,9 @@ static void carry_path(carry *c)
             snprintf(c->path + n, sizeof c->path - n, "[%lld]", (long long)lua_tointeger(c->from, -1));
         else snprintf(c->path + n, sizeof c->path - n, "[%g]", (double)lua_tonumber(c->from, -1));
         break;
-    case LUA_TBOOLEAN: snprintf(c->path + n, sizeof c->path - n, "[%s]", lua_toboolean(c->from, -1) ? "true" : "false"); break;
+    case LUA_TBOOLEAN:
+        snprintf(c->path + n, sizeof c->path - n, "[%s]", lua_toboolean(c->from, -1) ? "true" : "false");
+        break;
     default: snprintf(c->path + n, sizeof c->path - n, "[%s]", luaL_typename(c->from, -1)); break;
     }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # tests/bench/reload.sh BIN [RATE] [RELOADS] - hot reload under live load (root).
+# SIGMA=PATH adds --sigma PATH (reloaded too: watched, and on SIGHUP).
 #
 # A live tracefs session runs the whole rule library (a copy of lua/ under
 # --lua-dir, watched with --watch) and a counting script, while a paced
@@ -59,7 +60,7 @@ end)
 EOF
 
 "$BIN" -n $NAME --lua-dir "$TMP/lua" --buffer-kb 8192 -p process -p syscalls:sys_enter_getppid --stats --watch \
-    "$TMP/count.lua" >"$TMP/out" 2>"$TMP/err" &
+    ${SIGMA:+--sigma "$SIGMA"} "$TMP/count.lua" >"$TMP/out" 2>"$TMP/err" &
 pid=$!
 for _ in $(seq $((LIMIT * 20))); do grep -q started "$TMP/err" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
 grep -q started "$TMP/err" || fail "the session did not start: $(cat "$TMP/err")"

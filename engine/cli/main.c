@@ -198,7 +198,12 @@ static etwl_status on_event(etwl_event *ev, void *user)
         check_losses(r, 0);
         etwl_outputs_check(r->outs);
     }
-    if (r->rl) reload_tick(r); /* a prepared set is swapped in here, between two events */
+    if (r->rl) {
+        reload_tick(r); /* a prepared set is swapped in here, between two events */
+    } else if (g_reload_early) {
+        g_reload_early = 0; /* a SIGHUP is never ignored without a word */
+        fprintf(stderr, "etwlua: SIGHUP: nothing to reload (no scripts and no rules)\n");
+    }
     if (r->sigma) etwl_cli_sigma_event(r->sigma, ev, r->fp);
     if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
     if (r->ptree) {
@@ -412,15 +417,18 @@ static void swap_in(run *r, ruleset *rs, const char *what, double build_ms)
             etwl_buf_free(&b);
         }
         if (etwl_lua_start_checked(rs->lua, &err) != ETWL_OK) {
-            etwl_buf b;
+            etwl_buf b, w;
             dt = mono_ns() - t0;
             etwl_buf_init(&b);
+            etwl_buf_init(&w);
             etwl_text_put_lines(&b, err.message, strlen(err.message), "etwlua:   ");
+            etwl_text_put_escaped(&w, what, strlen(what));
             fprintf(stderr,
                     "etwlua: reload refused (%s): %s\netwlua: the running scripts and rules go on (their on_stop "
                     "hooks have run)\n",
-                    what, b.data ? b.data : "");
+                    w.data ? w.data : "", b.data ? b.data : "");
             etwl_buf_free(&b);
+            etwl_buf_free(&w);
             r->refused++;
             now_rfc3339(ts);
             ri = (reload_info){what, NULL, build_ms, dt / 1e6, err.message};

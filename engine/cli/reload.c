@@ -179,6 +179,11 @@ static int read_changes(etwl_reloader *r)
         for (char *p = buf; p < buf + len;) {
             const struct inotify_event *e = (const struct inotify_event *)p;
             p += sizeof *e + e->len;
+            if (e->mask & IN_Q_OVERFLOW) { /* changes were missed: reload all the same */
+                note_change(r, "(inotify", "overflow)");
+                hit = 1;
+                continue;
+            }
             for (int i = 0; i < r->nw; i++) {
                 const watched *w = &r->w[i];
                 if (w->wd != e->wd || !e->len) continue;
@@ -236,13 +241,16 @@ static void load(etwl_reloader *r)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     st = r->build(r->ctx, &set, &err);
     if (st != ETWL_OK) {
-        etwl_buf b;
+        etwl_buf b, w;
         etwl_buf_init(&b);
-        /* the message quotes the file: escaped, one line per line */
+        etwl_buf_init(&w);
+        /* the message quotes the file, and file names are anyone's: escaped */
         etwl_text_put_lines(&b, err.message, strlen(err.message), "etwlua:   ");
-        fprintf(stderr, "etwlua: reload refused (%s): %s\netwlua: the running scripts and rules go on\n", r->what,
-                b.data ? b.data : etwl_status_name(st));
+        etwl_text_put_escaped(&w, r->what, strlen(r->what));
+        fprintf(stderr, "etwlua: reload refused (%s): %s\netwlua: the running scripts and rules go on\n",
+                w.data ? w.data : "", b.data ? b.data : etwl_status_name(st));
         etwl_buf_free(&b);
+        etwl_buf_free(&w);
         atomic_fetch_add(&r->failed, 1);
         return;
     }

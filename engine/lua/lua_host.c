@@ -394,8 +394,18 @@ static int ro_next(lua_State *L)
 {
     lua_settop(L, 2);
     if (!lua_next(L, lua_upvalueindex(1))) return 0;
-    if (lua_type(L, -1) == LUA_TTABLE)
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        /* the value's read-only view in its place (etw.reload_state, the
+         * scripts' own, as it is) */
+        lua_getfield(L, LUA_REGISTRYINDEX, ETWL_LUA_RELOAD_STATE);
+        if (lua_rawequal(L, -1, -2)) {
+            lua_pop(L, 1);
+            return 2;
+        }
+        lua_pop(L, 1);
         push_ro(L, lua_gettop(L), lua_upvalueindex(2), lua_tostring(L, lua_upvalueindex(3)));
+        lua_replace(L, -2);
+    }
     return 2;
 }
 

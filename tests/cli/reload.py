@@ -160,6 +160,7 @@ etw.on_stop(function() etw.reload_state.ok = 1; etw.reload_state.deep = {x = {f 
     r.p.send_signal(signal.SIGHUP)
     check(r.feed_until("START keys", 2), "reload: " + r.err()[-300:])
     rc, out, err = r.finish()
+    check(rc == 0, "exit %s: %s" % (rc, err[-300:]))
     check("etw.reload_state.deep.x.f: a function cannot be carried over" in err and
           "nothing was carried over" in err, err[-500:])
     check(err.count("START keys=nil") == 2, "nothing carried: " + err[-300:])

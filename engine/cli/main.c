@@ -520,9 +520,10 @@ static int start_reloader(etwl_cli_opts *o, run *r)
         }
     }
     if (etwl_reloader_new(watch, n, build_set, drop_set, r, &r->rl, &err) != ETWL_OK) {
-        /* without --watch, only SIGHUP would miss it: say so, go on */
+        /* without --watch only SIGHUP needs it: where there is none
+         * (Windows) nothing is missed; elsewhere say so, and go on */
         if (!o->watch) {
-            fprintf(stderr, "etwlua: reload is off: %s\n", err.message);
+            if (err.status != ETWL_ENOTSUP) fprintf(stderr, "etwlua: SIGHUP will not reload: %s\n", err.message);
             return ETWL_EXIT_OK;
         }
         return report(&err);

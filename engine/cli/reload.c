@@ -41,13 +41,14 @@ void etwl_reloader_free(etwl_reloader *r) { (void)r; }
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "platform/sys.h"
 
 #define DEBOUNCE_MS 50    /* a change is loaded once this long passed without another */
 #define DEBOUNCE_MAX 1000 /* ... or this long after the first, whatever keeps changing */
@@ -308,8 +309,6 @@ etwl_status etwl_reloader_new(const char *const *watch, int nwatch, etwl_reload_
 {
     etwl_reloader *r = calloc(1, sizeof *r);
     etwl_status st;
-    sigset_t all, old;
-    int rc;
     *out = NULL;
     if (!r) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     r->build = build;
@@ -336,11 +335,7 @@ etwl_status etwl_reloader_new(const char *const *watch, int nwatch, etwl_reload_
             }
     }
     /* signals stay with the session's thread (reload.h) */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&r->thread, NULL, loader, r);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
+    if (etwl_sys_thread_start(&r->thread, loader, r) != 0) {
         etwl_reloader_free(r);
         return etwl_error_set(err, ETWL_ENOMEM, "reload: cannot start the loader thread");
     }

@@ -19,7 +19,6 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -763,20 +762,12 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     *(etwl_lua **)lua_getextraspace(L) = x;
     luaL_openlibs(L);
     etwl_lua_bounded_patterns(L);
-    {
-        /* signals stay with the thread that runs the session: a handler
-         * that asks the host to stop (etwl_lua_request_stop) must never run
-         * on a watchdog that is being joined */
-        sigset_t all, old;
-        int rc;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        rc = pthread_create(&x->wd_thread, NULL, watchdog, x);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (rc != 0) {
-            etwl_lua_free(x);
-            return etwl_error_set(err, ETWL_ENOMEM, "cannot start the handler watchdog thread");
-        }
+    /* signals stay with the thread that runs the session: a handler that
+     * asks the host to stop (etwl_lua_request_stop) must never run on a
+     * watchdog that is being joined */
+    if (etwl_sys_thread_start(&x->wd_thread, watchdog, x) != 0) {
+        etwl_lua_free(x);
+        return etwl_error_set(err, ETWL_ENOMEM, "cannot start the handler watchdog thread");
     }
     x->wd_running = 1;
     /* lpeg is linked in; require "lpeg" finds it through package.preload

@@ -5,6 +5,7 @@
 #ifndef ETWL_SYS_H
 #define ETWL_SYS_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 /* Path of the running executable with '/' separators, UTF-8.  Returns 0 on
@@ -25,6 +26,12 @@ void etwl_sys_on_stop(void (*fn)(void));
 #define ETWL_SYS_SIG_RELOAD 1
 #define ETWL_SYS_SIG_TREE 2
 int etwl_sys_on_signal(int which, void (*fn)(void));
+
+/* pthread_create for a helper thread that must never run the process's
+ * signal handlers: they stay with the thread that runs the session (a
+ * handler touching a Lua host must not run on a thread being joined by its
+ * free).  Returns 0 or an error number. */
+int etwl_sys_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Calls the etwl_sys_on_stop function once, after secs seconds. */
 int etwl_sys_stop_after(double secs);

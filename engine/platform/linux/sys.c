@@ -63,6 +63,17 @@ int etwl_sys_on_signal(int which, void (*fn)(void))
     return sigaction(sig, &sa, NULL) == 0 ? 0 : -1;
 }
 
+int etwl_sys_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    int rc;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(t, NULL, fn, arg); /* the new thread inherits the mask */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 int etwl_sys_stop_after(double secs)
 {
     struct itimerval it;

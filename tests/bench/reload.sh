@@ -101,6 +101,9 @@ for i in $(seq "$RELOADS"); do
     until_starts $((i + 1)) || fail "reload $i was not swapped in: $(tail -5 "$TMP/err")"
 done
 touch "$TMP/stop"
+# etwlua's CPU time so far (user + system, from /proc: clock ticks)
+read -r -a stat <"/proc/$pid/stat"
+cpu=$(awk -v u="${stat[13]}" -v s="${stat[14]}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (u + s) / hz }')
 for _ in $(seq $((LIMIT * 20))); do kill -0 $gen 2>/dev/null || break; sleep 0.05; done
 wait $gen
 kill -TERM $pid
@@ -108,20 +111,21 @@ for _ in $(seq $((LIMIT * 20))); do kill -0 $pid 2>/dev/null || break; sleep 0.0
 kill -0 $pid 2>/dev/null && { kill -KILL $pid; fail "etwlua did not stop"; }
 wait $pid || fail "etwlua exit $?: $(tail -5 "$TMP/err")"
 
-python3 - "$TMP/err" "$TMP/gen" "$RATE" "$RELOADS" <<'PY'
+python3 - "$TMP/err" "$TMP/gen" "$RATE" "$RELOADS" "$cpu" <<'PY'
 import re, sys
 err = open(sys.argv[1]).read()
 gen_n, gen_s = open(sys.argv[2]).read().split()
-rate, reloads = int(sys.argv[3]), int(sys.argv[4])
+rate, reloads, cpu = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 st = dict(re.findall(r"(\w+)=([0-9.]+)", re.findall(r"etwlua: stats: .*", err)[-1]))
 rl = dict(re.findall(r"(\w+)=([0-9.]+)", re.findall(r"etwlua: reload: .*", err)[-1]))
 cnt = dict(re.findall(r"(\w+)=([0-9]+)", re.findall(r"COUNT .*", err)[-1]))
 read, passed, filtered, lost = (int(st[k]) for k in ("read", "passed", "filtered", "lost"))
 gps = int(gen_n) / float(gen_s)
 print("bench reload rate=%d generated_per_s=%.0f events=%d reloads=%s refused=%s swap_ms_max=%s swap_ms_avg=%s "
-      "load_ms_max=%s lost=%d read=%d passed=%d filtered=%d lua_counted=%s lookups_found=%s lookups_missed=%s" %
+      "load_ms_max=%s lost=%d read=%d passed=%d filtered=%d lua_counted=%s lookups_found=%s lookups_missed=%s "
+      "seconds=%s etwlua_cpu_s=%.2f" %
       (rate, gps, read, rl["reloads"], rl["refused"], rl["swap_ms_max"], rl["swap_ms_avg"], rl["load_ms_max"],
-       lost, read, passed, filtered, cnt["n"], cnt["found"], cnt["missed"]))
+       lost, read, passed, filtered, cnt["n"], cnt["found"], cnt["missed"], gen_s, cpu))
 bad = []
 if int(rl["reloads"]) != reloads or int(rl["refused"]) != 0: bad.append("reloads %s refused %s" % (rl["reloads"], rl["refused"]))
 if read != passed + filtered: bad.append("read %d != passed %d + filtered %d" % (read, passed, filtered))

@@ -15,7 +15,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 # cleanup.
 P=etwl-$$
 NAMES="$P-main $P-exists $P-int $P-term $P-hup $P-a $P-b $P-f $P-loss
-$P-x ${P}_x $P-list $P-st $P-rl $P-tree"
+$P-x ${P}_x $P-list $P-st $P-rl $P-tree $P-tree2"
 cleanup() {
     # only this shell: a background job killed between bash's fork and its
     # exec is a copy of this shell and would run this trap mid-test
@@ -396,6 +396,13 @@ for c in $(pgrep -f "$mark"); do pkill -P "$c" sleep 2>/dev/null; done
 wait "$chain" 2>/dev/null
 kill -TERM "${PID[$P-tree]}"
 bwait "${PID[$P-tree]}" >/dev/null
+# --tree-every, without a Lua state (the run feeds the table itself): the
+# tree comes again and again, in event time
+start $P-tree2 -p process --tree-every 0.5 || bad "--tree-every session did not start"
+until_ok "$LIMIT" eval '/bin/true; [ "$(grep -c "^etwlua: end of process tree" "$TMP/$P-tree2.err")" -ge 3 ]' &&
+    grep -q "process tree at .* ([1-9][0-9]* processes)" "$TMP/$P-tree2.err" && ok || bad "--tree-every: $(grep -c 'process tree at' "$TMP/$P-tree2.err") trees"
+kill -TERM "${PID[$P-tree2]}"
+bwait "${PID[$P-tree2]}" >/dev/null
 
 echo "live: $pass passed, $fail failed"
 [ $fail = 0 ]

@@ -338,7 +338,10 @@ static etwl_status build_set(void *ctx, void **out, etwl_error *err)
         return st;
     }
     if (r->outs) etwl_cli_sigma_set_outputs(rs->sigma, r->outs);
-    if (r->lua && (st = make_lua(r, &rs->lua, &rs->nrule_files, &usage, err)) != ETWL_OK) {
+    /* (decided by the options, never by r->lua, which the event thread
+     * changes) */
+    if ((r->o->nscripts || !r->o->no_rules || r->o->nrules_dirs) &&
+        (st = make_lua(r, &rs->lua, &rs->nrule_files, &usage, err)) != ETWL_OK) {
         etwl_cli_sigma_finish(rs->sigma, 0);
         free(rs);
         return st;

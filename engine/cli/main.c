@@ -1,4 +1,5 @@
 /* main.c - the etwlua command. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <time.h>
@@ -48,6 +49,7 @@ typedef struct run {
     uint64_t swap_ns_total, swap_ns_max;
     double build_ms_max;
     uint64_t retired_errors; /* handler errors of the states reloaded away */
+    pthread_t event_thread;  /* the one that runs the session and writes alerts */
 } run;
 
 /* A set of scripts and rules: the Lua state and the Sigma rules, swapped as
@@ -95,6 +97,31 @@ static void engine_alert(run *r, const etwl_alert *a)
     etwl_buf_putc(&b, '\n');
     if (!b.oom) fwrite(b.data, 1, b.len, stdout);
     etwl_buf_free(&b);
+}
+
+/* Every Lua alert comes here: the live tree counts it on the process its
+ * event was about, then it goes where engine alerts go (the same form and
+ * place the host would have written it to). */
+static void lua_alert(const etwl_alert *a, void *ctx)
+{
+    run *r = ctx;
+    if (!pthread_equal(pthread_self(), r->event_thread)) {
+        /* a script's top level raised it while a reload loads on the
+         * loader thread: the outputs and stdout belong to the event thread,
+         * and the first load of the script sent it already */
+        etwl_buf b;
+        etwl_buf_init(&b);
+        etwl_text_put_escaped(&b, a->rule, a->rule_len);
+        fprintf(stderr, "etwlua: reload: alert %s raised while the new scripts load is not sent\n",
+                b.data ? b.data : "");
+        etwl_buf_free(&b);
+        return;
+    }
+    if (r->ptree && a->event && r->lua) {
+        const etwl_proc_event *pe = etwl_lua_proc_event(r->lua);
+        etwl_ptree_alert(r->ptree, pe->subject, etwl_event_header(a->event)->ts, a->rule, a->rule_len);
+    }
+    engine_alert(r, a);
 }
 
 static void now_rfc3339(char *ts)
@@ -204,18 +231,19 @@ static etwl_status on_event(etwl_event *ev, void *user)
         g_reload_early = 0; /* a SIGHUP is never ignored without a word */
         fprintf(stderr, "etwlua: SIGHUP: nothing to reload (no scripts and no rules)\n");
     }
-    if (r->sigma) etwl_cli_sigma_event(r->sigma, ev, r->fp);
-    if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
     if (r->ptree) {
-        const etwl_proc_event *pe;
-        etwl_proc_event own;
-        if (r->lua) {
-            pe = etwl_lua_proc_event(r->lua);
-        } else {
-            etwl_proctab_observe(r->procs, ev, &own);
-            pe = &own;
-        }
-        etwl_ptree_observe(r->ptree, r->procs, ev, pe);
+        /* live: the tree learns of a process before its start event's
+         * alerts are counted on it, so the run feeds the table itself */
+        etwl_proc_event pe;
+        etwl_proctab_observe(r->procs, ev, &pe);
+        etwl_ptree_observe(r->ptree, r->procs, ev, &pe);
+        if (r->sigma) etwl_cli_sigma_event(r->sigma, ev, r->fp);
+        if (r->lua) etwl_lua_dispatch_observed(r->lua, ev, &pe);
+    } else {
+        if (r->sigma) etwl_cli_sigma_event(r->sigma, ev, r->fp);
+        if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
+    }
+    if (r->ptree) {
         if (r->next_tree < 0) r->next_tree = etwl_event_header(ev)->ts + (int64_t)(r->o->tree_every * 1e7);
         if (g_tree || (r->next_tree > 0 && etwl_event_header(ev)->ts >= r->next_tree)) {
             g_tree = 0;
@@ -270,10 +298,8 @@ static etwl_status make_lua(run *r, etwl_lua **out, int *nrule_files, int *usage
     lo.lua_dir = o->lua_dir;
     lo.proc_grace = o->proc_grace * 10000000LL;
     lo.procs = r->procs;
-    if (r->outs) {
-        lo.alert_write = etwl_outputs_alert;
-        lo.alert_ctx = r->outs;
-    }
+    lo.alert_write = lua_alert;
+    lo.alert_ctx = r;
     lo.handler_timeout_ms = o->handler_timeout_ms;
     if ((st = etwl_lua_new(&lo, &lua, err)) != ETWL_OK) return st;
     etwl_lua_set_timing(lua, o->stats && !o->alerts_only);
@@ -615,6 +641,7 @@ int main(int argc, char **argv)
     etwl_sys_on_signal(ETWL_SYS_SIG_RELOAD, on_reload_signal);
     if (!o.cfg.read_path) etwl_sys_on_signal(ETWL_SYS_SIG_TREE, on_tree_signal);
     memset(&r, 0, sizeof r);
+    r.event_thread = pthread_self();
     r.o = &o;
     r.fp = stdout;
     etwl_buf_init(&r.out);

@@ -1140,13 +1140,26 @@ static void run_timers(etwl_lua *x, int64_t ts)
     }
 }
 
+static etwl_status dispatch(etwl_lua *x, etwl_event *ev);
+
 etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev)
+{
+    /* every event feeds the process table, wanted by a handler or not */
+    etwl_proctab_observe(x->procs, ev, &x->pe);
+    return dispatch(x, ev);
+}
+
+etwl_status etwl_lua_dispatch_observed(etwl_lua *x, etwl_event *ev, const etwl_proc_event *pe)
+{
+    x->pe = *pe;
+    return dispatch(x, ev);
+}
+
+static etwl_status dispatch(etwl_lua *x, etwl_event *ev)
 {
     lua_State *L = x->L;
     int i, evidx = 0, hit;
     const char *pname = NULL;
-    /* every event feeds the process table, wanted by a handler or not */
-    etwl_proctab_observe(x->procs, ev, &x->pe);
     if (stopping(x)) return ETWL_OK;
     if (x->need_process) {
         const etwl_proc *p = etwl_proctab_find(x->procs, x->pe.subject, ev->hdr.ts);

@@ -12,7 +12,8 @@
 
 #include "etwl.h"
 
-struct etwl_alert; /* output/alert.h */
+struct etwl_alert;      /* output/alert.h */
+struct etwl_proc_event; /* process/proctab.h */
 
 typedef struct etwl_lua_opts {
     long budget;         /* instructions per handler call; 0 = default */
@@ -64,6 +65,9 @@ uint64_t etwl_lua_errors(const etwl_lua *x);
 etwl_status etwl_lua_start(etwl_lua *x);
 /* The C filters run first: an event no handler wants never touches Lua. */
 etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev);
+/* The same, for a caller that fed the (borrowed, opts.procs) process table
+ * with this event itself: pe is what etwl_proctab_observe made of it. */
+etwl_status etwl_lua_dispatch_observed(etwl_lua *x, etwl_event *ev, const struct etwl_proc_event *pe);
 etwl_status etwl_lua_stop(etwl_lua *x);
 /* Like etwl_lua_start, for a reloaded state: stops at the first on_start
  * hook that fails and returns its error (file:line and message) in err, so

@@ -370,7 +370,13 @@ grep -q "etwlua: reload: reloads=2 refused=2" "$TMP/$P-rl.err" && [ $code = 0 ] 
 # 13. The live process tree (SIGUSR2): a sh -c chain appears with the
 # right parents.
 mark="tree-$$-$RANDOM"
-start $P-tree -p process --json -e "$SHOW" || bad "tree session did not start"
+start $P-tree -p process --json -e "$SHOW
+etw.on({provider=\"process\"}, function(ev)
+  local a = ev.info.argv -- (the mark itself would put this session in the chain)
+  if ev.event_name == \"start\" and a and #a == 6 and a[5] == \"3\" and a[6]:find(\"^tree%-\") then
+    etw.alert{rule = \"test.chain_end\", severity = \"low\", event = ev}
+  end
+end)" || bad "tree session did not start"
 S='n=$1; if [ "$n" -lt 3 ]; then sh -c "$0" "$0" $((n+1)) '$mark'; else sleep 60; fi'
 sh -c "$S" "$S" 1 "$mark" &
 chain=$!
@@ -388,6 +394,8 @@ assert levels[1]["pid"] == int(sys.argv[3]), (levels[1], sys.argv[3])
 for k in (2, 3):
     assert levels[k]["ppid"] == levels[k - 1]["pid"] and levels[k]["parent_seen"], levels[k]
     assert levels[k]["depth"] == levels[k - 1]["depth"] + 1, levels[k]
+# the alert its start event raised is counted on the third level
+assert levels[3]["alerts"] == {"test.chain_end": 1} and levels[2]["alerts"] == {}, (levels[3], levels[2])
 sleep = [n for n in nodes if n["ppid"] == levels[3]["pid"] and (n.get("image") or "").endswith("sleep")]
 assert sleep and sleep[0]["depth"] == levels[3]["depth"] + 1, sleep
 PY

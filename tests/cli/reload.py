@@ -201,6 +201,20 @@ detection:
     check(len(rl) == 1 and rl[0]["fields"]["sigma_rules"] == 1, out[-500:])
 
 
+def test_alert_while_loading(tmp):
+    script = os.path.join(tmp, "top.lua")
+    open(script, "w").write('local etw = require "etw"\netw.alert{rule = "test.top", severity = "low"}\n'
+                            'etw.on(function() end)\netw.on_start(function() print("TOP-START") end)\n')
+    r = Run(["--no-rules", script], tmp)
+    check(r.feed_until("TOP-START"), "first start")
+    r.p.send_signal(signal.SIGHUP)
+    check(r.feed_until("TOP-START", 2), "reload: " + r.err()[-300:])
+    rc, out, err = r.finish()
+    # the first load sent it; the reload's load on the loader thread says why not
+    check(rc == 0 and out.count('"rule":"test.top"') == 1, (rc, out[-300:]))
+    check("alert test.top raised while the new scripts load is not sent" in err, err[-300:])
+
+
 def test_usage(tmp):
     p = subprocess.run([BIN, "--watch", "-e", "x = 1", "--no-rules", "-r", "/dev/null"], capture_output=True,
                        text=True, timeout=LIMIT)
@@ -213,7 +227,8 @@ def test_usage(tmp):
     check(p.returncode != 0, (p.returncode, p.stderr))
 
 
-for t in (test_sighup_and_state, test_watch_refusals, test_reload_state_rejects, test_sigma_watch, test_usage):
+for t in (test_sighup_and_state, test_watch_refusals, test_reload_state_rejects, test_sigma_watch, test_alert_while_loading,
+          test_usage):
     with tempfile.TemporaryDirectory() as tmp:
         try:
             t(tmp)

@@ -44,6 +44,7 @@ typedef struct run {
     etwl_proctab *procs;
     etwl_ptree *ptree; /* live: the tree SIGUSR2 and --tree-every print */
     int64_t next_tree; /* FILETIME of the next --tree-every print; 0: none */
+    int64_t latest;    /* the latest event time seen: "now" for the live tree */
     etwl_reloader *rl; /* SIGHUP and --watch; NULL when nothing can reload */
     uint64_t reloads, refused, refused_seen;
     uint64_t swap_ns_total, swap_ns_max;
@@ -244,12 +245,16 @@ static etwl_status on_event(etwl_event *ev, void *user)
         if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
     }
     if (r->ptree) {
+        /* events of different CPUs may arrive a little out of time order
+         * across read rounds: the tree is drawn at the latest time seen,
+         * so no process whose start was handled is left out */
+        if (etwl_event_header(ev)->ts > r->latest) r->latest = etwl_event_header(ev)->ts;
         if (r->next_tree < 0) r->next_tree = etwl_event_header(ev)->ts + (int64_t)(r->o->tree_every * 1e7);
         if (g_tree || (r->next_tree > 0 && etwl_event_header(ev)->ts >= r->next_tree)) {
             g_tree = 0;
             if (r->next_tree > 0)
                 while (r->next_tree <= etwl_event_header(ev)->ts) r->next_tree += (int64_t)(r->o->tree_every * 1e7);
-            print_tree(r, etwl_event_header(ev)->ts);
+            print_tree(r, r->latest);
         }
     }
     if (r->main_job && r->nrule_files == 0 && !r->sigma) {
@@ -504,7 +509,7 @@ static void reload_tick(run *r)
 }
 
 /* The live process tree (SIGUSR2, --tree-every) on stderr, as `etwlua
- * tree` draws it: the processes alive at the event being handled, between
+ * tree` draws it: the processes alive at the latest event time, between
  * a header and a footer line so a reader can cut one snapshot out. */
 static void print_tree(run *r, int64_t at)
 {

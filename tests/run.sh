@@ -60,6 +60,8 @@ for cfg in release sanitize; do
     suite "$cfg/e2e" bash tests/cli/e2e/run.sh "build/bin/$cfg/etwlua"
     # folder replays: -j, ev.source, per-file process tables, summary, progress
     suite "$cfg/replay" bash tests/cli/replay.sh "build/bin/$cfg/etwlua"
+    # hot reload through a replay on a pipe: SIGHUP, --watch, refusals, etw.reload_state
+    suite "$cfg/reload" python3 tests/cli/reload.py "build/bin/$cfg/etwlua"
     # the ETL reader over the real traces in ../shared (skipped without it)
     suite "$cfg/etl" bash tests/sources/etl/run.sh "build/bin/$cfg/etwlua"
     # EVTX replay against hostile files: libevtx's child process per file

@@ -25,6 +25,9 @@
 #include "sigma_cli.h"
 #include "summary.h"
 #include "output/traceevent/traceevent.h"
+#include "process/proctab.h"
+#include "process/tree.h"
+#include "reload.h"
 
 #define MAX_DIAG_PRINTED 20
 #define WORKER_FLUSH (64 * 1024) /* a worker's output goes out in pieces of about this size */
@@ -45,6 +48,8 @@ typedef struct shared {
     pthread_cond_t ended; /* a worker ended: signalled under mu */
     int nended;
 } shared;
+
+#define LIVE_TREE_MAX 200000 /* process instances the live tree keeps */
 
 typedef struct run {
     etwl_cli_opts *o;
@@ -75,6 +80,18 @@ typedef struct run {
     int nfiles;                                    /* files this worker read */
     int borrowed;                                  /* the first worker runs the command's own Lua state and Sigma set */
     double cpu_s;                                  /* the worker thread's CPU time, for --stats */
+    /* the process tables (one per host, emptied per file) outlive every
+     * Lua state: a reload keeps them */
+    etwl_proctabs *procs;
+    etwl_ptree *ptree; /* live: the tree SIGUSR2 and --tree-every print */
+    int64_t next_tree; /* FILETIME of the next --tree-every print; 0: none */
+    int64_t latest;    /* the latest event time seen: "now" for the live tree */
+    etwl_reloader *rl; /* SIGHUP and --watch; NULL when nothing can reload */
+    uint64_t reloads, refused, refused_seen;
+    uint64_t swap_ns_total, swap_ns_max;
+    double build_ms_max;
+    uint64_t retired_errors; /* handler errors of the states reloaded away */
+    pthread_t event_thread;  /* the one that runs the session and writes alerts */
 } run;
 
 /* A worker's buffered output, written out whole under the lock. */
@@ -124,6 +141,14 @@ static void cli_alert(const etwl_alert *a, void *ctx)
     if (!r->abuf.oom) out_write(r, r->abuf.data, r->abuf.len);
 }
 
+/* A set of scripts and rules: the Lua state and the Sigma rules, swapped as
+ * one by a reload. */
+typedef struct ruleset {
+    etwl_lua *lua;
+    etwl_cli_sigma *sigma;
+    int nrule_files;
+} ruleset;
+
 /* ETW's buffer counters, for --stats; empty for sources without them. */
 static const char *etw_buffers(const etwl_stats *st, char *buf, size_t n)
 {
@@ -147,13 +172,44 @@ static void loss_fields(etwl_buf *b, int json, void *ctx)
         (unsigned long long)l->st->buffers_lost, (unsigned long long)l->st->lost, (unsigned long long)l->fresh);
 }
 
+/* Every Lua alert comes here: the live tree counts it on the process its
+ * event was about, then it goes where engine alerts go (the same form and
+ * place the host would have written it to). */
+static void lua_alert(const etwl_alert *a, void *ctx)
+{
+    run *r = ctx;
+    if (r->rl && !pthread_equal(pthread_self(), r->event_thread)) {
+        /* a script's top level raised it while a reload loads on the
+         * loader thread: the outputs and stdout belong to the event thread,
+         * and the first load of the script sent it already */
+        etwl_buf b;
+        etwl_buf_init(&b);
+        etwl_text_put_escaped(&b, a->rule, a->rule_len);
+        fprintf(stderr, "etwlua: reload: alert %s raised while the new scripts load is not sent\n",
+                b.data ? b.data : "");
+        etwl_buf_free(&b);
+        return;
+    }
+    if (r->ptree && a->event && r->lua) {
+        const etwl_proc_event *pe = etwl_lua_proc_event(r->lua);
+        etwl_ptree_alert(r->ptree, pe->subject, etwl_event_header(a->event)->ts, a->rule, a->rule_len);
+    }
+    cli_alert(a, r);
+}
+
+static void now_rfc3339(char *ts)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    etwl_time_format(etwl_time_from_unix_ns((int64_t)now.tv_sec * 1000000000 + now.tv_nsec), ts);
+}
+
 /* The engine's own alert: the session lost events (full ring buffers,
  * ETW buffer loss), written as script alerts are (output/alert.c). */
 static void check_losses(run *r, int final)
 {
     etwl_stats st;
     char ts[ETWL_TIME_STRLEN + 1], bufs[96], msg[200];
-    struct timespec now;
     uint64_t total;
     loss l;
     etwl_alert a;
@@ -162,8 +218,7 @@ static void check_losses(run *r, int final)
     /* a lost ETW buffer held an unknown number of events: it counts as one */
     total = st.lost + st.buffers_lost;
     if (total <= r->lost_reported) return;
-    clock_gettime(CLOCK_REALTIME, &now);
-    etwl_time_format(etwl_time_from_unix_ns((int64_t)now.tv_sec * 1000000000 + now.tv_nsec), ts);
+    now_rfc3339(ts);
     snprintf(msg, sizeof msg, "%llu events lost so far%s%s", (unsigned long long)st.lost,
              etw_buffers(&st, bufs, sizeof bufs), final ? " (at exit)" : "");
     l = (loss){&st, total - r->lost_reported};
@@ -182,6 +237,21 @@ static etwl_lua *volatile g_luas[ETWL_CLI_MAX_JOBS];
  * tracefs instance is made): it is remembered, and honoured once the
  * session is there, so start-up never leaves a session behind. */
 static volatile sig_atomic_t g_stop;
+
+static etwl_lua *volatile g_lua;
+static etwl_reloader *volatile g_rl;
+/* SIGHUP before the loader thread runs: asked for once it does */
+static volatile sig_atomic_t g_reload_early;
+static volatile sig_atomic_t g_tree; /* SIGUSR2: print the process tree */
+
+static void on_reload_signal(void)
+{
+    etwl_reloader *rl = g_rl;
+    if (rl) etwl_reloader_request(rl); /* a write to a pipe: async-signal-safe */
+    else g_reload_early = 1;
+}
+
+static void on_tree_signal(void) { g_tree = 1; }
 
 static void on_stop(void)
 {
@@ -230,6 +300,9 @@ static void on_diag(const char *where, const char *msg, void *user)
     if (r->sh) pthread_mutex_unlock(&r->sh->mu);
 }
 
+static void reload_tick(run *r);
+static void print_tree(run *r, int64_t at);
+
 static etwl_status on_event(etwl_event *ev, void *user)
 {
     run *r = user;
@@ -252,9 +325,39 @@ static etwl_status on_event(etwl_event *ev, void *user)
         etwl_progress_update(r->progress, done, total, r->events, 0);
     }
     etwl_summary_event(r->sum, ev);
-    /* with a Lua host, it matches the --sigma rules (scripts may extend them) */
-    if (r->sigma && !r->lua) etwl_cli_sigma_event(r->sigma, ev, r->fp);
-    if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
+    if (r->rl) {
+        reload_tick(r); /* a prepared set is swapped in here, between two events */
+    } else if (g_reload_early) {
+        g_reload_early = 0; /* a SIGHUP is never ignored without a word */
+        fprintf(stderr, "etwlua: SIGHUP: nothing to reload (no scripts and no rules)\n");
+    }
+    if (r->ptree) {
+        /* live: the tree learns of a process before its start event's
+         * alerts are counted on it, so the run feeds the table itself */
+        etwl_proc_event pe;
+        etwl_proctab *t = etwl_proctabs_for(r->procs, ev);
+        etwl_proctab_observe(t, ev, &pe);
+        etwl_ptree_observe(r->ptree, t, ev, &pe);
+        if (r->sigma && !r->lua) etwl_cli_sigma_event(r->sigma, ev, r->fp);
+        if (r->lua) etwl_lua_dispatch_observed(r->lua, ev, &pe);
+    } else {
+        /* with a Lua host, it matches the --sigma rules (scripts may extend them) */
+        if (r->sigma && !r->lua) etwl_cli_sigma_event(r->sigma, ev, r->fp);
+        if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
+    }
+    if (r->ptree) {
+        /* events of different CPUs may arrive a little out of time order
+         * across read rounds: the tree is drawn at the latest time seen,
+         * so no process whose start was handled is left out */
+        if (etwl_event_header(ev)->ts > r->latest) r->latest = etwl_event_header(ev)->ts;
+        if (r->next_tree < 0) r->next_tree = etwl_event_header(ev)->ts + (int64_t)(r->o->tree_every * 1e7);
+        if (g_tree || (r->next_tree > 0 && etwl_event_header(ev)->ts >= r->next_tree)) {
+            g_tree = 0;
+            if (r->next_tree > 0)
+                while (r->next_tree <= etwl_event_header(ev)->ts) r->next_tree += (int64_t)(r->o->tree_every * 1e7);
+            print_tree(r, r->latest);
+        }
+    }
     if (r->main_job && r->nrule_files == 0 && !r->sigma) {
         const etwl_header *h = etwl_event_header(ev);
         if (!(h->has & ETWL_HAS_PROVIDER_NAME) || h->provider_name_len != 7 ||
@@ -275,16 +378,21 @@ static etwl_status on_event(etwl_event *ev, void *user)
     return out_write(r, r->out.data, r->out.len);
 }
 
-static int report(const etwl_error *err);
-
 static etwl_status te_learn(etwl_event *ev, void *te) { return etwl_te_learn(te, ev); }
 
-/* Scripts load in command-line order; their handlers run in that order. */
-static int load_scripts(etwl_cli_opts *o, run *r)
+/* A Lua state with the rule library and the scripts, in command-line order
+ * (their handlers run in that order); not started.  *usage is set when the
+ * failure is the user's (a misspelt --rule id), not a script's. */
+static etwl_status make_lua(run *r, etwl_cli_sigma *sigma, etwl_lua **out, int *nrule_files, int *usage,
+                            etwl_error *err)
 {
+    etwl_cli_opts *o = r->o;
     etwl_lua_opts lo;
-    etwl_error err;
-    int i;
+    etwl_lua *lua;
+    etwl_status st;
+    int i, n = 0;
+    *out = NULL;
+    *usage = 0;
     memset(&lo, 0, sizeof lo);
     lo.budget = o->budget;
     lo.memory_limit = (size_t)o->memory_mb << 20;
@@ -295,40 +403,290 @@ static int load_scripts(etwl_cli_opts *o, run *r)
     lo.alerts_json = etwl_cli_stdout_form(o, isatty(1));
     lo.lua_dir = o->lua_dir;
     lo.proc_grace = o->proc_grace * 10000000LL;
-    lo.alert_write = cli_alert; /* counted for the summary; merged under -j */
+    lo.procs = r->procs;
+    lo.alert_write = lua_alert;
     lo.alert_ctx = r;
+    lo.sigma = etwl_cli_sigma_set(sigma); /* the host matches it (scripts may extend it) */
     lo.handler_timeout_ms = o->handler_timeout_ms;
-    lo.sigma = etwl_cli_sigma_set(r->sigma);
-    if (etwl_lua_new(&lo, &r->lua, &err) != ETWL_OK) return report(&err);
-    etwl_lua_set_timing(r->lua, o->stats && !o->alerts_only);
-    {
-        int n = 0;
-        if (etwl_load_rules(r->lua, o, &n, &err) != ETWL_OK) {
-            report(&err);
-            etwl_lua_free(r->lua);
-            r->lua = NULL;
-            /* a misspelt --rule id is the user's mistake, not a script's */
-            return err.status == ETWL_EINVAL ? ETWL_EXIT_USAGE : ETWL_EXIT_SCRIPT;
-        }
-        r->nrule_files = n;
+    if ((st = etwl_lua_new(&lo, &lua, err)) != ETWL_OK) return st;
+    etwl_lua_set_timing(lua, o->stats && !o->alerts_only);
+    if ((st = etwl_load_rules(lua, o, &n, err)) != ETWL_OK) {
+        etwl_lua_free(lua);
+        *usage = err->status == ETWL_EINVAL;
+        return st;
     }
+    *nrule_files = n;
     for (i = 0; i < o->nscripts; i++) {
         char name[32];
-        etwl_status st;
         if (o->scripts[i].path) {
-            st = etwl_lua_load_file(r->lua, o->scripts[i].path, &err);
+            st = etwl_lua_load_file(lua, o->scripts[i].path, err);
         } else {
             snprintf(name, sizeof name, "(-e #%d)", i + 1);
-            st = etwl_lua_load_string(r->lua, o->scripts[i].code, name, &err);
+            st = etwl_lua_load_string(lua, o->scripts[i].code, name, err);
         }
         if (st != ETWL_OK) {
-            report(&err);
-            etwl_lua_free(r->lua);
-            r->lua = NULL;
-            return ETWL_EXIT_SCRIPT;
+            etwl_lua_free(lua);
+            return st;
         }
     }
+    *out = lua;
+    return ETWL_OK;
+}
+
+static int report(const etwl_error *err);
+
+/* Scripts load in command-line order; their handlers run in that order. */
+static int load_scripts(etwl_cli_opts *o, run *r)
+{
+    etwl_error err;
+    int usage;
+    (void)o;
+    if (make_lua(r, r->sigma, &r->lua, &r->nrule_files, &usage, &err) != ETWL_OK) {
+        report(&err);
+        /* a misspelt --rule id is the user's mistake, not a script's */
+        return usage ? ETWL_EXIT_USAGE : ETWL_EXIT_SCRIPT;
+    }
     return ETWL_EXIT_OK;
+}
+
+/* ---- hot reload (reload.h) -----------------------------------------------
+ *
+ * The loader thread builds a whole new set (Sigma rules, then the Lua state
+ * with the library and the scripts) with the options the run started with.
+ * The event thread swaps it in before the next event: the old state's
+ * on_stop hooks, etw.reload_state copied over, the new state's on_start
+ * hooks; a new state whose on_start fails is refused and the old one goes
+ * on.  The process table is the run's (r->procs), so it is never rebuilt. */
+
+static etwl_status build_set(void *ctx, void **out, etwl_error *err)
+{
+    run *r = ctx;
+    ruleset *rs = calloc(1, sizeof *rs);
+    etwl_status st;
+    int usage;
+    if (!rs) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+    r->o->nsigma_known = 0; /* found again in the new rules */
+    if ((st = etwl_cli_sigma_setup(r->o, &rs->sigma, err)) != ETWL_OK) {
+        free(rs);
+        return st;
+    }
+    if (r->outs) etwl_cli_sigma_set_outputs(rs->sigma, r->outs);
+    /* (decided by the options, never by r->lua, which the event thread
+     * changes) */
+    if ((r->o->nscripts || !r->o->no_rules || r->o->nrules_dirs) &&
+        (st = make_lua(r, rs->sigma, &rs->lua, &rs->nrule_files, &usage, err)) != ETWL_OK) {
+        etwl_cli_sigma_finish(rs->sigma, 0);
+        free(rs);
+        return st;
+    }
+    *out = rs;
+    return ETWL_OK;
+}
+
+static void drop_set(void *ctx, void *set)
+{
+    ruleset *rs = set;
+    (void)ctx;
+    etwl_lua_free(rs->lua); /* first: the host matches (borrows) the set */
+    etwl_cli_sigma_finish(rs->sigma, 0);
+    free(rs);
+}
+
+typedef struct reload_info {
+    const char *what; /* the files that changed, or SIGHUP */
+    const ruleset *rs;
+    double build_ms, swap_ms;
+    const char *error; /* a refused reload: why */
+} reload_info;
+
+static void reload_fields(etwl_buf *b, int json, void *ctx)
+{
+    const reload_info *ri = ctx;
+    int handlers = ri->rs && ri->rs->lua ? etwl_lua_nhandlers(ri->rs->lua) : 0;
+    int files = ri->rs ? ri->rs->nrule_files : 0;
+    size_t sigma = ri->rs ? etwl_cli_sigma_running(ri->rs->sigma) : 0;
+    if (json) {
+        etwl_buf_puts(b, "{\"changed\":");
+        etwl_json_put_string(b, ri->what, strlen(ri->what));
+        if (ri->error) {
+            etwl_buf_puts(b, ",\"error\":");
+            etwl_json_put_string(b, ri->error, strlen(ri->error));
+        } else {
+            etwl_buf_printf(b, ",\"rule_files\":%d,\"handlers\":%d,\"sigma_rules\":%zu", files, handlers, sigma);
+        }
+        etwl_buf_printf(b, ",\"load_ms\":%.1f,\"swap_ms\":%.3f}", ri->build_ms, ri->swap_ms);
+        return;
+    }
+    etwl_buf_puts(b, " changed=");
+    etwl_text_put_escaped(b, ri->what, strlen(ri->what));
+    if (!ri->error) etwl_buf_printf(b, " rule_files=%d handlers=%d sigma_rules=%zu", files, handlers, sigma);
+    etwl_buf_printf(b, " load_ms=%.1f swap_ms=%.3f", ri->build_ms, ri->swap_ms);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static etwl_lua *volatile g_lua;
+
+/* Event thread, between two events. */
+static void swap_in(run *r, ruleset *rs, const char *what, double build_ms)
+{
+    char ts[ETWL_TIME_STRLEN + 1], msg[160];
+    uint64_t t0 = mono_ns(), dt;
+    etwl_error err;
+    etwl_alert a;
+    reload_info ri;
+    ruleset old = {r->lua, r->sigma, r->nrule_files};
+    memset(&err, 0, sizeof err);
+    if (rs->lua) {
+        if (r->lua) etwl_lua_stop(r->lua);
+        etwl_lua_set_session(rs->lua, r->s);
+        if (r->lua && etwl_lua_carry_state(rs->lua, r->lua, &err) != ETWL_OK) {
+            etwl_buf b;
+            etwl_buf_init(&b);
+            etwl_text_put_escaped(&b, err.message, strlen(err.message));
+            fprintf(stderr, "etwlua: reload: %s\n", b.data ? b.data : "");
+            etwl_buf_free(&b);
+        }
+        if (etwl_lua_start_checked(rs->lua, &err) != ETWL_OK) {
+            etwl_buf b, w;
+            dt = mono_ns() - t0;
+            etwl_buf_init(&b);
+            etwl_buf_init(&w);
+            etwl_text_put_lines(&b, err.message, strlen(err.message), "etwlua:   ");
+            etwl_text_put_escaped(&w, what, strlen(what));
+            fprintf(stderr,
+                    "etwlua: reload refused (%s): %s\netwlua: the running scripts and rules go on (their on_stop "
+                    "hooks have run)\n",
+                    w.data ? w.data : "", b.data ? b.data : "");
+            etwl_buf_free(&b);
+            etwl_buf_free(&w);
+            r->refused++;
+            now_rfc3339(ts);
+            ri = (reload_info){what, NULL, build_ms, dt / 1e6, err.message};
+            snprintf(msg, sizeof msg, "the new scripts failed in on_start; the old ones go on");
+            a = (etwl_alert){
+                ts,   "etwlua.reload_refused", 21, "A reload was refused", 20, "medium", msg, strlen(msg), NULL,
+                NULL, reload_fields,           &ri};
+            cli_alert(&a, r);
+            etwl_reloader_retire(r->rl, rs);
+            return;
+        }
+    }
+    r->lua = rs->lua;
+    r->sigma = rs->sigma;
+    r->nrule_files = rs->nrule_files;
+    g_lua = r->lua;
+    dt = mono_ns() - t0;
+    r->reloads++;
+    r->swap_ns_total += dt;
+    if (dt > r->swap_ns_max) r->swap_ns_max = dt;
+    if (build_ms > r->build_ms_max) r->build_ms_max = build_ms;
+    now_rfc3339(ts);
+    ri = (reload_info){what, rs, build_ms, dt / 1e6, NULL};
+    snprintf(msg, sizeof msg, "scripts and rules reloaded, swapped in %.3f ms", dt / 1e6);
+    a = (etwl_alert){ts,   "etwlua.reloaded", 15, "Scripts and rules reloaded", 26, "info", msg, strlen(msg), NULL,
+                     NULL, reload_fields,     &ri};
+    cli_alert(&a, r);
+    if (old.lua) r->retired_errors += etwl_lua_errors(old.lua);
+    /* the old set is freed on the loader thread: closing a Lua state with
+     * the whole library takes milliseconds the events should not wait */
+    *rs = old;
+    etwl_reloader_retire(r->rl, rs);
+}
+
+static void loader_refusals(run *r);
+
+static void reload_tick(run *r)
+{
+    char what[512];
+    double build_ms;
+    ruleset *rs;
+    if (etwl_reloader_failed(r->rl) != r->refused_seen) loader_refusals(r);
+    if ((rs = etwl_reloader_take(r->rl, what, sizeof what, &build_ms)) != NULL) swap_in(r, rs, what, build_ms);
+}
+
+/* The live process tree (SIGUSR2, --tree-every) on stderr, as `etwlua
+ * tree` draws it: the processes alive at the latest event time, between
+ * a header and a footer line so a reader can cut one snapshot out. */
+static void print_tree(run *r, int64_t at)
+{
+    etwl_ptree_view v;
+    etwl_buf b;
+    char ts[ETWL_TIME_STRLEN + 1];
+    uint32_t n;
+    memset(&v, 0, sizeof v);
+    v.json = r->o->json;
+    v.at = at;
+    v.width = v.json ? 0 : (unsigned)etwl_sys_term_columns(2);
+    etwl_buf_init(&b);
+    n = etwl_ptree_write(r->ptree, &v, &b);
+    etwl_time_format(at, ts);
+    fprintf(stderr, "etwlua: process tree at %s (%u processes)\n", ts, (unsigned)n);
+    if (b.data && !b.oom) fwrite(b.data, 1, b.len, stderr);
+    else if (b.oom) fprintf(stderr, "etwlua: process tree: out of memory\n");
+    fprintf(stderr, "etwlua: end of process tree\n");
+    fflush(stderr);
+    etwl_buf_free(&b);
+}
+
+/* The loader thread, for SIGHUP and --watch: it watches the script files,
+ * the --rules paths, the library (unless --no-rules) and the --sigma
+ * paths. */
+static int start_reloader(etwl_cli_opts *o, run *r)
+{
+    const char *watch[ETWL_CLI_MAX_SCRIPTS + 16 + 16 + 1];
+    char libdir[1024];
+    int n = 0, i;
+    etwl_error err;
+    if (o->watch) {
+        for (i = 0; i < o->nscripts; i++)
+            if (o->scripts[i].path) watch[n++] = o->scripts[i].path;
+        for (i = 0; i < o->nrules_dirs; i++) watch[n++] = o->rules_dirs[i];
+        for (i = 0; i < o->nsigma; i++) watch[n++] = o->sigma_paths[i];
+        if (!o->no_rules && r->lua && etwl_default_rules_dir(r->lua, libdir, sizeof libdir)) watch[n++] = libdir;
+        if (!n) {
+            report(&(etwl_error){.status = ETWL_EINVAL,
+                                 .message = "--watch: no files to watch (scripts given with -e only)"});
+            return ETWL_EXIT_USAGE;
+        }
+    }
+    if (etwl_reloader_new(watch, n, build_set, drop_set, r, &r->rl, &err) != ETWL_OK) {
+        /* without --watch only SIGHUP needs it: where there is none
+         * (Windows) nothing is missed; elsewhere say so, and go on */
+        if (!o->watch) {
+            if (err.status != ETWL_ENOTSUP) fprintf(stderr, "etwlua: SIGHUP will not reload: %s\n", err.message);
+            return ETWL_EXIT_OK;
+        }
+        return report(&err);
+    }
+    g_rl = r->rl;
+    if (g_reload_early) etwl_reloader_request(r->rl);
+    /* from here a change is seen (and tests know they may make one) */
+    if (o->watch && !o->alerts_only)
+        fprintf(stderr, "etwlua: --watch: watching %d path(s); a change reloads the scripts and rules\n", n);
+    return ETWL_EXIT_OK;
+}
+
+/* A load the loader thread refused: told on stderr there, an alert here. */
+static void loader_refusals(run *r)
+{
+    char ts[ETWL_TIME_STRLEN + 1];
+    static const char msg[] = "the new scripts or rules failed to load (see stderr); the old ones go on";
+    unsigned long n = etwl_reloader_failed(r->rl);
+    reload_info ri = {"", NULL, 0, 0, "failed to load"};
+    etwl_alert a;
+    if (n <= r->refused_seen) return;
+    r->refused += n - r->refused_seen;
+    r->refused_seen = n;
+    now_rfc3339(ts);
+    a = (etwl_alert){ts,   "etwlua.reload_refused", 21, "A reload was refused", 20, "medium", msg, sizeof msg - 1, NULL,
+                     NULL, reload_fields,           &ri};
+    cli_alert(&a, r);
 }
 
 static int report(const etwl_error *err)
@@ -442,6 +800,7 @@ static void free_worker(run *w)
     if (!w->borrowed) {
         etwl_lua_free(w->lua);
         etwl_cli_sigma_absorb(NULL, w->sigma);
+        etwl_proctabs_free(w->procs);
     }
     etwl_summary_free(w->sum);
     etwl_buf_free(&w->wbuf);
@@ -507,14 +866,20 @@ static etwl_status run_parallel(etwl_cli_opts *o, run *m, etwl_stats *stats, int
             /* the command's state and set, loaded and checked already, are
              * the first worker's: one load less, and they count for it */
             r->borrowed = 1;
+            r->procs = m->procs;
             r->lua = m->lua;
             r->sigma = m->sigma;
             if (r->lua) etwl_lua_set_alert_writer(r->lua, cli_alert, r);
             etwl_cli_sigma_set_writer(r->sigma, cli_alert, r);
         } else if (st == ETWL_OK) {
+            etwl_proctab_opts po;
+            memset(&po, 0, sizeof po);
+            po.grace = o->proc_grace * 10000000LL;
+            /* the worker's own process tables: its Lua state feeds them */
+            if (!(r->procs = etwl_proctabs_new(&po))) st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
             /* the Sigma set first: a Lua host matches it (scripts may
              * extend it), so the host is given the worker's own */
-            if (m->sigma && (st = etwl_cli_sigma_setup_quiet(&oc, &r->sigma, err)) == ETWL_OK)
+            if (st == ETWL_OK && m->sigma && (st = etwl_cli_sigma_setup_quiet(&oc, &r->sigma, err)) == ETWL_OK)
                 etwl_cli_sigma_set_writer(r->sigma, cli_alert, r);
             /* they loaded once already: only memory can fail here (said on stderr) */
             if (st == ETWL_OK && m->lua && load_scripts(o, r) != ETWL_EXIT_OK)
@@ -634,7 +999,10 @@ int main(int argc, char **argv)
     /* before anything that needs cleaning up: a stop from here on is
      * remembered (g_stop) rather than killing the process mid-start */
     etwl_sys_on_stop(on_stop);
+    etwl_sys_on_signal(ETWL_SYS_SIG_RELOAD, on_reload_signal);
+    if (!o.cfg.read_path) etwl_sys_on_signal(ETWL_SYS_SIG_TREE, on_tree_signal);
     memset(&r, 0, sizeof r);
+    r.event_thread = pthread_self();
     r.o = &o;
     r.fp = stdout;
     r.form = etwl_cli_stdout_form(&o, isatty(1));
@@ -674,11 +1042,23 @@ int main(int argc, char **argv)
         etwl_summary_free(r.sum);
         return report(&(etwl_error){.status = ETWL_EINVAL, .message = "--rule/--skip-rule: an id names no rule"});
     }
+    {
+        etwl_proctab_opts po;
+        memset(&po, 0, sizeof po);
+        po.grace = o.proc_grace * 10000000LL;
+        if (!(r.procs = etwl_proctabs_new(&po))) {
+            etwl_cli_sigma_finish(r.sigma, 0);
+            etwl_outputs_close(r.outs, 0);
+            etwl_buf_free(&r.out);
+            return report(&(etwl_error){.status = ETWL_ENOMEM, .message = "out of memory"});
+        }
+    }
     if (o.nscripts || !o.no_rules || o.nrules_dirs) {
         code = load_scripts(&o, &r);
         if (code != ETWL_EXIT_OK) {
             etwl_cli_sigma_finish(r.sigma, 0);
             etwl_outputs_close(r.outs, 0);
+            etwl_proctabs_free(r.procs);
             etwl_buf_free(&r.out);
             etwl_buf_free(&r.abuf);
             etwl_summary_free(r.sum);
@@ -691,6 +1071,22 @@ int main(int argc, char **argv)
         st = run_parallel(&o, &r, &stats, &files, &err);
         etwl_progress_clear(&progress);
         goto finish;
+    }
+    if ((r.lua || r.sigma) && (code = start_reloader(&o, &r)) != ETWL_EXIT_OK) {
+        etwl_cli_sigma_finish(r.sigma, 0);
+        etwl_lua_free(r.lua);
+        etwl_outputs_close(r.outs, 0);
+        etwl_proctabs_free(r.procs);
+        etwl_buf_free(&r.out);
+        return code;
+    }
+    if (o.watch && !r.rl) {
+        etwl_outputs_close(r.outs, 0);
+        etwl_proctabs_free(r.procs);
+        etwl_buf_free(&r.out);
+        return report(&(etwl_error){.status = ETWL_EINVAL,
+                                    .message = "--watch: there are no scripts or rules to "
+                                               "reload (--no-rules and no script)"});
     }
 
     /* live ETW drops the event ids no handler names in the kernel (not when
@@ -705,8 +1101,11 @@ int main(int argc, char **argv)
                     "another --name\n",
                     err.session, err.session);
         else report(&err);
+        g_rl = NULL;
+        etwl_reloader_free(r.rl);
         etwl_cli_sigma_finish(r.sigma, 0);
         etwl_lua_free(r.lua);
+        etwl_proctabs_free(r.procs);
         etwl_outputs_close(r.outs, 0);
         etwl_buf_free(&r.out);
         etwl_buf_free(&r.abuf);
@@ -732,6 +1131,12 @@ int main(int argc, char **argv)
                     o.duration > 0 ? ", --duration," : "", etwl_session_name(s));
     }
     if (o.duration > 0) etwl_sys_stop_after(o.duration);
+    if (!o.cfg.read_path) {
+        /* bounded: a long-running daemon keeps the newest processes' tree
+         * up to this many instances (the output says how many it dropped) */
+        r.ptree = etwl_ptree_new(LIVE_TREE_MAX);
+        if (o.tree_every > 0) r.next_tree = -1; /* from the first event's time */
+    }
     if (r.lua) {
         etwl_lua_set_session(r.lua, s);
         etwl_lua_start(r.lua);
@@ -757,6 +1162,10 @@ int main(int argc, char **argv)
     }
     st = etwl_session_process(s, on_event, &r, &err);
     etwl_progress_clear(&progress);
+    /* no set is swapped in from here on; a load in progress ends first */
+    g_rl = NULL;
+    etwl_reloader_free(r.rl);
+    r.rl = NULL;
     if (r.te) {
         etwl_buf_reset(&r.out);
         /* out.data is NULL when the trace gave nothing to count */
@@ -772,9 +1181,9 @@ int main(int argc, char **argv)
 finish:
     if (fflush(stdout) != 0 && st == ETWL_OK) etwl_error_set(&err, st = ETWL_EIO, "writing output failed");
     code = st ? report(&err) : ETWL_EXIT_OK;
-    if (code == ETWL_EXIT_OK && o.fail_on_error && r.lua && etwl_lua_errors(r.lua)) {
+    if (code == ETWL_EXIT_OK && o.fail_on_error && r.lua && etwl_lua_errors(r.lua) + r.retired_errors) {
         fprintf(stderr, "etwlua: %llu handler error(s) (--fail-on-error)\n",
-                (unsigned long long)etwl_lua_errors(r.lua));
+                (unsigned long long)(etwl_lua_errors(r.lua) + r.retired_errors));
         code = ETWL_EXIT_FAILURE;
     }
     if (o.stats && r.lua) etwl_lua_print_stats(r.lua, stderr);
@@ -783,6 +1192,13 @@ finish:
         etwl_cli_sigma_add_alerts(r.sigma, n, dropped);
         etwl_lua_sigma_report(r.lua, o.stats);
     }
+    if (o.stats && (o.watch || r.reloads || r.refused))
+        fprintf(stderr,
+                "etwlua: reload: reloads=%llu refused=%llu swap_ms_max=%.3f swap_ms_avg=%.3f load_ms_max=%.1f "
+                "delivered=%llu\n",
+                (unsigned long long)r.reloads, (unsigned long long)r.refused, r.swap_ns_max / 1e6,
+                r.reloads ? (double)r.swap_ns_total / (double)r.reloads / 1e6 : 0.0, r.build_ms_max,
+                (unsigned long long)r.events);
     etwl_cli_sigma_finish(r.sigma, o.stats);
     r.sigma = NULL;
     if (o.stats)
@@ -801,6 +1217,8 @@ finish:
                 (unsigned long long)stats.passed, o.cfg.record_path, o.cfg.record_path);
     etwl_session_free(s);
     etwl_lua_free(r.lua);
+    etwl_ptree_free(r.ptree);
+    etwl_proctabs_free(r.procs);
     etwl_buf_free(&r.out);
     etwl_buf_free(&r.abuf);
     etwl_summary_free(r.sum);

@@ -57,6 +57,8 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "      --lua-dir DIR        where require() finds modules (default: lua/)\n"
                               "      --proc-grace SECONDS how long exited processes stay in the process table (60)\n"
                               "      --alerts-only        print nothing but alerts on stdout\n"
+                              "      --watch              reload the scripts and rules (Lua and Sigma) when one of\n"
+                              "                           their files changes, as SIGHUP does (Linux)\n"
                               "      --fail-on-error      exit 1 when a handler raised an error (they are\n"
                               "                           counted and reported, and processing goes on)\n"
                               "\n"
@@ -89,6 +91,8 @@ const char etwl_cli_usage[] = "usage: etwlua [options] [script.lua ...]\n"
                               "                           when stderr is a terminal; --no-summary: never)\n"
                               "      --no-progress        no progress line (shown for replays when stderr is a\n"
                               "                           terminal)\n"
+                              "      --tree-every SECONDS live: print the process tree on stderr this often (and\n"
+                              "                           on SIGUSR2)\n"
                               "  -o, --output SPEC        send alerts there instead of stdout, repeatable:\n"
                               "                           file:PATH, syslog: (/dev/log), syslog:udp://HOST:PORT,\n"
                               "                           syslog:tcp://HOST:PORT, http(s)://URL (Elasticsearch\n"
@@ -275,6 +279,18 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
                 return ETWL_EXIT_USAGE;
             }
             o->duration = d;
+        } else if (opt(argc, argv, &i, NULL, "--tree-every", 1, &v, err, &bad)) {
+            char *end;
+            double d;
+            if (bad) return ETWL_EXIT_USAGE;
+            d = strtod(v, &end);
+            if (*v < '0' || *v > '9' || *end || !(d >= 0.1 && d <= 86400)) {
+                etwl_error_set(err, ETWL_EINVAL, "--tree-every: expected seconds, from 0.1 to 86400, not '%s'", v);
+                return ETWL_EXIT_USAGE;
+            }
+            o->tree_every = d;
+        } else if (opt(argc, argv, &i, NULL, "--watch", 0, &v, err, &bad)) {
+            o->watch = 1;
         } else if (opt(argc, argv, &i, NULL, "--buffer-kb", 1, &v, err, &bad)) {
             long kb;
             if (bad || !parse_long(v, 4, 1048576, &kb, "--buffer-kb", err)) return ETWL_EXIT_USAGE;
@@ -463,6 +479,20 @@ int etwl_cli_parse(int argc, char **argv, etwl_cli_opts *o, etwl_error *err)
     }
     if (o->jobs > 1 && o->traceevent) {
         etwl_error_set(err, ETWL_EINVAL, "--format traceevent reads the trace as a whole; it cannot take --jobs");
+        return ETWL_EXIT_USAGE;
+    }
+    if (o->jobs && o->watch) {
+        /* each worker has its own Lua state: a reload would have to swap N */
+        etwl_error_set(err, ETWL_EINVAL, "--watch reloads one running set; it cannot take --jobs");
+        return ETWL_EXIT_USAGE;
+    }
+    if (o->tree_every && o->cfg.read_path) {
+        etwl_error_set(err, ETWL_EINVAL,
+                       "--tree-every is for live sessions; 'etwlua tree -r FILE' draws a recording's");
+        return ETWL_EXIT_USAGE;
+    }
+    if (o->watch && o->record) {
+        etwl_error_set(err, ETWL_EINVAL, "--watch reloads scripts and rules; record runs none");
         return ETWL_EXIT_USAGE;
     }
     /* the libevtx source by name: it reads the .evtx file or folder -r names */

@@ -64,9 +64,11 @@ typedef struct etwl_cli_opts {
     long out_queue, out_queue_mb; /* 0 = default */
     double out_flush;             /* seconds; 0 = default */
     int out_insecure;
-    long jobs;       /* -j: files replayed in parallel; 0 = not given */
-    int summary;     /* --summary 1, --no-summary -1, 0: replays on a terminal */
-    int no_progress; /* --no-progress */
+    long jobs;         /* -j: files replayed in parallel; 0 = not given */
+    int summary;       /* --summary 1, --no-summary -1, 0: replays on a terminal */
+    int no_progress;   /* --no-progress */
+    int watch;         /* --watch: reload when a script or rule file changes */
+    double tree_every; /* --tree-every SECONDS (live); 0: only on SIGUSR2 */
     etwl_cli_script scripts[ETWL_CLI_MAX_SCRIPTS];
     int nscripts;
 } etwl_cli_opts;

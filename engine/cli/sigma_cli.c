@@ -50,28 +50,34 @@ void etwl_cli_sigma_add_alerts(etwl_cli_sigma *cs, uint64_t alerts, uint64_t sup
     (void)cs;
     (void)alerts;
     (void)suppressed;
-    etwl_status etwl_cli_sigma_setup_quiet(etwl_cli_opts * o, etwl_cli_sigma * *out, etwl_error * err)
-    {
-        return etwl_cli_sigma_setup(o, out, err);
-    }
-    void etwl_cli_sigma_set_writer(etwl_cli_sigma * cs, void (*write)(const struct etwl_alert *a, void *ctx), void *ctx)
-    {
-        (void)cs;
-        (void)write;
-        (void)ctx;
-    }
-    void etwl_cli_sigma_absorb(etwl_cli_sigma * into, etwl_cli_sigma * from)
-    {
-        (void)into;
-        (void)from;
-    }
-    int etwl_sigma_cli_main(int argc, char **argv)
-    {
-        (void)argc;
-        (void)argv;
-        fprintf(stderr, "etwlua: sigma: Sigma rules are not built into this etwlua (they need libyaml and PCRE2)\n");
-        return ETWL_EXIT_NOTSUP;
-    }
+}
+size_t etwl_cli_sigma_running(const etwl_cli_sigma *cs)
+{
+    (void)cs;
+    return 0;
+}
+etwl_status etwl_cli_sigma_setup_quiet(etwl_cli_opts *o, etwl_cli_sigma **out, etwl_error *err)
+{
+    return etwl_cli_sigma_setup(o, out, err);
+}
+void etwl_cli_sigma_set_writer(etwl_cli_sigma *cs, void (*write)(const struct etwl_alert *a, void *ctx), void *ctx)
+{
+    (void)cs;
+    (void)write;
+    (void)ctx;
+}
+void etwl_cli_sigma_absorb(etwl_cli_sigma *into, etwl_cli_sigma *from)
+{
+    (void)into;
+    (void)from;
+}
+int etwl_sigma_cli_main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "etwlua: sigma: Sigma rules are not built into this etwlua (they need libyaml and PCRE2)\n");
+    return ETWL_EXIT_NOTSUP;
+}
 
 #else
 
@@ -266,6 +272,8 @@ void etwl_cli_sigma_event(etwl_cli_sigma *cs, etwl_event *ev, FILE *fp)
     cs->fp = fp;
     etwl_sigma_match(cs->set, ev, on_hit, cs);
 }
+
+size_t etwl_cli_sigma_running(const etwl_cli_sigma *cs) { return cs ? etwl_sigma_running(cs->set) : 0; }
 
 void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats)
 {

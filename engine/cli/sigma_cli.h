@@ -24,6 +24,8 @@ void etwl_cli_sigma_set_outputs(etwl_cli_sigma *cs, void *outs);
  * With a host, the command leaves matching to it and counts its alerts. */
 struct etwl_sigma *etwl_cli_sigma_set(etwl_cli_sigma *cs);
 void etwl_cli_sigma_add_alerts(etwl_cli_sigma *cs, uint64_t alerts, uint64_t suppressed);
+/* The rules that run (0 for NULL: no --sigma). */
+size_t etwl_cli_sigma_running(const etwl_cli_sigma *cs);
 /* Reports regex limit hits (always) and counters (with stats); frees. */
 void etwl_cli_sigma_finish(etwl_cli_sigma *cs, int stats);
 /* The same set again for a parallel replay's worker (-j): built quietly

@@ -121,7 +121,10 @@ int etwl_tree_main(int argc, char **argv)
             return bad_usage("unknown or incomplete option '%s'", a);
         }
     }
-    if (!cfg.read_path) return bad_usage("%s", "a recording is needed (-r FILE); live snapshots are not built yet");
+    if (!cfg.read_path)
+        return bad_usage(
+            "%s",
+            "a recording is needed (-r FILE); a live session prints its tree on SIGUSR2 or with --tree-every SECONDS");
     v.width = v.json ? 0 : (unsigned)etwl_sys_term_columns(1);
     memset(&r, 0, sizeof r);
     r.tab = etwl_proctab_new(NULL);

@@ -574,5 +574,9 @@ int etwl_luaopen_etw(lua_State *L)
     luaL_newlib(L, etw_funcs);
     lua_pushliteral(L, ETWL_VERSION);
     lua_setfield(L, -2, "version");
+    /* the one table a reload carries over (etwl_lua_carry_state); scripts
+     * fill it, the read-only view of etw hands it out writable */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, ETWL_LUA_RELOAD_STATE);
+    lua_setfield(L, -2, "reload_state");
     return 1;
 }

@@ -353,8 +353,13 @@ static int ro_index(lua_State *L)
 {
     lua_settop(L, 2);
     lua_rawget(L, lua_upvalueindex(1));
-    if (lua_type(L, -1) == LUA_TTABLE)
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        /* etw.reload_state is the scripts' own, writable */
+        lua_getfield(L, LUA_REGISTRYINDEX, ETWL_LUA_RELOAD_STATE);
+        if (lua_rawequal(L, -1, -2)) return 1;
+        lua_pop(L, 1);
         push_ro(L, lua_gettop(L), lua_upvalueindex(2), lua_tostring(L, lua_upvalueindex(3)));
+    }
     return 1;
 }
 
@@ -399,8 +404,18 @@ static int ro_next(lua_State *L)
 {
     lua_settop(L, 2);
     if (!lua_next(L, lua_upvalueindex(1))) return 0;
-    if (lua_type(L, -1) == LUA_TTABLE)
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        /* the value's read-only view in its place (etw.reload_state, the
+         * scripts' own, as it is) */
+        lua_getfield(L, LUA_REGISTRYINDEX, ETWL_LUA_RELOAD_STATE);
+        if (lua_rawequal(L, -1, -2)) {
+            lua_pop(L, 1);
+            return 2;
+        }
+        lua_pop(L, 1);
         push_ro(L, lua_gettop(L), lua_upvalueindex(2), lua_tostring(L, lua_upvalueindex(3)));
+        lua_replace(L, -2);
+    }
     return 2;
 }
 
@@ -777,7 +792,11 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     if (!x->o.max_error_prints) x->o.max_error_prints = 3;
     x->mem_limit = x->o.memory_limit;
     x->capture_ref = LUA_NOREF;
-    {
+    if (x->o.procs) {
+        x->hosts = x->o.procs;
+        x->hosts_borrowed = 1;
+        x->procs = etwl_proctabs_current(x->hosts);
+    } else {
         etwl_proctab_opts po;
         memset(&po, 0, sizeof po);
         po.grace = x->o.proc_grace;
@@ -805,7 +824,10 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     *(etwl_lua **)lua_getextraspace(L) = x;
     luaL_openlibs(L);
     etwl_lua_bounded_patterns(L);
-    if (pthread_create(&x->wd_thread, NULL, watchdog, x) != 0) {
+    /* signals stay with the thread that runs the session: a handler that
+     * asks the host to stop (etwl_lua_request_stop) must never run on a
+     * watchdog that is being joined */
+    if (etwl_sys_thread_start(&x->wd_thread, watchdog, x) != 0) {
         etwl_lua_free(x);
         return etwl_error_set(err, ETWL_ENOMEM, "cannot start the handler watchdog thread");
     }
@@ -876,7 +898,7 @@ void etwl_lua_free(etwl_lua *x)
     free(x->start_refs);
     free(x->stop_refs);
     free(x->timers);
-    etwl_proctabs_free(x->hosts);
+    if (!x->hosts_borrowed) etwl_proctabs_free(x->hosts);
     etwl_buf_free(&x->buf);
     etwl_lua_shell_free(x);
     free(x);
@@ -1030,6 +1052,152 @@ static etwl_status run_hooks(etwl_lua *x, const int *refs, int n, const char *wh
 
 etwl_status etwl_lua_start(etwl_lua *x) { return run_hooks(x, x->start_refs, x->nstart, "etw.on_start"); }
 
+etwl_status etwl_lua_start_checked(etwl_lua *x, etwl_error *err)
+{
+    int i;
+    for (i = 0; i < x->nstart; i++) {
+        lua_rawgeti(x->L, LUA_REGISTRYINDEX, x->start_refs[i]);
+        if (etwl_lua_pcall(x, 0, 0, NULL) != LUA_OK) {
+            x->handler_errors++;
+            return etwl_error_set(err, ETWL_EINVAL, "etw.on_start hook failed: %s", x->buf.data ? x->buf.data : "?");
+        }
+    }
+    return ETWL_OK;
+}
+
+const etwl_proc_event *etwl_lua_proc_event(const etwl_lua *x) { return &x->pe; }
+
+int etwl_lua_nhooks(const etwl_lua *x, int *nstop)
+{
+    if (nstop) *nstop = x->nstop;
+    return x->nstart;
+}
+
+/* ---- etw.reload_state across a reload ------------------------------------ */
+
+typedef struct carry {
+    lua_State *from, *to;
+    size_t items, bytes;
+    etwl_error *err;
+    char path[256]; /* the key path being copied, for messages */
+} carry;
+
+static int carry_fail(carry *c, const char *why)
+{
+    etwl_error_set(c->err, ETWL_EINVAL, "etw.reload_state%s: %s; nothing was carried over to the new scripts", c->path,
+                   why);
+    return 0;
+}
+
+/* Appends the key at the top of c->from to c->path (the caller cuts it
+ * back); numbers as [n], strings as .name */
+static void carry_path(carry *c)
+{
+    size_t n = strlen(c->path);
+    if (n >= sizeof c->path - 70) return;
+    switch (lua_type(c->from, -1)) {
+    case LUA_TSTRING: snprintf(c->path + n, sizeof c->path - n, ".%.60s", lua_tostring(c->from, -1)); break;
+    case LUA_TNUMBER:
+        if (lua_isinteger(c->from, -1))
+            snprintf(c->path + n, sizeof c->path - n, "[%lld]", (long long)lua_tointeger(c->from, -1));
+        else snprintf(c->path + n, sizeof c->path - n, "[%g]", (double)lua_tonumber(c->from, -1));
+        break;
+    case LUA_TBOOLEAN:
+        snprintf(c->path + n, sizeof c->path - n, "[%s]", lua_toboolean(c->from, -1) ? "true" : "false");
+        break;
+    default: snprintf(c->path + n, sizeof c->path - n, "[%s]", luaL_typename(c->from, -1)); break;
+    }
+}
+
+/* Copies one string, number or boolean from the top of `from` onto `to`. */
+static int carry_scalar(carry *c)
+{
+    switch (lua_type(c->from, -1)) {
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(c->from, -1, &n);
+        if ((c->bytes += n) > ETWL_LUA_CARRY_MAX_BYTES) return carry_fail(c, "more than 16 MiB of strings");
+        lua_pushlstring(c->to, s, n);
+        return 1;
+    }
+    case LUA_TNUMBER:
+        if (lua_isinteger(c->from, -1)) lua_pushinteger(c->to, lua_tointeger(c->from, -1));
+        else lua_pushnumber(c->to, lua_tonumber(c->from, -1));
+        return 1;
+    case LUA_TBOOLEAN: lua_pushboolean(c->to, lua_toboolean(c->from, -1)); return 1;
+    default: return 0;
+    }
+}
+
+/* Copies the table at the top of `from` into a new table on `to`. */
+static int carry_table(carry *c, int depth)
+{
+    /* on failure the stacks are left as they are: the caller resets both */
+    int t = lua_gettop(c->from);
+    if (depth > ETWL_LUA_CARRY_DEPTH) return carry_fail(c, "nested more than 32 deep (a cycle?)");
+    if (lua_getmetatable(c->from, t)) return carry_fail(c, "a table with a metatable is not a plain table");
+    if (!lua_checkstack(c->from, 4) || !lua_checkstack(c->to, 4)) return carry_fail(c, "out of stack");
+    lua_newtable(c->to);
+    lua_pushnil(c->from);
+    while (lua_next(c->from, t)) {
+        size_t plen = strlen(c->path);
+        int vt = lua_type(c->from, -1), kt = lua_type(c->from, -2);
+        lua_pushvalue(c->from, -2); /* the key, for the path and the copy */
+        carry_path(c);
+        if (++c->items > ETWL_LUA_CARRY_MAX_ITEMS) return carry_fail(c, "more than 100000 entries");
+        if (kt != LUA_TSTRING && kt != LUA_TNUMBER && kt != LUA_TBOOLEAN)
+            return carry_fail(c, "keys must be strings, numbers or booleans");
+        if (!carry_scalar(c)) return 0; /* the key onto `to` */
+        lua_pop(c->from, 1);
+        if (vt == LUA_TTABLE) {
+            if (!carry_table(c, depth + 1)) return 0;
+        } else if (!carry_scalar(c)) {
+            char why[128];
+            if (vt == LUA_TSTRING) return 0; /* over the byte bound: said */
+            snprintf(why, sizeof why, "a %s cannot be carried over (only strings, numbers, booleans and plain tables)",
+                     lua_typename(c->from, vt));
+            return carry_fail(c, why);
+        }
+        lua_rawset(c->to, -3);
+        lua_pop(c->from, 1); /* the value; the key stays for lua_next */
+        c->path[plen] = 0;
+    }
+    return 1;
+}
+
+etwl_status etwl_lua_carry_state(etwl_lua *to, etwl_lua *from, etwl_error *err)
+{
+    carry c;
+    int ok, ttop = lua_gettop(to->L), ftop = lua_gettop(from->L);
+    memset(&c, 0, sizeof c);
+    c.from = from->L;
+    c.to = to->L;
+    c.err = err;
+    lua_getfield(from->L, LUA_REGISTRYINDEX, ETWL_LUA_RELOAD_STATE);
+    lua_getfield(to->L, LUA_REGISTRYINDEX, ETWL_LUA_RELOAD_STATE);
+    if (lua_type(from->L, -1) != LUA_TTABLE || lua_type(to->L, -1) != LUA_TTABLE) {
+        lua_settop(from->L, ftop);
+        lua_settop(to->L, ttop);
+        return ETWL_OK;
+    }
+    /* the copy goes into a new table first: a failure half-way must leave
+     * the new scripts an empty etw.reload_state, not part of one */
+    to->mem_enforce = 0; /* bounded above; the new state's cap is for its scripts */
+    ok = carry_table(&c, 1);
+    to->mem_enforce = 1;
+    if (ok) { /* move the copy's entries into the table etw hands out */
+        lua_pushnil(to->L);
+        while (lua_next(to->L, -2)) {
+            lua_pushvalue(to->L, -2);
+            lua_insert(to->L, -2);
+            lua_rawset(to->L, -5);
+        }
+    }
+    lua_settop(from->L, ftop);
+    lua_settop(to->L, ttop);
+    return ok ? ETWL_OK : ETWL_EINVAL;
+}
+
 etwl_status etwl_lua_stop(etwl_lua *x)
 {
     /* after a stop request the on_stop hooks get a grace period of their
@@ -1056,14 +1224,28 @@ static void run_timers(etwl_lua *x, int64_t ts)
     }
 }
 
+static etwl_status dispatch(etwl_lua *x, etwl_event *ev);
+
 etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev)
+{
+    /* every event feeds its host's process table, wanted by a handler or not */
+    x->procs = etwl_proctabs_for(x->hosts, ev);
+    etwl_proctab_observe(x->procs, ev, &x->pe);
+    return dispatch(x, ev);
+}
+
+etwl_status etwl_lua_dispatch_observed(etwl_lua *x, etwl_event *ev, const etwl_proc_event *pe)
+{
+    x->procs = etwl_proctabs_for(x->hosts, ev); /* the caller fed it */
+    x->pe = *pe;
+    return dispatch(x, ev);
+}
+
+static etwl_status dispatch(etwl_lua *x, etwl_event *ev)
 {
     lua_State *L = x->L;
     int i, evidx = 0, hit;
     const char *pname = NULL;
-    /* every event feeds its host's process table, wanted by a handler or not */
-    x->procs = etwl_proctabs_for(x->hosts, ev);
-    etwl_proctab_observe(x->procs, ev, &x->pe);
     if (stopping(x)) return ETWL_OK;
     if (x->sigma) etwl_lua_sigma_event(x, ev); /* in C; Lua runs only for the hits scripts hooked */
     if (x->need_process) {

@@ -12,7 +12,8 @@
 
 #include "etwl.h"
 
-struct etwl_alert; /* output/alert.h */
+struct etwl_alert;      /* output/alert.h */
+struct etwl_proc_event; /* process/proctab.h */
 
 typedef struct etwl_lua_opts {
     long budget;         /* instructions per handler call; 0 = default */
@@ -34,6 +35,10 @@ typedef struct etwl_lua_opts {
      * etwl_lua_dispatch, before the handlers.  NULL: none (a script may
      * still load rules; the host then owns the set). */
     struct etwl_sigma *sigma;
+    /* set: the process tables to feed and read (one per host), the
+     * caller's: they outlive the host, so a reloaded state sees the
+     * processes the old one saw; NULL: the host makes its own */
+    struct etwl_proctabs *procs;
 } etwl_lua_opts;
 
 typedef struct etwl_lua etwl_lua;
@@ -70,7 +75,29 @@ uint64_t etwl_lua_errors(const etwl_lua *x);
 etwl_status etwl_lua_start(etwl_lua *x);
 /* The C filters run first: an event no handler wants never touches Lua. */
 etwl_status etwl_lua_dispatch(etwl_lua *x, etwl_event *ev);
+/* The same, for a caller that fed the (borrowed, opts.procs) process table
+ * with this event itself: pe is what etwl_proctab_observe made of it. */
+etwl_status etwl_lua_dispatch_observed(etwl_lua *x, etwl_event *ev, const struct etwl_proc_event *pe);
 etwl_status etwl_lua_stop(etwl_lua *x);
+/* Like etwl_lua_start, for a reloaded state: stops at the first on_start
+ * hook that fails and returns its error (file:line and message) in err, so
+ * the caller can refuse the new state. */
+etwl_status etwl_lua_start_checked(etwl_lua *x, etwl_error *err);
+/* Copies etw.reload_state of `from` into that of `to` (docs/scripting.md):
+ * string, number and boolean keys; string, number, boolean and plain-table
+ * values, nested at most ETWL_LUA_CARRY_DEPTH deep, ETWL_LUA_CARRY_MAX_ITEMS
+ * entries and ETWL_LUA_CARRY_MAX_BYTES of strings in all.  Anything else (a
+ * function, userdata, a table with a metatable, a cycle, too much) copies
+ * nothing and returns ETWL_EINVAL with the offending key path in err: `to`
+ * starts with an empty table.  Both states must be idle (no call running). */
+#define ETWL_LUA_CARRY_DEPTH 32
+#define ETWL_LUA_CARRY_MAX_ITEMS 100000
+#define ETWL_LUA_CARRY_MAX_BYTES (16u << 20)
+etwl_status etwl_lua_carry_state(etwl_lua *to, etwl_lua *from, etwl_error *err);
+/* What the process table made of the event last dispatched. */
+const struct etwl_proc_event *etwl_lua_proc_event(const etwl_lua *x);
+/* The on_start and on_stop hooks loaded. */
+int etwl_lua_nhooks(const etwl_lua *x, int *nstop);
 /* Asks the host to end whatever Lua is running: the watchdog interrupts the
  * running call within a few milliseconds, and handlers stop being called
  * once a short grace period has passed.  Async-signal-safe (only sets an

@@ -81,6 +81,7 @@ struct etwl_lua {
     uint64_t dispatch_seq;   /* numbers the events handed to Lua */
     int capture_ref;         /* etwlua test: rule ids alerted during an injection, else LUA_NOREF */
     etwl_proctabs *hosts;    /* a process table per host, emptied per file */
+    int hosts_borrowed;      /* hosts is the caller's (opts.procs): not freed here */
     etwl_proctab *procs;     /* the current event's host's: fed by every event, read by ev.process */
     etwl_proc_event pe;      /* what the current event says about processes */
     int need_process;        /* some filter has a process key */
@@ -116,6 +117,10 @@ int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit);
 #define ETWL_LUA_ALERT_CAP (1u << 20)
 /* etwl_lua.buf is given back after use once it grew past this. */
 #define ETWL_LUA_BUF_KEEP (1u << 20)
+
+/* The registry key of etw.reload_state: one plain table per state, shared
+ * by its scripts, copied into the next state on a reload. */
+#define ETWL_LUA_RELOAD_STATE "etwl.reload_state"
 
 /* lua_strmatch.c: the step-counted pattern functions.  The matcher calls
  * etwl_lua_match_steps (lua_host.c) every ETWL_MATCH_STEP_CHUNK steps; it

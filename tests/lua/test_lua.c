@@ -884,6 +884,81 @@ static void test_sandbox_names_unsafe(void **st)
     load("assert(undefined_name == nil and rawget(_ENV, 'io') == nil and os.time() > 0)");
 }
 
+/* etw.reload_state across a reload: plain data copies whole, in a state of
+ * its own; anything else copies nothing and names the key; the bounds hold;
+ * the process table given in the options is the one both states use. */
+static void test_reload_state_carry(void **st)
+{
+    etwl_lua_opts o;
+    etwl_lua *to;
+    etwl_error e;
+    static const struct {
+        const char *fill, *msg;
+    } bad[] = {
+        {"s.f = print", "etw.reload_state.f: a function cannot be carried over"},
+        {"s.a = {b = {c = coroutine.create(print)}}", "etw.reload_state.a.b.c: a thread cannot"},
+        {"s.m = setmetatable({}, {})", "etw.reload_state.m: a table with a metatable"},
+        {"s.c = {} s.c.c = s.c", "nested more than 32 deep"},
+        {"s.big = {} for i = 1, 100001 do s.big[i] = i end", "more than 100000 entries"},
+        {"s[{}] = 1", "keys must be strings, numbers or booleans"},
+    };
+    (void)st;
+    memset(&o, 0, sizeof o);
+    o.err_out = F.ef;
+    o.alert_out = F.af;
+    o.lua_dir = LUA_DIR;
+    load("local s = require('etw').reload_state\n"
+         "s.n = 42 s.f = 1.5 s.str = 'x\\0y' s.yes = true s[7] = 'seven' s[true] = 'T'\n"
+         "s.t = {list = {1, 2, 'three'}, deep = {a = {b = {c = 'd'}}}}\n");
+    assert_int_equal(etwl_lua_new(&o, &to, &e), ETWL_OK);
+    assert_int_equal(etwl_lua_carry_state(to, F.x, &e), ETWL_OK);
+    assert_int_equal(
+        etwl_lua_load_string(to,
+                             "local s = require('etw').reload_state\n"
+                             "assert(s.n == 42 and math.type(s.n) == 'integer' and s.f == 1.5)\n"
+                             "assert(s.str == 'x\\0y' and s.yes == true and s[7] == 'seven' and s[true] == 'T')\n"
+                             "assert(s.t.list[3] == 'three' and s.t.deep.a.b.c == 'd')\n",
+                             "check", &e),
+        ETWL_OK);
+    etwl_lua_free(to);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char code[256];
+        snprintf(code, sizeof code, "local s = require('etw').reload_state\n%s", bad[i].fill);
+        load(code);
+        assert_int_equal(etwl_lua_new(&o, &to, &e), ETWL_OK);
+        memset(&e, 0, sizeof e);
+        assert_int_equal(etwl_lua_carry_state(to, F.x, &e), ETWL_EINVAL);
+        if (!strstr(e.message, bad[i].msg) || !strstr(e.message, "nothing was carried over")) {
+            print_error("case %zu: %s\n", i, e.message);
+            fail();
+        }
+        /* nothing at all arrived, not the good half */
+        assert_int_equal(etwl_lua_load_string(to, "assert(next(require('etw').reload_state) == nil)", "empty", &e),
+                         ETWL_OK);
+        etwl_lua_free(to);
+        /* the next case starts from an empty table again */
+        load("local s = require('etw').reload_state for k in pairs(s) do s[k] = nil end");
+    }
+}
+
+/* Borrowed process tables are used, and outlives the host. */
+static void test_borrowed_proctab(void **st)
+{
+    etwl_lua_opts o;
+    etwl_lua *a;
+    etwl_error e;
+    etwl_proctabs *t = etwl_proctabs_new(NULL);
+    (void)st;
+    memset(&o, 0, sizeof o);
+    o.procs = t;
+    o.lua_dir = LUA_DIR;
+    assert_non_null(t);
+    assert_int_equal(etwl_lua_new(&o, &a, &e), ETWL_OK);
+    assert_ptr_equal(a->hosts, t);
+    etwl_lua_free(a);
+    etwl_proctabs_free(t); /* still ours: a double free would show under ASan */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -915,6 +990,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alert_and_print_text_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sandbox_names_unsafe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_state_carry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_borrowed_proctab, setup, teardown),
     };
     return cmocka_run_group_tests_name("lua", tests, NULL, NULL);
 }

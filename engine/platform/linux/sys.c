@@ -37,8 +37,41 @@ void etwl_sys_on_stop(void (*fn)(void))
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGALRM, &sa, NULL); /* etwl_sys_stop_after */
+}
+
+static void (*volatile reload_fn)(void), (*volatile tree_fn)(void);
+
+static void on_user_signal(int sig)
+{
+    void (*fn)(void) = sig == SIGHUP ? reload_fn : tree_fn;
+    if (fn) fn();
+}
+
+int etwl_sys_on_signal(int which, void (*fn)(void))
+{
+    struct sigaction sa;
+    int sig = which == ETWL_SYS_SIG_RELOAD ? SIGHUP : which == ETWL_SYS_SIG_TREE ? SIGUSR2 : 0;
+    if (!sig) return -1;
+    if (sig == SIGHUP) reload_fn = fn;
+    else tree_fn = fn;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_user_signal;
+    /* the handlers only set flags: interrupted reads and polls go on */
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL) == 0 ? 0 : -1;
+}
+
+int etwl_sys_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    int rc;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(t, NULL, fn, arg); /* the new thread inherits the mask */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }
 
 int etwl_sys_stop_after(double secs)

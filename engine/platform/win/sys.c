@@ -42,6 +42,18 @@ void etwl_sys_on_stop(void (*fn)(void))
     SetConsoleCtrlHandler(on_console, TRUE);
 }
 
+/* Console control handlers run on a thread of their own here: nothing to
+ * block. */
+int etwl_sys_thread_start(pthread_t *t, void *(*fn)(void *), void *arg) { return pthread_create(t, NULL, fn, arg); }
+
+/* Windows has no SIGHUP or SIGUSR2: --watch and --tree-every instead. */
+int etwl_sys_on_signal(int which, void (*fn)(void))
+{
+    (void)which;
+    (void)fn;
+    return -1;
+}
+
 static DWORD WINAPI timer_thread(LPVOID arg)
 {
     DWORD ms = (DWORD)(ULONG_PTR)arg;

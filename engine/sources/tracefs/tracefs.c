@@ -402,6 +402,7 @@ static void destroy(etwl_source *s)
 static etwl_status emit_cb(etwl_event *ev, void *ctx)
 {
     tfs *t = ctx;
+    if (t->base.closing) return ETWL_ESTOPPED;
     etwl_source_read(&t->base);
     return etwl_source_deliver(&t->base, ev);
 }
@@ -591,8 +592,16 @@ static etwl_status deliver(tfs *t, int cpu, void *data, unsigned size, unsigned 
         ev->ext.stack.addresses = t->stack + 1;
         ev->ext.stack.count = (uint32_t)t->stack[0];
     }
+    /* after a stop request no record is read: read = passed + filtered
+     * holds at the end (--stats) */
+    if (t->base.closing) return ETWL_ESTOPPED;
     etwl_source_read(&t->base);
-    if (s && t->wanted[e->id] && (st = etwl_source_deliver(&t->base, ev)) != ETWL_OK) return st;
+    if (s && t->wanted[e->id]) {
+        if ((st = etwl_source_deliver(&t->base, ev)) != ETWL_OK) return st;
+    } else {
+        /* read for the process table, not asked for: filtered out */
+        t->base.st.filtered++;
+    }
     if (t->pp) st = etwl_procprov_feed(t->pp, ev, ev->hdr.ts);
     return st;
 }

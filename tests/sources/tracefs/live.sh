@@ -15,7 +15,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 # cleanup.
 P=etwl-$$
 NAMES="$P-main $P-exists $P-int $P-term $P-hup $P-a $P-b $P-f $P-loss
-$P-x ${P}_x $P-list $P-st"
+$P-x ${P}_x $P-list $P-st $P-rl $P-tree $P-tree2"
 cleanup() {
     # only this shell: a background job killed between bash's fork and its
     # exec is a copy of this shell and would run this trap mid-test
@@ -165,8 +165,8 @@ until_ok "$LIMIT" eval '! kill -0 "${PID[$P-main]}" 2>/dev/null' && ok || bad "k
 bwait "${PID[$P-main]}" 5 >/dev/null
 instance_gone $P-main && ok || bad "instance left after --kill"
 
-# 4. SIGINT, SIGTERM and SIGHUP leave nothing behind.
-for sig in INT TERM HUP; do
+# 4. SIGINT and SIGTERM leave nothing behind; SIGHUP reloads and goes on.
+for sig in INT TERM; do
     n=$P-$(echo $sig | tr A-Z a-z)
     start "$n" --dump || bad "$n did not start"
     p=${PID[$n]}
@@ -175,6 +175,20 @@ for sig in INT TERM HUP; do
     code=$?
     [ $code = 0 ] && instance_gone "$n" && ok || bad "SIG$sig: exit $code, instance $(ls "$TRACEFS/instances")"
 done
+
+start $P-hup -p process -e 'local etw = require "etw"
+etw.on(function() end)
+etw.on_start(function() print("HUP-START") end)' || bad "$P-hup did not start"
+p=${PID[$P-hup]}
+until_ok "$LIMIT" grep -q HUP-START "$TMP/$P-hup.err"
+kill -HUP "$p"
+# the new state is swapped in at the next event: make some
+until_ok "$LIMIT" eval '/bin/true; [ "$(grep -c HUP-START "$TMP/$P-hup.err")" -ge 2 ]' && kill -0 "$p" 2>/dev/null &&
+    ok || bad "SIGHUP: no reload ($(tail -3 "$TMP/$P-hup.err"))"
+kill -TERM "$p"
+bwait "$p"
+code=$?
+[ $code = 0 ] && instance_gone $P-hup && ok || bad "SIGTERM after SIGHUP: exit $code"
 
 # --duration ends a session by itself, and cleans up
 start $P-int --duration 1 || bad "--duration session did not start"
@@ -300,6 +314,103 @@ for i in $(seq 0 19); do
     fi
 done
 [ $left = 0 ] && ok || bad "SIGTERM during start-up: $left of 20 delays failed"
+
+# 12. Hot reload on a live session with the rule library: a rule file
+# touched under --watch and SIGHUP both swap a new state in; a syntax error
+# and an on_start that throws are refused and the old rules keep alerting;
+# process lookups (ev.process) work across the swaps.
+cp -r "$(dirname "$BIN")/../../../lua" "$TMP/lua"
+RL='local etw = require "etw"
+local s = etw.reload_state
+etw.on_start(function() s.v = (s.v or 0) + 1 print("RL-START " .. s.v) end)
+etw.on({provider="process"}, function(ev)
+  if ev.event_name == "start" and ev.info.cmdline:find("^/bin/echo rl%-mark") then
+    local p = ev.process
+    print("RL-SEEN v" .. s.v .. " " .. ev.info.cmdline .. " process=" .. tostring(p and p.pid == ev.info.pid))
+  end
+end)'
+printf '%s\n' "$RL" >"$TMP/rl.lua"
+start_rl() { # waits for the watch too
+    "$BIN" -n $P-rl --lua-dir "$TMP/lua" -p process --stats --watch "$TMP/rl.lua" >"$TMP/$P-rl.out" 2>"$TMP/$P-rl.err" &
+    PID[$P-rl]=$!
+    until_ok "$LIMIT" grep -q "RL-START 1" "$TMP/$P-rl.err"
+}
+rl_seen() { # version mark: the process start of `/bin/echo rl-mark-MARK` seen by that version
+    local v=$1 m=rl-mark-$2
+    until_ok "$LIMIT" eval "/bin/echo $m >/dev/null; grep -q '^RL-SEEN v$v /bin/echo $m process=true' '$TMP/$P-rl.err'"
+}
+start_rl || bad "reload session did not start: $(tail -3 "$TMP/$P-rl.err")"
+rl_seen 1 a && ok || bad "v1 does not see processes"
+touch "$TMP/lua/rules/linux/$(ls "$TMP/lua/rules/linux" | head -1)"
+rl_seen 2 b && ok || bad "--watch: a touched rule file did not reload ($(tail -3 "$TMP/$P-rl.err"))"
+kill -HUP "${PID[$P-rl]}"
+rl_seen 3 c && ok || bad "SIGHUP did not reload ($(tail -3 "$TMP/$P-rl.err"))"
+# broken: a syntax error in a rule file, then an on_start that throws
+# (each version is written aside and renamed in, as editors save: one change)
+cp "$TMP/rl.lua" "$TMP/rl.good"
+{ cat "$TMP/rl.good"; printf 'local x = = 1\n'; } >"$TMP/rl.new" && mv "$TMP/rl.new" "$TMP/rl.lua"
+until_ok "$LIMIT" grep -q "reload refused.*rl.lua:[0-9]*:" "$TMP/$P-rl.err" && ok || bad "syntax error not refused"
+rl_seen 3 d && ok || bad "the old rules stopped after a refused reload"
+{ cat "$TMP/rl.good"; printf 'etw.on_start(function() error("broken start") end)\n'; } >"$TMP/rl.new" &&
+    mv "$TMP/rl.new" "$TMP/rl.lua"
+until_ok "$LIMIT" eval '/bin/true; grep -q "reload refused.*broken start" "$TMP/$P-rl.err"' && ok || bad "on_start error not refused"
+rl_seen 3 e && ok || bad "the old rules stopped after a refused on_start"
+# the rule library still alerts after the swaps and refusals: a program run from /tmp
+cp /bin/true "$TMP/rl-exec-from-tmp"
+until_ok "$LIMIT" eval '"$TMP/rl-exec-from-tmp"; grep -q "lnx.exec_from_tmp.*rl-exec-from-tmp" "$TMP/$P-rl.out" || { kill -0 ${PID[$P-rl]} && false; }' ||
+    true # (stdout is flushed at exit: checked below)
+kill -TERM "${PID[$P-rl]}"
+bwait "${PID[$P-rl]}"
+code=$?
+grep -q '"rule":"lnx.exec_from_tmp".*rl-exec-from-tmp' "$TMP/$P-rl.out" && ok || bad "no library alert after the reloads"
+grep -q "etwlua: reload: reloads=2 refused=2" "$TMP/$P-rl.err" && [ $code = 0 ] && instance_gone $P-rl && ok ||
+    bad "reload stats (exit $code): $(grep 'reload:' "$TMP/$P-rl.err")"
+[ "$(grep -c '"rule":"etwlua.reloaded"' "$TMP/$P-rl.out")" = 2 ] && ok || bad "etwlua.reloaded alerts"
+
+# 13. The live process tree (SIGUSR2): a sh -c chain appears with the
+# right parents.
+mark="tree-$$-$RANDOM"
+start $P-tree -p process --json -e "$SHOW
+etw.on({provider=\"process\"}, function(ev)
+  local a = ev.info.argv -- (the mark itself would put this session in the chain)
+  if ev.event_name == \"start\" and a and #a == 6 and a[5] == \"3\" and a[6]:find(\"^tree%-\") then
+    etw.alert{rule = \"test.chain_end\", severity = \"low\", event = ev}
+  end
+end)" || bad "tree session did not start"
+S='n=$1; if [ "$n" -lt 3 ]; then sh -c "$0" "$0" $((n+1)) '$mark'; else sleep 60; fi'
+sh -c "$S" "$S" 1 "$mark" &
+chain=$!
+until_ok "$LIMIT" grep -q "^START.*/sleep 60" "$TMP/$P-tree.err" || bad "chain not seen"
+kill -USR2 "${PID[$P-tree]}"
+until_ok "$LIMIT" eval '/bin/true; grep -q "end of process tree" "$TMP/$P-tree.err"' || bad "no tree on SIGUSR2"
+python3 - "$TMP/$P-tree.err" "$mark" "$chain" <<'PY' && ok || bad "live tree of the chain: $(grep -c . "$TMP/$P-tree.err") lines"
+import json, sys
+lines = open(sys.argv[1]).read().split("etwlua: process tree at ", 1)[1].split("etwlua: end of process tree")[0]
+nodes = [json.loads(l) for l in lines.splitlines()[1:] if l.startswith("{")]
+chain = [n for n in nodes if sys.argv[2] in (n.get("command_line") or "")]
+levels = {int(n["command_line"].split()[-2]): n for n in chain}
+assert sorted(levels) == [1, 2, 3], sorted(levels)
+assert levels[1]["pid"] == int(sys.argv[3]), (levels[1], sys.argv[3])
+for k in (2, 3):
+    assert levels[k]["ppid"] == levels[k - 1]["pid"] and levels[k]["parent_seen"], levels[k]
+    assert levels[k]["depth"] == levels[k - 1]["depth"] + 1, levels[k]
+# the alert its start event raised is counted on the third level
+assert levels[3]["alerts"] == {"test.chain_end": 1} and levels[2]["alerts"] == {}, (levels[3], levels[2])
+sleep = [n for n in nodes if n["ppid"] == levels[3]["pid"] and (n.get("image") or "").endswith("sleep")]
+assert sleep and sleep[0]["depth"] == levels[3]["depth"] + 1, sleep
+PY
+# the chain's processes, by the mark in their command lines, then sleep's
+for c in $(pgrep -f "$mark"); do pkill -P "$c" sleep 2>/dev/null; done
+wait "$chain" 2>/dev/null
+kill -TERM "${PID[$P-tree]}"
+bwait "${PID[$P-tree]}" >/dev/null
+# --tree-every, without a Lua state (the run feeds the table itself): the
+# tree comes again and again, in event time
+start $P-tree2 -p process --tree-every 0.5 || bad "--tree-every session did not start"
+until_ok "$LIMIT" eval '/bin/true; [ "$(grep -c "^etwlua: end of process tree" "$TMP/$P-tree2.err")" -ge 3 ]' &&
+    grep -q "process tree at .* ([1-9][0-9]* processes)" "$TMP/$P-tree2.err" && ok || bad "--tree-every: $(grep -c 'process tree at' "$TMP/$P-tree2.err") trees"
+kill -TERM "${PID[$P-tree2]}"
+bwait "${PID[$P-tree2]}" >/dev/null
 
 echo "live: $pass passed, $fail failed"
 [ $fail = 0 ]

@@ -202,7 +202,7 @@ etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int6
 {
     etwl_proc *p, *tomb = NULL, *old = NULL;
     uint32_t b = bucket(pid);
-    int gens = 0;
+    int gens = 0, nalive = 0;
     /* one walk of the chain (its entries are cache misses on a busy
      * machine) finds all three: a tombstone this start belongs to, the live
      * entry, and how many generations the pid has */
@@ -213,7 +213,10 @@ etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int6
          * time: this start belongs to it (out-of-order delivery) */
         if (!tomb && !p->start && p->exit && ts && p->exit >= ts) tomb = p;
         /* insertion order: earlier in the chain is newer */
-        if (!old && !p->exit) old = p;
+        if (!p->exit) {
+            if (!old) old = p;
+            nalive++;
+        }
     }
     if (tomb) {
         p = tomb;
@@ -231,6 +234,12 @@ etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int6
         /* otherwise the live entry's end was never seen and the pid was
          * reused: it ended when this one started */
         if (old->start < ts) mark_exit(t, old, ts);
+        /* so did older live entries of the pid, left by starts that came
+         * out of time order (merged hosts, late delivery): kept alive, they
+         * were never trimmed and the chain grew with every reuse */
+        if (nalive > 1)
+            for (p = old->next; p; p = p->next)
+                if (p->pid == pid && !p->exit && p->start < ts) mark_exit(t, p, ts);
     }
     p = calloc(1, sizeof *p);
     if (!p) return NULL;

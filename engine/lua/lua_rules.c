@@ -186,6 +186,7 @@ static int pf_scan_record(lua_State *L)
     scan_begin(L, pf);
     nf = (lua_Integer)lua_rawlen(L, 4);
     for (k = 1; k <= nf && k <= PF_MAX_FIELDS; k++) {
+        luaL_Buffer b; /* here, not in the branch: a short text lives in it */
         int top = lua_gettop(L), lower;
         size_t n, i;
         const char *f, *t;
@@ -203,7 +204,6 @@ static int pf_scan_record(lua_State *L)
             if (lower) {
                 /* string.lower's own per-byte tolower, into a buffer the
                  * state's allocator (and so its memory cap) accounts for */
-                luaL_Buffer b;
                 char *d = luaL_buffinitsize(L, &b, n);
                 for (i = 0; i < n; i++) d[i] = (char)tolower((unsigned char)t[i]);
                 t = d;

@@ -17,6 +17,12 @@
  *                       occurs in the lower-cased texts (text k is field k;
  *                       nil or false: absent), written to out[1..n] in
  *                       ascending order; returns n
+ *   pf:scan_record(out, record, fields)  the same over a rule record:
+ *                       field k is record[fields[k]], lower-cased here
+ *                       (no Lua string is made for it); "command_line"
+ *                       is read as the record's cl, and "name",
+ *                       "parent_name" and "decoded" as they are (lower-case
+ *                       already).  What rules.lua did per start in Lua.
  *
  * The scan runs once per event however many rules there are; the rules
  * library then runs only those entries and the ones that declare nothing.
@@ -24,6 +30,7 @@
  *   base64_decode(s), utf16le(s)   etwlua.encoding's decoders, in C
  *   basename(s [, lower])           etwlua.path's basename and name
  *   argv_windows(line)              etwlua.cmdline's windows() */
+#include <ctype.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -131,25 +138,21 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int pf_scan(lua_State *L)
+static void scan_begin(lua_State *L, lpf *pf)
 {
-    lpf *pf = check_pf(L);
-    int top = lua_gettop(L), k;
-    size_t i;
     luaL_checktype(L, 2, LUA_TTABLE);
-    if (!pf->built) return luaL_error(L, "prefilter: scan before build");
+    if (!pf->built) luaL_error(L, "prefilter: scan before build");
     if (++pf->gen == 0) { /* wrapped: no stamp may look current */
         memset(pf->stamp, 0, (pf->nentries + 1) * sizeof *pf->stamp);
         pf->gen = 1;
     }
     pf->nhits = 0;
-    for (k = 3; k <= top && k - 3 < PF_MAX_FIELDS; k++) {
-        size_t n;
-        const char *t;
-        if (lua_type(L, k) != LUA_TSTRING) continue; /* absent field: no literal occurs */
-        t = lua_tolstring(L, k, &n);
-        sg_lits_scan(pf->lits, (unsigned)(k - 3), t, n, found, pf);
-    }
+}
+
+/* Writes the hits to the table at index 2 and pushes their count. */
+static int scan_end(lua_State *L, lpf *pf)
+{
+    size_t i;
     if (pf->nhits > 1) qsort(pf->hits, pf->nhits, sizeof *pf->hits, cmp_u32);
     for (i = 0; i < pf->nhits; i++) {
         lua_pushinteger(L, pf->hits[i]);
@@ -157,6 +160,60 @@ static int pf_scan(lua_State *L)
     }
     lua_pushinteger(L, (lua_Integer)pf->nhits);
     return 1;
+}
+
+static int pf_scan(lua_State *L)
+{
+    lpf *pf = check_pf(L);
+    int top = lua_gettop(L), k;
+    scan_begin(L, pf);
+    for (k = 3; k <= top && k - 3 < PF_MAX_FIELDS; k++) {
+        size_t n;
+        const char *t;
+        if (lua_type(L, k) != LUA_TSTRING) continue; /* absent field: no literal occurs */
+        t = lua_tolstring(L, k, &n);
+        sg_lits_scan(pf->lits, (unsigned)(k - 3), t, n, found, pf);
+    }
+    return scan_end(L, pf);
+}
+
+static int pf_scan_record(lua_State *L)
+{
+    lpf *pf = check_pf(L);
+    lua_Integer nf, k;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    scan_begin(L, pf);
+    nf = (lua_Integer)lua_rawlen(L, 4);
+    for (k = 1; k <= nf && k <= PF_MAX_FIELDS; k++) {
+        luaL_Buffer b; /* here, not in the branch: a short text lives in it */
+        int top = lua_gettop(L), lower;
+        size_t n, i;
+        const char *f, *t;
+        if (lua_rawgeti(L, 4, k) != LUA_TSTRING) return luaL_error(L, "prefilter: field %d is not a name", (int)k);
+        f = lua_tostring(L, -1);
+        /* read through the record's metatable, as rules do: cl, decoded and
+         * the lazy fields are made on the first read */
+        lower = strcmp(f, "name") != 0 && strcmp(f, "parent_name") != 0 && strcmp(f, "decoded") != 0;
+        if (strcmp(f, "command_line") == 0) {
+            f = "cl";
+            lower = 0;
+        }
+        if (lua_getfield(L, 3, f) == LUA_TSTRING) {
+            t = lua_tolstring(L, -1, &n);
+            if (lower) {
+                /* string.lower's own per-byte tolower, into a buffer the
+                 * state's allocator (and so its memory cap) accounts for */
+                char *d = luaL_buffinitsize(L, &b, n);
+                for (i = 0; i < n; i++) d[i] = (char)tolower((unsigned char)t[i]);
+                t = d;
+            }
+            /* the cl of an absent command line is "": no literal occurs */
+            if (n > 0) sg_lits_scan(pf->lits, (unsigned)(k - 1), t, n, found, pf);
+        }
+        lua_settop(L, top);
+    }
+    return scan_end(L, pf);
 }
 
 /* ---- decoding, for etwlua.encoding ----------------------------------------
@@ -419,7 +476,8 @@ static int l_logsources(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg pf_methods[] = {{"add", pf_add}, {"build", pf_build}, {"scan", pf_scan}, {NULL, NULL}};
+static const luaL_Reg pf_methods[] = {
+    {"add", pf_add}, {"build", pf_build}, {"scan", pf_scan}, {"scan_record", pf_scan_record}, {NULL, NULL}};
 static const luaL_Reg funcs[] = {{"logsources", l_logsources},
                                  {"prefilter", l_prefilter},
                                  {"base64_decode", l_base64_decode},

@@ -83,6 +83,12 @@ typedef struct choice {
 typedef struct prog {
     uint32_t nitems, nsets;
     int anchored;
+    /* A byte every match has at a fixed offset from its start (the rarest
+     * of the leading single-byte items): an unanchored search skips the
+     * starts where it is absent without entering the matcher.  skip_set is
+     * -1 when the pattern begins otherwise. */
+    int32_t skip_set;
+    uint32_t skip_off;
     item *items;
     bits *sets;
     choice *stack;
@@ -330,6 +336,35 @@ static void compile(compiler *c, int allow_anchor, int *anchored)
     }
 }
 
+static unsigned set_count(const bits *s)
+{
+    unsigned n = 0, i;
+    for (i = 0; i < sizeof s->b; i++) n += (unsigned)__builtin_popcount(s->b[i]);
+    return n;
+}
+
+/* Picks the skip byte: among the items that each match exactly one byte
+ * from the start of the pattern (and a first '+' repetition, which needs one
+ * byte where it begins), the one with the smallest set. */
+static void choose_skip(prog *pg)
+{
+    uint32_t i, best = 257;
+    pg->skip_set = -1;
+    pg->skip_off = 0;
+    for (i = 0; i < pg->nitems; i++) {
+        const item *it = &pg->items[i];
+        unsigned n;
+        if (it->op != OP_BYTE || (it->rep != REP_ONE && it->rep != REP_PLUS)) break;
+        n = set_count(&pg->sets[it->set]);
+        if (n < best) {
+            best = n;
+            pg->skip_set = (int32_t)it->set;
+            pg->skip_off = i;
+        }
+        if (it->rep != REP_ONE) break;
+    }
+}
+
 /* Compiles p for a match and leaves the program, a userdata, on the stack. */
 static prog *push_prog(lua_State *L, const char *p, size_t lp, int allow_anchor)
 {
@@ -355,6 +390,7 @@ static prog *push_prog(lua_State *L, const char *p, size_t lp, int allow_anchor)
     c.sets = pg->sets;
     c.nitems = c.nsets = 0;
     compile(&c, allow_anchor, &anchored);
+    choose_skip(pg);
     /* compiling is work too: one step per item, like trying it */
     for (size = pg->nitems; size >= ETWL_MATCH_STEP_CHUNK; size -= ETWL_MATCH_STEP_CHUNK) etwl_lua_match_steps(L);
     return pg;
@@ -443,6 +479,25 @@ static size_t count_run(mstate *m, const bits *set, const char *s, size_t max)
         if ((n & 63) == 0) steps(m, 64);
     }
     return n;
+}
+
+/* The first start from `at` on where the skip byte is present, or NULL when
+ * there is none.  Each start skipped is charged the one step that trying
+ * it would have cost, so the budget sees the same work either way. */
+static const char *skip_to(mstate *m, const char *at)
+{
+    const prog *pg = m->pg;
+    const bits *set = &pg->sets[pg->skip_set];
+    size_t off = pg->skip_off;
+    const char *from = at, *last = (size_t)(m->end - at) > off ? m->end - off : at;
+    size_t skipped;
+    while (at < last && !set_has(set, (unsigned char)at[off])) at++;
+    /* no start at or after `last` has the byte: every one up to the end
+     * (the end itself included, where an empty match would be tried) fails */
+    skipped = at < last ? (size_t)(at - from) : (size_t)(m->end - from) + 1;
+    for (; skipped >= ETWL_MATCH_STEP_CHUNK; skipped -= ETWL_MATCH_STEP_CHUNK) steps(m, ETWL_MATCH_STEP_CHUNK);
+    steps(m, (unsigned)skipped);
+    return at < last ? at : NULL;
 }
 
 /* Matches the program from s; returns the end of the match or NULL. */
@@ -693,7 +748,9 @@ static int find_or_match(lua_State *L, int find)
     pg = cached_prog(L, 2, p, lp);
     init_state(&m, L, pg, s, ls);
     for (at = s + init - 1;; at++) {
-        const char *e = run(&m, at);
+        const char *e;
+        if (!pg->anchored && pg->skip_set >= 0 && !(at = skip_to(&m, at))) break;
+        e = run(&m, at);
         if (e) {
             if (!find) return push_all(&m, at, e, 1);
             lua_pushinteger(L, (lua_Integer)(at - s) + 1);

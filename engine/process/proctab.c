@@ -154,17 +154,6 @@ static void set_field(char **f, const char *v)
     *f = d;
 }
 
-static etwl_proc *newest(etwl_proctab *t, uint32_t pid, int alive_only)
-{
-    etwl_proc *p, *best = NULL;
-    for (p = t->buckets[bucket(pid)]; p; p = p->next) {
-        if (p->pid != pid || (alive_only && p->exit)) continue;
-        /* insertion order: earlier in the chain is newer */
-        if (!best) best = p;
-    }
-    return best;
-}
-
 const etwl_proc *etwl_proctab_find(etwl_proctab *t, uint32_t pid, int64_t ts)
 {
     etwl_proc *p, *best = NULL, *fallback = NULL;
@@ -211,17 +200,30 @@ static void trim_generations(etwl_proctab *t, etwl_proc *newest_p)
 etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int64_t ts, const char *image,
                               const char *cmdline, const char *user)
 {
-    etwl_proc *p, *old;
+    etwl_proc *p, *tomb = NULL, *old = NULL;
     uint32_t b = bucket(pid);
-    /* a stop that arrived before its start left an entry with no start time:
-     * this start belongs to it (out-of-order delivery) */
-    for (p = t->buckets[b]; p; p = p->next)
-        if (p->pid == pid && !p->start && p->exit && ts && p->exit >= ts) {
-            p->start = ts;
-            p->ppid = ppid;
-            goto fill;
+    int gens = 0, nalive = 0;
+    /* one walk of the chain (its entries are cache misses on a busy
+     * machine) finds all three: a tombstone this start belongs to, the live
+     * entry, and how many generations the pid has */
+    for (p = t->buckets[b]; p; p = p->next) {
+        if (p->pid != pid) continue;
+        gens++;
+        /* a stop that arrived before its start left an entry with no start
+         * time: this start belongs to it (out-of-order delivery) */
+        if (!tomb && !p->start && p->exit && ts && p->exit >= ts) tomb = p;
+        /* insertion order: earlier in the chain is newer */
+        if (!p->exit) {
+            if (!old) old = p;
+            nalive++;
         }
-    old = newest(t, pid, 1);
+    }
+    if (tomb) {
+        p = tomb;
+        p->start = ts;
+        p->ppid = ppid;
+        goto fill;
+    }
     if (old) {
         /* a rundown (no start time), or the same start seen from a second
          * source, describes the live entry: complete it */
@@ -232,6 +234,12 @@ etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int6
         /* otherwise the live entry's end was never seen and the pid was
          * reused: it ended when this one started */
         if (old->start < ts) mark_exit(t, old, ts);
+        /* so did older live entries of the pid, left by starts that came
+         * out of time order (merged hosts, late delivery): kept alive, they
+         * were never trimmed and the chain grew with every reuse */
+        if (nalive > 1)
+            for (p = old->next; p; p = p->next)
+                if (p->pid == pid && !p->exit && p->start < ts) mark_exit(t, p, ts);
     }
     p = calloc(1, sizeof *p);
     if (!p) return NULL;
@@ -242,7 +250,7 @@ etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int6
     t->buckets[b] = p;
     list_append(&t->alive, p);
     t->count++;
-    trim_generations(t, p);
+    if (gens + 1 > MAX_GENERATIONS) trim_generations(t, p);
     enforce_cap(t);
 fill:
     if (ppid) p->ppid = ppid;

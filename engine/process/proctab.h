@@ -14,17 +14,19 @@
 #include "etwl.h"
 
 typedef struct etwl_proc {
+    /* first: what a walk of a pid's chain reads, so that each entry it
+     * passes costs one cache line, not two */
     uint32_t pid, ppid;
-    int64_t start; /* FILETIME; 0 when unknown (seen only by rundown or late) */
-    int64_t exit;  /* FILETIME; 0 while alive */
-    int64_t seen;  /* last event time that touched it */
+    struct etwl_proc *next; /* older entries with the same pid */
+    int64_t start;          /* FILETIME; 0 when unknown (seen only by rundown or late) */
+    int64_t exit;           /* FILETIME; 0 while alive */
+    int64_t seen;           /* last event time that touched it */
     int32_t exit_code;
     int has_exit_code;
     uint32_t session;
     int has_session;
     char *image, *cmdline, *user, *integrity;
-    const char *name;       /* points into image: the file name */
-    struct etwl_proc *next; /* older entries with the same pid */
+    const char *name; /* points into image: the file name */
     struct etwl_proc *lru_prev, *lru_next;
 } etwl_proc;
 

@@ -29,6 +29,7 @@ local space = S " \t" ^ 1
 local b64char = R("AZ", "az", "09") + S "+/="
 local quote = S "\"'" ^ -1
 local flag = space * dash * prefix * #space * space * quote * C(b64char ^ 8)
+-- the reference search, a try at every byte (see encoded_command_lua)
 local find_flag = P { flag + 1 * lpeg.V(1) }
 
 local b64map = {}
@@ -88,12 +89,39 @@ M.utf16le = core.utf16le
 
 --- Finds -EncodedCommand; returns the base64 text and its decoding (nil
 --- when it does not decode).
+-- Where the flag can start, from init on: a blank before a dash (or a
+-- lookalike) and e or E.  Every match of flag begins in a run of blanks
+-- that ends at such a place, and matches there alike (space ^ 1 takes the
+-- whole run), so trying flag at these places, in order, finds what a
+-- search at every byte would, without running lpeg over the long lines
+-- (encoded PowerShell) byte by byte.
+local function next_flag(line, init)
+  local a = line:find("[ \t][-/][eE]", init)
+  local b = line:find("[ \t]\xE2\x80[\x93-\x95][eE]", init)
+  if a and b then return a < b and a or b end
+  return a or b
+end
+
+--- The reference encoded_command searches with lpeg at every byte; the
+--- tests check the one below against it.
+function M.encoded_command_lua(line)
+  if type(line) ~= "string" then return nil end
+  local b64 = find_flag:match(" " .. line)
+  if not b64 then return nil end
+  local raw = M.base64_decode(b64)
+  return b64, raw and M.utf16le(raw)
+end
+
 function M.encoded_command(line)
   if type(line) ~= "string" then return nil end
-  -- the flag is a dash (or a lookalike, UTF-8 E2 80 93..95) then e or E: most command lines have none,
-  -- and this check runs for every process start
-  if not (line:find("[-/][eE]") or line:find("\xE2\x80[\x93-\x95][eE]")) then return nil end
-  local b64 = find_flag:match(" " .. line)
+  local b64
+  -- the flag may open the line: flag needs a blank before it
+  if line:find("^[-/][eE]") or line:find("^\xE2\x80[\x93-\x95][eE]") then b64 = flag:match(" " .. line) end
+  local at = not b64 and next_flag(line, 1)
+  while at do
+    b64 = flag:match(line, at)
+    at = not b64 and next_flag(line, at + 1)
+  end
   if not b64 then return nil end
   local raw = M.base64_decode(b64)
   return b64, raw and M.utf16le(raw)

@@ -584,13 +584,10 @@ M.logsources = {
 --  * the others always.
 -- The result keeps the rules' order, so alerts come out as before.
 
--- a field's lower-cased text for the prefilter, or nil when absent
-local function lowered(p, f)
-  if f == "command_line" then return p.cl ~= "" and p.cl or nil end
-  if f == "decoded" or f == "name" or f == "parent_name" then return p[f] or nil end -- lower-cased already
-  local v = p[f]
-  return type(v) == "string" and v:lower() or nil
-end
+-- The prefilter reads each field's lower-cased text in C (pf:scan_record,
+-- no Lua string per field and start): command_line as p.cl, decoded, name
+-- and parent_name as they are (lower-case already), the others lower-cased
+-- there; a field that is not a string is absent.
 
 -- the list's prefilter and the rules that declare no literals, built on
 -- the first event after a rule was added
@@ -610,7 +607,7 @@ local function prepare(list)
     end
   end
   if pf then pf:build() end
-  list.pf, list.fields, list.always, list.texts, list.hits = pf, fields, always, {}, {}
+  list.pf, list.fields, list.always, list.hits = pf, fields, always, {}
   list.by_name, list.cached, list.ready = {}, 0, true
 end
 
@@ -646,8 +643,6 @@ local function fire(r, p, ev, fields)
   end
 end
 
-local unpack = table.unpack
-
 local function run(p, ev, list)
   if not list.ready then prepare(list) end
   local fields = M.logsources[p.source or "process_creation"].fields
@@ -655,11 +650,7 @@ local function run(p, ev, list)
   local sel = select_always(list, name)
   local nh = 0
   local hits = list.hits
-  if list.pf then
-    local texts, nf = list.texts, #list.fields
-    for i = 1, nf do texts[i] = lowered(p, list.fields[i]) end
-    nh = list.pf:scan(hits, unpack(texts, 1, nf))
-  end
+  if list.pf then nh = list.pf:scan_record(hits, p, list.fields) end
   -- merge the two ascending position lists
   local i, j, ns = 1, 1, #sel
   while i <= ns or j <= nh do

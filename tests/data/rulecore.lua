@@ -22,6 +22,19 @@ print("field 2 only", scan(nil, "rundll32.exe"))
 print("absent", scan(nil, false))
 print("none", scan("notepad.exe c:\\x.txt", "notepad.exe"))
 print("repeated", scan("lsass lsass lsass", nil))
+-- scan_record: a rule record's fields, read (through its metatable) and lower-cased in C
+local function scan_rec(rec, fields)
+  local n = pf:scan_record(out, rec, fields)
+  local t = {}
+  for i = 1, n do t[i] = out[i] end
+  return table.concat(t, ",")
+end
+local lazy = { __index = function(_, k) if k == "cl" then return "rundll32 comsvcs.dll minidump lsass.dmp" end end }
+print("record", scan_rec(setmetatable({ image = "C:\\Windows\\RUNDLL32.EXE" }, lazy), { "command_line", "image" }))
+print("record upper", scan_rec({ cl = "", image = "WSMPROVHOST.EXE" }, { "command_line", "image" }))
+print("record name as is", scan_rec({ name = "WSMPROVHOST.EXE" }, { "x", "name" }))
+print("record absent", scan_rec({ cl = "", image = 42 }, { "command_line", "image" }))
+print("record bad field", pcall(pf.scan_record, pf, out, {}, { 1 }))
 print("short", pcall(pf.add, core.prefilter(), 1, 1, "abc"))
 print("after build", pcall(pf.add, pf, 1, 1, "abcd"))
 print("entry 0", pcall(core.prefilter().add, core.prefilter(), 0, 1, "abcd"))

@@ -96,6 +96,21 @@ for i = 1, 20000 do
   local s = table.concat(t)
   if not same(cmd.windows(s), cmd.windows_lua(s)) then differ[#differ + 1] = ("argv %q"):format(s) end
 end
+-- encoded_command tries the flag only where it can start; the reference searches every byte
+local enc_parts = { " ", "\t", "-", "/", "\u{2013}", "\u{2015}", "e", "E", "c", "nc", "enc", "ncodedcommand", "EC",
+  "p", '"', "'", "SQBFAFgA", "AA==", "x", "powershell", "-ep", " -e ", "/enc ", "ZQBjAGgAbwAgAGgAaQA=" }
+local function enc_same(s)
+  local a, b = enc.encoded_command(s)
+  local c, d = enc.encoded_command_lua(s)
+  if a ~= c or b ~= d then differ[#differ + 1] = ("encoded_command %q"):format(s) end
+end
+for _, s in ipairs { "", "-e SQBFAFgAIAAoAE4A", "-ep bypass -enc SQBFAFgAIAAoAE4A", "x\t\t-Ec  'SQBFAFgAIAAoAE4A'",
+  "a -e x -e SQBFAFgAIAAoAE4A", "\u{2014}e SQBFAFgAIAAoAE4A", "a  -e" } do enc_same(s) end
+for i = 1, 20000 do
+  local t = {}
+  for k = 1, i % 12 do t[k] = enc_parts[math.random(#enc_parts)] end
+  enc_same(table.concat(t))
+end
 eq(#differ, 0, "C decoders, basename and argv as the Lua ones (first: " .. tostring(differ[1]) .. ")")
 eq(path.name([[C:\Windows\System32\CMD.EXE]]), "cmd.exe", "name")
 eq(path.basename("/usr/bin/"), "bin", "trailing separator")

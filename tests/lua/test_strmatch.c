@@ -323,6 +323,16 @@ typedef struct tc {
  * every one runs through every operation against Lua. */
 static const tc TARGETED[] = {
     T("hello world", "o w"),
+    /* the skip byte: the rarest leading single-byte item, at an offset */
+    T("cmd /c p^o^w^e^r", "%a[%^\"]%a"),
+    T("c:\\a \"b\" x\"y", "%a[%^\"]%a"),
+    T("abc^", "%a[%^\"]%a"),
+    T("^abc", "[%^]%a"),
+    T("xxab", "xa"),
+    T("aaab", "a+b"),
+    T("ab", "abc"),
+    T("zzz", "z.z"),
+    T("q", "%a%d"),
     T("hello world", "o"),
     T("hello", ""),
     T("", ""),

@@ -104,6 +104,16 @@ static void test_bounded(void **st)
     /* the same pid restarting forever keeps a few generations only */
     for (i = 0; i < 500; i++) etwl_proctab_start(P, 7, 4, T0 + i * S / 100, "again.exe", NULL, NULL);
     assert_true(etwl_proctab_count(P) <= 5);
+    /* starts out of time order (merged hosts, late delivery) leave
+     * several live entries for a pid; a later start ends them all, so
+     * the chain stays a few generations long however often it happens */
+    for (i = 0; i < 500; i++) {
+        etwl_proctab_start(P, 8, 4, T0 + (int64_t)i * 10 * S + 2 * S, "later.exe", NULL, NULL);
+        etwl_proctab_start(P, 8, 4, T0 + (int64_t)i * 10 * S + 1 * S, "earlier.exe", NULL, NULL);
+    }
+    assert_true(etwl_proctab_count(P) <= 5 + 6);
+    /* and the newest is what a lookup at its time finds */
+    assert_string_equal(etwl_proctab_find(P, 8, T0 + 499 * 10 * S + 3 * S)->name, "later.exe");
     /* many live processes stop at the cap */
     for (i = 0; i < 5000; i++) etwl_proctab_start(P, 10000 + i, 4, T0 + i, "many.exe", NULL, NULL);
     assert_true(etwl_proctab_count(P) <= 1000);

@@ -45,23 +45,46 @@ static void free_proc(etwl_proc *p)
     free(p);
 }
 
-void etwl_proctab_free(etwl_proctab *t)
+static uint32_t bucket(uint32_t pid) { return (pid * 2654435761u) >> 16 & (NBUCKETS - 1); }
+
+/* Every entry is on the alive or the exited list, so emptying a table
+ * walks its entries, not its 65,536 buckets: a stream of more hosts than
+ * ETWL_PROCTABS_MAX_HOSTS empties a table each time a host comes back, and
+ * the bucket walk was 7% of a start in `etwlua bench h`. */
+static void clear_entries(etwl_proctab *t, int reset_buckets)
 {
-    uint32_t i;
-    if (!t) return;
-    for (i = 0; i < NBUCKETS; i++) {
-        etwl_proc *p = t->buckets[i], *n;
+    plist *lists[2];
+    int l;
+    lists[0] = &t->alive;
+    lists[1] = &t->exited;
+    for (l = 0; l < 2; l++) {
+        etwl_proc *p = lists[l]->head, *n;
         for (; p; p = n) {
-            n = p->next;
+            n = p->lru_next;
+            if (reset_buckets) t->buckets[bucket(p->pid)] = NULL;
             free_proc(p);
         }
+        lists[l]->head = lists[l]->tail = NULL;
     }
+    t->count = 0;
+}
+
+void etwl_proctab_free(etwl_proctab *t)
+{
+    if (!t) return;
+    clear_entries(t, 0);
     free(t);
 }
 
-uint32_t etwl_proctab_count(const etwl_proctab *t) { return t->count; }
+/* The table as etwl_proctab_new left it (options kept), without giving
+ * its buckets back to the allocator and faulting them in again. */
+static void proctab_reset(etwl_proctab *t)
+{
+    clear_entries(t, 1);
+    t->last_expire = 0;
+}
 
-static uint32_t bucket(uint32_t pid) { return (pid * 2654435761u) >> 16 & (NBUCKETS - 1); }
+uint32_t etwl_proctab_count(const etwl_proctab *t) { return t->count; }
 
 static void list_remove(plist *l, etwl_proc *p)
 {
@@ -653,16 +676,10 @@ etwl_proctab *etwl_proctabs_for(etwl_proctabs *s, const etwl_event *ev)
         }
         s->n++;
     } else {
-        etwl_proctab *t = etwl_proctab_new(&s->o);
-        if (!t) {
-            free(copy);
-            return s->cur->t;
-        }
-        e = &s->hosts[1]; /* the least recently used host gives its table up */
+        e = &s->hosts[1]; /* the least recently used host gives its table up, emptied */
         for (i = 2; i < s->n; i++)
             if (s->hosts[i].used < e->used) e = &s->hosts[i];
-        etwl_proctab_free(e->t);
-        e->t = t;
+        proctab_reset(e->t);
     }
     free(e->name);
     e->name = copy;

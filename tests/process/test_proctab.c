@@ -241,6 +241,45 @@ static void test_hosts_bounded(void **st)
     etwl_proctabs_free(s);
 }
 
+/* A table given up by the least recently used host comes to the new host
+ * empty and working: the old entries are gone from the lists and the
+ * buckets alike (the table is emptied in place, not reallocated). */
+static void test_evicted_host_table_empty(void **st)
+{
+    etwl_proctabs *s = etwl_proctabs_new(NULL);
+    etwl_proctab *t;
+    const etwl_proc *p;
+    char name[32];
+    uint32_t pid;
+    int i;
+    (void)st;
+    at("A", "f.evtx");
+    etwl_proctabs_for(s, &EV);
+    at("B", "f.evtx");
+    t = etwl_proctabs_for(s, &EV); /* the second table: the first is the fallback, never evicted */
+    for (pid = 100; pid < 140; pid++) etwl_proctab_start(t, pid, 4, T0, "C:\\b\\old.exe", "old", NULL);
+    etwl_proctab_stop(t, 100, T0 + S, 0, 1);
+    assert_int_equal(etwl_proctab_count(t), 40);
+    for (i = 0; i < ETWL_PROCTABS_MAX_HOSTS; i++) {
+        snprintf(name, sizeof name, "H%d", i);
+        at(name, "f.evtx");
+        etwl_proctabs_for(s, &EV);
+    }
+    /* the first new host past the bound took B's table (the least recently used) */
+    snprintf(name, sizeof name, "H%d", ETWL_PROCTABS_MAX_HOSTS - 2);
+    at(name, "f.evtx");
+    assert_ptr_equal(etwl_proctabs_for(s, &EV), t);
+    assert_int_equal(etwl_proctab_count(t), 0);
+    assert_null(etwl_proctab_find(t, 120, T0 + S));
+    assert_null(etwl_proctab_find(t, 100, T0 + S));
+    etwl_proctab_start(t, 120, 4, T0 + 2 * S, "C:\\b\\new.exe", "new", NULL);
+    p = etwl_proctab_find(t, 120, T0 + 3 * S);
+    assert_non_null(p);
+    assert_string_equal(p->cmdline, "new");
+    assert_int_equal(etwl_proctab_count(t), 1);
+    etwl_proctabs_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +290,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_per_host_per_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hosts_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evicted_host_table_empty, setup, teardown),
     };
     return cmocka_run_group_tests_name("proctab", tests, NULL, NULL);
 }

@@ -54,8 +54,8 @@ struct etwl_procprov {
     int64_t boot_ft;  /* FILETIME of boot */
     long clk_tck;
     uint64_t starts, argv_probe, argv_proc;
-    int sec;                          /* ETWL_SEC_*: the file and ptrace providers */
-    int watch;                        /* the file family of the record being fed (0: none) */
+    int sec;                         /* ETWL_SEC_*: the file and ptrace providers */
+    int watch;                       /* the file family of the record being fed (0: none) */
     uint64_t sec_events, sec_nopath; /* their events, and those whose path could not be read */
     struct {
         uint32_t uid;
@@ -343,8 +343,7 @@ static void begin(etwl_procprov *pp, mb *b)
 }
 
 /* The /proc details every start and rundown carries, when still readable. */
-static const char *add_proc_details(etwl_procprov *pp, mb *b, uint32_t pid, uint32_t ppid, pinfo *pi,
-                                    int have_stat)
+static const char *add_proc_details(etwl_procprov *pp, mb *b, uint32_t pid, uint32_t ppid, pinfo *pi, int have_stat)
 {
     char path[64], buf[4096];
     const char *src = "proc", *user = NULL;
@@ -845,8 +844,11 @@ static int sec_feed(etwl_procprov *pp, etwl_event *raw, uint32_t pid, etwl_statu
     if (!got) pp->sec_nopath++;
     if (id == 1) add_uint(&b, "flags", (uint32_t)flags);
     pp->sec_events++;
-    *st = emit_as(pp, &b, "file", (uint16_t)id, 0, id == 1 ? "write" : id == 2 ? "delete" : "truncate", pid, tid,
-                  h->ts);
+    *st = emit_as(pp, &b, "file", (uint16_t)id, 0,
+                  id == 1   ? "write"
+                  : id == 2 ? "delete"
+                            : "truncate",
+                  pid, tid, h->ts);
     return 1;
 }
 

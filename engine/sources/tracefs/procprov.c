@@ -703,6 +703,29 @@ static int add_path(mb *b, const char *key, uint32_t tid, uint64_t dfd, uint64_t
     return 1;
 }
 
+/* An open whose path memory is gone or reused (a shell reuses the buffer
+ * of a redirection at once) still left its file open: the one descriptor
+ * of the thread whose path is in the family.  Several: none is chosen. */
+static int path_from_fds(uint32_t tid, int fam, char *out, size_t n)
+{
+    char dir[64], link[320], path[4096];
+    DIR *d;
+    struct dirent *e;
+    int found = 0;
+    snprintf(dir, sizeof dir, "/proc/%u/fd", tid);
+    if (!(d = opendir(dir))) return 0;
+    while ((e = readdir(d)) != NULL && found < 2) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+        if (!read_link(link, path, sizeof path) || !etwl_tfs_family_match(fam, path)) continue;
+        if (found && strcmp(out, path) == 0) continue;
+        snprintf(out, n, "%s", path);
+        found++;
+    }
+    closedir(d);
+    return found == 1;
+}
+
 /* Who did it: pid and tid, image, command line, user, parent. */
 static void add_actor(etwl_procprov *pp, mb *b, uint32_t pid, uint32_t tid, int64_t ts)
 {
@@ -811,6 +834,7 @@ static int sec_feed(etwl_procprov *pp, etwl_event *raw, uint32_t pid, etwl_statu
         begin(pp, &b);
         add_actor(pp, &b, pid, tid, h->ts);
         add_cstr(&b, "syscall", sc);
+        add_cstr(&b, "watch", strncmp(path, "/var/log/", 9) == 0 ? "logs" : "history");
         add_cstr(&b, "path", path);
         add_cstr(&b, "path_source", "fd");
         pp->sec_events++;
@@ -840,8 +864,19 @@ static int sec_feed(etwl_procprov *pp, etwl_event *raw, uint32_t pid, etwl_statu
     add_actor(pp, &b, pid, tid, h->ts);
     add_cstr(&b, "syscall", sc);
     add_cstr(&b, "watch", etwl_tfs_family(pp->watch));
-    got = add_path(&b, "path", tid, dfd, ptr, 1, pp->watch);
-    if (!got) pp->sec_nopath++;
+    got = add_path(&b, "path", tid, dfd, ptr, 0, pp->watch);
+    if (got) {
+        add_cstr(&b, "path_source", "mem");
+    } else {
+        char path[4096];
+        if (id == 1 && path_from_fds(tid, pp->watch, path, sizeof path)) {
+            add_cstr(&b, "path", path);
+            add_cstr(&b, "path_source", "fd");
+        } else {
+            add_cstr(&b, "path_source", "none");
+            pp->sec_nopath++;
+        }
+    }
     if (id == 1) add_uint(&b, "flags", (uint32_t)flags);
     pp->sec_events++;
     *st = emit_as(pp, &b, "file", (uint16_t)id, 0,

@@ -442,7 +442,8 @@ L.linux_ptrace = function(ev)
   return { platform = "linux", source = "process_access", event_id = ev.id, operation = linux_ptrace_ops[ev.id],
     request = tonumber(i.request), request_name = nz(i.request_name), image = image, name = match.name(image),
     command_line = nz(i.cmdline), parent_image = nz(i.parent_image), user = nz(i.user), pid = tonumber(i.pid),
-    target_pid = tonumber(i.target_pid), target_image = target, target_name = match.name(target) }
+    ppid = tonumber(i.ppid), target_pid = tonumber(i.target_pid), target_tid = tonumber(i.target_tid),
+    target_image = target, target_name = match.name(target) }
 end
 
 -- name -> { platform -> { { filter, normalise, example header }... } }.

@@ -164,37 +164,42 @@ wait $EP
 python3 - "$TMP/dump" "$$" "$EXPECTED" "$SECS" "$ADMIN_SECS" <<'EOF'
 import json, re, sys
 dump, root, expected, secs, admin_secs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-parent, alerts, events = {}, [], 0
+# this run's processes, followed through the dump in order: the script,
+# then every process forked by one of them (a fork of anything else, or a
+# pid reused by another process, is not ours)
+mine, rows_in, events, counts = {root}, [], 0, {}
 for line in open(dump, "rb"):
     try:
         e = json.loads(line.decode("utf-8", "replace"))
     except ValueError:
         continue
     if "rule" in e:
-        alerts.append(e)
+        ev = e.get("event", {})
+        pid = ev.get("info", {}).get("pid") or ev.get("header", {}).get("process_id")
+        rows_in.append((e, pid in mine))
         continue
     events += 1
     h, i = e.get("header", {}), e.get("info", {})
-    if h.get("provider_name") == "process" and "pid" in i and "ppid" in i:
-        parent.setdefault(i["pid"], i["ppid"])  # the first: fork or start, before pid reuse
-def ours(pid):
-    seen = 0
-    while pid and seen < 200:
-        if pid == root:
-            return True
-        pid, seen = parent.get(pid), seen + 1
-    return False
+    prov, name = h.get("provider_name"), h.get("event_name")
+    if prov in ("file", "ptrace"):
+        k = "%s %s (%s)" % (prov, name, i.get("watch") or i.get("request_name") or "-")
+        counts[k] = counts.get(k, 0) + 1
+        k = "%s path_source=%s" % (prov, i.get("path_source", "-"))
+        counts[k] = counts.get(k, 0) + 1
+    if prov == "process" and name == "fork":
+        if i.get("ppid") in mine:
+            mine.add(i.get("pid"))
+        else:
+            mine.discard(i.get("pid"))
 docs = []
 for l in open(expected):
     if l.strip() and not l.startswith("#"):
         rule, rx, verdict = l.rstrip("\n").split("\t")
         docs.append((rule, re.compile(rx), verdict))
 rows, other = {}, {}
-for a in alerts:
-    ev = a.get("event", {})
-    pid = ev.get("info", {}).get("pid") or ev.get("header", {}).get("process_id")
+for a, is_mine in rows_in:
     msg = a.get("message", "")
-    if not ours(pid):
+    if not is_mine:
         other[a["rule"]] = other.get(a["rule"], 0) + 1
         continue
     verdict = next((v for r, rx, v in docs if r == a["rule"] and rx.search(msg)), None)
@@ -209,6 +214,9 @@ for (rule, verdict), msgs in sorted(rows.items()):
     if verdict == "UNEXPECTED":
         for m in msgs[:5]:
             print("         " + m[:300].replace("\n", " "))
+print("file and ptrace events (all processes on the machine):")
+for k, c in sorted(counts.items()):
+    print("  %6d  %s" % (c, k))
 for rule, c in sorted(other.items()):
     print("  %3d  %-38s (not this run: another process on the machine)" % (c, rule))
 canary = sum(1 for (r, v), msgs in rows.items() for m in msgs if "canary" in v)

@@ -54,9 +54,8 @@ struct etwl_procprov {
     int64_t boot_ft;  /* FILETIME of boot */
     long clk_tck;
     uint64_t starts, argv_probe, argv_proc;
-    int sec;                         /* ETWL_SEC_*: the file and ptrace providers */
-    int watch;                       /* the file family of the record being fed (0: none) */
-    uint64_t sec_events, sec_nopath; /* their events, and those whose path could not be read */
+    int sec;   /* ETWL_SEC_*: the file and ptrace providers */
+    int watch; /* the file family of the record being fed (0: none) */
     struct {
         uint32_t uid;
         char name[64];
@@ -637,12 +636,6 @@ void etwl_procprov_set_sec(etwl_procprov *pp, int which) { pp->sec = which; }
 
 void etwl_procprov_set_watch(etwl_procprov *pp, int fam) { pp->watch = fam; }
 
-void etwl_procprov_sec_counts(etwl_procprov *pp, uint64_t *events, uint64_t *nopath)
-{
-    *events = pp->sec_events;
-    *nopath = pp->sec_nopath;
-}
-
 /* A NUL-terminated string at addr in the memory of tid, page by page (a
  * read across into an unmapped page fails as a whole); 0 when unreadable. */
 static int read_user_str(uint32_t tid, uint64_t addr, char *out, size_t n)
@@ -741,6 +734,17 @@ static void add_actor(etwl_procprov *pp, mb *b, uint32_t pid, uint32_t tid, int6
     if (parent && parent->image) add_cstr(b, "parent_image", parent->image);
 }
 
+/* The target of ptrace or process_vm_*: the call names a thread; the
+ * event names its process (target_pid) and the thread (target_tid). */
+static void add_target(etwl_procprov *pp, mb *b, uint32_t tid, int64_t ts)
+{
+    uint32_t tgid = etwl_procprov_tgid(pp, tid);
+    const etwl_proc *target = etwl_proctab_find(pp->pt, tgid, ts);
+    add_uint(b, "target_pid", tgid);
+    add_uint(b, "target_tid", tid);
+    if (target && target->image) add_cstr(b, "target_image", target->image);
+}
+
 static const char *ptrace_request(uint64_t r)
 {
     switch (r) {
@@ -770,7 +774,6 @@ static int sec_feed(etwl_procprov *pp, etwl_event *raw, uint32_t pid, etwl_statu
     if (strncmp(n, "sys_enter_", 10) != 0) return 0;
     sc = n + 10;
     if ((pp->sec & ETWL_SEC_PTRACE) && strcmp(sc, "ptrace") == 0) {
-        const etwl_proc *target;
         const char *rn;
         uint64_t req = 0;
         get_u(raw, "request", &req);
@@ -779,23 +782,16 @@ static int sec_feed(etwl_procprov *pp, etwl_event *raw, uint32_t pid, etwl_statu
         add_actor(pp, &b, pid, tid, h->ts);
         add_uint(&b, "request", req);
         if ((rn = ptrace_request(req)) != NULL) add_cstr(&b, "request_name", rn);
-        add_uint(&b, "target_pid", (uint32_t)a);
-        target = etwl_proctab_find(pp->pt, etwl_procprov_tgid(pp, (uint32_t)a), h->ts);
-        if (target && target->image) add_cstr(&b, "target_image", target->image);
-        pp->sec_events++;
+        add_target(pp, &b, (uint32_t)a, h->ts);
         *st = emit_as(pp, &b, "ptrace", 1, 0, "ptrace", pid, tid, h->ts);
         return 1;
     }
     if ((pp->sec & ETWL_SEC_PTRACE) && strncmp(sc, "process_vm_", 11) == 0) {
-        const etwl_proc *target;
         int write = strcmp(sc + 11, "writev") == 0;
         get_u(raw, "pid", &a);
         begin(pp, &b);
         add_actor(pp, &b, pid, tid, h->ts);
-        add_uint(&b, "target_pid", (uint32_t)a);
-        target = etwl_proctab_find(pp->pt, etwl_procprov_tgid(pp, (uint32_t)a), h->ts);
-        if (target && target->image) add_cstr(&b, "target_image", target->image);
-        pp->sec_events++;
+        add_target(pp, &b, (uint32_t)a, h->ts);
         *st = emit_as(pp, &b, "ptrace", write ? 3 : 2, 0, write ? "vm_write" : "vm_read", pid, tid, h->ts);
         return 1;
     }
@@ -837,7 +833,6 @@ static int sec_feed(etwl_procprov *pp, etwl_event *raw, uint32_t pid, etwl_statu
         add_cstr(&b, "watch", strncmp(path, "/var/log/", 9) == 0 ? "logs" : "history");
         add_cstr(&b, "path", path);
         add_cstr(&b, "path_source", "fd");
-        pp->sec_events++;
         *st = emit_as(pp, &b, "file", 3, 0, "truncate", pid, tid, h->ts);
         return 1;
     } else if (strcmp(sc, "renameat2") == 0 || strcmp(sc, "renameat") == 0 || strcmp(sc, "rename") == 0) {
@@ -852,9 +847,8 @@ static int sec_feed(etwl_procprov *pp, etwl_event *raw, uint32_t pid, etwl_statu
         add_actor(pp, &b, pid, tid, h->ts);
         add_cstr(&b, "syscall", sc);
         add_cstr(&b, "watch", etwl_tfs_family(pp->watch));
-        if (!add_path(&b, "path", tid, dfd, ptr, 1, pp->watch)) pp->sec_nopath++;
+        add_path(&b, "path", tid, dfd, ptr, 1, pp->watch);
         add_path(&b, "old_path", tid, odfd, optr, 0, 0);
-        pp->sec_events++;
         *st = emit_as(pp, &b, "file", 4, 0, "rename", pid, tid, h->ts);
         return 1;
     } else {
@@ -874,11 +868,9 @@ static int sec_feed(etwl_procprov *pp, etwl_event *raw, uint32_t pid, etwl_statu
             add_cstr(&b, "path_source", "fd");
         } else {
             add_cstr(&b, "path_source", "none");
-            pp->sec_nopath++;
         }
     }
     if (id == 1) add_uint(&b, "flags", (uint32_t)flags);
-    pp->sec_events++;
     *st = emit_as(pp, &b, "file", (uint16_t)id, 0,
                   id == 1   ? "write"
                   : id == 2 ? "delete"

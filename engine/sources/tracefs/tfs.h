@@ -46,8 +46,6 @@ void etwl_procprov_set_watch(etwl_procprov *pp, int fam);
 /* tracefs.c: family k's name, and whether a path is one of its globs. */
 const char *etwl_tfs_family(int k);
 int etwl_tfs_family_match(int k, const char *path);
-/* Statistics: their events, and those whose path could not be read. */
-void etwl_procprov_sec_counts(etwl_procprov *pp, uint64_t *events, uint64_t *nopath);
 
 /* The uprobe that fetches argv: the loader's entry, argc and this many
  * argument strings.  Documented in the README. */

@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 EOF
 gcc -O2 -o "$TMP/b" "$TMP/b.c" || exit 1
 base=$("$TMP/b" "$N" "$TMP")
-"$BIN" -n $P -p file --alerts-only >"$TMP/out" 2>"$TMP/err" &
+"$BIN" -n $P -p file >"$TMP/out" 2>"$TMP/err" &
 for ((i = 0; i < 1200; i++)); do grep -q started "$TMP/err" 2>/dev/null && break; sleep 0.05; done
 grep -q started "$TMP/err" || { echo "bench file-filters: the session did not start: $(cat "$TMP/err")"; exit 1; }
 with=$("$TMP/b" "$N" "$TMP")

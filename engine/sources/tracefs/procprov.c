@@ -665,18 +665,65 @@ static int read_user_str(uint32_t tid, uint64_t addr, char *out, size_t n)
 }
 
 /* The absolute form of a path as thread tid passed it relative to dfd. */
+/* Collapses "//", "/./" and "/x/.." in an absolute path, in place, so that
+ * /etc//passwd or /etc/cron.d/../passwd read as /etc/passwd. */
+static void normalise_path(char *p)
+{
+    char *w = p, *r = p;
+    while (*r) {
+        if (r[0] == '/' && (r[1] == '/' || r[1] == 0) && w != p) {
+            r++; /* "//", or a trailing '/' */
+        } else if (r[0] == '/' && r[1] == '.' && (r[2] == '/' || r[2] == 0)) {
+            r += 2;
+        } else if (r[0] == '/' && r[1] == '.' && r[2] == '.' && (r[3] == '/' || r[3] == 0)) {
+            r += 3;
+            while (w > p && *--w != '/') {
+            }
+        } else {
+            *w++ = *r++;
+        }
+    }
+    if (w == p) *w++ = '/';
+    *w = 0;
+}
+
+static int same_mount_ns(uint32_t tid)
+{
+    char a[64], b[64], path[64];
+    snprintf(path, sizeof path, "/proc/%u/ns/mnt", tid);
+    return read_link(path, a, sizeof a) && read_link("/proc/self/ns/mnt", b, sizeof b) && strcmp(a, b) == 0;
+}
+
+/* The absolute form of a path as thread tid passed it relative to dfd,
+ * normalised; when the thread sees the same files as etwlua, its directory
+ * is resolved through symlinks too (ln -s /etc /tmp/e; echo >> /tmp/e/passwd
+ * writes /etc/passwd).  The last component is kept: the file may not exist
+ * yet. */
 static int resolve_path(uint32_t tid, uint64_t dfd, const char *p, char *out, size_t n)
 {
-    char link[64], dir[4096];
+    char link[64], dir[4096], *slash, *real;
     if (p[0] == '/') {
         snprintf(out, n, "%s", p);
-        return 1;
+    } else {
+        if ((uint32_t)dfd == AT_FDCWD_ID) snprintf(link, sizeof link, "/proc/%u/cwd", tid);
+        else snprintf(link, sizeof link, "/proc/%u/fd/%u", tid, (unsigned)dfd);
+        if (!read_link(link, dir, sizeof dir)) return 0;
+        snprintf(out, n, "%s/%s", dir, p);
     }
-    if ((uint32_t)dfd == AT_FDCWD_ID) snprintf(link, sizeof link, "/proc/%u/cwd", tid);
-    else snprintf(link, sizeof link, "/proc/%u/fd/%u", tid, (unsigned)dfd);
-    if (!read_link(link, dir, sizeof dir)) return 0;
-    while (p[0] == '.' && p[1] == '/') p += 2; /* ./x */
-    snprintf(out, n, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", p);
+    normalise_path(out);
+    if ((slash = strrchr(out, '/')) != NULL && slash != out && same_mount_ns(tid)) {
+        *slash = 0;
+        real = realpath(out, NULL);
+        *slash = '/';
+        if (real && strlen(real) + strlen(slash) < n) {
+            char *name = strdup(slash);
+            if (name) {
+                snprintf(out, n, "%s%s", strcmp(real, "/") == 0 ? "" : real, name);
+                free(name);
+            }
+        }
+        free(real);
+    }
     return 1;
 }
 

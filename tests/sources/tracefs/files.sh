@@ -79,6 +79,8 @@ sh -c 'exec 3>/etc/systemd/system/etwlua-test.service; sleep 0.3'
 echo k > /var/log/etwlua-test.log
 $PY -c 'import os,time; f=open(\"/var/log/etwlua-test.log\",\"r+\"); os.ftruncate(f.fileno(),0); time.sleep(0.3)'
 $PY -c 'import os,time; os.unlink(\"/var/log/etwlua-test.log\"); time.sleep(0.3)'
+# a path written the long way round is normalised: /etc/cron.d/etwlua-test2
+$PY -c 'import time; f=open(\"/etc//cron.d/./../cron.d/etwlua-test2\",\"w\"); time.sleep(0.3)'
 # not attacks: an account tool's name, a rotated log, a file outside /etc
 cp /etc/passwd /etc/passwd.etwlua-neg
 $PY -c 'import time; f=open(\"/etc/passwd.etwlua-neg\",\"a\"); time.sleep(0.3)'
@@ -86,6 +88,10 @@ echo r > /var/log/etwlua-test.log.1
 $PY -c 'import os,time; os.unlink(\"/var/log/etwlua-test.log.1\"); time.sleep(0.3)'
 " 2>"$TMP/ns.err" || bad "the namespace script failed: $(cat "$TMP/ns.err")"
 sh -c "echo ssh-ed25519 AAAAetwlua >> '$H/.ssh/authorized_keys'"
+# through a symlinked directory: resolved to the real .ssh
+mkdir -p "$TMP/home2/.ssh"
+ln -s "$TMP/home2/.ssh" "$TMP/keylink"
+$PY -c "import time; f=open('$TMP/keylink/authorized_keys','a'); time.sleep(0.3)"
 echo h >"$H/.bash_history"
 $PY -c "import os,time; os.truncate('$H/.bash_history',0); time.sleep(0.3)"
 $PY -c "import time; f=open('$TMP/passwd','w'); time.sleep(0.3)" # outside /etc: no alert
@@ -132,7 +138,9 @@ for c in "lnx.ld_so_preload_written|watched preload path|wrote /etc/ld\.so\.prel
     "lnx.account_files_written|watched accounts path|wrote /etc/passwd" \
     "lnx.account_files_written|wrote /etc/shadow" \
     "lnx.sudoers_written|/etc/sudoers.d/zz-etwlua-test" \
-    "lnx.cron_file_written|/etc/cron.d/etwlua-test" \
+    "lnx.cron_file_written|wrote /etc/cron.d/etwlua-test\"" \
+    "lnx.cron_file_written|wrote /etc/cron.d/etwlua-test2\"" \
+    "lnx.authorized_keys_written|wrote $TMP/home2/\.ssh/authorized_keys" \
     "lnx.systemd_unit_written|/etc/systemd/system/etwlua-test.service" \
     "lnx.log_file_wiped|emptied /var/log/etwlua-test.log" \
     "lnx.log_file_deleted|deleted /var/log/etwlua-test\.log\"" \

@@ -196,11 +196,15 @@ for l in open(expected):
     if l.strip() and not l.startswith("#"):
         rule, rx, verdict = l.rstrip("\n").split("\t")
         docs.append((rule, re.compile(rx), verdict))
-rows, other = {}, {}
+rows, other, other_img = {}, {}, {}
 for a, is_mine in rows_in:
     msg = a.get("message", "")
     if not is_mine:
         other[a["rule"]] = other.get(a["rule"], 0) + 1
+        img = a.get("fields", {}).get("image") or "?"
+        img = re.sub(r"^/tmp/tmp\.[^/]+/", "/tmp/tmp.*/", re.sub(r"[0-9]{3,}", "N", img))
+        k = (a["rule"], img)
+        other_img[k] = other_img.get(k, 0) + 1
         continue
     verdict = next((v for r, rx, v in docs if r == a["rule"] and rx.search(msg)), None)
     k = (a["rule"], verdict or "UNEXPECTED")
@@ -219,6 +223,9 @@ for k, c in sorted(counts.items()):
     print("  %6d  %s" % (c, k))
 for rule, c in sorted(other.items()):
     print("  %3d  %-38s (not this run: another process on the machine)" % (c, rule))
+    for (r, img), ci in sorted(other_img.items(), key=lambda x: -x[1])[:40]:
+        if r == rule:
+            print("         %5d  %s" % (ci, img))
 canary = sum(1 for (r, v), msgs in rows.items() for m in msgs if "canary" in v)
 print("live-noise: %d alerts from this run, %d documented, %d unexpected" % (n, n - bad, bad))
 if not canary:

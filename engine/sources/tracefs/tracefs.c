@@ -411,8 +411,7 @@ static void glob_any(char *out, size_t n, const char *field, const char *const *
     if (len < n) snprintf(out + len, n - len, ")");
 }
 
-static etwl_status enable_filtered(tfs *t, struct tracefs_instance *in, const char *call, const char *filter,
-                                   etwl_error *err)
+static etwl_status enable_filtered(struct tracefs_instance *in, const char *call, const char *filter, etwl_error *err)
 {
     char ev[64];
     snprintf(ev, sizeof ev, "sys_enter_%s", call);
@@ -426,7 +425,6 @@ static etwl_status enable_filtered(tfs *t, struct tracefs_instance *in, const ch
                               ev, strerror(errno));
     if (tracefs_event_enable(in, "syscalls", ev) < 0)
         return etwl_error_set(err, ETWL_ENOTFOUND, "cannot enable syscalls:%s: %s", ev, strerror(errno));
-    (void)t;
     return ETWL_OK;
 }
 
@@ -458,20 +456,20 @@ static etwl_status open_family(tfs *t, int k, etwl_error *err)
     for (i = 0; i < 2; i++) {
         glob_any(g, sizeof g, opens[i][1], f->globs);
         snprintf(flt, sizeof flt, "(flags & %d) && %s", f->wipe ? O_TRUNC_BIT : O_WRITE_BITS, g);
-        if ((st = enable_filtered(t, in, opens[i][0], flt, err)) != ETWL_OK) return st;
+        if ((st = enable_filtered(in, opens[i][0], flt, err)) != ETWL_OK) return st;
     }
     glob_any(g, sizeof g, "pathname", f->globs);
-    if ((st = enable_filtered(t, in, "creat", g, err)) != ETWL_OK) return st;
+    if ((st = enable_filtered(in, "creat", g, err)) != ETWL_OK) return st;
     if (f->wipe) {
-        if ((st = enable_filtered(t, in, "unlinkat", g, err)) != ETWL_OK ||
-            (st = enable_filtered(t, in, "unlink", g, err)) != ETWL_OK)
+        if ((st = enable_filtered(in, "unlinkat", g, err)) != ETWL_OK ||
+            (st = enable_filtered(in, "unlink", g, err)) != ETWL_OK)
             return st;
         glob_any(g, sizeof g, "path", f->globs);
-        return enable_filtered(t, in, "truncate", g, err);
+        return enable_filtered(in, "truncate", g, err);
     }
     glob_any(g, sizeof g, "newname", f->globs);
     for (i = 0; i < 3; i++)
-        if ((st = enable_filtered(t, in, renames[i], g, err)) != ETWL_OK) return st;
+        if ((st = enable_filtered(in, renames[i], g, err)) != ETWL_OK) return st;
     return ETWL_OK;
 }
 
@@ -495,17 +493,17 @@ static etwl_status enable_sec_providers(tfs *t, etwl_error *err)
     if (t->sec & ETWL_SEC_PTRACE) {
         /* ATTACH, SEIZE and the POKEs: another process is read or changed
          * (TRACEME and the peeks of a debugger's own child are not) */
-        if ((st = enable_filtered(t, t->inst, "ptrace",
+        if ((st = enable_filtered(t->inst, "ptrace",
                                   "request == 16 || request == 16902 || request == 4 || request == 5 || request == 6",
                                   err)) != ETWL_OK ||
-            (st = enable_filtered(t, t->inst, "process_vm_readv", NULL, err)) != ETWL_OK ||
-            (st = enable_filtered(t, t->inst, "process_vm_writev", NULL, err)) != ETWL_OK)
+            (st = enable_filtered(t->inst, "process_vm_readv", NULL, err)) != ETWL_OK ||
+            (st = enable_filtered(t->inst, "process_vm_writev", NULL, err)) != ETWL_OK)
             return st;
     }
     if (!(t->sec & ETWL_SEC_FILE)) return ETWL_OK;
     /* an fd has no path the kernel can filter on: emptying calls only, the
      * path is checked when the event is read */
-    if ((st = enable_filtered(t, t->inst, "ftruncate", "length == 0", err)) != ETWL_OK) return st;
+    if ((st = enable_filtered(t->inst, "ftruncate", "length == 0", err)) != ETWL_OK) return st;
     for (k = 0; k < NFAMS; k++)
         if ((st = open_family(t, k, err)) != ETWL_OK) return st;
     return ETWL_OK;

@@ -43,8 +43,9 @@ unshare -m --propagation private sh -c \
 PY=$(command -v python3) || skip "no python3 (the long-lived writers and ptrace use it)"
 LIMIT=${ETWLUA_LIVE_LIMIT:-60}
 
-# the session: the rule library, JSON alerts
-"$BIN" -n "$P" --json >"$TMP/out" 2>"$TMP/err" &
+# the session: the rule library, JSON alerts, and the events themselves
+# (the negatives must be seen, with their path, and not alert)
+"$BIN" -n "$P" --dump --json >"$TMP/out" 2>"$TMP/err" &
 EP=$!
 for ((i = 0; i < LIMIT * 20; i++)); do
     grep -q "started" "$TMP/err" 2>/dev/null && break
@@ -62,39 +63,58 @@ n=$(ls "$TRACEFS/instances" | grep -c "^$P~f[0-9]$")
 
 H=$TMP/home
 mkdir -p "$H/.ssh" "$TMP/l/up" "$TMP/l/work" "$TMP/o2/up" "$TMP/o2/work"
+# The long-lived writers stay until the checks below saw their alerts: on a
+# loaded machine the session may read an event well after the call, and a
+# writer gone by then leaves no path to read.  The Python ones sleep (at
+# most LIMIT seconds; sleeping allocates nothing, so the path they passed
+# is still in their memory) and are killed by pid; the shells keep the file
+# open and wait for $REL.
+REL=$TMP/release
+N=$((LIMIT * 20))
+PYHOLD="time.sleep($LIMIT)"
+SHHOLD="i=0; while [ ! -e $REL ] && [ \$i -lt $N ]; do sleep 0.05; i=\$((i+1)); done"
+: >"$TMP/pids"
 # the scripted attacks, inside the namespace; each leaves a marker in its path
 unshare -m --propagation private bash -c "
 set -e
 mount -t overlay overlay -o lowerdir=/etc,upperdir=$TMP/o2/up,workdir=$TMP/o2/work /etc
 mount -t overlay overlay -o lowerdir=/var/log,upperdir=$TMP/l/up,workdir=$TMP/l/work /var/log
 mkdir -p /etc/sudoers.d /etc/cron.d /etc/systemd/system
-# one-shot shells: gone before their path can be read, seen by family
+# one-shot shells: often gone before their path can be read, seen by family
 sh -c 'echo > /etc/ld.so.preload'
 sh -c 'echo etwluatest:x:0:0::/:/bin/sh >> /etc/passwd'
 # long-lived writers: the path itself
-$PY -c 'import time; f=open(\"/etc/shadow\",\"a\"); time.sleep(0.3)'
-sh -c 'exec 3>/etc/sudoers.d/zz-etwlua-test; sleep 0.3'
-sh -c 'exec 3>/etc/cron.d/etwlua-test; sleep 0.3'
-sh -c 'exec 3>/etc/systemd/system/etwlua-test.service; sleep 0.3'
+$PY -c \"import os,time; f=open('/etc/shadow','a'); $PYHOLD\" & echo \$! >>$TMP/pids
+sh -c 'exec 3>/etc/sudoers.d/zz-etwlua-test; $SHHOLD' &
+sh -c 'exec 3>/etc/cron.d/etwlua-test; $SHHOLD' &
+sh -c 'exec 3>/etc/systemd/system/etwlua-test.service; $SHHOLD' &
 echo k > /var/log/etwlua-test.log
-$PY -c 'import os,time; f=open(\"/var/log/etwlua-test.log\",\"r+\"); os.ftruncate(f.fileno(),0); time.sleep(0.3)'
-$PY -c 'import os,time; os.unlink(\"/var/log/etwlua-test.log\"); time.sleep(0.3)'
+$PY -c \"import os,time; f=open('/var/log/etwlua-test.log','r+'); os.ftruncate(f.fileno(),0); $PYHOLD\" & echo \$! >>$TMP/pids
+echo k > /var/log/etwlua-test3.log
+$PY -c \"import os,time; os.unlink('/var/log/etwlua-test3.log'); $PYHOLD\" & echo \$! >>$TMP/pids
 # a path written the long way round is normalised: /etc/cron.d/etwlua-test2
-$PY -c 'import time; f=open(\"/etc//cron.d/./../cron.d/etwlua-test2\",\"w\"); time.sleep(0.3)'
-# not attacks: an account tool's name, a rotated log, a file outside /etc
-cp /etc/passwd /etc/passwd.etwlua-neg
-$PY -c 'import time; f=open(\"/etc/passwd.etwlua-neg\",\"a\"); time.sleep(0.3)'
+$PY -c \"import os,time; f=open('/etc//cron.d/./../cron.d/etwlua-test2','w'); $PYHOLD\" & echo \$! >>$TMP/pids
+# not attacks: a file beside /etc/passwd, a rotated log, a passwd outside /etc
+$PY -c \"import os,time; f=open('/etc/etwlua-neg.passwd','a'); $PYHOLD\" & echo \$! >>$TMP/pids
 echo r > /var/log/etwlua-test.log.1
-$PY -c 'import os,time; os.unlink(\"/var/log/etwlua-test.log.1\"); time.sleep(0.3)'
-" 2>"$TMP/ns.err" || bad "the namespace script failed: $(cat "$TMP/ns.err")"
+$PY -c \"import os,time; os.unlink('/var/log/etwlua-test.log.1'); $PYHOLD\" & echo \$! >>$TMP/pids
+wait
+" 2>"$TMP/ns.err" &
+NSP=$!
 sh -c "echo ssh-ed25519 AAAAetwlua >> '$H/.ssh/authorized_keys'"
 # through a symlinked directory: resolved to the real .ssh
 mkdir -p "$TMP/home2/.ssh"
 ln -s "$TMP/home2/.ssh" "$TMP/keylink"
-$PY -c "import time; f=open('$TMP/keylink/authorized_keys','a'); time.sleep(0.3)"
+$PY -c "import os,time; f=open('$TMP/keylink/authorized_keys','a'); $PYHOLD" &
+H1=$!
+echo $H1 >>"$TMP/pids"
 echo h >"$H/.bash_history"
-$PY -c "import os,time; os.truncate('$H/.bash_history',0); time.sleep(0.3)"
-$PY -c "import time; f=open('$TMP/passwd','w'); time.sleep(0.3)" # outside /etc: no alert
+$PY -c "import os,time; os.truncate('$H/.bash_history',0); $PYHOLD" &
+H2=$!
+echo $H2 >>"$TMP/pids"
+$PY -c "import os,time; f=open('$TMP/passwd','w'); $PYHOLD" & # outside /etc: no alert
+H3=$!
+echo $H3 >>"$TMP/pids"
 
 # ptrace and process_vm_* against a sleep of ours
 sleep 60 &
@@ -143,7 +163,7 @@ for c in "lnx.ld_so_preload_written|watched preload path|wrote /etc/ld\.so\.prel
     "lnx.authorized_keys_written|wrote $TMP/home2/\.ssh/authorized_keys" \
     "lnx.systemd_unit_written|/etc/systemd/system/etwlua-test.service" \
     "lnx.log_file_wiped|emptied /var/log/etwlua-test.log" \
-    "lnx.log_file_deleted|deleted /var/log/etwlua-test\.log\"" \
+    "lnx.log_file_deleted|deleted /var/log/etwlua-test3\.log\"" \
     "lnx.authorized_keys_written|watched ssh_keys path|wrote $H/\.ssh/authorized_keys" \
     "lnx.shell_history_wiped|$H/.bash_history" \
     "lnx.ptrace_attach|ATTACH" \
@@ -151,12 +171,30 @@ for c in "lnx.ld_so_preload_written|watched preload path|wrote /etc/ld\.so\.prel
     "lnx.process_vm_readv|read the memory of /usr/bin/sleep"; do
     expect "${c%%|*}" "${c#*|}" && ok || bad "no ${c%%|*} alert with '${c#*|}'"
 done
+# the writers may go, once the negatives were read too; the namespace
+# script must have succeeded
+for neg in /etc/etwlua-neg.passwd /var/log/etwlua-test.log.1 "$TMP/passwd"; do
+    for ((i = 0; i < LIMIT * 10; i++)); do
+        grep -q -- "\"path\":\"$neg\"" "$TMP/out" && break
+        sleep 0.1
+    done
+done
+touch "$REL"
+for pid in $(cat "$TMP/pids"); do kill "$pid" 2>/dev/null; done
+for ((i = 0; i < LIMIT * 20; i++)); do
+    kill -0 $NSP $H1 $H2 $H3 2>/dev/null || break
+    sleep 0.05
+done
+wait $NSP
+grep -qv Terminated "$TMP/ns.err" && bad "the namespace script failed: $(cat "$TMP/ns.err")"
+wait $H1 $H2 $H3 2>/dev/null
 "$BIN" --kill "$P" >/dev/null 2>&1
 for ((i = 0; i < LIMIT * 20; i++)); do kill -0 $EP 2>/dev/null || break; sleep 0.05; done
 wait $EP
 # the negatives: no file alert names these paths (the namespace script's own
 # start is flagged by process rules, for its command line names them all)
-for neg in /etc/passwd.etwlua-neg /var/log/etwlua-test.log.1 "$TMP/passwd"; do
+for neg in /etc/etwlua-neg.passwd /var/log/etwlua-test.log.1 "$TMP/passwd"; do
+    grep -q -- "\"path\":\"$neg\"" "$TMP/out" || bad "the negative $neg was never seen with its path"
     grep -q -- "\"target_filename\":\"$neg\"" "$TMP/out" &&
         bad "alert on $neg: $(grep -- "\"target_filename\":\"$neg\"" "$TMP/out" | head -1 | cut -c1-300)" || ok
 done

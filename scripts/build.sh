@@ -18,7 +18,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="gcc make pkg-config premake4 liblua5.4-dev lua-lpeg-dev libcmocka-dev libyajl-dev libyaml-dev libpcre2-dev libtracefs-dev libtraceevent-dev libevtx-dev libbfio-dev libexpat1-dev libzip-dev zlib1g-dev libdeflate-dev libevtx-utils python3 time bsdutils clang-format libcurl4-openssl-dev librdkafka-dev libedit-dev rsyslog openssl"
+PKGS="gcc make pkg-config premake4 liblua5.4-dev lua-lpeg-dev libcmocka-dev libyajl-dev libyaml-dev libpcre2-dev libtracefs-dev libtraceevent-dev libevtx-dev libbfio-dev libexpat1-dev libzip-dev zlib1g-dev libdeflate-dev libevtx-utils python3 time bsdutils clang-format libcurl4-openssl-dev librdkafka-dev libedit-dev openssh-server rsyslog openssl"
 
 # the Windows cross build: compilers, Wine for its tests, dpkg-dev for
 # apt-get source (scripts/mingw-deps.sh)

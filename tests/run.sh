@@ -70,6 +70,8 @@ for cfg in release sanitize; do
     suite "$cfg/evtx" bash tests/sources/evtx/run.sh "build/bin/$cfg/etwlua"
     # live tracefs sessions: root only; the script says why when it skips
     suite "$cfg/live" bash tests/sources/tracefs/live.sh "build/bin/$cfg/etwlua"
+    # the file and ptrace providers and the Linux rules over them, live (root; /etc overlaid)
+    suite "$cfg/live-files" bash tests/sources/tracefs/files.sh "build/bin/$cfg/etwlua"
     # the -o outputs against rsyslogd, an HTTP server and Kafka's mock cluster
     suite "$cfg/output" bash tests/output/run.sh "build/bin/$cfg/etwlua"
     # --schema ecs|ocsf against the published field references, --hex-keywords

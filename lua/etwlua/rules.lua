@@ -3,7 +3,7 @@
 -- A rule reads one log source (process_creation by default; ps_script,
 -- service_install, task_created, log_cleared, registry_set/registry_event,
 -- network_connection, image_load, process_access, create_remote_thread,
--- pipe_created, file_event, audit_policy, account_change, wmi_event,
+-- pipe_created, file_event, file_delete, audit_policy, account_change, wmi_event,
 -- share_access, dns_query).  Each source is a set of C filters (provider
 -- and event id) registered when its first enabled rule is defined, at load
 -- time, so events no rule wants never enter Lua.  Each event is normalised
@@ -513,6 +513,31 @@ L.dns_query = function(ev)
     image = nz(i.Image), pid = tonumber(i.ProcessId), user = nz(i.User) })
 end
 
+-- Linux file and ptrace events (the tracefs file and ptrace providers,
+-- docs/linux.md): the writer is named from the process table, so `path`
+-- and the process fields can be absent (a process gone before its path
+-- could be read); `watch` always names the family of watched paths.
+local linux_file_ops = { "write", "delete", "truncate", "rename" }
+L.linux_file = function(ev)
+  local i = ev.info
+  local image = nz(i.image)
+  return { platform = "linux", source = ev.id == 2 and "file_delete" or "file_event", event_id = ev.id,
+    operation = linux_file_ops[ev.id], target_filename = nz(i.path), source_filename = nz(i.old_path),
+    watch = nz(i.watch), flags = tonumber(i.flags), syscall = nz(i.syscall), image = image,
+    name = match.name(image), command_line = nz(i.cmdline), parent_image = nz(i.parent_image), user = nz(i.user),
+    pid = tonumber(i.pid), ppid = tonumber(i.ppid) }
+end
+local linux_ptrace_ops = { "ptrace", "vm_read", "vm_write" }
+L.linux_ptrace = function(ev)
+  local i = ev.info
+  local image, target = nz(i.image), nz(i.target_image)
+  return { platform = "linux", source = "process_access", event_id = ev.id, operation = linux_ptrace_ops[ev.id],
+    request = tonumber(i.request), request_name = nz(i.request_name), image = image, name = match.name(image),
+    command_line = nz(i.cmdline), parent_image = nz(i.parent_image), user = nz(i.user), pid = tonumber(i.pid),
+    ppid = tonumber(i.ppid), target_pid = tonumber(i.target_pid), target_tid = tonumber(i.target_tid),
+    target_image = target, target_name = match.name(target) }
+end
+
 -- name -> { platform -> { { filter, normalise, example header }... } }.
 -- fields: what an alert of the source carries besides the event.
 local function feed(provider, id, norm, guid, pname)
@@ -560,12 +585,16 @@ M.logsources = {
   network_connection = { fields = { "image", "dest_ip", "dest_port", "dest_hostname", "pid" },
     platforms = { windows = { csysmon("network_connection", L.network_connection) } } },
   image_load = { fields = { "image", "image_loaded", "pid" }, platforms = { windows = { csysmon("image_load", L.image_load) } } },
-  process_access = { fields = { "image", "target_image", "granted_access", "pid" },
-    platforms = { windows = { csysmon("process_access", L.process_access) } } },
+  process_access = { fields = { "image", "target_image", "granted_access", "pid", "target_pid", "request_name" },
+    platforms = { windows = { csysmon("process_access", L.process_access) },
+                  linux = { feed("ptrace", { 1, 2, 3 }, L.linux_ptrace, nil, "ptrace") } } },
   create_remote_thread = { fields = { "image", "target_image", "start_module", "pid" },
     platforms = { windows = { csysmon("create_remote_thread", L.create_remote_thread) } } },
   pipe_created = { fields = { "pipe_name", "image", "pid" }, platforms = { windows = { csysmon("pipe_created", L.pipe_created) } } },
-  file_event = { fields = { "target_filename", "image", "pid" }, platforms = { windows = { csysmon("file_event", L.file_event) } } },
+  file_event = { fields = { "target_filename", "image", "pid", "operation", "watch" }, platforms = {
+    windows = { csysmon("file_event", L.file_event) }, linux = { feed("file", { 1, 3, 4 }, L.linux_file, nil, "file") } } },
+  file_delete = { fields = { "target_filename", "image", "pid", "watch" },
+    platforms = { linux = { feed("file", 2, L.linux_file, nil, "file") } } },
   audit_policy = { fields = { "subcategory_guid", "changes", "user" }, platforms = { windows = { security(4719, L.audit_policy) } } },
   account_change = { fields = { "target_user", "member_name", "member_sid", "user" }, platforms = { windows = {
     security({ 4720, 4722, 4724, 4728, 4732, 4738, 4756 }, L.account_change) } } },
@@ -758,8 +787,10 @@ function M.example_event(r, ex)
     table.sort(keys)
     local out = {}
     for _, k in ipairs(keys) do out[#out + 1] = jstr(k) .. ":" .. jval(ex[k]) end
-    return '{"header":{"descriptor":{"id":' .. id .. '},"ts":"2024-05-01T10:00:00Z","provider_guid":'
-      .. jstr(f.guid) .. ',"provider_name":' .. jstr(f.pname) .. '},"info":{' .. table.concat(out, ",") .. '}}'
+    -- Linux providers have a name and no GUID
+    return '{"header":{"descriptor":{"id":' .. id .. '},"ts":"2024-05-01T10:00:00Z",'
+      .. (f.guid and ('"provider_guid":' .. jstr(f.guid) .. ',') or '') .. '"provider_name":' .. jstr(f.pname)
+      .. '},"info":{' .. table.concat(out, ",") .. '}}'
   end
   example_pid = example_pid + 2
   ex = setmetatable({ pid = ex.pid or example_pid, ppid = ex.ppid or example_pid + 1 }, { __index = ex })

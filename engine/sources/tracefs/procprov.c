@@ -54,6 +54,8 @@ struct etwl_procprov {
     int64_t boot_ft;  /* FILETIME of boot */
     long clk_tck;
     uint64_t starts, argv_probe, argv_proc;
+    int sec;   /* ETWL_SEC_*: the file and ptrace providers */
+    int watch; /* the file family of the record being fed (0: none) */
     struct {
         uint32_t uid;
         char name[64];
@@ -304,14 +306,14 @@ static void add_argv(mb *b, char **argv, uint32_t argc)
     }
 }
 
-static etwl_status emit(etwl_procprov *pp, mb *b, uint16_t id, uint8_t opcode, const char *name, uint32_t pid,
-                        int64_t ts)
+static etwl_status emit_as(etwl_procprov *pp, mb *b, const char *provider, uint16_t id, uint8_t opcode,
+                           const char *name, uint32_t pid, uint32_t tid, int64_t ts)
 {
     etwl_event *ev = &pp->ev;
     etwl_member *m = etwl_arena_dup(&ev->arena, b->m, b->n * sizeof *b->m);
     if (b->n && !m) return ETWL_ENOMEM;
-    ev->hdr.provider_name = "process";
-    ev->hdr.provider_name_len = 7;
+    ev->hdr.provider_name = provider;
+    ev->hdr.provider_name_len = (uint32_t)strlen(provider);
     ev->hdr.event_name = name;
     ev->hdr.event_name_len = (uint32_t)strlen(name);
     ev->hdr.has |= ETWL_HAS_PROVIDER_NAME | ETWL_HAS_EVENT_NAME;
@@ -320,10 +322,16 @@ static etwl_status emit(etwl_procprov *pp, mb *b, uint16_t id, uint8_t opcode, c
     ev->hdr.desc.task = 1;
     ev->hdr.desc.level = ETWL_LEVEL_INFORMATION;
     ev->hdr.pid = pid;
-    ev->hdr.tid = pid;
+    ev->hdr.tid = tid;
     ev->hdr.ts = ts;
     etwl_event_set_members(ev, m, b->n);
     return pp->emit(ev, pp->ctx);
+}
+
+static etwl_status emit(etwl_procprov *pp, mb *b, uint16_t id, uint8_t opcode, const char *name, uint32_t pid,
+                        int64_t ts)
+{
+    return emit_as(pp, b, "process", id, opcode, name, pid, pid, ts);
 }
 
 static void begin(etwl_procprov *pp, mb *b)
@@ -334,10 +342,10 @@ static void begin(etwl_procprov *pp, mb *b)
 }
 
 /* The /proc details every start and rundown carries, when still readable. */
-static void add_proc_details(etwl_procprov *pp, mb *b, uint32_t pid, uint32_t ppid, pinfo *pi, int have_stat)
+static const char *add_proc_details(etwl_procprov *pp, mb *b, uint32_t pid, uint32_t ppid, pinfo *pi, int have_stat)
 {
     char path[64], buf[4096];
-    const char *src = "proc";
+    const char *src = "proc", *user = NULL;
     pi->have_ids = 0;
     read_ids(pid, pi);
     if (!pi->have_ids && ppid) {
@@ -349,7 +357,7 @@ static void add_proc_details(etwl_procprov *pp, mb *b, uint32_t pid, uint32_t pp
     }
     if (pi->have_ids) {
         add_uint(b, "uid", pi->uid);
-        add_cstr(b, "user", user_name(pp, pi->uid));
+        add_cstr(b, "user", user = user_name(pp, pi->uid));
         add_uint(b, "gid", pi->gid);
         add_cstr(b, "uid_source", src);
     }
@@ -375,6 +383,7 @@ static void add_proc_details(etwl_procprov *pp, mb *b, uint32_t pid, uint32_t pp
             }
         }
     }
+    return user;
 }
 
 static void split_cmdline(char *buf, ssize_t n, char **argv, uint32_t *argc, uint32_t max)
@@ -397,6 +406,8 @@ static etwl_status emit_start(etwl_procprov *pp, uint32_t pid, const char *image
     uint32_t ppid = 0;
     const etwl_proc *parent, *self;
     int have_stat;
+    const char *user, *line = NULL;
+    uint32_t k;
     begin(pp, &b);
     memset(&pi, 0, sizeof pi);
     have_stat = read_stat(pid, &pi);
@@ -411,11 +422,15 @@ static etwl_status emit_start(etwl_procprov *pp, uint32_t pid, const char *image
     add_uint(&b, "argc", argc_total);
     add_cstr(&b, "argv_source", source);
     add_bool(&b, "truncated", truncated || argc_total > argc);
-    add_proc_details(pp, &b, pid, ppid, &pi, have_stat);
+    user = add_proc_details(pp, &b, pid, ppid, &pi, have_stat);
     parent = etwl_proctab_find(pp->pt, ppid, exec_ts);
     if (parent && parent->image) add_cstr(&b, "parent_image", parent->image);
     add_time(&b, "start_time", exec_ts);
-    etwl_proctab_start(pp->pt, pid, ppid, rundown ? 0 : exec_ts, image, NULL, NULL);
+    /* the table keeps the command line and user: file and ptrace events
+     * name the process that made them with these */
+    for (k = 0; k < b.n; k++)
+        if (strcmp(b.m[k].name, "cmdline") == 0) line = b.m[k].value.v.s;
+    etwl_proctab_start(pp->pt, pid, ppid, rundown ? 0 : exec_ts, image, line, user);
     pp->starts++;
     return emit(pp, &b, rundown ? 3 : 1, rundown ? 3 : 1, rundown ? "rundown" : "start", pid, ts);
 }
@@ -604,13 +619,324 @@ static const char *get_s(etwl_event *ev, const char *name)
     return v && v->type == ETWL_VT_STRING ? v->v.s : NULL;
 }
 
+/* ---- the file and ptrace providers ------------------------------------------
+ *
+ * Syscall tracepoints record a path argument only as a user-space pointer.
+ * The kernel filter (set up in tracefs.c) already read that string to
+ * decide the event is wanted; here the string is read again from the
+ * thread's memory through /proc/TID/mem, and a relative path is joined to
+ * the directory it is relative to (/proc/TID/cwd or /proc/TID/fd/DFD).  A
+ * thread that has exited by then leaves no memory to read: the event still
+ * comes, without `path` and with path_source "none", since the kernel
+ * filter said it named a watched path. */
+
+#define AT_FDCWD_ID 0xffffff9cu /* AT_FDCWD (-100) as the tracepoint's low 32 bits */
+
+void etwl_procprov_set_sec(etwl_procprov *pp, int which) { pp->sec = which; }
+
+void etwl_procprov_set_watch(etwl_procprov *pp, int fam) { pp->watch = fam; }
+
+/* A NUL-terminated string at addr in the memory of tid, page by page (a
+ * read across into an unmapped page fails as a whole); 0 when unreadable. */
+static int read_user_str(uint32_t tid, uint64_t addr, char *out, size_t n)
+{
+    char path[64];
+    size_t got = 0;
+    int fd;
+    if (!addr) return 0;
+    snprintf(path, sizeof path, "/proc/%u/mem", tid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return 0;
+    while (got < n - 1) {
+        size_t chunk = 4096 - (size_t)((addr + got) & 4095);
+        ssize_t k;
+        char *z;
+        if (chunk > n - 1 - got) chunk = n - 1 - got;
+        k = pread(fd, out + got, chunk, (off_t)(addr + got));
+        if (k <= 0) break;
+        if ((z = memchr(out + got, 0, (size_t)k)) != NULL) {
+            close(fd);
+            return 1;
+        }
+        got += (size_t)k;
+    }
+    close(fd);
+    out[got] = 0;
+    return got > 0 && got == n - 1; /* longer than PATH_MAX: cut, but a path */
+}
+
+/* The absolute form of a path as thread tid passed it relative to dfd. */
+/* Collapses "//", "/./" and "/x/.." in an absolute path, in place, so that
+ * /etc//passwd or /etc/cron.d/../passwd read as /etc/passwd. */
+static void normalise_path(char *p)
+{
+    char *w = p, *r = p;
+    while (*r) {
+        if (r[0] == '/' && (r[1] == '/' || r[1] == 0) && w != p) {
+            r++; /* "//", or a trailing '/' */
+        } else if (r[0] == '/' && r[1] == '.' && (r[2] == '/' || r[2] == 0)) {
+            r += 2;
+        } else if (r[0] == '/' && r[1] == '.' && r[2] == '.' && (r[3] == '/' || r[3] == 0)) {
+            r += 3;
+            while (w > p && *--w != '/') {
+            }
+        } else {
+            *w++ = *r++;
+        }
+    }
+    if (w == p) *w++ = '/';
+    *w = 0;
+}
+
+static int same_mount_ns(uint32_t tid)
+{
+    char a[64], b[64], path[64];
+    snprintf(path, sizeof path, "/proc/%u/ns/mnt", tid);
+    return read_link(path, a, sizeof a) && read_link("/proc/self/ns/mnt", b, sizeof b) && strcmp(a, b) == 0;
+}
+
+/* The absolute form of a path as thread tid passed it relative to dfd,
+ * normalised; when the thread sees the same files as etwlua, its directory
+ * is resolved through symlinks too (ln -s /etc /tmp/e; echo >> /tmp/e/passwd
+ * writes /etc/passwd).  The last component is kept: the file may not exist
+ * yet. */
+static int resolve_path(uint32_t tid, uint64_t dfd, const char *p, char *out, size_t n)
+{
+    char link[64], dir[4096], *slash, *real;
+    if (p[0] == '/') {
+        snprintf(out, n, "%s", p);
+    } else {
+        if ((uint32_t)dfd == AT_FDCWD_ID) snprintf(link, sizeof link, "/proc/%u/cwd", tid);
+        else snprintf(link, sizeof link, "/proc/%u/fd/%u", tid, (unsigned)dfd);
+        if (!read_link(link, dir, sizeof dir)) return 0;
+        snprintf(out, n, "%s/%s", dir, p);
+    }
+    normalise_path(out);
+    if ((slash = strrchr(out, '/')) != NULL && slash != out && same_mount_ns(tid)) {
+        *slash = 0;
+        real = realpath(out, NULL);
+        *slash = '/';
+        if (real && strlen(real) + strlen(slash) < n) {
+            char *name = strdup(slash);
+            if (name) {
+                snprintf(out, n, "%s%s", strcmp(real, "/") == 0 ? "" : real, name);
+                free(name);
+            }
+        }
+        free(real);
+    }
+    return 1;
+}
+
+/* Adds `key` (and `path_source`) for the path at addr; returns 1 when read.
+ * With a family, what is read must be one of its paths, as the kernel saw
+ * it: otherwise the memory was reused since the call (a freed buffer). */
+static int add_path(mb *b, const char *key, uint32_t tid, uint64_t dfd, uint64_t addr, int source, int fam)
+{
+    char raw[4096], full[8192];
+    if (!read_user_str(tid, addr, raw, sizeof raw) || (fam && !etwl_tfs_family_match(fam, raw))) {
+        if (source) add_cstr(b, "path_source", "none");
+        return 0;
+    }
+    if (!resolve_path(tid, dfd, raw, full, sizeof full)) snprintf(full, sizeof full, "%s", raw);
+    add_cstr(b, key, full);
+    if (source) add_cstr(b, "path_source", "mem");
+    return 1;
+}
+
+/* An open whose path memory is gone or reused (a shell reuses the buffer
+ * of a redirection at once) still left its file open: the one descriptor
+ * of the thread whose path is in the family.  Several: none is chosen. */
+static int path_from_fds(uint32_t tid, int fam, char *out, size_t n)
+{
+    char dir[64], link[320], path[4096];
+    DIR *d;
+    struct dirent *e;
+    int found = 0;
+    snprintf(dir, sizeof dir, "/proc/%u/fd", tid);
+    if (!(d = opendir(dir))) return 0;
+    while ((e = readdir(d)) != NULL && found < 2) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+        if (!read_link(link, path, sizeof path) || !etwl_tfs_family_match(fam, path)) continue;
+        if (found && strcmp(out, path) == 0) continue;
+        snprintf(out, n, "%s", path);
+        found++;
+    }
+    closedir(d);
+    return found == 1;
+}
+
+/* Who did it: pid and tid, image, command line, user, parent. */
+static void add_actor(etwl_procprov *pp, mb *b, uint32_t pid, uint32_t tid, int64_t ts)
+{
+    const etwl_proc *self = etwl_proctab_find(pp->pt, pid, ts), *parent;
+    add_uint(b, "pid", pid);
+    add_uint(b, "tid", tid);
+    if (!self) return;
+    add_uint(b, "ppid", self->ppid);
+    if (self->image) add_cstr(b, "image", self->image);
+    if (self->cmdline) add_cstr(b, "cmdline", self->cmdline);
+    if (self->user) add_cstr(b, "user", self->user);
+    parent = etwl_proctab_parent(pp->pt, self);
+    if (parent && parent->image) add_cstr(b, "parent_image", parent->image);
+}
+
+/* The target of ptrace or process_vm_*: the call names a thread; the
+ * event names its process (target_pid) and the thread (target_tid). */
+static void add_target(etwl_procprov *pp, mb *b, uint32_t tid, int64_t ts)
+{
+    uint32_t tgid = etwl_procprov_tgid(pp, tid);
+    const etwl_proc *target = etwl_proctab_find(pp->pt, tgid, ts);
+    add_uint(b, "target_pid", tgid);
+    add_uint(b, "target_tid", tid);
+    if (target && target->image) add_cstr(b, "target_image", target->image);
+}
+
+static const char *ptrace_request(uint64_t r)
+{
+    switch (r) {
+    case 0: return "TRACEME";
+    case 1: return "PEEKTEXT";
+    case 2: return "PEEKDATA";
+    case 4: return "POKETEXT";
+    case 5: return "POKEDATA";
+    case 6: return "POKEUSER";
+    case 13: return "SETREGS";
+    case 16: return "ATTACH";
+    case 0x4206: return "SEIZE";
+    default: return NULL;
+    }
+}
+
+/* One syscalls:sys_enter_* event of the file or ptrace provider; 0 when
+ * the event is none of theirs. */
+static int sec_feed(etwl_procprov *pp, etwl_event *raw, uint32_t pid, etwl_status *st)
+{
+    const etwl_header *h = &raw->hdr;
+    const char *n = h->event_name, *sc;
+    uint64_t a = 0, dfd = AT_FDCWD_ID, flags = 0, ptr = 0;
+    uint32_t tid = h->tid;
+    int id = 0, got;
+    mb b;
+    if (strncmp(n, "sys_enter_", 10) != 0) return 0;
+    sc = n + 10;
+    if ((pp->sec & ETWL_SEC_PTRACE) && strcmp(sc, "ptrace") == 0) {
+        const char *rn;
+        uint64_t req = 0;
+        get_u(raw, "request", &req);
+        get_u(raw, "pid", &a);
+        begin(pp, &b);
+        add_actor(pp, &b, pid, tid, h->ts);
+        add_uint(&b, "request", req);
+        if ((rn = ptrace_request(req)) != NULL) add_cstr(&b, "request_name", rn);
+        add_target(pp, &b, (uint32_t)a, h->ts);
+        *st = emit_as(pp, &b, "ptrace", 1, 0, "ptrace", pid, tid, h->ts);
+        return 1;
+    }
+    if ((pp->sec & ETWL_SEC_PTRACE) && strncmp(sc, "process_vm_", 11) == 0) {
+        int write = strcmp(sc + 11, "writev") == 0;
+        get_u(raw, "pid", &a);
+        begin(pp, &b);
+        add_actor(pp, &b, pid, tid, h->ts);
+        add_target(pp, &b, (uint32_t)a, h->ts);
+        *st = emit_as(pp, &b, "ptrace", write ? 3 : 2, 0, write ? "vm_write" : "vm_read", pid, tid, h->ts);
+        return 1;
+    }
+    if (!(pp->sec & ETWL_SEC_FILE)) return 0;
+    /* path calls come filtered from a family's instance; the main
+     * instance's are the user's own -p syscalls:... events */
+    if (!pp->watch && strcmp(sc, "ftruncate") != 0) return 0;
+    if (pp->watch && strcmp(sc, "ftruncate") == 0) return 0;
+    /* open family: write (1) or a truncating open of a log (3) */
+    if (strcmp(sc, "openat") == 0 || strcmp(sc, "open") == 0 || strcmp(sc, "creat") == 0) {
+        if (sc[0] == 'c') {
+            flags = 0x241; /* creat() is open(O_CREAT|O_WRONLY|O_TRUNC) */
+            get_u(raw, "pathname", &ptr);
+        } else {
+            get_u(raw, "flags", &flags);
+            get_u(raw, "filename", &ptr);
+        }
+        if (sc[4] == 'a') get_u(raw, "dfd", &dfd);
+        id = 1;
+    } else if (strcmp(sc, "unlinkat") == 0 || strcmp(sc, "unlink") == 0) {
+        get_u(raw, "pathname", &ptr);
+        if (sc[6] == 'a') get_u(raw, "dfd", &dfd);
+        id = 2;
+    } else if (strcmp(sc, "truncate") == 0) {
+        get_u(raw, "path", &ptr);
+        id = 3;
+    } else if (strcmp(sc, "ftruncate") == 0) {
+        char link[64], path[4096];
+        const char *p;
+        get_u(raw, "fd", &a);
+        snprintf(link, sizeof link, "/proc/%u/fd/%u", tid, (unsigned)a);
+        /* the kernel cannot filter an fd by its path: keep logs and histories */
+        if (!read_link(link, path, sizeof path)) return 1;
+        p = strrchr(path, '/');
+        if (strncmp(path, "/var/log/", 9) != 0 && !(p && strstr(p, "history"))) return 1;
+        begin(pp, &b);
+        add_actor(pp, &b, pid, tid, h->ts);
+        add_cstr(&b, "syscall", sc);
+        add_cstr(&b, "watch", strncmp(path, "/var/log/", 9) == 0 ? "logs" : "history");
+        add_cstr(&b, "path", path);
+        add_cstr(&b, "path_source", "fd");
+        *st = emit_as(pp, &b, "file", 3, 0, "truncate", pid, tid, h->ts);
+        return 1;
+    } else if (strcmp(sc, "renameat2") == 0 || strcmp(sc, "renameat") == 0 || strcmp(sc, "rename") == 0) {
+        uint64_t odfd = AT_FDCWD_ID, optr = 0;
+        get_u(raw, "oldname", &optr);
+        get_u(raw, "newname", &ptr);
+        if (strcmp(sc, "rename") != 0) {
+            get_u(raw, "olddfd", &odfd);
+            get_u(raw, "newdfd", &dfd);
+        }
+        begin(pp, &b);
+        add_actor(pp, &b, pid, tid, h->ts);
+        add_cstr(&b, "syscall", sc);
+        add_cstr(&b, "watch", etwl_tfs_family(pp->watch));
+        add_path(&b, "path", tid, dfd, ptr, 1, pp->watch);
+        add_path(&b, "old_path", tid, odfd, optr, 0, 0);
+        *st = emit_as(pp, &b, "file", 4, 0, "rename", pid, tid, h->ts);
+        return 1;
+    } else {
+        return 0;
+    }
+    begin(pp, &b);
+    add_actor(pp, &b, pid, tid, h->ts);
+    add_cstr(&b, "syscall", sc);
+    add_cstr(&b, "watch", etwl_tfs_family(pp->watch));
+    got = add_path(&b, "path", tid, dfd, ptr, 0, pp->watch);
+    if (got) {
+        add_cstr(&b, "path_source", "mem");
+    } else {
+        char path[4096];
+        if (id == 1 && path_from_fds(tid, pp->watch, path, sizeof path)) {
+            add_cstr(&b, "path", path);
+            add_cstr(&b, "path_source", "fd");
+        } else {
+            add_cstr(&b, "path_source", "none");
+        }
+    }
+    if (id == 1) add_uint(&b, "flags", (uint32_t)flags);
+    *st = emit_as(pp, &b, "file", (uint16_t)id, 0,
+                  id == 1   ? "write"
+                  : id == 2 ? "delete"
+                            : "truncate",
+                  pid, tid, h->ts);
+    return 1;
+}
+
 etwl_status etwl_procprov_feed(etwl_procprov *pp, etwl_event *raw, int64_t now)
 {
+    etwl_status sst = ETWL_OK;
     const etwl_header *h = &raw->hdr;
     const char *name = h->event_name;
     uint64_t a = 0, b = 0;
     uint32_t tid = h->tid, tgid = etwl_procprov_tgid(pp, tid);
     if (!name) return ETWL_OK;
+    if (pp->sec && h->provider_name_len == 8 && memcmp(h->provider_name, "syscalls", 8) == 0 &&
+        sec_feed(pp, raw, tgid, &sst))
+        return sst;
     if (strcmp(name, "task_newtask") == 0) {
         uint64_t flags = 0;
         if (!get_u(raw, "pid", &a)) return ETWL_OK;

@@ -35,6 +35,18 @@ uint32_t etwl_procprov_tgid(etwl_procprov *pp, uint32_t tid);
 /* Statistics for --stats: starts emitted, argv from the probe / from /proc. */
 void etwl_procprov_counts(etwl_procprov *pp, uint64_t *starts, uint64_t *argv_probe, uint64_t *argv_proc);
 
+/* The file and ptrace providers (docs/linux.md): syscall tracepoints the
+ * kernel filters by path or request, turned into events that name the
+ * path and the process.  Their events are fed through etwl_procprov_feed. */
+#define ETWL_SEC_FILE 1
+#define ETWL_SEC_PTRACE 2
+void etwl_procprov_set_sec(etwl_procprov *pp, int which);
+/* The file family (1..) of the instance the next fed record came from; 0 the main instance. */
+void etwl_procprov_set_watch(etwl_procprov *pp, int fam);
+/* tracefs.c: family k's name, and whether a path is one of its globs. */
+const char *etwl_tfs_family(int k);
+int etwl_tfs_family_match(int k, const char *path);
+
 /* The uprobe that fetches argv: the loader's entry, argc and this many
  * argument strings.  Documented in the README. */
 #define ETWL_ARGV_MAX 32

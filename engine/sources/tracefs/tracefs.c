@@ -9,6 +9,7 @@
  * IDLE_MS, which bounds latency; close() writes to that pipe. */
 #include <ctype.h>
 #include <dirent.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -55,7 +56,10 @@ typedef struct tfs {
     struct tracefs_instance *inst;
     struct tep_handle *tep;
     int ncpu, page_size;
-    cpu_rd *cpus;
+    cpu_rd *cpus; /* ncpu readers per instance: the main one, then each file family's */
+    int nrd;
+    struct tracefs_instance *fam[8]; /* the file families' instances (see watch_fams) */
+    int nfam;
     etwl_event ev;
     uint64_t lost; /* overruns and drops the ring buffers report */
     int wake[2];
@@ -66,7 +70,8 @@ typedef struct tfs {
     etwl_procprov *pp;
     struct tracefs_dynevent *argv_probe;
     char probe_system[64];
-    int process_provider;
+    int process_provider; /* process events are delivered (they may be built only for file/ptrace) */
+    int sec;              /* ETWL_SEC_*: the file and ptrace providers */
     char *user_specs[ETWL_MAX_PROVIDERS + 32]; /* "sys" or "sys:event" the user asked for */
     int nspecs;
     int stack_id;    /* ftrace:kernel_stack, when STACK_TRACE is on */
@@ -339,6 +344,171 @@ static etwl_status enable_kernel_flags(tfs *t, uint32_t flags, etwl_error *err)
     return ETWL_OK;
 }
 
+/* ---- the file and ptrace providers -----------------------------------------
+ *
+ * Syscall tracepoints, filtered in the kernel so that only calls naming a
+ * watched path (or a ptrace request that touches another process) are
+ * recorded: the filter reads the path argument from user memory
+ * (`.ustring`), so an ordinary open never reaches the ring buffer.
+ * procprov.c turns what passes into `file` and `ptrace` events.  The
+ * patterns are kernel globs; the rules then match exact paths. */
+
+/* Each family of watched paths is an instance of its own, with the same
+ * syscall tracepoints under its own filter: the instance a record comes
+ * from says which family it named, even when the process is gone before
+ * its memory can be read for the exact path.  "write" families catch opens
+ * for writing, creations and renames onto the path; "wipe" families catch
+ * unlinks, truncations and O_TRUNC opens.  Basename globs also catch the
+ * relative forms (cd /etc; echo >> passwd).  Families are named in events
+ * as `watch`; their instances are NAME~f1 to NAME~f8. */
+typedef struct watch_fam {
+    const char *name;
+    int wipe;
+    const char *globs[8];
+} watch_fam;
+
+static const watch_fam watch_fams[] = {
+    {"preload", 0, {"*ld.so.preload"}},
+    {"accounts", 0, {"*passwd", "*shadow", "*group"}},
+    {"sudoers", 0, {"*sudoers*"}},
+    {"cron", 0, {"*cron*"}},
+    {"systemd",
+     0,
+     {"/etc/systemd/*", "/lib/systemd/*", "/usr/lib/systemd/*", "*/.config/systemd/*", "*.service", "*.timer"}},
+    {"ssh_keys", 0, {"*authorized_keys*"}},
+    {"logs", 1, {"/var/log/*"}},
+    {"history", 1, {"*history"}},
+};
+#define NFAMS ((int)(sizeof watch_fams / sizeof *watch_fams))
+
+const char *etwl_tfs_family(int k) { return k >= 1 && k <= NFAMS ? watch_fams[k - 1].name : NULL; }
+
+int etwl_tfs_family_match(int k, const char *path)
+{
+    const char *const *g;
+    if (k < 1 || k > NFAMS) return 0;
+    for (g = watch_fams[k - 1].globs; *g; g++)
+        if (fnmatch(*g, path, 0) == 0) return 1;
+    return 0;
+}
+
+static void fam_instance_name(const char *session, int k, char *out, size_t n)
+{
+    /* numbered, not named: a path naming an instance must not match its
+     * own family's globs ("NAME~cron" would match "*cron*"); session names
+     * are at most 64 bytes (name_ok), so this fits */
+    if (snprintf(out, n, "%s~f%d", session, k + 1) >= (int)n) out[0] = 0;
+}
+
+#define O_WRITE_BITS 0x243 /* O_WRONLY|O_RDWR|O_CREAT|O_TRUNC */
+#define O_TRUNC_BIT 0x200
+
+static void glob_any(char *out, size_t n, const char *field, const char *const *g)
+{
+    size_t i, len = (size_t)snprintf(out, n, "(");
+    for (i = 0; g[i] && len < n; i++)
+        len += (size_t)snprintf(out + len, n - len, "%s%s.ustring ~ \"%s\"", i ? " || " : "", field, g[i]);
+    if (len < n) snprintf(out + len, n - len, ")");
+}
+
+static etwl_status enable_filtered(struct tracefs_instance *in, const char *call, const char *filter, etwl_error *err)
+{
+    char ev[64];
+    snprintf(ev, sizeof ev, "sys_enter_%s", call);
+    if (!tracefs_event_file_exists(in, "syscalls", ev, "enable"))
+        return etwl_error_set(err, ETWL_ENOTFOUND, "no tracepoint syscalls:%s on this kernel (see available_events)",
+                              ev);
+    if (filter && tracefs_event_file_write(in, "syscalls", ev, "filter", filter) < 0)
+        return etwl_error_set(err, ETWL_ENOTSUP,
+                              "the kernel refused the filter of syscalls:%s (filtering on user-space strings "
+                              "needs Linux 6.6 or later): %s",
+                              ev, strerror(errno));
+    if (tracefs_event_enable(in, "syscalls", ev) < 0)
+        return etwl_error_set(err, ETWL_ENOTFOUND, "cannot enable syscalls:%s: %s", ev, strerror(errno));
+    return ETWL_OK;
+}
+
+/* An instance for family k, filtered to its paths. */
+static etwl_status open_family(tfs *t, int k, etwl_error *err)
+{
+    static const char *const opens[][2] = {{"openat", "filename"}, {"open", "filename"}};
+    static const char *const renames[] = {"renameat2", "renameat", "rename"};
+    const watch_fam *f = &watch_fams[k];
+    struct tracefs_instance *in;
+    char name[128], g[1024], flt[1200];
+    etwl_status st;
+    int i;
+    fam_instance_name(t->cfg->name, k, name, sizeof name);
+    in = tracefs_instance_create(name);
+    if (!in) return etwl_error_set(err, ETWL_EIO, "cannot create tracefs instance '%s': %s", name, strerror(errno));
+    if (!tracefs_instance_is_new(in)) {
+        tracefs_instance_free(in);
+        return etwl_error_set(err, ETWL_EEXIST,
+                              "tracefs instance '%s' already exists (left by a killed session? 'etwlua --kill %s' "
+                              "removes it)",
+                              name, t->cfg->name);
+    }
+    t->fam[t->nfam++] = in;
+    tracefs_trace_off(in);
+    if (tracefs_instance_file_write(in, "trace_clock", "boot") < 0)
+        return etwl_error_set(err, ETWL_ENOTSUP, "tracefs has no 'boot' trace clock");
+    tracefs_instance_set_buffer_size(in, 64, -1); /* a few events a second at most */
+    for (i = 0; i < 2; i++) {
+        glob_any(g, sizeof g, opens[i][1], f->globs);
+        snprintf(flt, sizeof flt, "(flags & %d) && %s", f->wipe ? O_TRUNC_BIT : O_WRITE_BITS, g);
+        if ((st = enable_filtered(in, opens[i][0], flt, err)) != ETWL_OK) return st;
+    }
+    glob_any(g, sizeof g, "pathname", f->globs);
+    if ((st = enable_filtered(in, "creat", g, err)) != ETWL_OK) return st;
+    if (f->wipe) {
+        if ((st = enable_filtered(in, "unlinkat", g, err)) != ETWL_OK ||
+            (st = enable_filtered(in, "unlink", g, err)) != ETWL_OK)
+            return st;
+        glob_any(g, sizeof g, "path", f->globs);
+        return enable_filtered(in, "truncate", g, err);
+    }
+    glob_any(g, sizeof g, "newname", f->globs);
+    for (i = 0; i < 3; i++)
+        if ((st = enable_filtered(in, renames[i], g, err)) != ETWL_OK) return st;
+    return ETWL_OK;
+}
+
+static etwl_status enable_sec_providers(tfs *t, etwl_error *err)
+{
+    static const char *const ours[] = {"ptrace", "process_vm_readv", "process_vm_writev", "ftruncate"};
+    etwl_status st;
+    size_t i;
+    int k;
+    for (i = 0; i < (size_t)t->nspecs; i++) {
+        const char *u = t->user_specs[i];
+        int clash = strcmp(u, "syscalls") == 0;
+        for (k = 0; !clash && k < (int)(sizeof ours / sizeof *ours); k++)
+            clash = strncmp(u, "syscalls:sys_enter_", 19) == 0 && strcmp(u + 19, ours[k]) == 0;
+        if (clash) /* one filter per tracepoint and instance: ours would hide the user's events */
+            return etwl_error_set(err, ETWL_EINVAL,
+                                  "the file and ptrace providers filter syscalls tracepoints in the kernel, so they "
+                                  "cannot share a session with -p %s; use two sessions",
+                                  u);
+    }
+    if (t->sec & ETWL_SEC_PTRACE) {
+        /* ATTACH, SEIZE and the POKEs: another process is read or changed
+         * (TRACEME and the peeks of a debugger's own child are not) */
+        if ((st = enable_filtered(t->inst, "ptrace",
+                                  "request == 16 || request == 16902 || request == 4 || request == 5 || request == 6",
+                                  err)) != ETWL_OK ||
+            (st = enable_filtered(t->inst, "process_vm_readv", NULL, err)) != ETWL_OK ||
+            (st = enable_filtered(t->inst, "process_vm_writev", NULL, err)) != ETWL_OK)
+            return st;
+    }
+    if (!(t->sec & ETWL_SEC_FILE)) return ETWL_OK;
+    /* an fd has no path the kernel can filter on: emptying calls only, the
+     * path is checked when the event is read */
+    if ((st = enable_filtered(t->inst, "ftruncate", "length == 0", err)) != ETWL_OK) return st;
+    for (k = 0; k < NFAMS; k++)
+        if ((st = open_family(t, k, err)) != ETWL_OK) return st;
+    return ETWL_OK;
+}
+
 static etwl_status enable_process_provider(tfs *t, etwl_error *err)
 {
     static const char *const evs[][2] = {{"sched", "sched_process_exec"},
@@ -365,7 +535,11 @@ static void destroy(etwl_source *s)
         tracefs_trace_off(t->inst);
         tracefs_event_disable(t->inst, NULL, NULL);
     }
-    for (i = 0; i < t->ncpu && t->cpus; i++) {
+    for (i = 0; i < t->nfam; i++) {
+        tracefs_trace_off(t->fam[i]);
+        tracefs_event_disable(t->fam[i], NULL, NULL);
+    }
+    for (i = 0; i < t->nrd && t->cpus; i++) {
         int k;
         if (t->cpus[i].tc) tracefs_cpu_close(t->cpus[i].tc);
         if (t->cpus[i].kb) kbuffer_free(t->cpus[i].kb);
@@ -376,6 +550,10 @@ static void destroy(etwl_source *s)
     if (t->inst) { /* the session must not outlive us */
         tracefs_instance_destroy(t->inst);
         tracefs_instance_free(t->inst);
+    }
+    for (i = 0; i < t->nfam; i++) {
+        tracefs_instance_destroy(t->fam[i]);
+        tracefs_instance_free(t->fam[i]);
     }
     if (t->argv_probe) {
         tracefs_dynevent_destroy(t->argv_probe, true);
@@ -402,7 +580,10 @@ static void destroy(etwl_source *s)
 static etwl_status emit_cb(etwl_event *ev, void *ctx)
 {
     tfs *t = ctx;
+    const etwl_header *h = etwl_event_header(ev);
     if (t->base.closing) return ETWL_ESTOPPED;
+    if (!t->process_provider && h->provider_name_len == 7 && memcmp(h->provider_name, "process", 7) == 0)
+        return ETWL_OK; /* built only to name the process of file/ptrace events */
     etwl_source_read(&t->base);
     return etwl_source_deliver(&t->base, ev);
 }
@@ -464,20 +645,33 @@ static etwl_status tfs_open(const etwl_config *cfg, etwl_source **out, etwl_erro
             t->process_provider = 1;
             continue;
         }
+        if (strcmp(n, "file") == 0 || strcmp(n, "ptrace") == 0) {
+            t->sec |= n[0] == 'f' ? ETWL_SEC_FILE : ETWL_SEC_PTRACE;
+            continue;
+        }
         snprintf(sys, sizeof sys, "%s", n);
         colon = strchr(sys, ':');
         if (colon) *colon = 0;
         if ((st = enable_user(t, sys, colon ? colon + 1 : NULL, err)) != ETWL_OK) goto fail;
     }
     if ((st = enable_kernel_flags(t, cfg->kernel_flags, err)) != ETWL_OK) goto fail;
-    if (want_all) t->process_provider = 1; /* the default: process events */
-    if (t->process_provider) {
+    if (want_all) { /* the default: process, file and ptrace events */
+        t->process_provider = 1;
+        t->sec = ETWL_SEC_FILE | ETWL_SEC_PTRACE;
+    }
+    /* file and ptrace events name their process from the process table,
+     * so they run the process provider too (its events then stay inside) */
+    if (t->process_provider || t->sec) {
         t->pp = etwl_procprov_new(emit_cb, t);
         if (!t->pp) {
             st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
             goto fail;
         }
         if ((st = enable_process_provider(t, err)) != ETWL_OK) goto fail;
+        if (t->sec) {
+            etwl_procprov_set_sec(t->pp, t->sec);
+            if ((st = enable_sec_providers(t, err)) != ETWL_OK) goto fail;
+        }
     }
     t->tep = tracefs_local_events(NULL);
     if (!t->tep) {
@@ -489,13 +683,14 @@ static etwl_status tfs_open(const etwl_config *cfg, etwl_source **out, etwl_erro
         if (ks) t->stack_id = ks->id;
     }
     t->ncpu = (int)sysconf(_SC_NPROCESSORS_CONF);
-    t->cpus = calloc((size_t)t->ncpu, sizeof *t->cpus);
+    t->nrd = t->ncpu * (1 + t->nfam);
+    t->cpus = calloc((size_t)t->nrd, sizeof *t->cpus);
     if (!t->cpus) {
         st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         goto fail;
     }
-    for (i = 0; i < t->ncpu; i++) {
-        t->cpus[i].tc = tracefs_cpu_open(t->inst, i, true);
+    for (i = 0; i < t->nrd; i++) {
+        t->cpus[i].tc = tracefs_cpu_open(i < t->ncpu ? t->inst : t->fam[i / t->ncpu - 1], i % t->ncpu, true);
         if (!t->cpus[i].tc) continue; /* an offline CPU */
         t->page_size = tracefs_cpu_read_size(t->cpus[i].tc);
         t->cpus[i].kb = kbuffer_alloc(sizeof(long) == 8 ? KBUFFER_LSIZE_8 : KBUFFER_LSIZE_4, KBUFFER_ENDIAN_LITTLE);
@@ -511,6 +706,7 @@ static etwl_status tfs_open(const etwl_config *cfg, etwl_source **out, etwl_erro
     fcntl(t->wake[1], F_SETFL, O_NONBLOCK);
     /* capture from here on: what happens during the rundown waits in the
      * ring buffers, so "started" means nothing is missed after it */
+    for (i = 0; i < t->nfam; i++) tracefs_trace_on(t->fam[i]);
     tracefs_trace_on(t->inst);
     *out = &t->base;
     return ETWL_OK;
@@ -555,8 +751,10 @@ static etwl_schema *schema_for(tfs *t, struct tep_event *e)
 }
 
 /* One ring-buffer record into the event; then the process provider. */
-static etwl_status deliver(tfs *t, int cpu, void *data, unsigned size, unsigned long long ts)
+/* rd is the reader: its CPU, and its instance (0 the main one, k file family k). */
+static etwl_status deliver(tfs *t, int rd, void *data, unsigned size, unsigned long long ts)
 {
+    int cpu = rd % t->ncpu, fam = rd / t->ncpu;
     struct tep_event *e;
     etwl_event *ev = &t->ev;
     etwl_schema *s;
@@ -596,13 +794,19 @@ static etwl_status deliver(tfs *t, int cpu, void *data, unsigned size, unsigned 
      * holds at the end (--stats) */
     if (t->base.closing) return ETWL_ESTOPPED;
     etwl_source_read(&t->base);
-    if (s && t->wanted[e->id]) {
+    /* a family's records are file events only, never the user's syscalls */
+    if (s && !fam && t->wanted[e->id]) {
         if ((st = etwl_source_deliver(&t->base, ev)) != ETWL_OK) return st;
     } else {
-        /* read for the process table, not asked for: filtered out */
+        /* read for the process table or a family's file event, not asked
+         * for as it is: filtered out */
         t->base.st.filtered++;
     }
-    if (t->pp) st = etwl_procprov_feed(t->pp, ev, ev->hdr.ts);
+    if (t->pp) {
+        etwl_procprov_set_watch(t->pp, fam);
+        st = etwl_procprov_feed(t->pp, ev, ev->hdr.ts);
+        etwl_procprov_set_watch(t->pp, 0);
+    }
     return st;
 }
 
@@ -610,10 +814,10 @@ static void poll_losses(tfs *t)
 {
     int i;
     uint64_t lost = 0;
-    for (i = 0; i < t->ncpu; i++) {
+    for (i = 0; i < t->nrd; i++) {
         char file[64], *txt, *p;
-        snprintf(file, sizeof file, "per_cpu/cpu%d/stats", i);
-        txt = tracefs_instance_file_read(t->inst, file, NULL);
+        snprintf(file, sizeof file, "per_cpu/cpu%d/stats", i % t->ncpu);
+        txt = tracefs_instance_file_read(i < t->ncpu ? t->inst : t->fam[i / t->ncpu - 1], file, NULL);
         if (!txt) continue;
         /* overrun: events overwritten; dropped events: refused when full */
         if ((p = strstr(txt, "overrun:"))) lost += strtoull(p + 8, NULL, 10);
@@ -626,7 +830,7 @@ static void poll_losses(tfs *t)
 static int read_round(tfs *t)
 {
     int i, got = 0;
-    for (i = 0; i < t->ncpu; i++) {
+    for (i = 0; i < t->nrd; i++) {
         cpu_rd *c = &t->cpus[i];
         c->npages = c->cur = 0;
         c->rec = NULL;
@@ -702,7 +906,7 @@ static etwl_status tfs_process(etwl_source *s, etwl_error *err)
             unsigned size;
             unsigned long long ts;
             uint64_t stackbuf[65];
-            for (i = 0; i < t->ncpu; i++) {
+            for (i = 0; i < t->nrd; i++) {
                 cpu_rd *c = &t->cpus[i];
                 unsigned long long head;
                 if (c->pend_size) {
@@ -768,12 +972,13 @@ static etwl_status tfs_process(etwl_source *s, etwl_error *err)
     }
 done:
     /* events still waiting for a stack go without one rather than nowhere */
-    for (int i = 0; st == ETWL_OK && i < t->ncpu; i++)
+    for (int i = 0; st == ETWL_OK && i < t->nrd; i++)
         if (t->cpus[i].pend_size) {
             st = deliver(t, i, t->cpus[i].pend, t->cpus[i].pend_size, t->cpus[i].pend_ts);
             t->cpus[i].pend_size = 0;
         }
     tracefs_trace_off(t->inst);
+    for (int i = 0; i < t->nfam; i++) tracefs_trace_off(t->fam[i]);
     poll_losses(t);
     if (t->pp && st == ETWL_OK) st = etwl_procprov_flush(t->pp, now_ft(t), 1);
     /* a stop the callback asked for, or a stop request: the session says which */
@@ -803,6 +1008,23 @@ static int remove_probe(const char *name)
     return 1;
 }
 
+/* Removes the file-family instances of a session, if they are there. */
+static int remove_families(const char *name)
+{
+    int k, had = 0;
+    for (k = 0; k < NFAMS; k++) {
+        char fn[128];
+        struct tracefs_instance *in;
+        fam_instance_name(name, k, fn, sizeof fn);
+        if (!tracefs_instance_exists(fn) || !(in = tracefs_instance_alloc(NULL, fn))) continue;
+        tracefs_trace_off(in);
+        tracefs_event_disable(in, NULL, NULL);
+        had |= tracefs_instance_destroy(in) == 0;
+        tracefs_instance_free(in);
+    }
+    return had;
+}
+
 static etwl_status tfs_kill(const char *name, etwl_error *err)
 {
     struct tracefs_instance *inst;
@@ -815,6 +1037,7 @@ static etwl_status tfs_kill(const char *name, etwl_error *err)
     if (!tracefs_instance_exists(name)) {
         /* an instance removed by hand can leave its probe and state */
         int had = remove_probe(name);
+        had |= remove_families(name);
         had |= unlink(path) == 0;
         return had ? ETWL_OK : etwl_error_set(err, ETWL_ENOTFOUND, "no session named '%s'", name);
     }
@@ -832,8 +1055,10 @@ static etwl_status tfs_kill(const char *name, etwl_error *err)
         }
     }
     tracefs_instance_free(inst);
-    /* and the argv probe and owner record that session left, if any */
+    /* and the argv probe, family instances and owner record that session
+     * left, if any */
     remove_probe(name);
+    remove_families(name);
     unlink(path);
     return ETWL_OK;
 }

@@ -2,10 +2,9 @@
 -- SSH keys, log wiping, security tooling switched off, containers.
 --
 -- All of these are seen from the command line of a process start (the
--- `process` provider).  Each says what a syscall tracepoint would add: a
--- program that calls ptrace(2) or opens /etc/shadow itself, with no tell-tale
--- command line, needs syscalls:sys_enter_ptrace / sys_enter_openat, which the
--- tracefs backend does not turn into rule events yet.
+-- `process` provider).  A program that calls ptrace(2) or opens /etc/shadow
+-- itself, with no tell-tale command line, is seen by the rules of
+-- files_and_ptrace.lua, over the tracefs `file` and `ptrace` providers.
 local rules = require "etwlua.rules"
 local m = require "etwlua.match"
 
@@ -39,8 +38,8 @@ rules.define {
   names = { "gdb", "strace", "ltrace", "gcore" },
   title = "Debugger or tracer attached to a running process",
   description = "gdb -p, strace -p or ltrace -p attach with ptrace to read or change another process (credential "
-    .. "theft from sshd or a browser, code injection). A syscalls:sys_enter_ptrace tracepoint would also catch "
-    .. "custom injectors.",
+    .. "theft from sshd or a browser, code injection). Custom injectors "
+    .. "are lnx.ptrace_attach's, from the syscall.",
   technique = { "T1055.008" },
   falsepositives = { "Developers debugging their own services" },
   match = function(p)

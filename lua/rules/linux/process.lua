@@ -92,7 +92,9 @@ rules.define {
   title = "Program executed from /tmp, /var/tmp or /dev/shm",
   description = "World-writable, often noexec-less scratch folders are where droppers put their next stage.",
   technique = { "T1059", "T1036.005" },
-  falsepositives = { "Build systems and installers that unpack to /tmp" },
+  falsepositives = { "Build systems and installers that unpack to /tmp",
+                     "Test suites that install into a temporary prefix and run from it (etwlua's own end-to-end "
+                       .. "install case: tests/rules/live-noise.md)" },
   match = function(p) return tmp(p.image) end,
   examples = {
     positive = { { image = "/tmp/.x/kworker", command_line = "/tmp/.x/kworker -c cfg" },

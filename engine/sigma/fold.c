@@ -26,6 +26,7 @@
 #include <wctype.h>
 
 #include "sigma/sigma_int.h"
+#include "util/utf.h"
 
 /* the 2-byte range (U+0080..U+07FF: Latin, Greek, Cyrillic, Armenian,
  * Hebrew, Arabic) is looked up in a table built once; the rest asks the
@@ -61,43 +62,6 @@ int sg_fold_unicode(void)
     return utf8_loc != (locale_t)0;
 }
 
-/* The code point of a valid UTF-8 sequence at s (n bytes left) and its
- * length, or 0 when it is not one. */
-static size_t decode(const uint8_t *s, size_t n, uint32_t *cp)
-{
-    uint32_t c = s[0];
-    size_t k;
-    if (c >= 0xC2 && c <= 0xDF) k = 2, c &= 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) k = 3, c &= 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) k = 4, c &= 0x07;
-    else return 0;
-    if (n < k) return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    if ((k == 3 && c < 0x800) || (k == 4 && (c < 0x10000 || c > 0x10FFFF)) || (c >= 0xD800 && c <= 0xDFFF)) return 0;
-    *cp = c;
-    return k;
-}
-
-static size_t encode(uint32_t c, char *o)
-{
-    if (c < 0x80) return o[0] = (char)c, 1;
-    if (c < 0x800) return o[0] = (char)(0xC0 | (c >> 6)), o[1] = (char)(0x80 | (c & 0x3F)), 2;
-    if (c < 0x10000) {
-        o[0] = (char)(0xE0 | (c >> 12));
-        o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (c >> 18));
-    o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
-}
-
 size_t sg_fold(const char *in, size_t n, char *out)
 {
     const uint8_t *s = (const uint8_t *)in;
@@ -111,12 +75,12 @@ size_t sg_fold(const char *in, size_t n, char *out)
             i++;
             continue;
         }
-        if (!(k = decode(s + i, n - i, &c))) { /* not UTF-8: the byte itself */
+        if (!(k = etwl_utf8_seq(s + i, n - i, &c))) { /* not UTF-8: the byte itself */
             out[o++] = (char)s[i++];
             continue;
         }
         f = c < 0x800 ? two[c] : fold_lib(c);
-        o += encode(f, out + o);
+        o += etwl_utf8_put(out + o, f);
         i += k;
     }
     return o;

@@ -61,7 +61,7 @@ int etwl_cp_needs_escape(uint32_t cp)
            (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
 }
 
-static size_t put_cp(char *o, uint32_t c)
+size_t etwl_utf8_put(char *o, uint32_t c)
 {
     if (c < 0x80) {
         o[0] = (char)c;
@@ -110,7 +110,7 @@ char *etwl_utf16_to_utf8(etwl_arena *a, const uint8_t *p, size_t nchars, uint32_
         } else if (c >= 0xD800 && c <= 0xDFFF) {
             c = 0xFFFD;
         }
-        w += put_cp(w, c);
+        w += etwl_utf8_put(w, c);
     }
     *w = 0;
     *outlen = (uint32_t)(w - o);
@@ -139,7 +139,7 @@ char *etwl_ansi_to_utf8(etwl_arena *a, const uint8_t *p, size_t n, uint32_t *out
     for (i = 0; i < n; i++) {
         uint32_t c = p[i];
         if (c >= 0x80 && c < 0xA0) c = cp1252_hi[c - 0x80];
-        w += put_cp(w, c);
+        w += etwl_utf8_put(w, c);
     }
     *w = 0;
     *outlen = (uint32_t)(w - o);

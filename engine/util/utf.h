@@ -11,6 +11,9 @@
  * (overlong forms, surrogates and values above U+10FFFF are invalid). */
 size_t etwl_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
 int etwl_utf8_valid(const char *s, size_t n);
+/* Writes code point c (at most U+10FFFF, not a surrogate) as UTF-8 at o
+ * (room for 4 bytes); returns the bytes written. */
+size_t etwl_utf8_put(char *o, uint32_t c);
 
 /* The one list of code points no output writes raw, because they control
  * the terminal or hide, reorder or split text: C0 controls, DEL, C1

@@ -140,14 +140,7 @@ void etwl_alert_write_ecs(etwl_buf *b, const etwl_alert *a, int form)
     put_log_file(&o, a->event);
     etwl_jobj_begin(&o, "etwlua");
     etwl_jobj_cstr(&o, "severity", a->severity);
-    etwl_jobj_key(&o, "source");
-    etwl_source_write_json(b, a->event);
-    etwl_jobj_key(&o, "fields");
-    if (a->fields) a->fields(b, json, a->ctx);
-    else etwl_buf_puts(b, "{}");
-    etwl_jobj_key(&o, "event");
-    if (a->event) etwl_event_write_json_form(a->event, b, form & ETWL_FORM_HEX64);
-    else etwl_buf_puts(b, "null");
+    etwl_schema_put_native(&o, a, form);
     etwl_jobj_end(&o);
     etwl_buf_putc(b, '}');
 }

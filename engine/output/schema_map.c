@@ -338,3 +338,15 @@ void etwl_json_each_string(const char *s, size_t n, void (*fn)(const char *quote
         i++;
     }
 }
+
+void etwl_schema_put_native(etwl_jobj *o, const etwl_alert *a, int form)
+{
+    etwl_jobj_key(o, "source");
+    etwl_source_write_json(o->b, a->event);
+    etwl_jobj_key(o, "fields");
+    if (a->fields) a->fields(o->b, ETWL_ALERT_JSON | (form & ETWL_FORM_HEX64), a->ctx);
+    else etwl_buf_puts(o->b, "{}");
+    etwl_jobj_key(o, "event");
+    if (a->event) etwl_event_write_json_form(a->event, o->b, form & ETWL_FORM_HEX64);
+    else etwl_buf_puts(o->b, "null");
+}

@@ -86,6 +86,11 @@ void etwl_jobj_end(etwl_jobj *o);                    /* } */
 void etwl_jobj_str(etwl_jobj *o, const char *key, const char *s, size_t n);
 void etwl_jobj_cstr(etwl_jobj *o, const char *key, const char *s);
 void etwl_jobj_int(etwl_jobj *o, const char *key, int64_t v);
+
+/* What a schema has no field for, in etwlua's own shape, into the open
+ * object o (ECS's etwlua namespace, OCSF's unmapped): the alert's source,
+ * fields and whole event. */
+void etwl_schema_put_native(etwl_jobj *o, const etwl_alert *a, int form);
 /* A string property (ETWL_VT_STRING, not empty or "-"); nothing otherwise. */
 int etwl_jobj_value_str(etwl_jobj *o, const char *key, const etwl_value *v);
 /* The file name part of a path value. */

@@ -22,7 +22,7 @@
 #include "tree.h"
 
 typedef struct tree_run {
-    etwl_proctab *tab;
+    etwl_proctabs *tabs; /* per host, emptied per file; the rule library reads them too */
     etwl_ptree *tree;
     etwl_lua *lua;    /* the rule library, or NULL with --no-rules */
     uint32_t subject; /* the process the current event is about */
@@ -41,11 +41,13 @@ static etwl_status on_event(etwl_event *ev, void *user)
 {
     tree_run *r = user;
     etwl_proc_event pe;
-    etwl_proctab_observe(r->tab, ev, &pe);
-    etwl_ptree_observe(r->tree, r->tab, ev, &pe);
+    etwl_proctab *t = etwl_proctabs_for(r->tabs, ev);
+    /* one table, fed once: the tree and the rule library both read it */
+    etwl_proctab_observe(t, ev, &pe);
+    etwl_ptree_observe(r->tree, t, ev, &pe);
     r->subject = pe.subject;
     r->ts = etwl_event_header(ev)->ts;
-    if (r->lua) etwl_lua_dispatch(r->lua, ev); /* handler errors are counted, never fatal */
+    if (r->lua) etwl_lua_dispatch_observed(r->lua, ev, &pe); /* handler errors are counted, never fatal */
     return ETWL_OK;
 }
 
@@ -60,6 +62,7 @@ static etwl_status load_library(tree_run *r, int no_rules, etwl_error *err)
     memset(&co, 0, sizeof co);
     lo.alert_write = on_alert;
     lo.alert_ctx = r;
+    lo.procs = r->tabs;
     if ((st = etwl_lua_new(&lo, &r->lua, err)) != ETWL_OK) return st;
     if ((st = etwl_load_rules(r->lua, &co, &n, err)) != ETWL_OK) return st;
     return etwl_lua_start(r->lua);
@@ -127,10 +130,10 @@ int etwl_tree_main(int argc, char **argv)
             "a recording is needed (-r FILE); a live session prints its tree on SIGUSR2 or with --tree-every SECONDS");
     v.width = v.json ? 0 : (unsigned)etwl_sys_term_columns(1);
     memset(&r, 0, sizeof r);
-    r.tab = etwl_proctab_new(NULL);
+    r.tabs = etwl_proctabs_new(NULL);
     r.tree = etwl_ptree_new(0);
     etwl_buf_init(&out);
-    if (!r.tab || !r.tree) {
+    if (!r.tabs || !r.tree) {
         fprintf(stderr, "etwlua tree: out of memory\n");
         code = ETWL_EXIT_FAILURE;
         goto done;
@@ -159,7 +162,7 @@ done:
     etwl_session_free(s);
     etwl_lua_free(r.lua);
     etwl_ptree_free(r.tree);
-    etwl_proctab_free(r.tab);
+    etwl_proctabs_free(r.tabs);
     etwl_buf_free(&out);
     return code;
 }

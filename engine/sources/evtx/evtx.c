@@ -716,11 +716,7 @@ static int evtx_probe(etwl_sniff_kind kind, const char *path, int is_dir)
 }
 
 /* The folder's files, in the order they replay. */
-static const char *evtx_file_at(etwl_source *s, int i)
-{
-    evtx_src *x = (evtx_src *)s;
-    return i >= 0 && i < x->files.n ? x->files.files[i].path : NULL;
-}
+static const char *evtx_file_at(etwl_source *s, int i) { return etwl_evtx_list_path(&((evtx_src *)s)->files, i); }
 
 const etwl_source_ops etwl_evtx_source = {
     .name = "evtx-libevtx",

@@ -83,6 +83,8 @@ void etwl_evtx_list_free(etwl_evtx_list *l)
     l->n = 0;
 }
 
+const char *etwl_evtx_list_path(const etwl_evtx_list *l, int i) { return i >= 0 && i < l->n ? l->files[i].path : NULL; }
+
 uint64_t etwl_evtx_list_bytes(const etwl_evtx_list *l)
 {
     uint64_t n = 0;

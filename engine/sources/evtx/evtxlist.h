@@ -27,6 +27,9 @@ typedef int64_t (*etwl_evtx_first_fn)(const char *path, void *ctx);
 etwl_status etwl_evtx_list_make(etwl_evtx_list *l, const char *path, etwl_evtx_first_fn first, void *ctx,
                                 etwl_error *err);
 void etwl_evtx_list_free(etwl_evtx_list *l);
+/* The i-th file in replay order, or NULL past the end (both readers'
+ * `file` operation). */
+const char *etwl_evtx_list_path(const etwl_evtx_list *l, int i);
 /* The files' sizes added up (for the progress line). */
 uint64_t etwl_evtx_list_bytes(const etwl_evtx_list *l);
 

@@ -1238,11 +1238,7 @@ static int native_probe(etwl_sniff_kind kind, const char *path, int is_dir)
 }
 
 /* The folder's files, in the order they replay. */
-static const char *native_file(etwl_source *s, int i)
-{
-    nsrc *x = (nsrc *)s;
-    return i >= 0 && i < x->files.n ? x->files.files[i].path : NULL;
-}
+static const char *native_file(etwl_source *s, int i) { return etwl_evtx_list_path(&((nsrc *)s)->files, i); }
 
 const etwl_source_ops etwl_evtx_native_source = {
     .name = "evtx",

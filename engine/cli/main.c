@@ -435,6 +435,16 @@ static etwl_status make_lua(run *r, etwl_cli_sigma *sigma, etwl_lua **out, int *
 
 static int report(const etwl_error *err);
 
+/* A run's process tables (one per host, emptied per file), with the
+ * --proc-grace the options give. */
+static etwl_proctabs *new_tables(const etwl_cli_opts *o)
+{
+    etwl_proctab_opts po;
+    memset(&po, 0, sizeof po);
+    po.grace = o->proc_grace * 10000000LL;
+    return etwl_proctabs_new(&po);
+}
+
 /* Scripts load in command-line order; their handlers run in that order. */
 static int load_scripts(etwl_cli_opts *o, run *r)
 {
@@ -872,11 +882,8 @@ static etwl_status run_parallel(etwl_cli_opts *o, run *m, etwl_stats *stats, int
             if (r->lua) etwl_lua_set_alert_writer(r->lua, cli_alert, r);
             etwl_cli_sigma_set_writer(r->sigma, cli_alert, r);
         } else if (st == ETWL_OK) {
-            etwl_proctab_opts po;
-            memset(&po, 0, sizeof po);
-            po.grace = o->proc_grace * 10000000LL;
             /* the worker's own process tables: its Lua state feeds them */
-            if (!(r->procs = etwl_proctabs_new(&po))) st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
+            if (!(r->procs = new_tables(o))) st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
             /* the Sigma set first: a Lua host matches it (scripts may
              * extend it), so the host is given the worker's own */
             if (st == ETWL_OK && m->sigma && (st = etwl_cli_sigma_setup_quiet(&oc, &r->sigma, err)) == ETWL_OK)
@@ -1042,16 +1049,13 @@ int main(int argc, char **argv)
         etwl_summary_free(r.sum);
         return report(&(etwl_error){.status = ETWL_EINVAL, .message = "--rule/--skip-rule: an id names no rule"});
     }
-    {
-        etwl_proctab_opts po;
-        memset(&po, 0, sizeof po);
-        po.grace = o.proc_grace * 10000000LL;
-        if (!(r.procs = etwl_proctabs_new(&po))) {
-            etwl_cli_sigma_finish(r.sigma, 0);
-            etwl_outputs_close(r.outs, 0);
-            etwl_buf_free(&r.out);
-            return report(&(etwl_error){.status = ETWL_ENOMEM, .message = "out of memory"});
-        }
+    if (!(r.procs = new_tables(&o))) {
+        etwl_cli_sigma_finish(r.sigma, 0);
+        etwl_outputs_close(r.outs, 0);
+        etwl_buf_free(&r.out);
+        etwl_buf_free(&r.abuf);
+        etwl_summary_free(r.sum);
+        return report(&(etwl_error){.status = ETWL_ENOMEM, .message = "out of memory"});
     }
     if (o.nscripts || !o.no_rules || o.nrules_dirs) {
         code = load_scripts(&o, &r);

@@ -233,7 +233,18 @@ def tty_tests(state):
         # two Tabs list the candidates when there are several
         mark = len(t.screen())
         t.type("ev.t\t\t", wait_prompt=False)
-        t.read_until(lambda s: "task" in s[mark:] and "tid" in s[mark:] and "totable" in s[mark:], "list for ev.t")
+        # libedit prints the list, then draws the prompt and "ev.t" again: wait
+        # for that redraw too, or the next type() would count it as the prompt
+        # after its Enter and send Ctrl-D while the line is still being read;
+        # a Ctrl-D that lands between two lines (cooked mode) reaches libedit
+        # as a NUL once it turns raw again, and the shell would never exit
+
+        def listed(s):
+            tail = s[mark:]
+            i = tail.rfind(PROMPT)
+            return i > 0 and all(w in tail[:i] for w in ("task", "tid", "totable")) and tail[i:] == PROMPT + "ev.t"
+
+        t.read_until(listed, "list for ev.t and the prompt drawn again")
         check("tty: Tab Tab lists the fields that match (ev.t)", True)
         t.type("\x15\n")  # Ctrl-U clears the line
 

@@ -133,12 +133,16 @@ static int32_t add(etwl_ptree *t, etwl_proctab *tab, const etwl_proc *p, int dep
     return i;
 }
 
-/* A rundown or a late start of a process the tree already has fills in
- * what it lacked, instead of adding a second node. */
+/* A rundown or a second report of a start the tree already has fills in
+ * what it lacked, instead of adding a second node.  A node without a start
+ * time (a rundown's) is not the instance of a table entry that has one: the
+ * table keeps a rundown entry only for rundowns, and a start of its pid
+ * makes a new entry (the pid was reused, or the rundown caught a fork child
+ * before its exec, with its parent's image). */
 static int same_instance(const pnode *n, const etwl_proc *p)
 {
     if (n->exit) return 0;
-    return !n->start || !p->start || n->start == p->start;
+    return !p->start || n->start == p->start;
 }
 
 void etwl_ptree_observe(etwl_ptree *t, etwl_proctab *tab, const etwl_event *ev, const etwl_proc_event *pe)
@@ -154,7 +158,10 @@ void etwl_ptree_observe(etwl_ptree *t, etwl_proctab *tab, const etwl_event *ev, 
         if (i >= 0 && !t->n[i].exit) t->n[i].exit = p->exit ? p->exit : ev->hdr.ts;
         return;
     }
-    if (i >= 0 && same_instance(&t->n[i], p)) {
+    if (i >= 0 && !t->n[i].start && !t->n[i].exit && p->start && !same_instance(&t->n[i], p)) {
+        /* the rundown's instance ended where this one began, as in the table */
+        t->n[i].exit = p->start;
+    } else if (i >= 0 && same_instance(&t->n[i], p)) {
         pnode *n = &t->n[i];
         if (!n->start) n->start = p->start;
         if (!n->image) n->image = dup_or_null(p->image);

@@ -53,6 +53,24 @@ static void sysmon(int id, const char *time, unsigned pid, unsigned ppid, const 
     etwl_ptree_observe(T, P, &EV, &pe);
 }
 
+/* A Linux `process` provider event: 1 start (exec), 3 rundown. */
+static void linux_proc(int id, const char *time, unsigned pid, unsigned ppid, const char *image)
+{
+    char json[1024], err[256];
+    etwl_proc_event pe;
+    snprintf(json, sizeof json,
+             "{\"header\":{\"descriptor\":{\"id\":%d},\"ts\":\"%s\",\"provider_name\":\"process\"},"
+             "\"info\":{\"pid\":%u,\"ppid\":%u,\"image\":\"%s\",\"cmdline\":\"%s x\"}}",
+             id, time, pid, ppid, image, image);
+    etwl_event_begin(&EV);
+    if (etwl_json_parse_event(JR, json, strlen(json), &EV, err, sizeof err) != ETWL_OK) {
+        print_error("%s\n", err);
+        fail();
+    }
+    etwl_proctab_observe(P, &EV, &pe);
+    etwl_ptree_observe(T, P, &EV, &pe);
+}
+
 static char *draw(const etwl_ptree_view *v)
 {
     static char text[8192];
@@ -109,6 +127,34 @@ static void test_lineage_and_reuse(void **st)
     assert_non_null(strstr(s, "\"alerts\":{\"r.whoami\":1}"));
 }
 
+/* A live session's rundown can catch a fork child before its exec (the
+ * parent's image, no start time); the exec's start that follows is a new
+ * instance in the table, and the tree must show it, not keep the rundown's
+ * image on the old node. */
+static void test_rundown_then_exec(void **st)
+{
+    etwl_ptree_view v;
+    int64_t at;
+    char *s;
+    uint32_t before = etwl_ptree_count(T);
+    (void)st;
+    memset(&v, 0, sizeof v);
+    linux_proc(3, "2024-03-05T12:00:00.000Z", 400, 1, "/usr/bin/dash");
+    linux_proc(3, "2024-03-05T12:00:00.001Z", 500, 400, "/usr/bin/dash");
+    linux_proc(1, "2024-03-05T12:00:00.050Z", 500, 400, "/usr/bin/sleep");
+    /* a second rundown record of the same child adds no node */
+    linux_proc(3, "2024-03-05T12:00:00.002Z", 400, 1, "/usr/bin/dash");
+    assert_int_equal(etwl_time_parse("2024-03-05T12:00:00.060Z", 24, &at), ETWL_OK);
+    v.at = at;
+    v.json = 1;
+    s = draw(&v);
+    assert_non_null(
+        strstr(s, "{\"pid\":500,\"ppid\":400,\"depth\":1,\"parent_seen\":true,\"image\":\"/usr/bin/sleep\""));
+    /* the rundown's view of 500 ended when it exec'd */
+    assert_null(strstr(s, "{\"pid\":500,\"ppid\":400,\"depth\":1,\"parent_seen\":true,\"image\":\"/usr/bin/dash\""));
+    assert_int_equal(etwl_ptree_count(T) - before, 3);
+}
+
 static void test_bound(void **st)
 {
     etwl_ptree_view v;
@@ -130,6 +176,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lineage_and_reuse),
+        cmocka_unit_test(test_rundown_then_exec),
         cmocka_unit_test(test_bound),
     };
     return cmocka_run_group_tests_name("tree", tests, setup, teardown);

@@ -220,7 +220,7 @@ local extra_files = {
 local TEST_LIB = { "tests/lib/testlib.c", "tests/lib/testlib.h", "tests/lib/teib.c", "tests/lib/teib.h" }
 -- These drive POSIX facilities (pipes, open_memstream, signals) directly;
 -- the Windows build covers the same code through tests/sources/etw instead.
-local POSIX_ONLY = { test_session = true, test_lua = true, test_strmatch = true }
+local POSIX_ONLY = { test_session = true, test_lua = true, test_strmatch = true, test_procprov = true }
 -- The Windows backend's tests need the fake ETW/TDH API and run only in the
 -- Windows build.
 local WINDOWS_ONLY = "tests/sources/etw/"

@@ -117,6 +117,29 @@ static int map_get(const u32map *m, uint32_t key, uint32_t *val)
     return 0;
 }
 
+/* Removes key, shifting later entries of its probe run back so lookups
+ * still find them (linear probing has no tombstones). */
+static void map_del(u32map *m, uint32_t key)
+{
+    uint32_t h, j;
+    if (!m->cap || !key) return;
+    h = (key * 2654435761u) & (m->cap - 1);
+    while (m->k[h] && m->k[h] != key) h = (h + 1) & (m->cap - 1);
+    if (!m->k[h]) return;
+    m->k[h] = 0;
+    m->n--;
+    for (j = (h + 1) & (m->cap - 1); m->k[j]; j = (j + 1) & (m->cap - 1)) {
+        uint32_t home = (m->k[j] * 2654435761u) & (m->cap - 1);
+        /* the entry at j may move to the hole at h unless its home lies
+         * cyclically in (h, j] */
+        if (h <= j ? (home > h && home <= j) : (home > h || home <= j)) continue;
+        m->k[h] = m->k[j];
+        m->v[h] = m->v[j];
+        m->k[j] = 0;
+        h = j;
+    }
+}
+
 static void map_free(u32map *m)
 {
     free(m->k);
@@ -412,8 +435,11 @@ static etwl_status emit_start(etwl_procprov *pp, uint32_t pid, const char *image
     memset(&pi, 0, sizeof pi);
     have_stat = read_stat(pid, &pi);
     if (!map_get(&pp->ppid, pid, &ppid)) {
-        self = etwl_proctab_find(pp->pt, pid, 0);
-        ppid = self ? self->ppid : have_stat ? pi.ppid : 0;
+        /* no fork record (yet: it can come late, from another CPU's buffer):
+         * an entry of the table still alive, else the live process's parent;
+         * never an ended process's that had the pid before */
+        self = etwl_proctab_find(pp->pt, pid, exec_ts);
+        ppid = self && !self->exit ? self->ppid : have_stat ? pi.ppid : 0;
     }
     add_uint(&b, "pid", pid);
     add_uint(&b, "ppid", ppid);
@@ -945,11 +971,16 @@ etwl_status etwl_procprov_feed(etwl_procprov *pp, etwl_event *raw, int64_t now)
             map_put(&pp->tgid, (uint32_t)a, tgid);
         } else {
             const etwl_proc *parent = etwl_proctab_find(pp->pt, tgid, h->ts);
+            const etwl_proc *self = etwl_proctab_find(pp->pt, (uint32_t)a, 0);
             mb m;
             map_put(&pp->tgid, (uint32_t)a, (uint32_t)a);
             map_put(&pp->ppid, (uint32_t)a, tgid);
-            /* until it execs, a fork child runs its parent's image */
-            etwl_proctab_start(pp->pt, (uint32_t)a, tgid, h->ts, parent ? parent->image : NULL, NULL, NULL);
+            /* until it execs, a fork child runs its parent's image; a fork
+             * delivered after the child's exec (another CPU's buffer, read
+             * a round later) must not stand for a second, newer instance */
+            if (!self || self->exit || self->start < h->ts)
+                etwl_proctab_start(pp->pt, (uint32_t)a, tgid, h->ts, parent ? parent->image : NULL, NULL, NULL);
+            else if (!self->ppid) ((etwl_proc *)self)->ppid = tgid; /* what its exit will name */
             begin(pp, &m);
             add_uint(&m, "pid", a);
             add_uint(&m, "ppid", tgid);
@@ -1045,6 +1076,11 @@ etwl_status etwl_procprov_feed(etwl_procprov *pp, etwl_event *raw, int64_t now)
         if (self && self->image) add_cstr(&m, "image", self->image);
         if (map_get(&pp->exit_code, (uint32_t)a, &code) && code) add_int(&m, "exit_code", (int32_t)(code - 1));
         etwl_proctab_stop(pp->pt, (uint32_t)a, h->ts, code ? (int32_t)(code - 1) : 0, code != 0);
+        /* the pid will be reused: a later process killed by a signal must not
+         * report this one's exit code, nor one whose fork record comes late
+         * (another CPU's buffer) this one's parent */
+        map_del(&pp->exit_code, (uint32_t)a);
+        map_del(&pp->ppid, (uint32_t)a);
         return emit(pp, &m, 2, 2, "exit", (uint32_t)a, h->ts);
     }
     return ETWL_OK;

@@ -368,8 +368,13 @@ grep -q "etwlua: reload: reloads=2 refused=2" "$TMP/$P-rl.err" && [ $code = 0 ] 
 [ "$(grep -c '"rule":"etwlua.reloaded"' "$TMP/$P-rl.out")" = 2 ] && ok || bad "etwlua.reloaded alerts"
 
 # 13. The live process tree (SIGUSR2): a sh -c chain appears with the
-# right parents.
+# right parents.  And a fork child that the rundown catches before its exec
+# (a subshell, with bash's image, waiting on a fifo) shows up as what it
+# execs once released, not as the rundown saw it.
 mark="tree-$$-$RANDOM"
+mkfifo "$TMP/gate"
+(read -r _ <"$TMP/gate"; exec sleep 61) &
+waiter=$!
 start $P-tree -p process --json -e "$SHOW
 etw.on({provider=\"process\"}, function(ev)
   local a = ev.info.argv -- (the mark itself would put this session in the chain)
@@ -377,13 +382,15 @@ etw.on({provider=\"process\"}, function(ev)
     etw.alert{rule = \"test.chain_end\", severity = \"low\", event = ev}
   end
 end)" || bad "tree session did not start"
+echo go >"$TMP/gate"
 S='n=$1; if [ "$n" -lt 3 ]; then sh -c "$0" "$0" $((n+1)) '$mark'; else sleep 60; fi'
 sh -c "$S" "$S" 1 "$mark" &
 chain=$!
 until_ok "$LIMIT" grep -q "^START.*/sleep 60" "$TMP/$P-tree.err" || bad "chain not seen"
+until_ok "$LIMIT" grep -q "^START.*sleep 61" "$TMP/$P-tree.err" || bad "the released subshell's exec not seen"
 kill -USR2 "${PID[$P-tree]}"
 until_ok "$LIMIT" eval '/bin/true; grep -q "end of process tree" "$TMP/$P-tree.err"' || bad "no tree on SIGUSR2"
-python3 - "$TMP/$P-tree.err" "$mark" "$chain" <<'PY' && ok || bad "live tree of the chain: $(grep -c . "$TMP/$P-tree.err") lines"
+python3 - "$TMP/$P-tree.err" "$mark" "$chain" "$waiter" <<'PY' && ok || bad "live tree of the chain: $(grep -c . "$TMP/$P-tree.err") lines"
 import json, sys
 lines = open(sys.argv[1]).read().split("etwlua: process tree at ", 1)[1].split("etwlua: end of process tree")[0]
 nodes = [json.loads(l) for l in lines.splitlines()[1:] if l.startswith("{")]
@@ -398,7 +405,11 @@ for k in (2, 3):
 assert levels[3]["alerts"] == {"test.chain_end": 1} and levels[2]["alerts"] == {}, (levels[3], levels[2])
 sleep = [n for n in nodes if n["ppid"] == levels[3]["pid"] and (n.get("image") or "").endswith("sleep")]
 assert sleep and sleep[0]["depth"] == levels[3]["depth"] + 1, sleep
+waiter = [n for n in nodes if n["pid"] == int(sys.argv[4])]
+assert len(waiter) == 1 and (waiter[0]["image"] or "").endswith("/sleep"), waiter
+assert waiter[0]["command_line"] == "sleep 61" and waiter[0]["start"], waiter
 PY
+kill "$waiter" 2>/dev/null
 # the chain's processes, by the mark in their command lines, then sleep's
 for c in $(pgrep -f "$mark"); do pkill -P "$c" sleep 2>/dev/null; done
 wait "$chain" 2>/dev/null

@@ -97,6 +97,9 @@ instance_gone() { [ ! -d "$TRACEFS/instances/$1" ] && ! probe_left "$1"; }
 # time: SHOW prints each process start on stderr (unbuffered, unlike the
 # --dump output), and stop_when stops the session with SIGTERM once a
 # pattern appeared COUNT times (at most LIMIT s), then waits for it.
+# A pattern must not match the START line of the grep that looks for it
+# (its command line holds the pattern): anchor it on what follows the argv
+# source, or on the line's end.
 SHOW='local etw = require "etw"
 etw.on({provider="process"}, function(ev)
   if ev.event_name == "start" then print("START", ev.info.argv_source, ev.info.cmdline) end
@@ -201,9 +204,10 @@ mark="two-$$-$RANDOM"
 start $P-a --json --dump -p process -e "$SHOW" || bad "a did not start"
 start $P-b --json --dump -p process -e "$SHOW" || bad "b did not start"
 /bin/echo "$mark" >/dev/null
-stop_when $P-a "START.*$mark"
-stop_when $P-b "START.*$mark"
-grep -q "$mark" "$TMP/$P-a.out" && grep -q "$mark" "$TMP/$P-b.out" && ok || bad "two sessions"
+stop_when $P-a "^START.[a-z]*./bin/echo $mark\$"
+stop_when $P-b "^START.[a-z]*./bin/echo $mark\$"
+grep -q "\"cmdline\":\"/bin/echo $mark\"" "$TMP/$P-a.out" && grep -q "\"cmdline\":\"/bin/echo $mark\"" "$TMP/$P-b.out" &&
+    ok || bad "two sessions"
 
 # 6. A script filter on sched:sched_process_exec passes only those events.
 start $P-f -p sched -e 'local etw = require "etw"
@@ -258,7 +262,7 @@ start $P-x -p process -e "$show" || bad "$P-x did not start"
 start ${P}_x -p process -e "$show" || bad "${P}_x did not start"
 [ "$(group $P-x)" != "$(group ${P}_x)" ] && probe_left $P-x && probe_left ${P}_x && ok ||
     bad "colliding names: two probe groups ($(grep -o 'etwlua_[^/]*' "$TRACEFS/uprobe_events" | tr '\n' ' '))"
-seen() { grep -q "START.probe.*$2" "$TMP/$1.err"; }
+seen() { grep -q "^START.probe./bin/echo $2\$" "$TMP/$1.err"; }
 m1="collide-1-$$-$RANDOM"
 /bin/echo "$m1" >/dev/null
 until_ok "$LIMIT" seen $P-x "$m1" && ok || bad "X-Y: argv from the probe ($(grep "$m1" "$TMP/$P-x.err"))"
@@ -380,16 +384,19 @@ etw.on({provider=\"process\"}, function(ev)
   local a = ev.info.argv -- (the mark itself would put this session in the chain)
   if ev.event_name == \"start\" and a and #a == 6 and a[5] == \"3\" and a[6]:find(\"^tree%-\") then
     etw.alert{rule = \"test.chain_end\", severity = \"low\", event = ev}
+    print(\"CHAIN-END\")
   end
 end)" || bad "tree session did not start"
 echo go >"$TMP/gate"
 S='n=$1; if [ "$n" -lt 3 ]; then sh -c "$0" "$0" $((n+1)) '$mark'; else sleep 60; fi'
 sh -c "$S" "$S" 1 "$mark" &
 chain=$!
-until_ok "$LIMIT" grep -q "^START.*/sleep 60" "$TMP/$P-tree.err" || bad "chain not seen"
-until_ok "$LIMIT" grep -q "^START.*sleep 61" "$TMP/$P-tree.err" || bad "the released subshell's exec not seen"
+# (a wait that named the mark would put its own grep in the chain)
+until_ok "$LIMIT" grep -q "^CHAIN-END\$" "$TMP/$P-tree.err" || bad "chain's third level not seen"
+until_ok "$LIMIT" grep -q "^START.[a-z]*.sleep 60\$" "$TMP/$P-tree.err" || bad "chain's sleep not seen"
+until_ok "$LIMIT" grep -q "^START.[a-z]*.sleep 61\$" "$TMP/$P-tree.err" || bad "the released subshell's exec not seen"
 kill -USR2 "${PID[$P-tree]}"
-until_ok "$LIMIT" eval '/bin/true; grep -q "end of process tree" "$TMP/$P-tree.err"' || bad "no tree on SIGUSR2"
+until_ok "$LIMIT" grep -q "^etwlua: end of process tree" "$TMP/$P-tree.err" || bad "no tree on SIGUSR2"
 python3 - "$TMP/$P-tree.err" "$mark" "$chain" "$waiter" <<'PY' && ok || bad "live tree of the chain: $(grep -c . "$TMP/$P-tree.err") lines"
 import json, sys
 lines = open(sys.argv[1]).read().split("etwlua: process tree at ", 1)[1].split("etwlua: end of process tree")[0]

@@ -535,6 +535,11 @@ typedef struct gname {
     char *s;
 } gname;
 
+typedef struct sv {
+    const char *s;
+    size_t n;
+} sv;
+
 typedef struct lgate {
     int armed;
     lpf *pf; /* NULL: no rule of the list declares needs */
@@ -546,8 +551,11 @@ typedef struct lgate {
     size_t mask, count;
     char *buf; /* the lower-cased fields, GATE_BUF each */
     size_t charged;
-    /* the last scan, for gate:take */
+    /* the last scan, for gate:take, and the fields it read, for
+     * start_record (valid while the event is dispatched) */
     int has_result, pending; /* pending: 1 + the decoded field's index */
+    sv img, cl, parent, ofn;
+    int have_ofn;
     uint64_t result_seq;
     uint32_t result_gen;
 } lgate;
@@ -724,11 +732,6 @@ static int l_gate_attach(lua_State *L)
     return 0;
 }
 
-typedef struct sv {
-    const char *s;
-    size_t n;
-} sv;
-
 /* The normaliser's nz(info[prop]): 1 a string, 0 absent (missing, "", "-"
  * or "?"), -1 a value the gate cannot vouch for. */
 static int prop_nz(etwl_event *ev, const char *prop, sv *out)
@@ -832,6 +835,7 @@ int etwl_lua_gate_pass(etwl_lua *x, const etwl_handler *h, etwl_event *ev)
      * the cur_seq dispatch gives it, unless an earlier handler pushed it */
     g->has_result = 1;
     g->result_seq = x->cur == ev ? x->cur_seq : x->dispatch_seq + 1;
+    g->img = img, g->cl = cl, g->parent = parent, g->ofn = ofn, g->have_ofn = have_ofn;
     g->result_gen = g->pf->gen;
     if (g->pending) pass = 1;
     for (i = 0; i < g->pf->nhits && !pass; i++) {
@@ -904,6 +908,29 @@ static void set_nz(lua_State *L, etwl_event *ev, const char *prop, const char *f
     if (push_nz(L, ev, prop)) lua_setfield(L, -2, field);
 }
 
+/* command_line, and cl (its string.lower, which most rules read) with it */
+static void set_cl_top(lua_State *L);
+
+static void set_cl(lua_State *L, etwl_event *ev)
+{
+    if (push_nz(L, ev, "CommandLine")) set_cl_top(L);
+}
+
+/* the command line on top of the record: command_line and cl */
+static void set_cl_top(lua_State *L)
+{
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        size_t n, i;
+        const char *t = lua_tolstring(L, -1, &n);
+        luaL_Buffer b;
+        char *d = luaL_buffinitsize(L, &b, n);
+        for (i = 0; i < n; i++) d[i] = (char)tolower((unsigned char)t[i]);
+        luaL_pushresultsize(&b, n);
+        lua_setfield(L, -3, "cl");
+    }
+    lua_setfield(L, -2, "command_line");
+}
+
 /* t.field = basename(t.image, lower) for the table on top, as l_basename */
 static void set_name(lua_State *L, const char *image, const char *field)
 {
@@ -914,27 +941,47 @@ static void set_name(lua_State *L, const char *image, const char *field)
     lua_setfield(L, -2, field);
 }
 
+static void set_sv(lua_State *L, const sv *v, const char *field)
+{
+    lua_pushlstring(L, v->s, v->n);
+    lua_setfield(L, -2, field);
+}
+
 static int l_start_record(lua_State *L)
 {
     etwl_event *ev = etwl_lua_check_event(L, 1);
     static const char *const kinds[] = {"sysmon", "security", NULL};
     int kind = luaL_checkoption(L, 2, NULL, kinds) + 1;
+    lgate *g = luaL_testudata(L, 6, GATE_MT);
+    /* the fields the gate read from this very event (strings, nz'd) */
+    int gated = g && g->armed && g->has_result && g->result_seq == etwl_lua_host(L)->cur_seq;
     lua_settop(L, 5);
     lua_createtable(L, 0, 12);
     lua_pushliteral(L, "windows");
     lua_setfield(L, -2, "platform");
+    if (gated) {
+        set_sv(L, &g->img, "image");
+        lua_pushlstring(L, g->cl.s, g->cl.n);
+        set_cl_top(L);
+        set_sv(L, &g->parent, "parent_image");
+    }
     if (kind == GK_SYSMON) {
-        set_nz(L, ev, "Image", "image");
-        set_nz(L, ev, "CommandLine", "command_line");
-        set_nz(L, ev, "ParentImage", "parent_image");
+        if (!gated) {
+            set_nz(L, ev, "Image", "image");
+            set_cl(L, ev);
+            set_nz(L, ev, "ParentImage", "parent_image");
+        }
         set_nz(L, ev, "User", "user");
-        set_nz(L, ev, "OriginalFileName", "original_file_name");
+        if (!gated) set_nz(L, ev, "OriginalFileName", "original_file_name");
+        else if (g->have_ofn) set_sv(L, &g->ofn, "original_file_name");
     } else {
         const names4688 *f = map_4688();
         int nu, nd;
-        set_nz(L, ev, f->image, "image");
-        set_nz(L, ev, "CommandLine", "command_line");
-        set_nz(L, ev, f->parent_image, "parent_image");
+        if (!gated) {
+            set_nz(L, ev, f->image, "image");
+            set_cl(L, ev);
+            set_nz(L, ev, f->parent_image, "parent_image");
+        }
         /* the new process's user (TargetUserName, 4688 version 2) when
          * logged, else the creator's; "DOMAIN\\user" when both are known */
         nu = push_nz(L, ev, "TargetUserName") || push_nz(L, ev, f->user);

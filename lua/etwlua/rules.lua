@@ -315,13 +315,14 @@ normalise = {
   -- Sysmon 1 and Security 4688, the starts of most logs, are read in C (etwlua.rulecore's start_record:
   -- each field nz(info.Field) as Lua read it, the user of a 4688 as below, name and parent_name)
   -- (an event made up as a table, as tests do, takes the Lua version, the reference)
-  sysmon = function(ev)
+  -- (gate: the list's, whose reads of this event start_record takes instead of reading the fields again)
+  sysmon = function(ev, gate)
     if type(ev) ~= "userdata" then return normalise.sysmon_lua(ev) end
-    return finish(core.start_record(ev, "sysmon", LAZY, lazy_sysmon, INFO), ev, true)
+    return finish(core.start_record(ev, "sysmon", LAZY, lazy_sysmon, INFO, gate), ev, true)
   end,
-  security = function(ev)
+  security = function(ev, gate)
     if type(ev) ~= "userdata" then return normalise.security_lua(ev) end
-    return finish(core.start_record(ev, "security", LAZY, lazy_security, INFO), ev, true)
+    return finish(core.start_record(ev, "security", LAZY, lazy_security, INFO, gate), ev, true)
   end,
   sysmon_lua = function(ev)
     local i = ev.info
@@ -767,7 +768,7 @@ register = function(r)
     active[feeds] = list
     for _, f in ipairs(feeds) do
       local norm = f.norm
-      local hn = etw.on(f.filter, function(ev) run(norm(ev), ev, list) end)
+      local hn = etw.on(f.filter, function(ev) run(norm(ev, list.gate), ev, list) end)
       -- the starts whose fields the gate reads as these normalisers do
       local kind = (norm == normalise.sysmon and "sysmon") or (norm == normalise.security and "security")
       if kind then

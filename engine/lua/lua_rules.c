@@ -616,26 +616,28 @@ static int gate_charge(lua_State *L, lgate *g, size_t bytes)
     return 1;
 }
 
-static void gname_add(lua_State *L, lgate *g, uint32_t entry, const char *s, size_t n)
+/* 0 when the memory cap or the allocator refuses */
+static int gname_add(lua_State *L, lgate *g, uint32_t entry, const char *s, size_t n)
 {
     size_t h;
-    if (n == 0 || gname_has(g, entry, s, n)) return; /* "" is no image name: the start goes through */
+    if (n == 0 || gname_has(g, entry, s, n)) return 1; /* "" is no image name: the start goes through */
     h = gname_hash(entry, s, n) & g->mask;
     while (g->set[h].n) h = (h + 1) & g->mask;
-    if (!gate_charge(L, g, n + 1) || !(g->set[h].s = malloc(n + 1)))
-        luaL_error(L, "gate: its names would pass the memory cap (--memory-mb)");
+    if (!gate_charge(L, g, n + 1) || !(g->set[h].s = malloc(n + 1))) return 0;
     memcpy(g->set[h].s, s, n);
     g->set[h].s[n] = 0;
     g->set[h].n = (uint32_t)n;
     g->set[h].entry = entry;
     g->count++;
+    return 1;
 }
 
 /* gate:arm(pf|nil, fields, always_names, entry_names) -> armed
  *   fields        the prefilter's field names, in its order
  *   always_names  the image names on which a rule without needs runs
  *   entry_names   entry -> the names its rule is restricted to
- * false (and unarmed) when a field is one the gate cannot read */
+ * false (and unarmed) when a field is one the gate cannot read, or when
+ * the memory cap (--memory-mb) leaves no room for it */
 static int gate_arm(lua_State *L)
 {
     lgate *g = check_gate(L);
@@ -676,8 +678,8 @@ static int gate_arm(lua_State *L)
     if (!gate_charge(L, g, cap * sizeof *g->set + g->nnamed + (g->nf ? GATE_BUF : 0)) ||
         !(g->set = calloc(cap, sizeof *g->set)) || !(g->named = calloc(g->nnamed, 1)) ||
         (g->nf && !(g->buf = malloc(GATE_BUF)))) {
-        gate_clear(L, g);
-        return luaL_error(L, "gate: out of memory");
+        gate_clear(L, g); /* the gate is a shortcut: without it every start goes to Lua, as before */
+        return lua_pushboolean(L, 0), 1;
     }
     g->mask = cap - 1;
     for (k = 1; k <= (lua_Integer)lua_rawlen(L, 4); k++) {
@@ -685,7 +687,7 @@ static int gate_arm(lua_State *L)
         const char *s;
         if (lua_rawgeti(L, 4, k) != LUA_TSTRING) return luaL_error(L, "gate: names must be strings");
         s = lua_tolstring(L, -1, &n);
-        gname_add(L, g, 0, s, n);
+        if (!gname_add(L, g, 0, s, n)) return gate_clear(L, g), lua_pushboolean(L, 0), 1;
         lua_pop(L, 1);
     }
     lua_pushnil(L);
@@ -699,7 +701,7 @@ static int gate_arm(lua_State *L)
             const char *s;
             if (lua_rawgeti(L, -1, k) != LUA_TSTRING) return luaL_error(L, "gate: names must be strings");
             s = lua_tolstring(L, -1, &n);
-            gname_add(L, g, (uint32_t)e, s, n);
+            if (!gname_add(L, g, (uint32_t)e, s, n)) return gate_clear(L, g), lua_pushboolean(L, 0), 1;
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
@@ -762,9 +764,24 @@ static size_t name_of(const sv *p, char *d)
     return e - b;
 }
 
+/* Is w (n bytes, just past a dash) etwlua.encoding's flag word: e, ec or e
+ * and a prefix of ncodedcommand, in any case, then a blank? */
+static int flag_word(const unsigned char *w, size_t n)
+{
+    static const char full[] = "encodedcommand";
+    size_t k = 0, i;
+    while (k < n && (w[k] | 0x20) >= 'a' && (w[k] | 0x20) <= 'z') k++;
+    if (k == 0 || k >= n || (w[k] != ' ' && w[k] != '\t') || (w[0] | 0x20) != 'e') return 0;
+    if (k == 2 && (w[1] | 0x20) == 'c') return 1;
+    if (k > sizeof full - 1) return 0;
+    for (i = 1; i < k; i++)
+        if ((w[i] | 0x20) != full[i]) return 0;
+    return 1;
+}
+
 /* Could the line carry -EncodedCommand?  etwlua.encoding's flag is a
  * blank (or the line's start), - / or a dash lookalike (U+2013..U+2015),
- * then e or E. */
+ * then its word and a blank; the payload is Lua's to check. */
 static int may_encode(const sv *cl)
 {
     const unsigned char *s = (const unsigned char *)cl->s;
@@ -774,7 +791,7 @@ static int may_encode(const sv *cl)
         if (s[i] == '-' || s[i] == '/') d = 1;
         else if (s[i] == 0xE2 && i + 2 < cl->n && s[i + 1] == 0x80 && s[i + 2] >= 0x93 && s[i + 2] <= 0x95) d = 3;
         else continue;
-        if (i + d < cl->n && (s[i + d] == 'e' || s[i + d] == 'E')) return 1;
+        if (flag_word(s + i + d, cl->n - i - d)) return 1;
     }
     return 0;
 }

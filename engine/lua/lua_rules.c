@@ -9,9 +9,11 @@
  *   prefilter()         a literal prefilter over a list of rules: the
  *                       multi-pattern matcher of engine/sigma/literals.c
  *                       (the one behind the Sigma prefilter)
- *   pf:add(entry, field, literal)   entry (1..) cannot match unless the
- *                       literal occurs in field (1..) - any one of its
- *                       literals, over all its fields
+ *   pf:add(entry, field, literal [, letters])   entry (1..) cannot match
+ *                       unless the literal occurs in field (1..) - any one
+ *                       of its literals, over all its fields; letters (for
+ *                       literals of 1-3 bytes): only where an ASCII letter
+ *                       stands on either side
  *   pf:build()
  *   pf:scan(out, text1, text2, ...)  the entries one of whose literals
  *                       occurs in the lower-cased texts (text k is field k;
@@ -52,6 +54,7 @@ typedef struct lshort {
     uint32_t entry;
     unsigned field;
     size_t n;
+    int letters; /* only between two ASCII letters (Lua's %a, on lower-cased text) */
     char s[SG_LIT_MIN];
 } lshort;
 
@@ -113,11 +116,14 @@ static int pf_add(lua_State *L)
     lua_Integer entry = luaL_checkinteger(L, 2), field = luaL_checkinteger(L, 3);
     size_t n;
     const char *s = luaL_checklstring(L, 4, &n);
+    int letters = lua_toboolean(L, 5);
     if (pf->built) return luaL_error(L, "prefilter: add after build");
     if (entry < 1 || entry > PF_MAX_ENTRIES) return luaL_argerror(L, 2, "entry out of range");
     if (field < 1 || field > PF_MAX_FIELDS) return luaL_argerror(L, 3, "field out of range");
     if (n == 0) return luaL_argerror(L, 4, "an empty literal");
     if (n > ((size_t)1 << 20)) return luaL_argerror(L, 4, "a literal of more than 1 MiB");
+    if (letters && n >= SG_LIT_MIN)
+        return luaL_argerror(L, 5, "only a literal of 1-3 bytes can be required between letters");
     if (n < SG_LIT_MIN) {
         lshort *ns;
         if (!charge(L, pf, sizeof *ns + ((size_t)entry > pf->nentries ? 8 : 0)))
@@ -129,6 +135,7 @@ static int pf_add(lua_State *L)
         ns->entry = (uint32_t)entry;
         ns->field = (unsigned)(field - 1);
         ns->n = n;
+        ns->letters = letters;
         for (size_t i = 0; i < n && i < SG_LIT_MIN; i++)
             ns->s[i] = (char)tolower((unsigned char)s[i]); /* folded as the matcher folds */
     } else {
@@ -165,11 +172,15 @@ static void found(void *ctx, uint32_t li)
     mark(pf, sg_lits_tag(pf->lits, li));
 }
 
+static int is_letter(char c) { return c >= 'a' && c <= 'z'; } /* the text is lower-cased */
+
 static int has_short(const char *t, size_t n, const lshort *sh)
 {
     const char *p = t, *end = t + n;
     while (p + sh->n <= end && (p = memchr(p, sh->s[0], (size_t)(end - p) - sh->n + 1)) != NULL) {
-        if (memcmp(p, sh->s, sh->n) == 0) return 1;
+        if (memcmp(p, sh->s, sh->n) == 0 &&
+            (!sh->letters || (p > t && p + sh->n < end && is_letter(p[-1]) && is_letter(p[sh->n]))))
+            return 1;
         p++;
     }
     return 0;

@@ -130,10 +130,22 @@ function M.define(r)
     if type(r.needs) ~= "table" or next(r.needs) == nil then
       error("rule " .. r.id .. ": needs must map record fields to lists of literals", 2)
     end
-    local needs = {}
+    local needs, letters = {}, {}
     for f, list in pairs(r.needs) do
       if type(f) ~= "string" or type(list) ~= "table" or next(list) == nil then
         error("rule " .. r.id .. ": needs must map record fields to non-empty lists of literals", 2)
+      end
+      -- between_letters = true: the (1-3 byte) literals count only with an ASCII letter on either side
+      if list.between_letters ~= nil then
+        if list.between_letters ~= true or #list == 0 then
+          error("rule " .. r.id .. ": needs." .. f .. ".between_letters must be true, on a list of literals", 2)
+        end
+        letters[f] = true
+        for _, lit in ipairs(list) do
+          if type(lit) == "string" and #lit > 3 then
+            error("rule " .. r.id .. ": needs." .. f .. ": '" .. lit .. "' is longer than 3 bytes (between_letters)", 2)
+          end
+        end
       end
       needs[f] = list_of(list)
       for _, lit in ipairs(needs[f]) do
@@ -142,7 +154,7 @@ function M.define(r)
         end
       end
     end
-    r.needs = needs
+    r.needs, r.needs_letters = needs, letters
   end
   if type(r.examples) ~= "table" then error("rule " .. r.id .. ": examples must be a table", 2) end
   r.examples.positive = r.examples.positive or {}
@@ -644,7 +656,7 @@ local function prepare(list)
       pf = pf or core.prefilter()
       for f, lits in pairs(r.needs) do
         if not fidx[f] then fields[#fields + 1] = f; fidx[f] = #fields end
-        for _, lit in ipairs(lits) do pf:add(k, fidx[f], lit) end
+        for _, lit in ipairs(lits) do pf:add(k, fidx[f], lit, r.needs_letters[f]) end
       end
     else
       always[#always + 1] = k

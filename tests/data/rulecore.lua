@@ -50,6 +50,20 @@ local function sscan(...)
   return table.concat(t, ",")
 end
 print("short", sscan("p^o^w^e^r a\"b long enough", nil), sscan("a\"", "^"), sscan("x", "y"), sscan("^", nil))
+-- between letters: the literal counts only with an ASCII letter on either side (the rule's %a[%^"]%a)
+local lpf = core.prefilter()
+lpf:add(1, 1, "^", true)
+lpf:add(2, 1, '"', true)
+lpf:build()
+local function lscan(t)
+  local n = lpf:scan(out, t)
+  local r = {}
+  for i = 1, n do r[i] = out[i] end
+  return "[" .. table.concat(r, ",") .. "]"
+end
+print("letters", lscan("p^o"), lscan("a ^ b"), lscan("^ab"), lscan("ab^"), lscan('"c:\\x.exe" "y"'), lscan('c"e'),
+  lscan("1^2"), lscan("a^b c\"d"))
+print("letters long", pcall(core.prefilter().add, core.prefilter(), 1, 1, "abcd", true))
 print("short record", (function()
   local n = spf:scan_record(out, { cl = "cmd /c p^ing", name = "x" }, { "command_line", "name" })
   return n, out[1]
@@ -75,6 +89,9 @@ local function try(needs)
 end
 print(try({ command_line = { "ev" } }))
 print(try({ command_line = { "" } }))
+print(try({ command_line = { "^", between_letters = true } }))
+print(try({ command_line = { "abcd", between_letters = true } }))
+print(try({ command_line = { "^", between_letters = 1 } }))
 print(try({ command_line = {} }))
 print(try("evil"))
 print(try({ command_line = { 42 } }))

@@ -902,14 +902,18 @@ static int gate_take(lua_State *L)
 }
 
 /* ---- process-start records ------------------------------------------------
- * start_record(ev, kind, lazy_key, lazy, info_key): the record rules.lua's
- * normaliser made of a Sysmon 1 ("sysmon") or Security 4688 ("security")
- * start, before its metatable and the process table's fill: platform,
- * image, command_line, parent_image, user, original_file_name (Sysmon),
- * [lazy_key] = lazy, [info_key] = ev.info, and name and parent_name
- * (etwlua.path's name of the images).  Each field is nz(info.Field) as the
- * Lua version read it (absent when "", "-" or "?"; other types as they
- * are), without a metamethod call and a Lua call per field. */
+ * start_record(ev, kind, lazy_key, lazy, info_key [, gate, meta]) -> record,
+ * done: the record rules.lua's normaliser made of a Sysmon 1 ("sysmon") or
+ * Security 4688 ("security") start, before the process table's fill:
+ * platform, image, command_line and cl, parent_image, user,
+ * original_file_name (Sysmon), [lazy_key] = lazy, [info_key] = ev.info, and
+ * name and parent_name (etwlua.path's name of the images).  Each field is
+ * nz(info.Field) as the Lua version read it (absent when "", "-" or "?";
+ * other types as they are), without a metamethod call and a Lua call per
+ * field; the fields the gate read from this event are taken from it.  With
+ * meta the record gets it as its metatable, and done is true when the
+ * event named the parent image, the user and the command line (so the
+ * process table has nothing to fill). */
 
 /* Pushes nz(info[prop]): 1, or 0 (nothing pushed) when it is nil. */
 static int push_nz(lua_State *L, etwl_event *ev, const char *prop)
@@ -962,11 +966,22 @@ static void set_cl_top(lua_State *L)
 /* t.field = basename(t.image, lower) for the table on top, as l_basename */
 static void set_name(lua_State *L, const char *image, const char *field)
 {
-    lua_pushcfunction(L, l_basename);
-    lua_getfield(L, -2, image);
-    lua_pushboolean(L, 1);
-    lua_call(L, 2, 1);
-    lua_setfield(L, -2, field);
+    sv v;
+    if (lua_getfield(L, -1, image) == LUA_TSTRING && (v.s = lua_tolstring(L, -1, &v.n), v.n > 0)) {
+        luaL_Buffer b; /* the image stays on the stack below it: v.s stays valid */
+        char *d = luaL_buffinitsize(L, &b, v.n);
+        luaL_pushresultsize(&b, name_of(&v, d));
+        lua_setfield(L, -3, field);
+    }
+    lua_pop(L, 1);
+}
+
+/* the record's field k is set and neither nil nor false */
+static int has_field(lua_State *L, const char *k)
+{
+    int t = lua_getfield(L, -1, k) != LUA_TNIL && lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return t;
 }
 
 static void set_sv(lua_State *L, const sv *v, const char *field)
@@ -982,8 +997,8 @@ static int l_start_record(lua_State *L)
     int kind = luaL_checkoption(L, 2, NULL, kinds) + 1;
     lgate *g = luaL_testudata(L, 6, GATE_MT);
     /* the fields the gate read from this very event (strings, nz'd) */
-    int gated = g && g->armed && g->has_result && g->result_seq == etwl_lua_host(L)->cur_seq;
-    lua_settop(L, 5);
+    int gated = g && g->armed && g->has_result && g->result_seq == etwl_lua_host(L)->cur_seq, done = 0;
+    lua_settop(L, 7);
     lua_createtable(L, 0, 12);
     lua_pushliteral(L, "windows");
     lua_setfield(L, -2, "platform");
@@ -1031,7 +1046,15 @@ static int l_start_record(lua_State *L)
     lua_rawset(L, -3);
     set_name(L, "image", "name");
     set_name(L, "parent_image", "parent_name");
-    return 1;
+    if (lua_type(L, 7) == LUA_TTABLE) {
+        /* finish's part when the event said all it fills from the process
+         * table: the record's metatable, and nothing to fill */
+        lua_pushvalue(L, 7);
+        lua_setmetatable(L, -2);
+        done = has_field(L, "parent_image") && has_field(L, "user") && has_field(L, "command_line");
+    }
+    lua_pushboolean(L, done);
+    return 2;
 }
 
 /* ---- the log-source table ---------------------------------------------- */

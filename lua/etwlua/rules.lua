@@ -328,13 +328,18 @@ normalise = {
   -- each field nz(info.Field) as Lua read it, the user of a 4688 as below, name and parent_name)
   -- (an event made up as a table, as tests do, takes the Lua version, the reference)
   -- (gate: the list's, whose reads of this event start_record takes instead of reading the fields again)
+  -- (done: the event said everything finish would fill in, and the record has its metatable)
   sysmon = function(ev, gate)
     if type(ev) ~= "userdata" then return normalise.sysmon_lua(ev) end
-    return finish(core.start_record(ev, "sysmon", LAZY, lazy_sysmon, INFO, gate), ev, true)
+    local p, done = core.start_record(ev, "sysmon", LAZY, lazy_sysmon, INFO, gate, pmeta)
+    if done then return p end
+    return finish(p, ev, true)
   end,
   security = function(ev, gate)
     if type(ev) ~= "userdata" then return normalise.security_lua(ev) end
-    return finish(core.start_record(ev, "security", LAZY, lazy_security, INFO, gate), ev, true)
+    local p, done = core.start_record(ev, "security", LAZY, lazy_security, INFO, gate, pmeta)
+    if done then return p end
+    return finish(p, ev, true)
   end,
   sysmon_lua = function(ev)
     local i = ev.info

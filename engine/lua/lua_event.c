@@ -133,6 +133,8 @@ static void push_lev(lua_State *L, uint64_t seq, uint32_t kind)
 
 etwl_event *etwl_lua_check_event(lua_State *L, int idx) { return live(L, idx, K_EVENT); }
 
+void etwl_lua_push_info(lua_State *L, etwl_lua *x) { push_lev(L, x->cur_seq, K_INFO); }
+
 static void push_guid(lua_State *L, const etwl_guid *g)
 {
     char s[ETWL_GUID_STRLEN + 1];

@@ -1257,6 +1257,7 @@ static etwl_status dispatch(etwl_lua *x, etwl_event *ev)
         uint64_t t0 = 0;
         int rc;
         if (!etwl_filter_match(&h->filter, ev, pname)) continue;
+        if (h->gate && !etwl_lua_gate_pass(x, h, ev)) continue; /* no rule would run: no Lua */
         if (!evidx) {
             x->cur = ev;
             x->cur_seq = ++x->dispatch_seq; /* unique per host: expires what scripts kept */

@@ -21,9 +21,11 @@
 
 typedef struct etwl_handler {
     etwl_filter filter;
-    int fn_ref;       /* registry ref of the handler */
-    int where_ref;    /* optional Lua predicate, LUA_NOREF if none */
-    char origin[160]; /* "script.lua:12" where it was registered */
+    int fn_ref;         /* registry ref of the handler */
+    int where_ref;      /* optional Lua predicate, LUA_NOREF if none */
+    struct lgate *gate; /* the rule library's gate (lua_rules.c), NULL if none */
+    int gate_kind;      /* which process-start event the gate reads */
+    char origin[160];   /* "script.lua:12" where it was registered */
     uint64_t calls, errors, budget_stops;
     uint64_t ns_total, ns_max;
 } etwl_handler;
@@ -146,6 +148,8 @@ void etwl_lua_event_open(lua_State *L);
 /* Pushes a userdata for the event being dispatched (expires with it). */
 void etwl_lua_push_event(lua_State *L, etwl_lua *x, etwl_event *ev);
 etwl_event *etwl_lua_check_event(lua_State *L, int idx);
+/* pushes ev.info of the event being handled */
+void etwl_lua_push_info(lua_State *L, etwl_lua *x);
 void etwl_lua_push_value(lua_State *L, const etwl_value *v, int depth);
 
 /* lua_process.c */
@@ -188,5 +192,8 @@ void etwl_lua_sigma_free(etwl_lua *x);
 /* "etwlua.rulecore": log sources and the literal prefilter (lua_rules.c) */
 int etwl_luaopen_rulecore(lua_State *L);
 etwl_lua *etwl_lua_host(lua_State *L);
+/* 0 when the handler's gate proves that no rule of the library would run
+ * on this process start (so no Lua runs for it); 1 when Lua must decide */
+int etwl_lua_gate_pass(etwl_lua *x, const etwl_handler *h, etwl_event *ev);
 
 #endif

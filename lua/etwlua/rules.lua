@@ -130,20 +130,31 @@ function M.define(r)
     if type(r.needs) ~= "table" or next(r.needs) == nil then
       error("rule " .. r.id .. ": needs must map record fields to lists of literals", 2)
     end
-    local needs = {}
+    local needs, letters = {}, {}
     for f, list in pairs(r.needs) do
       if type(f) ~= "string" or type(list) ~= "table" or next(list) == nil then
         error("rule " .. r.id .. ": needs must map record fields to non-empty lists of literals", 2)
       end
+      -- between_letters = true: the (1-3 byte) literals count only with an ASCII letter on either side
+      if list.between_letters ~= nil then
+        if list.between_letters ~= true or #list == 0 then
+          error("rule " .. r.id .. ": needs." .. f .. ".between_letters must be true, on a list of literals", 2)
+        end
+        letters[f] = true
+        for _, lit in ipairs(list) do
+          if type(lit) == "string" and #lit > 3 then
+            error("rule " .. r.id .. ": needs." .. f .. ": '" .. lit .. "' is longer than 3 bytes (between_letters)", 2)
+          end
+        end
+      end
       needs[f] = list_of(list)
       for _, lit in ipairs(needs[f]) do
-        if type(lit) ~= "string" or #lit < 4 then
-          error("rule " .. r.id .. ": needs." .. f .. ": '" .. tostring(lit)
-            .. "' is not a literal of at least 4 characters (the prefilter's gram)", 2)
+        if type(lit) ~= "string" or #lit < 1 then
+          error("rule " .. r.id .. ": needs." .. f .. ": '" .. tostring(lit) .. "' is not a non-empty string", 2)
         end
       end
     end
-    r.needs = needs
+    r.needs, r.needs_letters = needs, letters
   end
   if type(r.examples) ~= "table" then error("rule " .. r.id .. ": examples must be a table", 2) end
   r.examples.positive = r.examples.positive or {}
@@ -272,10 +283,11 @@ local pmeta = {
 -- Windows writes "-" for none and Sysmon "?" for an unknown image
 local function nz(s) if s == nil or s == "" or s == "-" or s == "?" then return nil end return s end
 
-local function finish(p, ev)
+local function finish(p, ev, named)
   setmetatable(p, pmeta) -- first: the fill below may read lazy fields
   -- the process table fills what the event does not say
   if (not p.parent_image or not p.user or not p.command_line) and ev then
+    named = false
     local proc = ev.process
     if proc then
       p.user = p.user or proc.user
@@ -289,8 +301,10 @@ local function finish(p, ev)
       end
     end
   end
-  p.name = match.name(p.image)
-  p.parent_name = match.name(p.parent_image)
+  if not named then -- start_record names them; the fill may have changed the parent
+    p.name = match.name(p.image)
+    p.parent_name = match.name(p.parent_image)
+  end
   return p
 end
 
@@ -308,8 +322,26 @@ local lazy_security = {
   ppid = function(i) return tonumber(i[S4688.ParentProcessId]) end,
 }
 
-local normalise = {
-  sysmon = function(ev)
+local normalise -- declared first: the C readers fall back to the Lua ones in it
+normalise = {
+  -- Sysmon 1 and Security 4688, the starts of most logs, are read in C (etwlua.rulecore's start_record:
+  -- each field nz(info.Field) as Lua read it, the user of a 4688 as below, name and parent_name)
+  -- (an event made up as a table, as tests do, takes the Lua version, the reference)
+  -- (gate: the list's, whose reads of this event start_record takes instead of reading the fields again)
+  -- (done: the event said everything finish would fill in, and the record has its metatable)
+  sysmon = function(ev, gate)
+    if type(ev) ~= "userdata" then return normalise.sysmon_lua(ev) end
+    local p, done = core.start_record(ev, "sysmon", LAZY, lazy_sysmon, INFO, gate, pmeta)
+    if done then return p end
+    return finish(p, ev, true)
+  end,
+  security = function(ev, gate)
+    if type(ev) ~= "userdata" then return normalise.security_lua(ev) end
+    local p, done = core.start_record(ev, "security", LAZY, lazy_security, INFO, gate, pmeta)
+    if done then return p end
+    return finish(p, ev, true)
+  end,
+  sysmon_lua = function(ev)
     local i = ev.info
     -- eager: what the prefilter and the process-table fill always read
     return finish({
@@ -318,7 +350,7 @@ local normalise = {
       [LAZY] = lazy_sysmon, [INFO] = i,
     }, ev)
   end,
-  security = function(ev)
+  security_lua = function(ev)
     local i, F = ev.info, S4688
     -- the user is the new process's (TargetUserName, 4688 version 2) when logged, with its domain; the
     -- C table maps Sigma's User to SubjectUserName, the creator, which is the fallback here
@@ -629,7 +661,7 @@ local function prepare(list)
       pf = pf or core.prefilter()
       for f, lits in pairs(r.needs) do
         if not fidx[f] then fields[#fields + 1] = f; fidx[f] = #fields end
-        for _, lit in ipairs(lits) do pf:add(k, fidx[f], lit) end
+        for _, lit in ipairs(lits) do pf:add(k, fidx[f], lit, r.needs_letters[f]) end
       end
     else
       always[#always + 1] = k
@@ -638,6 +670,28 @@ local function prepare(list)
   if pf then pf:build() end
   list.pf, list.fields, list.always, list.hits = pf, fields, always, {}
   list.by_name, list.cached, list.ready = {}, 0, true
+  -- the gate (etwlua.rulecore) selects in C: a start that no rule would run on never enters Lua.  Not
+  -- while `etwlua test` checks the needs (gate_check runs on every event), nor when a rule without
+  -- needs or names runs on every start.
+  if list.gate and not M.gate_check then
+    local always_names, entry_names, every = {}, {}, false
+    for _, k in ipairs(always) do
+      local nm = list[k].names
+      if not nm then every = true; break end
+      for n in pairs(nm) do always_names[#always_names + 1] = n end
+    end
+    if not every then
+      for k = 1, #list do
+        local r = list[k]
+        if r.needs and r.names then
+          local l = {}
+          for n in pairs(r.names) do l[#l + 1] = n end
+          entry_names[k] = l
+        end
+      end
+      list.gate:arm(pf, fields, always_names, entry_names)
+    end
+  end
 end
 
 -- the always-run rules that can match a process of this name, as list
@@ -679,7 +733,10 @@ local function run(p, ev, list)
   local sel = select_always(list, name)
   local nh = 0
   local hits = list.hits
-  if list.pf then nh = list.pf:scan_record(hits, p, list.fields) end
+  if list.pf then
+    -- the gate's scan of this event, when it made one (it read the fields in C), else the record's
+    nh = list.gate and list.gate:take(hits, p) or list.pf:scan_record(hits, p, list.fields)
+  end
   -- merge the two ascending position lists
   local i, j, ns = 1, 1, #sel
   while i <= ns or j <= nh do
@@ -728,11 +785,18 @@ register = function(r)
     active[feeds] = list
     for _, f in ipairs(feeds) do
       local norm = f.norm
-      etw.on(f.filter, function(ev) run(norm(ev), ev, list) end)
+      local hn = etw.on(f.filter, function(ev) run(norm(ev, list.gate), ev, list) end)
+      -- the starts whose fields the gate reads as these normalisers do
+      local kind = (norm == normalise.sysmon and "sysmon") or (norm == normalise.security and "security")
+      if kind then
+        list.gate = list.gate or core.gate()
+        core.gate_attach(hn, list.gate, kind)
+      end
     end
   end
   list[#list + 1] = r
   list.ready = false
+  if list.gate then list.gate:disarm() end -- until prepare arms it for the new list
 end
 
 -- ---- examples and the self-test ------------------------------------------
@@ -821,6 +885,10 @@ end
 function M.selftest(inject, out)
   out = out or print
   M.gate_check = gate_check
+  for _, list in pairs(active) do -- every event reaches Lua, so gate_check sees it
+    list.ready = false
+    if list.gate then list.gate:disarm() end
+  end
   local failures, checked = 0, 0
   for _, r in ipairs(M.all) do
     if r.enabled then

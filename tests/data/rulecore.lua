@@ -35,7 +35,39 @@ print("record upper", scan_rec({ cl = "", image = "WSMPROVHOST.EXE" }, { "comman
 print("record name as is", scan_rec({ name = "WSMPROVHOST.EXE" }, { "x", "name" }))
 print("record absent", scan_rec({ cl = "", image = 42 }, { "command_line", "image" }))
 print("record bad field", pcall(pf.scan_record, pf, out, {}, { 1 }))
-print("short", pcall(pf.add, core.prefilter(), 1, 1, "abc"))
+print("empty", pcall(pf.add, core.prefilter(), 1, 1, ""))
+-- literals shorter than the gram (1-3 bytes) are found by a plain search, folded as the others
+local spf = core.prefilter()
+spf:add(1, 1, "^")
+spf:add(2, 1, "A\"B")
+spf:add(3, 2, "^")
+spf:add(4, 1, "long enough")
+spf:build()
+local function sscan(...)
+  local n = spf:scan(out, ...)
+  local t = {}
+  for i = 1, n do t[i] = out[i] end
+  return table.concat(t, ",")
+end
+print("short", sscan("p^o^w^e^r a\"b long enough", nil), sscan("a\"", "^"), sscan("x", "y"), sscan("^", nil))
+-- between letters: the literal counts only with an ASCII letter on either side (the rule's %a[%^"]%a)
+local lpf = core.prefilter()
+lpf:add(1, 1, "^", true)
+lpf:add(2, 1, '"', true)
+lpf:build()
+local function lscan(t)
+  local n = lpf:scan(out, t)
+  local r = {}
+  for i = 1, n do r[i] = out[i] end
+  return "[" .. table.concat(r, ",") .. "]"
+end
+print("letters", lscan("p^o"), lscan("a ^ b"), lscan("^ab"), lscan("ab^"), lscan('"c:\\x.exe" "y"'), lscan('c"e'),
+  lscan("1^2"), lscan("a^b c\"d"))
+print("letters long", pcall(core.prefilter().add, core.prefilter(), 1, 1, "abcd", true))
+print("short record", (function()
+  local n = spf:scan_record(out, { cl = "cmd /c p^ing", name = "x" }, { "command_line", "name" })
+  return n, out[1]
+end)())
 print("after build", pcall(pf.add, pf, 1, 1, "abcd"))
 print("entry 0", pcall(core.prefilter().add, core.prefilter(), 0, 1, "abcd"))
 
@@ -45,14 +77,21 @@ local base = {
   examples = { positive = { { image = "C:\\x\\a.exe", command_line = "a.exe evil" } },
                negative = { { image = "C:\\x\\a.exe", command_line = "a.exe good" } } },
 }
+local tries = 0
 local function try(needs)
   local r = {}
   for k, v in pairs(base) do r[k] = v end
+  tries = tries + 1
+  r.id = base.id .. tries -- each accepted rule is defined once
   r.needs = needs
   local ok, err = pcall(rules.define, r)
   return ok and "ok" or err:gsub("^.-: ", "", 1)
 end
 print(try({ command_line = { "ev" } }))
+print(try({ command_line = { "" } }))
+print(try({ command_line = { "^", between_letters = true } }))
+print(try({ command_line = { "abcd", between_letters = true } }))
+print(try({ command_line = { "^", between_letters = 1 } }))
 print(try({ command_line = {} }))
 print(try("evil"))
 print(try({ command_line = { 42 } }))

@@ -151,6 +151,9 @@ local writable = m.wildcards { "?:\\users\\*", "?:\\programdata\\*", "?:\\window
                                "?:\\perflogs\\*", "?:\\$recycle.bin\\*" }
 rules.define {
   id = "win.lolbin_in_user_writable_dir", platform = "windows", severity = "high",
+  -- each folder of writable, with either separator (the wildcards take both)
+  needs = { image = { ":\\users", ":/users", ":\\programdata", ":/programdata", "windows\\temp", "windows/temp",
+                      ":\\temp", ":/temp", ":\\perflogs", ":/perflogs", ":\\$recycle.bin", ":/$recycle.bin" } },
   names = lolbins,
   title = "System binary name running from a user-writable folder",
   description = "A copy of certutil, rundll32, PowerShell... under Users, ProgramData or Temp evades path-based "

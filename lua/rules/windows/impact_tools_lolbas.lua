@@ -619,6 +619,8 @@ rules.define {
 
 rules.define {
   id = "win.cmd_caret_obfuscation", platform = "windows", severity = "medium",
+  -- the first test below, exactly: a letter, a caret or quote, and a letter
+  needs = { command_line = { "^", '"', between_letters = true } },
   title = "cmd command line obfuscated with carets or split quotes",
   description = "p^o^w^e^r^s^h^e^l^l and p\"ow\"er\"sh\"ell defeat naive substring rules; legitimate command lines "
     .. "rarely escape letters.",

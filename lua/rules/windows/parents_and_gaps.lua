@@ -24,6 +24,7 @@ local uac_hosts = m.set { "consent.exe", "dllhost.exe", "mmc.exe", "werfault.exe
                           "perfmon.exe", "recdisc.exe", "migwiz.exe", "sysprep.exe", "[1]consent.exe" }
 rules.define {
   id = "win.elevated_shell_from_uac_host", platform = "windows", severity = "high",
+  needs = { parent_name = uac_hosts },
   names = { "cmd.exe", "powershell.exe", "pwsh.exe" },
   title = "Elevated shell started by an auto-elevating Windows binary",
   description = "consent, dllhost (COM elevation), mmc, WerFault, dism, taskmgr, clipup... starting cmd or "
@@ -48,6 +49,7 @@ local odd_parents = m.set { "hh.exe", "wuauclt.exe", "ftp.exe", "iexplore.exe", 
                             "regsvr32.exe", "odbcconf.exe", "msiexec.exe" }
 rules.define {
   id = "win.shell_from_unusual_parent", platform = "windows", severity = "high",
+  needs = { parent_name = odd_parents },
   names = { "cmd.exe", "powershell.exe", "pwsh.exe" },
   title = "Shell started by a program that has no reason to start one",
   description = "cmd or PowerShell under Compiled HTML Help, wuauclt, ftp, Internet Explorer, WinRM's winrshost, "
@@ -72,6 +74,7 @@ rules.define {
 
 rules.define {
   id = "win.installer_temp_binary_spawns_shell", platform = "windows", severity = "high",
+  needs = { parent_image = { "\\windows\\installer\\msi" } },
   names = { "cmd.exe", "powershell.exe", "pwsh.exe" },
   title = "Windows Installer custom-action binary starts a shell",
   description = "C:\\Windows\\Installer\\MSI*.tmp starting cmd or PowerShell is a malicious MSI's payload "

@@ -155,6 +155,7 @@ rules.define {
 
 rules.define {
   id = "win.impacket_atexec_shell", platform = "windows", severity = "high",
+  needs = { command_line = { ".tmp 2>&1" } },
   names = { "cmd.exe" },
   title = "Impacket atexec command shape",
   description = "atexec registers a task running cmd.exe /C CMD > %windir%\\Temp\\<8 letters>.tmp 2>&1 and reads the "
@@ -175,6 +176,7 @@ rules.define {
 
 rules.define {
   id = "win.services_spawns_shell_redirect", platform = "windows", severity = "high",
+  needs = { parent_name = { "services.exe" } },
   names = { "cmd.exe", "powershell.exe" },
   title = "Service control manager starts a shell with redirected output",
   description = "A service whose binary is cmd.exe /c ... > file is remote execution (PsExec clones, smbexec, "
@@ -328,6 +330,7 @@ rules.define {
 
 rules.define {
   id = "win.accessibility_spawns_shell", platform = "windows", severity = "critical",
+  needs = { parent_name = access_set }, -- the match is a parent in the set
   names = { "cmd.exe", "powershell.exe", "pwsh.exe" },
   title = "Accessibility tool starts a shell",
   description = "sethc, utilman or osk starting cmd or PowerShell is the backdoor of an IFEO or binary swap at work.",

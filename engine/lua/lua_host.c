@@ -1065,7 +1065,7 @@ etwl_status etwl_lua_start_checked(etwl_lua *x, etwl_error *err)
     return ETWL_OK;
 }
 
-const etwl_proc_event *etwl_lua_proc_event(const etwl_lua *x) { return &x->pe; }
+etwl_proc_event *etwl_lua_proc_event(etwl_lua *x) { return &x->pe; }
 
 int etwl_lua_nhooks(const etwl_lua *x, int *nstop)
 {
@@ -1249,7 +1249,7 @@ static etwl_status dispatch(etwl_lua *x, etwl_event *ev)
     if (stopping(x)) return ETWL_OK;
     if (x->sigma) etwl_lua_sigma_event(x, ev); /* in C; Lua runs only for the hits scripts hooked */
     if (x->need_process) {
-        const etwl_proc *p = etwl_proctab_find(x->procs, x->pe.subject, ev->hdr.ts);
+        const etwl_proc *p = etwl_proctab_find(x->procs, etwl_proc_subject(&x->pe), ev->hdr.ts);
         pname = p ? p->name : NULL;
     }
     for (i = 0; i < x->nh; i++) {

@@ -26,12 +26,18 @@
 #include "output/sink.h"
 
 #define CURL_SONAME "libcurl.so.4" /* the ABI curl.h describes, since 2006 */
+/* clang-format off: one function a line */
 #define CURL_FUNCS(X)                                                                                                  \
     X(curl_global_init)                                                                                                \
     X(curl_easy_init)                                                                                                  \
     X(curl_easy_setopt)                                                                                                \
-    X(curl_easy_perform) X(curl_easy_getinfo) X(curl_easy_cleanup) X(curl_easy_strerror) X(curl_slist_append)          \
-        X(curl_slist_free_all)
+    X(curl_easy_perform)                                                                                               \
+    X(curl_easy_getinfo)                                                                                               \
+    X(curl_easy_cleanup)                                                                                               \
+    X(curl_easy_strerror)                                                                                              \
+    X(curl_slist_append)                                                                                               \
+    X(curl_slist_free_all)
+/* clang-format on */
 #define CURL_DECL(f) __typeof__(&f) f;
 #define CURL_NAME(f) #f,
 #define CURL_SLOT(f) &lib.f,

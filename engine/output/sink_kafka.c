@@ -20,13 +20,25 @@
 #include "output/sink.h"
 
 #define KAFKA_SONAME "librdkafka.so.1"
+/* clang-format off: one function a line */
 #define KAFKA_FUNCS(X)                                                                                                 \
     X(rd_kafka_conf_new)                                                                                               \
     X(rd_kafka_conf_set)                                                                                               \
     X(rd_kafka_conf_set_opaque)                                                                                        \
-    X(rd_kafka_conf_set_dr_msg_cb) X(rd_kafka_conf_destroy) X(rd_kafka_new) X(rd_kafka_destroy) X(rd_kafka_topic_new)  \
-        X(rd_kafka_topic_destroy) X(rd_kafka_produce) X(rd_kafka_poll) X(rd_kafka_flush) X(rd_kafka_outq_len)          \
-            X(rd_kafka_purge) X(rd_kafka_last_error) X(rd_kafka_err2str)
+    X(rd_kafka_conf_set_dr_msg_cb)                                                                                     \
+    X(rd_kafka_conf_destroy)                                                                                           \
+    X(rd_kafka_new)                                                                                                    \
+    X(rd_kafka_destroy)                                                                                                \
+    X(rd_kafka_topic_new)                                                                                              \
+    X(rd_kafka_topic_destroy)                                                                                          \
+    X(rd_kafka_produce)                                                                                                \
+    X(rd_kafka_poll)                                                                                                   \
+    X(rd_kafka_flush)                                                                                                  \
+    X(rd_kafka_outq_len)                                                                                               \
+    X(rd_kafka_purge)                                                                                                  \
+    X(rd_kafka_last_error)                                                                                             \
+    X(rd_kafka_err2str)
+/* clang-format on */
 #define KAFKA_DECL(f) __typeof__(&f) f;
 #define KAFKA_NAME(f) #f,
 #define KAFKA_SLOT(f) &lib.f,

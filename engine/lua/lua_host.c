@@ -136,9 +136,9 @@ void etwl_lua_match_steps(lua_State *L)
  * interrupts (by generation: a call that ended meanwhile is never the one
  * running, so a late interrupt hits nothing).  It times the innermost
  * timed call from the first tick that saw it running (so it may interrupt
- * up to a tick late, never early), and a caller of a nested call
- * (etw._inject) from its own first sighting, kept per depth, when it
- * resumes.  The count hook, armed in every thread a call runs
+ * up to a tick late, never early), and a caller of a nested call (a shell
+ * line stepping through events runs their handlers) from its own first
+ * sighting, kept per depth, when it resumes.  The count hook, armed in every thread a call runs
  * (coroutines inherit it) at most HOOK_STEP instructions apart, sees the
  * word and raises.  lua_sethook(L, hook, LUA_MASKCOUNT, 1), which lua.c
  * makes from its SIGINT handler, is not needed for that, and from another

@@ -158,9 +158,11 @@ typedef struct nsrc {
     uint32_t gen;
     int vbad;           /* flatten() found a value a walk would refuse */
     uint8_t vneed[256]; /* need_init() */
+    uint8_t vmore[256]; /* per type: MORE_* when a non-empty value of it asks more of flatten() */
 } nsrc;
 
 static void need_init(uint8_t *need);
+enum { MORE_BINXML = 1, MORE_ARRAY = 2 }; /* template instances inside; string array items */
 
 static const char *const system_text[] = {"EventID",  "Version",       "Level",   "Task",     "Opcode",
                                           "Keywords", "EventRecordID", "Channel", "Computer", NULL};
@@ -516,6 +518,8 @@ static etwl_status native_open(const etwl_config *cfg, etwl_source **out, etwl_e
     x->table = calloc(PLAN_TABLE, sizeof *x->table);
 
     need_init(x->vneed);
+    x->vmore[BX_BINXML] = MORE_BINXML;
+    x->vmore[BX_ARRAY | BX_STRING] = MORE_ARRAY;
     if (!x->slots || !x->store || !x->key || !x->plans || !x->table) {
         st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         goto fail;
@@ -645,10 +649,10 @@ static uint64_t tmpl_hash(nsrc *x, uint32_t def)
  * not a plain template instance (such a record is only walked). */
 static int flatten(nsrc *x, const bx_instance *in, int depth)
 {
-    const uint8_t *d = x->chunk.data + in->descs, *def = x->chunk.data + in->def, *need = x->vneed;
+    const uint8_t *d = x->chunk.data + in->descs, *def = x->chunk.data + in->def, *need = x->vneed, *more = x->vmore;
     uint8_t *key;
     vslot *sl;
-    uint32_t k, off = in->values, n = in->n, nbin = 0, narr = 0;
+    uint32_t k, off = in->values, n = in->n, any = 0;
     uint64_t th;
     int bad = 0;
     if (depth > 8 || x->nslots + n > BX_MAX_SUBS || x->keylen + KEY_INST + 3 * n > KEY_CAP) return -1;
@@ -672,15 +676,14 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
          * whether it is empty (an absent optional value removes its
          * element) */
         key[k] = (uint8_t)(type | (size == 0 ? 0x40 : 0));
-        nbin += type == BX_BINXML && size;
-        narr += type == (BX_ARRAY | BX_STRING) && size;
+        any |= size ? more[type] : 0;
         if (nd) bad |= nd == 0xFF ? bx_value_ok(type, x->chunk.data + off, size) != 0 : size < nd;
         off += size;
     }
     x->nslots += n;
     x->keylen += KEY_INST + n;
     if (bad) x->vbad = 1;
-    for (k = 0; narr && k < n; k++) { /* the string arrays' items */
+    for (k = 0; (any & MORE_ARRAY) && k < n; k++) { /* the string arrays' items */
         const uint8_t *a = x->chunk.data + sl[k].off;
         uint32_t i = 0, size = sl[k].size, first = x->nitems, count;
         if (sl[k].type != (BX_ARRAY | BX_STRING) || !size) continue;
@@ -699,7 +702,7 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
         x->key[x->keylen++] = (uint8_t)count;
         x->key[x->keylen++] = (uint8_t)(count >> 8);
     }
-    for (k = 0; nbin && k < n; k++) {
+    for (k = 0; (any & MORE_BINXML) && k < n; k++) {
         bx_instance sub;
         uint32_t o = sl[k].off, sz = sl[k].size;
         if (sl[k].type != BX_BINXML || !sz) continue;

@@ -77,12 +77,12 @@ end
 -- libyaml and PCRE2: the Sigma rules (engine/sigma); libdeflate: the
 -- CRC-32 of EVTX chunks (PCLMUL, twice zlib's speed).  Linux only: the
 -- Windows cross build says they are not built in.
-local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat libzip zlib" ..
+local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat zlib" ..
              (WINDOWS and "" or " yaml-0.1 libpcre2-8 libdeflate")
--- libcurl and librdkafka: their headers only; the outputs load them when
--- first used (engine/output/dynlib.h: they and what they pull in cost every
--- run 3-4 ms of start-up)
-local LOADED_DEPS = WINDOWS and "" or "libcurl rdkafka"
+-- libcurl, librdkafka and libzip: their headers only; the outputs and the
+-- .zip input load them when first used (engine/util/dynlib.h: they and what
+-- they pull in cost every run 4-5 ms of start-up)
+local LOADED_DEPS = WINDOWS and "" or "libcurl rdkafka libzip"
 
 -- dynamic: link Lua and lpeg as shared libraries too (a shared library
 -- cannot take Debian's non-PIC static archives)
@@ -173,7 +173,7 @@ local function engine_sources()
                "engine/sigma/compile.c", "engine/sigma/correlate.c", "engine/sigma/match.c",
                "engine/sigma/prefilter.c", "engine/sigma/sigma.c", "engine/sigma/yaml.c", "engine/sigma/fold.c" }
     -- libcurl and librdkafka are not cross-built (syslog runs over winsock)
-    excludes { "engine/output/sink_http.c", "engine/output/sink_kafka.c", "engine/output/dynlib.c" }
+    excludes { "engine/output/sink_http.c", "engine/output/sink_kafka.c", "engine/util/dynlib.c" }
     defines { "ETWL_HAVE_LIVE", "ETWL_HAVE_ETL" }
   else
     excludes { "engine/platform/win/**", "engine/sources/etw/**" }

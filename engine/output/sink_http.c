@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "etwl.h"
-#include "output/dynlib.h"
+#include "util/dynlib.h"
 #include "output/sink.h"
 
 #define CURL_SONAME "libcurl.so.4" /* the ABI curl.h describes, since 2006 */
@@ -38,16 +38,11 @@
     X(curl_slist_append)                                                                                               \
     X(curl_slist_free_all)
 /* clang-format on */
-#define CURL_DECL(f) __typeof__(&f) f;
-#define CURL_NAME(f) #f,
-#define CURL_SLOT(f) &lib.f,
-static struct {
-    CURL_FUNCS(CURL_DECL)
-} lib; /* called as lib.curl_...: curl.h's type-checking macros of two are undefined */
+ETWL_DYNLIB_DEFINE(CURL_FUNCS, CURL_SONAME); /* called as lib.curl_... */
+/* curl.h's type-checking wrappers of these two are macros, which would
+ * take lib.curl_easy_setopt(...) for themselves */
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
-static const char *const lib_names[] = {CURL_FUNCS(CURL_NAME)};
-static etwl_dynlib lib_so = {CURL_SONAME, lib_names, sizeof lib_names / sizeof lib_names[0], 0, ""};
 
 enum { F_ES, F_HEC };
 
@@ -112,7 +107,7 @@ static etwl_status http_open(etwl_sink *self, const char *spec, const etwl_sink_
     const char *auth = getenv("ETWLUA_HTTP_AUTH");
     char *path, *q;
     int form;
-    void *const slots[] = {CURL_FUNCS(CURL_SLOT)};
+    void *const slots[] = {CURL_FUNCS(ETWL_DYNLIB_SLOT)};
     if (etwl_dynlib_open(&lib_so, slots) != 0)
         return etwl_error_set(err, ETWL_EIO, "-o %s: the HTTP output needs libcurl: %s", spec, lib_so.why);
     if (!global_done) { /* before any thread uses curl */

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "output/dynlib.h"
+#include "util/dynlib.h"
 #include "output/sink.h"
 
 #define KAFKA_SONAME "librdkafka.so.1"
@@ -39,14 +39,7 @@
     X(rd_kafka_last_error)                                                                                             \
     X(rd_kafka_err2str)
 /* clang-format on */
-#define KAFKA_DECL(f) __typeof__(&f) f;
-#define KAFKA_NAME(f) #f,
-#define KAFKA_SLOT(f) &lib.f,
-static struct {
-    KAFKA_FUNCS(KAFKA_DECL)
-} lib; /* called as lib.rd_kafka_... */
-static const char *const lib_names[] = {KAFKA_FUNCS(KAFKA_NAME)};
-static etwl_dynlib lib_so = {KAFKA_SONAME, lib_names, sizeof lib_names / sizeof lib_names[0], 0, ""};
+ETWL_DYNLIB_DEFINE(KAFKA_FUNCS, KAFKA_SONAME); /* called as lib.rd_kafka_... */
 
 typedef struct kafka_sink {
     etwl_sink *self;
@@ -83,7 +76,7 @@ static etwl_status kafka_open(etwl_sink *self, const char *spec, const etwl_sink
     rd_kafka_conf_t *c;
     char *s = strdup(spec + 8), *slash, *q, *p, why[512];
     const char *pw = getenv("ETWLUA_KAFKA_PASSWORD");
-    void *const slots[] = {KAFKA_FUNCS(KAFKA_SLOT)};
+    void *const slots[] = {KAFKA_FUNCS(ETWL_DYNLIB_SLOT)};
     (void)o;
     if (etwl_dynlib_open(&lib_so, slots) != 0) {
         free(s);

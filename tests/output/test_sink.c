@@ -10,7 +10,7 @@
 #include "output/sink.h"
 #include "testlib.h"
 #ifndef _WIN32
-#include "output/dynlib.h"
+#include "util/dynlib.h"
 #endif
 
 /* A fake receiver: a gate that holds send, a number of failures to give

@@ -1,5 +1,5 @@
 /* dynlib.c - see dynlib.h. */
-#include "output/dynlib.h"
+#include "util/dynlib.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

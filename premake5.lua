@@ -77,8 +77,12 @@ end
 -- libyaml and PCRE2: the Sigma rules (engine/sigma); libdeflate: the
 -- CRC-32 of EVTX chunks (PCLMUL, twice zlib's speed).  Linux only: the
 -- Windows cross build says they are not built in.
-local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat libzip zlib" ..
-             (WINDOWS and "" or " libcurl rdkafka yaml-0.1 libpcre2-8 libdeflate")
+local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat zlib" ..
+             (WINDOWS and "" or " yaml-0.1 libpcre2-8 libdeflate")
+-- libcurl, librdkafka and libzip: their headers only; the outputs and the
+-- .zip input load them when first used (engine/util/dynlib.h: they and what
+-- they pull in cost every run 4-5 ms of start-up)
+local LOADED_DEPS = WINDOWS and "" or "libcurl rdkafka libzip"
 
 -- dynamic: link Lua and lpeg as shared libraries too (a shared library
 -- cannot take Debian's non-PIC static archives)
@@ -89,6 +93,14 @@ local function use_pkg(names, dynamic)
   for _, l in ipairs(r.links) do
     links { dynamic and l:match("^:lib(.+)%.a$") or l }
   end
+  buildoptions(r.other)
+end
+
+-- a library's headers, not the library
+local function use_pkg_headers(names)
+  if names == "" then return end
+  local r = pkg(names)
+  includedirs(r.inc)
   buildoptions(r.other)
 end
 
@@ -161,7 +173,7 @@ local function engine_sources()
                "engine/sigma/compile.c", "engine/sigma/correlate.c", "engine/sigma/match.c",
                "engine/sigma/prefilter.c", "engine/sigma/sigma.c", "engine/sigma/yaml.c", "engine/sigma/fold.c" }
     -- libcurl and librdkafka are not cross-built (syslog runs over winsock)
-    excludes { "engine/output/sink_http.c", "engine/output/sink_kafka.c" }
+    excludes { "engine/output/sink_http.c", "engine/output/sink_kafka.c", "engine/util/dynlib.c" }
     defines { "ETWL_HAVE_LIVE", "ETWL_HAVE_ETL" }
   else
     excludes { "engine/platform/win/**", "engine/sources/etw/**" }
@@ -174,6 +186,7 @@ project "etwl"
   common()
   engine_sources()
   use_pkg(DEPS .. LIVE_DEPS)
+  use_pkg_headers(LOADED_DEPS)
 
 -- The same engine as a shared library: what a plugin author links, and what
 -- tests/layout/exports.sh holds to the public header's functions.
@@ -184,6 +197,7 @@ project "etwl_shared"
   common()
   engine_sources()
   use_pkg(DEPS .. LIVE_DEPS, true)
+  use_pkg_headers(LOADED_DEPS)
   links { "m", "pthread" }
 end
 

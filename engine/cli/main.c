@@ -191,8 +191,8 @@ static void lua_alert(const etwl_alert *a, void *ctx)
         return;
     }
     if (r->ptree && a->event && r->lua) {
-        const etwl_proc_event *pe = etwl_lua_proc_event(r->lua);
-        etwl_ptree_alert(r->ptree, pe->subject, etwl_event_header(a->event)->ts, a->rule, a->rule_len);
+        etwl_proc_event *pe = etwl_lua_proc_event(r->lua);
+        etwl_ptree_alert(r->ptree, etwl_proc_subject(pe), etwl_event_header(a->event)->ts, a->rule, a->rule_len);
     }
     cli_alert(a, r);
 }

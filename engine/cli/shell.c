@@ -346,7 +346,7 @@ static etwl_status op_next(void *ctx, etwl_event **out, etwl_error *err)
     sh->seen++;
     etwl_proctab_observe(sh->tab, sh->cur, &pe);
     etwl_ptree_observe(sh->tree, sh->tab, sh->cur, &pe);
-    sh->subject = pe.subject;
+    sh->subject = etwl_proc_subject(&pe);
     sh->ts = etwl_event_header(sh->cur)->ts;
     return ETWL_OK;
 }

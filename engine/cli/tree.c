@@ -45,7 +45,7 @@ static etwl_status on_event(etwl_event *ev, void *user)
     /* one table, fed once: the tree and the rule library both read it */
     etwl_proctab_observe(t, ev, &pe);
     etwl_ptree_observe(r->tree, t, ev, &pe);
-    r->subject = pe.subject;
+    r->subject = etwl_proc_subject(&pe);
     r->ts = etwl_event_header(ev)->ts;
     if (r->lua) etwl_lua_dispatch_observed(r->lua, ev, &pe); /* handler errors are counted, never fatal */
     return ETWL_OK;

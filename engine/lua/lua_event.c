@@ -272,8 +272,8 @@ static int push_field(lua_State *L, etwl_event *ev, int id)
     return 1;
 }
 
-/* The getter tables (name -> id) are upvalues 1 (event, header) and 2 (ext)
- * of the metamethods. */
+/* The getter tables (name -> id) are upvalues 1 (event, header; with the
+ * event's methods, name -> function) and 2 (ext) of the metamethods. */
 static int lookup_id(lua_State *L, int keyidx, int up)
 {
     int id;
@@ -285,15 +285,18 @@ static int lookup_id(lua_State *L, int keyidx, int up)
     return id;
 }
 
-/* ev.<field> | ev:<method>() */
+/* ev.<field> | ev:<method>(): one lookup, the key (on top, as __index
+ * gets it) replaced by what the getter table holds for it */
 static int ev_index(lua_State *L)
 {
     etwl_event *ev = live(L, 1, K_EVENT);
-    int id = lookup_id(L, 2, 1);
-    if (id) return push_field(L, ev, id);
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(3)); /* methods */
-    return 1;
+    lua_Integer id;
+    int isint = 0;
+    if (lua_type(L, 2) != LUA_TSTRING) return 0;
+    lua_rawget(L, lua_upvalueindex(1));
+    id = lua_tointegerx(L, 2, &isint);
+    if (isint) return push_field(L, ev, (int)id);
+    return 1; /* a method, or nil */
 }
 
 /* Renders the event with one of the engine's writers into the host's
@@ -543,9 +546,9 @@ void etwl_lua_event_open(lua_State *L)
 {
     lua_createtable(L, 0, 8); /* mt */
     push_getters(L, 0);
+    luaL_setfuncs(L, ev_methods, 0); /* beside the fields: ev_index looks once */
     push_getters(L, 1);
-    luaL_newlib(L, ev_methods);
-    luaL_setfuncs(L, lev_meta, 3); /* upvalues: getters, ext getters, methods */
+    luaL_setfuncs(L, lev_meta, 2); /* upvalues: getters (and methods), ext getters */
     lua_pushliteral(L, "etw event");
     lua_setfield(L, -2, "__metatable"); /* scripts cannot read or swap it */
     lua_pushliteral(L, EV_MT);

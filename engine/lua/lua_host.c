@@ -89,7 +89,7 @@ static void budget_hook(lua_State *L, lua_Debug *ar);
 static void raise_stop(lua_State *L, lua_Debug *ar)
 {
     etwl_lua *x = etwl_lua_host(L);
-    int why = atomic_load(&x->interrupt);
+    int why = etwl_lua_interrupted(x);
     x->budget_hit = 1;
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
     if (ar && lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
@@ -111,7 +111,7 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     etwl_lua *x = etwl_lua_host(L);
     if (x->depth == 0) return; /* no call of ours is running */
-    if (!atomic_load(&x->interrupt) && !x->budget_hit) {
+    if (!etwl_lua_interrupted(x) && !x->budget_hit) {
         x->budget_used += x->budget_step;
         if (x->budget_used <= x->budget_limit) return;
     }
@@ -123,7 +123,7 @@ void etwl_lua_match_steps(lua_State *L)
     etwl_lua *x = etwl_lua_host(L);
     if (x->depth == 0) return;
     x->match_chunks++;
-    if (!atomic_load(&x->interrupt) && !x->budget_hit) {
+    if (!etwl_lua_interrupted(x) && !x->budget_hit) {
         x->budget_used += ETWL_MATCH_STEP_CHUNK / ETWL_MATCH_STEP_COST;
         if (x->budget_used <= x->budget_limit) return;
     }
@@ -132,24 +132,34 @@ void etwl_lua_match_steps(lua_State *L)
 
 /* ---- the watchdog ------------------------------------------------------ */
 
-/* One thread per host.  It only sets an atomic flag, under wd_mu and only
- * while the main thread is inside a timed call (which it cannot leave
- * without taking wd_mu).  The count hook, armed in every thread a call runs
+/* One thread per host.  It only sets an atomic word naming the call it
+ * interrupts (by generation: a call that ended meanwhile is never the one
+ * running, so a late interrupt hits nothing).  It times the innermost
+ * timed call from the first tick that saw it running (so it may interrupt
+ * up to a tick late, never early), and a caller of a nested call (a shell
+ * line stepping through events runs their handlers) from its own first
+ * sighting, kept per depth, when it resumes.  The count hook, armed in every thread a call runs
  * (coroutines inherit it) at most HOOK_STEP instructions apart, sees the
- * flag and raises.  lua_sethook(L, hook, LUA_MASKCOUNT, 1), which lua.c
+ * word and raises.  lua_sethook(L, hook, LUA_MASKCOUNT, 1), which lua.c
  * makes from its SIGINT handler, is not needed for that, and from another
  * thread it would walk the state's call list while that thread changes it.
  * Inside one C call no hook runs: patterns check the same flag
  * (lua_strmatch.c), and finalizers, which run with hooks off, are refused
  * by the sandbox. */
+#define WD_DEPTHS ETWL_WD_DEPTHS
 static void *watchdog(void *arg)
 {
     etwl_lua *x = arg;
     uint64_t limit = (uint64_t)x->o.handler_timeout_ms * 1000000u;
+    struct {
+        uint64_t gen, since;
+    } seen[WD_DEPTHS];
+    memset(seen, 0, sizeof seen);
     pthread_mutex_lock(&x->wd_mu);
     while (!x->wd_quit) {
         struct timespec ts;
-        uint64_t now;
+        uint64_t now, call, gen, start, v;
+        unsigned d, k;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += WD_TICK_MS * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
@@ -160,14 +170,26 @@ static void *watchdog(void *arg)
         if (x->wd_quit) break;
         now = now_ns();
         if (atomic_load(&x->stop_request) && !x->stop_ns) x->stop_ns = now;
-        if (!x->wd_start) continue;
-        if (!atomic_load(&x->interrupt)) {
+        call = atomic_load(&x->wd_call);
+        if (!call) continue; /* no timed call */
+        gen = call >> 8;
+        d = (unsigned)(call & 0xFF) < WD_DEPTHS ? (unsigned)(call & 0xFF) : WD_DEPTHS - 1;
+        /* its callers too: each one's clock goes on when it resumes */
+        for (k = 1; k < d; k++) {
+            uint64_t g = atomic_load_explicit(&x->wd_gens[k], memory_order_relaxed);
+            if (seen[k].gen != g) seen[k].gen = g, seen[k].since = now;
+        }
+        if (seen[d].gen != gen) seen[d].gen = gen, seen[d].since = now;
+        start = seen[d].since;
+        v = atomic_load(&x->interrupt);
+        if (!v || v >> 2 != gen) {
             int why = 0;
-            if (x->stop_ns && now - (x->stop_ns > x->wd_start ? x->stop_ns : x->wd_start) > STOP_GRACE_NS)
-                why = ETWL_INT_STOP;
-            else if (limit && now - x->wd_start > limit) why = ETWL_INT_TIMEOUT;
-            if (why) atomic_store(&x->interrupt, why);
-        } else if (x->stop_ns && now - x->stop_ns > STOP_EXIT_NS && now - x->wd_start > STOP_EXIT_NS) {
+            if (x->stop_ns && now - (x->stop_ns > start ? x->stop_ns : start) > STOP_GRACE_NS) why = ETWL_INT_STOP;
+            else if (limit && now - start > limit) why = ETWL_INT_TIMEOUT;
+            /* unless the main thread changed the word meanwhile (then the
+             * next tick looks again) */
+            if (why) atomic_compare_exchange_strong(&x->interrupt, &v, gen << 2 | (uint64_t)why);
+        } else if (x->stop_ns && now - x->stop_ns > STOP_EXIT_NS && now - start > STOP_EXIT_NS) {
             /* stuck in C code that never returns to Lua: a stop must still
              * end the process */
             static const char msg[] = "etwlua: a script is stuck in a C call and ignores the stop; exiting\n";
@@ -186,13 +208,16 @@ void etwl_lua_request_stop(etwl_lua *x)
 
 void etwl_lua_rearm_clock(etwl_lua *x)
 {
-    pthread_mutex_lock(&x->wd_mu);
-    if (x->wd_start) {
-        x->wd_start = now_ns();
-        /* a timeout the watchdog saw meanwhile was the C work's; a stop stays */
-        if (atomic_load(&x->interrupt) == ETWL_INT_TIMEOUT) atomic_store(&x->interrupt, 0);
-    }
-    pthread_mutex_unlock(&x->wd_mu);
+    uint64_t call = atomic_load(&x->wd_call);
+    int why;
+    if (!call) return;
+    /* the call goes on as a new one, whose clock starts now: a timeout the
+     * watchdog saw meanwhile was the C work's; a stop stays */
+    why = etwl_lua_interrupted(x);
+    x->call_gen = ++x->gen_next;
+    if ((call & 0xFF) < ETWL_WD_DEPTHS) atomic_store(&x->wd_gens[call & 0xFF], x->call_gen);
+    atomic_store(&x->wd_call, x->call_gen << 8 | (call & 0xFF));
+    if (why == ETWL_INT_STOP) atomic_store(&x->interrupt, x->call_gen << 2 | ETWL_INT_STOP);
 }
 
 /* After a stop request and its grace, handlers are no longer called: the
@@ -216,8 +241,9 @@ int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit)
     /* a nested call (etw._inject's handlers) has a budget and a clock of its
      * own; the caller's are restored when it returns */
     long saved_used = x->budget_used, saved_limit = x->budget_limit;
-    int saved_hit = x->budget_hit, saved_int;
-    uint64_t saved_start;
+    int saved_hit = x->budget_hit, saved_why = etwl_lua_interrupted(x);
+    uint64_t saved_gen = x->call_gen, saved_call = atomic_load_explicit(&x->wd_call, memory_order_relaxed),
+             saved_int = atomic_load_explicit(&x->interrupt, memory_order_relaxed);
     /* load chunks have no wall-clock limit (the rule library takes a while
      * to compile on a slow machine); handlers, hooks and timers do */
     int timed = !(x->loading && x->depth == 0);
@@ -234,19 +260,20 @@ int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit)
     x->budget_limit = x->budget_armed;
     x->budget_hit = 0;
     x->depth++;
-    pthread_mutex_lock(&x->wd_mu);
-    saved_start = x->wd_start;
-    saved_int = atomic_exchange(&x->interrupt, 0);
-    x->wd_start = timed ? now_ns() : 0;
+    /* a new generation: no interrupt names it yet */
+    x->call_gen = ++x->gen_next;
+    if (timed && x->depth < ETWL_WD_DEPTHS)
+        atomic_store_explicit(&x->wd_gens[x->depth], x->call_gen, memory_order_relaxed);
+    atomic_store_explicit(&x->wd_call, timed ? x->call_gen << 8 | (uint64_t)(x->depth < 255 ? x->depth : 255) : 0,
+                          memory_order_relaxed);
     /* arming resets the count; every thread a handler creates inherits it */
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, x->budget_step);
-    pthread_mutex_unlock(&x->wd_mu);
     rc = lua_pcall(L, nargs, nresults, msgh);
-    pthread_mutex_lock(&x->wd_mu);
-    x->wd_start = saved_start;
-    atomic_store(&x->interrupt, saved_int);
-    lua_sethook(L, budget_hook, LUA_MASKCOUNT, saved_hit || saved_int ? 1 : x->budget_step);
-    pthread_mutex_unlock(&x->wd_mu);
+    /* the caller's call, clock and interrupt again */
+    x->call_gen = saved_gen;
+    atomic_store_explicit(&x->interrupt, saved_int, memory_order_relaxed);
+    atomic_store_explicit(&x->wd_call, saved_call, memory_order_relaxed);
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, saved_hit || saved_why ? 1 : x->budget_step);
     x->depth--;
     hit = x->budget_hit;
     x->budget_used = saved_used;
@@ -506,7 +533,7 @@ static int sb_co_resume(lua_State *L)
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    if (x->depth && (x->budget_hit || atomic_load(&x->interrupt))) {
+    if (x->depth && (x->budget_hit || etwl_lua_interrupted(x))) {
         /* the coroutine's own message says where and why */
         if (lua_type(L, 2) == LUA_TSTRING) {
             lua_pushvalue(L, 2);
@@ -782,6 +809,7 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
 {
     etwl_lua *x = calloc(1, sizeof *x);
     lua_State *L;
+    int i;
     *out = NULL;
     if (!x) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
     if (o) x->o = *o;
@@ -814,6 +842,8 @@ etwl_status etwl_lua_new(const etwl_lua_opts *o, etwl_lua **out, etwl_error *err
     pthread_mutex_init(&x->wd_mu, NULL);
     pthread_cond_init(&x->wd_cv, NULL);
     atomic_init(&x->interrupt, 0);
+    atomic_init(&x->wd_call, 0);
+    for (i = 0; i < ETWL_WD_DEPTHS; i++) atomic_init(&x->wd_gens[i], 0);
     atomic_init(&x->stop_request, 0);
     L = lua_newstate(l_alloc, x);
     if (!L) {
@@ -1065,7 +1095,7 @@ etwl_status etwl_lua_start_checked(etwl_lua *x, etwl_error *err)
     return ETWL_OK;
 }
 
-const etwl_proc_event *etwl_lua_proc_event(const etwl_lua *x) { return &x->pe; }
+etwl_proc_event *etwl_lua_proc_event(etwl_lua *x) { return &x->pe; }
 
 int etwl_lua_nhooks(const etwl_lua *x, int *nstop)
 {
@@ -1249,7 +1279,7 @@ static etwl_status dispatch(etwl_lua *x, etwl_event *ev)
     if (stopping(x)) return ETWL_OK;
     if (x->sigma) etwl_lua_sigma_event(x, ev); /* in C; Lua runs only for the hits scripts hooked */
     if (x->need_process) {
-        const etwl_proc *p = etwl_proctab_find(x->procs, x->pe.subject, ev->hdr.ts);
+        const etwl_proc *p = etwl_proctab_find(x->procs, etwl_proc_subject(&x->pe), ev->hdr.ts);
         pname = p ? p->name : NULL;
     }
     for (i = 0; i < x->nh; i++) {

@@ -95,7 +95,7 @@ etwl_status etwl_lua_start_checked(etwl_lua *x, etwl_error *err);
 #define ETWL_LUA_CARRY_MAX_BYTES (16u << 20)
 etwl_status etwl_lua_carry_state(etwl_lua *to, etwl_lua *from, etwl_error *err);
 /* What the process table made of the event last dispatched. */
-const struct etwl_proc_event *etwl_lua_proc_event(const etwl_lua *x);
+struct etwl_proc_event *etwl_lua_proc_event(etwl_lua *x);
 /* The on_start and on_stop hooks loaded. */
 int etwl_lua_nhooks(const etwl_lua *x, int *nstop);
 /* Asks the host to end whatever Lua is running: the watchdog interrupts the

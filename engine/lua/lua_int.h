@@ -37,6 +37,10 @@ typedef struct etwl_timer {
     char origin[160];
 } etwl_timer;
 
+/* nesting depths of timed calls the watchdog times apart (deeper ones
+ * share the last) */
+#define ETWL_WD_DEPTHS 32
+
 struct etwl_lua {
     lua_State *L;
     etwl_lua_opts o;
@@ -74,19 +78,27 @@ struct etwl_lua {
     pthread_cond_t wd_cv;
     pthread_t wd_thread;
     int wd_running, wd_quit;
-    uint64_t wd_start;       /* monotonic ns the timed call began; 0 = none */
-    atomic_int interrupt;    /* ETWL_INT_*: why the running call must end */
-    atomic_int stop_request; /* set by etwl_lua_request_stop (signal context) */
-    uint64_t stop_ns;        /* when the watchdog saw the stop request */
-    int timing;              /* measure handler time (for --stats) */
-    char lua_dir[1024];      /* where require() finds lua/ modules */
-    uint64_t dispatch_seq;   /* numbers the events handed to Lua */
-    int capture_ref;         /* etwlua test: rule ids alerted during an injection, else LUA_NOREF */
-    etwl_proctabs *hosts;    /* a process table per host, emptied per file */
-    int hosts_borrowed;      /* hosts is the caller's (opts.procs): not freed here */
-    etwl_proctab *procs;     /* the current event's host's: fed by every event, read by ev.process */
-    etwl_proc_event pe;      /* what the current event says about processes */
-    int need_process;        /* some filter has a process key */
+    /* No lock and no clock per call: each call gets a generation number;
+     * the watchdog reads which timed call runs (wd_call: its generation
+     * << 8 | its nesting depth; 0: none) and times it from when it first
+     * saw it, and an interrupt names the generation it is for
+     * (etwl_lua_interrupted), so one meant for a call that has ended
+     * meanwhile never hits the next. */
+    uint64_t call_gen, gen_next; /* the running call's generation; the last given */
+    _Atomic uint64_t wd_call;
+    _Atomic uint64_t wd_gens[ETWL_WD_DEPTHS]; /* the timed call at each depth, for its callers' clocks */
+    _Atomic uint64_t interrupt;               /* generation << 2 | ETWL_INT_*: why that call must end */
+    atomic_int stop_request;                  /* set by etwl_lua_request_stop (signal context) */
+    uint64_t stop_ns;                         /* when the watchdog saw the stop request */
+    int timing;                               /* measure handler time (for --stats) */
+    char lua_dir[1024];                       /* where require() finds lua/ modules */
+    uint64_t dispatch_seq;                    /* numbers the events handed to Lua */
+    int capture_ref;                          /* etwlua test: rule ids alerted during an injection, else LUA_NOREF */
+    etwl_proctabs *hosts;                     /* a process table per host, emptied per file */
+    int hosts_borrowed;                       /* hosts is the caller's (opts.procs): not freed here */
+    etwl_proctab *procs;                      /* the current event's host's: fed by every event, read by ev.process */
+    etwl_proc_event pe;                       /* what the current event says about processes */
+    int need_process;                         /* some filter has a process key */
     /* `etwlua shell` (lua_shell.c), else NULL */
     struct etwl_lua_shell *shell;
     /* Sigma rules (lua_sigma.c): the set scripts see and the host matches;
@@ -109,6 +121,13 @@ int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit);
 /* why a call is interrupted (etwl_lua.interrupt) */
 #define ETWL_INT_TIMEOUT 1
 #define ETWL_INT_STOP 2
+
+/* Why the running call must end (ETWL_INT_*), or 0. */
+static inline int etwl_lua_interrupted(etwl_lua *x)
+{
+    uint64_t v = atomic_load_explicit(&x->interrupt, memory_order_relaxed);
+    return v && v >> 2 == x->call_gen ? (int)(v & 3) : 0;
+}
 
 /* The longest string an alert field or a print line carries; longer ones
  * are cut at a UTF-8 boundary and marked "…[truncated N bytes]". */

@@ -154,7 +154,7 @@ static int overlay(lua_State *L, etwl_event *ev, const char *prop, const char *f
 void etwl_lua_push_event_process(lua_State *L, etwl_lua *x)
 {
     etwl_event *ev = x->cur;
-    const etwl_proc *p = etwl_proctab_find(x->procs, x->pe.subject, ev->hdr.ts);
+    const etwl_proc *p = etwl_proctab_find(x->procs, etwl_proc_subject(&x->pe), ev->hdr.ts);
     const etwl_value *pi;
     if (!p) {
         lua_pushnil(L);

@@ -126,7 +126,7 @@ static int l_find(lua_State *L)
     while (step(L, x)) {
         const char *pname = NULL;
         if (h->filter.mask & ETWL_F_PROCESS) {
-            const etwl_proc *p = etwl_proctab_find(x->procs, x->pe.subject, x->cur->hdr.ts);
+            const etwl_proc *p = etwl_proctab_find(x->procs, etwl_proc_subject(&x->pe), x->cur->hdr.ts);
             pname = p ? p->name : NULL;
         }
         if (!etwl_filter_match(&h->filter, x->cur, pname)) continue;

@@ -14,14 +14,35 @@
  * retried, as a retry would be refused again.
  * The Authorization header comes from ETWLUA_HTTP_AUTH ("Basic ...",
  * "ApiKey ...", "Splunk TOKEN"), so the secret is not on the command line.
- * TLS certificates are verified unless --output-insecure. */
+ * TLS certificates are verified unless --output-insecure.
+ * libcurl is loaded when the first http(s) output opens (dynlib.h). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "etwl.h"
+#include "util/dynlib.h"
 #include "output/sink.h"
+
+#define CURL_SONAME "libcurl.so.4" /* the ABI curl.h describes, since 2006 */
+/* clang-format off: one function a line */
+#define CURL_FUNCS(X)                                                                                                  \
+    X(curl_global_init)                                                                                                \
+    X(curl_easy_init)                                                                                                  \
+    X(curl_easy_setopt)                                                                                                \
+    X(curl_easy_perform)                                                                                               \
+    X(curl_easy_getinfo)                                                                                               \
+    X(curl_easy_cleanup)                                                                                               \
+    X(curl_easy_strerror)                                                                                              \
+    X(curl_slist_append)                                                                                               \
+    X(curl_slist_free_all)
+/* clang-format on */
+ETWL_DYNLIB_DEFINE(CURL_FUNCS, CURL_SONAME); /* called as lib.curl_... */
+/* curl.h's type-checking wrappers of these two are macros, which would
+ * take lib.curl_easy_setopt(...) for themselves */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
 
 enum { F_ES, F_HEC };
 
@@ -86,8 +107,11 @@ static etwl_status http_open(etwl_sink *self, const char *spec, const etwl_sink_
     const char *auth = getenv("ETWLUA_HTTP_AUTH");
     char *path, *q;
     int form;
+    void *const slots[] = {CURL_FUNCS(ETWL_DYNLIB_SLOT)};
+    if (etwl_dynlib_open(&lib_so, slots) != 0)
+        return etwl_error_set(err, ETWL_EIO, "-o %s: the HTTP output needs libcurl: %s", spec, lib_so.why);
     if (!global_done) { /* before any thread uses curl */
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        if (lib.curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
             return etwl_error_set(err, ETWL_EIO, "-o %s: libcurl failed to initialise", spec);
         global_done = 1;
     }
@@ -122,37 +146,37 @@ static etwl_status http_open(etwl_sink *self, const char *spec, const etwl_sink_
     h->form = form;
     etwl_buf_init(&h->body);
     etwl_buf_init(&h->reply);
-    if (!(h->curl = curl_easy_init())) {
+    if (!(h->curl = lib.curl_easy_init())) {
         free(h->url);
         free(h);
         return etwl_error_set(err, ETWL_ENOMEM, "-o %s: libcurl failed to initialise", spec);
     }
-    h->headers =
-        curl_slist_append(NULL, form == F_ES ? "Content-Type: application/x-ndjson" : "Content-Type: application/json");
+    h->headers = lib.curl_slist_append(NULL, form == F_ES ? "Content-Type: application/x-ndjson"
+                                                          : "Content-Type: application/json");
     /* no "Expect: 100-continue" round trip before each batch */
-    h->headers = curl_slist_append(h->headers, "Expect:");
+    h->headers = lib.curl_slist_append(h->headers, "Expect:");
     if (auth && *auth) {
         etwl_buf a;
         etwl_buf_init(&a);
         etwl_buf_printf(&a, "Authorization: %s", auth);
-        if (a.data) h->headers = curl_slist_append(h->headers, a.data);
+        if (a.data) h->headers = lib.curl_slist_append(h->headers, a.data);
         etwl_buf_free(&a);
     }
-    curl_easy_setopt(h->curl, CURLOPT_URL, h->url);
-    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
-    curl_easy_setopt(h->curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
-    curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_reply);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
-    curl_easy_setopt(h->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h->curl, CURLOPT_XFERINFODATA, h);
-    curl_easy_setopt(h->curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    lib.curl_easy_setopt(h->curl, CURLOPT_URL, h->url);
+    lib.curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
+    lib.curl_easy_setopt(h->curl, CURLOPT_POST, 1L);
+    lib.curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
+    lib.curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT, 5L);
+    lib.curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, 30L);
+    lib.curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_reply);
+    lib.curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
+    lib.curl_easy_setopt(h->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    lib.curl_easy_setopt(h->curl, CURLOPT_XFERINFODATA, h);
+    lib.curl_easy_setopt(h->curl, CURLOPT_NOPROGRESS, 0L);
+    lib.curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     if (o->insecure) {
-        curl_easy_setopt(h->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+        lib.curl_easy_setopt(h->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        lib.curl_easy_setopt(h->curl, CURLOPT_SSL_VERIFYHOST, 0L);
         fprintf(stderr,
                 "etwlua: WARNING: --output-insecure: the TLS certificate of %s is NOT verified; anyone on the "
                 "path can read and forge these alerts\n",
@@ -200,11 +224,11 @@ static etwl_status http_send(void *state, etwl_sink_rec *const *recs, size_t n, 
     etwl_buf_reset(&h->reply);
     for (i = 0; i < n; i++) put_body(h, recs[i]);
     if (h->body.oom) return etwl_error_set(err, ETWL_ENOMEM, "out of memory");
-    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, h->body.data);
-    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)h->body.len);
-    rc = curl_easy_perform(h->curl);
-    if (rc != CURLE_OK) return etwl_error_set(err, ETWL_EIO, "POST failed: %s", curl_easy_strerror(rc));
-    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
+    lib.curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, h->body.data);
+    lib.curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)h->body.len);
+    rc = lib.curl_easy_perform(h->curl);
+    if (rc != CURLE_OK) return etwl_error_set(err, ETWL_EIO, "POST failed: %s", lib.curl_easy_strerror(rc));
+    lib.curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
     if (code < 200 || code > 299) return etwl_error_set(err, ETWL_EIO, "POST answered HTTP %ld", code);
     if (h->form == F_ES && !h->warned_items && h->reply.data &&
         memmem(h->reply.data, h->reply.len, "\"errors\":true", 13)) {
@@ -221,8 +245,8 @@ static etwl_status http_send(void *state, etwl_sink_rec *const *recs, size_t n, 
 static void http_close(void *state)
 {
     http_sink *h = state;
-    curl_easy_cleanup(h->curl);
-    curl_slist_free_all(h->headers);
+    lib.curl_easy_cleanup(h->curl);
+    lib.curl_slist_free_all(h->headers);
     etwl_buf_free(&h->body);
     etwl_buf_free(&h->reply);
     free(h->url);

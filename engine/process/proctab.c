@@ -446,6 +446,7 @@ void etwl_proctab_observe(etwl_proctab *t, etwl_event *ev, etwl_proc_event *out)
     out->kind = ETWL_PE_NONE;
     out->subject = h->pid;
     out->has_subject = 1;
+    out->pending = NULL;
     image[0] = cmd[0] = user[0] = il[0] = 0;
     /* at most once per second of event time; compared without subtracting
      * in int64_t, which a hostile clock (INT64_MIN after a large time) overflows */
@@ -490,7 +491,11 @@ void etwl_proctab_observe(etwl_proctab *t, etwl_event *ev, etwl_proc_event *out)
         }
         return;
     case SRC_SYSMON:
-        if (!prop_u64(ev, "ProcessId", &pid)) return; /* most Sysmon events name their process */
+        if (h->desc.id != 1 && h->desc.id != 5) { /* most Sysmon events name their process */
+            out->pending = ev, out->pending_src = src;
+            return;
+        }
+        if (!prop_u64(ev, "ProcessId", &pid)) return;
         out->subject = (uint32_t)pid;
         if (h->desc.id == 1) {
             int64_t ut = prop_time(ev, "UtcTime");
@@ -537,8 +542,8 @@ void etwl_proctab_observe(etwl_proctab *t, etwl_event *ev, etwl_proc_event *out)
             have_code = prop_u64(ev, "Status", &code);
             etwl_proctab_stop(t, (uint32_t)pid, ts, (int32_t)code, have_code);
             out->kind = ETWL_PE_STOP;
-        } else if (prop_u64(ev, "ProcessId", &pid) || prop_u64(ev, "NewProcessId", &pid)) {
-            out->subject = (uint32_t)pid;
+        } else {
+            out->pending = ev, out->pending_src = src;
         }
         return;
     case SRC_LINUX: /* etwlua's Linux process provider: 1 start, 2 exit, 3 rundown, 4 fork */
@@ -559,6 +564,18 @@ void etwl_proctab_observe(etwl_proctab *t, etwl_event *ev, etwl_proc_event *out)
         return;
     default: return;
     }
+}
+
+uint32_t etwl_proc_subject(etwl_proc_event *pe)
+{
+    uint64_t pid;
+    etwl_event *ev = pe->pending;
+    if (!ev) return pe->subject;
+    pe->pending = NULL;
+    if (pe->pending_src == SRC_SYSMON ? prop_u64(ev, "ProcessId", &pid)
+                                      : prop_u64(ev, "ProcessId", &pid) || prop_u64(ev, "NewProcessId", &pid))
+        pe->subject = (uint32_t)pid;
+    return pe->subject;
 }
 
 /* ---- the set: one table per host, emptied per file --------------------------- */

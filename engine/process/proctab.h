@@ -43,16 +43,24 @@ void etwl_proctab_free(etwl_proctab *t);
 /* What an event says about processes, found by etwl_proctab_observe(). */
 typedef struct etwl_proc_event {
     int kind;         /* ETWL_PE_* */
-    uint32_t subject; /* the process the event is about */
+    uint32_t subject; /* the process the event is about: read it with etwl_proc_subject() */
     int has_subject;
+    /* an event that names its process in a property (Sysmon's ProcessId,
+     * the Security log's): that property is decoded only when the subject
+     * is asked for (most events are delivered without anyone asking); the
+     * event, valid while it is the current one */
+    etwl_event *pending;
+    int pending_src;
 } etwl_proc_event;
 
 enum { ETWL_PE_NONE, ETWL_PE_START, ETWL_PE_STOP, ETWL_PE_RUNDOWN };
 
 /* Updates the table from a process event; for any event, reports its
  * subject process (the started/stopped process for process events, the
- * header pid otherwise). */
+ * process a Sysmon or Security event names, the header pid otherwise). */
 void etwl_proctab_observe(etwl_proctab *t, etwl_event *ev, etwl_proc_event *out);
+/* The subject of an observed event, while that event is the current one. */
+uint32_t etwl_proc_subject(etwl_proc_event *pe);
 /* The process with this pid at time ts (FILETIME), or NULL. */
 const etwl_proc *etwl_proctab_find(etwl_proctab *t, uint32_t pid, int64_t ts);
 /* The parent of p as it was when p started. */

@@ -150,7 +150,7 @@ void etwl_ptree_observe(etwl_ptree *t, etwl_proctab *tab, const etwl_event *ev, 
     const etwl_proc *p;
     int32_t i;
     if (pe->kind == ETWL_PE_NONE || !pe->has_subject) return;
-    p = etwl_proctab_find(tab, pe->subject, ev->hdr.ts);
+    p = etwl_proctab_find(tab, pe->subject, ev->hdr.ts); /* process events: never pending */
     if (!p) p = etwl_proctab_find(tab, pe->subject, 0);
     if (!p) return;
     i = node_at(t, pe->subject, p->start ? p->start : ev->hdr.ts);

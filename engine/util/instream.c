@@ -13,6 +13,27 @@
 #endif
 
 #include "session/sniff.h"
+#ifdef ETWL_HAVE_ZIP
+#include "util/dynlib.h"
+
+/* libzip is loaded when the first .zip opens (dynlib.h) */
+/* clang-format off: one function a line */
+#define ZIP_FUNCS(X)                                                                                                   \
+    X(zip_open)                                                                                                        \
+    X(zip_error_init_with_code)                                                                                        \
+    X(zip_error_strerror)                                                                                              \
+    X(zip_error_fini)                                                                                                  \
+    X(zip_get_num_entries)                                                                                             \
+    X(zip_get_name)                                                                                                    \
+    X(zip_fopen_index)                                                                                                 \
+    X(zip_strerror)                                                                                                    \
+    X(zip_fread)                                                                                                       \
+    X(zip_file_strerror)                                                                                               \
+    X(zip_fclose)                                                                                                      \
+    X(zip_discard)
+/* clang-format on */
+ETWL_DYNLIB_DEFINE(ZIP_FUNCS, "libzip.so.4"); /* called as lib.zip_... */
+#endif
 
 struct etwl_instream {
     FILE *f;
@@ -29,8 +50,8 @@ void etwl_instream_close(etwl_instream *s)
     if (!s) return;
     if (s->f) fclose(s->f);
 #ifdef ETWL_HAVE_ZIP
-    if (s->zf) zip_fclose(s->zf);
-    if (s->za) zip_discard(s->za);
+    if (s->zf) lib.zip_fclose(s->zf);
+    if (s->za) lib.zip_discard(s->za);
     if (s->gz) gzclose(s->gz);
 #endif
     free(s);
@@ -43,21 +64,24 @@ static etwl_status open_zip(etwl_instream *s, const char *path, etwl_error *err)
 {
     int zerr = 0;
     zip_int64_t i, n;
-    s->za = zip_open(path, ZIP_RDONLY, &zerr);
+    void *const slots[] = {ZIP_FUNCS(ETWL_DYNLIB_SLOT)};
+    if (etwl_dynlib_open(&lib_so, slots) != 0)
+        return etwl_error_set(err, ETWL_EIO, "%s: zip input needs libzip: %s", path, lib_so.why);
+    s->za = lib.zip_open(path, ZIP_RDONLY, &zerr);
     if (!s->za) {
         zip_error_t ze;
-        zip_error_init_with_code(&ze, zerr);
-        etwl_error_set(err, ETWL_EPARSE, "%s: not a readable zip archive: %s", path, zip_error_strerror(&ze));
-        zip_error_fini(&ze);
+        lib.zip_error_init_with_code(&ze, zerr);
+        etwl_error_set(err, ETWL_EPARSE, "%s: not a readable zip archive: %s", path, lib.zip_error_strerror(&ze));
+        lib.zip_error_fini(&ze);
         return ETWL_EPARSE;
     }
-    n = zip_get_num_entries(s->za, 0);
+    n = lib.zip_get_num_entries(s->za, 0);
     for (i = 0; i < n; i++) {
-        const char *e = zip_get_name(s->za, (zip_uint64_t)i, 0);
+        const char *e = lib.zip_get_name(s->za, (zip_uint64_t)i, 0);
         size_t len = e ? strlen(e) : 0;
         if (len > 4 && strcasecmp(e + len - 4, ".etl") == 0) {
-            s->zf = zip_fopen_index(s->za, (zip_uint64_t)i, 0);
-            if (!s->zf) return etwl_error_set(err, ETWL_EPARSE, "%s:%s: %s", path, e, zip_strerror(s->za));
+            s->zf = lib.zip_fopen_index(s->za, (zip_uint64_t)i, 0);
+            if (!s->zf) return etwl_error_set(err, ETWL_EPARSE, "%s:%s: %s", path, e, lib.zip_strerror(s->za));
             snprintf(s->name, sizeof s->name, "%s:%s", path, e);
             return ETWL_OK;
         }
@@ -129,9 +153,9 @@ long etwl_instream_read(etwl_instream *s, void *buf, size_t n, etwl_error *err)
     }
 #ifdef ETWL_HAVE_ZIP
     if (s->zf) {
-        zip_int64_t k = zip_fread(s->zf, buf, n);
+        zip_int64_t k = lib.zip_fread(s->zf, buf, n);
         if (k < 0) {
-            etwl_error_set(err, ETWL_EPARSE, "%s: %s", s->name, zip_file_strerror(s->zf));
+            etwl_error_set(err, ETWL_EPARSE, "%s: %s", s->name, lib.zip_file_strerror(s->zf));
             return -1;
         }
         return (long)k;

@@ -411,6 +411,17 @@ def userdata(c, rid, n):
     struct.pack_into("<H", c.b, desc_at, c.pos() - start)
 
 
+# classic(): the items of its <Data> array, by n (None: the usual ones)
+ITEMS = None
+
+
+def varied_items(n):
+    """Items of two counts, their text changing from record to record (an
+    empty one, line ends, non-ASCII): records after the first of a
+    count take their items from a plan, not a walk."""
+    return ["item %d" % n, "", "line\r\nend %d \u00e9\u20ac" % n, "x" * n][: 2 + n % 2]
+
+
 def classic(c, rid, n):
     """A classic (pre-Vista) event: Provider by EventSourceName, EventID
     with a Qualifiers attribute, <Data> from a string array (one element a
@@ -440,7 +451,7 @@ def classic(c, rid, n):
     def body(c):
         c.leaf("Event", inner)
 
-    items = ["first item", "", "third \u00fc item"][: 1 + n % 3]
+    items = ITEMS(n) if ITEMS else ["first item", "", "third \u00fc item"][: 1 + n % 3]
     vals = [
         (STRING, s16("MsiInstaller")),
         (UINT16, u16(0)),
@@ -485,6 +496,10 @@ def main():
     RENAME["CommandLine"] = "CommandLinX"
     files["synth-reguid"] = [first, build([plain_start] * 2, 402, 2)]
     RENAME.clear()
+    global ITEMS
+    ITEMS = varied_items
+    files["synth-classic-plan"] = [build([classic] * 6, 500, 0), build([classic] * 3, 506, 7)]
+    ITEMS = None
     for name, chunks in files.items():
         with open(os.path.join(out, name + ".evtx"), "wb") as f:
             f.write(evtx_file(chunks))

@@ -702,6 +702,40 @@ static void test_watchdog_interrupts_a_stuck_call(void **st)
     assert_non_null(strstr(F.errs, "interrupted after 200 ms of wall-clock time"));
 }
 
+/* The watchdog names the call it interrupts: an interrupt that lands after
+ * its call has ended (the watchdog read the clock just before) hits
+ * neither the next call nor any later one. */
+static void test_late_interrupt_hits_no_other_call(void **st)
+{
+    int i;
+    (void)st;
+    etwl_lua_free(F.x);
+    host_timeout(2000000000L, 0, 3600000);
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "local n = 0\n"
+         "etw.on({id=1}, function(ev)\n"
+         "  for i = 1, 20000 do end\n" /* past several count hooks */
+         "  n = n + 1; etw._test_publish(tostring(n))\n"
+         "end)\n");
+    send(EV(1, "P", "{}"));
+    assert_string_equal(result(), "1");
+    for (i = 0; i < 2; i++) {
+        /* as if the watchdog had interrupted the call that just ended */
+        atomic_store(&F.x->interrupt, F.x->gen_next << 2 | ETWL_INT_TIMEOUT);
+        send(EV(1, "P", "{}"));
+    }
+    assert_string_equal(result(), "3");
+    assert_int_equal(F.x->h[0].errors, 0);
+    assert_int_equal(F.x->h[0].budget_stops, 0);
+    /* while one meant for the running call ends it */
+    lua_rawgeti(F.x->L, LUA_REGISTRYINDEX, F.x->h[0].fn_ref);
+    lua_pushnil(F.x->L);
+    atomic_store(&F.x->interrupt, (F.x->gen_next + 1) << 2 | ETWL_INT_TIMEOUT); /* the call's, next given */
+    assert_int_not_equal(etwl_lua_pcall(F.x, 1, 0, NULL), LUA_OK);
+    assert_non_null(strstr(F.x->buf.data, "interrupted after"));
+}
+
 static int started;
 
 static int mark_started(lua_State *L)
@@ -985,6 +1019,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pattern_backtracking_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watchdog_interrupts_a_stuck_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_request_interrupts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_interrupt_hits_no_other_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finalizers_and_late_registration_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_tables_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_and_print_text_capped, setup, teardown),

@@ -9,6 +9,9 @@
 
 #include "output/sink.h"
 #include "testlib.h"
+#ifndef _WIN32
+#include "util/dynlib.h"
+#endif
 
 /* A fake receiver: a gate that holds send, a number of failures to give
  * before succeeding, at most `per_call` records per call, and a record of
@@ -305,12 +308,40 @@ static void test_specs(void **st)
 #endif
 }
 
+#ifndef _WIN32
+/* The loader the HTTP and Kafka outputs use: a missing library, or a
+ * function it lacks, is an error saying which, and stays one; a present
+ * one fills every pointer. */
+static void test_dynlib(void **st)
+{
+    size_t (*fn)(const char *) = NULL;
+    int (*fn2)(const char *, const char *) = NULL;
+    const char *names[] = {"strlen", "strcmp"}, *bad[] = {"strlen", "etwl_no_such_function"};
+    void *const slots[] = {&fn, &fn2};
+    etwl_dynlib absent = {"libetwl-absent.so.9", names, 2, 0, ""}, lacking = {"libc.so.6", bad, 2, 0, ""},
+                libc = {"libc.so.6", names, 2, 0, ""};
+    (void)st;
+    assert_int_equal(etwl_dynlib_open(&absent, slots), -1);
+    assert_non_null(strstr(absent.why, "libetwl-absent.so.9"));
+    assert_int_equal(etwl_dynlib_open(&lacking, slots), -1);
+    assert_string_equal(lacking.why, "libc.so.6 has no etwl_no_such_function");
+    assert_int_equal(etwl_dynlib_open(&lacking, slots), -1); /* asked again: the same answer */
+    fn = NULL;
+    assert_int_equal(etwl_dynlib_open(&libc, slots), 0);
+    assert_int_equal(fn("four"), 4);
+    assert_int_equal(fn2("a", "a"), 0);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_bound), cmocka_unit_test(test_bytes_bound), cmocka_unit_test(test_retry),
         cmocka_unit_test(test_partial),       cmocka_unit_test(test_deadline),    cmocka_unit_test(test_reopen),
         cmocka_unit_test(test_specs),
+#ifndef _WIN32
+        cmocka_unit_test(test_dynlib),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

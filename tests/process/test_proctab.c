@@ -166,12 +166,29 @@ static void test_sources(void **st)
                  "\"Medium\",\"ParentProcessId\":\"7000\",\"ParentImage\":\"C:\\\\Office\\\\WINWORD.EXE\","
                  "\"UtcTime\":\"2024-03-05 10:00:04.500\"}}");
     assert_int_equal(pe.subject, 7100);
+    assert_int_equal(etwl_proc_subject(&pe), 7100);
     p = etwl_proctab_find(P, 7100, 0);
     assert_string_equal(p->integrity, "Medium");
     assert_int_equal(p->start, 133541064045000000LL); /* 2024-03-05 10:00:04.500 UTC */
     parent = etwl_proctab_parent(P, p);
     assert_non_null(parent);
     assert_string_equal(parent->name, "WINWORD.EXE");
+    /* other events name their process in a property, read when asked for */
+    pe = observe("{\"header\":{\"descriptor\":{\"id\":3},\"process_id\":3000,\"ts\":\"2024-03-05T10:00:10Z\","
+                 "\"provider_name\":\"Microsoft-Windows-Sysmon\"},\"info\":{\"ProcessId\":\"7100\"}}");
+    assert_int_equal(pe.kind, ETWL_PE_NONE);
+    assert_int_equal(etwl_proc_subject(&pe), 7100);
+    assert_int_equal(etwl_proc_subject(&pe), 7100); /* resolved once, kept */
+    pe = observe("{\"header\":{\"descriptor\":{\"id\":3},\"process_id\":3000,\"ts\":\"2024-03-05T10:00:10Z\","
+                 "\"provider_name\":\"Microsoft-Windows-Sysmon\"},\"info\":{\"Image\":\"x.exe\"}}");
+    assert_int_equal(etwl_proc_subject(&pe), 3000); /* none named: the header's */
+    pe = observe("{\"header\":{\"descriptor\":{\"id\":4624},\"process_id\":600,\"ts\":\"2024-03-05T10:00:11Z\","
+                 "\"provider_name\":\"Microsoft-Windows-Security-Auditing\"},\"info\":{\"NewProcessId\":\"0x1a2c\"}}");
+    assert_int_equal(etwl_proc_subject(&pe), 0x1a2c);
+    pe = observe("{\"header\":{\"descriptor\":{\"id\":4624},\"process_id\":600,\"ts\":\"2024-03-05T10:00:11Z\","
+                 "\"provider_name\":\"Microsoft-Windows-Security-Auditing\"},\"info\":{\"ProcessId\":\"0x2b0\","
+                 "\"NewProcessId\":\"0x1a2c\"}}");
+    assert_int_equal(etwl_proc_subject(&pe), 0x2b0);
 }
 
 /* An event of host `host` (NULL: none) read from `file` (NULL: live). */

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- buffers ---------------------------------------------------------------- */
 
@@ -103,6 +106,19 @@ static size_t utf16_to(char *o, const uint8_t *s, size_t units)
     size_t i = 0, n = 0;
     while (i < units) {
         uint32_t cp;
+#ifdef __SSE2__
+        /* eight at a time where the CPU has SSE2 (every x86-64): command
+         * lines and paths are long ASCII runs */
+        while (i + 8 <= units) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + 2 * i));
+            __m128i ok = _mm_and_si128(_mm_cmpgt_epi16(v, _mm_setzero_si128()), /* 1..0x7FFF, signed */
+                                       _mm_cmplt_epi16(v, _mm_set1_epi16(0x80)));
+            if (_mm_movemask_epi8(ok) != 0xFFFF) break;
+            _mm_storel_epi64((__m128i *)(void *)(o + n), _mm_packus_epi16(v, v));
+            n += 8;
+            i += 8;
+        }
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         /* ASCII runs are the common case: four units at a time while none
          * is NUL or above 0x7F */
@@ -695,6 +711,12 @@ static int value_token(walk *w, uint32_t *pos, uint32_t end, bx_buf *t, int leve
     }
 }
 
+size_t bx_str_item_end(const uint8_t *d, size_t n, size_t i)
+{
+    while (i + 1 < n && (d[i] | d[i + 1])) i += 2;
+    return i;
+}
+
 /* An element whose content is an array value: one element per item (a
  * string array's items end with NUL). */
 static int walk_array(walk *w, const sub *sb, const char *name, const bx_attr *attrs, int na, int level)
@@ -707,8 +729,7 @@ static int walk_array(walk *w, const sub *sb, const char *name, const bx_attr *a
         size_t next;
         c->scratch.len = 0;
         if (type == BX_STRING) {
-            size_t k = i;
-            while (k + 1 < n && (d[k] | d[k + 1])) k += 2;
+            size_t k = bx_str_item_end(d, n, i);
             bx_utf16_put(&c->scratch, d + i, (k - i) / 2);
             next = k + 2;
         } else if (fs) {
@@ -718,12 +739,18 @@ static int walk_array(walk *w, const sub *sb, const char *name, const bx_attr *a
         } else return fail(c, sb->off, "array of a type that has no fixed size");
         if (++w->tokens > BX_MAX_TOKENS || w->output > BX_MAX_OUTPUT)
             return fail(c, sb->off, "record expands past the limit of its walk");
-        c->data_shaped = 1; /* how many elements depends on the value */
-        if (item++) emit_ws(w, level);
+        /* how many elements depends on the value: a plan's key says how
+         * many items a string array has, other arrays are only walked */
+        if (type != BX_STRING) c->data_shaped = 1;
+        if (item) emit_ws(w, level);
+        c->in_item = type == BX_STRING;
+        c->item_array = sb->off;
+        c->item_index = (uint32_t)item++;
         if (w->sink->start) w->sink->start(w->sink->ud, name, attrs, na);
         w->text_values = 1;
         emit_text(w, &c->scratch, 0);
         if (w->sink->end) w->sink->end(w->sink->ud);
+        c->in_item = 0;
         i = next;
     }
     c->scratch.len = 0;
@@ -969,6 +996,7 @@ int bx_walk(bx_chunk *c, uint32_t off, uint32_t end, const bx_sink *sink)
     c->scratch.len = 0;
     c->attrbuf.len = 0;
     c->data_shaped = 0;
+    c->in_item = 0;
     if (end > c->len) return fail(c, off, "record runs past its chunk");
     return walk_fragment(&w, &off, end, 0, 1);
 }

@@ -138,7 +138,19 @@ typedef struct bx_chunk {
      * text or an array, so its events depend on more than the templates
      * and the types and presence of the values */
     int data_shaped;
+    /* set by a walk while it reports an item of a string array (element
+     * start, text, end): the array value's chunk offset and the item's
+     * ordinal, so a plan can take the item from a later record's array of
+     * as many items (bx_str_item) instead of walking it */
+    int in_item;
+    uint32_t item_array, item_index;
 } bx_chunk;
+
+/* A string array value (d, n bytes) holds NUL-terminated UTF-16 items:
+ * the one at byte i ends at the returned offset (its NUL, or the value's
+ * end); the next starts 2 bytes after that.  One definition, for the walk
+ * and for plans. */
+size_t bx_str_item_end(const uint8_t *d, size_t n, size_t i);
 
 int bx_instance_at(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance *in);
 void bx_chunk_reset(bx_chunk *c, const uint8_t *data, uint32_t len);

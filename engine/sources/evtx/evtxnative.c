@@ -32,6 +32,10 @@ typedef struct nprop {
     uint8_t type, lazy;
     int slot;      /* the lazy value's slot, when recording a plan */
     int from_data; /* its text came from values in a way a plan cannot say */
+    /* an item of a string array: its text is all of that item (the
+     * array's chunk offset and the item's ordinal, for a plan) */
+    int is_item;
+    uint32_t item_array, item_index;
 } nprop;
 
 /* ---- templates compiled to plans --------------------------------------------
@@ -43,7 +47,9 @@ typedef struct nprop {
  * whose values have the same types and presence (all the walk's shape
  * depends on, unless arrays, BinXml or values inside mixed text are
  * involved: then no plan), run the plan on their substitution arrays
- * instead of walking.
+ * instead of walking.  String arrays (the <Data> of classic event log
+ * templates: one element per item) are planned too: the key holds each
+ * one's item count, and their items are values of their own.
  *
  * Plans are kept across chunks and files, keyed by each template's GUID,
  * size and a hash of its contents, and the values' shapes: a chunk holds
@@ -69,6 +75,7 @@ typedef struct pop {
 typedef struct vslot {
     uint32_t off, size;
     uint8_t type;
+    uint32_t item0, nitem; /* a string array's items, in nsrc.items */
 } vslot;
 
 typedef struct plan {
@@ -88,9 +95,10 @@ typedef struct plan {
 #define STORE_CAP (8u << 20)
 #define MAX_PLAN_MEMBERS (1u << 17)
 /* a record's key: per template instance 32 bytes (GUID, size, count,
- * contents hash), and a byte per value */
+ * contents hash), a byte per value, and 2 more per string array (its item
+ * count) */
 #define KEY_INST 32u
-#define KEY_CAP (KEY_INST * (BX_MAX_SUBS + 1) + BX_MAX_SUBS)
+#define KEY_CAP (KEY_INST * (BX_MAX_SUBS + 1) + 3 * BX_MAX_SUBS)
 /* the contents hashes of the current chunk's templates, by offset */
 #define THASH_SLOTS 64
 
@@ -137,6 +145,8 @@ typedef struct nsrc {
     vslot *slots; /* the record's values: its instance's, then those of the
                      instances inside its BinXml values, depth first */
     uint32_t nslots;
+    vslot *items; /* the items of its string arrays, array by array */
+    uint32_t nitems, itemcap;
     uint8_t *key; /* the record's key: each instance's template and shape */
     uint32_t keylen;
     /* templates hashed in this chunk (gen changes with the chunk), so each
@@ -148,9 +158,11 @@ typedef struct nsrc {
     uint32_t gen;
     int vbad;           /* flatten() found a value a walk would refuse */
     uint8_t vneed[256]; /* need_init() */
+    uint8_t vmore[256]; /* per type: MORE_* when a non-empty value of it asks more of flatten() */
 } nsrc;
 
 static void need_init(uint8_t *need);
+enum { MORE_BINXML = 1, MORE_ARRAY = 2 }; /* template instances inside; string array items */
 
 static const char *const system_text[] = {"EventID",  "Version",       "Level",   "Task",     "Opcode",
                                           "Keywords", "EventRecordID", "Channel", "Computer", NULL};
@@ -306,6 +318,9 @@ static int new_prop(nsrc *x, const char *name)
     p->lazy = 0;
     p->slot = -1;
     p->from_data = 0;
+    p->is_item = x->chunk.in_item;
+    p->item_array = x->chunk.item_array;
+    p->item_index = x->chunk.item_index;
     return x->nprops++;
 }
 
@@ -316,6 +331,8 @@ static void on_start(void *ud, const char *el, const bx_attr *a, int na)
     x->depth++;
     x->textlen = 0;
     x->cur_prop = -1;
+    /* a string array's item is planned only as a property of its own */
+    if (x->chunk.in_item && !((x->in_eventdata && x->depth == 3) || (x->in_userdata && x->depth == 4))) x->rec_bad = 1;
     if (x->depth == 2) {
         x->in_system = strcmp(el, "System") == 0;
         x->in_eventdata = strcmp(el, "EventData") == 0;
@@ -403,7 +420,8 @@ static void on_text(void *ud, const char *s, size_t len)
 {
     nsrc *x = ud;
     if (x->cur_prop >= 0) {
-        if (len && x->chunk.text_from_values) x->props[x->cur_prop].from_data = 1;
+        nprop *p = &x->props[x->cur_prop];
+        if (len && x->chunk.text_from_values && !(p->is_item && x->chunk.in_item)) p->from_data = 1;
     } else if (x->elem) {
         if (x->chunk.text_from_values) x->elem_from = BX_FROM_MIXED;
         else if (x->elem_from == FROM_NONE) x->elem_from = BX_FROM_TEMPLATE;
@@ -463,6 +481,7 @@ static void native_destroy(etwl_source *s)
     free(x->fx);
     bx_chunk_free(&x->chunk);
     free(x->slots);
+    free(x->items);
     free(x->ops);
     free(x->plans);
     free(x->table);
@@ -499,6 +518,8 @@ static etwl_status native_open(const etwl_config *cfg, etwl_source **out, etwl_e
     x->table = calloc(PLAN_TABLE, sizeof *x->table);
 
     need_init(x->vneed);
+    x->vmore[BX_BINXML] = MORE_BINXML;
+    x->vmore[BX_ARRAY | BX_STRING] = MORE_ARRAY;
     if (!x->slots || !x->store || !x->key || !x->plans || !x->table) {
         st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         goto fail;
@@ -536,11 +557,12 @@ static void fill(etwl_event *ev, uint32_t i, etwl_member *m, void *user)
     const uint8_t *data;
     uint32_t size;
     uint8_t type;
-    if (x->cur) { /* a plan's member: its value is the record's slot */
+    if (x->cur) { /* a plan's member: its value is the record's slot, or an item */
         int32_t k = x->ps[x->cur->prop0 + i];
-        data = x->chunk.data + x->slots[k].off;
-        size = x->slots[k].size;
-        type = x->slots[k].type;
+        const vslot *v = k >= 0 ? &x->slots[k] : &x->items[-2 - k];
+        data = x->chunk.data + v->off;
+        size = v->size;
+        type = v->type;
     } else {
         data = x->props[i].data;
         size = x->props[i].size;
@@ -603,6 +625,7 @@ static void need_init(uint8_t *need)
 }
 
 static uint64_t key_hash(const uint8_t *p, uint32_t n);
+static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem);
 
 /* The hash of the contents of the template defined at def in this chunk */
 static uint64_t tmpl_hash(nsrc *x, uint32_t def)
@@ -626,13 +649,13 @@ static uint64_t tmpl_hash(nsrc *x, uint32_t def)
  * not a plain template instance (such a record is only walked). */
 static int flatten(nsrc *x, const bx_instance *in, int depth)
 {
-    const uint8_t *d = x->chunk.data + in->descs, *def = x->chunk.data + in->def, *need = x->vneed;
+    const uint8_t *d = x->chunk.data + in->descs, *def = x->chunk.data + in->def, *need = x->vneed, *more = x->vmore;
     uint8_t *key;
     vslot *sl;
-    uint32_t k, off = in->values, n = in->n, nbin = 0;
+    uint32_t k, off = in->values, n = in->n, any = 0;
     uint64_t th;
     int bad = 0;
-    if (depth > 8 || x->nslots + n > BX_MAX_SUBS || x->keylen + KEY_INST + n > KEY_CAP) return -1;
+    if (depth > 8 || x->nslots + n > BX_MAX_SUBS || x->keylen + KEY_INST + 3 * n > KEY_CAP) return -1;
     th = tmpl_hash(x, in->def);
     /* locals, not x->...: the key's byte stores may alias any field of x,
      * which kept the compiler reloading them in this, the loop run for
@@ -653,14 +676,33 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
          * whether it is empty (an absent optional value removes its
          * element) */
         key[k] = (uint8_t)(type | (size == 0 ? 0x40 : 0));
-        nbin += type == BX_BINXML && size;
+        any |= size ? more[type] : 0;
         if (nd) bad |= nd == 0xFF ? bx_value_ok(type, x->chunk.data + off, size) != 0 : size < nd;
         off += size;
     }
     x->nslots += n;
     x->keylen += KEY_INST + n;
     if (bad) x->vbad = 1;
-    for (k = 0; nbin && k < n; k++) {
+    for (k = 0; (any & MORE_ARRAY) && k < n; k++) { /* the string arrays' items */
+        const uint8_t *a = x->chunk.data + sl[k].off;
+        uint32_t i = 0, size = sl[k].size, first = x->nitems, count;
+        if (sl[k].type != (BX_ARRAY | BX_STRING) || !size) continue;
+        sl[k].item0 = first;
+        while (i < size) { /* as the walk reads them (binxml.c, walk_array) */
+            uint32_t e = (uint32_t)bx_str_item_end(a, size, i);
+            if (x->nitems == x->itemcap && grow((void **)&x->items, &x->itemcap, x->nitems + 1, sizeof *x->items))
+                return -1;
+            x->items[x->nitems].off = sl[k].off + i;
+            x->items[x->nitems].size = e - i;
+            x->items[x->nitems].type = BX_STRING;
+            x->nitems++;
+            i = e + 2;
+        }
+        count = sl[k].nitem = x->nitems - first; /* at most 32768: a value has at most 65535 bytes */
+        x->key[x->keylen++] = (uint8_t)count;
+        x->key[x->keylen++] = (uint8_t)(count >> 8);
+    }
+    for (k = 0; (any & MORE_BINXML) && k < n; k++) {
         bx_instance sub;
         uint32_t o = sl[k].off, sz = sl[k].size;
         if (sl[k].type != BX_BINXML || !sz) continue;
@@ -711,6 +753,19 @@ static int slot_at(const nsrc *x, int off)
     uint32_t k;
     for (k = 0; k < x->nslots; k++)
         if (x->slots[k].off == (uint32_t)off && x->slots[k].size) return (int)k;
+    return -1;
+}
+
+/* The item a property holds, as a member's slot (-2 - its index in
+ * items), or -1. */
+static int item_at(const nsrc *x, const nprop *p)
+{
+    uint32_t k;
+    for (k = 0; k < x->nslots; k++)
+        if (x->slots[k].off == p->item_array && x->slots[k].type == (BX_ARRAY | BX_STRING) && x->slots[k].size) {
+            uint32_t i = x->slots[k].item0 + p->item_index;
+            return p->item_index < x->slots[k].nitem && i < INT_MAX - 2 ? -2 - (int)i : -1;
+        }
     return -1;
 }
 
@@ -788,9 +843,9 @@ static void keep_plan(nsrc *x, uint64_t hash)
         nprop *p = &x->props[i];
         etwl_member *m = &x->mt[x->nmt + i];
         uint32_t name = store_put(x, x->pnames.p + p->name, p->name_len + 1), lit;
-        int slot = p->lazy ? slot_at(x, p->slot) : -1;
-        size_t lit_len = p->lazy ? 0 : p->len;
-        if (p->from_data || (p->lazy && slot < 0)) pl->usable = 0;
+        int slot = p->lazy ? slot_at(x, p->slot) : p->is_item ? item_at(x, p) : -1;
+        size_t lit_len = p->lazy || p->is_item ? 0 : p->len;
+        if (p->from_data || ((p->lazy || p->is_item) && slot == -1)) pl->usable = 0;
         lit = store_put(x, lit_len ? x->ptexts.p + p->text : "", lit_len);
         if (store_put(x, "", 1) == UINT32_MAX || name == UINT32_MAX || lit == UINT32_MAX) {
             pl->usable = 0;
@@ -802,7 +857,7 @@ static void keep_plan(nsrc *x, uint64_t hash)
         m->value.type = ETWL_VT_STRING;
         m->value.v.s = x->store + lit;
         m->value.n = (uint32_t)lit_len;
-        x->pt[x->nmt + i] = slot >= 0;
+        x->pt[x->nmt + i] = slot != -1;
         x->ps[x->nmt + i] = slot;
     }
     if (!pl->usable) return;
@@ -1056,6 +1111,7 @@ static int parse_record(nsrc *x, const evtx_record *r)
     x->recording = 0;
     x->cur = NULL;
     x->nslots = 0;
+    x->nitems = 0;
     x->keylen = 0;
     x->vbad = 0;
     have_in = bx_instance_at(&x->chunk, r->data, r->data_end, &in) == 0 && flatten(x, &in, 0) == 0;

@@ -74,6 +74,51 @@ static void test_values(void **st)
     assert_int_equal(bx_value_ok(BX_SID, sid, 12), -1);
     assert_int_equal(bx_value_ok(BX_SID, sid, sizeof sid), 0);
     {
+        /* ASCII runs are converted 8 and 4 units at a time: around and
+         * across those blocks, a non-ASCII unit, a surrogate pair, a unit
+         * with a high byte and a NUL, which ends the string */
+        static const char *const cases[][2] = {
+            {"abcdefgh\xc3\xa9ijklmnopqrstu", "abcdefgh\xc3\xa9ijklmnopqrstu"},
+            {"abcdefg\xc3\xa9hijklmnopqrstuvw", "abcdefg\xc3\xa9hijklmnopqrstuvw"},
+            {"abcdefghijk\xf0\x9f\x98\x80lmnopqrstuvwxyz0123", "abcdefghijk\xf0\x9f\x98\x80lmnopqrstuvwxyz0123"},
+            {"abcdefghijkl\xe2\x82\xacmnopqrs", "abcdefghijkl\xe2\x82\xacmnopqrs"},
+            {"abcdefghijklmnop!", "abcdefghijklmnop!"},
+        };
+        uint8_t u[128];
+        char out[200];
+        size_t k, j, n;
+        for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            const unsigned char *c = (const unsigned char *)cases[k][0];
+            n = 0;
+            for (j = 0; c[j];) { /* UTF-8 to UTF-16LE, enough of it for the cases */
+                uint32_t cp = c[j] < 0x80   ? c[j]
+                              : c[j] < 0xE0 ? (uint32_t)(c[j] & 0x1F)
+                              : c[j] < 0xF0 ? (uint32_t)(c[j] & 0x0F)
+                                            : (uint32_t)(c[j] & 0x07);
+                size_t len = c[j] < 0x80 ? 1 : c[j] < 0xE0 ? 2 : c[j] < 0xF0 ? 3 : 4, q;
+                for (q = 1; q < len; q++) cp = cp << 6 | (c[j + q] & 0x3F);
+                j += len;
+                if (cp >= 0x10000) {
+                    cp -= 0x10000;
+                    u[n++] = (uint8_t)((0xD800 | cp >> 10) & 0xFF), u[n++] = (uint8_t)((0xD800 | cp >> 10) >> 8);
+                    cp = 0xDC00 | (cp & 0x3FF);
+                }
+                u[n++] = (uint8_t)(cp & 0xFF), u[n++] = (uint8_t)(cp >> 8);
+            }
+            assert_int_equal(bx_string_text(out, u, n), strlen(cases[k][1]));
+            assert_string_equal(out, cases[k][1]);
+            /* a NUL after the ninth unit ends it there */
+            u[18] = u[19] = 0;
+            bx_string_text(out, u, n);
+            assert_int_equal(strlen(out) < strlen(cases[k][1]), 1);
+        }
+        u[0] = 'a', u[1] = 0x01; /* U+0161: a high byte, in the first block */
+        for (j = 2; j < 32; j += 2) u[j] = 'b', u[j + 1] = 0;
+        assert_int_equal(bx_string_text(out, u, 32), 17);
+        assert_string_equal(out, "\xc5\xa1"
+                                 "bbbbbbbbbbbbbbb");
+    }
+    {
         bx_buf b = {0};
         assert_int_equal(bx_render_text(&b, BX_STRING, (const uint8_t *)"a\0\r\0\n\0b\0\r\0", 10), 0);
         assert_string_equal(b.p, "a\nb\n"); /* line ends as an XML parser reports them */

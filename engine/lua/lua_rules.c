@@ -1122,26 +1122,26 @@ static const luaL_Reg funcs[] = {{"logsources", l_logsources},     {"gate", l_ga
                                  {"utf16le", l_utf16le},           {"basename", l_basename},
                                  {"argv_windows", l_argv_windows}, {NULL, NULL}};
 
+/* A userdata type's metatable: its methods, its __gc, and a __metatable
+ * that names it, so scripts can neither read nor replace it. */
+static void new_type(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction gc, const char *shown)
+{
+    if (luaL_newmetatable(L, tname)) {
+        lua_newtable(L); /* (luaL_newlib sizes its table from an array, not a pointer) */
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushstring(L, shown);
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_pop(L, 1);
+}
+
 int etwl_luaopen_rulecore(lua_State *L)
 {
-    if (luaL_newmetatable(L, PF_MT)) {
-        luaL_newlib(L, pf_methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, pf_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushliteral(L, "prefilter");
-        lua_setfield(L, -2, "__metatable");
-    }
-    lua_pop(L, 1);
-    if (luaL_newmetatable(L, GATE_MT)) {
-        luaL_newlib(L, gate_methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, gate_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushliteral(L, "gate");
-        lua_setfield(L, -2, "__metatable");
-    }
-    lua_pop(L, 1);
+    new_type(L, PF_MT, pf_methods, pf_gc, "prefilter");
+    new_type(L, GATE_MT, gate_methods, gate_gc, "gate");
     luaL_newlib(L, funcs);
     return 1;
 }

@@ -323,24 +323,22 @@ local lazy_security = {
 }
 
 local normalise -- declared first: the C readers fall back to the Lua ones in it
+-- A start read in C (kind "sysmon" or "security"), finished in Lua when the
+-- event did not say everything; a table event takes the Lua reader.
+local function start_reader(ev, gate, kind, lazy)
+  if type(ev) ~= "userdata" then return normalise[kind .. "_lua"](ev) end
+  local p, done = core.start_record(ev, kind, LAZY, lazy, INFO, gate, pmeta)
+  if done then return p end
+  return finish(p, ev, true)
+end
 normalise = {
   -- Sysmon 1 and Security 4688, the starts of most logs, are read in C (etwlua.rulecore's start_record:
   -- each field nz(info.Field) as Lua read it, the user of a 4688 as below, name and parent_name)
   -- (an event made up as a table, as tests do, takes the Lua version, the reference)
   -- (gate: the list's, whose reads of this event start_record takes instead of reading the fields again)
   -- (done: the event said everything finish would fill in, and the record has its metatable)
-  sysmon = function(ev, gate)
-    if type(ev) ~= "userdata" then return normalise.sysmon_lua(ev) end
-    local p, done = core.start_record(ev, "sysmon", LAZY, lazy_sysmon, INFO, gate, pmeta)
-    if done then return p end
-    return finish(p, ev, true)
-  end,
-  security = function(ev, gate)
-    if type(ev) ~= "userdata" then return normalise.security_lua(ev) end
-    local p, done = core.start_record(ev, "security", LAZY, lazy_security, INFO, gate, pmeta)
-    if done then return p end
-    return finish(p, ev, true)
-  end,
+  sysmon = function(ev, gate) return start_reader(ev, gate, "sysmon", lazy_sysmon) end,
+  security = function(ev, gate) return start_reader(ev, gate, "security", lazy_security) end,
   sysmon_lua = function(ev)
     local i = ev.info
     -- eager: what the prefilter and the process-table fill always read

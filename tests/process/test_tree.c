@@ -34,16 +34,11 @@ static int teardown(void **st)
     return 0;
 }
 
-/* A Sysmon 1 (start) or 5 (stop) event. */
-static void sysmon(int id, const char *time, unsigned pid, unsigned ppid, const char *image)
+/* An event in JSON, through the table and then the tree, as a run does. */
+static void observe(const char *json)
 {
-    char json[1024], err[256];
+    char err[256];
     etwl_proc_event pe;
-    snprintf(json, sizeof json,
-             "{\"header\":{\"descriptor\":{\"id\":%d},\"ts\":\"%s\",\"provider_name\":\"Microsoft-Windows-Sysmon\"},"
-             "\"info\":{\"UtcTime\":\"%.10s %.12s\",\"ProcessId\":\"%u\",\"ParentProcessId\":\"%u\",\"Image\":\"%s\","
-             "\"CommandLine\":\"%s run\"}}",
-             id, time, time, time + 11, pid, ppid, image, image);
     etwl_event_begin(&EV);
     if (etwl_json_parse_event(JR, json, strlen(json), &EV, err, sizeof err) != ETWL_OK) {
         print_error("%s\n", err);
@@ -53,22 +48,27 @@ static void sysmon(int id, const char *time, unsigned pid, unsigned ppid, const 
     etwl_ptree_observe(T, P, &EV, &pe);
 }
 
+/* A Sysmon 1 (start) or 5 (stop) event. */
+static void sysmon(int id, const char *time, unsigned pid, unsigned ppid, const char *image)
+{
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"header\":{\"descriptor\":{\"id\":%d},\"ts\":\"%s\",\"provider_name\":\"Microsoft-Windows-Sysmon\"},"
+             "\"info\":{\"UtcTime\":\"%.10s %.12s\",\"ProcessId\":\"%u\",\"ParentProcessId\":\"%u\",\"Image\":\"%s\","
+             "\"CommandLine\":\"%s run\"}}",
+             id, time, time, time + 11, pid, ppid, image, image);
+    observe(json);
+}
+
 /* A Linux `process` provider event: 1 start (exec), 3 rundown. */
 static void linux_proc(int id, const char *time, unsigned pid, unsigned ppid, const char *image)
 {
-    char json[1024], err[256];
-    etwl_proc_event pe;
+    char json[1024];
     snprintf(json, sizeof json,
              "{\"header\":{\"descriptor\":{\"id\":%d},\"ts\":\"%s\",\"provider_name\":\"process\"},"
              "\"info\":{\"pid\":%u,\"ppid\":%u,\"image\":\"%s\",\"cmdline\":\"%s x\"}}",
              id, time, pid, ppid, image, image);
-    etwl_event_begin(&EV);
-    if (etwl_json_parse_event(JR, json, strlen(json), &EV, err, sizeof err) != ETWL_OK) {
-        print_error("%s\n", err);
-        fail();
-    }
-    etwl_proctab_observe(P, &EV, &pe);
-    etwl_ptree_observe(T, P, &EV, &pe);
+    observe(json);
 }
 
 static char *draw(const etwl_ptree_view *v)

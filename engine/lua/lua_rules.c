@@ -72,15 +72,17 @@ typedef struct lpf {
  * against the same cap (--memory-mb) by an estimate per literal - its copy,
  * its record and its share of the gram hashes - so a script cannot hoard
  * memory through a prefilter. */
-static int charge(lua_State *L, lpf *pf, size_t bytes)
+static int charge_to(lua_State *L, size_t *charged, size_t bytes)
 {
     etwl_lua *x = etwl_lua_host(L);
     if (x->mem_enforce && x->mem_used + bytes > x->mem_limit) return 0;
     x->mem_used += bytes;
     if (x->mem_used > x->mem_peak) x->mem_peak = x->mem_used;
-    pf->charged += bytes;
+    *charged += bytes;
     return 1;
 }
+
+static int charge(lua_State *L, lpf *pf, size_t bytes) { return charge_to(L, &pf->charged, bytes); }
 
 static lpf *check_pf(lua_State *L)
 {
@@ -377,34 +379,49 @@ static int l_utf16le(lua_State *L)
     return 1;
 }
 
+/* The last component of the path s (n bytes), Windows or POSIX: it spans
+ * [*b, the returned end); trailing separators are ignored, and a path of
+ * nothing but separators is itself. */
+static size_t base_span(const char *s, size_t n, size_t *b)
+{
+    size_t e;
+    for (e = n; e > 0 && (s[e - 1] == '\\' || s[e - 1] == '/'); e--) {
+    }
+    if (e == 0) { /* only separators */
+        *b = 0;
+        return n;
+    }
+    for (*b = e; *b > 0 && s[*b - 1] != '\\' && s[*b - 1] != '/'; --*b) {
+    }
+    return e;
+}
+
+/* basename(s, true) of s (n bytes) into d (at least n bytes): its length */
+static size_t name_of(const char *s, size_t n, char *d)
+{
+    size_t b, e = base_span(s, n, &b), i;
+    for (i = b; i < e; i++) d[i - b] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
+    return e - b;
+}
+
 /* basename(s [, lower]): the last component of a Windows or POSIX path,
  * trailing separators ignored; s itself when it is nothing but
  * separators; nil for a non-string or "".  lower: ASCII lower-cased.
  * etwlua.path's basename and name, run twice per process start. */
 static int l_basename(lua_State *L)
 {
-    size_t n, e, b;
+    size_t n, b;
     const char *s;
-    int lower = lua_toboolean(L, 2);
     if (lua_type(L, 1) != LUA_TSTRING) return lua_pushnil(L), 1;
     s = lua_tolstring(L, 1, &n);
     if (n == 0) return lua_pushnil(L), 1;
-    for (e = n; e > 0 && (s[e - 1] == '\\' || s[e - 1] == '/'); e--) {
-    }
-    if (e == 0) { /* only separators */
-        b = 0;
-        e = n;
-    } else {
-        for (b = e; b > 0 && s[b - 1] != '\\' && s[b - 1] != '/'; b--) {
-        }
-    }
-    if (!lower) {
+    if (!lua_toboolean(L, 2)) {
+        size_t e = base_span(s, n, &b);
         lua_pushlstring(L, s + b, e - b);
     } else {
         luaL_Buffer buf;
-        char *d = luaL_buffinitsize(L, &buf, e - b);
-        for (size_t i = b; i < e; i++) d[i - b] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
-        luaL_pushresultsize(&buf, e - b);
+        char *d = luaL_buffinitsize(L, &buf, n);
+        luaL_pushresultsize(&buf, name_of(s, n, d));
     }
     return 1;
 }
@@ -617,15 +634,7 @@ static int gate_disarm(lua_State *L)
 }
 
 /* counted against the state's memory cap as the prefilter is */
-static int gate_charge(lua_State *L, lgate *g, size_t bytes)
-{
-    etwl_lua *x = etwl_lua_host(L);
-    if (x->mem_enforce && x->mem_used + bytes > x->mem_limit) return 0;
-    x->mem_used += bytes;
-    if (x->mem_used > x->mem_peak) x->mem_peak = x->mem_used;
-    g->charged += bytes;
-    return 1;
-}
+static int gate_charge(lua_State *L, lgate *g, size_t bytes) { return charge_to(L, &g->charged, bytes); }
 
 /* 0 when the memory cap or the allocator refuses */
 static int gname_add(lua_State *L, lgate *g, uint32_t entry, const char *s, size_t n)
@@ -758,23 +767,6 @@ static int prop_nz(etwl_event *ev, const char *prop, sv *out)
     return 1;
 }
 
-/* etwlua.path's name (l_basename with lower set) into d (at least n bytes) */
-static size_t name_of(const sv *p, char *d)
-{
-    size_t e, b, i;
-    for (e = p->n; e > 0 && (p->s[e - 1] == '\\' || p->s[e - 1] == '/'); e--) {
-    }
-    if (e == 0) {
-        b = 0;
-        e = p->n;
-    } else {
-        for (b = e; b > 0 && p->s[b - 1] != '\\' && p->s[b - 1] != '/'; b--) {
-        }
-    }
-    for (i = b; i < e; i++) d[i - b] = p->s[i] >= 'A' && p->s[i] <= 'Z' ? (char)(p->s[i] + 32) : p->s[i];
-    return e - b;
-}
-
 /* Is w (n bytes, just past a dash) etwlua.encoding's flag word: e, ec or e
  * and a prefix of ncodedcommand, in any case, then a blank? */
 static int flag_word(const unsigned char *w, size_t n)
@@ -827,7 +819,7 @@ int etwl_lua_gate_pass(etwl_lua *x, const etwl_handler *h, etwl_event *ev)
             return 1;
     }
     if (img.n > sizeof name) return 1;
-    nn = name_of(&img, name);
+    nn = name_of(img.s, img.n, name);
     pass = nn == 0 || gname_has(g, 0, name, nn);
     if (!g->pf) return pass;
     scan_reset(g->pf);
@@ -843,7 +835,7 @@ int etwl_lua_gate_pass(etwl_lua *x, const etwl_handler *h, etwl_event *ev)
         case GF_NAME: scan_field(g->pf, (unsigned)i, name, nn); continue;
         case GF_PARENT_NAME:
             if (parent.n > GATE_BUF) return 1;
-            n = name_of(&parent, g->buf);
+            n = name_of(parent.s, parent.n, g->buf);
             scan_field(g->pf, (unsigned)i, g->buf, n);
             continue;
         case GF_DECODED:
@@ -970,7 +962,7 @@ static void set_name(lua_State *L, const char *image, const char *field)
     if (lua_getfield(L, -1, image) == LUA_TSTRING && (v.s = lua_tolstring(L, -1, &v.n), v.n > 0)) {
         luaL_Buffer b; /* the image stays on the stack below it: v.s stays valid */
         char *d = luaL_buffinitsize(L, &b, v.n);
-        luaL_pushresultsize(&b, name_of(&v, d));
+        luaL_pushresultsize(&b, name_of(v.s, v.n, d));
         lua_setfield(L, -3, field);
     }
     lua_pop(L, 1);

@@ -22,6 +22,19 @@ export WINEDEBUG=-all
 # no Mono/Gecko install prompts; a crash exits non-zero instead of opening winedbg
 export WINEDLLOVERRIDES="mscoree,mshtml=;winedbg.exe=d"
 [ -d "$WINEPREFIX" ] || "$WINE" cmd /c exit >/dev/null 2>&1 # the prefix is made once (several seconds)
+# One wineserver for the whole suite.  Debian's wrapper starts it with -p0,
+# so it exits as soon as its last client does, and a client that connects
+# just then fails with "wine client error:0: recvmsg: Connection reset by
+# peer" (seen once in CI).  Kept up here instead (-p), with Wine's own
+# background processes (services.exe, winedevice.exe) started at once on
+# /dev/null: started by a test, they would hold its output pipe open.
+WINESERVER=$(dirname "$WINE")/wineserver
+[ -x "$WINESERVER" ] || WINESERVER=$(command -v wineserver || true)
+if [ -n "$WINESERVER" ]; then
+    "$WINESERVER" -p </dev/null >/dev/null 2>&1
+    trap '"$WINESERVER" -k 2>/dev/null' EXIT
+    timeout 120 "$WINE" cmd /c exit </dev/null >/dev/null 2>&1
+fi
 
 pass=0
 fail=0

@@ -40,14 +40,18 @@ for name, cmd in runs:
     records = 0
     for _ in range(5 if name in ("native", "native-full", "startup") else 1):
         # each run's own CPU time (wait4's rusage: microseconds, where
-        # /usr/bin/time rounds to 10 ms) and peak RSS
+        # /usr/bin/time rounds to 10 ms; its own CPU is a few hundred
+        # microseconds) and peak RSS from /usr/bin/time (wait4's counts
+        # this Python, which the child was forked from)
         t0 = time.monotonic()
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(["/usr/bin/time", "-f", "TIME %M"] + cmd, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
         err = p.stderr.read()
         _, _, ru = os.wait4(p.pid, 0)
         p.returncode = 0
-        wall, cpu, rss = time.monotonic() - t0, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
         lines = err.splitlines()
+        rss = int([l for l in lines if l.startswith("TIME ")][-1].split()[1])
+        wall, cpu = time.monotonic() - t0, ru.ru_utime + ru.ru_stime
         if name not in ("evtxexport", "startup"):
             for l in lines:
                 if "stats: read=" in l:

@@ -29,7 +29,16 @@ struct etwl_proctab {
 etwl_proctab *etwl_proctab_new(const etwl_proctab_opts *o)
 {
     etwl_proctab *t = calloc(1, sizeof *t);
+    volatile unsigned char *page;
+    size_t i;
     if (!t) return NULL;
+    /* Each page is written once now.  calloc leaves fresh pages to the
+     * kernel's shared zero page: the first bucket read maps it, and the
+     * first write then replaces it, which in a process of several threads
+     * (-j) interrupts every other core that runs one to flush its TLB.
+     * (A memset after malloc would not do: the compiler makes the pair a
+     * calloc.) */
+    for (page = (volatile unsigned char *)t, i = 0; i < sizeof *t; i += 4096) page[i] = 0;
     if (o) t->o = *o;
     if (t->o.grace <= 0) t->o.grace = DEFAULT_GRACE;
     if (!t->o.max_procs) t->o.max_procs = DEFAULT_MAX;
@@ -630,22 +639,24 @@ int etwl_proctabs_hosts(const etwl_proctabs *s) { return s->n; }
 
 etwl_proctab *etwl_proctabs_current(etwl_proctabs *s) { return s->cur->t; }
 
-/* A new file: every host's table starts empty (the first one is kept, as
- * the fallback, and emptied). */
+/* A new file: every host's table starts empty.  The tables are emptied and
+ * kept for the new file's hosts (the first one as the fallback): freed and
+ * made again per file, each of their 512 KB of buckets came back as fresh
+ * pages to fault in, and with -j every fault interrupted the other
+ * workers' cores (see etwl_proctab_new); -j 2 took 8% more CPU than two
+ * processes replaying half the files each. */
 static void new_file(etwl_proctabs *s, const char *file)
 {
     int i;
-    etwl_proctab *t = etwl_proctab_new(&s->o);
-    for (i = 1; i < s->n; i++) {
+    for (i = 0; i < s->n; i++) {
+        proctab_reset(s->hosts[i].t);
+        if (i == 0) continue;
         free(s->hosts[i].name);
-        etwl_proctab_free(s->hosts[i].t);
-        memset(&s->hosts[i], 0, sizeof s->hosts[i]);
+        s->hosts[i].name = NULL;
+        s->hosts[i].len = 0;
+        s->hosts[i].used = 0; /* its table stays, for the next new host */
     }
     s->n = 1;
-    if (t) { /* out of memory: the old table goes on */
-        etwl_proctab_free(s->hosts[0].t);
-        s->hosts[0].t = t;
-    }
     s->hosts[0].name[0] = 0;
     s->hosts[0].len = 0;
     s->cur = &s->hosts[0];
@@ -687,7 +698,7 @@ etwl_proctab *etwl_proctabs_for(etwl_proctabs *s, const etwl_event *ev)
         e = &s->hosts[0];
     } else if (s->n < ETWL_PROCTABS_MAX_HOSTS) {
         e = &s->hosts[s->n];
-        if (!(e->t = etwl_proctab_new(&s->o))) {
+        if (!e->t && !(e->t = etwl_proctab_new(&s->o))) { /* a previous file's, emptied, or a new one */
             free(copy);
             return s->cur->t;
         }

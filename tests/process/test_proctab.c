@@ -220,6 +220,7 @@ static void test_per_host_per_file(void **st)
     b = etwl_proctabs_for(s, &EV);
     assert_ptr_not_equal(a, b);
     assert_null(etwl_proctab_find(b, 100, T0 + S)); /* another machine's pid 100 */
+    etwl_proctab_start(b, 200, 4, T0, "C:\\b\\other.exe", "other", NULL);
     at("HOST-A", other);
     assert_ptr_equal(etwl_proctabs_for(s, &EV), a);
     assert_non_null(etwl_proctab_find(a, 100, T0 + S));
@@ -229,6 +230,14 @@ static void test_per_host_per_file(void **st)
     a = etwl_proctabs_for(s, &EV);
     assert_null(etwl_proctab_find(a, 100, T0 + S));
     assert_int_equal(etwl_proctabs_hosts(s), 1);
+    /* emptied, the tables are kept for the new file's hosts rather than made
+     * again (a table made anew faults its 512 KB in, which under -j costs
+     * every other worker's core a TLB flush per page) */
+    at("HOST-B", "two.evtx");
+    assert_ptr_equal(etwl_proctabs_for(s, &EV), b);
+    assert_int_equal(etwl_proctab_count(b), 0);
+    assert_null(etwl_proctab_find(b, 200, T0 + S));
+    assert_int_equal(etwl_proctabs_hosts(s), 2);
     /* live events (no file, no computer) share one table and are never emptied */
     etwl_proctabs_free(s);
     s = etwl_proctabs_new(NULL);

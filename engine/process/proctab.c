@@ -7,7 +7,12 @@
 
 #include "core/event.h"
 
-#define NBUCKETS 65536
+/* The buckets grow with the table, twice as many when there are more than
+ * two entries a bucket: most hosts of a recording have a few hundred
+ * processes, and a fixed 65,536 buckets (512 KB) per host table had to be
+ * faulted in, up to 16 tables a file. */
+#define MIN_BITS 10 /* 1,024 buckets, 8 KB */
+#define MAX_BITS 16 /* 65,536: chains of about 3 at DEFAULT_MAX */
 #define DEFAULT_GRACE (60LL * 10000000LL)
 #define DEFAULT_MAX 200000
 #define MAX_GENERATIONS 4 /* entries kept per pid: bounds every lookup */
@@ -19,26 +24,38 @@ typedef struct plist {
 } plist;
 
 struct etwl_proctab {
-    etwl_proc *buckets[NBUCKETS];
+    etwl_proc **buckets; /* 1 << bits of them */
+    unsigned bits;
     plist alive, exited;
     uint32_t count;
     etwl_proctab_opts o;
     int64_t last_expire;
 };
 
+/* n empty buckets, each page written once now.  calloc leaves fresh pages
+ * to the kernel's shared zero page: the first bucket read maps it, and the
+ * first write then replaces it, which in a process of several threads (-j)
+ * interrupts every other core that runs one to flush its TLB.  (A memset
+ * after malloc would not do: the compiler makes the pair a calloc.) */
+static etwl_proc **new_buckets(size_t n)
+{
+    etwl_proc **b = calloc(n, sizeof *b);
+    volatile unsigned char *page = (volatile unsigned char *)b;
+    size_t i;
+    if (b)
+        for (i = 0; i < n * sizeof *b; i += 4096) page[i] = 0;
+    return b;
+}
+
 etwl_proctab *etwl_proctab_new(const etwl_proctab_opts *o)
 {
     etwl_proctab *t = calloc(1, sizeof *t);
-    volatile unsigned char *page;
-    size_t i;
     if (!t) return NULL;
-    /* Each page is written once now.  calloc leaves fresh pages to the
-     * kernel's shared zero page: the first bucket read maps it, and the
-     * first write then replaces it, which in a process of several threads
-     * (-j) interrupts every other core that runs one to flush its TLB.
-     * (A memset after malloc would not do: the compiler makes the pair a
-     * calloc.) */
-    for (page = (volatile unsigned char *)t, i = 0; i < sizeof *t; i += 4096) page[i] = 0;
+    if (!(t->buckets = new_buckets((size_t)1 << MIN_BITS))) {
+        free(t);
+        return NULL;
+    }
+    t->bits = MIN_BITS;
     if (o) t->o = *o;
     if (t->o.grace <= 0) t->o.grace = DEFAULT_GRACE;
     if (!t->o.max_procs) t->o.max_procs = DEFAULT_MAX;
@@ -54,10 +71,38 @@ static void free_proc(etwl_proc *p)
     free(p);
 }
 
-static uint32_t bucket(uint32_t pid) { return (pid * 2654435761u) >> 16 & (NBUCKETS - 1); }
+/* the top bits of a multiplicative hash: Windows pids are multiples of 4 */
+static uint32_t bucket_of(uint32_t pid, unsigned bits) { return (uint32_t)(pid * 2654435761u) >> (32 - bits); }
+static uint32_t bucket(const etwl_proctab *t, uint32_t pid) { return bucket_of(pid, t->bits); }
+
+/* Twice the buckets.  A bucket's chain splits in two (one more bit of the
+ * same hash), each keeping its order: within a pid, newest first, which
+ * start and trim_generations rely on.  Out of memory, the table stays as
+ * it is, with longer chains. */
+static void grow(etwl_proctab *t)
+{
+    size_t n = (size_t)1 << t->bits, i;
+    etwl_proc **nb;
+    if (t->bits >= MAX_BITS || !(nb = new_buckets(2 * n))) return;
+    for (i = 0; i < n; i++) {
+        etwl_proc *p, *next, **tail[2];
+        tail[0] = &nb[2 * i];
+        tail[1] = &nb[2 * i + 1];
+        for (p = t->buckets[i]; p; p = next) {
+            int half = (int)(bucket_of(p->pid, t->bits + 1) & 1);
+            next = p->next;
+            p->next = NULL;
+            *tail[half] = p;
+            tail[half] = &p->next;
+        }
+    }
+    free(t->buckets);
+    t->buckets = nb;
+    t->bits++;
+}
 
 /* Every entry is on the alive or the exited list, so emptying a table
- * walks its entries, not its 65,536 buckets: a stream of more hosts than
+ * walks its entries, not its buckets: a stream of more hosts than
  * ETWL_PROCTABS_MAX_HOSTS empties a table each time a host comes back, and
  * the bucket walk was 7% of a start in `etwlua bench h`. */
 static void clear_entries(etwl_proctab *t, int reset_buckets)
@@ -70,7 +115,7 @@ static void clear_entries(etwl_proctab *t, int reset_buckets)
         etwl_proc *p = lists[l]->head, *n;
         for (; p; p = n) {
             n = p->lru_next;
-            if (reset_buckets) t->buckets[bucket(p->pid)] = NULL;
+            if (reset_buckets) t->buckets[bucket(t, p->pid)] = NULL;
             free_proc(p);
         }
         lists[l]->head = lists[l]->tail = NULL;
@@ -82,6 +127,7 @@ void etwl_proctab_free(etwl_proctab *t)
 {
     if (!t) return;
     clear_entries(t, 0);
+    free(t->buckets);
     free(t);
 }
 
@@ -115,7 +161,7 @@ static void list_append(plist *l, etwl_proc *p)
 
 static void drop(etwl_proctab *t, etwl_proc *p)
 {
-    etwl_proc **pp = &t->buckets[bucket(p->pid)];
+    etwl_proc **pp = &t->buckets[bucket(t, p->pid)];
     while (*pp && *pp != p) pp = &(*pp)->next;
     if (*pp) *pp = p->next;
     list_remove(p->exit ? &t->exited : &t->alive, p);
@@ -189,7 +235,7 @@ static void set_field(char **f, const char *v)
 const etwl_proc *etwl_proctab_find(etwl_proctab *t, uint32_t pid, int64_t ts)
 {
     etwl_proc *p, *best = NULL, *fallback = NULL;
-    for (p = t->buckets[bucket(pid)]; p; p = p->next) {
+    for (p = t->buckets[bucket(t, pid)]; p; p = p->next) {
         if (p->pid != pid) continue;
         if (!fallback) fallback = p;
         if (ts && p->start && p->start > ts) continue; /* started later: a reused pid */
@@ -222,7 +268,7 @@ static void trim_generations(etwl_proctab *t, etwl_proc *newest_p)
 {
     etwl_proc *q, *n;
     int gen = 0;
-    for (q = t->buckets[bucket(newest_p->pid)]; q; q = n) {
+    for (q = t->buckets[bucket(t, newest_p->pid)]; q; q = n) {
         n = q->next;
         if (q->pid != newest_p->pid) continue;
         if (++gen > MAX_GENERATIONS && q->exit) drop(t, q);
@@ -233,7 +279,7 @@ etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int6
                               const char *cmdline, const char *user)
 {
     etwl_proc *p, *tomb = NULL, *old = NULL;
-    uint32_t b = bucket(pid);
+    uint32_t b = bucket(t, pid);
     int gens = 0, nalive = 0;
     /* one walk of the chain (its entries are cache misses on a busy
      * machine) finds all three: a tombstone this start belongs to, the live
@@ -282,6 +328,7 @@ etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int6
     t->buckets[b] = p;
     list_append(&t->alive, p);
     t->count++;
+    if (t->count > 2u << t->bits) grow(t);
     if (gens + 1 > MAX_GENERATIONS) trim_generations(t, p);
     enforce_cap(t);
 fill:
@@ -296,13 +343,13 @@ fill:
 void etwl_proctab_stop(etwl_proctab *t, uint32_t pid, int64_t ts, int32_t exit_code, int has_code)
 {
     etwl_proc *p, *best = NULL;
-    for (p = t->buckets[bucket(pid)]; p; p = p->next)
+    for (p = t->buckets[bucket(t, pid)]; p; p = p->next)
         if (p->pid == pid && !p->exit && (!ts || !p->start || p->start <= ts)) {
             if (!best || p->start > best->start) best = p;
         }
     if (!best) {
         /* a second stop for a process already ended adds nothing */
-        for (p = t->buckets[bucket(pid)]; p; p = p->next)
+        for (p = t->buckets[bucket(t, pid)]; p; p = p->next)
             if (p->pid == pid && p->exit && (!p->start || !ts || p->start <= ts)) {
                 if (has_code && !p->has_exit_code) p->exit_code = exit_code, p->has_exit_code = 1;
                 return;
@@ -311,11 +358,12 @@ void etwl_proctab_stop(etwl_proctab *t, uint32_t pid, int64_t ts, int32_t exit_c
         best = calloc(1, sizeof *best);
         if (!best) return;
         best->pid = pid;
-        best->next = t->buckets[bucket(pid)];
-        t->buckets[bucket(pid)] = best;
+        best->next = t->buckets[bucket(t, pid)];
+        t->buckets[bucket(t, pid)] = best;
         best->exit = ts ? ts : 1;
         list_append(&t->exited, best);
         t->count++;
+        if (t->count > 2u << t->bits) grow(t);
         trim_generations(t, best);
         enforce_cap(t);
     } else {

@@ -119,6 +119,61 @@ static void test_bounded(void **st)
     assert_true(etwl_proctab_count(P) <= 1000);
 }
 
+/* The buckets double as the table fills (from 1,024): every entry is still
+ * found, and a reused pid's generations keep their order (newest first in
+ * its chain), which lookups by time and the trimming of old generations
+ * rely on. */
+static void test_growth(void **st)
+{
+    etwl_proctab *t = etwl_proctab_new(NULL);
+    const etwl_proc *p;
+    char img[32];
+    uint32_t i;
+    (void)st;
+    assert_non_null(t);
+    for (i = 1; i <= 2040; i++) { /* Windows pids: multiples of 4 */
+        snprintf(img, sizeof img, "p%u.exe", (unsigned)i);
+        etwl_proctab_start(t, 400 + 4 * i, 4, T0 + i, img, NULL, NULL);
+    }
+    /* four generations of pid 400 when the table first grows (past 2,048
+     * entries) */
+    etwl_proctab_start(t, 400, 4, T0, "first.exe", NULL, NULL);
+    etwl_proctab_start(t, 400, 4, T0 + 1 * S, "a.exe", NULL, NULL);
+    etwl_proctab_start(t, 400, 4, T0 + 2 * S, "b.exe", NULL, NULL);
+    etwl_proctab_start(t, 400, 4, T0 + 5 * S, "second.exe", NULL, NULL);
+    for (i = 2041; i <= 2100; i++) {
+        snprintf(img, sizeof img, "p%u.exe", (unsigned)i);
+        etwl_proctab_start(t, 400 + 4 * i, 4, T0 + i, img, NULL, NULL);
+    }
+    assert_string_equal(etwl_proctab_find(t, 400, T0 + S / 2)->name, "first.exe");
+    assert_string_equal(etwl_proctab_find(t, 400, T0 + 6 * S)->name, "second.exe");
+    /* a fifth: the oldest goes, the newest stay */
+    etwl_proctab_start(t, 400, 4, T0 + 7 * S, "third.exe", NULL, NULL);
+    assert_null(etwl_proctab_find(t, 400, T0 + S / 2));
+    assert_string_equal(etwl_proctab_find(t, 400, T0 + 6 * S)->name, "second.exe");
+    assert_string_equal(etwl_proctab_find(t, 400, T0 + 2 * S + S / 2)->name, "b.exe");
+    for (i = 2101; i <= 20000; i++) {
+        snprintf(img, sizeof img, "p%u.exe", (unsigned)i);
+        etwl_proctab_start(t, 400 + 4 * i, 4, T0 + i, img, NULL, NULL);
+    }
+    assert_int_equal(etwl_proctab_count(t), 20004);
+    for (i = 1; i <= 20000; i++) {
+        snprintf(img, sizeof img, "p%u.exe", (unsigned)i);
+        p = etwl_proctab_find(t, 400 + 4 * i, T0 + 10 * S);
+        if (!p || strcmp(p->name, img) != 0) fail_msg("pid %u lost after the table grew", (unsigned)(400 + 4 * i));
+    }
+    /* more generations of it, after three more doublings */
+    for (i = 0; i < 10; i++) {
+        snprintf(img, sizeof img, "gen%u.exe", (unsigned)i);
+        etwl_proctab_start(t, 400, 4, T0 + (10 + (int64_t)i) * S, img, NULL, NULL);
+    }
+    assert_string_equal(etwl_proctab_find(t, 400, T0 + 19 * S + S / 2)->name, "gen9.exe");
+    assert_string_equal(etwl_proctab_find(t, 400, T0 + 18 * S + S / 2)->name, "gen8.exe");
+    assert_null(etwl_proctab_find(t, 400, T0 + 6 * S)); /* second.exe: trimmed */
+    assert_true(etwl_proctab_count(t) <= 20000 + 5);
+    etwl_proctab_free(t);
+}
+
 static void test_sources(void **st)
 {
     etwl_proc_event pe;
@@ -313,6 +368,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_order_stop_then_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grace_expiry_and_late_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_per_host_per_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hosts_bounded, setup, teardown),

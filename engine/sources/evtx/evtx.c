@@ -2,7 +2,8 @@
  *
  * libevtx reads the file format (chunks, records, binary XML templates) and
  * gives each record as XML text; expat parses that XML, so neither format is
- * hand-written here.  <System> fills the header, <EventData> (named Data
+ * hand-written here.  <System> fills the header (system.c, the table the
+ * native reader maps it by too), <EventData> (named Data
  * elements) or <UserData> (the children of its first element) fill the
  * properties, and the user SID goes to ext.  A damaged file or record is
  * reported with its file and record number, counted and skipped.
@@ -33,6 +34,7 @@
 #include "core/event.h"
 #include "session/source.h"
 #include "sources/evtx/evtxlist.h"
+#include "sources/evtx/system.h"
 
 /* AddressSanitizer reserves terabytes of shadow: no address-space limit there */
 #if defined(__SANITIZE_ADDRESS__)
@@ -81,12 +83,13 @@ typedef struct evtx_src {
     /* parser state for one record */
     XML_Parser xp;
     int depth, in_system, in_eventdata, in_userdata, userdata_depth;
-    const char *elem; /* current System child */
+    int elem;                   /* current System text child (evtx_sys_text), or -1 */
+    const XML_Char **cur_attrs; /* the attributes of the System child being opened */
     char text[512];
     size_t textlen;
     xprop props[MAX_PROPS];
     int nprops, cur_prop, unnamed;
-    char provider[600], channel[600], computer[600], sid[200];
+    evtx_sys_strings str; /* the header strings */
     char err[200];
     volatile pid_t child; /* the reader process, for close() to kill */
 } evtx_src;
@@ -113,10 +116,18 @@ static int new_prop(evtx_src *x, const char *name)
     return x->nprops++;
 }
 
+/* evtx_sys_child's view of the element being opened */
+static const void *sys_get(void *ctx, const char *name) { return attr(((evtx_src *)ctx)->cur_attrs, name); }
+
+static void sys_set(void *ctx, int field, const void *value)
+{
+    evtx_src *x = ctx;
+    evtx_sys_apply(&x->ev, &x->str, field, 0, value);
+}
+
 static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **a)
 {
     evtx_src *x = ud;
-    etwl_header *h = &x->ev.hdr;
     const char *v;
     x->depth++;
     x->textlen = 0;
@@ -128,45 +139,8 @@ static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **a)
         return;
     }
     if (x->in_system && x->depth == 3) {
-        x->elem = NULL;
-        if (strcmp(el, "Provider") == 0) {
-            if ((v = attr(a, "Name")) || (v = attr(a, "EventSourceName"))) {
-                snprintf(x->provider, sizeof x->provider, "%s", v);
-                h->provider_name = x->provider;
-                h->provider_name_len = (uint32_t)strlen(x->provider);
-                h->has |= ETWL_HAS_PROVIDER_NAME;
-            }
-            if ((v = attr(a, "Guid"))) etwl_guid_parse(v, strlen(v), &h->provider_guid);
-        } else if (strcmp(el, "TimeCreated") == 0) {
-            if ((v = attr(a, "SystemTime"))) etwl_time_parse(v, strlen(v), &h->ts);
-        } else if (strcmp(el, "Correlation") == 0) {
-            if ((v = attr(a, "ActivityID"))) etwl_guid_parse(v, strlen(v), &h->activity_guid);
-            if ((v = attr(a, "RelatedActivityID")) &&
-                etwl_guid_parse(v, strlen(v), &x->ev.ext.related_activity) == ETWL_OK)
-                x->ev.ext.has |= ETWL_EXT_RELATED_ACTIVITY;
-        } else if (strcmp(el, "Execution") == 0) {
-            if ((v = attr(a, "ProcessID"))) h->pid = (uint32_t)strtoul(v, NULL, 10);
-            if ((v = attr(a, "ThreadID"))) h->tid = (uint32_t)strtoul(v, NULL, 10);
-        } else if (strcmp(el, "Security") == 0) {
-            if ((v = attr(a, "UserID")) && strlen(v) < sizeof x->sid) {
-                snprintf(x->sid, sizeof x->sid, "%s", v);
-                x->ev.ext.user_sid = x->sid;
-                x->ev.ext.user_sid_len = (uint32_t)strlen(x->sid);
-                x->ev.ext.has |= ETWL_EXT_USER_SID;
-            }
-        } else {
-            /* a text element: EventID, Level... */
-            x->elem = strcmp(el, "EventID") == 0         ? "EventID"
-                      : strcmp(el, "Version") == 0       ? "Version"
-                      : strcmp(el, "Level") == 0         ? "Level"
-                      : strcmp(el, "Task") == 0          ? "Task"
-                      : strcmp(el, "Opcode") == 0        ? "Opcode"
-                      : strcmp(el, "Keywords") == 0      ? "Keywords"
-                      : strcmp(el, "EventRecordID") == 0 ? "EventRecordID"
-                      : strcmp(el, "Channel") == 0       ? "Channel"
-                      : strcmp(el, "Computer") == 0      ? "Computer"
-                                                         : NULL;
-        }
+        x->cur_attrs = a;
+        x->elem = evtx_sys_child(el, sys_get, sys_set, x); /* a text child: EventID, Level... */
         return;
     }
     if (x->in_eventdata && x->depth == 3) {
@@ -224,7 +198,7 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
         memcpy(p->text + p->len, s, (size_t)len);
         p->len += (size_t)len;
         p->text[p->len] = 0;
-    } else if (x->elem && x->textlen + (size_t)len < sizeof x->text) {
+    } else if (x->elem >= 0 && x->textlen + (size_t)len < sizeof x->text) {
         memcpy(x->text + x->textlen, s, (size_t)len);
         x->textlen += (size_t)len;
         x->text[x->textlen] = 0;
@@ -234,32 +208,11 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 static void XMLCALL on_end(void *ud, const XML_Char *el)
 {
     evtx_src *x = ud;
-    etwl_header *h = &x->ev.hdr;
     (void)el;
-    if (x->in_system && x->depth == 3 && x->elem) {
-        const char *t = x->text;
+    if (x->in_system && x->depth == 3 && x->elem >= 0) {
         x->text[x->textlen] = 0;
-        if (strcmp(x->elem, "EventID") == 0) h->desc.id = (uint16_t)strtoul(t, NULL, 10);
-        else if (strcmp(x->elem, "Version") == 0) h->desc.version = (uint8_t)strtoul(t, NULL, 10);
-        else if (strcmp(x->elem, "Level") == 0) h->desc.level = (uint8_t)strtoul(t, NULL, 10);
-        else if (strcmp(x->elem, "Task") == 0) h->desc.task = (uint16_t)strtoul(t, NULL, 10);
-        else if (strcmp(x->elem, "Opcode") == 0) h->desc.opcode = (uint8_t)strtoul(t, NULL, 10);
-        else if (strcmp(x->elem, "Keywords") == 0) h->desc.keyword = strtoull(t, NULL, 0);
-        else if (strcmp(x->elem, "EventRecordID") == 0) {
-            h->record_id = strtoull(t, NULL, 10);
-            h->has |= ETWL_HAS_RECORD_ID;
-        } else if (strcmp(x->elem, "Channel") == 0) {
-            snprintf(x->channel, sizeof x->channel, "%s", t);
-            h->channel_name = x->channel;
-            h->channel_name_len = (uint32_t)strlen(x->channel);
-            h->has |= ETWL_HAS_CHANNEL_NAME;
-        } else if (strcmp(x->elem, "Computer") == 0) {
-            snprintf(x->computer, sizeof x->computer, "%s", t);
-            h->computer = x->computer;
-            h->computer_len = (uint32_t)strlen(x->computer);
-            h->has |= ETWL_HAS_COMPUTER;
-        }
-        x->elem = NULL;
+        evtx_sys_apply(&x->ev, &x->str, EVTX_F_TEXT, x->elem, x->text);
+        x->elem = -1;
     }
     x->cur_prop = -1;
     x->textlen = 0;
@@ -580,8 +533,8 @@ static int parse_record(evtx_src *x)
     x->depth = x->in_system = x->in_eventdata = x->in_userdata = 0;
     x->nprops = x->unnamed = 0;
     x->cur_prop = -1;
-    x->elem = NULL;
-    x->sid[0] = 0;
+    x->elem = -1;
+    x->str.sid[0] = 0;
     XML_ParserReset(x->xp, "UTF-8");
     XML_SetUserData(x->xp, x);
     XML_SetElementHandler(x->xp, on_start, on_end);

@@ -19,6 +19,7 @@
 #include "sources/evtx/evtxlist.h"
 #include "sources/evtx/binxml.h"
 #include "sources/evtx/evtxfile.h"
+#include "sources/evtx/system.h"
 
 #define MAX_PROPS 256
 #define MAX_TEXT (1u << 20)
@@ -58,12 +59,10 @@ typedef struct nprop {
  * in the key because nothing but convention ties a GUID to one body: a
  * damaged or hand-made chunk that reuses a GUID gets a plan of its own. */
 
-enum { F_PROVIDER, F_GUID, F_TIME, F_ACTIVITY, F_RELATED, F_PID, F_TID, F_SID, F_TEXT };
-
 #define FROM_NONE (-3) /* no text yet (System text elements) */
 
 typedef struct pop {
-    uint8_t field, elem;   /* F_*; for F_TEXT the system_text index */
+    uint8_t field, elem;   /* F_*; for EVTX_F_TEXT the evtx_sys_text index */
     uint8_t pre;           /* a literal whose value is below, parsed once */
     int slot;              /* >= 0: that value; else the literal */
     uint32_t lit, lit_len; /* the literal, in store */
@@ -110,14 +109,16 @@ typedef struct nsrc {
     bx_chunk chunk;
     /* the mapping state for one record (as evtx.c's XML callbacks) */
     int depth, in_system, in_eventdata, in_userdata;
-    const char *elem; /* current System child */
-    int elem_from;    /* where its text came from: FROM_NONE, a slot, BX_FROM_* */
+    int elem;                 /* current System text child (evtx_sys_text), or -1 */
+    int elem_from;            /* where its text came from: FROM_NONE, a slot, BX_FROM_* */
+    const bx_attr *cur_attrs; /* the attributes of the System child being opened */
+    int cur_nattrs;
     char text[512];
     size_t textlen;
     nprop props[MAX_PROPS];
     int nprops, cur_prop, unnamed;
     bx_buf pnames, ptexts;
-    char provider[600], channel[600], computer[600], sid[200];
+    evtx_sys_strings str; /* the header strings */
     /* those four as last rendered from a value, with the value: they repeat
      * from record to record, so a plan renders them only when they change */
     struct {
@@ -164,87 +165,25 @@ typedef struct nsrc {
 static void need_init(uint8_t *need);
 enum { MORE_BINXML = 1, MORE_ARRAY = 2 }; /* template instances inside; string array items */
 
-static const char *const system_text[] = {"EventID",  "Version",       "Level",   "Task",     "Opcode",
-                                          "Keywords", "EventRecordID", "Channel", "Computer", NULL};
-
 /* ---- header fields: one place for walks and plans ------------------------------- */
-
-/* v into dst (cap bytes), cut to fit as snprintf would; its length. */
-static uint32_t copy_str(char *dst, size_t cap, const char *v)
-{
-    size_t n = strlen(v);
-    if (n >= cap) n = cap - 1;
-    memcpy(dst, v, n);
-    dst[n] = 0;
-    return (uint32_t)n;
-}
 
 enum { HC_PROVIDER, HC_SID, HC_CHANNEL, HC_COMPUTER };
 
 /* The header string a field fills (an HC_*), or -1. */
 static int hc_kind(int field, int elem)
 {
-    if (field == F_PROVIDER) return HC_PROVIDER;
-    if (field == F_SID) return HC_SID;
-    if (field == F_TEXT && elem == 7) return HC_CHANNEL;
-    if (field == F_TEXT && elem == 8) return HC_COMPUTER;
+    if (field == EVTX_F_PROVIDER) return HC_PROVIDER;
+    if (field == EVTX_F_SID) return HC_SID;
+    if (field == EVTX_F_TEXT && elem == EVTX_T_CHANNEL) return HC_CHANNEL;
+    if (field == EVTX_F_TEXT && elem == EVTX_T_COMPUTER) return HC_COMPUTER;
     return -1;
 }
 
 static void apply(nsrc *x, int field, int elem, const char *v)
 {
-    etwl_header *h = &x->ev.hdr;
     int k = hc_kind(field, elem);
     if (k >= 0) x->hc[k].valid = 0; /* its buffer changes */
-    switch (field) {
-    case F_PROVIDER:
-        h->provider_name = x->provider;
-        h->provider_name_len = copy_str(x->provider, sizeof x->provider, v);
-        h->has |= ETWL_HAS_PROVIDER_NAME;
-        break;
-    case F_GUID: etwl_guid_parse(v, strlen(v), &h->provider_guid); break;
-    case F_TIME: etwl_time_parse(v, strlen(v), &h->ts); break;
-    case F_ACTIVITY: etwl_guid_parse(v, strlen(v), &h->activity_guid); break;
-    case F_RELATED:
-        if (etwl_guid_parse(v, strlen(v), &x->ev.ext.related_activity) == ETWL_OK)
-            x->ev.ext.has |= ETWL_EXT_RELATED_ACTIVITY;
-        break;
-    case F_PID: h->pid = (uint32_t)strtoul(v, NULL, 10); break;
-    case F_TID: h->tid = (uint32_t)strtoul(v, NULL, 10); break;
-    case F_SID:
-        if (strlen(v) < sizeof x->sid) {
-            x->ev.ext.user_sid = x->sid;
-            x->ev.ext.user_sid_len = copy_str(x->sid, sizeof x->sid, v);
-            x->ev.ext.has |= ETWL_EXT_USER_SID;
-        }
-        break;
-    case F_TEXT:
-        switch (elem) {
-        case 0: h->desc.id = (uint16_t)strtoul(v, NULL, 10); break;
-        case 1: h->desc.version = (uint8_t)strtoul(v, NULL, 10); break;
-        case 2: h->desc.level = (uint8_t)strtoul(v, NULL, 10); break;
-        case 3: h->desc.task = (uint16_t)strtoul(v, NULL, 10); break;
-        case 4: h->desc.opcode = (uint8_t)strtoul(v, NULL, 10); break;
-        case 5: h->desc.keyword = strtoull(v, NULL, 0); break;
-        case 6:
-            h->record_id = strtoull(v, NULL, 10);
-            h->has |= ETWL_HAS_RECORD_ID;
-            break;
-        case 7:
-            h->channel_name = x->channel;
-            h->channel_name_len = copy_str(x->channel, sizeof x->channel, v);
-            h->has |= ETWL_HAS_CHANNEL_NAME;
-            break;
-        case 8:
-            h->computer = x->computer;
-            h->computer_len = copy_str(x->computer, sizeof x->computer, v);
-            h->has |= ETWL_HAS_COMPUTER;
-            break;
-        default: break;
-        }
-        break;
-    default: break;
-    }
+    evtx_sys_apply(&x->ev, &x->str, field, elem, v);
 }
 
 /* n bytes into the plan store: their offset, or UINT32_MAX when it is full
@@ -297,8 +236,17 @@ static const bx_attr *attr(const bx_attr *a, int na, const char *name)
     return NULL;
 }
 
-static void set_attr(nsrc *x, int field, const bx_attr *a)
+/* evtx_sys_child's view of the element being opened */
+static const void *sys_get(void *ctx, const char *name)
 {
+    nsrc *x = ctx;
+    return attr(x->cur_attrs, x->cur_nattrs, name);
+}
+
+static void sys_set(void *ctx, int field, const void *value)
+{
+    nsrc *x = ctx;
+    const bx_attr *a = value;
     rec_op(x, field, 0, a->from, a->value);
     apply(x, field, 0, a->value);
 }
@@ -340,27 +288,10 @@ static void on_start(void *ud, const char *el, const bx_attr *a, int na)
         return;
     }
     if (x->in_system && x->depth == 3) {
-        x->elem = NULL;
-        if (strcmp(el, "Provider") == 0) {
-            if ((v = attr(a, na, "Name")) || (v = attr(a, na, "EventSourceName"))) set_attr(x, F_PROVIDER, v);
-            if ((v = attr(a, na, "Guid"))) set_attr(x, F_GUID, v);
-        } else if (strcmp(el, "TimeCreated") == 0) {
-            if ((v = attr(a, na, "SystemTime"))) set_attr(x, F_TIME, v);
-        } else if (strcmp(el, "Correlation") == 0) {
-            if ((v = attr(a, na, "ActivityID"))) set_attr(x, F_ACTIVITY, v);
-            if ((v = attr(a, na, "RelatedActivityID"))) set_attr(x, F_RELATED, v);
-        } else if (strcmp(el, "Execution") == 0) {
-            if ((v = attr(a, na, "ProcessID"))) set_attr(x, F_PID, v);
-            if ((v = attr(a, na, "ThreadID"))) set_attr(x, F_TID, v);
-        } else if (strcmp(el, "Security") == 0) {
-            if ((v = attr(a, na, "UserID"))) set_attr(x, F_SID, v);
-        } else {
-            int i;
-            for (i = 0; system_text[i]; i++)
-                if (strcmp(el, system_text[i]) == 0) break;
-            x->elem = system_text[i];
-            x->elem_from = FROM_NONE;
-        }
+        x->cur_attrs = a;
+        x->cur_nattrs = na;
+        x->elem = evtx_sys_child(el, sys_get, sys_set, x);
+        x->elem_from = FROM_NONE;
         return;
     }
     if (x->in_eventdata && x->depth == 3) {
@@ -407,7 +338,7 @@ static void on_value(void *ud, uint8_t type, const uint8_t *data, uint32_t n)
             return;
         }
         p->from_data = 1;
-    } else if (x->elem) {
+    } else if (x->elem >= 0) {
         x->elem_from = x->elem_from == FROM_NONE && slot >= 0 ? slot : BX_FROM_MIXED;
     }
     x->chunk.scratch.len = 0;
@@ -422,7 +353,7 @@ static void on_text(void *ud, const char *s, size_t len)
     if (x->cur_prop >= 0) {
         nprop *p = &x->props[x->cur_prop];
         if (len && x->chunk.text_from_values && !(p->is_item && x->chunk.in_item)) p->from_data = 1;
-    } else if (x->elem) {
+    } else if (x->elem >= 0) {
         if (x->chunk.text_from_values) x->elem_from = BX_FROM_MIXED;
         else if (x->elem_from == FROM_NONE) x->elem_from = BX_FROM_TEMPLATE;
         else if (x->elem_from >= 0) x->elem_from = BX_FROM_MIXED;
@@ -439,7 +370,7 @@ static void text_append(nsrc *x, const char *s, size_t len)
         /* a property's text is contiguous: only the newest takes text */
         bx_put(&x->ptexts, s, len);
         p->len += len;
-    } else if (x->elem && x->textlen + len < sizeof x->text) {
+    } else if (x->elem >= 0 && x->textlen + len < sizeof x->text) {
         memcpy(x->text + x->textlen, s, len);
         x->textlen += len;
         x->text[x->textlen] = 0;
@@ -449,14 +380,12 @@ static void text_append(nsrc *x, const char *s, size_t len)
 static void on_end(void *ud)
 {
     nsrc *x = ud;
-    if (x->in_system && x->depth == 3 && x->elem) {
-        int k = 0;
+    if (x->in_system && x->depth == 3 && x->elem >= 0) {
         x->text[x->textlen] = 0;
-        while (system_text[k] != x->elem) k++;
         if (x->elem_from == FROM_NONE) x->elem_from = BX_FROM_TEMPLATE; /* empty */
-        rec_op(x, F_TEXT, k, x->elem_from, x->text);
-        apply(x, F_TEXT, k, x->text);
-        x->elem = NULL;
+        rec_op(x, EVTX_F_TEXT, x->elem, x->elem_from, x->text);
+        apply(x, EVTX_F_TEXT, x->elem, x->text);
+        x->elem = -1;
     }
     x->cur_prop = -1;
     x->textlen = 0;
@@ -788,16 +717,16 @@ static void preparse(nsrc *x, pop *o)
 {
     const char *v = x->store + o->lit;
     switch (o->field) {
-    case F_PROVIDER: o->pre = o->lit_len < sizeof x->provider; break;
-    case F_SID: o->pre = o->lit_len < sizeof x->sid; break;
-    case F_GUID:
-    case F_ACTIVITY:
-    case F_RELATED: o->pre = etwl_guid_parse(v, o->lit_len, &o->g) == ETWL_OK; break;
-    case F_TIME: o->pre = etwl_time_parse(v, o->lit_len, &o->ts) == ETWL_OK; break;
-    case F_PID:
-    case F_TID: o->num = strtoul(v, NULL, 10), o->pre = 1; break;
-    case F_TEXT:
-        if (o->elem == 7 || o->elem == 8) o->pre = o->lit_len < sizeof x->channel;
+    case EVTX_F_PROVIDER: o->pre = o->lit_len < sizeof x->str.provider; break;
+    case EVTX_F_SID: o->pre = o->lit_len < sizeof x->str.sid; break;
+    case EVTX_F_GUID:
+    case EVTX_F_ACTIVITY:
+    case EVTX_F_RELATED: o->pre = etwl_guid_parse(v, o->lit_len, &o->g) == ETWL_OK; break;
+    case EVTX_F_TIME: o->pre = etwl_time_parse(v, o->lit_len, &o->ts) == ETWL_OK; break;
+    case EVTX_F_PID:
+    case EVTX_F_TID: o->num = strtoul(v, NULL, 10), o->pre = 1; break;
+    case EVTX_F_TEXT:
+        if (o->elem == EVTX_T_CHANNEL || o->elem == EVTX_T_COMPUTER) o->pre = o->lit_len < sizeof x->str.channel;
         else if (o->elem <= 4) o->num = strtoul(v, NULL, 10), o->pre = 1;
         else if (o->elem == 5) o->num = strtoull(v, NULL, 0), o->pre = 1;
         else if (o->elem == 6) o->num = strtoull(v, NULL, 10), o->pre = 1;
@@ -890,17 +819,17 @@ static int fast_op(nsrc *x, const pop *o, uint8_t type, const uint8_t *d, uint32
     case BX_UINT64: v = rd64(d); break;
     case BX_HEX32:
     case BX_HEX64: /* "0x..." text: only Keywords reads it as hex */
-        if (o->field != F_TEXT || o->elem != 5) return 0;
+        if (o->field != EVTX_F_TEXT || o->elem != 5) return 0;
         v = type == BX_HEX32 ? rd32(d) : rd64(d);
         break;
     case BX_FILETIME: /* the text holds years up to 9999 */
-        if (o->field != F_TIME || rd64(d) >= 2650467744000000000u) return 0;
+        if (o->field != EVTX_F_TIME || rd64(d) >= 2650467744000000000u) return 0;
         h->ts = (int64_t)rd64(d);
         return 1;
     case BX_GUID:
-        if (o->field == F_GUID) etwl_guid_from_bytes(d, &h->provider_guid);
-        else if (o->field == F_ACTIVITY) etwl_guid_from_bytes(d, &h->activity_guid);
-        else if (o->field == F_RELATED) {
+        if (o->field == EVTX_F_GUID) etwl_guid_from_bytes(d, &h->provider_guid);
+        else if (o->field == EVTX_F_ACTIVITY) etwl_guid_from_bytes(d, &h->activity_guid);
+        else if (o->field == EVTX_F_RELATED) {
             etwl_guid_from_bytes(d, &x->ev.ext.related_activity);
             x->ev.ext.has |= ETWL_EXT_RELATED_ACTIVITY;
         } else return 0;
@@ -909,15 +838,15 @@ static int fast_op(nsrc *x, const pop *o, uint8_t type, const uint8_t *d, uint32
     }
     (void)n; /* at least the type's size: checked by value_ok */
     switch (o->field) {
-    case F_PID:
+    case EVTX_F_PID:
         if (v > ULONG_MAX) return 0; /* strtoul would clamp (32-bit long) */
         h->pid = (uint32_t)v;
         return 1;
-    case F_TID:
+    case EVTX_F_TID:
         if (v > ULONG_MAX) return 0;
         h->tid = (uint32_t)v;
         return 1;
-    case F_TEXT: break;
+    case EVTX_F_TEXT: break;
     default: return 0;
     }
     if (o->elem <= 4 && v > ULONG_MAX) return 0;
@@ -942,25 +871,25 @@ static void lit_op(nsrc *x, const pop *o)
     etwl_header *h = &x->ev.hdr;
     const char *v = x->store + o->lit;
     switch (o->field) {
-    case F_PROVIDER:
+    case EVTX_F_PROVIDER:
         h->provider_name = v;
         h->provider_name_len = o->lit_len;
         h->has |= ETWL_HAS_PROVIDER_NAME;
         return;
-    case F_SID:
+    case EVTX_F_SID:
         x->ev.ext.user_sid = v;
         x->ev.ext.user_sid_len = o->lit_len;
         x->ev.ext.has |= ETWL_EXT_USER_SID;
         return;
-    case F_GUID: h->provider_guid = o->g; return;
-    case F_ACTIVITY: h->activity_guid = o->g; return;
-    case F_RELATED:
+    case EVTX_F_GUID: h->provider_guid = o->g; return;
+    case EVTX_F_ACTIVITY: h->activity_guid = o->g; return;
+    case EVTX_F_RELATED:
         x->ev.ext.related_activity = o->g;
         x->ev.ext.has |= ETWL_EXT_RELATED_ACTIVITY;
         return;
-    case F_TIME: h->ts = o->ts; return;
-    case F_PID: h->pid = (uint32_t)o->num; return;
-    case F_TID: h->tid = (uint32_t)o->num; return;
+    case EVTX_F_TIME: h->ts = o->ts; return;
+    case EVTX_F_PID: h->pid = (uint32_t)o->num; return;
+    case EVTX_F_TID: h->tid = (uint32_t)o->num; return;
     default: break;
     }
     switch (o->elem) {
@@ -996,22 +925,22 @@ static void hc_use(nsrc *x, int k)
     if (!x->hc[k].set) return;
     switch (k) {
     case HC_PROVIDER:
-        h->provider_name = x->provider;
+        h->provider_name = x->str.provider;
         h->provider_name_len = x->hc[k].len;
         h->has |= ETWL_HAS_PROVIDER_NAME;
         break;
     case HC_SID:
-        x->ev.ext.user_sid = x->sid;
+        x->ev.ext.user_sid = x->str.sid;
         x->ev.ext.user_sid_len = x->hc[k].len;
         x->ev.ext.has |= ETWL_EXT_USER_SID;
         break;
     case HC_CHANNEL:
-        h->channel_name = x->channel;
+        h->channel_name = x->str.channel;
         h->channel_name_len = x->hc[k].len;
         h->has |= ETWL_HAS_CHANNEL_NAME;
         break;
     default:
-        h->computer = x->computer;
+        h->computer = x->str.computer;
         h->computer_len = x->hc[k].len;
         h->has |= ETWL_HAS_COMPUTER;
         break;
@@ -1025,7 +954,7 @@ static void hc_keep(nsrc *x, int k, uint8_t type, const uint8_t *raw, uint32_t s
     x->hc[k].size = size;
     memcpy(x->hc[k].raw, raw, size);
     x->hc[k].valid = 1;
-    x->hc[k].set = k != HC_SID || strlen(v) < sizeof x->sid; /* as apply() decides */
+    x->hc[k].set = k != HC_SID || strlen(v) < sizeof x->str.sid; /* as apply() decides */
     x->hc[k].len = k == HC_PROVIDER  ? x->ev.hdr.provider_name_len
                    : k == HC_SID     ? x->ev.ext.user_sid_len
                    : k == HC_CHANNEL ? x->ev.hdr.channel_name_len
@@ -1062,7 +991,7 @@ static int run_plan(nsrc *x, const plan *pl)
             bx_render_text(b, x->slots[o->slot].type, vd, x->slots[o->slot].size);
             bx_put(b, "", 0);
             if (b->oom) return 0;
-            if (o->field != F_TEXT) { /* an attribute value, as an XML parser normalises it */
+            if (o->field != EVTX_F_TEXT) { /* an attribute value, as an XML parser normalises it */
                 size_t i;
                 for (i = 0; i < b->len; i++)
                     if (b->p[i] == '\n' || b->p[i] == '\t') b->p[i] = ' ';
@@ -1132,8 +1061,8 @@ static int parse_record(nsrc *x, const evtx_record *r)
     x->depth = x->in_system = x->in_eventdata = x->in_userdata = 0;
     x->nprops = x->unnamed = 0;
     x->cur_prop = -1;
-    x->elem = NULL;
-    x->sid[0] = 0;
+    x->elem = -1;
+    x->str.sid[0] = 0;
     x->hc[HC_SID].valid = 0;
     x->pnames.len = x->ptexts.len = 0;
     if (bx_walk(&x->chunk, r->data, r->data_end, &s) != 0) {

@@ -20,6 +20,7 @@
 #include "sources/evtx/binxml.h"
 #include "sources/evtx/evtxfile.h"
 #include "sources/evtx/system.h"
+#include "util/grow.h"
 
 #define MAX_PROPS 256
 #define MAX_TEXT (1u << 20)
@@ -206,15 +207,9 @@ static void rec_op(nsrc *x, int field, int elem, int from, const char *v)
         x->rec_bad = 1;
         return;
     }
-    if (x->nops == x->opcap) {
-        uint32_t cap = x->opcap ? 2 * x->opcap : 64;
-        pop *n = realloc(x->ops, cap * sizeof *n);
-        if (!n) {
-            x->rec_bad = 1;
-            return;
-        }
-        x->ops = n;
-        x->opcap = cap;
+    if (!etwl_grow(&x->ops, x->nops, 1, &x->opcap, sizeof *x->ops, UINT32_MAX)) {
+        x->rec_bad = 1;
+        return;
     }
     o = &x->ops[x->nops++];
     memset(o, 0, sizeof *o);
@@ -554,7 +549,6 @@ static void need_init(uint8_t *need)
 }
 
 static uint64_t key_hash(const uint8_t *p, uint32_t n);
-static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem);
 
 /* The hash of the contents of the template defined at def in this chunk */
 static uint64_t tmpl_hash(nsrc *x, uint32_t def)
@@ -619,8 +613,7 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
         sl[k].item0 = first;
         while (i < size) { /* as the walk reads them (binxml.c, walk_array) */
             uint32_t e = (uint32_t)bx_str_item_end(a, size, i);
-            if (x->nitems == x->itemcap && grow((void **)&x->items, &x->itemcap, x->nitems + 1, sizeof *x->items))
-                return -1;
+            if (!etwl_grow(&x->items, x->nitems, 1, &x->itemcap, sizeof *x->items, UINT32_MAX)) return -1;
             x->items[x->nitems].off = sl[k].off + i;
             x->items[x->nitems].size = e - i;
             x->items[x->nitems].type = BX_STRING;
@@ -698,18 +691,6 @@ static int item_at(const nsrc *x, const nprop *p)
     return -1;
 }
 
-static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
-{
-    uint32_t c = *cap ? *cap : 256;
-    void *n;
-    if (need <= *cap) return 0;
-    while (c < need) c *= 2;
-    if (!(n = realloc(*p, (size_t)c * elem))) return -1;
-    *p = n;
-    *cap = c;
-    return 0;
-}
-
 /* A literal header value, parsed once when its plan is kept, as apply()
  * parses it; pre stays 0 (apply() runs on each record) when the parse
  * fails, whose effect depends on what the field held. */
@@ -761,9 +742,10 @@ static void keep_plan(nsrc *x, uint64_t hash)
     }
     for (size = 8; size < n * 2; size <<= 1) {
     }
-    if (!pl->usable || grow((void **)&x->mt, &x->mtcap, x->nmt + n, sizeof *x->mt) ||
-        grow((void **)&x->pt, &x->ptcap, x->nmt + n, 1) || grow((void **)&x->ps, &x->pscap, x->nmt + n, 4) ||
-        grow((void **)&x->ix, &x->ixcap, x->nix + size, sizeof *x->ix)) {
+    if (!pl->usable || !etwl_grow(&x->mt, x->nmt, n, &x->mtcap, sizeof *x->mt, UINT32_MAX) ||
+        !etwl_grow(&x->pt, x->nmt, n, &x->ptcap, sizeof *x->pt, UINT32_MAX) ||
+        !etwl_grow(&x->ps, x->nmt, n, &x->pscap, sizeof *x->ps, UINT32_MAX) ||
+        !etwl_grow(&x->ix, x->nix, size, &x->ixcap, sizeof *x->ix, UINT32_MAX)) {
         pl->usable = 0;
         return;
     }

@@ -101,6 +101,13 @@ static void grow(etwl_proctab *t)
     t->bits++;
 }
 
+/* One more entry: twice the buckets once there are more than two a bucket */
+static void counted(etwl_proctab *t)
+{
+    t->count++;
+    if (t->count > 2u << t->bits) grow(t);
+}
+
 /* Every entry is on the alive or the exited list, so emptying a table
  * walks its entries, not its buckets: a stream of more hosts than
  * ETWL_PROCTABS_MAX_HOSTS empties a table each time a host comes back, and
@@ -327,8 +334,7 @@ etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int6
     p->next = t->buckets[b];
     t->buckets[b] = p;
     list_append(&t->alive, p);
-    t->count++;
-    if (t->count > 2u << t->bits) grow(t);
+    counted(t);
     if (gens + 1 > MAX_GENERATIONS) trim_generations(t, p);
     enforce_cap(t);
 fill:
@@ -362,8 +368,7 @@ void etwl_proctab_stop(etwl_proctab *t, uint32_t pid, int64_t ts, int32_t exit_c
         t->buckets[bucket(t, pid)] = best;
         best->exit = ts ? ts : 1;
         list_append(&t->exited, best);
-        t->count++;
-        if (t->count > 2u << t->bits) grow(t);
+        counted(t);
         trim_generations(t, best);
         enforce_cap(t);
     } else {
@@ -629,8 +634,7 @@ uint32_t etwl_proc_subject(etwl_proc_event *pe)
     etwl_event *ev = pe->pending;
     if (!ev) return pe->subject;
     pe->pending = NULL;
-    if (pe->pending_src == SRC_SYSMON ? prop_u64(ev, "ProcessId", &pid)
-                                      : prop_u64(ev, "ProcessId", &pid) || prop_u64(ev, "NewProcessId", &pid))
+    if (prop_u64(ev, "ProcessId", &pid) || (pe->pending_src == SRC_SECURITY && prop_u64(ev, "NewProcessId", &pid)))
         pe->subject = (uint32_t)pid;
     return pe->subject;
 }

@@ -146,14 +146,13 @@ void etwl_lua_match_steps(lua_State *L)
  * Inside one C call no hook runs: patterns check the same flag
  * (lua_strmatch.c), and finalizers, which run with hooks off, are refused
  * by the sandbox. */
-#define WD_DEPTHS ETWL_WD_DEPTHS
 static void *watchdog(void *arg)
 {
     etwl_lua *x = arg;
     uint64_t limit = (uint64_t)x->o.handler_timeout_ms * 1000000u;
     struct {
         uint64_t gen, since;
-    } seen[WD_DEPTHS];
+    } seen[ETWL_WD_DEPTHS];
     memset(seen, 0, sizeof seen);
     pthread_mutex_lock(&x->wd_mu);
     while (!x->wd_quit) {
@@ -173,7 +172,7 @@ static void *watchdog(void *arg)
         call = atomic_load(&x->wd_call);
         if (!call) continue; /* no timed call */
         gen = call >> 8;
-        d = (unsigned)(call & 0xFF) < WD_DEPTHS ? (unsigned)(call & 0xFF) : WD_DEPTHS - 1;
+        d = (unsigned)(call & 0xFF) < ETWL_WD_DEPTHS ? (unsigned)(call & 0xFF) : ETWL_WD_DEPTHS - 1;
         /* its callers too: each one's clock goes on when it resumes */
         for (k = 1; k < d; k++) {
             uint64_t g = atomic_load_explicit(&x->wd_gens[k], memory_order_relaxed);

@@ -932,15 +932,8 @@ static void set_nz(lua_State *L, etwl_event *ev, const char *prop, const char *f
     if (push_nz(L, ev, prop)) lua_setfield(L, -2, field);
 }
 
-/* command_line, and cl (its string.lower, which most rules read) with it */
-static void set_cl_top(lua_State *L);
-
-static void set_cl(lua_State *L, etwl_event *ev)
-{
-    if (push_nz(L, ev, "CommandLine")) set_cl_top(L);
-}
-
-/* the command line on top of the record: command_line and cl */
+/* the command line on top of the record: command_line, and cl (its
+ * string.lower, which most rules read) with it */
 static void set_cl_top(lua_State *L)
 {
     if (lua_type(L, -1) == LUA_TSTRING) {
@@ -953,6 +946,11 @@ static void set_cl_top(lua_State *L)
         lua_setfield(L, -3, "cl");
     }
     lua_setfield(L, -2, "command_line");
+}
+
+static void set_cl(lua_State *L, etwl_event *ev)
+{
+    if (push_nz(L, ev, "CommandLine")) set_cl_top(L);
 }
 
 /* t.field = basename(t.image, lower) for the table on top, as l_basename */

@@ -73,28 +73,16 @@ local function pkg(names)
   return r
 end
 
--- libcurl and librdkafka: the HTTP and Kafka outputs (engine/output/);
 -- libyaml and PCRE2: the Sigma rules (engine/sigma); libdeflate: the
 -- CRC-32 of EVTX chunks (PCLMUL, twice zlib's speed).  Linux only: the
 -- Windows cross build says they are not built in.
 local DEPS = "lua5.4 lua5.4-lpeg yajl libevtx expat zlib" ..
              (WINDOWS and "" or " yaml-0.1 libpcre2-8 libdeflate")
--- libcurl, librdkafka and libzip: their headers only; the outputs and the
--- .zip input load them when first used (engine/util/dynlib.h: they and what
+-- libcurl and librdkafka (the HTTP and Kafka outputs, engine/output/) and
+-- libzip (.zip input): their headers only; the outputs and the .zip input
+-- load them when first used (engine/util/dynlib.h: they and what
 -- they pull in cost every run 4-5 ms of start-up)
 local LOADED_DEPS = WINDOWS and "" or "libcurl rdkafka libzip"
-
--- dynamic: link Lua and lpeg as shared libraries too (a shared library
--- cannot take Debian's non-PIC static archives)
-local function use_pkg(names, dynamic)
-  local r = pkg(names)
-  includedirs(r.inc)
-  libdirs(r.libdirs)
-  for _, l in ipairs(r.links) do
-    links { dynamic and l:match("^:lib(.+)%.a$") or l }
-  end
-  buildoptions(r.other)
-end
 
 -- a library's headers, not the library
 local function use_pkg_headers(names)
@@ -102,6 +90,18 @@ local function use_pkg_headers(names)
   local r = pkg(names)
   includedirs(r.inc)
   buildoptions(r.other)
+  return r
+end
+
+-- the headers and the library; dynamic: link Lua and lpeg as shared
+-- libraries too (a shared library cannot take Debian's non-PIC static
+-- archives)
+local function use_pkg(names, dynamic)
+  local r = use_pkg_headers(names)
+  libdirs(r.libdirs)
+  for _, l in ipairs(r.links) do
+    links { dynamic and l:match("^:lib(.+)%.a$") or l }
+  end
 end
 
 -- Cross builds (premake4 --os=windows) go to their own tree, so the Linux

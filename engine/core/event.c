@@ -2,6 +2,7 @@
 #include "core/event.h"
 #include "core/valuemap.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ void etwl_event_begin(etwl_event *ev)
     ev->nmembers = 0;
     ev->pending = NULL;
     ev->mindex = NULL;
+    ev->layout = 0;
     ev->schema = NULL;
     ev->payload = NULL;
     ev->payload_len = 0;
@@ -180,6 +182,30 @@ int32_t etwl_event_prop_find(etwl_event *ev, const char *name, size_t len)
         h = (h + 1) & ev->mindex_mask;
     }
     return -1;
+}
+
+uint64_t etwl_layout_new(void)
+{
+    static atomic_uint_least64_t next = 1;
+    return atomic_fetch_add(&next, 1);
+}
+
+void etwl_event_set_layout(etwl_event *ev, uint64_t layout) { ev->layout = layout; }
+
+int32_t etwl_event_prop_find_cached(etwl_event *ev, const char *name, size_t len, etwl_prop_cache *c)
+{
+    uint64_t k = ((uint64_t)(uintptr_t)name ^ ev->layout) * 0x9E3779B97F4A7C15u;
+    unsigned slot = (unsigned)(k >> (64 - ETWL_PROP_CACHE_BITS));
+    int32_t i;
+    if (!ev->layout || len >= ETWL_PROP_CACHE_NAME) return etwl_event_prop_find(ev, name, len);
+    if (c->e[slot].layout == ev->layout && c->e[slot].len == len && memcmp(c->e[slot].name, name, len) == 0)
+        return c->e[slot].index;
+    i = etwl_event_prop_find(ev, name, len);
+    c->e[slot].layout = ev->layout;
+    c->e[slot].index = i;
+    c->e[slot].len = (uint8_t)len;
+    memcpy(c->e[slot].name, name, len);
+    return i;
 }
 
 const etwl_value *etwl_event_prop(etwl_event *ev, uint32_t i)

@@ -32,6 +32,9 @@ struct etwl_event {
     void *fill_user;
     const uint16_t *mindex; /* name index: built lazily in the arena, or the source's */
     uint32_t mindex_mask;
+    /* events of one layout have the same member names in the same order
+     * (an EVTX template's plan): from etwl_layout_new(), or 0 */
+    uint64_t layout;
 
     /* payload properties (ETW, tracefs, ETL): decoded on demand */
     const etwl_schema *schema;
@@ -79,6 +82,32 @@ void etwl_event_set_lazy_members(etwl_event *ev, etwl_member *m, uint32_t n, uin
  * the first lookup by name does not hash every member of every event.  It
  * must live as long as the event. */
 void etwl_event_set_member_index(etwl_event *ev, const uint16_t *index, uint32_t mask);
+
+/* A layout number: unique in the process (workers replaying in parallel
+ * take theirs from one counter), never 0.  A source that delivers many
+ * events with one set of member names - in order - says so with
+ * etwl_event_set_layout(), after the members. */
+uint64_t etwl_layout_new(void);
+void etwl_event_set_layout(etwl_event *ev, uint64_t layout);
+
+/* Lookups by name remembered per layout: a caller that asks for the same
+ * few names event after event (the process table, ev.info.X) skips the
+ * hash and the probe while the layout repeats, as a JIT compiler's inline
+ * cache does.  The name's address only picks the slot; its bytes are
+ * compared, so any name may be asked for.  Start it zeroed. */
+#define ETWL_PROP_CACHE_BITS 6
+#define ETWL_PROP_CACHE_SLOTS (1 << ETWL_PROP_CACHE_BITS)
+#define ETWL_PROP_CACHE_NAME 24 /* longer names are looked up each time */
+typedef struct etwl_prop_cache {
+    struct {
+        uint64_t layout; /* 0: empty */
+        int32_t index;   /* -1: the layout has no such member */
+        uint8_t len;
+        char name[ETWL_PROP_CACHE_NAME];
+    } e[ETWL_PROP_CACHE_SLOTS];
+} etwl_prop_cache;
+/* etwl_event_prop_find, answered from c when it can be */
+int32_t etwl_event_prop_find_cached(etwl_event *ev, const char *name, size_t len, etwl_prop_cache *c);
 
 /* decode.c */
 const etwl_value *etwl_decode_top(etwl_event *ev, uint32_t i);

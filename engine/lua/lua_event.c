@@ -272,35 +272,46 @@ static int push_field(lua_State *L, etwl_event *ev, int id)
     return 1;
 }
 
-/* The getter tables (name -> id) are upvalues 1 (event, header; with the
- * event's methods, name -> function) and 2 (ext) of the metamethods. */
-static int lookup_id(lua_State *L, int keyidx, int up)
+/* Short strings are interned: while the getter tables hold the names as
+ * keys, a key with one of those names is that very string, so its address
+ * finds the getter - no hash of the text, no table lookup (most handlers
+ * read a few fields of every event). */
+static unsigned key_slot(const char *k, unsigned n) { return (unsigned)(((uintptr_t)k >> 3) * 0x9E3779B1u) % n; }
+
+static void keys_add(struct etwl_lua_key *t, unsigned n, const char *k, int id)
 {
-    int id;
-    if (lua_type(L, keyidx) != LUA_TSTRING) return 0;
-    lua_pushvalue(L, keyidx);
-    lua_rawget(L, lua_upvalueindex(up));
-    id = (int)lua_tointeger(L, -1); /* 0 when absent */
-    lua_pop(L, 1);
-    return id;
+    unsigned i = key_slot(k, n);
+    while (t[i].key) i = (i + 1) % n;
+    t[i].key = k;
+    t[i].id = id;
 }
 
-/* ev.<field> | ev:<method>(): one lookup, the key (on top, as __index
- * gets it) replaced by what the getter table holds for it */
-static int ev_index(lua_State *L)
+/* The getter id of the key at keyidx, or 0 (not a getter's name). */
+static int key_id(lua_State *L, int keyidx, const struct etwl_lua_key *t, unsigned n)
 {
-    etwl_event *ev = live(L, 1, K_EVENT);
-    lua_Integer id;
-    int isint = 0;
+    const char *k;
+    unsigned i;
+    if (lua_type(L, keyidx) != LUA_TSTRING) return 0;
+    k = lua_tostring(L, keyidx);
+    for (i = key_slot(k, n); t[i].key; i = (i + 1) % n)
+        if (t[i].key == k) return t[i].id;
+    return 0;
+}
+
+#define EV_KEYS(x) (x)->ev_keys, (unsigned)(sizeof(x)->ev_keys / sizeof(x)->ev_keys[0])
+#define EXT_KEYS(x) (x)->ext_keys, (unsigned)(sizeof(x)->ext_keys / sizeof(x)->ext_keys[0])
+
+/* ev.<field> | ev:<method>(): methods sit beside the fields in the getter
+ * table (upvalue 1 of the metamethods) */
+static int ev_index(lua_State *L, etwl_lua *x, etwl_event *ev)
+{
+    int id = key_id(L, 2, EV_KEYS(x));
+    if (id) return push_field(L, ev, id);
     if (lua_type(L, 2) != LUA_TSTRING) return 0;
     lua_rawget(L, lua_upvalueindex(1));
-    id = lua_tointegerx(L, 2, &isint);
-    if (isint) return push_field(L, ev, (int)id);
     return 1; /* a method, or nil */
 }
 
-/* Renders the event with one of the engine's writers into the host's
- * scratch buffer, which is reused so that printing allocates once. */
 static int push_written(lua_State *L, etwl_status (*write)(etwl_event *, etwl_buf *))
 {
     etwl_event *ev = live(L, 1, K_EVENT);
@@ -405,14 +416,14 @@ static int ev_totable(lua_State *L)
 
 /* ---- views ----------------------------------------------------------------- */
 
-static int info_index(lua_State *L)
+static int info_index(lua_State *L, etwl_lua *x, etwl_event *ev)
 {
-    etwl_event *ev = live(L, 1, K_INFO);
     size_t n;
-    const char *k = lua_tolstring(L, 2, &n);
+    const char *k;
     int32_t i;
-    if (!k || lua_type(L, 2) != LUA_TSTRING) return 0;
-    i = etwl_event_prop_find(ev, k, n);
+    if (lua_type(L, 2) != LUA_TSTRING) return 0;
+    k = lua_tolstring(L, 2, &n);
+    i = etwl_event_prop_find_cached(ev, k, n, &x->props);
     if (i < 0) return 0; /* missing: nil */
     etwl_lua_push_value(L, etwl_event_prop(ev, (uint32_t)i), 0);
     return 1;
@@ -449,18 +460,16 @@ static int info_len(lua_State *L)
     return 1;
 }
 
-static int hdr_index(lua_State *L)
+static int hdr_index(lua_State *L, etwl_lua *x, etwl_event *ev)
 {
-    etwl_event *ev = live(L, 1, K_HEADER);
-    int id = lookup_id(L, 2, 1);
+    int id = key_id(L, 2, EV_KEYS(x));
     if (id && id < F_HEADER) return push_field(L, ev, id);
     return 0;
 }
 
-static int ext_index(lua_State *L)
+static int ext_index(lua_State *L, etwl_lua *x, etwl_event *ev)
 {
-    etwl_event *ev = live(L, 1, K_EXT);
-    int id = lookup_id(L, 2, 2);
+    int id = key_id(L, 2, EXT_KEYS(x));
     if (!id) return 0;
     push_ext_field(L, ev, id);
     return 1;
@@ -475,14 +484,19 @@ static int view_tostring(lua_State *L)
 }
 
 /* One metatable serves every kind: each metamethod dispatches on the kind
- * bits of the value. */
+ * bits of the value.  __index is the hot path of every handler: the value
+ * is a light userdata (only they have this metatable), so it is read and
+ * checked once here. */
 static int m_index(lua_State *L)
 {
-    switch (lev_kind((uintptr_t)lua_touserdata(L, 1))) {
-    case K_EVENT: return ev_index(L);
-    case K_HEADER: return hdr_index(L);
-    case K_INFO: return info_index(L);
-    default: return ext_index(L);
+    uintptr_t v = (uintptr_t)lua_touserdata(L, 1);
+    etwl_lua *x = etwl_lua_host(L);
+    if (!x->cur || x->cur_seq != lev_seq(v)) live(L, 1, lev_kind(v)); /* raises */
+    switch (lev_kind(v)) {
+    case K_EVENT: return ev_index(L, x, x->cur);
+    case K_HEADER: return hdr_index(L, x, x->cur);
+    case K_INFO: return info_index(L, x, x->cur);
+    default: return ext_index(L, x, x->cur);
     }
 }
 
@@ -544,6 +558,8 @@ static void push_getters(lua_State *L, int ext)
 
 void etwl_lua_event_open(lua_State *L)
 {
+    etwl_lua *x = etwl_lua_host(L);
+    size_t i;
     lua_createtable(L, 0, 8); /* mt */
     push_getters(L, 0);
     luaL_setfuncs(L, ev_methods, 0); /* beside the fields: ev_index looks once */
@@ -557,6 +573,16 @@ void etwl_lua_event_open(lua_State *L)
     lua_insert(L, -2);
     lua_setmetatable(L, -2); /* for every light userdata of this state */
     lua_pop(L, 1);
+    /* the names as this state interns them, now that the getter tables
+     * (reachable through the metatable) keep them alive */
+    for (i = 0; i < sizeof getters / sizeof getters[0]; i++) {
+        keys_add(EV_KEYS(x), lua_pushstring(L, getters[i].name), getters[i].id);
+        lua_pop(L, 1);
+    }
+    for (i = 0; i < sizeof ext_getters / sizeof ext_getters[0]; i++) {
+        keys_add(EXT_KEYS(x), lua_pushstring(L, ext_getters[i].name), ext_getters[i].id);
+        lua_pop(L, 1);
+    }
 }
 
 void etwl_lua_push_event(lua_State *L, etwl_lua *x, etwl_event *ev)

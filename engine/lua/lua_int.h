@@ -15,6 +15,7 @@
 #include <lua.h>
 
 #include "etwl.h"
+#include "core/event.h"
 #include "core/filter.h"
 #include "lua/lua_host.h"
 #include "process/proctab.h"
@@ -56,6 +57,13 @@ struct etwl_lua {
     /* the event being dispatched; NULL outside a callback */
     etwl_event *cur;
     uint64_t cur_seq;
+    etwl_prop_cache props; /* ev.info.X by layout: scripts ask for the same names */
+    /* the getters' names (ev.pid, ev.ext.user_sid) as this state interns
+     * them: a key is found by its address (lua_event.c, key_id) */
+    struct etwl_lua_key {
+        const char *key;
+        int id;
+    } ev_keys[64], ext_keys[16];
     /* session access for etw.stats() */
     etwl_session *session;
     uint64_t alerts, handler_errors;

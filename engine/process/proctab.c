@@ -30,6 +30,9 @@ struct etwl_proctab {
     uint32_t count;
     etwl_proctab_opts o;
     int64_t last_expire;
+    /* where the process events' properties are, per layout: a Sysmon
+     * start reads ten of them */
+    etwl_prop_cache props;
 };
 
 /* n empty buckets, each page written once now.  calloc leaves fresh pages
@@ -382,9 +385,15 @@ void etwl_proctab_stop(etwl_proctab *t, uint32_t pid, int64_t ts, int32_t exit_c
 
 /* ---- reading process events ------------------------------------------- */
 
-static int prop_str(etwl_event *ev, const char *name, char *buf, size_t n)
+static const etwl_value *get(etwl_proctab *t, etwl_event *ev, const char *name)
 {
-    const etwl_value *v = etwl_event_get(ev, name);
+    int32_t i = etwl_event_prop_find_cached(ev, name, strlen(name), &t->props);
+    return i < 0 ? NULL : etwl_event_prop(ev, (uint32_t)i);
+}
+
+static int prop_str(etwl_proctab *t, etwl_event *ev, const char *name, char *buf, size_t n)
+{
+    const etwl_value *v = get(t, ev, name);
     size_t k;
     if (!v || v->type != ETWL_VT_STRING || v->n == 0) return 0;
     k = v->n < n - 1 ? v->n : n - 1;
@@ -395,9 +404,9 @@ static int prop_str(etwl_event *ev, const char *name, char *buf, size_t n)
 }
 
 /* Integers arrive as numbers (ETW, tracefs) or text ("4242", "0x1a2c"). */
-static int prop_u64(etwl_event *ev, const char *name, uint64_t *out)
+static int prop_u64(etwl_proctab *t, etwl_event *ev, const char *name, uint64_t *out)
 {
-    const etwl_value *v = etwl_event_get(ev, name);
+    const etwl_value *v = get(t, ev, name);
     char buf[32], *end;
     if (!v) return 0;
     switch (v->type) {
@@ -415,10 +424,10 @@ static int prop_u64(etwl_event *ev, const char *name, uint64_t *out)
     }
 }
 
-static int64_t prop_time(etwl_event *ev, const char *name)
+static int64_t prop_time(etwl_proctab *t, etwl_event *ev, const char *name)
 {
-    const etwl_value *v = etwl_event_get(ev, name);
-    int64_t t;
+    const etwl_value *v = get(t, ev, name);
+    int64_t ts;
     char buf[40];
     if (!v) return 0;
     if (v->type == ETWL_VT_TIME) return v->v.i;
@@ -426,10 +435,10 @@ static int64_t prop_time(etwl_event *ev, const char *name)
     memcpy(buf, v->v.s, v->n);
     buf[v->n] = 0;
     if (buf[10] == ' ') buf[10] = 'T'; /* Sysmon's "2024-03-05 10:11:18.010" is UTC */
-    if (etwl_time_parse(buf, v->n, &t) == ETWL_OK) return t;
+    if (etwl_time_parse(buf, v->n, &ts) == ETWL_OK) return ts;
     if (v->n + 1 < sizeof buf) {
         buf[v->n] = 'Z';
-        if (etwl_time_parse(buf, v->n + 1, &t) == ETWL_OK) return t;
+        if (etwl_time_parse(buf, v->n + 1, &ts) == ETWL_OK) return ts;
     }
     return 0;
 }
@@ -518,63 +527,63 @@ void etwl_proctab_observe(etwl_proctab *t, etwl_event *ev, etwl_proc_event *out)
     }
     switch (src) {
     case SRC_KERNEL_MOF: /* opcodes: 1 Start, 2 End, 3 DCStart, 4 DCEnd, 39 Defunct */
-        if (!prop_u64(ev, "ProcessId", &pid)) return;
+        if (!prop_u64(t, ev, "ProcessId", &pid)) return;
         out->subject = (uint32_t)pid;
-        prop_u64(ev, "ParentId", &ppid);
-        prop_str(ev, "ImageFileName", image, sizeof image);
-        prop_str(ev, "CommandLine", cmd, sizeof cmd);
-        prop_str(ev, "UserSID", user, sizeof user);
+        prop_u64(t, ev, "ParentId", &ppid);
+        prop_str(t, ev, "ImageFileName", image, sizeof image);
+        prop_str(t, ev, "CommandLine", cmd, sizeof cmd);
+        prop_str(t, ev, "UserSID", user, sizeof user);
         if (h->desc.opcode == 1 || h->desc.opcode == 3) {
             p = etwl_proctab_start(t, (uint32_t)pid, (uint32_t)ppid, h->desc.opcode == 1 ? ts : 0, image, cmd, user);
             out->kind = h->desc.opcode == 1 ? ETWL_PE_START : ETWL_PE_RUNDOWN;
-            if (p && prop_u64(ev, "SessionId", &code)) p->session = (uint32_t)code, p->has_session = 1;
+            if (p && prop_u64(t, ev, "SessionId", &code)) p->session = (uint32_t)code, p->has_session = 1;
         } else if (h->desc.opcode == 2 || h->desc.opcode == 39) {
-            have_code = prop_u64(ev, "ExitStatus", &code);
+            have_code = prop_u64(t, ev, "ExitStatus", &code);
             etwl_proctab_stop(t, (uint32_t)pid, ts, (int32_t)code, have_code);
             out->kind = ETWL_PE_STOP;
         }
         return;
     case SRC_KERNEL_PROCESS:
         if (h->desc.id != 1 && h->desc.id != 2) return;
-        if (!prop_u64(ev, "ProcessID", &pid)) return;
+        if (!prop_u64(t, ev, "ProcessID", &pid)) return;
         out->subject = (uint32_t)pid;
         if (h->desc.id == 1) {
-            int64_t ct = prop_time(ev, "CreateTime");
-            prop_u64(ev, "ParentProcessID", &ppid);
-            prop_str(ev, "ImageName", image, sizeof image);
+            int64_t ct = prop_time(t, ev, "CreateTime");
+            prop_u64(t, ev, "ParentProcessID", &ppid);
+            prop_str(t, ev, "ImageName", image, sizeof image);
             p = etwl_proctab_start(t, (uint32_t)pid, (uint32_t)ppid, ct ? ct : ts, image, NULL, NULL);
-            if (p && prop_u64(ev, "SessionID", &code)) p->session = (uint32_t)code, p->has_session = 1;
+            if (p && prop_u64(t, ev, "SessionID", &code)) p->session = (uint32_t)code, p->has_session = 1;
             out->kind = ETWL_PE_START;
         } else {
-            int64_t xt = prop_time(ev, "ExitTime");
-            have_code = prop_u64(ev, "ExitCode", &code);
+            int64_t xt = prop_time(t, ev, "ExitTime");
+            have_code = prop_u64(t, ev, "ExitCode", &code);
             etwl_proctab_stop(t, (uint32_t)pid, xt ? xt : ts, (int32_t)code, have_code);
             out->kind = ETWL_PE_STOP;
         }
         return;
     case SRC_SYSMON:
         if (h->desc.id != 1 && h->desc.id != 5) { /* most Sysmon events name their process */
-            out->pending = ev, out->pending_src = src;
+            out->pending = ev, out->pending_src = src, out->pending_tab = t;
             return;
         }
-        if (!prop_u64(ev, "ProcessId", &pid)) return;
+        if (!prop_u64(t, ev, "ProcessId", &pid)) return;
         out->subject = (uint32_t)pid;
         if (h->desc.id == 1) {
-            int64_t ut = prop_time(ev, "UtcTime");
-            prop_u64(ev, "ParentProcessId", &ppid);
-            prop_str(ev, "Image", image, sizeof image);
-            prop_str(ev, "CommandLine", cmd, sizeof cmd);
-            prop_str(ev, "User", user, sizeof user);
+            int64_t ut = prop_time(t, ev, "UtcTime");
+            prop_u64(t, ev, "ParentProcessId", &ppid);
+            prop_str(t, ev, "Image", image, sizeof image);
+            prop_str(t, ev, "CommandLine", cmd, sizeof cmd);
+            prop_str(t, ev, "User", user, sizeof user);
             p = etwl_proctab_start(t, (uint32_t)pid, (uint32_t)ppid, ut ? ut : ts, image, cmd, user);
-            if (p && prop_str(ev, "IntegrityLevel", il, sizeof il)) set_field(&p->integrity, il);
+            if (p && prop_str(t, ev, "IntegrityLevel", il, sizeof il)) set_field(&p->integrity, il);
             /* the parent, as Sysmon saw it, fills gaps in what we know */
-            if (ppid && prop_str(ev, "ParentImage", image, sizeof image)) {
+            if (ppid && prop_str(t, ev, "ParentImage", image, sizeof image)) {
                 const etwl_proc *q = etwl_proctab_find(t, (uint32_t)ppid, ut ? ut : ts);
                 if (!q) {
                     cmd[0] = 0;
-                    prop_str(ev, "ParentCommandLine", cmd, sizeof cmd);
+                    prop_str(t, ev, "ParentCommandLine", cmd, sizeof cmd);
                     user[0] = 0;
-                    prop_str(ev, "ParentUser", user, sizeof user);
+                    prop_str(t, ev, "ParentUser", user, sizeof user);
                     etwl_proctab_start(t, (uint32_t)ppid, 0, 0, image, cmd, user);
                 } else if (!q->image) {
                     set_image((etwl_proc *)q, image);
@@ -582,44 +591,45 @@ void etwl_proctab_observe(etwl_proctab *t, etwl_event *ev, etwl_proc_event *out)
             }
             out->kind = ETWL_PE_START;
         } else if (h->desc.id == 5) {
-            int64_t ut = prop_time(ev, "UtcTime");
+            int64_t ut = prop_time(t, ev, "UtcTime");
             etwl_proctab_stop(t, (uint32_t)pid, ut ? ut : ts, 0, 0);
             out->kind = ETWL_PE_STOP;
         }
         return;
     case SRC_SECURITY: /* pids are hex strings: "0x1a2c" */
         if (h->desc.id == 4688) {
-            if (!prop_u64(ev, "NewProcessId", &pid)) return;
+            if (!prop_u64(t, ev, "NewProcessId", &pid)) return;
             out->subject = (uint32_t)pid;
-            prop_u64(ev, "ProcessId", &ppid);
-            prop_str(ev, "NewProcessName", image, sizeof image);
-            prop_str(ev, "CommandLine", cmd, sizeof cmd);
-            if (!prop_str(ev, "TargetUserName", user, sizeof user)) prop_str(ev, "SubjectUserName", user, sizeof user);
+            prop_u64(t, ev, "ProcessId", &ppid);
+            prop_str(t, ev, "NewProcessName", image, sizeof image);
+            prop_str(t, ev, "CommandLine", cmd, sizeof cmd);
+            if (!prop_str(t, ev, "TargetUserName", user, sizeof user))
+                prop_str(t, ev, "SubjectUserName", user, sizeof user);
             p = etwl_proctab_start(t, (uint32_t)pid, (uint32_t)ppid, ts, image, cmd, user);
-            if (p && prop_str(ev, "MandatoryLabel", il, sizeof il)) set_field(&p->integrity, integrity_name(il));
+            if (p && prop_str(t, ev, "MandatoryLabel", il, sizeof il)) set_field(&p->integrity, integrity_name(il));
             out->kind = ETWL_PE_START;
         } else if (h->desc.id == 4689) {
-            if (!prop_u64(ev, "ProcessId", &pid)) return;
+            if (!prop_u64(t, ev, "ProcessId", &pid)) return;
             out->subject = (uint32_t)pid;
-            have_code = prop_u64(ev, "Status", &code);
+            have_code = prop_u64(t, ev, "Status", &code);
             etwl_proctab_stop(t, (uint32_t)pid, ts, (int32_t)code, have_code);
             out->kind = ETWL_PE_STOP;
         } else {
-            out->pending = ev, out->pending_src = src;
+            out->pending = ev, out->pending_src = src, out->pending_tab = t;
         }
         return;
     case SRC_LINUX: /* etwlua's Linux process provider: 1 start, 2 exit, 3 rundown, 4 fork */
-        if (!prop_u64(ev, "pid", &pid)) return;
+        if (!prop_u64(t, ev, "pid", &pid)) return;
         out->subject = (uint32_t)pid;
         if (h->desc.id == 1 || h->desc.id == 3) {
-            prop_u64(ev, "ppid", &ppid);
-            prop_str(ev, "image", image, sizeof image);
-            prop_str(ev, "cmdline", cmd, sizeof cmd);
-            prop_str(ev, "user", user, sizeof user);
+            prop_u64(t, ev, "ppid", &ppid);
+            prop_str(t, ev, "image", image, sizeof image);
+            prop_str(t, ev, "cmdline", cmd, sizeof cmd);
+            prop_str(t, ev, "user", user, sizeof user);
             etwl_proctab_start(t, (uint32_t)pid, (uint32_t)ppid, h->desc.id == 1 ? ts : 0, image, cmd, user);
             out->kind = h->desc.id == 1 ? ETWL_PE_START : ETWL_PE_RUNDOWN;
         } else if (h->desc.id == 2) {
-            have_code = prop_u64(ev, "exit_code", &code);
+            have_code = prop_u64(t, ev, "exit_code", &code);
             etwl_proctab_stop(t, (uint32_t)pid, ts, (int32_t)code, have_code);
             out->kind = ETWL_PE_STOP;
         }
@@ -632,9 +642,11 @@ uint32_t etwl_proc_subject(etwl_proc_event *pe)
 {
     uint64_t pid;
     etwl_event *ev = pe->pending;
+    etwl_proctab *t = pe->pending_tab;
     if (!ev) return pe->subject;
     pe->pending = NULL;
-    if (prop_u64(ev, "ProcessId", &pid) || (pe->pending_src == SRC_SECURITY && prop_u64(ev, "NewProcessId", &pid)))
+    if (prop_u64(t, ev, "ProcessId", &pid) ||
+        (pe->pending_src == SRC_SECURITY && prop_u64(t, ev, "NewProcessId", &pid)))
         pe->subject = (uint32_t)pid;
     return pe->subject;
 }

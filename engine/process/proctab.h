@@ -51,6 +51,7 @@ typedef struct etwl_proc_event {
      * event, valid while it is the current one */
     etwl_event *pending;
     int pending_src;
+    etwl_proctab *pending_tab; /* the table that observed it */
 } etwl_proc_event;
 
 enum { ETWL_PE_NONE, ETWL_PE_START, ETWL_PE_STOP, ETWL_PE_RUNDOWN };

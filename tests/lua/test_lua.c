@@ -159,6 +159,63 @@ static void test_fields_and_views(void **st)
     assert_string_equal(result(), "1|42|P|4|3|a b|nil|S-1-5-18|42|4|4|2|v|1.2345678901235e+22|string|a b");
 }
 
+/* Getters are found by the address of the interned key (lua_event.c):
+ * keys made at run time, keys that only look like getters, non-string
+ * keys and methods must all still come out as the names say. */
+static void test_field_keys(void **st)
+{
+    (void)st;
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "etw.on(function(ev)\n"
+         "  local p = 'p'\n"
+         "  collectgarbage() -- the getter names must stay where they were\n"
+         "  etw._test_publish(table.concat({ev[p .. 'id'], tostring(ev.pidx), tostring(ev[1]), tostring(ev.PID),\n"
+         "    tostring(ev.header.info), ev.header['i' .. 'd'], ev.ext['user' .. '_sid'], tostring(ev.ext.pid),\n"
+         "    tostring(ev.ext[2]), type(ev.json), type(ev['tot' .. 'able']), tostring(ev.info[1])}, '|'))\n"
+         "end)\n");
+    send(EV(7, "P", "{\"pid\":\"not the header\"}"));
+    assert_string_equal(result(), "42|nil|nil|nil|nil|7|S-1-5-18|nil|nil|function|function|nil");
+}
+
+/* ev.info.X is remembered per layout (etwl_event_prop_find_cached): many
+ * layouts (more than the cache has slots, so they share slots), with the
+ * same names in other orders and a name some of them lack, come round
+ * twice; each answer must be the event's own.  Events without a layout
+ * are looked up each time. */
+static void test_info_by_layout(void **st)
+{
+    enum { NL = 150 };
+    uint64_t ids[NL];
+    int round, k;
+    (void)st;
+    for (k = 0; k < NL; k++) {
+        ids[k] = k == NL - 1 ? 0 : etwl_layout_new();
+        assert_true(k == NL - 1 || (ids[k] != 0 && (k == 0 || ids[k] != ids[k - 1])));
+    }
+    install_publish();
+    load("local etw = require 'etw'\n"
+         "etw.on(function(ev)\n"
+         "  etw._test_publish(table.concat({ev.info.A, ev.info.B, ev.info.C or '-'}, '|'))\n"
+         "end)\n");
+    for (round = 0; round < 2; round++)
+        for (k = 0; k < NL; k++) {
+            char info[128], json[512], err[256], want[64];
+            int top = lua_gettop(F.x->L);
+            if (k % 2) snprintf(info, sizeof info, "{\"B\":\"b%d\",\"C\":\"c%d\",\"A\":\"a%d\"}", k, k, k);
+            else snprintf(info, sizeof info, "{\"A\":\"a%d\",\"B\":\"b%d\"}", k, k);
+            snprintf(json, sizeof json, EV(1, "P", "%s"), info);
+            etwl_event_begin(&F.ev);
+            assert_int_equal(etwl_json_parse_event(F.jr, json, strlen(json), &F.ev, err, sizeof err), ETWL_OK);
+            etwl_event_set_layout(&F.ev, ids[k]);
+            etwl_lua_dispatch(F.x, &F.ev);
+            assert_int_equal(lua_gettop(F.x->L), top);
+            if (k % 2) snprintf(want, sizeof want, "a%d|b%d|c%d", k, k, k);
+            else snprintf(want, sizeof want, "a%d|b%d|-", k, k);
+            assert_string_equal(result(), want);
+        }
+}
+
 static void test_expiry_through_every_path(void **st)
 {
     (void)st;
@@ -1000,6 +1057,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wanted_ids_guid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wanted_ids_too_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fields_and_views, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_field_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info_by_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_through_every_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lazy_payload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters_decide_what_reaches_lua, setup, teardown),

@@ -84,6 +84,7 @@ typedef struct plan {
     uint32_t op0, nops;     /* in ops */
     uint32_t prop0, nprops; /* in mt / pt / ps: the members as delivered */
     uint32_t ix0, ixmask;   /* in ix: their name index */
+    uint64_t layout;        /* its events' etwl_event layout */
     int usable;
 } plan;
 
@@ -793,6 +794,7 @@ static void keep_plan(nsrc *x, uint64_t hash)
     }
     if (!pl->usable) return;
     pl->nprops = n;
+    pl->layout = etwl_layout_new();
     x->nmt += n;
     /* the name index, as core/event.c builds it */
     pl->ix0 = x->nix;
@@ -1019,6 +1021,7 @@ static int run_plan(nsrc *x, const plan *pl)
     x->cur = pl;
     etwl_event_set_lazy_members(&x->ev, m, pl->nprops, pending, fill, x);
     etwl_event_set_member_index(&x->ev, x->ix + pl->ix0, pl->ixmask);
+    etwl_event_set_layout(&x->ev, pl->layout);
     return 1;
 }
 

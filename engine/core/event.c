@@ -105,6 +105,19 @@ void etwl_event_set_lazy_members(etwl_event *ev, etwl_member *m, uint32_t n, uin
     ev->pending = pending;
     ev->fill = fill;
     ev->fill_user = user;
+    ev->fill_num = NULL;
+}
+
+void etwl_event_set_member_numbers(etwl_event *ev,
+                                   int (*fill_num)(etwl_event *ev, uint32_t i, uint64_t *out, void *user))
+{
+    ev->fill_num = fill_num;
+}
+
+int etwl_event_prop_uint(etwl_event *ev, uint32_t i, uint64_t *out)
+{
+    if (ev->schema || i >= ev->nmembers || !ev->pending || !ev->pending[i] || !ev->fill_num) return 0;
+    return ev->fill_num(ev, i, out, ev->fill_user);
 }
 
 const etwl_header *etwl_event_header(const etwl_event *ev) { return &ev->hdr; }

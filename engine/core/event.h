@@ -30,6 +30,7 @@ struct etwl_event {
     uint8_t *pending;
     void (*fill)(etwl_event *ev, uint32_t i, etwl_member *m, void *user);
     void *fill_user;
+    int (*fill_num)(etwl_event *ev, uint32_t i, uint64_t *out, void *user); /* or NULL */
     const uint16_t *mindex; /* name index: built lazily in the arena, or the source's */
     uint32_t mindex_mask;
     /* events of one layout have the same member names in the same order
@@ -76,6 +77,16 @@ void etwl_event_set_members(etwl_event *ev, const etwl_member *m, uint32_t n);
  * live as long as the event; fill must leave a value, an error at worst). */
 void etwl_event_set_lazy_members(etwl_event *ev, etwl_member *m, uint32_t n, uint8_t *pending,
                                  void (*fill)(etwl_event *ev, uint32_t i, etwl_member *m, void *user), void *user);
+
+/* For the same members: fill_num(ev, i, &v, user) gives pending member i
+ * as an unsigned number when its value is one - its text would be v in
+ * decimal or 0x-hex - without making the text (1), else 0. */
+void etwl_event_set_member_numbers(etwl_event *ev,
+                                   int (*fill_num)(etwl_event *ev, uint32_t i, uint64_t *out, void *user));
+/* Member i as an unsigned number, when the source can give it without its
+ * text: 1 and *out, else 0 (read the text).  The process table reads pids
+ * so: rendering a number as text to parse it back was most of a read. */
+int etwl_event_prop_uint(etwl_event *ev, uint32_t i, uint64_t *out);
 
 /* Installs a name index the source built once for members named as these
  * are (etwl_hash(name) & mask, linear probing, slot i + 1; 0 is empty), so

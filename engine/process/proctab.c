@@ -406,8 +406,12 @@ static int prop_str(etwl_proctab *t, etwl_event *ev, const char *name, char *buf
 /* Integers arrive as numbers (ETW, tracefs) or text ("4242", "0x1a2c"). */
 static int prop_u64(etwl_proctab *t, etwl_event *ev, const char *name, uint64_t *out)
 {
-    const etwl_value *v = get(t, ev, name);
+    int32_t i = etwl_event_prop_find_cached(ev, name, strlen(name), &t->props);
+    const etwl_value *v;
     char buf[32], *end;
+    if (i < 0) return 0;
+    if (etwl_event_prop_uint(ev, (uint32_t)i, out)) return 1; /* the number its text would say */
+    v = etwl_event_prop(ev, (uint32_t)i);
     if (!v) return 0;
     switch (v->type) {
     case ETWL_VT_INT: *out = (uint64_t)v->v.i; return 1;
@@ -434,13 +438,13 @@ static int64_t prop_time(etwl_proctab *t, etwl_event *ev, const char *name)
     if (v->type != ETWL_VT_STRING || v->n < 19 || v->n >= sizeof buf) return 0;
     memcpy(buf, v->v.s, v->n);
     buf[v->n] = 0;
-    if (buf[10] == ' ') buf[10] = 'T'; /* Sysmon's "2024-03-05 10:11:18.010" is UTC */
-    if (etwl_time_parse(buf, v->n, &ts) == ETWL_OK) return ts;
-    if (v->n + 1 < sizeof buf) {
+    if (buf[10] == ' ') buf[10] = 'T';                  /* Sysmon's "2024-03-05 10:11:18.010" is UTC */
+    if (buf[v->n - 1] >= '0' && buf[v->n - 1] <= '9') { /* no zone (Sysmon's): UTC */
+        if (v->n + 1 >= sizeof buf) return 0;
         buf[v->n] = 'Z';
-        if (etwl_time_parse(buf, v->n + 1, &ts) == ETWL_OK) return ts;
+        return etwl_time_parse(buf, v->n + 1, &ts) == ETWL_OK ? ts : 0;
     }
-    return 0;
+    return etwl_time_parse(buf, v->n, &ts) == ETWL_OK ? ts : 0;
 }
 
 static const char *integrity_name(const char *sid)
@@ -497,9 +501,8 @@ static int source_of(const etwl_header *h)
     enum { NKNOWN = sizeof known / sizeof known[0] };
     size_t i;
     if (!etwl_guid_is_zero(&h->provider_guid)) {
-        for (i = 0; i < NKNOWN; i++)
-            if (!etwl_guid_is_zero(&known[i].guid) && etwl_guid_equal(&known[i].guid, &h->provider_guid))
-                return known[i].src;
+        for (i = 0; i < NKNOWN; i++) /* the zero GUID of the last entry matches none here */
+            if (etwl_guid_equal(&known[i].guid, &h->provider_guid)) return known[i].src;
     }
     if (!(h->has & ETWL_HAS_PROVIDER_NAME)) return SRC_NONE;
     for (i = 0; i < NKNOWN; i++)

@@ -474,6 +474,49 @@ static void note(nsrc *x, const char *file, int chunk, const char *msg)
     etwl_source_note(&x->base, where, msg);
 }
 
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+/* The substitution value behind lazy property i. */
+static void member_value(const nsrc *x, uint32_t i, const uint8_t **data, uint32_t *size, uint8_t *type)
+{
+    if (x->cur) { /* a plan's member: its value is the record's slot, or an item */
+        int32_t k = x->ps[x->cur->prop0 + i];
+        const vslot *v = k >= 0 ? &x->slots[k] : &x->items[-2 - k];
+        *data = x->chunk.data + v->off;
+        *size = v->size;
+        *type = v->type;
+    } else {
+        *data = x->props[i].data;
+        *size = x->props[i].size;
+        *type = x->props[i].type;
+    }
+}
+
+/* A property's unsigned value as a number (bx_render_value writes these
+ * as decimal or 0x-hex text), for etwl_event_prop_uint. */
+static int fill_num(etwl_event *ev, uint32_t i, uint64_t *out, void *user)
+{
+    const uint8_t *d;
+    uint32_t size;
+    uint8_t type;
+    (void)ev;
+    member_value(user, i, &d, &size, &type);
+    switch (type) {
+    case BX_UINT8: return size >= 1 ? (*out = d[0], 1) : 0;
+    case BX_UINT16: return size >= 2 ? (*out = rd16(d), 1) : 0;
+    case BX_UINT32:
+    case BX_HEX32: return size >= 4 ? (*out = rd32(d), 1) : 0;
+    case BX_UINT64:
+    case BX_HEX64: return size >= 8 ? (*out = rd64(d), 1) : 0;
+    default: return 0;
+    }
+}
+
 /* Decodes a property's substitution value on its first read. */
 static void fill(etwl_event *ev, uint32_t i, etwl_member *m, void *user)
 {
@@ -482,17 +525,7 @@ static void fill(etwl_event *ev, uint32_t i, etwl_member *m, void *user)
     const uint8_t *data;
     uint32_t size;
     uint8_t type;
-    if (x->cur) { /* a plan's member: its value is the record's slot, or an item */
-        int32_t k = x->ps[x->cur->prop0 + i];
-        const vslot *v = k >= 0 ? &x->slots[k] : &x->items[-2 - k];
-        data = x->chunk.data + v->off;
-        size = v->size;
-        type = v->type;
-    } else {
-        data = x->props[i].data;
-        size = x->props[i].size;
-        type = x->props[i].type;
-    }
+    member_value(x, i, &data, &size, &type);
     if (type == BX_STRING) { /* the usual: converted straight into the arena */
         char *o = etwl_arena_alloc(&ev->arena, 3 * (size / 2) + 1);
         if (o) {
@@ -516,13 +549,6 @@ static void fill(etwl_event *ev, uint32_t i, etwl_member *m, void *user)
         m->value.n = 13;
     }
 }
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
 /* The sizes bx_value_ok() wants of fixed-size values, by type (0: not
  * one); checked here for the common types, as it is once per value. */
@@ -1020,6 +1046,7 @@ static int run_plan(nsrc *x, const plan *pl)
     x->nprops = (int)pl->nprops;
     x->cur = pl;
     etwl_event_set_lazy_members(&x->ev, m, pl->nprops, pending, fill, x);
+    etwl_event_set_member_numbers(&x->ev, fill_num);
     etwl_event_set_member_index(&x->ev, x->ix + pl->ix0, pl->ixmask);
     etwl_event_set_layout(&x->ev, pl->layout);
     return 1;
@@ -1097,6 +1124,7 @@ static int parse_record(nsrc *x, const evtx_record *r)
             pending[i] = p->lazy;
         }
         etwl_event_set_lazy_members(&x->ev, m, (uint32_t)x->nprops, pending, fill, x);
+        etwl_event_set_member_numbers(&x->ev, fill_num);
     }
     return 1;
 }

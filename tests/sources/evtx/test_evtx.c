@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/event.h"
 #include "sources/evtx/binxml.h"
 #include "sources/evtx/evtxfile.h"
 #include "testlib.h"
@@ -455,11 +456,81 @@ static void test_strings(void **st)
     }
 }
 
+/* etwl_event_prop_uint (the process table's pid reads) gives a member's
+ * number without its text: over real files, every member it answers for
+ * must have text that says that number (decimal or 0x-hex), and a member
+ * once read as text is answered by its text only. */
+typedef struct nums {
+    unsigned long long answered, texts, bad;
+    char first[200];
+} nums;
+
+static etwl_status check_numbers(etwl_event *ev, void *user)
+{
+    nums *c = user;
+    uint32_t i, n = etwl_event_prop_count(ev);
+    for (i = 0; i < n; i++) {
+        uint64_t v = 0, again;
+        int got = etwl_event_prop_uint(ev, i, &v);
+        const etwl_value *t = etwl_event_prop(ev, i);
+        char buf[64], *end;
+        int plain = t->type == ETWL_VT_STRING && t->n > 0 && t->n < sizeof buf;
+        unsigned long long parsed = 0;
+        if (plain) {
+            memcpy(buf, t->v.s, t->n);
+            buf[t->n] = 0;
+            parsed = strtoull(buf, &end, 0);
+            plain = *end == 0 && buf[0] >= '0' && buf[0] <= '9';
+        }
+        c->answered += got;
+        c->texts += plain;
+        if ((got && (!plain || parsed != v)) || etwl_event_prop_uint(ev, i, &again)) {
+            if (!c->bad++)
+                snprintf(c->first, sizeof c->first, "record %llu member %u: %s %llu, text %.*s",
+                         (unsigned long long)etwl_event_header(ev)->record_id, i, got ? "number" : "-",
+                         (unsigned long long)v, (int)(t->n < 60 ? t->n : 60), t->type == ETWL_VT_STRING ? t->v.s : "");
+        }
+    }
+    return ETWL_OK;
+}
+
+static void test_numbers_as_their_text(void **st)
+{
+    static const char *files[] = {
+        "../shared/data/evtx-attack-samples/Execution/revshell_cmd_svchost_sysmon_1.evtx",
+        "../shared/data/evtx-attack-samples/Lateral Movement/ImpersonateUser-via local Pass The Hash Sysmon and "
+        "Security.evtx",
+    };
+    size_t k;
+    (void)st;
+    for (k = 0; k < sizeof files / sizeof files[0]; k++) {
+        etwl_config c;
+        etwl_session *s;
+        etwl_error e;
+        nums f;
+        FILE *probe = fopen(files[k], "rb");
+        if (!probe) {
+            print_message("skipped: %s is absent\n", files[k]);
+            continue;
+        }
+        fclose(probe);
+        etwl_config_init(&c);
+        c.read_path = files[k];
+        assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
+        memset(&f, 0, sizeof f);
+        assert_int_equal(etwl_session_process(s, check_numbers, &f, &e), ETWL_OK);
+        etwl_session_free(s);
+        if (f.bad) fail_msg("%s: %llu members; first: %s", files[k], f.bad, f.first);
+        /* Sysmon writes its pids and session ids as numbers */
+        assert_true(f.answered > 10);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values), cmocka_unit_test(test_strings), cmocka_unit_test(test_walk),
-        cmocka_unit_test(test_limits), cmocka_unit_test(test_crc),
+        cmocka_unit_test(test_limits), cmocka_unit_test(test_crc),     cmocka_unit_test(test_numbers_as_their_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

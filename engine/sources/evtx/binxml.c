@@ -1001,10 +1001,10 @@ int bx_walk(bx_chunk *c, uint32_t off, uint32_t end, const bx_sink *sink)
     return walk_fragment(&w, &off, end, 0, 1);
 }
 
-int bx_instance_at(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance *in)
+int bx_instance_head(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance *in)
 {
     const uint8_t *d = c->data;
-    uint32_t p = off, tsize, i, voff;
+    uint32_t p = off, tsize;
     if (end > c->len || p + 4 + 14 > end || d[p] != 0x0f || d[p + 4] != 0x0c) return -1;
     p += 4 + 6;
     in->def = rd32(d + p);
@@ -1020,9 +1020,23 @@ int bx_instance_at(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance *i
     p += 4;
     if (in->n > BX_MAX_SUBS || (uint64_t)p + 4u * in->n > end) return -1;
     in->descs = p;
-    voff = p + 4 * in->n;
-    for (i = 0; i < in->n; i++) voff += rd16(d + p + 4 * i);
-    if (voff > end || (voff < end && d[voff] != 0x00)) return -1;
     in->values = p + 4 * in->n;
+    in->end = end;
     return 0;
+}
+
+int bx_instance_fits(const bx_chunk *c, const bx_instance *in, uint32_t values_end)
+{
+    /* the values, then the end of the stream or nothing */
+    return values_end > in->end || (values_end < in->end && c->data[values_end] != 0x00) ? -1 : 0;
+}
+
+int bx_instance_at(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance *in)
+{
+    uint64_t voff;
+    uint32_t i;
+    if (bx_instance_head(c, off, end, in) != 0) return -1;
+    voff = in->values;
+    for (i = 0; i < in->n; i++) voff += rd16(c->data + in->descs + 4 * i);
+    return voff > end ? -1 : bx_instance_fits(c, in, (uint32_t)voff);
 }

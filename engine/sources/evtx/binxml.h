@@ -105,6 +105,7 @@ typedef struct bx_instance {
     uint32_t n;      /* substitution values */
     uint32_t descs;  /* offset of the n (size u16, type u8, 0) descriptors */
     uint32_t values; /* offset of the first value */
+    uint32_t end;    /* of the data it was found in */
 } bx_instance;
 
 /* 0 when bx_render_value would render this value, else -1: checked while
@@ -153,6 +154,11 @@ typedef struct bx_chunk {
 size_t bx_str_item_end(const uint8_t *d, size_t n, size_t i);
 
 int bx_instance_at(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance *in);
+/* The same, but the values' sizes are not added up: the caller, which
+ * reads every descriptor anyway, passes where they end to
+ * bx_instance_fits() (0, or -1: the instance does not hold together). */
+int bx_instance_head(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance *in);
+int bx_instance_fits(const bx_chunk *c, const bx_instance *in, uint32_t values_end);
 void bx_chunk_reset(bx_chunk *c, const uint8_t *data, uint32_t len);
 void bx_chunk_free(bx_chunk *c);
 

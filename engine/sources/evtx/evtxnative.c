@@ -582,7 +582,7 @@ static uint64_t tmpl_hash(nsrc *x, uint32_t def)
 {
     unsigned i = (def >> 3) & (THASH_SLOTS - 1);
     if (x->th[i].gen != x->gen || x->th[i].off != def) {
-        /* bx_instance_at checked def + 24 against the chunk; the body is
+        /* bx_instance_head checked def + 24 against the chunk; the body is
          * cut at the chunk's end, where a walk would refuse it anyway */
         uint32_t at = def + 24, size = rd32(x->chunk.data + def + 20);
         uint32_t n = (uint64_t)at + size > x->chunk.len ? x->chunk.len - at : size;
@@ -612,7 +612,7 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
      * every value of every record */
     sl = x->slots + x->nslots;
     key = x->key + x->keylen;
-    memcpy(key, def + 4, 20); /* GUID and data size: bx_instance_at checked them in the chunk */
+    memcpy(key, def + 4, 20); /* GUID and data size: bx_instance_head checked them in the chunk */
     memcpy(key + 20, &n, 4);
     memcpy(key + 24, &th, 8);
     key += KEY_INST;
@@ -632,9 +632,13 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
             if (lo == n) lo = k;
             hi = k + 1;
         }
-        if (nd) bad |= nd == 0xFF ? bx_value_ok(type, x->chunk.data + off, size) != 0 : size < nd;
+        /* a value past the instance's end is not read: bx_instance_fits
+         * refuses the instance below */
+        if (nd)
+            bad |= nd == 0xFF ? off + size > in->end || bx_value_ok(type, x->chunk.data + off, size) != 0 : size < nd;
         off += size;
     }
+    if (bx_instance_fits(&x->chunk, in, off) != 0) return -1;
     x->nslots += n;
     x->keylen += KEY_INST + n;
     if (bad) x->vbad = 1;
@@ -660,7 +664,7 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
         bx_instance sub;
         uint32_t o = sl[k].off, sz = sl[k].size;
         if (sl[k].type != BX_BINXML || !sz) continue;
-        if (bx_instance_at(&x->chunk, o, o + sz, &sub) != 0 || flatten(x, &sub, depth + 1) != 0) return -1;
+        if (bx_instance_head(&x->chunk, o, o + sz, &sub) != 0 || flatten(x, &sub, depth + 1) != 0) return -1;
     }
     return 0;
 }
@@ -1075,7 +1079,7 @@ static int parse_record(nsrc *x, const evtx_record *r)
     x->nitems = 0;
     x->keylen = 0;
     x->vbad = 0;
-    have_in = bx_instance_at(&x->chunk, r->data, r->data_end, &in) == 0 && flatten(x, &in, 0) == 0;
+    have_in = bx_instance_head(&x->chunk, r->data, r->data_end, &in) == 0 && flatten(x, &in, 0) == 0;
     if (have_in) {
         plan *pl = find_plan(x, hash = key_hash(x->key, x->keylen));
         if (pl && pl->usable && run_plan(x, pl)) return 1;

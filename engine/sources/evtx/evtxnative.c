@@ -159,13 +159,14 @@ typedef struct nsrc {
         uint64_t hash;
     } th[THASH_SLOTS];
     uint32_t gen;
-    int vbad;           /* flatten() found a value a walk would refuse */
-    uint8_t vneed[256]; /* need_init() */
-    uint8_t vmore[256]; /* per type: MORE_* when a non-empty value of it asks more of flatten() */
+    int vbad;            /* flatten() found a value a walk would refuse */
+    uint16_t vinfo[256]; /* per value type: what flatten() checks (info_init) */
 } nsrc;
 
-static void need_init(uint8_t *need);
+static void info_init(uint16_t *info);
 enum { MORE_BINXML = 1, MORE_ARRAY = 2 }; /* template instances inside; string array items */
+#define INFO_MORE(i) ((i) >> 8 & 3)       /* MORE_* */
+#define INFO_ASK 0x8000u                  /* bx_value_ok() decides */
 
 /* ---- header fields: one place for walks and plans ------------------------------- */
 
@@ -442,9 +443,7 @@ static etwl_status native_open(const etwl_config *cfg, etwl_source **out, etwl_e
     x->plans = malloc(MAX_PLANS * sizeof *x->plans);
     x->table = calloc(PLAN_TABLE, sizeof *x->table);
 
-    need_init(x->vneed);
-    x->vmore[BX_BINXML] = MORE_BINXML;
-    x->vmore[BX_ARRAY | BX_STRING] = MORE_ARRAY;
+    info_init(x->vinfo);
     if (!x->slots || !x->store || !x->key || !x->plans || !x->table) {
         st = etwl_error_set(err, ETWL_ENOMEM, "out of memory");
         goto fail;
@@ -558,21 +557,26 @@ static const uint8_t fixed[0x16] = {
     [BX_FILETIME] = 8, [BX_HEX64] = 8, [BX_GUID] = 16, [BX_SYSTEMTIME] = 16,
 };
 
-/* What bx_value_ok() needs of a value of each type to pass: 0 nothing
- * (BinXml values are walked instead), a size, or 0xFF: ask it.  In the
- * source, not shared: sources may run on several threads. */
-static void need_init(uint8_t *need)
+/* Per value type, one table (flatten() reads it for every value of every
+ * record): the low byte is the size bx_value_ok() needs of a value of a
+ * fixed-size type to pass (0: nothing, as BinXml values are walked
+ * instead), INFO_ASK marks the types it must look at, and INFO_MORE the
+ * work a non-empty value asks more of flatten().  In the source, not
+ * shared: sources may run on several threads. */
+static void info_init(uint16_t *info)
 {
     int t;
     for (t = 0; t < 256; t++) {
         int base = t & 0x7f;
         if (t == BX_NULL || t == BX_STRING || t == BX_ANSI || t == BX_BINARY || t == (BX_ARRAY | BX_STRING) ||
             t == BX_BINXML)
-            need[t] = 0;
-        else if (t < (int)sizeof fixed && fixed[t]) need[t] = fixed[t];
-        else if ((t & BX_ARRAY) && base < (int)sizeof fixed && fixed[base]) need[t] = 0;
-        else need[t] = 0xFF;
+            info[t] = 0;
+        else if (t < (int)sizeof fixed && fixed[t]) info[t] = fixed[t];
+        else if ((t & BX_ARRAY) && base < (int)sizeof fixed && fixed[base]) info[t] = 0;
+        else info[t] = INFO_ASK;
     }
+    info[BX_BINXML] |= MORE_BINXML << 8;
+    info[BX_ARRAY | BX_STRING] |= MORE_ARRAY << 8;
 }
 
 static uint64_t key_hash(const uint8_t *p, uint32_t n);
@@ -599,7 +603,8 @@ static uint64_t tmpl_hash(nsrc *x, uint32_t def)
  * not a plain template instance (such a record is only walked). */
 static int flatten(nsrc *x, const bx_instance *in, int depth)
 {
-    const uint8_t *d = x->chunk.data + in->descs, *def = x->chunk.data + in->def, *need = x->vneed, *more = x->vmore;
+    const uint8_t *d = x->chunk.data + in->descs, *def = x->chunk.data + in->def;
+    const uint16_t *info = x->vinfo;
     uint8_t *key;
     vslot *sl;
     uint32_t k, off = in->values, n = in->n, any = 0, lo, hi = 0;
@@ -617,25 +622,29 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
     memcpy(key + 24, &th, 8);
     key += KEY_INST;
     lo = n;
+    /* run for every value of every record: one descriptor word, one table
+     * read, and branches only for the rare types */
     for (k = 0; k < n; k++) {
-        uint32_t size = rd16(d + 4 * k);
-        uint8_t type = d[4 * k + 2], nd = need[type], m = size ? more[type] : 0;
+        uint32_t w = rd32(d + 4 * k), size = w & 0xFFFF, type = w >> 16 & 0xFF, ti = info[type];
         sl[k].off = off;
         sl[k].size = size;
-        sl[k].type = type;
+        sl[k].type = (uint8_t)type;
         /* what of a value the walk's shape depends on: its type, and
          * whether it is empty (an absent optional value removes its
          * element) */
-        key[k] = (uint8_t)(type | (size == 0 ? 0x40 : 0));
-        any |= m;
-        if (m) { /* the loops below look only from the first such value to the last */
-            if (lo == n) lo = k;
-            hi = k + 1;
+        key[k] = (uint8_t)(type | (size == 0) << 6);
+        bad |= size < (ti & 0xFF);
+        if (ti >> 8) {
+            if (INFO_MORE(ti) && size) { /* the loops below look only from the first such value to the last */
+                any |= INFO_MORE(ti);
+                if (lo == n) lo = k;
+                hi = k + 1;
+            }
+            /* a value past the instance's end is not read: bx_instance_fits
+             * refuses the instance below */
+            if (ti & INFO_ASK)
+                bad |= off + size > in->end || bx_value_ok((uint8_t)type, x->chunk.data + off, size) != 0;
         }
-        /* a value past the instance's end is not read: bx_instance_fits
-         * refuses the instance below */
-        if (nd)
-            bad |= nd == 0xFF ? off + size > in->end || bx_value_ok(type, x->chunk.data + off, size) != 0 : size < nd;
         off += size;
     }
     if (bx_instance_fits(&x->chunk, in, off) != 0) return -1;

@@ -288,15 +288,20 @@ static void trim_generations(etwl_proctab *t, etwl_proc *newest_p)
 etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int64_t ts, const char *image,
                               const char *cmdline, const char *user)
 {
-    etwl_proc *p, *tomb = NULL, *old = NULL;
+    etwl_proc *p, *tomb = NULL, *old = NULL, *same = NULL;
     uint32_t b = bucket(t, pid);
     int gens = 0, nalive = 0;
+    int64_t later = 0;
     /* one walk of the chain (its entries are cache misses on a busy
-     * machine) finds all three: a tombstone this start belongs to, the live
-     * entry, and how many generations the pid has */
+     * machine) finds them all: an entry of this very start, a tombstone it
+     * belongs to, the live entry, the next start after it, and how many
+     * generations the pid has */
     for (p = t->buckets[b]; p; p = p->next) {
         if (p->pid != pid) continue;
         gens++;
+        /* the same start again (a second source, overlapping logs), even
+         * after a newer process took the pid */
+        if (!same && ts && p->start == ts) same = p;
         /* a stop that arrived before its start left an entry with no start
          * time: this start belongs to it (out-of-order delivery) */
         if (!tomb && !p->start && p->exit && ts && p->exit >= ts) tomb = p;
@@ -305,6 +310,11 @@ etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int6
             if (!old) old = p;
             nalive++;
         }
+        if (ts && p->start > ts && (!later || p->start < later)) later = p->start;
+    }
+    if (same) {
+        p = same;
+        goto fill;
     }
     if (tomb) {
         p = tomb;
@@ -336,7 +346,17 @@ etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int6
     p->start = ts;
     p->next = t->buckets[b];
     t->buckets[b] = p;
-    list_append(&t->alive, p);
+    if (later) {
+        /* a start older than one already seen for the pid (time going back:
+         * merged hosts, a replay of older logs): that process ended by the
+         * time the pid's next one started.  Ended, it is one of the
+         * generations trimmed below; kept alive, every such start made the
+         * chain longer, and each start walks it. */
+        p->exit = later;
+        list_append(&t->exited, p);
+    } else {
+        list_append(&t->alive, p);
+    }
     counted(t);
     if (gens + 1 > MAX_GENERATIONS) trim_generations(t, p);
     enforce_cap(t);

@@ -84,6 +84,44 @@ static void test_out_of_order_stop_then_start(void **st)
     assert_int_equal(etwl_proctab_count(P), 1);
 }
 
+/* A start seen again (a second source, overlapping logs) is the process
+ * already known, even after a newer process took its pid. */
+static void test_same_start_again(void **st)
+{
+    const etwl_proc *p;
+    (void)st;
+    etwl_proctab_start(P, 100, 4, T0 + S, "C:\\a\\first.exe", "first", NULL);
+    etwl_proctab_start(P, 100, 4, T0 + 3 * S, "C:\\a\\second.exe", "second", NULL);
+    etwl_proctab_start(P, 100, 4, T0 + S, "C:\\a\\first.exe", "first again", NULL);
+    assert_int_equal(etwl_proctab_count(P), 2);
+    p = etwl_proctab_find(P, 100, T0 + 2 * S);
+    assert_string_equal(p->name, "first.exe");
+    assert_string_equal(p->cmdline, "first again");
+    assert_int_equal(p->exit, T0 + 3 * S);
+    assert_string_equal(etwl_proctab_find(P, 100, T0 + 4 * S)->name, "second.exe");
+}
+
+/* Starts of one pid with time going back (merged hosts, older logs
+ * replayed after newer ones): each ended when the pid's next start came,
+ * so they are generations like any other, and the chain every start walks
+ * stays short.  Kept alive, 5,000 of them made a chain of 5,000. */
+static void test_time_going_back(void **st)
+{
+    const etwl_proc *p;
+    int64_t i;
+    (void)st;
+    for (i = 5000; i >= 1; i--) etwl_proctab_start(P, 9, 4, T0 + i * S, "back.exe", NULL, NULL);
+    assert_true(etwl_proctab_count(P) <= 5);
+    p = etwl_proctab_find(P, 9, T0 + 5001 * S); /* the first seen, and newest: still running */
+    assert_non_null(p);
+    assert_int_equal(p->start, T0 + 5000 * S);
+    assert_int_equal(p->exit, 0);
+    p = etwl_proctab_find(P, 9, T0 + S + S / 2); /* the last seen, and oldest */
+    assert_non_null(p);
+    assert_int_equal(p->start, T0 + S);
+    assert_int_equal(p->exit, T0 + 2 * S);
+}
+
 static void test_grace_expiry_and_late_events(void **st)
 {
     (void)st;
@@ -365,6 +403,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_start_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_going_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_order_stop_then_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grace_expiry_and_late_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),

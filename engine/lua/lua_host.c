@@ -272,7 +272,11 @@ int etwl_lua_pcall(etwl_lua *x, int nargs, int nresults, int *budget_hit)
     x->call_gen = saved_gen;
     atomic_store_explicit(&x->interrupt, saved_int, memory_order_relaxed);
     atomic_store_explicit(&x->wd_call, saved_call, memory_order_relaxed);
-    lua_sethook(L, budget_hook, LUA_MASKCOUNT, saved_hit || saved_why ? 1 : x->budget_step);
+    /* a nested call's caller goes on with its own count; after the
+     * outermost call the next one arms it afresh (budget_hook does nothing
+     * at depth 0), so the hook is left as it is: one lua_sethook per event,
+     * not two */
+    if (x->depth > 1) lua_sethook(L, budget_hook, LUA_MASKCOUNT, saved_hit || saved_why ? 1 : x->budget_step);
     x->depth--;
     hit = x->budget_hit;
     x->budget_used = saved_used;

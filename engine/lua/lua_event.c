@@ -6,8 +6,9 @@
  * per host and never repeats, so a value kept past its handler names an
  * event that is no longer current: every access checks it and raises
  * "expired event" (as Wireshark's Lua API does) - never a crash, never the
- * next event's data.  Fields come through a getter table (name -> integer)
- * and a switch, not a chain of string compares.
+ * next event's data.  A field's name is found by the address of its
+ * interned key (key_id), then read through a switch; ev.info.X through the
+ * member index, remembered per layout (etwl_event_prop_find_cached).
  *
  * Light userdata share one metatable per state, so this file owns it; no
  * other light userdata are handed to scripts. */

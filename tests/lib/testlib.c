@@ -52,3 +52,30 @@ const char *tl_tmp_path(const char *name)
     snprintf(path, sizeof path, "%s/%s", d, name);
     return path;
 }
+
+int tl_replay_shared(const char *path, const char *backend, etwl_status (*cb)(etwl_event *ev, void *user), void *user)
+{
+    etwl_config c;
+    etwl_session *s;
+    etwl_error e;
+    etwl_status st;
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        print_message("skipped: %s is absent\n", path);
+        return 0;
+    }
+    fclose(probe);
+    etwl_config_init(&c);
+    c.read_path = path;
+    c.backend = backend;
+    st = etwl_session_open(&c, &s, &e);
+    if (st == ETWL_ENOTSUP) { /* a .zip, in a build without libzip */
+        print_message("skipped: %s\n", e.message);
+        return 0;
+    }
+    if (st != ETWL_OK) fail_msg("%s: %s", path, e.message);
+    st = etwl_session_process(s, cb, user, &e);
+    etwl_session_free(s);
+    if (st != ETWL_OK) fail_msg("%s: %s", path, e.message);
+    return 1;
+}

@@ -33,4 +33,10 @@ const char *tl_json(const etwl_value *v);
  * (TMPDIR, TEMP or /tmp); static storage, overwritten by the next call. */
 const char *tl_tmp_path(const char *name);
 
+/* Replays a file of ../shared through the session API (backend NULL: the
+ * default for the file), calling cb for every event: 1, or 0 when the file
+ * is absent or the build cannot read it (the test says so and skips it).
+ * A failure to replay fails the test. */
+int tl_replay_shared(const char *path, const char *backend, etwl_status (*cb)(etwl_event *ev, void *user), void *user);
+
 #endif

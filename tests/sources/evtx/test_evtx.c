@@ -504,22 +504,9 @@ static void test_numbers_as_their_text(void **st)
     size_t k;
     (void)st;
     for (k = 0; k < sizeof files / sizeof files[0]; k++) {
-        etwl_config c;
-        etwl_session *s;
-        etwl_error e;
         nums f;
-        FILE *probe = fopen(files[k], "rb");
-        if (!probe) {
-            print_message("skipped: %s is absent\n", files[k]);
-            continue;
-        }
-        fclose(probe);
-        etwl_config_init(&c);
-        c.read_path = files[k];
-        assert_int_equal(etwl_session_open(&c, &s, &e), ETWL_OK);
         memset(&f, 0, sizeof f);
-        assert_int_equal(etwl_session_process(s, check_numbers, &f, &e), ETWL_OK);
-        etwl_session_free(s);
+        if (!tl_replay_shared(files[k], NULL, check_numbers, &f)) continue;
         if (f.bad) fail_msg("%s: %llu members; first: %s", files[k], f.bad, f.first);
         /* Sysmon writes its pids and session ids as numbers */
         assert_true(f.answered > 10);

@@ -313,6 +313,8 @@ static int ev_index(lua_State *L, etwl_lua *x, etwl_event *ev)
     return 1; /* a method, or nil */
 }
 
+/* Renders the event with one of the engine's writers into the host's
+ * scratch buffer, which is reused so that printing allocates once. */
 static int push_written(lua_State *L, etwl_status (*write)(etwl_event *, etwl_buf *))
 {
     etwl_event *ev = live(L, 1, K_EVENT);

@@ -1030,13 +1030,3 @@ int bx_instance_fits(const bx_chunk *c, const bx_instance *in, uint32_t values_e
     /* the values, then the end of the stream or nothing */
     return values_end > in->end || (values_end < in->end && c->data[values_end] != 0x00) ? -1 : 0;
 }
-
-int bx_instance_at(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance *in)
-{
-    uint64_t voff;
-    uint32_t i;
-    if (bx_instance_head(c, off, end, in) != 0) return -1;
-    voff = in->values;
-    for (i = 0; i < in->n; i++) voff += rd16(c->data + in->descs + 4 * i);
-    return voff > end ? -1 : bx_instance_fits(c, in, (uint32_t)voff);
-}

@@ -98,8 +98,7 @@ typedef struct bx_sink {
 } bx_sink;
 
 /* A record's event data in its usual form: a fragment header, one template
- * instance and the end of the stream.  0 and *in filled, else -1 (then it
- * is only walked). */
+ * instance and the end of the stream (bx_instance_head). */
 typedef struct bx_instance {
     uint32_t def;    /* the template definition's offset (its cache key) */
     uint32_t n;      /* substitution values */
@@ -153,10 +152,11 @@ typedef struct bx_chunk {
  * and for plans. */
 size_t bx_str_item_end(const uint8_t *d, size_t n, size_t i);
 
-int bx_instance_at(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance *in);
-/* The same, but the values' sizes are not added up: the caller, which
- * reads every descriptor anyway, passes where they end to
- * bx_instance_fits() (0, or -1: the instance does not hold together). */
+/* The instance at off (its data ending at end): 0 and *in filled, else -1
+ * (then the record is only walked).  The values' sizes are not added up
+ * here: the caller, which reads every descriptor anyway, passes where the
+ * values end to bx_instance_fits() - 0, or -1 when the instance does not
+ * hold together - before it reads any value. */
 int bx_instance_head(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance *in);
 int bx_instance_fits(const bx_chunk *c, const bx_instance *in, uint32_t values_end);
 void bx_chunk_reset(bx_chunk *c, const uint8_t *data, uint32_t len);

@@ -7,6 +7,7 @@
  * the ones its XML gave.  Bounds are checked on every read: a chunk is
  * attacker-controlled. */
 #include "sources/evtx/binxml.h"
+#include "util/bytes.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -64,13 +65,6 @@ static void bx_printf(bx_buf *b, const char *fmt, ...)
     va_end(ap);
     if (n > 0) bx_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
 /* ---- values ----------------------------------------------------------------- */
 
@@ -135,10 +129,10 @@ static size_t utf16_to(char *o, const uint8_t *s, size_t units)
         }
         if (i >= units) break;
 #endif
-        cp = rd16(s + 2 * i);
+        cp = etwl_le16(s + 2 * i);
         if (cp == 0) break;
         if (cp >= 0xD800 && cp < 0xDC00 && i + 1 < units) {
-            uint32_t lo = rd16(s + 2 * i + 2);
+            uint32_t lo = etwl_le16(s + 2 * i + 2);
             if (lo >= 0xDC00 && lo < 0xE000) {
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 i++;
@@ -242,11 +236,11 @@ static void put_guid(bx_buf *out, const uint8_t *g)
 {
     int i;
     bx_putc(out, '{');
-    put_hexw(out, rd32(g), 8, 1);
+    put_hexw(out, etwl_le32(g), 8, 1);
     bx_putc(out, '-');
-    put_hexw(out, rd16(g + 4), 4, 1);
+    put_hexw(out, etwl_le16(g + 4), 4, 1);
     bx_putc(out, '-');
-    put_hexw(out, rd16(g + 6), 4, 1);
+    put_hexw(out, etwl_le16(g + 6), 4, 1);
     bx_putc(out, '-');
     put_hexw(out, (uint64_t)g[8] << 8 | g[9], 4, 1);
     bx_putc(out, '-');
@@ -268,7 +262,7 @@ static int put_sid(bx_buf *out, const uint8_t *s, size_t n)
     put_u64(out, auth);
     for (i = 0; i < count; i++) {
         bx_putc(out, '-');
-        put_u64(out, rd32(s + 8 + 4 * i));
+        put_u64(out, etwl_le32(s + 8 + 4 * i));
     }
     return 0;
 }
@@ -302,40 +296,40 @@ static void put_scalar(bx_buf *out, uint8_t type, const uint8_t *d, size_t n)
     switch (type) {
     case BX_INT8: put_i64(out, (int8_t)d[0]); break;
     case BX_UINT8: put_u64(out, d[0]); break;
-    case BX_INT16: put_i64(out, (int16_t)rd16(d)); break;
-    case BX_UINT16: put_u64(out, rd16(d)); break;
-    case BX_INT32: put_i64(out, (int32_t)rd32(d)); break;
-    case BX_UINT32: put_u64(out, rd32(d)); break;
-    case BX_INT64: put_i64(out, (int64_t)rd64(d)); break;
-    case BX_UINT64: put_u64(out, rd64(d)); break;
+    case BX_INT16: put_i64(out, (int16_t)etwl_le16(d)); break;
+    case BX_UINT16: put_u64(out, etwl_le16(d)); break;
+    case BX_INT32: put_i64(out, (int32_t)etwl_le32(d)); break;
+    case BX_UINT32: put_u64(out, etwl_le32(d)); break;
+    case BX_INT64: put_i64(out, (int64_t)etwl_le64(d)); break;
+    case BX_UINT64: put_u64(out, etwl_le64(d)); break;
     case BX_HEX32:
         bx_put(out, "0x", 2);
-        put_hexw(out, rd32(d), 8, 0);
+        put_hexw(out, etwl_le32(d), 8, 0);
         break;
     case BX_HEX64:
         bx_put(out, "0x", 2);
-        put_hexw(out, rd64(d), 16, 0);
+        put_hexw(out, etwl_le64(d), 16, 0);
         break;
-    case BX_BOOL: bx_put(out, rd32(d) ? "true" : "false", rd32(d) ? 4 : 5); break;
+    case BX_BOOL: bx_put(out, etwl_le32(d) ? "true" : "false", etwl_le32(d) ? 4 : 5); break;
     case BX_REAL32: {
         float f;
-        uint32_t u = rd32(d);
+        uint32_t u = etwl_le32(d);
         memcpy(&f, &u, 4);
         bx_printf(out, "%.8g", (double)f);
         break;
     }
     case BX_REAL64: {
         double f;
-        uint64_t u = rd64(d);
+        uint64_t u = etwl_le64(d);
         memcpy(&f, &u, 8);
         bx_printf(out, "%.16g", f);
         break;
     }
-    case BX_FILETIME: put_filetime(out, rd64(d)); break;
+    case BX_FILETIME: put_filetime(out, etwl_le64(d)); break;
     case BX_GUID: put_guid(out, d); break;
     case BX_SYSTEMTIME:
-        bx_printf(out, "%04u-%02u-%02uT%02u:%02u:%02u.%03u000000Z", rd16(d), rd16(d + 2), rd16(d + 6), rd16(d + 8),
-                  rd16(d + 10), rd16(d + 12), rd16(d + 14));
+        bx_printf(out, "%04u-%02u-%02uT%02u:%02u:%02u.%03u000000Z", etwl_le16(d), etwl_le16(d + 2), etwl_le16(d + 6),
+                  etwl_le16(d + 8), etwl_le16(d + 10), etwl_le16(d + 12), etwl_le16(d + 14));
         break;
     default: break;
     }
@@ -366,8 +360,8 @@ int bx_render_value(bx_buf *out, uint8_t type, const uint8_t *d, size_t n)
         if (put_sid(out, d, n) != 0) return -1;
         return 0;
     case BX_SIZET:
-        if (n == 8) bx_printf(out, "0x%016" PRIx64, rd64(d));
-        else if (n == 4) bx_printf(out, "0x%08" PRIx32, rd32(d));
+        if (n == 8) bx_printf(out, "0x%016" PRIx64, etwl_le64(d));
+        else if (n == 4) bx_printf(out, "0x%08" PRIx32, etwl_le32(d));
         else return -1;
         return 0;
     case BX_ARRAY | BX_STRING: {
@@ -375,7 +369,7 @@ int bx_render_value(bx_buf *out, uint8_t type, const uint8_t *d, size_t n)
         size_t units = n / 2, s = 0;
         int first = 1;
         for (i = 0; i <= units; i++) {
-            if (i == units || rd16(d + 2 * i) == 0) {
+            if (i == units || etwl_le16(d + 2 * i) == 0) {
                 if (i > s || i < units) {
                     if (!first) bx_putc(out, ' ');
                     bx_utf16_put(out, d + 2 * s, i - s);
@@ -493,7 +487,7 @@ static const char *name_at(bx_chunk *c, uint32_t off, size_t *len)
         return c->names.p + c->cache[slot].at;
     }
     if (off < 512 || (uint64_t)off + 8 > c->len) return NULL;
-    nch = rd16(c->data + off + 6);
+    nch = etwl_le16(c->data + off + 6);
     if ((uint64_t)off + 8 + 2u * nch > c->len) return NULL;
     dst = &c->names;
     if (dst->len + 3u * nch + 1 > NAMES_CAP) { /* a hostile chunk: stop caching */
@@ -572,12 +566,12 @@ static int read_name(walk *w, uint32_t *pos, uint32_t end, bx_buf *ab, size_t *a
     const char *nm;
     size_t len;
     if (*pos + 4 > end) return fail(c, *pos, "truncated name reference");
-    off = rd32(c->data + *pos);
+    off = etwl_le32(c->data + *pos);
     *pos += 4;
     if (off == *pos) { /* defined inline: skip it */
         uint16_t nch;
         if (*pos + 8 > end) return fail(c, *pos, "truncated name");
-        nch = rd16(c->data + *pos + 6);
+        nch = etwl_le16(c->data + *pos + 6);
         if ((uint64_t)*pos + 10 + 2u * nch > end) return fail(c, *pos, "truncated name");
         *pos += 10 + 2u * nch;
     }
@@ -630,7 +624,7 @@ static int value_token(walk *w, uint32_t *pos, uint32_t end, bx_buf *t, int leve
         uint16_t n;
         if (*pos + 4 > end) return fail(c, *pos, "truncated value");
         if (d[*pos + 1] != BX_STRING) return fail(c, *pos, "value token of a type other than string");
-        n = rd16(d + *pos + 2);
+        n = etwl_le16(d + *pos + 2);
         if ((uint64_t)*pos + 4 + 2u * n > end) return fail(c, *pos, "truncated value");
         /* the text itself starts 4 bytes in: never a name's offset */
         literal_put(c, t, *pos + 4, n);
@@ -642,7 +636,7 @@ static int value_token(walk *w, uint32_t *pos, uint32_t end, bx_buf *t, int leve
     case 0x07: { /* CDATA: its text */
         uint16_t n;
         if (*pos + 3 > end) return fail(c, *pos, "truncated CDATA");
-        n = rd16(d + *pos + 1);
+        n = etwl_le16(d + *pos + 1);
         if ((uint64_t)*pos + 3 + 2u * n > end) return fail(c, *pos, "truncated CDATA");
         bx_utf16_put(t, d + *pos + 3, n);
         *pos += 3 + 2u * n;
@@ -654,7 +648,7 @@ static int value_token(walk *w, uint32_t *pos, uint32_t end, bx_buf *t, int leve
         if (*pos + 3 > end) return fail(c, *pos, "truncated character reference");
         {
             char u[4];
-            bx_put(t, u, utf8_at(u, rd16(d + *pos + 1)));
+            bx_put(t, u, utf8_at(u, etwl_le16(d + *pos + 1)));
         }
         *pos += 3;
         *nonempty = 1;
@@ -681,7 +675,7 @@ static int value_token(walk *w, uint32_t *pos, uint32_t end, bx_buf *t, int leve
         const sub *s;
         uint16_t id;
         if (*pos + 4 > end) return fail(c, *pos, "truncated substitution");
-        id = rd16(d + *pos + 1);
+        id = etwl_le16(d + *pos + 1);
         s = get_sub(w, id);
         *pos += 4;
         if (!s || s->type == BX_NULL || s->size == 0) return 1;
@@ -827,7 +821,7 @@ static int walk_element(walk *w, uint32_t *pos, uint32_t end, int level, int has
     tok = d[p++];
     if (tok != 0x02 && tok != 0x03) return fail(c, p - 1, "expected the end of a start tag");
     if (tok == 0x02 && p + 5 <= end && (d[p] == 0x0d || d[p] == 0x0e) && d[p + 4] == 0x04) {
-        const sub *sb = get_sub(w, rd16(d + p + 1));
+        const sub *sb = get_sub(w, etwl_le16(d + p + 1));
         if (d[p] == 0x0e && (!sb || sb->type == BX_NULL)) {
             /* content that is an optional value left out: so is the element */
             c->attrbuf.len = mark;
@@ -851,7 +845,7 @@ static int walk_element(walk *w, uint32_t *pos, uint32_t end, int level, int has
     c->attrbuf.len = mark;
     if (tok == 0x02 && w->sink->value && p + 5 <= end && (d[p] == 0x0d || d[p] == 0x0e) && d[p + 4] == 0x04) {
         /* the common content: one value, handed on undecoded */
-        const sub *sb = get_sub(w, rd16(d + p + 1));
+        const sub *sb = get_sub(w, etwl_le16(d + p + 1));
         if (sb && sb->type != BX_BINXML && !(sb->type & BX_ARRAY)) {
             if (bx_value_ok(sb->type, d + sb->off, sb->size) != 0) return fail(c, p, "bad substitution value");
             w->output += sb->size;
@@ -886,7 +880,7 @@ static int walk_element(walk *w, uint32_t *pos, uint32_t end, int level, int has
                     c->attrbuf.len = mark;
                 } else {
                     if (p + 3 > end) return fail(c, p, "truncated PI");
-                    p += 3 + 2u * rd16(d + p + 1);
+                    p += 3 + 2u * etwl_le16(d + p + 1);
                 }
                 continue;
             }
@@ -916,19 +910,19 @@ static int walk_template(walk *w, uint32_t *pos, uint32_t end, int level)
     int r;
     if (p + 9 > end) return fail(c, *pos, "truncated template instance");
     p += 5; /* unknown byte, template id */
-    def = rd32(d + p);
+    def = etwl_le32(d + p);
     p += 4;
     if (def == p) { /* the definition is here: skip it */
         if (p + 24 > end) return fail(c, p, "truncated template definition");
-        tsize = rd32(d + p + 20);
+        tsize = etwl_le32(d + p + 20);
         if ((uint64_t)p + 24 + tsize > end) return fail(c, p, "truncated template definition");
         p += 24 + tsize;
     }
     if (def < 512 || (uint64_t)def + 24 > c->len) return fail(c, p, "bad template offset");
-    tsize = rd32(d + def + 20);
+    tsize = etwl_le32(d + def + 20);
     if ((uint64_t)def + 24 + tsize > c->len) return fail(c, def, "template definition runs past its chunk");
     if (p + 4 > end) return fail(c, p, "truncated substitution array");
-    n = rd32(d + p);
+    n = etwl_le32(d + p);
     p += 4;
     if (n > BX_MAX_SUBS) return fail(c, p - 4, "too many substitution values");
     if ((uint64_t)p + 4u * n > end) return fail(c, p, "truncated substitution array");
@@ -936,7 +930,7 @@ static int walk_template(walk *w, uint32_t *pos, uint32_t end, int level)
     if (!subs) return fail(c, p, "out of memory");
     voff = p + 4 * n;
     for (i = 0; i < n; i++) {
-        subs[i].size = rd16(d + p + 4 * i);
+        subs[i].size = etwl_le16(d + p + 4 * i);
         subs[i].type = d[p + 4 * i + 2];
         subs[i].off = voff;
         voff += subs[i].size;
@@ -976,7 +970,7 @@ static int walk_fragment(walk *w, uint32_t *pos, uint32_t end, int level, int ha
             if (!has_dep && *pos + 11 <= end) {
                 /* BinXml inside a value may leave out the dependency id: the
                  * layout whose name offset points back (or right here) wins */
-                uint32_t with = rd32(c->data + *pos + 7), without = rd32(c->data + *pos + 5);
+                uint32_t with = etwl_le32(c->data + *pos + 7), without = etwl_le32(c->data + *pos + 5);
                 dep = (with <= *pos + 11 && with >= 512) || !(without <= *pos + 9 && without >= 512);
             }
             r = walk_element(w, pos, end, level, dep, level > 0);
@@ -1007,16 +1001,16 @@ int bx_instance_head(const bx_chunk *c, uint32_t off, uint32_t end, bx_instance 
     uint32_t p = off, tsize;
     if (end > c->len || p + 4 + 14 > end || d[p] != 0x0f || d[p + 4] != 0x0c) return -1;
     p += 4 + 6;
-    in->def = rd32(d + p);
+    in->def = etwl_le32(d + p);
     p += 4;
     if (in->def == p) { /* the definition is here */
         if (p + 24 > end) return -1;
-        tsize = rd32(d + p + 20);
+        tsize = etwl_le32(d + p + 20);
         if ((uint64_t)p + 24 + tsize > end) return -1;
         p += 24 + tsize;
     }
     if (in->def < 512 || (uint64_t)in->def + 24 > c->len || p + 4 > end) return -1;
-    in->n = rd32(d + p);
+    in->n = etwl_le32(d + p);
     p += 4;
     if (in->n > BX_MAX_SUBS || (uint64_t)p + 4u * in->n > end) return -1;
     in->descs = p;

@@ -4,6 +4,7 @@
  * offset tables) and records ("**\0\0", size, id, written time, BinXml,
  * size again). */
 #include "sources/evtx/evtxfile.h"
+#include "util/bytes.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -29,12 +30,6 @@
 #define seek64(f, o) fseeko((f), (off_t)(o), SEEK_SET)
 #define size64(f) (fseeko((f), 0, SEEK_END) == 0 ? (long long)ftello(f) : -1)
 #endif
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
 /* CRC-32 continued from c (0 to start) */
 static uint32_t crc_more(uint32_t c, const uint8_t *p, size_t n);
@@ -159,8 +154,8 @@ int evtx_file_chunk(evtx_file *x, uint32_t i)
     x->loaded = EVTX_RECORDS_START;
     if (memcmp(x->chunk, "ElfChnk", 8) != 0) return 0;
     x->header_crc_ok =
-        crc_more(evtx_crc32(x->chunk, 120), x->chunk + 128, EVTX_RECORDS_START - 128) == rd32(x->chunk + 124);
-    fso = rd32(x->chunk + 48);
+        crc_more(evtx_crc32(x->chunk, 120), x->chunk + 128, EVTX_RECORDS_START - 128) == etwl_le32(x->chunk + 124);
+    fso = etwl_le32(x->chunk + 48);
     if (fso >= EVTX_RECORDS_START && fso <= x->avail) {
         /* usually all a chunk needs: the rest is unused space, read only
          * when the chunk turns out damaged (the walk never looks past
@@ -168,7 +163,8 @@ int evtx_file_chunk(evtx_file *x, uint32_t i)
         if (read_at(x, at + EVTX_RECORDS_START, x->chunk + EVTX_RECORDS_START, fso - EVTX_RECORDS_START) != 0)
             return -1;
         x->loaded = fso;
-        x->data_crc_ok = evtx_crc32(x->chunk + EVTX_RECORDS_START, fso - EVTX_RECORDS_START) == rd32(x->chunk + 52);
+        x->data_crc_ok =
+            evtx_crc32(x->chunk + EVTX_RECORDS_START, fso - EVTX_RECORDS_START) == etwl_le32(x->chunk + 52);
         x->limit = fso;
         if (x->header_crc_ok && x->data_crc_ok && x->avail == EVTX_CHUNK_SIZE) {
             x->next = EVTX_RECORDS_START;
@@ -182,7 +178,8 @@ int evtx_file_chunk(evtx_file *x, uint32_t i)
         x->data_crc_ok = 0;
         x->limit = EVTX_CHUNK_SIZE;
     } else {
-        x->data_crc_ok = evtx_crc32(x->chunk + EVTX_RECORDS_START, fso - EVTX_RECORDS_START) == rd32(x->chunk + 52);
+        x->data_crc_ok =
+            evtx_crc32(x->chunk + EVTX_RECORDS_START, fso - EVTX_RECORDS_START) == etwl_le32(x->chunk + 52);
         x->limit = fso;
     }
     if (x->limit > x->avail) x->limit = x->avail;
@@ -195,13 +192,13 @@ static int record_at(const evtx_file *x, uint32_t off, uint32_t end, evtx_record
 {
     const uint8_t *c = x->chunk;
     uint32_t size;
-    if (off + 28 > end || rd32(c + off) != 0x00002a2a) return 0;
-    size = rd32(c + off + 4);
-    if (size < 28 || size > end - off || rd32(c + off + size - 4) != size) return 0;
+    if (off + 28 > end || etwl_le32(c + off) != 0x00002a2a) return 0;
+    size = etwl_le32(c + off + 4);
+    if (size < 28 || size > end - off || etwl_le32(c + off + size - 4) != size) return 0;
     r->off = off;
     r->size = size;
-    r->id = rd64(c + off + 8);
-    r->written = rd64(c + off + 16);
+    r->id = etwl_le64(c + off + 8);
+    r->written = etwl_le64(c + off + 16);
     r->data = off + 24;
     r->data_end = off + size - 4;
     return 1;
@@ -230,9 +227,9 @@ int evtx_file_record(evtx_file *x, evtx_record *r)
     if (off + 28 > x->limit) return 0;
     if (!record_at(x, off, x->limit, r)) {
         x->stopped = 1;
-        if (rd32(c + off) != 0x00002a2a)
+        if (etwl_le32(c + off) != 0x00002a2a)
             snprintf(x->why, sizeof x->why, "no record signature where the next record should be");
-        else snprintf(x->why, sizeof x->why, "record with a bad size (%" PRIu32 ")", rd32(c + off + 4));
+        else snprintf(x->why, sizeof x->why, "record with a bad size (%" PRIu32 ")", etwl_le32(c + off + 4));
         return 0;
     }
     x->next = off + r->size;

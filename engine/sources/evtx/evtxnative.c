@@ -20,6 +20,7 @@
 #include "sources/evtx/binxml.h"
 #include "sources/evtx/evtxfile.h"
 #include "sources/evtx/system.h"
+#include "util/bytes.h"
 #include "util/grow.h"
 
 #define MAX_PROPS 256
@@ -473,13 +474,6 @@ static void note(nsrc *x, const char *file, int chunk, const char *msg)
     etwl_source_note(&x->base, where, msg);
 }
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-
 /* The substitution value behind lazy property i. */
 static void member_value(const nsrc *x, uint32_t i, const uint8_t **data, uint32_t *size, uint8_t *type)
 {
@@ -507,11 +501,11 @@ static int fill_num(etwl_event *ev, uint32_t i, uint64_t *out, void *user)
     member_value(user, i, &d, &size, &type);
     switch (type) {
     case BX_UINT8: return size >= 1 ? (*out = d[0], 1) : 0;
-    case BX_UINT16: return size >= 2 ? (*out = rd16(d), 1) : 0;
+    case BX_UINT16: return size >= 2 ? (*out = etwl_le16(d), 1) : 0;
     case BX_UINT32:
-    case BX_HEX32: return size >= 4 ? (*out = rd32(d), 1) : 0;
+    case BX_HEX32: return size >= 4 ? (*out = etwl_le32(d), 1) : 0;
     case BX_UINT64:
-    case BX_HEX64: return size >= 8 ? (*out = rd64(d), 1) : 0;
+    case BX_HEX64: return size >= 8 ? (*out = etwl_le64(d), 1) : 0;
     default: return 0;
     }
 }
@@ -588,7 +582,7 @@ static uint64_t tmpl_hash(nsrc *x, uint32_t def)
     if (x->th[i].gen != x->gen || x->th[i].off != def) {
         /* bx_instance_head checked def + 24 against the chunk; the body is
          * cut at the chunk's end, where a walk would refuse it anyway */
-        uint32_t at = def + 24, size = rd32(x->chunk.data + def + 20);
+        uint32_t at = def + 24, size = etwl_le32(x->chunk.data + def + 20);
         uint32_t n = (uint64_t)at + size > x->chunk.len ? x->chunk.len - at : size;
         x->th[i].hash = key_hash(x->chunk.data + at, n);
         x->th[i].off = def;
@@ -625,7 +619,7 @@ static int flatten(nsrc *x, const bx_instance *in, int depth)
     /* run for every value of every record: one descriptor word, one table
      * read, and branches only for the rare types */
     for (k = 0; k < n; k++) {
-        uint32_t w = rd32(d + 4 * k), size = w & 0xFFFF, type = w >> 16 & 0xFF, ti = info[type];
+        uint32_t w = etwl_le32(d + 4 * k), size = w & 0xFFFF, type = w >> 16 & 0xFF, ti = info[type];
         sl[k].off = off;
         sl[k].size = size;
         sl[k].type = (uint8_t)type;
@@ -857,17 +851,17 @@ static int fast_op(nsrc *x, const pop *o, uint8_t type, const uint8_t *d, uint32
     uint64_t v;
     switch (type) {
     case BX_UINT8: v = d[0]; break;
-    case BX_UINT16: v = rd16(d); break;
-    case BX_UINT32: v = rd32(d); break;
-    case BX_UINT64: v = rd64(d); break;
+    case BX_UINT16: v = etwl_le16(d); break;
+    case BX_UINT32: v = etwl_le32(d); break;
+    case BX_UINT64: v = etwl_le64(d); break;
     case BX_HEX32:
     case BX_HEX64: /* "0x..." text: only Keywords reads it as hex */
         if (o->field != EVTX_F_TEXT || o->elem != 5) return 0;
-        v = type == BX_HEX32 ? rd32(d) : rd64(d);
+        v = type == BX_HEX32 ? etwl_le32(d) : etwl_le64(d);
         break;
     case BX_FILETIME: /* the text holds years up to 9999 */
-        if (o->field != EVTX_F_TIME || rd64(d) >= 2650467744000000000u) return 0;
-        h->ts = (int64_t)rd64(d);
+        if (o->field != EVTX_F_TIME || etwl_le64(d) >= 2650467744000000000u) return 0;
+        h->ts = (int64_t)etwl_le64(d);
         return 1;
     case BX_GUID:
         if (o->field == EVTX_F_GUID) etwl_guid_from_bytes(d, &h->provider_guid);

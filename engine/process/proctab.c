@@ -285,6 +285,23 @@ static void trim_generations(etwl_proctab *t, etwl_proc *newest_p)
     }
 }
 
+/* A new entry for pid, first in its chain (a pid's entries are newest
+ * first there), on the exited list when it has an exit time, else the
+ * alive one; counted in.  NULL out of memory. */
+static etwl_proc *add_entry(etwl_proctab *t, uint32_t pid, int64_t exit)
+{
+    uint32_t b = bucket(t, pid);
+    etwl_proc *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->pid = pid;
+    p->exit = exit;
+    p->next = t->buckets[b];
+    t->buckets[b] = p;
+    list_append(exit ? &t->exited : &t->alive, p);
+    counted(t);
+    return p;
+}
+
 etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int64_t ts, const char *image,
                               const char *cmdline, const char *user)
 {
@@ -339,25 +356,14 @@ etwl_proc *etwl_proctab_start(etwl_proctab *t, uint32_t pid, uint32_t ppid, int6
             for (p = old->next; p; p = p->next)
                 if (p->pid == pid && !p->exit && p->start < ts) mark_exit(t, p, ts);
     }
-    p = calloc(1, sizeof *p);
-    if (!p) return NULL;
-    p->pid = pid;
+    /* a start older than one already seen for the pid (time going back:
+     * merged hosts, a replay of older logs): that process ended by the time
+     * the pid's next one started.  Ended, it is one of the generations
+     * trimmed below; kept alive, every such start made the chain longer,
+     * and each start walks it. */
+    if (!(p = add_entry(t, pid, later))) return NULL;
     p->ppid = ppid;
     p->start = ts;
-    p->next = t->buckets[b];
-    t->buckets[b] = p;
-    if (later) {
-        /* a start older than one already seen for the pid (time going back:
-         * merged hosts, a replay of older logs): that process ended by the
-         * time the pid's next one started.  Ended, it is one of the
-         * generations trimmed below; kept alive, every such start made the
-         * chain longer, and each start walks it. */
-        p->exit = later;
-        list_append(&t->exited, p);
-    } else {
-        list_append(&t->alive, p);
-    }
-    counted(t);
     if (gens + 1 > MAX_GENERATIONS) trim_generations(t, p);
     enforce_cap(t);
 fill:
@@ -384,14 +390,7 @@ void etwl_proctab_stop(etwl_proctab *t, uint32_t pid, int64_t ts, int32_t exit_c
                 return;
             }
         /* the start is late or was never seen: keep a tombstone */
-        best = calloc(1, sizeof *best);
-        if (!best) return;
-        best->pid = pid;
-        best->next = t->buckets[bucket(t, pid)];
-        t->buckets[bucket(t, pid)] = best;
-        best->exit = ts ? ts : 1;
-        list_append(&t->exited, best);
-        counted(t);
+        if (!(best = add_entry(t, pid, ts ? ts : 1))) return;
         trim_generations(t, best);
         enforce_cap(t);
     } else {
@@ -405,9 +404,15 @@ void etwl_proctab_stop(etwl_proctab *t, uint32_t pid, int64_t ts, int32_t exit_c
 
 /* ---- reading process events ------------------------------------------- */
 
+/* The index of property name, remembered per layout in the table */
+static int32_t find(etwl_proctab *t, etwl_event *ev, const char *name)
+{
+    return etwl_event_prop_find_cached(ev, name, strlen(name), &t->props);
+}
+
 static const etwl_value *get(etwl_proctab *t, etwl_event *ev, const char *name)
 {
-    int32_t i = etwl_event_prop_find_cached(ev, name, strlen(name), &t->props);
+    int32_t i = find(t, ev, name);
     return i < 0 ? NULL : etwl_event_prop(ev, (uint32_t)i);
 }
 
@@ -426,7 +431,7 @@ static int prop_str(etwl_proctab *t, etwl_event *ev, const char *name, char *buf
 /* Integers arrive as numbers (ETW, tracefs) or text ("4242", "0x1a2c"). */
 static int prop_u64(etwl_proctab *t, etwl_event *ev, const char *name, uint64_t *out)
 {
-    int32_t i = etwl_event_prop_find_cached(ev, name, strlen(name), &t->props);
+    int32_t i = find(t, ev, name);
     const etwl_value *v;
     char buf[32], *end;
     if (i < 0) return 0;

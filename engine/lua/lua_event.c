@@ -301,6 +301,12 @@ static int key_id(lua_State *L, int keyidx, const struct etwl_lua_key *t, unsign
 
 #define EV_KEYS(x) (x)->ev_keys, (unsigned)(sizeof(x)->ev_keys / sizeof(x)->ev_keys[0])
 #define EXT_KEYS(x) (x)->ext_keys, (unsigned)(sizeof(x)->ext_keys / sizeof(x)->ext_keys[0])
+/* a free slot ends every probe (key_id) and every insert (keys_add) */
+_Static_assert(sizeof getters / sizeof getters[0] < sizeof((etwl_lua *)0)->ev_keys / sizeof(struct etwl_lua_key),
+               "ev_keys has room");
+_Static_assert(sizeof ext_getters / sizeof ext_getters[0] <
+                   sizeof((etwl_lua *)0)->ext_keys / sizeof(struct etwl_lua_key),
+               "ext_keys has room");
 
 /* ev.<field> | ev:<method>(): methods sit beside the fields in the getter
  * table (upvalue 1 of the metamethods) */
